@@ -1,0 +1,32 @@
+//! Password changes and deactivation.
+
+use axum::extract::State;
+use ruma::api::client::account::{ThirdPartyIdRemovalStatus, change_password, deactivate};
+
+use crate::{
+    api::ruma::{Ruma, RumaResponse},
+    error::{Error, Result},
+    services::Services,
+};
+
+pub async fn change_password(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<change_password::v3::Request>,
+) -> Result<RumaResponse<change_password::v3::Response>> {
+    // Password resets by e-mail are not offered, so a session is required.
+    let requester = auth.ok_or(Error::MissingToken)?;
+    services
+        .accounts
+        .change_password(&requester, body.new_password, body.logout_devices, body.auth.as_ref())
+        .await?;
+    Ok(change_password::v3::Response::new().into())
+}
+
+pub async fn deactivate(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<deactivate::v3::Request>,
+) -> Result<RumaResponse<deactivate::v3::Response>> {
+    let requester = auth.ok_or(Error::MissingToken)?;
+    services.accounts.deactivate(&requester, body.erase, body.auth.as_ref()).await?;
+    Ok(deactivate::v3::Response::new(ThirdPartyIdRemovalStatus::NoSupport).into())
+}

@@ -1,0 +1,61 @@
+//! What a client asks first: versions, server discovery, capabilities.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use ruma::{
+    RoomVersionId,
+    api::client::discovery::{
+        discover_homeserver::{self, HomeserverInfo},
+        get_capabilities::{
+            self,
+            v3::{Capabilities, RoomVersionStability, RoomVersionsCapability},
+        },
+        get_supported_versions,
+    },
+};
+
+use crate::{
+    api::ruma::{Ruma, RumaResponse},
+    error::Result,
+    services::Services,
+};
+
+/// Every spec version whose client-server API we implement.
+const SPEC_VERSIONS: &[&str] = &[
+    "r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10",
+    "v1.11", "v1.12",
+];
+
+pub async fn versions(
+    _: Ruma<get_supported_versions::Request>,
+) -> Result<RumaResponse<get_supported_versions::Response>> {
+    let versions = SPEC_VERSIONS.iter().map(|v| (*v).to_owned()).collect();
+    let mut response = get_supported_versions::Response::new(versions);
+    response.unstable_features = BTreeMap::new();
+    Ok(response.into())
+}
+
+pub async fn well_known(
+    State(services): State<Services>,
+    _: Ruma<discover_homeserver::Request>,
+) -> Result<RumaResponse<discover_homeserver::Response>> {
+    let server = &services.config.server;
+    let base_url =
+        server.public_baseurl.clone().unwrap_or_else(|| format!("http://{}", server.bind));
+    Ok(discover_homeserver::Response::new(HomeserverInfo::new(base_url)).into())
+}
+
+pub async fn capabilities(
+    _: Ruma<get_capabilities::v3::Request>,
+) -> Result<RumaResponse<get_capabilities::v3::Response>> {
+    let mut capabilities = Capabilities::new();
+    capabilities.change_password.enabled = true;
+    let available = [RoomVersionId::V10, RoomVersionId::V11, RoomVersionId::V12]
+        .into_iter()
+        .map(|v| (v, RoomVersionStability::Stable))
+        .collect();
+    capabilities.room_versions = RoomVersionsCapability::new(RoomVersionId::V12, available);
+    capabilities.thirdparty_id_changes.enabled = false;
+    Ok(get_capabilities::v3::Response::new(capabilities).into())
+}

@@ -1,0 +1,94 @@
+//! Push rules: the server's defaults plus each user's changes.
+
+use axum::extract::State;
+use ruma::api::client::push::{
+    delete_pushrule, get_pushrule, get_pushrule_actions, get_pushrule_enabled, get_pushrules_all,
+    get_pushrules_global_scope, set_pushrule, set_pushrule_actions, set_pushrule_enabled,
+};
+
+use crate::{
+    api::ruma::{Ruma, RumaResponse},
+    error::Result,
+    services::Services,
+};
+
+pub async fn get_all(
+    State(services): State<Services>,
+    Ruma { auth, .. }: Ruma<get_pushrules_all::v3::Request>,
+) -> Result<RumaResponse<get_pushrules_all::v3::Response>> {
+    let rules = services.user_data.push_rules(&auth.user_id).await?;
+    Ok(get_pushrules_all::v3::Response::new(rules).into())
+}
+
+pub async fn get_global(
+    State(services): State<Services>,
+    Ruma { auth, .. }: Ruma<get_pushrules_global_scope::v3::Request>,
+) -> Result<RumaResponse<get_pushrules_global_scope::v3::Response>> {
+    let rules = services.user_data.push_rules(&auth.user_id).await?;
+    Ok(get_pushrules_global_scope::v3::Response::new(rules).into())
+}
+
+pub async fn get(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_pushrule::v3::Request>,
+) -> Result<RumaResponse<get_pushrule::v3::Response>> {
+    let rule = services.user_data.push_rule(&auth.user_id, body.kind, &body.rule_id).await?;
+    Ok(get_pushrule::v3::Response::new(rule.into()).into())
+}
+
+pub async fn set(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<set_pushrule::v3::Request>,
+) -> Result<RumaResponse<set_pushrule::v3::Response>> {
+    services
+        .user_data
+        .set_push_rule(&auth.user_id, body.rule, body.after.as_deref(), body.before.as_deref())
+        .await?;
+    Ok(set_pushrule::v3::Response::new().into())
+}
+
+pub async fn delete(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<delete_pushrule::v3::Request>,
+) -> Result<RumaResponse<delete_pushrule::v3::Response>> {
+    services.user_data.delete_push_rule(&auth.user_id, body.kind, &body.rule_id).await?;
+    Ok(delete_pushrule::v3::Response::new().into())
+}
+
+pub async fn get_enabled(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_pushrule_enabled::v3::Request>,
+) -> Result<RumaResponse<get_pushrule_enabled::v3::Response>> {
+    let rule = services.user_data.push_rule(&auth.user_id, body.kind, &body.rule_id).await?;
+    Ok(get_pushrule_enabled::v3::Response::new(rule.enabled()).into())
+}
+
+pub async fn set_enabled(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<set_pushrule_enabled::v3::Request>,
+) -> Result<RumaResponse<set_pushrule_enabled::v3::Response>> {
+    services
+        .user_data
+        .set_push_rule_enabled(&auth.user_id, body.kind, &body.rule_id, body.enabled)
+        .await?;
+    Ok(set_pushrule_enabled::v3::Response::new().into())
+}
+
+pub async fn get_actions(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_pushrule_actions::v3::Request>,
+) -> Result<RumaResponse<get_pushrule_actions::v3::Response>> {
+    let rule = services.user_data.push_rule(&auth.user_id, body.kind, &body.rule_id).await?;
+    Ok(get_pushrule_actions::v3::Response::new(rule.actions().to_vec()).into())
+}
+
+pub async fn set_actions(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<set_pushrule_actions::v3::Request>,
+) -> Result<RumaResponse<set_pushrule_actions::v3::Response>> {
+    services
+        .user_data
+        .set_push_rule_actions(&auth.user_id, body.kind, &body.rule_id, body.actions)
+        .await?;
+    Ok(set_pushrule_actions::v3::Response::new().into())
+}

@@ -1,0 +1,60 @@
+//! Creating accounts: POST /register and its helpers.
+
+use axum::extract::State;
+use ruma::api::client::account::{
+    check_registration_token_validity, get_username_availability, register,
+};
+
+use crate::{
+    api::ruma::{Ruma, RumaResponse},
+    error::{Error, Result},
+    services::{Services, accounts::RegisterParams},
+};
+
+pub async fn register(
+    State(services): State<Services>,
+    Ruma { body, .. }: Ruma<register::v3::Request>,
+) -> Result<RumaResponse<register::v3::Response>> {
+    if body.kind != register::RegistrationKind::User {
+        return Err(Error::forbidden("guest access is not enabled on this server"));
+    }
+    if body.login_type.is_some() {
+        return Err(Error::forbidden("application service registration is not enabled"));
+    }
+    let registered = services
+        .accounts
+        .register(RegisterParams {
+            username: body.username,
+            password: body.password,
+            device_id: body.device_id,
+            initial_device_display_name: body.initial_device_display_name,
+            inhibit_login: body.inhibit_login,
+            refresh_token: body.refresh_token,
+            auth: body.auth,
+        })
+        .await?;
+    let mut response = register::v3::Response::new(registered.user_id);
+    if let Some(session) = registered.session {
+        response.access_token = Some(session.access_token);
+        response.device_id = Some(session.device_id);
+        response.refresh_token = session.refresh_token;
+        response.expires_in = session.expires_in;
+    }
+    Ok(response.into())
+}
+
+pub async fn available(
+    State(services): State<Services>,
+    Ruma { body, .. }: Ruma<get_username_availability::v3::Request>,
+) -> Result<RumaResponse<get_username_availability::v3::Response>> {
+    services.accounts.check_available(&body.username).await?;
+    Ok(get_username_availability::v3::Response::new(true).into())
+}
+
+pub async fn token_validity(
+    State(services): State<Services>,
+    Ruma { body, .. }: Ruma<check_registration_token_validity::v1::Request>,
+) -> Result<RumaResponse<check_registration_token_validity::v1::Response>> {
+    let valid = services.accounts.registration_token_valid(&body.token)?;
+    Ok(check_registration_token_validity::v1::Response::new(valid).into())
+}

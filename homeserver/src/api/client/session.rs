@@ -1,0 +1,98 @@
+//! Logging in and out, refreshing tokens, whoami.
+
+use axum::extract::State;
+use ruma::api::client::{
+    account::whoami,
+    session::{
+        get_login_types::{
+            self,
+            v3::{LoginType, PasswordLoginType},
+        },
+        login::{
+            self,
+            v3::{DiscoveryInfo, HomeserverInfo, LoginInfo},
+        },
+        logout, logout_all, refresh_token,
+    },
+    uiaa::UserIdentifier,
+};
+
+use crate::{
+    api::ruma::{Ruma, RumaResponse},
+    error::{Error, Result},
+    services::Services,
+};
+
+pub async fn login_types(
+    _: Ruma<get_login_types::v3::Request>,
+) -> Result<RumaResponse<get_login_types::v3::Response>> {
+    let flows = vec![LoginType::Password(PasswordLoginType::new())];
+    Ok(get_login_types::v3::Response::new(flows).into())
+}
+
+pub async fn login(
+    State(services): State<Services>,
+    Ruma { body, .. }: Ruma<login::v3::Request>,
+) -> Result<RumaResponse<login::v3::Response>> {
+    let LoginInfo::Password(password) = &body.login_info else {
+        return Err(Error::BadRequest("unsupported login type".into()));
+    };
+    #[allow(deprecated)]
+    let user = match (&password.identifier, &password.user) {
+        (Some(UserIdentifier::Matrix(id)), _) => id.user.clone(),
+        (None, Some(user)) => user.clone(),
+        _ => return Err(Error::forbidden("only user id identifiers are supported")),
+    };
+    let (user_id, session) = services
+        .accounts
+        .login_password(
+            &user,
+            &password.password,
+            body.device_id.as_deref(),
+            body.initial_device_display_name.clone(),
+            body.refresh_token,
+        )
+        .await?;
+    let mut response = login::v3::Response::new(user_id, session.access_token, session.device_id);
+    response.refresh_token = session.refresh_token;
+    response.expires_in = session.expires_in;
+    if let Some(base_url) = &services.config.server.public_baseurl {
+        response.well_known = Some(DiscoveryInfo::new(HomeserverInfo::new(base_url.clone())));
+    }
+    Ok(response.into())
+}
+
+pub async fn refresh(
+    State(services): State<Services>,
+    Ruma { body, .. }: Ruma<refresh_token::v3::Request>,
+) -> Result<RumaResponse<refresh_token::v3::Response>> {
+    let session = services.auth.refresh(&body.refresh_token).await?;
+    let mut response = refresh_token::v3::Response::new(session.access_token);
+    response.refresh_token = session.refresh_token;
+    response.expires_in_ms = session.expires_in;
+    Ok(response.into())
+}
+
+pub async fn logout(
+    State(services): State<Services>,
+    Ruma { auth, .. }: Ruma<logout::v3::Request>,
+) -> Result<RumaResponse<logout::v3::Response>> {
+    services.devices.logout(&auth).await?;
+    Ok(logout::v3::Response::new().into())
+}
+
+pub async fn logout_all(
+    State(services): State<Services>,
+    Ruma { auth, .. }: Ruma<logout_all::v3::Request>,
+) -> Result<RumaResponse<logout_all::v3::Response>> {
+    services.devices.logout_all(&auth).await?;
+    Ok(logout_all::v3::Response::new().into())
+}
+
+pub async fn whoami(
+    Ruma { auth, .. }: Ruma<whoami::v3::Request>,
+) -> Result<RumaResponse<whoami::v3::Response>> {
+    let mut response = whoami::v3::Response::new(auth.user_id, false);
+    response.device_id = Some(auth.device_id);
+    Ok(response.into())
+}

@@ -1,0 +1,91 @@
+//! Account data and sync filters.
+
+use axum::extract::State;
+use ruma::{
+    api::client::{
+        config::{
+            get_global_account_data, get_room_account_data, set_global_account_data,
+            set_room_account_data,
+        },
+        filter::{create_filter, get_filter},
+    },
+    serde::Raw,
+};
+
+use crate::{
+    api::ruma::{Ruma, RumaResponse},
+    error::Result,
+    services::Services,
+};
+
+pub async fn get_global(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_global_account_data::v3::Request>,
+) -> Result<RumaResponse<get_global_account_data::v3::Response>> {
+    let data = services
+        .user_data
+        .account_data(&auth, &body.user_id, None, &body.event_type.to_string())
+        .await?;
+    Ok(get_global_account_data::v3::Response::new(Raw::from_json(data)).into())
+}
+
+pub async fn set_global(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<set_global_account_data::v3::Request>,
+) -> Result<RumaResponse<set_global_account_data::v3::Response>> {
+    services
+        .user_data
+        .set_account_data(
+            &auth,
+            &body.user_id,
+            None,
+            &body.event_type.to_string(),
+            body.data.json(),
+        )
+        .await?;
+    Ok(set_global_account_data::v3::Response::new().into())
+}
+
+pub async fn get_room(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_room_account_data::v3::Request>,
+) -> Result<RumaResponse<get_room_account_data::v3::Response>> {
+    let data = services
+        .user_data
+        .account_data(&auth, &body.user_id, Some(&body.room_id), &body.event_type.to_string())
+        .await?;
+    Ok(get_room_account_data::v3::Response::new(Raw::from_json(data)).into())
+}
+
+pub async fn set_room(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<set_room_account_data::v3::Request>,
+) -> Result<RumaResponse<set_room_account_data::v3::Response>> {
+    services
+        .user_data
+        .set_account_data(
+            &auth,
+            &body.user_id,
+            Some(&body.room_id),
+            &body.event_type.to_string(),
+            body.data.json(),
+        )
+        .await?;
+    Ok(set_room_account_data::v3::Response::new().into())
+}
+
+pub async fn create_filter(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<create_filter::v3::Request>,
+) -> Result<RumaResponse<create_filter::v3::Response>> {
+    let id = services.user_data.create_filter(&auth, &body.user_id, &body.filter).await?;
+    Ok(create_filter::v3::Response::new(id).into())
+}
+
+pub async fn get_filter(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_filter::v3::Request>,
+) -> Result<RumaResponse<get_filter::v3::Response>> {
+    let filter = services.user_data.filter(&auth, &body.user_id, &body.filter_id).await?;
+    Ok(get_filter::v3::Response::new(filter).into())
+}

@@ -1,0 +1,77 @@
+//! HTTP: the router, and the layers every request passes through.
+
+mod client;
+pub mod ruma;
+
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use axum::{Router, extract::Request, response::Response};
+use http::{Method, header};
+use tower_http::{
+    cors::{Any, CorsLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use tracing::{Span, field::Empty};
+
+use crate::{error::Error, services::Services};
+
+/// The whole HTTP surface of the server.
+pub fn router(services: Services) -> Router {
+    let timeout = services.config.limits.request_timeout;
+    Router::new()
+        .merge(client::router())
+        .fallback(|| async { Error::Unrecognized })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .with_state(services)
+        .layer(TimeoutLayer::with_status_code(http::StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(cors())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
+        )
+}
+
+/// Browsers (Element Web) call us from other origins; the spec asks for
+/// permissive CORS on every endpoint.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::ORIGIN,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-requested-with"),
+        ])
+}
+
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// The span of one request. The path is logged without its query string,
+/// which may carry an access token.
+fn request_span(request: &Request) -> Span {
+    let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
+    tracing::info_span!(
+        "request",
+        id,
+        method = %request.method(),
+        path = request.uri().path(),
+        user = Empty,
+    )
+}
+
+fn log_response(response: &Response, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "answered"
+    );
+}

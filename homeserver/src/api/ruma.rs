@@ -1,0 +1,198 @@
+//! The bridge between axum and ruma: an extractor that authenticates and
+//! parses any ruma request type, a response wrapper for any ruma response
+//! type, and a router method that mounts an endpoint on all of its paths.
+
+use axum::{
+    Router,
+    extract::{FromRequest, FromRequestParts, RawPathParams, Request},
+    handler::Handler,
+    response::{IntoResponse, Response},
+    routing::{MethodFilter, on},
+};
+use bytes::Bytes;
+use ruma::api::{
+    IncomingRequest, IncomingRequestExt, Metadata, OutgoingResponse, OutgoingResponseExt,
+    auth_scheme::{
+        AccessToken, AccessTokenOptional, AppserviceTokenOptional, AuthScheme, NoAccessToken,
+        NoAuthentication,
+    },
+    error::{DeserializationError, FromHttpRequestError},
+    path_builder::PathBuilder,
+};
+use tracing::Span;
+
+use crate::{
+    error::{Error, Result},
+    services::{Services, auth::Requester},
+};
+
+/// A parsed ruma request, with the identity its auth scheme yields.
+pub struct Ruma<T: Metadata>
+where
+    T::Authentication: Authenticate,
+{
+    pub body: T,
+    pub auth: <T::Authentication as Authenticate>::Identity,
+}
+
+/// What each of ruma's auth schemes means on this server.
+pub trait Authenticate: AuthScheme {
+    type Identity: Send;
+
+    fn authenticate(
+        services: &Services,
+        token: Option<String>,
+    ) -> impl Future<Output = Result<Self::Identity>> + Send;
+}
+
+async fn resolve(services: &Services, token: &str) -> Result<Requester> {
+    let requester = services.auth.authenticate(token).await?;
+    Span::current().record("user", requester.user_id.as_str());
+    Ok(requester)
+}
+
+impl Authenticate for AccessToken {
+    type Identity = Requester;
+
+    async fn authenticate(services: &Services, token: Option<String>) -> Result<Requester> {
+        resolve(services, &token.ok_or(Error::MissingToken)?).await
+    }
+}
+
+impl Authenticate for AccessTokenOptional {
+    type Identity = Option<Requester>;
+
+    async fn authenticate(services: &Services, token: Option<String>) -> Result<Self::Identity> {
+        match token {
+            Some(token) => resolve(services, &token).await.map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// No appservices are registered yet, so an appservice token grants nothing
+/// and these endpoints behave as unauthenticated ones.
+impl Authenticate for AppserviceTokenOptional {
+    type Identity = ();
+
+    async fn authenticate(_: &Services, _: Option<String>) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl Authenticate for NoAccessToken {
+    type Identity = ();
+
+    async fn authenticate(_: &Services, _: Option<String>) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl Authenticate for NoAuthentication {
+    type Identity = ();
+
+    async fn authenticate(_: &Services, _: Option<String>) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl<T> FromRequest<Services> for Ruma<T>
+where
+    T: IncomingRequest + Send,
+    T::Authentication: Authenticate,
+{
+    type Rejection = Error;
+
+    async fn from_request(request: Request, services: &Services) -> Result<Self> {
+        let (mut parts, body) = request.into_parts();
+        let params = RawPathParams::from_request_parts(&mut parts, services)
+            .await
+            .map_err(|e| Error::invalid_param(e.to_string()))?;
+        let path_args: Vec<&str> = params.iter().map(|(_, value)| value).collect();
+
+        // Authenticate before reading anything the client sent.
+        let probe = http::Request::from_parts(parts, ());
+        let token = AccessTokenOptional::extract_authentication(&probe)
+            .map_err(|e| Error::invalid_param(e.to_string()))?;
+        let auth = T::Authentication::authenticate(services, token).await?;
+        let (parts, ()) = probe.into_parts();
+
+        let bytes = read_body(body, services.config.limits.max_request_bytes).await?;
+        let request = http::Request::from_parts(parts, bytes.as_ref());
+        let body =
+            T::try_from_http_request(request, &path_args).map_err(|e| request_error(&bytes, e))?;
+        Ok(Self { body, auth })
+    }
+}
+
+async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let inner = e.into_inner();
+        if inner.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            Error::TooLarge
+        } else {
+            Error::BadJson(format!("could not read the request body: {inner}"))
+        }
+    })
+}
+
+/// Tells apart a body that is not JSON at all from JSON of the wrong shape.
+fn request_error(body: &[u8], error: FromHttpRequestError) -> Error {
+    match error {
+        FromHttpRequestError::MethodMismatch { .. } => Error::MethodNotAllowed,
+        FromHttpRequestError::Deserialization(DeserializationError::Json(e)) => {
+            if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+                Error::NotJson(format!("the body is not valid JSON: {e}"))
+            } else {
+                Error::BadJson(format!("the body is not what this endpoint expects: {e}"))
+            }
+        }
+        other => Error::invalid_param(other.to_string()),
+    }
+}
+
+/// A ruma response, turned into an HTTP one.
+pub struct RumaResponse<T>(pub T);
+
+impl<T> From<T> for RumaResponse<T> {
+    fn from(value: T) -> Self {
+        Self(value)
+    }
+}
+
+impl<T: OutgoingResponse> IntoResponse for RumaResponse<T> {
+    fn into_response(self) -> Response {
+        match self.0.try_into_http_response::<Vec<u8>>() {
+            Ok(response) => response.map(axum::body::Body::from),
+            Err(e) => {
+                Error::internal(format!("could not serialise a response: {e}")).into_response()
+            }
+        }
+    }
+}
+
+/// Mounts ruma endpoints on a router.
+pub trait RumaRouter {
+    /// Routes every path of endpoint `T` (stable, legacy r0 and unstable) to `handler`.
+    fn ruma<T, H, X>(self, handler: H) -> Self
+    where
+        T: IncomingRequest,
+        H: Handler<X, Services>,
+        X: 'static;
+}
+
+impl RumaRouter for Router<Services> {
+    fn ruma<T, H, X>(mut self, handler: H) -> Self
+    where
+        T: IncomingRequest,
+        H: Handler<X, Services>,
+        X: 'static,
+    {
+        let filter =
+            MethodFilter::try_from(T::METHOD).expect("ruma endpoints use standard methods");
+        for path in T::PATH_BUILDER.all_paths() {
+            self = self.route(path, on(filter, handler.clone()));
+        }
+        self
+    }
+}

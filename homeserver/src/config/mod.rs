@@ -1,0 +1,242 @@
+//! The server's configuration: one typed struct, read from defaults, then
+//! `lattice.toml`, then `LATTICE_SECTION__KEY` environment variables.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use ruma::{OwnedServerName, ServerName};
+use serde::{Deserialize, Serialize};
+
+/// The commented configuration file that `lattice generate-config` writes.
+/// A unit test checks that it parses to exactly [`Config::default()`].
+pub const TEMPLATE: &str = include_str!("template.toml");
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub logging: LoggingConfig,
+    pub registration: RegistrationConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// The name in every user and room id; cannot change once users exist.
+    pub server_name: OwnedServerName,
+    /// Address of the client-server API listener.
+    pub bind: SocketAddr,
+    /// Where the SQLite file and the media live.
+    pub data_dir: PathBuf,
+    /// The URL clients reach us at, for /.well-known/matrix/client.
+    pub public_baseurl: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` or `postgres://...`; empty means `<data_dir>/lattice.db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// A tracing filter such as `info` or `lattice=debug,info`; RUST_LOG wins.
+    pub level: String,
+    pub format: LogFormat,
+    /// Folder for a daily-rotated log file, in addition to the terminal.
+    pub file_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationConfig {
+    pub enabled: bool,
+    /// Require the m.login.registration_token stage.
+    pub token_required: bool,
+    /// Tokens accepted by that stage.
+    pub tokens: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of an access token issued with a refresh token (clients that
+    /// do not ask for refresh tokens get non-expiring access tokens).
+    #[serde(with = "seconds")]
+    pub access_token_lifetime: Duration,
+    /// How long a user-interactive auth session stays valid.
+    #[serde(with = "seconds")]
+    pub uia_session_lifetime: Duration,
+    pub argon2: Argon2Config,
+}
+
+/// argon2id cost parameters; the defaults follow OWASP's recommendation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Argon2Config {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest JSON request body accepted, in bytes.
+    pub max_request_bytes: usize,
+    /// Requests taking longer are answered 503 (long-poll syncs excepted).
+    #[serde(with = "seconds")]
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            server_name: ServerName::parse("localhost").expect("valid literal"),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8008)),
+            data_dir: PathBuf::from("lattice-data"),
+            public_baseurl: None,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: String::new(), max_connections: 16 }
+    }
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), format: LogFormat::Pretty, file_dir: None }
+    }
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        Self { enabled: true, token_required: false, tokens: Vec::new() }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime: Duration::from_secs(300),
+            uia_session_lifetime: Duration::from_secs(900),
+            argon2: Argon2Config::default(),
+        }
+    }
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Self { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { max_request_bytes: 1024 * 1024, request_timeout: Duration::from_secs(60) }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            logging: LoggingConfig::default(),
+            registration: RegistrationConfig::default(),
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// A configuration that could not be read, with the offending key in its message.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Reads defaults, then the file (if given), then `LATTICE_*` variables.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!("config file {} not found", path.display())));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("LATTICE_").split("__"));
+        figment.extract().map_err(|e| ConfigError(describe(e)))
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data folder.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.server.data_dir.join("lattice.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+}
+
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let origin = e.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_default();
+            if key.is_empty() {
+                format!("{} ({origin})", e.kind)
+            } else {
+                format!("key `{key}`: {} ({origin})", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Durations are written as whole seconds in the file and the environment.
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_the_defaults() {
+        let parsed: Config = toml::from_str(TEMPLATE).expect("template parses");
+        assert_eq!(parsed, Config::default());
+    }
+}

@@ -1,0 +1,146 @@
+//! The homeserver's one error type, and how each case is answered on the wire:
+//! the spec's status code and `{errcode, error}` body.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use ruma::api::{
+    OutgoingResponseExt,
+    client::uiaa::UiaaInfo,
+    error::{
+        Error as RumaError, ErrorBody, ErrorKind, LimitExceededErrorData, RetryAfter,
+        StandardErrorBody, UnknownTokenErrorData,
+    },
+};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("unrecognised access token")]
+    UnknownToken { soft_logout: bool },
+    #[error("missing access token")]
+    MissingToken,
+    #[error("user id already taken")]
+    UserInUse,
+    #[error("{0}")]
+    InvalidUsername(String),
+    #[error("{0}")]
+    NotJson(String),
+    #[error("{0}")]
+    BadJson(String),
+    #[error("{0}")]
+    InvalidParam(String),
+    #[error("{0}")]
+    MissingParam(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// A 400 that no more specific code describes (M_UNKNOWN).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("unrecognised request")]
+    Unrecognized,
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    #[error("request body too large")]
+    TooLarge,
+    #[error("this account has been deactivated")]
+    UserDeactivated,
+    #[error("too many requests")]
+    LimitExceeded { retry_after_ms: u64 },
+    #[error("{0}")]
+    WeakPassword(String),
+    /// A user-interactive auth stage is still needed: answered 401 with flows.
+    #[error("additional authentication required")]
+    Uia(Box<UiaaInfo>),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        Self::Forbidden(msg.into())
+    }
+
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::NotFound(msg.into())
+    }
+
+    pub fn invalid_param(msg: impl Into<String>) -> Self {
+        Self::InvalidParam(msg.into())
+    }
+
+    pub fn internal(msg: impl std::fmt::Display) -> Self {
+        Self::Internal(msg.to_string())
+    }
+
+    fn status_and_kind(&self) -> (StatusCode, ErrorKind) {
+        use StatusCode as S;
+        match self {
+            Self::Forbidden(_) => (S::FORBIDDEN, ErrorKind::Forbidden),
+            Self::UnknownToken { soft_logout } => {
+                let mut data = UnknownTokenErrorData::new();
+                data.soft_logout = *soft_logout;
+                (S::UNAUTHORIZED, ErrorKind::UnknownToken(data))
+            }
+            Self::MissingToken => (S::UNAUTHORIZED, ErrorKind::MissingToken),
+            Self::UserInUse => (S::BAD_REQUEST, ErrorKind::UserInUse),
+            Self::InvalidUsername(_) => (S::BAD_REQUEST, ErrorKind::InvalidUsername),
+            Self::NotJson(_) => (S::BAD_REQUEST, ErrorKind::NotJson),
+            Self::BadJson(_) => (S::BAD_REQUEST, ErrorKind::BadJson),
+            Self::InvalidParam(_) => (S::BAD_REQUEST, ErrorKind::InvalidParam),
+            Self::MissingParam(_) => (S::BAD_REQUEST, ErrorKind::MissingParam),
+            Self::NotFound(_) => (S::NOT_FOUND, ErrorKind::NotFound),
+            Self::BadRequest(_) => (S::BAD_REQUEST, ErrorKind::Unknown),
+            Self::Unrecognized => (S::NOT_FOUND, ErrorKind::Unrecognized),
+            Self::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, ErrorKind::Unrecognized),
+            Self::TooLarge => (S::PAYLOAD_TOO_LARGE, ErrorKind::TooLarge),
+            Self::UserDeactivated => (S::FORBIDDEN, ErrorKind::UserDeactivated),
+            Self::LimitExceeded { retry_after_ms } => {
+                let mut data = LimitExceededErrorData::new();
+                data.retry_after =
+                    Some(RetryAfter::Delay(std::time::Duration::from_millis(*retry_after_ms)));
+                (S::TOO_MANY_REQUESTS, ErrorKind::LimitExceeded(data))
+            }
+            Self::WeakPassword(_) => (S::BAD_REQUEST, ErrorKind::WeakPassword),
+            Self::Uia(_) => (S::UNAUTHORIZED, ErrorKind::Forbidden),
+            Self::Database(_) | Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, ErrorKind::Unknown),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Self::Uia(info) = self {
+            let body = serde_json::to_vec(&info).unwrap_or_default();
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
+        }
+        let message = match &self {
+            // Internal details go to the log, never to the client.
+            Self::Database(e) => {
+                tracing::error!(error = %e, "database error");
+                "internal server error".to_owned()
+            }
+            Self::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                "internal server error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let (status, kind) = self.status_and_kind();
+        let error =
+            RumaError::new(status, ErrorBody::Standard(StandardErrorBody::new(kind, message)));
+        match error.try_into_http_response::<Vec<u8>>() {
+            Ok(response) => response.map(axum::body::Body::from),
+            Err(_) => status.into_response(),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Lattice, a Matrix homeserver.
+//!
+//! Layers, outside in: [`api`] (HTTP handlers, thin) -> [`services`] (the
+//! logic) -> [`store`] (SQL). [`Server`] wires them together.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod logging;
+pub mod services;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub use crate::{config::Config, error::Error};
+use crate::{error::Result, services::Services, store::Store};
+
+/// A configured server, ready to serve.
+pub struct Server {
+    services: Services,
+}
+
+impl Server {
+    /// Opens (and migrates) the database and builds the services.
+    pub async fn new(config: Config) -> Result<Self> {
+        if config.database.url.is_empty() {
+            std::fs::create_dir_all(&config.server.data_dir).map_err(|e| {
+                Error::internal(format!("cannot create {}: {e}", config.server.data_dir.display()))
+            })?;
+        }
+        let store = Store::open(&config.database_url(), config.database.max_connections).await?;
+        let services = Services::new(config, store)?;
+        Ok(Self { services })
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then finishes the
+    /// requests in flight and closes the database.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let store = self.services.store.clone();
+        let app = api::router(self.services);
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        store.close().await;
+        served
+    }
+
+    /// Binds the configured address and serves in a background task.
+    pub async fn spawn(self) -> Result<RunningServer> {
+        let listener = TcpListener::bind(self.services.config.server.bind)
+            .await
+            .map_err(|e| Error::internal(format!("cannot listen: {e}")))?;
+        let addr = listener.local_addr().map_err(Error::internal)?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(self.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        Ok(RunningServer { addr, stop, task })
+    }
+}
+
+/// A server running in the background (tests, embedding).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Base URL of the client API, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Shuts down gracefully and waits until the database is closed.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,112 @@
+//! `lattice`: run the homeserver, or write a commented config file.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use lattice_homeserver::{Config, Server, config::TEMPLATE};
+
+#[derive(Parser)]
+#[command(name = "lattice", version, about = "A fast, light Matrix homeserver")]
+struct Cli {
+    /// Configuration file (TOML). Without one, defaults and LATTICE_* variables apply.
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a commented configuration file with every option and its default.
+    GenerateConfig {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::GenerateConfig { output }) = cli.command {
+        return generate_config(output);
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("lattice: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _log_guard = match lattice_homeserver::logging::init(&config.logging) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("lattice: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("lattice: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let bind = config.server.bind;
+    let server_name = config.server.server_name.clone();
+    let server = Server::new(config).await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%server_name, "lattice {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
+    server.serve(listener, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn generate_config(output: Option<PathBuf>) -> ExitCode {
+    match output {
+        Some(path) => match std::fs::write(&path, TEMPLATE) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lattice: cannot write {}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        },
+        None => {
+            print!("{TEMPLATE}");
+            ExitCode::SUCCESS
+        }
+    }
+}

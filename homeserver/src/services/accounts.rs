@@ -1,0 +1,192 @@
+//! Accounts: registration, password login, password changes, deactivation.
+
+use std::sync::Arc;
+
+use ruma::{
+    DeviceId, OwnedUserId, UserId,
+    api::client::uiaa::{AuthData, AuthType},
+};
+
+use super::auth::{Auth, IssuedSession, Requester, UiaFlows, tokens};
+use crate::{
+    config::Config,
+    error::{Error, Result},
+    store::Store,
+};
+
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+    config: Arc<Config>,
+    auth: Auth,
+}
+
+/// What a client asked for in POST /register.
+#[derive(Debug, Default)]
+pub struct RegisterParams {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub device_id: Option<ruma::OwnedDeviceId>,
+    pub initial_device_display_name: Option<String>,
+    pub inhibit_login: bool,
+    pub refresh_token: bool,
+    pub auth: Option<AuthData>,
+}
+
+/// A new account, with a session unless login was inhibited.
+#[derive(Debug)]
+pub struct Registered {
+    pub user_id: OwnedUserId,
+    pub session: Option<IssuedSession>,
+}
+
+/// Allowed in a localpart by the spec's user id grammar.
+fn is_localpart_char(c: char) -> bool {
+    matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '=' | '-' | '/' | '+')
+}
+
+impl Accounts {
+    pub fn new(store: Store, config: Arc<Config>, auth: Auth) -> Self {
+        Self { store, config, auth }
+    }
+
+    fn ensure_registration_open(&self) -> Result<()> {
+        if self.config.registration.enabled {
+            Ok(())
+        } else {
+            Err(Error::forbidden("registration is disabled on this server"))
+        }
+    }
+
+    /// The user id a requested username maps to, if it is a valid one.
+    pub fn user_id_for(&self, localpart: &str) -> Result<OwnedUserId> {
+        if localpart.is_empty() || !localpart.chars().all(is_localpart_char) {
+            return Err(Error::InvalidUsername(
+                "user names may contain only a-z, 0-9 and . _ = - / +".into(),
+            ));
+        }
+        let user_id = UserId::parse_with_server_name(localpart, &self.config.server.server_name)
+            .map_err(|e| Error::InvalidUsername(e.to_string()))?;
+        if user_id.as_str().len() > 255 {
+            return Err(Error::InvalidUsername("user id longer than 255 bytes".into()));
+        }
+        Ok(user_id)
+    }
+
+    /// Checks that `localpart` is valid and free.
+    pub async fn check_available(&self, localpart: &str) -> Result<OwnedUserId> {
+        self.ensure_registration_open()?;
+        let user_id = self.user_id_for(localpart)?;
+        if self.store.get_user(user_id.as_str()).await?.is_some() {
+            return Err(Error::UserInUse);
+        }
+        Ok(user_id)
+    }
+
+    pub fn registration_token_valid(&self, token: &str) -> Result<bool> {
+        self.ensure_registration_open()?;
+        Ok(self.config.registration.tokens.iter().any(|t| t == token))
+    }
+
+    fn registration_flows(&self) -> UiaFlows {
+        let stage = if self.config.registration.token_required {
+            AuthType::RegistrationToken
+        } else {
+            AuthType::Dummy
+        };
+        UiaFlows(vec![vec![stage]])
+    }
+
+    pub async fn register(&self, params: RegisterParams) -> Result<Registered> {
+        self.ensure_registration_open()?;
+        let localpart = match &params.username {
+            Some(name) => name.clone(),
+            None => tokens::random_letters(12)?.to_lowercase(),
+        };
+        let user_id = self.check_available(&localpart).await?;
+        self.auth.user_interactive(&self.registration_flows(), params.auth.as_ref(), None).await?;
+
+        let password_hash = match params.password {
+            Some(password) => Some(self.auth.passwords().hash(password).await?),
+            None => None,
+        };
+        let (issued, row) = if params.inhibit_login {
+            (None, None)
+        } else {
+            let (issued, row) = self.auth.prepare_session(
+                &user_id,
+                params.device_id.as_deref(),
+                params.initial_device_display_name,
+                params.refresh_token,
+            )?;
+            (Some(issued), Some(row))
+        };
+        let created = self
+            .store
+            .create_user(user_id.as_str(), password_hash.as_deref(), &localpart, row.as_ref())
+            .await?;
+        if !created {
+            return Err(Error::UserInUse);
+        }
+        tracing::info!(user = %user_id, "registered");
+        Ok(Registered { user_id, session: issued })
+    }
+
+    /// Logs in with a password (localpart or full user id).
+    pub async fn login_password(
+        &self,
+        user: &str,
+        password: &str,
+        device_id: Option<&DeviceId>,
+        display_name: Option<String>,
+        refresh: bool,
+    ) -> Result<(OwnedUserId, IssuedSession)> {
+        let Some(user_id) = super::auth::user_from_input(user, &self.config.server.server_name)
+        else {
+            return Err(Error::forbidden("invalid username or password"));
+        };
+        self.auth.check_password(&user_id, password).await?;
+        let session = self.auth.start_session(&user_id, device_id, display_name, refresh).await?;
+        Ok((user_id, session))
+    }
+
+    /// Changes the requester's password after UIA; by default logs out every
+    /// other device.
+    pub async fn change_password(
+        &self,
+        requester: &Requester,
+        new_password: String,
+        logout_devices: bool,
+        auth: Option<&AuthData>,
+    ) -> Result<()> {
+        self.auth.user_interactive(&UiaFlows::password(), auth, Some(&requester.user_id)).await?;
+        if new_password.is_empty() {
+            return Err(Error::WeakPassword("the password must not be empty".into()));
+        }
+        let hash = self.auth.passwords().hash(new_password).await?;
+        self.store.set_password_hash(requester.user_id.as_str(), &hash).await?;
+        if logout_devices {
+            self.store
+                .delete_other_devices(
+                    requester.user_id.as_str(),
+                    Some(requester.device_id.as_str()),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Deactivates the requester's account after UIA. `erase` is recorded
+    /// for the GDPR erasure that runs over their messages.
+    pub async fn deactivate(
+        &self,
+        requester: &Requester,
+        erase: bool,
+        auth: Option<&AuthData>,
+    ) -> Result<()> {
+        self.auth.user_interactive(&UiaFlows::password(), auth, Some(&requester.user_id)).await?;
+        self.store.deactivate_user(requester.user_id.as_str(), erase).await?;
+        tracing::info!(user = %requester.user_id, erase, "deactivated");
+        Ok(())
+    }
+}

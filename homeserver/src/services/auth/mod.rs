@@ -1,0 +1,46 @@
+//! Who is asking: passwords, access and refresh tokens, sessions and
+//! user-interactive authentication.
+
+mod login;
+pub mod password;
+mod sessions;
+pub mod tokens;
+mod uia;
+
+use std::sync::Arc;
+
+use ruma::{OwnedDeviceId, OwnedUserId};
+
+pub use self::{
+    login::user_from_input,
+    password::PasswordHasher,
+    sessions::IssuedSession,
+    uia::{UiaFlows, UiaOutcome},
+};
+use crate::{config::Config, error::Result, store::Store};
+
+/// An authenticated user and the device the request came from.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    pub user_id: OwnedUserId,
+    pub device_id: OwnedDeviceId,
+}
+
+/// Authentication: turns credentials into sessions and sessions into users.
+#[derive(Clone)]
+pub struct Auth {
+    store: Store,
+    config: Arc<Config>,
+    passwords: PasswordHasher,
+}
+
+impl Auth {
+    pub fn new(store: Store, config: Arc<Config>) -> Result<Self> {
+        let passwords = PasswordHasher::new(&config.auth.argon2)?;
+        Ok(Self { store, config, passwords })
+    }
+
+    pub fn passwords(&self) -> &PasswordHasher {
+        &self.passwords
+    }
+}

@@ -1,0 +1,140 @@
+//! User-interactive authentication (UIA): the 401-with-flows dance that
+//! guards registration and sensitive account changes.
+
+use ruma::{
+    UserId,
+    api::{
+        client::uiaa::{AuthData, AuthFlow, AuthType, UiaaInfo},
+        error::{ErrorKind, StandardErrorBody},
+    },
+};
+
+use super::{Auth, tokens};
+use crate::{
+    error::{Error, Result},
+    store::now_ms,
+};
+
+/// The flows an endpoint accepts; completing any one of them is enough.
+#[derive(Debug, Clone)]
+pub struct UiaFlows(pub Vec<Vec<AuthType>>);
+
+/// What a completed round of UIA tells the endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct UiaOutcome {
+    /// Set when the password stage identified a user (registration has none).
+    pub password_checked: bool,
+}
+
+impl UiaFlows {
+    /// A password, for a logged-in user's sensitive operations.
+    pub fn password() -> Self {
+        Self(vec![vec![AuthType::Password]])
+    }
+
+    fn info(&self, session: &str, completed: Vec<AuthType>, error: Option<Error>) -> Box<UiaaInfo> {
+        let mut info =
+            UiaaInfo::new(self.0.iter().map(|stages| AuthFlow::new(stages.clone())).collect());
+        info.session = Some(session.to_owned());
+        info.completed = completed;
+        info.auth_error = error.map(|e| {
+            let kind = match e {
+                Error::Forbidden(_) => ErrorKind::Forbidden,
+                _ => ErrorKind::Unauthorized,
+            };
+            Box::new(StandardErrorBody::new(kind, e.to_string()))
+        });
+        Box::new(info)
+    }
+
+    fn is_complete(&self, completed: &[AuthType]) -> bool {
+        self.0.iter().any(|flow| flow.iter().all(|stage| completed.contains(stage)))
+    }
+
+    fn offers(&self, stage: &AuthType) -> bool {
+        self.0.iter().any(|flow| flow.contains(stage))
+    }
+}
+
+impl Auth {
+    /// Runs one round of UIA for `user` (None while registering). Returns Ok
+    /// once a whole flow is complete, else `Error::Uia` with what remains.
+    pub async fn user_interactive(
+        &self,
+        flows: &UiaFlows,
+        auth: Option<&AuthData>,
+        user: Option<&UserId>,
+    ) -> Result<UiaOutcome> {
+        let lifetime = self.config.auth.uia_session_lifetime.as_millis() as i64;
+        let user_str = user.map(|u| u.as_str());
+        let Some(auth) = auth else {
+            let session = tokens::random_letters(24)?;
+            self.store.create_uia_session(&session, user_str, now_ms() + lifetime).await?;
+            return Err(Error::Uia(flows.info(&session, Vec::new(), None)));
+        };
+        let session = match auth.session() {
+            Some(session) => session.to_owned(),
+            None => {
+                // Clients may send a stage straight away, without a session.
+                let session = tokens::random_letters(24)?;
+                self.store.create_uia_session(&session, user_str, now_ms() + lifetime).await?;
+                session
+            }
+        };
+        let Some((owner, completed_json)) = self.store.uia_session(&session).await? else {
+            return Err(Error::invalid_param("unknown or expired user-interactive auth session"));
+        };
+        if owner.as_deref() != user_str {
+            return Err(Error::forbidden("this auth session belongs to another user"));
+        }
+        let mut completed: Vec<AuthType> =
+            serde_json::from_str(&completed_json).map_err(Error::internal)?;
+        let mut outcome = UiaOutcome::default();
+
+        let stage = auth.auth_type();
+        let checked = match (&stage, auth) {
+            (Some(stage), _) if !flows.offers(stage) => {
+                Err(Error::forbidden(format!("auth stage {stage} is not offered here")))
+            }
+            (_, AuthData::Dummy(_)) => Ok(()),
+            (_, AuthData::RegistrationToken(t)) => {
+                if self.config.registration.tokens.iter().any(|known| known == &t.token) {
+                    Ok(())
+                } else {
+                    Err(Error::forbidden("invalid registration token"))
+                }
+            }
+            (_, AuthData::Password(p)) => match user {
+                Some(user) => {
+                    let claimed = super::login::identifier_user(&p.identifier, self.server_name());
+                    if claimed.as_deref() != Some(user) {
+                        Err(Error::forbidden("the identifier does not match the logged-in user"))
+                    } else {
+                        self.check_password(user, &p.password).await.map(|_| {
+                            outcome.password_checked = true;
+                        })
+                    }
+                }
+                None => Err(Error::forbidden("password auth needs an existing account")),
+            },
+            // Acknowledging a fallback page only re-reads the session's state.
+            (_, AuthData::FallbackAcknowledgement(_)) => Ok(()),
+            _ => Err(Error::forbidden("unsupported auth stage")),
+        };
+        if let Err(error) = checked {
+            return Err(Error::Uia(flows.info(&session, completed, Some(error))));
+        }
+        if let Some(stage) = stage
+            && !completed.contains(&stage)
+        {
+            completed.push(stage);
+        }
+        if flows.is_complete(&completed) {
+            self.store.delete_uia_session(&session).await?;
+            return Ok(outcome);
+        }
+        let json = serde_json::to_string(&completed).map_err(Error::internal)?;
+        self.store.set_uia_completed(&session, &json).await?;
+        Err(Error::Uia(flows.info(&session, completed, None)))
+    }
+}

@@ -1,0 +1,93 @@
+//! Profiles: display name, avatar and the extended profile fields of v1.16.
+
+use ruma::{
+    UserId,
+    profile::{ProfileFieldName, ProfileFieldValue},
+};
+use serde_json::Value as JsonValue;
+
+use super::auth::Requester;
+use crate::{
+    error::{Error, Result},
+    store::Store,
+};
+
+/// Keeps a profile small enough to ship in every membership event.
+const MAX_PROFILE_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct Profiles {
+    store: Store,
+}
+
+impl Profiles {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Every field of a local user's profile; M_NOT_FOUND for unknown users.
+    pub async fn get(&self, user_id: &UserId) -> Result<Vec<(String, JsonValue)>> {
+        let user = self.store.get_user(user_id.as_str()).await?;
+        if user.is_none_or(|u| u.is_deactivated()) {
+            return Err(Error::not_found("profile not found"));
+        }
+        self.store
+            .profile_fields(user_id.as_str())
+            .await?
+            .into_iter()
+            .map(|(field, value)| {
+                Ok((field, serde_json::from_str(&value).map_err(Error::internal)?))
+            })
+            .collect()
+    }
+
+    pub async fn get_field(&self, user_id: &UserId, field: &ProfileFieldName) -> Result<JsonValue> {
+        self.get(user_id)
+            .await?
+            .into_iter()
+            .find(|(name, _)| name == field.as_str())
+            .map(|(_, value)| value)
+            .ok_or_else(|| Error::not_found(format!("profile has no {field}")))
+    }
+
+    pub async fn set_field(
+        &self,
+        requester: &Requester,
+        user_id: &UserId,
+        value: ProfileFieldValue,
+    ) -> Result<()> {
+        if requester.user_id != user_id {
+            return Err(Error::forbidden("you cannot change another user's profile"));
+        }
+        let field = value.field_name();
+        let json = value.value().into_owned();
+        if json.is_null() {
+            return self.store.delete_profile_field(user_id.as_str(), field.as_str()).await;
+        }
+        let json = json.to_string();
+        let current: usize = self
+            .store
+            .profile_fields(user_id.as_str())
+            .await?
+            .iter()
+            .filter(|(name, _)| name != field.as_str())
+            .map(|(name, value)| name.len() + value.len())
+            .sum();
+        if current + field.as_str().len() + json.len() > MAX_PROFILE_BYTES {
+            return Err(Error::TooLarge);
+        }
+        self.store.set_profile_field(user_id.as_str(), field.as_str(), &json).await
+    }
+
+    pub async fn delete_field(
+        &self,
+        requester: &Requester,
+        user_id: &UserId,
+        field: &ProfileFieldName,
+    ) -> Result<()> {
+        if requester.user_id != user_id {
+            return Err(Error::forbidden("you cannot change another user's profile"));
+        }
+        self.store.delete_profile_field(user_id.as_str(), field.as_str()).await
+    }
+}

@@ -1,0 +1,208 @@
+//! Data a user keeps on the server for their clients: account data, sync
+//! filters and push rules.
+
+use ruma::{
+    RoomId, UserId,
+    api::client::filter::FilterDefinition,
+    push::{
+        Action, AnyPushRule, InsertPushRuleError, NewPushRule, RemovePushRuleError, RuleKind,
+        Ruleset,
+    },
+};
+use serde_json::value::RawValue;
+
+use super::auth::Requester;
+use crate::{
+    error::{Error, Result},
+    store::Store,
+};
+
+/// Account data types the server owns; clients write them through other APIs.
+const SERVER_OWNED_GLOBAL: &[&str] = &["m.push_rules"];
+const SERVER_OWNED_ROOM: &[&str] = &["m.fully_read"];
+
+#[derive(Clone)]
+pub struct UserData {
+    store: Store,
+}
+
+fn ensure_self(requester: &Requester, user_id: &UserId) -> Result<()> {
+    if requester.user_id == user_id {
+        Ok(())
+    } else {
+        Err(Error::forbidden("you cannot access another user's data"))
+    }
+}
+
+fn room_key(room_id: Option<&RoomId>) -> &str {
+    room_id.map_or("", |r| r.as_str())
+}
+
+impl UserData {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Account data, global when `room_id` is None.
+    pub async fn account_data(
+        &self,
+        requester: &Requester,
+        user_id: &UserId,
+        room_id: Option<&RoomId>,
+        data_type: &str,
+    ) -> Result<Box<RawValue>> {
+        ensure_self(requester, user_id)?;
+        let json = self
+            .store
+            .account_data(user_id.as_str(), room_key(room_id), data_type)
+            .await?
+            .ok_or_else(|| Error::not_found("account data not found"))?;
+        RawValue::from_string(json).map_err(Error::internal)
+    }
+
+    pub async fn set_account_data(
+        &self,
+        requester: &Requester,
+        user_id: &UserId,
+        room_id: Option<&RoomId>,
+        data_type: &str,
+        content: &RawValue,
+    ) -> Result<()> {
+        ensure_self(requester, user_id)?;
+        let owned = if room_id.is_some() { SERVER_OWNED_ROOM } else { SERVER_OWNED_GLOBAL };
+        if owned.contains(&data_type) {
+            return Err(Error::BadJson(format!(
+                "{data_type} is managed by the server and cannot be set here"
+            )));
+        }
+        if !content.get().trim_start().starts_with('{') {
+            return Err(Error::BadJson("account data content must be a JSON object".into()));
+        }
+        self.store
+            .set_account_data(user_id.as_str(), room_key(room_id), data_type, content.get())
+            .await
+    }
+
+    pub async fn create_filter(
+        &self,
+        requester: &Requester,
+        user_id: &UserId,
+        filter: &FilterDefinition,
+    ) -> Result<String> {
+        ensure_self(requester, user_id)?;
+        let json = serde_json::to_string(filter).map_err(Error::internal)?;
+        Ok(self.store.create_filter(user_id.as_str(), &json).await?.to_string())
+    }
+
+    pub async fn filter(
+        &self,
+        requester: &Requester,
+        user_id: &UserId,
+        filter_id: &str,
+    ) -> Result<FilterDefinition> {
+        ensure_self(requester, user_id)?;
+        let not_found = || Error::not_found("no such filter");
+        let id: i64 = filter_id.parse().map_err(|_| not_found())?;
+        let json = self.store.filter(user_id.as_str(), id).await?.ok_or_else(not_found)?;
+        serde_json::from_str(&json).map_err(Error::internal)
+    }
+
+    /// The user's push rules: the server defaults with their changes applied.
+    pub async fn push_rules(&self, user_id: &UserId) -> Result<Ruleset> {
+        let defaults = Ruleset::server_default(user_id);
+        match self.store.push_rules(user_id.as_str()).await? {
+            Some(json) => {
+                let mut rules: Ruleset = serde_json::from_str(&json).map_err(Error::internal)?;
+                // Picks up default rules added in newer versions of the spec.
+                rules.update_with_server_default(defaults);
+                Ok(rules)
+            }
+            None => Ok(defaults),
+        }
+    }
+
+    async fn update_push_rules(
+        &self,
+        user_id: &UserId,
+        change: impl FnOnce(&mut Ruleset) -> Result<()>,
+    ) -> Result<()> {
+        let mut rules = self.push_rules(user_id).await?;
+        change(&mut rules)?;
+        let json = serde_json::to_string(&rules).map_err(Error::internal)?;
+        self.store.set_push_rules(user_id.as_str(), &json).await
+    }
+
+    pub async fn push_rule(
+        &self,
+        user_id: &UserId,
+        kind: RuleKind,
+        rule_id: &str,
+    ) -> Result<AnyPushRule> {
+        self.push_rules(user_id)
+            .await?
+            .get(kind, rule_id)
+            .map(|rule| rule.to_owned())
+            .ok_or_else(|| Error::not_found("no such push rule"))
+    }
+
+    pub async fn set_push_rule(
+        &self,
+        user_id: &UserId,
+        rule: NewPushRule,
+        after: Option<&str>,
+        before: Option<&str>,
+    ) -> Result<()> {
+        self.update_push_rules(user_id, |rules| {
+            rules.insert(rule, after, before).map_err(|e| match e {
+                InsertPushRuleError::UnknownRuleId => Error::not_found(e.to_string()),
+                other => Error::invalid_param(other.to_string()),
+            })
+        })
+        .await
+    }
+
+    pub async fn delete_push_rule(
+        &self,
+        user_id: &UserId,
+        kind: RuleKind,
+        rule_id: &str,
+    ) -> Result<()> {
+        self.update_push_rules(user_id, |rules| {
+            rules.remove(kind, rule_id).map_err(|e| match e {
+                RemovePushRuleError::NotFound => Error::not_found("no such push rule"),
+                other => Error::invalid_param(other.to_string()),
+            })
+        })
+        .await
+    }
+
+    pub async fn set_push_rule_enabled(
+        &self,
+        user_id: &UserId,
+        kind: RuleKind,
+        rule_id: &str,
+        enabled: bool,
+    ) -> Result<()> {
+        self.update_push_rules(user_id, |rules| {
+            rules
+                .set_enabled(kind, rule_id, enabled)
+                .map_err(|_| Error::not_found("no such push rule"))
+        })
+        .await
+    }
+
+    pub async fn set_push_rule_actions(
+        &self,
+        user_id: &UserId,
+        kind: RuleKind,
+        rule_id: &str,
+        actions: Vec<Action>,
+    ) -> Result<()> {
+        self.update_push_rules(user_id, |rules| {
+            rules
+                .set_actions(kind, rule_id, actions)
+                .map_err(|_| Error::not_found("no such push rule"))
+        })
+        .await
+    }
+}

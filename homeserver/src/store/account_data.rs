@@ -1,0 +1,84 @@
+//! Per-user data: account data, stored filters and push rules.
+
+use super::Store;
+use crate::error::Result;
+
+impl Store {
+    /// Account data content as JSON text; `room_id` is "" for global data.
+    pub async fn account_data(
+        &self,
+        user_id: &str,
+        room_id: &str,
+        data_type: &str,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND data_type = $3",
+        )
+        .bind(user_id)
+        .bind(room_id)
+        .bind(data_type)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_account_data(
+        &self,
+        user_id: &str,
+        room_id: &str,
+        data_type: &str,
+        content: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO account_data (user_id, room_id, data_type, content) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, room_id, data_type) DO UPDATE SET content = excluded.content",
+        )
+        .bind(user_id)
+        .bind(room_id)
+        .bind(data_type)
+        .bind(content)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores a filter and returns its id.
+    pub async fn create_filter(&self, user_id: &str, definition: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO filters (user_id, definition) VALUES ($1, $2) RETURNING filter_id",
+        )
+        .bind(user_id)
+        .bind(definition)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn filter(&self, user_id: &str, filter_id: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT definition FROM filters WHERE user_id = $1 AND filter_id = $2",
+        )
+        .bind(user_id)
+        .bind(filter_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The user's push ruleset as JSON, if they ever changed it.
+    pub async fn push_rules(&self, user_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT ruleset FROM push_rules WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn set_push_rules(&self, user_id: &str, ruleset: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO push_rules (user_id, ruleset) VALUES ($1, $2) \
+             ON CONFLICT (user_id) DO UPDATE SET ruleset = excluded.ruleset",
+        )
+        .bind(user_id)
+        .bind(ruleset)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+//! Accounts and profile fields.
+
+use super::{NewSession, Store, now_ms, sessions::insert_session};
+use crate::error::Result;
+
+/// One account as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub user_id: String,
+    pub password_hash: Option<String>,
+    pub is_admin: i64,
+    pub deactivated: i64,
+}
+
+impl UserRow {
+    pub fn is_deactivated(&self) -> bool {
+        self.deactivated != 0
+    }
+}
+
+impl Store {
+    /// Creates an account with its display name, and its first session unless
+    /// `session` is None, in one transaction. Returns false if the user id is
+    /// already taken.
+    pub async fn create_user(
+        &self,
+        user_id: &str,
+        password_hash: Option<&str>,
+        displayname: &str,
+        session: Option<&NewSession>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (user_id, password_hash, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(password_hash)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let displayname = serde_json::Value::from(displayname).to_string();
+        sqlx::query(
+            "INSERT INTO profile_fields (user_id, field, value) VALUES ($1, 'displayname', $2)",
+        )
+        .bind(user_id)
+        .bind(displayname)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(session) = session {
+            insert_session(&mut tx, session).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn get_user(&self, user_id: &str) -> Result<Option<UserRow>> {
+        Ok(sqlx::query_as(
+            "SELECT user_id, password_hash, is_admin, deactivated FROM users WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE user_id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deactivates an account for good: no devices, no profile. The password
+    /// hash stays only so that its owner can be told the account is gone.
+    /// The row stays so that the user id can never be registered again.
+    pub async fn deactivate_user(&self, user_id: &str, erase: bool) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET deactivated = 1, erase_requested = $1 WHERE user_id = $2")
+            .bind(i64::from(erase))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        for sql in [
+            "DELETE FROM access_tokens WHERE user_id = $1",
+            "DELETE FROM refresh_tokens WHERE user_id = $1",
+            "DELETE FROM devices WHERE user_id = $1",
+            "DELETE FROM profile_fields WHERE user_id = $1",
+        ] {
+            sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// All profile fields of a user, as (field name, JSON value).
+    pub async fn profile_fields(&self, user_id: &str) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT field, value FROM profile_fields WHERE user_id = $1 ORDER BY field",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_profile_field(&self, user_id: &str, field: &str, json: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO profile_fields (user_id, field, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, field) DO UPDATE SET value = excluded.value",
+        )
+        .bind(user_id)
+        .bind(field)
+        .bind(json)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_profile_field(&self, user_id: &str, field: &str) -> Result<()> {
+        sqlx::query("DELETE FROM profile_fields WHERE user_id = $1 AND field = $2")
+            .bind(user_id)
+            .bind(field)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
