@@ -43,6 +43,9 @@ pub enum Error {
     Unrecognized,
     #[error("method not allowed on this endpoint")]
     MethodNotAllowed,
+    /// Data the server manages itself; clients write it through another API.
+    #[error("{0}")]
+    ServerManaged(String),
     #[error("request body too large")]
     TooLarge,
     #[error("this account has been deactivated")]
@@ -97,6 +100,7 @@ impl Error {
             Self::BadRequest(_) => (S::BAD_REQUEST, ErrorKind::Unknown),
             Self::Unrecognized => (S::NOT_FOUND, ErrorKind::Unrecognized),
             Self::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, ErrorKind::Unrecognized),
+            Self::ServerManaged(_) => (S::METHOD_NOT_ALLOWED, ErrorKind::BadJson),
             Self::TooLarge => (S::PAYLOAD_TOO_LARGE, ErrorKind::TooLarge),
             Self::UserDeactivated => (S::FORBIDDEN, ErrorKind::UserDeactivated),
             Self::LimitExceeded { retry_after_ms } => {

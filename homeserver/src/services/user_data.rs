@@ -71,7 +71,7 @@ impl UserData {
         ensure_self(requester, user_id)?;
         let owned = if room_id.is_some() { SERVER_OWNED_ROOM } else { SERVER_OWNED_GLOBAL };
         if owned.contains(&data_type) {
-            return Err(Error::BadJson(format!(
+            return Err(Error::ServerManaged(format!(
                 "{data_type} is managed by the server and cannot be set here"
             )));
         }

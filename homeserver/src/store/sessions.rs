@@ -135,14 +135,24 @@ impl Store {
         access_expires_at: Option<i64>,
     ) -> Result<Option<(String, String)>> {
         let mut tx = self.pool.begin().await?;
-        let owner: Option<(String, String)> =
-            sqlx::query_as("SELECT user_id, device_id FROM refresh_tokens WHERE token_hash = $1")
-                .bind(old_refresh_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some((user_id, device_id)) = owner else {
+        let owner: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT user_id, device_id, next_hash FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(old_refresh_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((user_id, device_id, earlier_successor)) = owner else {
             return Ok(None);
         };
+        // A retried refresh replaces the pair the first attempt issued.
+        if let Some(successor) = earlier_successor {
+            for sql in [
+                "DELETE FROM access_tokens WHERE refresh_hash = $1",
+                "DELETE FROM refresh_tokens WHERE token_hash = $1",
+            ] {
+                sqlx::query(sql).bind(&successor).execute(&mut *tx).await?;
+            }
+        }
         // Using this refresh token proves its predecessor is no longer needed.
         sqlx::query("DELETE FROM refresh_tokens WHERE next_hash = $1")
             .bind(old_refresh_hash)

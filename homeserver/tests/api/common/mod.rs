@@ -1,0 +1,258 @@
+//! Test harness: a real server on 127.0.0.1:0 with its own database (a
+//! SQLite file in a temporary folder, or a fresh PostgreSQL database), and
+//! a small HTTP client to talk to it.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use lattice_homeserver::{Config, RunningServer, Server};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed `async fn name(backend: Backend)` once on SQLite and
+/// once on PostgreSQL (skipped, with a note, when TEST_POSTGRES_URL is unset).
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if !$crate::common::postgres_available() {
+                        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+                        return;
+                    }
+                    super::$name($crate::common::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+pub fn postgres_available() -> bool {
+    std::env::var("TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty())
+}
+
+/// A server under test, with what is needed to restart it on the same data.
+pub struct TestServer {
+    config: Config,
+    running: Option<RunningServer>,
+    url: String,
+    http: reqwest::Client,
+    _data_dir: tempfile::TempDir,
+}
+
+/// A logged-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub device_id: String,
+    pub token: String,
+}
+
+/// An HTTP answer: status and JSON body (Null when the body is not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn errcode(&self) -> &str {
+        self.body["errcode"].as_str().unwrap_or("")
+    }
+
+    /// Asserts a success and returns the body.
+    #[track_caller]
+    pub fn ok(self) -> Value {
+        assert_eq!(self.status, StatusCode::OK, "unexpected answer: {}", self.body);
+        self.body
+    }
+
+    /// Asserts an error with this status and errcode.
+    #[track_caller]
+    pub fn err(self, status: u16, errcode: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected answer: {}", self.body);
+        assert_eq!(self.errcode(), errcode, "unexpected answer: {}", self.body);
+        self.body
+    }
+}
+
+static DATABASES: AtomicU32 = AtomicU32::new(0);
+
+impl TestServer {
+    /// Starts a server with the test configuration.
+    pub async fn new(backend: Backend) -> Self {
+        Self::start(backend, |_| {}).await
+    }
+
+    /// Starts a server; `tweak` adjusts the test configuration first.
+    pub async fn start(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::default();
+        config.server.bind = "127.0.0.1:0".parse().expect("address");
+        config.server.data_dir = data_dir.path().to_path_buf();
+        // Cheap hashing keeps the suite fast; production uses the defaults.
+        config.auth.argon2.memory_kib = 256;
+        config.auth.argon2.iterations = 1;
+        config.database.max_connections = 4;
+        if backend == Backend::Postgres {
+            config.database.url = fresh_postgres_database().await;
+        }
+        tweak(&mut config);
+        let mut server = Self {
+            config,
+            running: None,
+            url: String::new(),
+            http: reqwest::Client::new(),
+            _data_dir: data_dir,
+        };
+        server.boot().await;
+        server
+    }
+
+    async fn boot(&mut self) {
+        let server = Server::new(self.config.clone()).await.expect("server starts");
+        let running = server.spawn().await.expect("server listens");
+        self.url = running.url();
+        self.running = Some(running);
+    }
+
+    /// Stops the server and starts it again on the same database.
+    pub async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        self.boot().await;
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Sends a request to a path under the server, with an optional token
+    /// and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("body read");
+        Answer { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        self.call(Method::DELETE, path, token, body).await
+    }
+
+    /// Registers `name` with `password` through the dummy flow.
+    pub async fn register(&self, name: &str, password: &str) -> Session {
+        let body = self
+            .post(
+                "/_matrix/client/v3/register",
+                None,
+                json!({"username": name, "password": password, "auth": {"type": "m.login.dummy"}}),
+            )
+            .await
+            .ok();
+        session_from(&body)
+    }
+
+    /// Logs in with a password, optionally on a given device.
+    pub async fn login(&self, user: &str, password: &str, device_id: Option<&str>) -> Answer {
+        let mut body = json!({
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": user},
+            "password": password,
+        });
+        if let Some(device_id) = device_id {
+            body["device_id"] = json!(device_id);
+        }
+        self.post("/_matrix/client/v3/login", None, body).await
+    }
+}
+
+pub fn session_from(body: &Value) -> Session {
+    Session {
+        user_id: body["user_id"].as_str().expect("user_id").to_owned(),
+        device_id: body["device_id"].as_str().expect("device_id").to_owned(),
+        token: body["access_token"].as_str().expect("access_token").to_owned(),
+    }
+}
+
+/// Creates an empty PostgreSQL database for one test and returns its URL.
+/// Databases left by earlier runs of the suite are dropped on first use.
+async fn fresh_postgres_database() -> String {
+    let admin_url = std::env::var("TEST_POSTGRES_URL").expect("TEST_POSTGRES_URL");
+    let mut admin = PgConnection::connect(&admin_url).await.expect("connect to TEST_POSTGRES_URL");
+    let pid = std::process::id();
+    if DATABASES.fetch_add(1, Ordering::SeqCst) == 0 {
+        drop_stale_databases(&mut admin, pid).await;
+    }
+    let name = format!("lattice_t_{pid}_{}", DATABASES.fetch_add(1, Ordering::SeqCst));
+    let create = format!("CREATE DATABASE {name}");
+    admin.execute(sqlx::AssertSqlSafe(create)).await.expect("create test database");
+    let mut url = reqwest::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// Drops test databases whose process is gone.
+async fn drop_stale_databases(admin: &mut PgConnection, own_pid: u32) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'lattice_t_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let pid: Option<u32> = name.split('_').nth(2).and_then(|p| p.parse().ok());
+        let alive = pid
+            .is_some_and(|p| p == own_pid || std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = admin.execute(sqlx::AssertSqlSafe(drop)).await;
+        }
+    }
+}

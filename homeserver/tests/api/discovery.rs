@@ -1,0 +1,86 @@
+//! Versions, discovery, capabilities, and how malformed requests are refused.
+
+use serde_json::json;
+
+use crate::{
+    backend_tests,
+    common::{Backend, TestServer},
+};
+
+backend_tests!(
+    versions_and_well_known,
+    capabilities_need_a_token,
+    malformed_requests_get_matrix_errors,
+    oversized_body_is_refused,
+);
+
+async fn versions_and_well_known(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let versions = s.get("/_matrix/client/versions", None).await.ok();
+    let list: Vec<&str> =
+        versions["versions"].as_array().expect("array").iter().filter_map(|v| v.as_str()).collect();
+    for needed in ["v1.1", "v1.11", "v1.12"] {
+        assert!(list.contains(&needed), "{needed} missing from {list:?}");
+    }
+    let well_known = s.get("/.well-known/matrix/client", None).await.ok();
+    assert!(well_known["m.homeserver"]["base_url"].as_str().expect("base_url").starts_with("http"));
+}
+
+async fn capabilities_need_a_token(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    s.get("/_matrix/client/v3/capabilities", None).await.err(401, "M_MISSING_TOKEN");
+    let alice = s.register("alice", "secret-pw").await;
+    let caps = s.get("/_matrix/client/v3/capabilities", Some(&alice.token)).await.ok();
+    // Absent means enabled; ruma leaves defaults out.
+    assert_ne!(caps["capabilities"]["m.change_password"]["enabled"], json!(false));
+    assert_eq!(caps["capabilities"]["m.room_versions"]["default"], json!("12"));
+    assert_eq!(caps["capabilities"]["m.room_versions"]["available"]["12"], json!("stable"));
+}
+
+async fn malformed_requests_get_matrix_errors(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let not_json = s
+        .http()
+        .post(format!("{}/_matrix/client/v3/login", s.url()))
+        .body("{this is not json")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(not_json.status(), 400);
+    let body: serde_json::Value = not_json.json().await.expect("json error body");
+    assert_eq!(body["errcode"], "M_NOT_JSON");
+
+    // Valid JSON, wrong shape: the password must be a string.
+    s.post(
+        "/_matrix/client/v3/login",
+        None,
+        json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "a"}, "password": 5}),
+    )
+    .await
+    .err(400, "M_BAD_JSON");
+
+    s.get("/_matrix/client/v3/no/such/endpoint", None).await.err(404, "M_UNRECOGNIZED");
+    s.put("/_matrix/client/versions", None, json!({})).await.err(405, "M_UNRECOGNIZED");
+    s.post("/_matrix/client/v3/login", None, json!({"type": "m.login.carrier_pigeon"}))
+        .await
+        .err(400, "M_UNKNOWN");
+}
+
+async fn oversized_body_is_refused(backend: Backend) {
+    let s = TestServer::start(backend, |c| c.limits.max_request_bytes = 1024).await;
+    let alice = s.register("alice", "secret-pw").await;
+    let big = "x".repeat(4096);
+    s.put(
+        &format!("/_matrix/client/v3/user/{}/account_data/org.example.big", alice.user_id),
+        Some(&alice.token),
+        json!({ "blob": big }),
+    )
+    .await
+    .err(413, "M_TOO_LARGE");
+    s.get(
+        &format!("/_matrix/client/v3/user/{}/account_data/org.example.big", alice.user_id),
+        Some(&alice.token),
+    )
+    .await
+    .err(404, "M_NOT_FOUND");
+}

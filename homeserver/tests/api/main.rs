@@ -1,0 +1,14 @@
+//! Integration tests of the client-server API: each test starts a real
+//! server on 127.0.0.1:0 and talks HTTP to it, on SQLite and PostgreSQL.
+
+mod common;
+
+mod account;
+mod devices;
+mod discovery;
+mod login;
+mod persistence;
+mod profile;
+mod push_rules;
+mod register;
+mod user_data;
