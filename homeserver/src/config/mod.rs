@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const TEMPLATE: &str = include_str!("template.toml");
 
 /// Everything the server can be told.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -154,19 +154,6 @@ impl Default for Argon2Config {
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self { max_request_bytes: 1024 * 1024, request_timeout: Duration::from_secs(60) }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            logging: LoggingConfig::default(),
-            registration: RegistrationConfig::default(),
-            auth: AuthConfig::default(),
-            limits: LimitsConfig::default(),
-        }
     }
 }
 

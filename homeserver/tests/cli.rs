@@ -1,0 +1,159 @@
+//! The `lattice` binary as an operator meets it: version, generated config,
+//! config errors, and a zero-config start.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+fn lattice(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lattice"));
+    command.current_dir(dir).env_remove("RUST_LOG");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LATTICE_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the server and waits for the line that tells its address.
+fn start(mut command: Command) -> (Running, String) {
+    let mut child = command.stdout(Stdio::piped()).spawn().expect("lattice starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("listening on http://") {
+                let url = line[at + "listening on ".len()..].split_whitespace().next().map(str::to_owned);
+                let _ = tx.send(url);
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server announced its address")
+        .expect("address in the line");
+    (running, url)
+}
+
+fn get_json(url: &str) -> serde_json::Value {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        reqwest::get(url).await.expect("request").json().await.expect("json body")
+    })
+}
+
+#[test]
+fn version_is_printed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = lattice(dir.path()).arg("--version").output().expect("runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn generated_config_is_valid_toml_with_every_section() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = lattice(dir.path()).arg("generate-config").output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let parsed: toml::Table = toml::from_str(&text).expect("valid TOML");
+    for section in ["server", "database", "logging", "registration", "auth", "limits"] {
+        assert!(parsed.contains_key(section), "missing [{section}]");
+    }
+    // And the server accepts it as its config file.
+    let file = dir.path().join("lattice.toml");
+    let out = lattice(dir.path())
+        .args(["generate-config", "--output"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let mut command = lattice(dir.path());
+    command.arg("--config").arg(&file).env("LATTICE_SERVER__BIND", "127.0.0.1:0");
+    let (_server, url) = start(command);
+    assert!(get_json(&format!("{url}/_matrix/client/versions"))["versions"].is_array());
+}
+
+#[test]
+fn bad_config_names_the_key_and_exits_non_zero() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[server]\nbind = \"not an address\"\n").expect("write");
+    let out = lattice(dir.path()).arg("--config").arg(&file).output().expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("server.bind"), "{stderr}");
+
+    let out = lattice(dir.path()).env("LATTICE_LIMITS__REQUEST_TIMEOUT", "soon").output().expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("limits.request_timeout"), "{stderr}");
+
+    std::fs::write(&file, "[server]\nsever_name = \"typo.example\"\n").expect("write");
+    let out = lattice(dir.path()).arg("--config").arg(&file).output().expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sever_name"));
+
+    let out = lattice(dir.path()).args(["--config", "missing.toml"]).output().expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+}
+
+#[test]
+fn zero_config_start_serves_from_lattice_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Only the port is changed, so that tests can run side by side.
+    let mut command = lattice(dir.path());
+    command.env("LATTICE_SERVER__BIND", "127.0.0.1:0");
+    let (_server, url) = start(command);
+    let versions = get_json(&format!("{url}/_matrix/client/versions"));
+    assert!(versions["versions"].as_array().expect("versions").iter().any(|v| v == "v1.12"));
+    assert!(dir.path().join("lattice-data/lattice.db").exists());
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("lattice.toml");
+    std::fs::write(&file, "[server]\nserver_name = \"file.example\"\nbind = \"127.0.0.1:1\"\n")
+        .expect("write");
+    let mut command = lattice(dir.path());
+    command
+        .arg("--config")
+        .arg(&file)
+        .env("LATTICE_SERVER__BIND", "127.0.0.1:0")
+        .env("LATTICE_SERVER__PUBLIC_BASEURL", "https://chat.file.example");
+    let (_server, url) = start(command);
+    let well_known = get_json(&format!("{url}/.well-known/matrix/client"));
+    assert_eq!(well_known["m.homeserver"]["base_url"], "https://chat.file.example");
+    // The file's server name is still in force.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let registered: serde_json::Value = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{url}/_matrix/client/v3/register"))
+            .json(&serde_json::json!({"username": "op", "password": "pw", "auth": {"type": "m.login.dummy"}}))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    });
+    assert_eq!(registered["user_id"], "@op:file.example");
+}
