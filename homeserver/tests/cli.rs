@@ -39,7 +39,8 @@ fn start(mut command: Command) -> (Running, String) {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(at) = line.find("listening on http://") {
-                let url = line[at + "listening on ".len()..].split_whitespace().next().map(str::to_owned);
+                let url =
+                    line[at + "listening on ".len()..].split_whitespace().next().map(str::to_owned);
                 let _ = tx.send(url);
             }
         }
@@ -52,7 +53,8 @@ fn start(mut command: Command) -> (Running, String) {
 }
 
 fn get_json(url: &str) -> serde_json::Value {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         reqwest::get(url).await.expect("request").json().await.expect("json body")
     })
@@ -100,7 +102,8 @@ fn bad_config_names_the_key_and_exits_non_zero() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("server.bind"), "{stderr}");
 
-    let out = lattice(dir.path()).env("LATTICE_LIMITS__REQUEST_TIMEOUT", "soon").output().expect("runs");
+    let out =
+        lattice(dir.path()).env("LATTICE_LIMITS__REQUEST_TIMEOUT", "soon").output().expect("runs");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("limits.request_timeout"), "{stderr}");
@@ -143,7 +146,8 @@ fn environment_overrides_the_file() {
     let well_known = get_json(&format!("{url}/.well-known/matrix/client"));
     assert_eq!(well_known["m.homeserver"]["base_url"], "https://chat.file.example");
     // The file's server name is still in force.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let registered: serde_json::Value = runtime.block_on(async {
         reqwest::Client::new()
             .post(format!("{url}/_matrix/client/v3/register"))
