@@ -54,6 +54,13 @@ pub enum Error {
     LimitExceeded { retry_after_ms: u64 },
     #[error("{0}")]
     WeakPassword(String),
+    #[error("unsupported room version {0}")]
+    UnsupportedRoomVersion(String),
+    #[error("room alias already taken")]
+    RoomInUse,
+    /// PUT /directory/room/{alias} on a taken alias answers 409.
+    #[error("{0}")]
+    Conflict(String),
     /// A user-interactive auth stage is still needed: answered 401 with flows.
     #[error("additional authentication required")]
     Uia(Box<UiaaInfo>),
@@ -110,6 +117,9 @@ impl Error {
                 (S::TOO_MANY_REQUESTS, ErrorKind::LimitExceeded(data))
             }
             Self::WeakPassword(_) => (S::BAD_REQUEST, ErrorKind::WeakPassword),
+            Self::UnsupportedRoomVersion(_) => (S::BAD_REQUEST, ErrorKind::UnsupportedRoomVersion),
+            Self::RoomInUse => (S::BAD_REQUEST, ErrorKind::RoomInUse),
+            Self::Conflict(_) => (S::CONFLICT, ErrorKind::Unknown),
             Self::Uia(_) => (S::UNAUTHORIZED, ErrorKind::Forbidden),
             Self::Database(_) | Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, ErrorKind::Unknown),
         }

@@ -31,7 +31,7 @@ impl Server {
             })?;
         }
         let store = Store::open(&config.database_url(), config.database.max_connections).await?;
-        let services = Services::new(config, store)?;
+        let services = Services::new(config, store).await?;
         Ok(Self { services })
     }
 

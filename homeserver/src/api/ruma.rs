@@ -108,7 +108,11 @@ where
         let params = RawPathParams::from_request_parts(&mut parts, services)
             .await
             .map_err(|e| Error::invalid_param(e.to_string()))?;
-        let path_args: Vec<&str> = params.iter().map(|(_, value)| value).collect();
+        let mut path_args: Vec<&str> = params.iter().map(|(_, value)| value).collect();
+        // Routes that leave out an empty trailing state key (see `ruma()`).
+        if path_args.len() + 1 == T::_path_parameters().len() {
+            path_args.push("");
+        }
 
         // Authenticate before reading anything the client sent.
         let probe = http::Request::from_parts(parts, ());

@@ -5,6 +5,9 @@ pub mod accounts;
 pub mod auth;
 pub mod devices;
 pub mod profile;
+pub mod rooms;
+pub mod server_key;
+pub mod sync;
 pub mod user_data;
 
 use std::sync::Arc;
@@ -21,17 +24,27 @@ pub struct Services {
     pub devices: devices::Devices,
     pub profiles: profile::Profiles,
     pub user_data: user_data::UserData,
+    pub rooms: rooms::Rooms,
+    pub sync: sync::SyncService,
 }
 
 impl Services {
-    pub fn new(config: Config, store: Store) -> Result<Self> {
+    pub async fn new(config: Config, store: Store) -> Result<Self> {
         let config = Arc::new(config);
         let auth = auth::Auth::new(store.clone(), config.clone())?;
+        let key = Arc::new(server_key::ServerKey::load_or_create(&store).await?);
+        let notifier = Arc::new(sync::notifier::Notifier::new(sync::notifier::Positions {
+            events: store.max_event_stream().await?,
+            account_data: store.account_data_position().await?,
+        }));
+        let rooms = rooms::Rooms::new(store.clone(), config.clone(), key, notifier.clone());
         Ok(Self {
             accounts: accounts::Accounts::new(store.clone(), config.clone(), auth.clone()),
             devices: devices::Devices::new(store.clone(), auth.clone()),
             profiles: profile::Profiles::new(store.clone()),
-            user_data: user_data::UserData::new(store.clone()),
+            user_data: user_data::UserData::new(store.clone(), notifier.clone()),
+            sync: sync::SyncService::new(store.clone(), rooms.clone(), notifier),
+            rooms,
             auth,
             config,
             store,

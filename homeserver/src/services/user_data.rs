@@ -11,7 +11,9 @@ use ruma::{
 };
 use serde_json::value::RawValue;
 
-use super::auth::Requester;
+use std::sync::Arc;
+
+use super::{auth::Requester, sync::notifier::Notifier};
 use crate::{
     error::{Error, Result},
     store::Store,
@@ -24,6 +26,7 @@ const SERVER_OWNED_ROOM: &[&str] = &["m.fully_read"];
 #[derive(Clone)]
 pub struct UserData {
     store: Store,
+    notifier: Arc<Notifier>,
 }
 
 fn ensure_self(requester: &Requester, user_id: &UserId) -> Result<()> {
@@ -39,8 +42,8 @@ fn room_key(room_id: Option<&RoomId>) -> &str {
 }
 
 impl UserData {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, notifier: Arc<Notifier>) -> Self {
+        Self { store, notifier }
     }
 
     /// Account data, global when `room_id` is None.
@@ -78,9 +81,12 @@ impl UserData {
         if !content.get().trim_start().starts_with('{') {
             return Err(Error::BadJson("account data content must be a JSON object".into()));
         }
-        self.store
+        let position = self
+            .store
             .set_account_data(user_id.as_str(), room_key(room_id), data_type, content.get())
-            .await
+            .await?;
+        self.notifier.account_data_changed(position, user_id);
+        Ok(())
     }
 
     pub async fn create_filter(

@@ -21,24 +21,37 @@ impl Store {
         .await?)
     }
 
+    /// Stores account data and returns its new position on the account
+    /// data stream (which sync follows).
     pub async fn set_account_data(
         &self,
         user_id: &str,
         room_id: &str,
         data_type: &str,
         content: &str,
-    ) -> Result<()> {
+    ) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        // The counter's row lock orders concurrent writers, so positions
+        // become visible in the order they were taken.
+        let position: i64 = sqlx::query_scalar(
+            "UPDATE stream_counters SET value = value + 1 WHERE name = 'account_data' RETURNING value",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         sqlx::query(
-            "INSERT INTO account_data (user_id, room_id, data_type, content) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (user_id, room_id, data_type) DO UPDATE SET content = excluded.content",
+            "INSERT INTO account_data (user_id, room_id, data_type, content, stream_id) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, room_id, data_type) \
+             DO UPDATE SET content = excluded.content, stream_id = excluded.stream_id",
         )
         .bind(user_id)
         .bind(room_id)
         .bind(data_type)
         .bind(content)
-        .execute(&self.pool)
+        .bind(position)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(position)
     }
 
     /// Stores a filter and returns its id.

@@ -4,7 +4,10 @@
 //! BIGINT columns, 0/1 flags); only the migrations differ per backend.
 
 mod account_data;
+mod events;
+mod keys;
 mod sessions;
+mod state;
 mod uia;
 mod users;
 
@@ -17,7 +20,9 @@ use sqlx::{
 };
 
 pub use self::{
+    events::{EventRow, NewEvent, StateGroupCache},
     sessions::{DeviceRow, NewSession, TokenLookup},
+    state::StateRow,
     users::UserRow,
 };
 use crate::error::{Error, Result};

@@ -3,10 +3,14 @@
 mod account;
 mod devices;
 mod discovery;
+mod events;
+mod membership;
 mod profile;
 mod push_rules;
 mod register;
+mod rooms;
 mod session;
+mod sync;
 mod user_data;
 
 use axum::Router;
@@ -30,9 +34,31 @@ use ruma::api::client::{
     },
     session::{get_login_types, login, logout, logout_all, refresh_token},
 };
+use ruma::api::client::{
+    alias::{create_alias, delete_alias, get_alias},
+    directory::{get_room_visibility, set_room_visibility},
+    membership::{
+        ban_user, forget_room, get_member_events, invite_user, join_room_by_id,
+        join_room_by_id_or_alias, joined_members, joined_rooms, kick_user, leave_room, unban_user,
+    },
+    message::{get_message_events, send_message_event},
+    redact::redact_event,
+    room::{aliases, create_room, get_room_event},
+    state::{get_state_event_for_key, get_state_events, send_state_event},
+    sync::sync_events,
+};
 
 use super::ruma::RumaRouter;
-use crate::services::Services;
+use crate::{
+    error::{Error, Result},
+    services::Services,
+};
+
+/// A client event as the raw JSON ruma's response types carry.
+fn raw_event<T>(event: &serde_json::Value) -> Result<ruma::serde::Raw<T>> {
+    let raw = serde_json::value::to_raw_value(event).map_err(Error::internal)?;
+    Ok(ruma::serde::Raw::from_json(raw))
+}
 
 pub fn router() -> Router<Services> {
     Router::new()
@@ -81,4 +107,34 @@ pub fn router() -> Router<Services> {
         .ruma::<set_pushrule_enabled::v3::Request, _, _>(push_rules::set_enabled)
         .ruma::<get_pushrule_actions::v3::Request, _, _>(push_rules::get_actions)
         .ruma::<set_pushrule_actions::v3::Request, _, _>(push_rules::set_actions)
+        // Rooms and directory
+        .ruma::<create_room::v3::Request, _, _>(rooms::create)
+        .ruma::<create_alias::v3::Request, _, _>(rooms::set_alias)
+        .ruma::<get_alias::v3::Request, _, _>(rooms::get_alias)
+        .ruma::<delete_alias::v3::Request, _, _>(rooms::delete_alias)
+        .ruma::<aliases::v3::Request, _, _>(rooms::room_aliases)
+        .ruma::<get_room_visibility::v3::Request, _, _>(rooms::get_visibility)
+        .ruma::<set_room_visibility::v3::Request, _, _>(rooms::set_visibility)
+        // Membership
+        .ruma::<join_room_by_id::v3::Request, _, _>(membership::join_by_id)
+        .ruma::<join_room_by_id_or_alias::v3::Request, _, _>(membership::join)
+        .ruma::<invite_user::v3::Request, _, _>(membership::invite)
+        .ruma::<leave_room::v3::Request, _, _>(membership::leave)
+        .ruma::<forget_room::v3::Request, _, _>(membership::forget)
+        .ruma::<kick_user::v3::Request, _, _>(membership::kick)
+        .ruma::<ban_user::v3::Request, _, _>(membership::ban)
+        .ruma::<unban_user::v3::Request, _, _>(membership::unban)
+        .ruma::<joined_rooms::v3::Request, _, _>(membership::joined)
+        .ruma::<get_member_events::v3::Request, _, _>(membership::members)
+        .ruma::<joined_members::v3::Request, _, _>(membership::joined_members)
+        // Events
+        .ruma::<send_message_event::v3::Request, _, _>(events::send)
+        .ruma::<send_state_event::v3::Request, _, _>(events::set_state)
+        .ruma::<get_state_event_for_key::v3::Request, _, _>(events::get_state)
+        .ruma::<get_state_events::v3::Request, _, _>(events::all_state)
+        .ruma::<get_room_event::v3::Request, _, _>(events::event)
+        .ruma::<redact_event::v3::Request, _, _>(events::redact)
+        .ruma::<get_message_events::v3::Request, _, _>(events::messages)
+        // Sync
+        .ruma::<sync_events::v3::Request, _, _>(sync::sync)
 }

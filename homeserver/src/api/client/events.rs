@@ -1,0 +1,132 @@
+//! Room events: send, state, redact, fetch and paginate.
+
+use axum::extract::State;
+use ruma::{
+    api::{
+        Direction as RumaDirection,
+        client::{
+            message::{get_message_events, send_message_event},
+            redact::redact_event,
+            room::get_room_event,
+            state::{get_state_event_for_key, get_state_events, send_state_event},
+        },
+    },
+    serde::Raw,
+};
+use serde_json::{Value as JsonValue, value::to_raw_value};
+
+use super::raw_event;
+use crate::{
+    api::ruma::{Ruma, RumaResponse},
+    error::{Error, Result},
+    services::{
+        Services,
+        rooms::{Direction, MessagesQuery},
+    },
+};
+
+fn content(raw: &serde_json::value::RawValue) -> Result<JsonValue> {
+    serde_json::from_str(raw.get()).map_err(|e| Error::BadJson(e.to_string()))
+}
+
+pub async fn send(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<send_message_event::v3::Request>,
+) -> Result<RumaResponse<send_message_event::v3::Response>> {
+    let event_id = services
+        .rooms
+        .send_message(
+            &body.room_id,
+            &auth,
+            &body.event_type.to_string(),
+            content(body.body.json())?,
+            body.txn_id.as_str(),
+        )
+        .await?;
+    Ok(send_message_event::v3::Response::new(event_id).into())
+}
+
+pub async fn set_state(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<send_state_event::v3::Request>,
+) -> Result<RumaResponse<send_state_event::v3::Response>> {
+    let event_id = services
+        .rooms
+        .set_state(
+            &body.room_id,
+            &auth,
+            &body.event_type.to_string(),
+            &body.state_key,
+            content(body.body.json())?,
+        )
+        .await?;
+    Ok(send_state_event::v3::Response::new(event_id).into())
+}
+
+pub async fn get_state(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_state_event_for_key::v3::Request>,
+) -> Result<RumaResponse<get_state_event_for_key::v3::Response>> {
+    let content = services
+        .rooms
+        .state_event(&body.room_id, &auth.user_id, &body.event_type.to_string(), &body.state_key)
+        .await?;
+    let raw = to_raw_value(&content).map_err(Error::internal)?;
+    Ok(get_state_event_for_key::v3::Response::new(raw).into())
+}
+
+pub async fn all_state(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_state_events::v3::Request>,
+) -> Result<RumaResponse<get_state_events::v3::Response>> {
+    let state = services.rooms.visible_state(&body.room_id, &auth.user_id).await?;
+    let events = state
+        .iter()
+        .map(|pdu| raw_event(&pdu.to_client_event(None)))
+        .collect::<Result<Vec<Raw<_>>>>()?;
+    Ok(get_state_events::v3::Response::new(events).into())
+}
+
+pub async fn event(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_room_event::v3::Request>,
+) -> Result<RumaResponse<get_room_event::v3::Response>> {
+    let event = services.rooms.event_for(&body.room_id, &auth.user_id, &body.event_id).await?;
+    Ok(get_room_event::v3::Response::new(raw_event(&event)?).into())
+}
+
+pub async fn redact(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<redact_event::v3::Request>,
+) -> Result<RumaResponse<redact_event::v3::Response>> {
+    let event_id = services
+        .rooms
+        .redact(&body.room_id, &auth, &body.event_id, body.reason.as_deref(), body.txn_id.as_str())
+        .await?;
+    Ok(redact_event::v3::Response::new(event_id).into())
+}
+
+pub async fn messages(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_message_events::v3::Request>,
+) -> Result<RumaResponse<get_message_events::v3::Response>> {
+    let query = MessagesQuery {
+        from: body.from,
+        dir: match body.dir {
+            RumaDirection::Backward => Direction::Backward,
+            RumaDirection::Forward => Direction::Forward,
+        },
+        limit: u64::from(body.limit) as usize,
+        lazy_load_members: !body.filter.lazy_load_options.is_disabled(),
+    };
+    let page = services
+        .rooms
+        .messages(&body.room_id, &auth.user_id, auth.device_id.as_str(), query)
+        .await?;
+    let mut response = get_message_events::v3::Response::new();
+    response.start = page.start;
+    response.end = page.end;
+    response.chunk = page.chunk.iter().map(raw_event).collect::<Result<_>>()?;
+    response.state = page.state.iter().map(raw_event).collect::<Result<_>>()?;
+    Ok(response.into())
+}

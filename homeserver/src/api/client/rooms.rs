@@ -1,0 +1,108 @@
+//! Creating rooms, aliases and the public room directory.
+
+use axum::extract::State;
+use ruma::{
+    api::client::{
+        alias::{create_alias, delete_alias, get_alias},
+        directory::{get_room_visibility, set_room_visibility},
+        room::{Visibility, aliases, create_room},
+    },
+    serde::Raw,
+};
+use serde_json::Value as JsonValue;
+
+use crate::{
+    api::ruma::{Ruma, RumaResponse},
+    error::{Error, Result},
+    services::{Services, rooms::CreateRoom},
+};
+
+fn to_json<T>(raw: &Raw<T>) -> Result<JsonValue> {
+    serde_json::from_str(raw.json().get()).map_err(|e| Error::BadJson(e.to_string()))
+}
+
+pub async fn create(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<create_room::v3::Request>,
+) -> Result<RumaResponse<create_room::v3::Response>> {
+    let mut initial_state = Vec::with_capacity(body.initial_state.len());
+    for event in &body.initial_state {
+        let event = to_json(event)?;
+        let kind = event["type"]
+            .as_str()
+            .ok_or_else(|| Error::BadJson("initial_state event without type".into()))?;
+        let key = event["state_key"].as_str().unwrap_or_default();
+        initial_state.push((kind.to_owned(), key.to_owned(), event["content"].clone()));
+    }
+    let request = CreateRoom {
+        preset: body.preset,
+        public: body.visibility == Visibility::Public,
+        name: body.name,
+        topic: body.topic,
+        alias_localpart: body.room_alias_name,
+        invite: body.invite,
+        initial_state,
+        power_level_content_override: body
+            .power_level_content_override
+            .as_ref()
+            .map(to_json)
+            .transpose()?,
+        is_direct: body.is_direct,
+        room_version: body.room_version,
+        creation_content: body.creation_content.as_ref().map(to_json).transpose()?,
+    };
+    let (room_id, _alias) = services.rooms.create_room(&auth.user_id, request).await?;
+    Ok(create_room::v3::Response::new(room_id).into())
+}
+
+pub async fn set_alias(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<create_alias::v3::Request>,
+) -> Result<RumaResponse<create_alias::v3::Response>> {
+    services.rooms.create_alias(&auth.user_id, &body.room_alias, &body.room_id).await?;
+    Ok(create_alias::v3::Response::new().into())
+}
+
+pub async fn get_alias(
+    State(services): State<Services>,
+    Ruma { body, .. }: Ruma<get_alias::v3::Request>,
+) -> Result<RumaResponse<get_alias::v3::Response>> {
+    let room: ruma::OwnedRoomOrAliasId = body.room_alias.into();
+    let room_id = services.rooms.resolve_room(&room).await?;
+    let servers = vec![services.config.server.server_name.clone()];
+    Ok(get_alias::v3::Response::new(room_id, servers).into())
+}
+
+pub async fn delete_alias(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<delete_alias::v3::Request>,
+) -> Result<RumaResponse<delete_alias::v3::Response>> {
+    services.rooms.delete_alias(&auth.user_id, &body.room_alias).await?;
+    Ok(delete_alias::v3::Response::new().into())
+}
+
+pub async fn room_aliases(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<aliases::v3::Request>,
+) -> Result<RumaResponse<aliases::v3::Response>> {
+    let list = services.rooms.aliases(&body.room_id, &auth.user_id).await?;
+    Ok(aliases::v3::Response::new(list).into())
+}
+
+pub async fn get_visibility(
+    State(services): State<Services>,
+    Ruma { body, .. }: Ruma<get_room_visibility::v3::Request>,
+) -> Result<RumaResponse<get_room_visibility::v3::Response>> {
+    let public = services.rooms.is_published(&body.room_id).await?;
+    let visibility = if public { Visibility::Public } else { Visibility::Private };
+    Ok(get_room_visibility::v3::Response::new(visibility).into())
+}
+
+pub async fn set_visibility(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<set_room_visibility::v3::Request>,
+) -> Result<RumaResponse<set_room_visibility::v3::Response>> {
+    let public = body.visibility == Visibility::Public;
+    services.rooms.publish(&body.room_id, &auth.user_id, public).await?;
+    Ok(set_room_visibility::v3::Response::new().into())
+}

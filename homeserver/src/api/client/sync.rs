@@ -1,0 +1,40 @@
+//! GET /sync.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use ruma::api::client::{filter::FilterDefinition, sync::sync_events};
+
+use crate::{
+    api::ruma::{Ruma, RumaResponse},
+    error::Result,
+    services::{Services, sync::SyncOptions},
+};
+
+/// Long polls are capped below the request timeout.
+const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn sync(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<sync_events::v3::Request>,
+) -> Result<RumaResponse<sync_events::v3::Response>> {
+    let filter: FilterDefinition = match body.filter {
+        Some(sync_events::v3::Filter::FilterDefinition(filter)) => filter,
+        Some(sync_events::v3::Filter::FilterId(id)) => {
+            services.user_data.filter(&auth, &auth.user_id, &id).await?
+        }
+        Some(_) | None => FilterDefinition::default(),
+    };
+    let mut options = SyncOptions {
+        since: body.since,
+        timeout: body.timeout.unwrap_or_default().min(MAX_TIMEOUT),
+        full_state: body.full_state,
+        include_leave: filter.room.include_leave,
+        ..SyncOptions::default()
+    };
+    if let Some(limit) = filter.room.timeline.limit {
+        options.timeline_limit = u64::from(limit).clamp(1, 100) as usize;
+    }
+    let response = services.sync.sync(&auth, options).await?;
+    Ok(response.into())
+}

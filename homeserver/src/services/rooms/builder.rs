@@ -1,0 +1,151 @@
+//! Turning what a client asked for into a signed PDU, and checking it
+//! against the room version's authorization rules before anything is stored.
+
+use std::collections::HashMap;
+
+use ruma::{
+    CanonicalJsonObject, CanonicalJsonValue, EventId, MilliSecondsSinceUnixEpoch, OwnedEventId,
+    OwnedRoomId, RoomId, ServerName, UserId,
+    events::{StateEventType, TimelineEventType},
+    signatures::hash_and_sign_event,
+    state_res::{
+        auth_types_for_event, check_state_dependent_auth_rules, check_state_independent_auth_rules,
+    },
+};
+use serde_json::{Value as JsonValue, json};
+
+use super::{head::RoomHead, pdu::Pdu};
+use crate::{
+    error::{Error, Result},
+    services::server_key::ServerKey,
+};
+
+/// The largest PDU the spec allows, in bytes of canonical JSON.
+pub const MAX_PDU_BYTES: usize = 65_536;
+
+/// An event a local user wants to send.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    pub kind: TimelineEventType,
+    pub content: JsonValue,
+    pub state_key: Option<String>,
+    pub redacts: Option<OwnedEventId>,
+}
+
+impl EventDraft {
+    pub fn state(
+        kind: impl Into<TimelineEventType>,
+        key: impl Into<String>,
+        content: JsonValue,
+    ) -> Self {
+        Self { kind: kind.into(), content, state_key: Some(key.into()), redacts: None }
+    }
+
+    pub fn message(kind: impl Into<TimelineEventType>, content: JsonValue) -> Self {
+        Self { kind: kind.into(), content, state_key: None, redacts: None }
+    }
+}
+
+/// Builds, hashes, signs and authorizes an event on top of `head`.
+/// `room_id` is None only for a room version 12 create event, whose room id
+/// derives from its own hash.
+pub fn build_event(
+    head: &RoomHead,
+    room_id: Option<&RoomId>,
+    sender: &UserId,
+    draft: EventDraft,
+    server_name: &ServerName,
+    key: &ServerKey,
+) -> Result<Pdu> {
+    let rules = &head.rules;
+    let content_text = serde_json::to_string(&draft.content).map_err(Error::internal)?;
+    let content_raw =
+        serde_json::value::RawValue::from_string(content_text).map_err(Error::internal)?;
+    let auth_types = auth_types_for_event(
+        &draft.kind,
+        sender,
+        draft.state_key.as_deref(),
+        &content_raw,
+        &rules.authorization,
+    )
+    .map_err(Error::BadJson)?;
+    let mut auth_events: Vec<OwnedEventId> = auth_types
+        .iter()
+        .filter_map(|(kind, key)| head.get(kind, key).map(|pdu| pdu.event_id.clone()))
+        .collect();
+    if !rules.authorization.room_create_event_id_as_room_id
+        && let Some(create) = head.get(&StateEventType::RoomCreate, "")
+        && !auth_events.contains(&create.event_id)
+    {
+        auth_events.push(create.event_id.clone());
+    }
+    auth_events.sort();
+    auth_events.dedup();
+
+    let mut event = json!({
+        "type": draft.kind.to_string(),
+        "content": draft.content,
+        "sender": sender,
+        "origin_server_ts": MilliSecondsSinceUnixEpoch::now(),
+        "prev_events": head.extremities,
+        "auth_events": auth_events,
+        "depth": head.depth + 1,
+    });
+    if let Some(room_id) = room_id {
+        event["room_id"] = json!(room_id);
+    }
+    if let Some(state_key) = &draft.state_key {
+        event["state_key"] = json!(state_key);
+    }
+    if let Some(redacts) = &draft.redacts {
+        // Top-level before v11, inside the content since.
+        if rules.redaction.content_field_redacts {
+            event["content"]["redacts"] = json!(redacts);
+        } else {
+            event["redacts"] = json!(redacts);
+        }
+    }
+    let mut object = match CanonicalJsonValue::try_from(event) {
+        Ok(CanonicalJsonValue::Object(object)) => object,
+        Ok(_) => return Err(Error::internal("event is not an object")),
+        Err(e) => return Err(Error::BadJson(format!("content is not canonical JSON: {e}"))),
+    };
+    hash_and_sign_event(server_name.as_str(), &key.key_pair, &mut object, &rules.redaction)
+        .map_err(Error::internal)?;
+    if serde_json::to_vec(&object).map_err(Error::internal)?.len() > MAX_PDU_BYTES {
+        return Err(Error::TooLarge);
+    }
+    let hash = ruma::signatures::reference_hash(&object, rules).map_err(|e| match e {
+        ruma::signatures::JsonError::PduTooLarge => Error::TooLarge,
+        other => Error::internal(other),
+    })?;
+    let event_id = EventId::parse(format!("${hash}")).map_err(Error::internal)?;
+    let room_id: OwnedRoomId = match room_id {
+        Some(room_id) => room_id.to_owned(),
+        None => RoomId::parse(format!("!{hash}")).map_err(Error::internal)?,
+    };
+    let pdu = Pdu::from_json(event_id, room_id, object)?;
+    authorize(head, &pdu)?;
+    Ok(pdu)
+}
+
+/// Runs the authorization rules against the head's state.
+pub fn authorize(head: &RoomHead, pdu: &Pdu) -> Result<()> {
+    let rules = &head.rules.authorization;
+    let by_id: HashMap<&EventId, &Pdu> =
+        head.state.values().map(|pdu| (&*pdu.event_id, pdu.as_ref())).collect();
+    check_state_independent_auth_rules(rules, pdu, |id: &EventId| by_id.get(id).copied())
+        .map_err(Error::Forbidden)?;
+    check_state_dependent_auth_rules(rules, pdu, |kind: &StateEventType, key: &str| {
+        head.get(kind, key).map(|p| p.as_ref())
+    })
+    .map_err(Error::Forbidden)?;
+    Ok(())
+}
+
+/// The signed event's JSON with everything the room version's redaction
+/// algorithm removes taken out (the stored form of a redacted event).
+pub fn redacted_json(pdu: &Pdu, head: &RoomHead) -> Result<CanonicalJsonObject> {
+    ruma::canonical_json::redact(pdu.json.clone(), &head.rules.redaction, None)
+        .map_err(Error::internal)
+}

@@ -1,0 +1,138 @@
+//! The head of a room's event graph, kept in memory: the state, extremities
+//! and depth the next local event builds on, so that a send reads nothing
+//! from the database.
+
+use std::{collections::HashMap, sync::Arc};
+
+use ruma::{
+    OwnedEventId, OwnedUserId, RoomId, RoomVersionId, UserId,
+    events::{StateEventType, room::member::MembershipState},
+    room_version_rules::RoomVersionRules,
+};
+
+use super::pdu::Pdu;
+use crate::{
+    error::{Error, Result},
+    store::Store,
+};
+
+pub type StateKey = (StateEventType, String);
+
+#[derive(Debug, Clone)]
+pub struct RoomHead {
+    pub version: RoomVersionId,
+    pub rules: RoomVersionRules,
+    pub state: HashMap<StateKey, Arc<Pdu>>,
+    pub extremities: Vec<OwnedEventId>,
+    pub depth: u64,
+}
+
+impl RoomHead {
+    /// The head of a room about to be created.
+    pub fn new(version: RoomVersionId) -> Result<Self> {
+        let rules = version
+            .rules()
+            .ok_or_else(|| Error::BadRequest(format!("unsupported room version {version}")))?;
+        Ok(Self { version, rules, state: HashMap::new(), extremities: Vec::new(), depth: 0 })
+    }
+
+    /// Loads a room's head from the database; None if the room is unknown.
+    pub async fn load(store: &Store, room_id: &RoomId) -> Result<Option<Self>> {
+        let Some(version) = store.room_version(room_id.as_str()).await? else {
+            return Ok(None);
+        };
+        let mut head = Self::new(RoomVersionId::try_from(version).map_err(Error::internal)?)?;
+        for (kind, key, event_id, pdu) in store.current_state(room_id.as_str()).await? {
+            let pdu = Pdu::from_stored(&event_id, room_id.as_str(), &pdu)?;
+            head.state.insert((StateEventType::from(kind), key), Arc::new(pdu));
+        }
+        head.extremities = store
+            .forward_extremities(room_id.as_str())
+            .await?
+            .into_iter()
+            .filter_map(|id| OwnedEventId::try_from(id).ok())
+            .collect();
+        head.depth = u64::try_from(store.max_depth(room_id.as_str()).await?).unwrap_or(0);
+        Ok(Some(head))
+    }
+
+    /// Moves the head past a new event.
+    pub fn apply(&mut self, pdu: &Arc<Pdu>) {
+        if let Some(key) = &pdu.state_key {
+            self.state.insert((pdu.kind.to_string().into(), key.clone()), pdu.clone());
+        }
+        self.extremities = vec![pdu.event_id.clone()];
+        self.depth = self.depth.max(u64::from(pdu.depth));
+    }
+
+    pub fn get(&self, kind: &StateEventType, key: &str) -> Option<&Arc<Pdu>> {
+        self.state.get(&(kind.clone(), key.to_owned()))
+    }
+
+    /// A user's current membership, if any.
+    pub fn membership(&self, user_id: &UserId) -> Option<MembershipState> {
+        self.get(&StateEventType::RoomMember, user_id.as_str())
+            .and_then(|pdu| pdu.content_str("membership"))
+            .map(MembershipState::from)
+    }
+
+    /// Users whose membership is one of `states`.
+    pub fn members_with(&self, states: &[MembershipState]) -> Vec<OwnedUserId> {
+        self.state
+            .iter()
+            .filter(|((kind, _), _)| *kind == StateEventType::RoomMember)
+            .filter_map(|((_, key), pdu)| {
+                let membership = MembershipState::from(pdu.content_str("membership")?);
+                states.contains(&membership).then(|| OwnedUserId::try_from(key.as_str()).ok())?
+            })
+            .collect()
+    }
+}
+
+impl RoomHead {
+    fn is_creator(&self, user_id: &UserId) -> bool {
+        let Some(create) = self.get(&StateEventType::RoomCreate, "") else {
+            return false;
+        };
+        if create.sender == user_id {
+            return true;
+        }
+        let content = create.content_value();
+        content["additional_creators"]
+            .as_array()
+            .is_some_and(|list| list.iter().any(|u| u.as_str() == Some(user_id.as_str())))
+    }
+
+    fn power_levels(&self) -> Option<serde_json::Value> {
+        self.get(&StateEventType::RoomPowerLevels, "").map(|pdu| pdu.content_value())
+    }
+
+    /// A user's power level; creators of a v12 room outrank everyone.
+    pub fn power_of(&self, user_id: &UserId) -> i64 {
+        if self.rules.authorization.explicitly_privilege_room_creators && self.is_creator(user_id) {
+            return i64::MAX;
+        }
+        match self.power_levels() {
+            Some(levels) => levels["users"][user_id.as_str()]
+                .as_i64()
+                .or_else(|| levels["users_default"].as_i64())
+                .unwrap_or(0),
+            None if self.is_creator(user_id) => 100,
+            None => 0,
+        }
+    }
+
+    /// The level needed to send a state event of this type.
+    pub fn state_power(&self, kind: &str) -> i64 {
+        self.power_levels()
+            .and_then(|levels| {
+                levels["events"][kind].as_i64().or_else(|| levels["state_default"].as_i64())
+            })
+            .unwrap_or(50)
+    }
+
+    /// The level an action (`redact`, `kick`, ...) needs.
+    pub fn required_power(&self, action: &str, default: i64) -> i64 {
+        self.power_levels().and_then(|levels| levels[action].as_i64()).unwrap_or(default)
+    }
+}

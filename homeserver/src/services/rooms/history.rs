@@ -1,0 +1,261 @@
+//! Reading rooms: single events, paginated history, state and members, each
+//! limited to what the user may see.
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use ruma::{
+    EventId, RoomId, UserId,
+    events::{
+        StateEventType,
+        room::{history_visibility::HistoryVisibility, member::MembershipState},
+    },
+};
+use serde_json::{Value as JsonValue, json};
+
+use super::{Rooms, pdu::Pdu, visibility::Visibility};
+use crate::{
+    error::{Error, Result},
+    store::EventRow,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Backward,
+    Forward,
+}
+
+/// What a client asked of /messages.
+#[derive(Debug, Clone)]
+pub struct MessagesQuery {
+    pub from: Option<String>,
+    pub dir: Direction,
+    pub limit: usize,
+    pub lazy_load_members: bool,
+}
+
+/// One page of /messages.
+#[derive(Debug)]
+pub struct MessagesPage {
+    pub chunk: Vec<JsonValue>,
+    pub start: String,
+    pub end: Option<String>,
+    pub state: Vec<JsonValue>,
+}
+
+/// Pagination tokens are stream positions: `t<n>` sits after event n.
+pub fn parse_token(token: &str) -> Result<i64> {
+    token
+        .strip_prefix('t')
+        .or_else(|| token.strip_prefix('s').map(|rest| rest.split('_').next().unwrap_or(rest)))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| Error::invalid_param("invalid pagination token"))
+}
+
+pub fn token(position: i64) -> String {
+    format!("t{position}")
+}
+
+impl Rooms {
+    /// The client form of a stored event, with `unsigned` filled in for
+    /// `viewer` (the transaction id is echoed to the sending device only).
+    pub fn client_event(
+        &self,
+        row: &EventRow,
+        viewer: Option<(&UserId, &str)>,
+    ) -> Result<JsonValue> {
+        let pdu = Pdu::from_stored(&row.event_id, &row.room_id, &row.pdu)?;
+        let mut unsigned = serde_json::Map::new();
+        if let (Some((user, device)), Some(sender_device), Some(txn)) =
+            (viewer, &row.sender_device, &row.txn_id)
+            && pdu.sender == user
+            && sender_device == device
+        {
+            unsigned.insert("transaction_id".into(), json!(txn));
+        }
+        if let Some(by) = &row.redacted_by {
+            unsigned.insert("redacted_because".into(), json!({"event_id": by}));
+        }
+        let age = ruma::MilliSecondsSinceUnixEpoch::now().get() - pdu.origin_server_ts.get();
+        unsigned.insert("age".into(), json!(age));
+        Ok(pdu.to_client_event(Some(JsonValue::Object(unsigned))))
+    }
+
+    /// GET /rooms/{id}/event/{eventId}: M_NOT_FOUND unless visible.
+    pub async fn event_for(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        event_id: &EventId,
+    ) -> Result<JsonValue> {
+        let not_found = || Error::not_found("event not found");
+        let row = self.store().event(event_id.as_str()).await?.ok_or_else(not_found)?;
+        if row.room_id != room_id.as_str() {
+            return Err(not_found());
+        }
+        let mut visibility = Visibility::new(self, room_id, user_id).await?;
+        if !visibility.allows(&row).await? {
+            return Err(not_found());
+        }
+        self.client_event(&row, None)
+    }
+
+    /// GET /rooms/{id}/messages.
+    pub async fn messages(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        device_id: &str,
+        query: MessagesQuery,
+    ) -> Result<MessagesPage> {
+        let MessagesQuery { from, dir, limit, lazy_load_members } = query;
+        self.ensure_may_read(room_id, user_id).await?;
+        let limit = limit.clamp(1, 1000) as i64;
+        let newest = self.store().max_event_stream().await?;
+        let from = match from.as_deref() {
+            Some(token) => parse_token(token)?,
+            None if dir == Direction::Backward => newest,
+            None => 0,
+        };
+        let rows = match dir {
+            Direction::Backward => {
+                self.store().room_events(room_id.as_str(), 0, from, false, limit).await?
+            }
+            Direction::Forward => {
+                self.store().room_events(room_id.as_str(), from, i64::MAX, true, limit).await?
+            }
+        };
+        let end = match (dir, rows.last()) {
+            (Direction::Backward, Some(last)) if rows.len() as i64 == limit => {
+                Some(token(last.stream - 1))
+            }
+            (Direction::Forward, Some(last)) if rows.len() as i64 == limit => {
+                Some(token(last.stream))
+            }
+            _ => None,
+        };
+        let mut visibility = Visibility::new(self, room_id, user_id).await?;
+        let mut chunk = Vec::with_capacity(rows.len());
+        let mut senders = BTreeSet::new();
+        for row in &rows {
+            if visibility.allows(row).await? {
+                let event = self.client_event(row, Some((user_id, device_id)))?;
+                if let Some(sender) = event["sender"].as_str() {
+                    senders.insert(sender.to_owned());
+                }
+                chunk.push(event);
+            }
+        }
+        let state = if lazy_load_members {
+            self.with_head(room_id, |head| {
+                senders
+                    .iter()
+                    .filter_map(|s| head.get(&StateEventType::RoomMember, s))
+                    .map(|pdu| pdu.to_client_event(None))
+                    .collect()
+            })
+            .await?
+        } else {
+            Vec::new()
+        };
+        Ok(MessagesPage { chunk, start: token(from), end, state })
+    }
+
+    /// Refuses users who are not in the room and cannot read it anyway.
+    async fn ensure_may_read(&self, room_id: &RoomId, user_id: &UserId) -> Result<()> {
+        let (membership, world_readable) = self
+            .with_head(room_id, |head| {
+                let visibility = head
+                    .get(&StateEventType::RoomHistoryVisibility, "")
+                    .and_then(|pdu| pdu.content_str("history_visibility"))
+                    .map(HistoryVisibility::from);
+                (head.membership(user_id), visibility == Some(HistoryVisibility::WorldReadable))
+            })
+            .await?;
+        if membership.is_some() || world_readable {
+            Ok(())
+        } else {
+            Err(Error::forbidden("you are not in this room"))
+        }
+    }
+
+    /// The room state this user may see: the current state while joined
+    /// (or if the room is world readable), else the state when they left.
+    pub async fn visible_state(&self, room_id: &RoomId, user_id: &UserId) -> Result<Vec<Arc<Pdu>>> {
+        let (membership, current, world_readable) = self
+            .with_head(room_id, |head| {
+                let visibility = head
+                    .get(&StateEventType::RoomHistoryVisibility, "")
+                    .and_then(|pdu| pdu.content_str("history_visibility"))
+                    .map(HistoryVisibility::from);
+                let member = head.get(&StateEventType::RoomMember, user_id.as_str()).cloned();
+                (
+                    member,
+                    head.state.values().cloned().collect::<Vec<_>>(),
+                    visibility == Some(HistoryVisibility::WorldReadable),
+                )
+            })
+            .await?;
+        let state = membership.as_ref().and_then(|m| m.content_str("membership"));
+        match (state.map(MembershipState::from), membership) {
+            (Some(MembershipState::Join), _) => Ok(current),
+            _ if world_readable => Ok(current),
+            (Some(MembershipState::Leave | MembershipState::Ban), Some(member)) => {
+                let row = self
+                    .store()
+                    .event(member.event_id.as_str())
+                    .await?
+                    .ok_or_else(|| Error::not_found("no state"))?;
+                // Later rows override earlier ones for the same key.
+                let mut latest = std::collections::HashMap::new();
+                for (kind, key, event_id, pdu) in
+                    self.store().state_at_group(row.state_group).await?
+                {
+                    latest.insert((kind, key), (event_id, pdu));
+                }
+                latest
+                    .into_values()
+                    .map(|(id, pdu)| Pdu::from_stored(&id, room_id.as_str(), &pdu).map(Arc::new))
+                    .collect()
+            }
+            _ => Err(Error::forbidden("you are not in this room")),
+        }
+    }
+
+    /// GET /rooms/{id}/state/{type}/{key}.
+    pub async fn state_event(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        kind: &str,
+        key: &str,
+    ) -> Result<JsonValue> {
+        self.visible_state(room_id, user_id)
+            .await?
+            .into_iter()
+            .find(|pdu| pdu.kind.to_string() == kind && pdu.state_key.as_deref() == Some(key))
+            .map(|pdu| pdu.content_value())
+            .ok_or_else(|| Error::not_found("no such state"))
+    }
+
+    /// GET /rooms/{id}/members, filtered by membership.
+    pub async fn members(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        membership: Option<&str>,
+        not_membership: Option<&str>,
+    ) -> Result<Vec<JsonValue>> {
+        Ok(self
+            .visible_state(room_id, user_id)
+            .await?
+            .into_iter()
+            .filter(|pdu| pdu.kind.to_string() == "m.room.member")
+            .filter(|pdu| {
+                let m = pdu.content_str("membership");
+                membership.is_none_or(|want| m.as_deref() == Some(want))
+                    && not_membership.is_none_or(|not| m.as_deref() != Some(not))
+            })
+            .map(|pdu| pdu.to_client_event(None))
+            .collect())
+    }
+}

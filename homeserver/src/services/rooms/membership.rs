@@ -1,0 +1,167 @@
+//! Joining, leaving, inviting, kicking, banning and forgetting.
+
+use ruma::{
+    OwnedRoomId, RoomId, RoomOrAliasId, UserId,
+    events::{TimelineEventType, room::member::MembershipState},
+};
+use serde_json::{Value as JsonValue, json};
+
+use super::{EventDraft, Rooms};
+use crate::error::{Error, Result};
+
+impl Rooms {
+    /// A member event's content, with the user's current profile.
+    pub(super) async fn member_content(
+        &self,
+        user_id: &UserId,
+        membership: &str,
+        reason: Option<&str>,
+    ) -> Result<JsonValue> {
+        let mut content = json!({"membership": membership});
+        if user_id.server_name() == self.inner.config.server.server_name {
+            for (field, value) in self.store().profile_fields(user_id.as_str()).await? {
+                if field == "displayname" || field == "avatar_url" {
+                    content[field] = serde_json::from_str(&value).unwrap_or(JsonValue::Null);
+                }
+            }
+        }
+        if let Some(reason) = reason {
+            content["reason"] = json!(reason);
+        }
+        Ok(content)
+    }
+
+    /// Resolves a room id or a local alias.
+    pub async fn resolve_room(&self, room: &RoomOrAliasId) -> Result<OwnedRoomId> {
+        match <&RoomId>::try_from(room) {
+            Ok(room_id) => Ok(room_id.to_owned()),
+            Err(alias) => {
+                let (room_id, _) = self
+                    .store()
+                    .alias(alias.as_str())
+                    .await?
+                    .ok_or_else(|| Error::not_found("unknown room alias"))?;
+                RoomId::parse(room_id).map_err(Error::internal)
+            }
+        }
+    }
+
+    async fn set_membership(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        membership: &str,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let content = self.member_content(target, membership, reason).await?;
+        let draft = EventDraft::state(TimelineEventType::RoomMember, target.as_str(), content);
+        self.append(room_id, sender, draft, None).await?;
+        Ok(())
+    }
+
+    pub async fn join(
+        &self,
+        room: &RoomOrAliasId,
+        user_id: &UserId,
+        reason: Option<&str>,
+    ) -> Result<OwnedRoomId> {
+        let room_id = self.resolve_room(room).await?;
+        self.set_membership(&room_id, user_id, user_id, "join", reason).await?;
+        self.store().unforget_room(user_id.as_str(), room_id.as_str()).await?;
+        Ok(room_id)
+    }
+
+    pub async fn invite(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        if target.server_name() == self.inner.config.server.server_name
+            && self.store().get_user(target.as_str()).await?.is_none_or(|u| u.is_deactivated())
+        {
+            return Err(Error::not_found("no such user"));
+        }
+        self.set_membership(room_id, sender, target, "invite", reason).await
+    }
+
+    pub async fn leave(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let current = self.with_head(room_id, |head| head.membership(user_id)).await?;
+        match current {
+            Some(MembershipState::Join | MembershipState::Invite | MembershipState::Knock) => {
+                self.set_membership(room_id, user_id, user_id, "leave", reason).await
+            }
+            _ => Err(Error::forbidden("you are not in this room")),
+        }
+    }
+
+    /// Kicks a present (joined, invited or knocking) user.
+    pub async fn kick(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let current = self.with_head(room_id, |head| head.membership(target)).await?;
+        if !matches!(
+            current,
+            Some(MembershipState::Join | MembershipState::Invite | MembershipState::Knock)
+        ) {
+            return Err(Error::forbidden("that user is not in the room"));
+        }
+        self.set_membership(room_id, sender, target, "leave", reason).await
+    }
+
+    pub async fn ban(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        self.set_membership(room_id, sender, target, "ban", reason).await
+    }
+
+    pub async fn unban(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let current = self.with_head(room_id, |head| head.membership(target)).await?;
+        if current != Some(MembershipState::Ban) {
+            return Err(Error::forbidden("that user is not banned"));
+        }
+        self.set_membership(room_id, sender, target, "leave", reason).await
+    }
+
+    /// Hides a room the user has left from their sync and history.
+    pub async fn forget(&self, room_id: &RoomId, user_id: &UserId) -> Result<()> {
+        let current = self.with_head(room_id, |head| head.membership(user_id)).await?;
+        if matches!(current, Some(MembershipState::Join | MembershipState::Invite)) {
+            return Err(Error::BadRequest("leave the room before forgetting it".into()));
+        }
+        if current.is_none() {
+            return Err(Error::not_found("you were never in this room"));
+        }
+        self.store().forget_room(user_id.as_str(), room_id.as_str()).await
+    }
+
+    pub async fn joined_rooms(&self, user_id: &UserId) -> Result<Vec<OwnedRoomId>> {
+        self.store()
+            .rooms_with_membership(user_id.as_str(), "join")
+            .await?
+            .into_iter()
+            .map(|id| RoomId::parse(id).map_err(Error::internal))
+            .collect()
+    }
+}

@@ -1,0 +1,263 @@
+//! Rooms: every room event, local or (later) remote, takes one path here:
+//! build -> hash and sign -> authorize against the room's state -> persist
+//! (group commit) -> notify.
+
+pub mod builder;
+mod create;
+mod directory;
+pub mod head;
+mod history;
+mod membership;
+mod messages;
+pub mod pdu;
+mod visibility;
+mod writer;
+
+use std::{collections::HashMap, sync::Arc};
+
+use ruma::{
+    DeviceId, OwnedRoomId, OwnedUserId, RoomId, UserId,
+    events::{TimelineEventType, room::member::MembershipState},
+};
+use tokio::sync::Mutex as AsyncMutex;
+
+pub use self::{
+    builder::EventDraft,
+    create::CreateRoom,
+    history::{Direction, MessagesPage, MessagesQuery, token as history_token},
+};
+use self::{
+    builder::build_event,
+    head::RoomHead,
+    pdu::Pdu,
+    writer::{Pending, Writer},
+};
+use super::{server_key::ServerKey, sync::notifier::Notifier};
+use crate::{
+    config::Config,
+    error::{Error, Result},
+    store::{NewEvent, Store},
+};
+
+type HeadSlot = Arc<AsyncMutex<Option<RoomHead>>>;
+type TxnKey = (OwnedUserId, String, String);
+
+#[derive(Clone)]
+pub struct Rooms {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: Arc<Config>,
+    key: Arc<ServerKey>,
+    writer: Writer,
+    /// One lock per room: events of a room are built one after another.
+    heads: std::sync::Mutex<HashMap<OwnedRoomId, HeadSlot>>,
+    /// Requests carrying the same transaction id wait for each other.
+    txns: std::sync::Mutex<HashMap<TxnKey, Arc<AsyncMutex<()>>>>,
+}
+
+/// An event built and authorized, waiting to be persisted.
+struct Built {
+    pdu: Arc<Pdu>,
+    row: NewEvent,
+    wake: Vec<OwnedUserId>,
+}
+
+impl Rooms {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        key: Arc<ServerKey>,
+        notifier: Arc<Notifier>,
+    ) -> Self {
+        let writer = Writer::spawn(store.clone(), notifier);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                key,
+                writer,
+                heads: Default::default(),
+                txns: Default::default(),
+            }),
+        }
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    fn slot(&self, room_id: &RoomId) -> HeadSlot {
+        let mut heads = self.inner.heads.lock().unwrap_or_else(|e| e.into_inner());
+        heads.entry(room_id.to_owned()).or_default().clone()
+    }
+
+    /// Runs `f` on the room's head (loading it if needed); M_NOT_FOUND for
+    /// rooms this server does not know.
+    pub async fn with_head<R>(
+        &self,
+        room_id: &RoomId,
+        f: impl FnOnce(&RoomHead) -> R,
+    ) -> Result<R> {
+        let slot = self.slot(room_id);
+        let mut guard = slot.lock().await;
+        let head = Self::loaded(&mut guard, self.store(), room_id).await?;
+        Ok(f(head))
+    }
+
+    async fn loaded<'a>(
+        guard: &'a mut Option<RoomHead>,
+        store: &Store,
+        room_id: &RoomId,
+    ) -> Result<&'a mut RoomHead> {
+        if guard.is_none() {
+            *guard = RoomHead::load(store, room_id).await?;
+        }
+        guard.as_mut().ok_or_else(|| Error::not_found("unknown room"))
+    }
+
+    /// Builds and authorizes one event on `head` and moves the head past it.
+    fn build(
+        &self,
+        head: &mut RoomHead,
+        room_id: Option<&RoomId>,
+        sender: &UserId,
+        draft: EventDraft,
+        txn: Option<(&DeviceId, &str)>,
+        redacted_target: Option<String>,
+    ) -> Result<Built> {
+        let server_name = &self.inner.config.server.server_name;
+        let pdu =
+            Arc::new(build_event(head, room_id, sender, draft, server_name, &self.inner.key)?);
+        let is_new_room = pdu.kind == TimelineEventType::RoomCreate;
+        head.apply(&pdu);
+        let mut wake = head.members_with(&[MembershipState::Join]);
+        if pdu.kind == TimelineEventType::RoomMember
+            && let Some(target) =
+                pdu.state_key.as_deref().and_then(|k| OwnedUserId::try_from(k).ok())
+            && !wake.contains(&target)
+        {
+            wake.push(target);
+        }
+        let row = NewEvent {
+            event_id: pdu.event_id.to_string(),
+            room_id: pdu.room_id.to_string(),
+            sender: pdu.sender.to_string(),
+            event_type: pdu.kind.to_string(),
+            state_key: pdu.state_key.clone(),
+            membership: (pdu.kind == TimelineEventType::RoomMember)
+                .then(|| pdu.content_str("membership"))
+                .flatten(),
+            depth: i64::from(pdu.depth),
+            origin_server_ts: i64::from(pdu.origin_server_ts.get()),
+            pdu: pdu.to_stored(),
+            prev_events: pdu.prev_events.iter().map(|e| e.to_string()).collect(),
+            redacts: pdu.redacts.as_ref().map(|e| e.to_string()),
+            redacted_target_pdu: redacted_target,
+            txn: txn.map(|(device, txn)| (device.to_string(), txn.to_owned())),
+            is_new_room,
+            room_version: head.version.to_string(),
+        };
+        Ok(Built { pdu, row, wake })
+    }
+
+    /// Queues built events for the writer. Call with the room's head still
+    /// locked, so that events reach the writer in the order they were built.
+    async fn submit(&self, built: Vec<Built>) -> Result<Vec<(Arc<Pdu>, Pending)>> {
+        let mut pending = Vec::with_capacity(built.len());
+        for Built { pdu, row, wake } in built {
+            pending.push((pdu, self.inner.writer.submit(row, wake).await?));
+        }
+        Ok(pending)
+    }
+
+    /// Waits until submitted events are durable (after the head is unlocked,
+    /// so that other senders can queue behind them meanwhile).
+    async fn durable(
+        &self,
+        room_id: &RoomId,
+        pending: Vec<(Arc<Pdu>, Pending)>,
+    ) -> Result<Vec<Arc<Pdu>>> {
+        let mut done = Vec::with_capacity(pending.len());
+        let mut failure = None;
+        for (pdu, pending) in pending {
+            match pending.durable().await {
+                Ok(_) => done.push(pdu),
+                Err(e) => failure = Some(e),
+            }
+        }
+        if let Some(error) = failure {
+            // The in-memory head ran ahead of what was stored: reload it.
+            self.slot(room_id).lock().await.take();
+            return Err(error);
+        }
+        Ok(done)
+    }
+
+    /// The one way a local user's event enters an existing room.
+    pub async fn append(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        draft: EventDraft,
+        txn: Option<(&DeviceId, &str)>,
+    ) -> Result<Arc<Pdu>> {
+        let redacted_target = match &draft.redacts {
+            Some(target) => self.redacted_form(room_id, target.as_str()).await?,
+            None => None,
+        };
+        let slot = self.slot(room_id);
+        let mut guard = slot.lock().await;
+        let head = Self::loaded(&mut guard, self.store(), room_id).await?;
+        let built = self.build(head, Some(room_id), sender, draft, txn, redacted_target)?;
+        let pending = self.submit(vec![built]).await?;
+        drop(guard);
+        let mut done = self.durable(room_id, pending).await?;
+        done.pop().ok_or_else(|| Error::internal("nothing persisted"))
+    }
+
+    /// The redacted form of an event of this room, if it is known.
+    async fn redacted_form(&self, room_id: &RoomId, event_id: &str) -> Result<Option<String>> {
+        let Some(row) = self.store().event(event_id).await? else {
+            return Ok(None);
+        };
+        if row.room_id != room_id.as_str() {
+            return Ok(None);
+        }
+        let pdu = Pdu::from_stored(&row.event_id, &row.room_id, &row.pdu)?;
+        let rules = self.with_head(room_id, |head| head.rules.clone()).await?;
+        let redacted = ruma::canonical_json::redact(pdu.json, &rules.redaction, None)
+            .map_err(Error::internal)?;
+        Ok(Some(serde_json::to_string(&redacted).map_err(Error::internal)?))
+    }
+
+    /// Serializes requests that carry the same transaction id, so a retry
+    /// never races its original.
+    async fn txn_lock(&self, user_id: &UserId, device_id: &DeviceId, txn_id: &str) -> TxnGuard {
+        let key = (user_id.to_owned(), device_id.to_string(), txn_id.to_owned());
+        let lock = {
+            let mut txns = self.inner.txns.lock().unwrap_or_else(|e| e.into_inner());
+            txns.entry(key.clone()).or_default().clone()
+        };
+        let guard = lock.clone().lock_owned().await;
+        TxnGuard { rooms: self.clone(), key, _guard: guard }
+    }
+}
+
+struct TxnGuard {
+    rooms: Rooms,
+    key: TxnKey,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for TxnGuard {
+    fn drop(&mut self) {
+        let mut txns = self.rooms.inner.txns.lock().unwrap_or_else(|e| e.into_inner());
+        // Only the last holder removes the entry.
+        if txns.get(&self.key).is_some_and(|lock| Arc::strong_count(lock) <= 2) {
+            txns.remove(&self.key);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The PDU: a room event as servers sign, store and exchange it, and its
+//! client-facing form.
+
+use ruma::{
+    CanonicalJsonObject, CanonicalJsonValue, EventId, MilliSecondsSinceUnixEpoch, OwnedEventId,
+    OwnedRoomId, OwnedUserId, RoomId, UInt, UserId, events::TimelineEventType,
+};
+use serde::Deserialize;
+use serde_json::{Value as JsonValue, value::RawValue};
+
+use crate::error::{Error, Result};
+
+/// A room event with the fields the server reads parsed out, and the signed
+/// canonical JSON kept as the source of truth.
+#[derive(Debug, Clone)]
+pub struct Pdu {
+    pub event_id: OwnedEventId,
+    /// Always set here, even for a v12 create event whose JSON has none.
+    pub room_id: OwnedRoomId,
+    pub sender: OwnedUserId,
+    pub origin_server_ts: MilliSecondsSinceUnixEpoch,
+    pub kind: TimelineEventType,
+    pub content: Box<RawValue>,
+    pub state_key: Option<String>,
+    pub prev_events: Vec<OwnedEventId>,
+    pub auth_events: Vec<OwnedEventId>,
+    pub redacts: Option<OwnedEventId>,
+    pub depth: UInt,
+    /// Whether the JSON carries `room_id` (v12 create events do not).
+    has_room_id: bool,
+    /// The signed event, without `event_id` (it is derived from the hash).
+    pub json: CanonicalJsonObject,
+}
+
+#[derive(Deserialize)]
+struct Fields {
+    room_id: Option<OwnedRoomId>,
+    sender: OwnedUserId,
+    origin_server_ts: MilliSecondsSinceUnixEpoch,
+    #[serde(rename = "type")]
+    kind: TimelineEventType,
+    content: Box<RawValue>,
+    state_key: Option<String>,
+    #[serde(default)]
+    prev_events: Vec<OwnedEventId>,
+    #[serde(default)]
+    auth_events: Vec<OwnedEventId>,
+    redacts: Option<OwnedEventId>,
+    depth: UInt,
+}
+
+#[derive(Deserialize)]
+struct RedactsInContent {
+    redacts: Option<OwnedEventId>,
+}
+
+impl Pdu {
+    /// Parses a signed PDU whose id (and, for v12 creates, room id) is known.
+    pub fn from_json(
+        event_id: OwnedEventId,
+        room_id: OwnedRoomId,
+        json: CanonicalJsonObject,
+    ) -> Result<Self> {
+        let value = serde_json::to_value(&json).map_err(Error::internal)?;
+        let fields: Fields = serde_json::from_value(value)
+            .map_err(|e| Error::BadJson(format!("invalid PDU: {e}")))?;
+        // Since v11 `redacts` moved into the content; accept either place.
+        let is_redaction = fields.kind == TimelineEventType::RoomRedaction;
+        let redacts = match fields.redacts {
+            Some(id) => Some(id),
+            None => serde_json::from_str::<RedactsInContent>(fields.content.get())
+                .ok()
+                .and_then(|c| c.redacts),
+        };
+        Ok(Self {
+            event_id,
+            has_room_id: fields.room_id.is_some(),
+            room_id: fields.room_id.unwrap_or(room_id),
+            sender: fields.sender,
+            origin_server_ts: fields.origin_server_ts,
+            kind: fields.kind,
+            content: fields.content,
+            state_key: fields.state_key,
+            prev_events: fields.prev_events,
+            auth_events: fields.auth_events,
+            redacts: if is_redaction { redacts } else { None },
+            depth: fields.depth,
+            json,
+        })
+    }
+
+    /// Parses the stored text form.
+    pub fn from_stored(event_id: &str, room_id: &str, text: &str) -> Result<Self> {
+        let json: CanonicalJsonObject = serde_json::from_str(text).map_err(Error::internal)?;
+        let event_id = EventId::parse(event_id).map_err(Error::internal)?;
+        let room_id = RoomId::parse(room_id).map_err(Error::internal)?;
+        Self::from_json(event_id, room_id, json)
+    }
+
+    pub fn is_state(&self) -> bool {
+        self.state_key.is_some()
+    }
+
+    /// The content as untyped JSON.
+    pub fn content_value(&self) -> JsonValue {
+        serde_json::from_str(self.content.get()).unwrap_or(JsonValue::Null)
+    }
+
+    /// A string field of the content, such as `membership`.
+    pub fn content_str(&self, field: &str) -> Option<String> {
+        self.content_value().get(field).and_then(|v| v.as_str()).map(str::to_owned)
+    }
+
+    /// The event as clients see it (the client-server "ClientEvent" format).
+    pub fn to_client_event(&self, unsigned: Option<JsonValue>) -> JsonValue {
+        let mut event = serde_json::json!({
+            "event_id": self.event_id,
+            "room_id": self.room_id,
+            "sender": self.sender,
+            "origin_server_ts": self.origin_server_ts,
+            "type": self.kind.to_string(),
+            "content": self.content_value(),
+        });
+        if let Some(state_key) = &self.state_key {
+            event["state_key"] = JsonValue::from(state_key.as_str());
+        }
+        if let Some(redacts) = &self.redacts {
+            event["redacts"] = JsonValue::from(redacts.as_str());
+        }
+        if let Some(unsigned) = unsigned.filter(|u| u.as_object().is_some_and(|o| !o.is_empty())) {
+            event["unsigned"] = unsigned;
+        }
+        event
+    }
+
+    /// The stored text of the signed event.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(&self.json).unwrap_or_default()
+    }
+
+    /// The signed PDU as sent over federation (with `event_id` stripped,
+    /// as the spec asks for room versions 3 and later).
+    pub fn canonical(&self) -> &CanonicalJsonObject {
+        &self.json
+    }
+
+    pub fn json_field(&self, name: &str) -> Option<&CanonicalJsonValue> {
+        self.json.get(name)
+    }
+}
+
+/// A string field of a stored PDU's content, read without parsing the rest.
+pub fn stored_content_str(text: &str, field: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Content<'a> {
+        #[serde(borrow)]
+        content: &'a RawValue,
+    }
+    let content: Content<'_> = serde_json::from_str(text).ok()?;
+    let value: JsonValue = serde_json::from_str(content.content.get()).ok()?;
+    value.get(field)?.as_str().map(str::to_owned)
+}
+
+impl ruma::state_res::Event for Pdu {
+    type Id = OwnedEventId;
+
+    fn event_id(&self) -> &Self::Id {
+        &self.event_id
+    }
+
+    fn room_id(&self) -> Option<&RoomId> {
+        self.has_room_id.then_some(&*self.room_id)
+    }
+
+    fn sender(&self) -> &UserId {
+        &self.sender
+    }
+
+    fn origin_server_ts(&self) -> MilliSecondsSinceUnixEpoch {
+        self.origin_server_ts
+    }
+
+    fn event_type(&self) -> &TimelineEventType {
+        &self.kind
+    }
+
+    fn content(&self) -> &RawValue {
+        &self.content
+    }
+
+    fn state_key(&self) -> Option<&str> {
+        self.state_key.as_deref()
+    }
+
+    fn prev_events(&self) -> Box<dyn DoubleEndedIterator<Item = &Self::Id> + '_> {
+        Box::new(self.prev_events.iter())
+    }
+
+    fn auth_events(&self) -> Box<dyn DoubleEndedIterator<Item = &Self::Id> + '_> {
+        Box::new(self.auth_events.iter())
+    }
+
+    fn redacts(&self) -> Option<&Self::Id> {
+        self.redacts.as_ref()
+    }
+
+    fn rejected(&self) -> bool {
+        false
+    }
+}

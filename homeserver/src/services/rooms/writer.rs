@@ -1,0 +1,99 @@
+//! The one writer of room events. Sends queue here; each turn takes every
+//! queued event and commits them in one transaction, so N concurrent
+//! senders share one fsync (group commit). A single writer also keeps
+//! stream positions in commit order, which sync relies on.
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use ruma::OwnedUserId;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    error::{Error, Result},
+    services::sync::notifier::Notifier,
+    store::{NewEvent, StateGroupCache, Store},
+};
+
+/// Most events committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+struct Persist {
+    event: NewEvent,
+    /// Users whose syncs should wake once the event is durable.
+    wake: Vec<OwnedUserId>,
+    reply: oneshot::Sender<Result<i64>>,
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Persist>,
+}
+
+impl Writer {
+    pub fn spawn(store: Store, notifier: Arc<Notifier>) -> Self {
+        let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run(rx, store, notifier));
+        Self { queue }
+    }
+
+    /// Queues an event; the receiver yields its stream position once it is
+    /// durable. Events are written in the order they are submitted.
+    pub async fn submit(&self, event: NewEvent, wake: Vec<OwnedUserId>) -> Result<Pending> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Persist { event, wake, reply })
+            .await
+            .map_err(|_| Error::internal("event writer stopped"))?;
+        Ok(Pending(answer))
+    }
+}
+
+/// A submitted event, not yet known to be durable.
+pub struct Pending(oneshot::Receiver<Result<i64>>);
+
+impl Pending {
+    pub async fn durable(self) -> Result<i64> {
+        self.0.await.map_err(|_| Error::internal("event writer dropped a request"))?
+    }
+}
+
+async fn run(mut rx: mpsc::Receiver<Persist>, store: Store, notifier: Arc<Notifier>) {
+    let mut groups = StateGroupCache::new();
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let events: Vec<NewEvent> = batch.iter().map(|p| p.event.clone()).collect();
+        match store.persist_events(&events, &mut groups).await {
+            Ok(streams) => {
+                let wake: BTreeSet<&OwnedUserId> = batch.iter().flat_map(|p| &p.wake).collect();
+                let top = streams.iter().copied().max().unwrap_or_default();
+                notifier.events_persisted(top, wake.into_iter().map(|u| &**u));
+                for (request, stream) in batch.into_iter().zip(streams) {
+                    let _ = request.reply.send(Ok(stream));
+                }
+            }
+            Err(error) => {
+                // One bad event must not sink the others: retry them alone.
+                tracing::warn!(%error, size = batch.len(), "batch failed; persisting one by one");
+                groups.clear();
+                for request in batch {
+                    let result = store
+                        .persist_events(std::slice::from_ref(&request.event), &mut groups)
+                        .await;
+                    match &result {
+                        Ok(streams) => {
+                            notifier.events_persisted(streams[0], request.wake.iter().map(|u| &**u))
+                        }
+                        Err(_) => groups.clear(),
+                    }
+                    let _ = request.reply.send(result.map(|s| s[0]));
+                }
+            }
+        }
+    }
+}

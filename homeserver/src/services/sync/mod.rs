@@ -1,0 +1,351 @@
+//! /sync: what changed for a user since their last token. Long polls wait on
+//! the notifier and wake the moment something for them is durable.
+
+pub mod notifier;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use ruma::{
+    OwnedRoomId, RoomId, UInt, UserId,
+    api::client::sync::sync_events::v3::{
+        InviteState, InvitedRoom, JoinedRoom, LeftRoom, Response, RoomAccountData, RoomSummary,
+        Rooms as SyncRooms, State, StateEvents, Timeline,
+    },
+    events::{StateEventType, room::member::MembershipState},
+    serde::Raw,
+};
+use serde_json::{Value as JsonValue, value::RawValue};
+
+use self::notifier::{Notifier, Positions};
+use super::{
+    auth::Requester,
+    rooms::{Rooms, pdu::Pdu},
+};
+use crate::{
+    error::{Error, Result},
+    store::{EventRow, Store},
+};
+
+/// The parts of a filter that sync honours.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub since: Option<String>,
+    pub timeout: Duration,
+    pub full_state: bool,
+    pub timeline_limit: usize,
+    pub include_leave: bool,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            since: None,
+            timeout: Duration::ZERO,
+            full_state: false,
+            timeline_limit: 10,
+            include_leave: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct SyncService {
+    store: Store,
+    rooms: Rooms,
+    notifier: Arc<Notifier>,
+}
+
+fn since_token(positions: Positions) -> String {
+    format!("s{}_{}", positions.events, positions.account_data)
+}
+
+fn parse_since(token: &str) -> Result<Positions> {
+    let invalid = || Error::invalid_param("invalid since token");
+    let rest = token.strip_prefix('s').ok_or_else(invalid)?;
+    let mut parts = rest.split('_').map(|p| p.parse::<i64>().map_err(|_| invalid()));
+    let events = parts.next().ok_or_else(invalid)??;
+    let account_data = parts.next().transpose()?.unwrap_or(0);
+    Ok(Positions { events, account_data })
+}
+
+fn raw<T>(value: &JsonValue) -> Result<Raw<T>> {
+    let text = serde_json::to_string(value).map_err(Error::internal)?;
+    Ok(Raw::from_json(RawValue::from_string(text).map_err(Error::internal)?))
+}
+
+/// Sync's event format leaves out the room id.
+fn sync_event(mut event: JsonValue) -> JsonValue {
+    if let Some(object) = event.as_object_mut() {
+        object.remove("room_id");
+    }
+    event
+}
+
+impl SyncService {
+    pub fn new(store: Store, rooms: Rooms, notifier: Arc<Notifier>) -> Self {
+        Self { store, rooms, notifier }
+    }
+
+    pub fn notifier(&self) -> &Arc<Notifier> {
+        &self.notifier
+    }
+
+    pub async fn sync(&self, requester: &Requester, options: SyncOptions) -> Result<Response> {
+        let since = options.since.as_deref().map(parse_since).transpose()?;
+        let deadline = tokio::time::Instant::now() + options.timeout;
+        let listener = self.notifier.listener(&requester.user_id);
+        loop {
+            // Armed before looking, so that a wake-up in between is kept.
+            let notified = listener.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let now = self.notifier.positions();
+            let response = self.build(requester, since, now, &options).await?;
+            let empty = response.rooms.is_empty() && response.account_data.is_empty();
+            if since.is_none()
+                || !empty
+                || options.full_state
+                || tokio::time::Instant::now() >= deadline
+            {
+                return Ok(response);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(response);
+            }
+        }
+    }
+
+    async fn build(
+        &self,
+        requester: &Requester,
+        since: Option<Positions>,
+        now: Positions,
+        options: &SyncOptions,
+    ) -> Result<Response> {
+        let user = &requester.user_id;
+        let since_events = since.map_or(0, |s| s.events);
+        let mut response = Response::new(since_token(now));
+        let forgotten = self.store.forgotten_rooms(user.as_str()).await?;
+
+        // Rooms whose membership changed in the window start afresh.
+        let changes = match since {
+            Some(_) => {
+                self.store.membership_changes(user.as_str(), since_events, now.events).await?
+            }
+            None => Vec::new(),
+        };
+        let fresh: Vec<String> = changes.iter().map(|row| row.room_id.clone()).collect();
+
+        response.rooms = self.joined_rooms(requester, since, now, options, &fresh).await?;
+        self.invites(user, since.is_some(), &changes, &mut response.rooms).await?;
+        self.leaves(user, since, now, options, &changes, &forgotten, &mut response.rooms).await?;
+
+        let since_data = since.map_or(0, |s| s.account_data);
+        for (room_id, kind, content) in
+            self.store.account_data_since(user.as_str(), since_data).await?
+        {
+            let event = serde_json::json!({
+                "type": kind,
+                "content": serde_json::from_str::<JsonValue>(&content).unwrap_or_default(),
+            });
+            if room_id.is_empty() {
+                response.account_data.events.push(raw(&event)?);
+            } else if let Ok(room_id) = OwnedRoomId::try_from(room_id)
+                && let Some(joined) = response.rooms.join.get_mut(&room_id)
+            {
+                joined.account_data.events.push(raw(&event)?);
+            }
+        }
+        Ok(response)
+    }
+
+    async fn joined_rooms(
+        &self,
+        requester: &Requester,
+        since: Option<Positions>,
+        now: Positions,
+        options: &SyncOptions,
+        fresh: &[String],
+    ) -> Result<SyncRooms> {
+        let user = &requester.user_id;
+        let limit = options.timeline_limit.max(1) as i64;
+        let since_events = since.map_or(0, |s| s.events);
+        let rows = self
+            .store
+            .recent_events_for_user(user.as_str(), "join", since_events, now.events, limit + 1)
+            .await?;
+        let mut timelines: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
+        for row in rows {
+            timelines.entry(row.room_id.clone()).or_default().push(row);
+        }
+        let joined = self.store.rooms_with_membership(user.as_str(), "join").await?;
+        let needs_state =
+            |room: &String| since.is_none() || options.full_state || fresh.contains(room);
+        let mut states: BTreeMap<String, Vec<Pdu>> = BTreeMap::new();
+        if joined.iter().any(needs_state) {
+            for (room_id, event_id, pdu) in
+                self.store.current_state_for_user_rooms(user.as_str(), "join").await?
+            {
+                let pdu = Pdu::from_stored(&event_id, &room_id, &pdu)?;
+                states.entry(room_id).or_default().push(pdu);
+            }
+        }
+
+        let mut rooms = SyncRooms::new();
+        for room_id in joined {
+            let mut rows = timelines.remove(&room_id).unwrap_or_default();
+            let initial = needs_state(&room_id);
+            if rows.is_empty() && !initial {
+                continue;
+            }
+            let limited = rows.len() as i64 > limit;
+            if limited {
+                rows.remove(0);
+            }
+            let mut room = JoinedRoom::new();
+            room.timeline = Timeline::new();
+            room.timeline.limited = limited;
+            room.timeline.prev_batch = Some(match rows.first() {
+                Some(first) => crate::services::rooms::history_token(first.stream - 1),
+                None => crate::services::rooms::history_token(now.events),
+            });
+            let device = requester.device_id.as_str();
+            let in_timeline: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
+            for row in &rows {
+                let event = self.rooms.client_event(row, Some((user, device)))?;
+                room.timeline.events.push(raw(&sync_event(event))?);
+            }
+            if initial || limited {
+                let mut events = Vec::new();
+                for pdu in states.get(&room_id).into_iter().flatten() {
+                    if !in_timeline.contains(&pdu.event_id.as_str()) {
+                        events.push(raw(&sync_event(pdu.to_client_event(None)))?);
+                    }
+                }
+                let mut state = StateEvents::new();
+                state.events = events;
+                room.state = State::Before(state);
+            }
+            let room_id = RoomId::parse(&room_id).map_err(Error::internal)?;
+            room.summary = self.summary(&room_id, user).await?;
+            room.account_data = RoomAccountData::new();
+            rooms.join.insert(room_id, room);
+        }
+        Ok(rooms)
+    }
+
+    async fn summary(&self, room_id: &RoomId, user: &UserId) -> Result<RoomSummary> {
+        self.rooms
+            .with_head(room_id, |head| {
+                let joined = head.members_with(&[MembershipState::Join]);
+                let invited = head.members_with(&[MembershipState::Invite]);
+                let mut summary = RoomSummary::new();
+                summary.joined_member_count = UInt::try_from(joined.len() as u64).ok();
+                summary.invited_member_count = UInt::try_from(invited.len() as u64).ok();
+                let has_name = head.get(&StateEventType::RoomName, "").is_some()
+                    || head.get(&StateEventType::RoomCanonicalAlias, "").is_some();
+                if !has_name {
+                    let mut heroes: Vec<_> =
+                        joined.into_iter().chain(invited).filter(|u| u != user).collect();
+                    heroes.sort();
+                    heroes.truncate(5);
+                    summary.heroes = heroes;
+                }
+                summary
+            })
+            .await
+    }
+
+    async fn invites(
+        &self,
+        user: &UserId,
+        incremental: bool,
+        changes: &[EventRow],
+        rooms: &mut SyncRooms,
+    ) -> Result<()> {
+        let invited = self.store.rooms_with_membership(user.as_str(), "invite").await?;
+        for room_id in invited {
+            if incremental && !changes.iter().any(|row| row.room_id == room_id) {
+                continue;
+            }
+            let room_id = RoomId::parse(&room_id).map_err(Error::internal)?;
+            let stripped = self
+                .rooms
+                .with_head(&room_id, |head| {
+                    const SHOWN: [&str; 6] = [
+                        "m.room.create",
+                        "m.room.join_rules",
+                        "m.room.name",
+                        "m.room.avatar",
+                        "m.room.canonical_alias",
+                        "m.room.encryption",
+                    ];
+                    let mut events: Vec<JsonValue> = head
+                        .state
+                        .values()
+                        .filter(|pdu| SHOWN.contains(&pdu.kind.to_string().as_str()))
+                        .map(|pdu| stripped(pdu))
+                        .collect();
+                    if let Some(member) = head.get(&StateEventType::RoomMember, user.as_str()) {
+                        events.push(stripped(member));
+                    }
+                    events
+                })
+                .await?;
+            let mut state = InviteState::new();
+            state.events = stripped.iter().map(raw).collect::<Result<_>>()?;
+            rooms.invite.insert(room_id, InvitedRoom::from(state));
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn leaves(
+        &self,
+        user: &UserId,
+        since: Option<Positions>,
+        now: Positions,
+        options: &SyncOptions,
+        changes: &[EventRow],
+        forgotten: &[String],
+        rooms: &mut SyncRooms,
+    ) -> Result<()> {
+        let candidates: Vec<EventRow> = if since.is_some() {
+            changes.to_vec()
+        } else if options.include_leave {
+            self.store.membership_changes(user.as_str(), 0, now.events).await?
+        } else {
+            return Ok(());
+        };
+        // The last change of each room decides.
+        let mut last: BTreeMap<String, EventRow> = BTreeMap::new();
+        for row in candidates {
+            last.insert(row.room_id.clone(), row);
+        }
+        for (room_id, row) in last {
+            let membership =
+                crate::services::rooms::pdu::stored_content_str(&row.pdu, "membership");
+            if !matches!(membership.as_deref(), Some("leave" | "ban"))
+                || forgotten.contains(&room_id)
+            {
+                continue;
+            }
+            let room_id = RoomId::parse(&room_id).map_err(Error::internal)?;
+            let mut left = LeftRoom::new();
+            left.timeline.events.push(raw(&sync_event(self.rooms.client_event(&row, None)?))?);
+            left.timeline.prev_batch = Some(crate::services::rooms::history_token(row.stream - 1));
+            rooms.leave.insert(room_id, left);
+        }
+        Ok(())
+    }
+}
+
+/// The stripped form of a state event shown with invites.
+fn stripped(pdu: &Pdu) -> JsonValue {
+    serde_json::json!({
+        "type": pdu.kind.to_string(),
+        "state_key": pdu.state_key,
+        "sender": pdu.sender,
+        "content": pdu.content_value(),
+    })
+}

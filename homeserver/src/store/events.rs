@@ -1,0 +1,312 @@
+//! Room events: persisting them (with state groups, current state and
+//! forward extremities, all in one transaction) and reading them back.
+
+use std::collections::HashMap;
+
+use sqlx::{Any, Transaction};
+
+use super::Store;
+use crate::error::Result;
+
+/// Full snapshots are written after this many deltas, bounding lookups.
+const MAX_STATE_CHAIN: i64 = 64;
+
+/// One event to persist, as the writer hands it over.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub room_id: String,
+    pub sender: String,
+    pub event_type: String,
+    pub state_key: Option<String>,
+    /// `content.membership` for member events.
+    pub membership: Option<String>,
+    pub depth: i64,
+    pub origin_server_ts: i64,
+    pub pdu: String,
+    pub prev_events: Vec<String>,
+    /// The event this one redacts, to mark it.
+    pub redacts: Option<String>,
+    /// Redacted JSON of the target, when this event redacts one.
+    pub redacted_target_pdu: Option<String>,
+    pub txn: Option<(String, String)>,
+    pub is_new_room: bool,
+    pub room_version: String,
+}
+
+/// A stored event row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub stream: i64,
+    pub event_id: String,
+    pub room_id: String,
+    pub pdu: String,
+    pub state_group: i64,
+    pub sender_device: Option<String>,
+    pub txn_id: Option<String>,
+    pub redacted_by: Option<String>,
+}
+
+/// The writer's memory of each room's latest state group: (group, chain length).
+pub type StateGroupCache = HashMap<String, (i64, i64)>;
+
+impl Store {
+    /// Persists a batch in one transaction (one fsync for all of it) and
+    /// returns each event's stream position.
+    pub async fn persist_events(
+        &self,
+        events: &[NewEvent],
+        groups: &mut StateGroupCache,
+    ) -> Result<Vec<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let mut streams = Vec::with_capacity(events.len());
+        for event in events {
+            streams.push(persist_one(&mut tx, event, groups).await?);
+        }
+        tx.commit().await?;
+        Ok(streams)
+    }
+
+    pub async fn max_event_stream(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(stream) FROM events")
+            .fetch_one(&self.pool)
+            .await?
+            .unwrap_or(0))
+    }
+
+    pub async fn event(&self, event_id: &str) -> Result<Option<EventRow>> {
+        let sql = "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, \
+                   redacted_by FROM events WHERE event_id = $1";
+        Ok(sqlx::query_as(sql).bind(event_id).fetch_optional(&self.pool).await?)
+    }
+
+    /// Events of a room in stream order, between two positions (exclusive
+    /// `from`, inclusive `to`), oldest first when `forward`.
+    pub async fn room_events(
+        &self,
+        room_id: &str,
+        after: i64,
+        up_to: i64,
+        forward: bool,
+        limit: i64,
+    ) -> Result<Vec<EventRow>> {
+        let sql = if forward {
+            "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, redacted_by \
+             FROM events WHERE room_id = $1 AND stream > $2 AND stream <= $3 \
+             ORDER BY stream ASC LIMIT $4"
+        } else {
+            "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, redacted_by \
+             FROM events WHERE room_id = $1 AND stream > $2 AND stream <= $3 \
+             ORDER BY stream DESC LIMIT $4"
+        };
+        Ok(sqlx::query_as(sql)
+            .bind(room_id)
+            .bind(after)
+            .bind(up_to)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// The newest `limit` events of each of `user`'s rooms with the given
+    /// membership, after `since` and up to `up_to`: one query for all rooms.
+    pub async fn recent_events_for_user(
+        &self,
+        user_id: &str,
+        membership: &str,
+        since: i64,
+        up_to: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>> {
+        let sql = "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, \
+                   redacted_by FROM ( \
+                     SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.room_id ORDER BY e.stream DESC) AS rn \
+                     FROM events e \
+                     WHERE e.stream > $2 AND e.stream <= $3 AND e.room_id IN ( \
+                       SELECT room_id FROM current_state \
+                       WHERE event_type = 'm.room.member' AND state_key = $1 AND membership = $4) \
+                   ) ranked WHERE rn <= $5 ORDER BY stream ASC";
+        Ok(sqlx::query_as(sql)
+            .bind(user_id)
+            .bind(since)
+            .bind(up_to)
+            .bind(membership)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Whether a room has events after `since` (up to `up_to`) beyond `count`.
+    pub async fn count_room_events(&self, room_id: &str, since: i64, up_to: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE room_id = $1 AND stream > $2 AND stream <= $3",
+        )
+        .bind(room_id)
+        .bind(since)
+        .bind(up_to)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// A user's membership events (in any room) after `since`, up to `up_to`.
+    pub async fn membership_changes(
+        &self,
+        user_id: &str,
+        since: i64,
+        up_to: i64,
+    ) -> Result<Vec<EventRow>> {
+        let sql = "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, \
+                   redacted_by FROM events WHERE event_type = 'm.room.member' AND state_key = $1 \
+                   AND stream > $2 AND stream <= $3 ORDER BY stream ASC";
+        Ok(sqlx::query_as(sql).bind(user_id).bind(since).bind(up_to).fetch_all(&self.pool).await?)
+    }
+
+    /// Looks up an event sent with a transaction id.
+    pub async fn txn_event(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        txn_id: &str,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT event_id FROM event_txns WHERE user_id = $1 AND device_id = $2 AND txn_id = $3",
+        )
+        .bind(user_id)
+        .bind(device_id)
+        .bind(txn_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}
+
+async fn persist_one(
+    tx: &mut Transaction<'_, Any>,
+    e: &NewEvent,
+    groups: &mut StateGroupCache,
+) -> Result<i64> {
+    if e.is_new_room {
+        sqlx::query("INSERT INTO rooms (room_id, room_version, created_at) VALUES ($1, $2, $3)")
+            .bind(&e.room_id)
+            .bind(&e.room_version)
+            .bind(e.origin_server_ts)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let (mut group, mut chain) = match groups.get(&e.room_id) {
+        Some(known) => *known,
+        None => latest_group(tx, &e.room_id).await?,
+    };
+    if let Some(state_key) = &e.state_key {
+        sqlx::query(
+            "INSERT INTO current_state (room_id, event_type, state_key, event_id, membership) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id, event_type, state_key) \
+             DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership",
+        )
+        .bind(&e.room_id)
+        .bind(&e.event_type)
+        .bind(state_key)
+        .bind(&e.event_id)
+        .bind(e.membership.as_deref())
+        .execute(&mut **tx)
+        .await?;
+        let snapshot = group == 0 || chain >= MAX_STATE_CHAIN;
+        let parent = if snapshot { None } else { Some(group) };
+        chain = if snapshot { 0 } else { chain + 1 };
+        group = sqlx::query_scalar(
+            "INSERT INTO state_groups (room_id, parent, chain_len) VALUES ($1, $2, $3) RETURNING group_id",
+        )
+        .bind(&e.room_id)
+        .bind(parent)
+        .bind(chain)
+        .fetch_one(&mut **tx)
+        .await?;
+        if snapshot {
+            sqlx::query(
+                "INSERT INTO state_group_entries (group_id, event_type, state_key, event_id) \
+                 SELECT $1, event_type, state_key, event_id FROM current_state WHERE room_id = $2",
+            )
+            .bind(group)
+            .bind(&e.room_id)
+            .execute(&mut **tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO state_group_entries (group_id, event_type, state_key, event_id) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(group)
+            .bind(&e.event_type)
+            .bind(state_key)
+            .bind(&e.event_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    let (device, txn) = match &e.txn {
+        Some((device, txn)) => (Some(device.as_str()), Some(txn.as_str())),
+        None => (None, None),
+    };
+    let stream: i64 = sqlx::query_scalar(
+        "INSERT INTO events (event_id, room_id, sender, event_type, state_key, depth, \
+         origin_server_ts, pdu, state_group, sender_device, txn_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING stream",
+    )
+    .bind(&e.event_id)
+    .bind(&e.room_id)
+    .bind(&e.sender)
+    .bind(&e.event_type)
+    .bind(e.state_key.as_deref())
+    .bind(e.depth)
+    .bind(e.origin_server_ts)
+    .bind(&e.pdu)
+    .bind(group)
+    .bind(device)
+    .bind(txn)
+    .fetch_one(&mut **tx)
+    .await?;
+    for prev in &e.prev_events {
+        sqlx::query("DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = $2")
+            .bind(&e.room_id)
+            .bind(prev)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)")
+        .bind(&e.room_id)
+        .bind(&e.event_id)
+        .execute(&mut **tx)
+        .await?;
+    if let (Some(device), Some(txn)) = (device, txn) {
+        sqlx::query(
+            "INSERT INTO event_txns (user_id, device_id, txn_id, event_id) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&e.sender)
+        .bind(device)
+        .bind(txn)
+        .bind(&e.event_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let (Some(target), Some(redacted)) = (&e.redacts, &e.redacted_target_pdu) {
+        sqlx::query("UPDATE events SET pdu = $1, redacted_by = $2 WHERE event_id = $3")
+            .bind(redacted)
+            .bind(&e.event_id)
+            .bind(target)
+            .execute(&mut **tx)
+            .await?;
+    }
+    groups.insert(e.room_id.clone(), (group, chain));
+    Ok(stream)
+}
+
+/// The state group after a room's latest event, and its chain length.
+async fn latest_group(tx: &mut Transaction<'_, Any>, room_id: &str) -> Result<(i64, i64)> {
+    let found: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT g.group_id, g.chain_len FROM events e JOIN state_groups g ON g.group_id = e.state_group \
+         WHERE e.room_id = $1 ORDER BY e.stream DESC LIMIT 1",
+    )
+    .bind(room_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.unwrap_or((0, 0)))
+}
