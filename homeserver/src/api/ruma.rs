@@ -196,6 +196,11 @@ impl RumaRouter for Router<Services> {
             MethodFilter::try_from(T::METHOD).expect("ruma endpoints use standard methods");
         for path in T::PATH_BUILDER.all_paths() {
             self = self.route(path, on(filter, handler.clone()));
+            // An empty state key may be left out: `/state/{type}` and `/state/{type}/`.
+            if let Some(base) = path.strip_suffix("/{state_key}") {
+                self = self.route(base, on(filter, handler.clone()));
+                self = self.route(&format!("{base}/"), on(filter, handler.clone()));
+            }
         }
         self
     }

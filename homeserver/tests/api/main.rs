@@ -5,10 +5,15 @@ mod common;
 
 mod account;
 mod devices;
+mod directory;
 mod discovery;
+mod history;
 mod login;
+mod membership;
 mod persistence;
 mod profile;
 mod push_rules;
 mod register;
+mod rooms;
+mod sync;
 mod user_data;

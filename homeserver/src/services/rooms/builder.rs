@@ -105,13 +105,20 @@ pub fn build_event(
             event["redacts"] = json!(redacts);
         }
     }
+    // Refuse oversized content before spending a signature on it.
+    if event.to_string().len() > MAX_PDU_BYTES {
+        return Err(Error::TooLarge);
+    }
     let mut object = match CanonicalJsonValue::try_from(event) {
         Ok(CanonicalJsonValue::Object(object)) => object,
         Ok(_) => return Err(Error::internal("event is not an object")),
         Err(e) => return Err(Error::BadJson(format!("content is not canonical JSON: {e}"))),
     };
     hash_and_sign_event(server_name.as_str(), &key.key_pair, &mut object, &rules.redaction)
-        .map_err(Error::internal)?;
+        .map_err(|e| match e {
+            ruma::signatures::JsonError::PduTooLarge => Error::TooLarge,
+            other => Error::internal(other),
+        })?;
     if serde_json::to_vec(&object).map_err(Error::internal)?.len() > MAX_PDU_BYTES {
         return Err(Error::TooLarge);
     }

@@ -74,6 +74,9 @@ impl Rooms {
         if kind == "m.room.create" {
             return Err(Error::forbidden("the create event cannot be replaced"));
         }
+        if kind == "m.room.member" && ruma::UserId::parse(state_key).is_err() {
+            return Err(Error::invalid_param("the state key of a member event must be a user id"));
+        }
         // Only the user themself may be the key of per-user state, unless
         // the auth rules (membership) say otherwise.
         let draft = EventDraft::state(kind, state_key, content);

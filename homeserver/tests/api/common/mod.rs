@@ -214,6 +214,57 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Creates a room and returns its id.
+    pub async fn create_room(&self, token: &str, body: Value) -> String {
+        let created = self.post("/_matrix/client/v3/createRoom", Some(token), body).await.ok();
+        created["room_id"].as_str().expect("room_id").to_owned()
+    }
+
+    /// Sends a text message with a fresh transaction id; returns the event id.
+    pub async fn send_text(&self, token: &str, room_id: &str, text: &str) -> String {
+        let txn = TXNS.fetch_add(1, Ordering::SeqCst);
+        let path = format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t{txn}");
+        let sent =
+            self.put(&path, Some(token), json!({"msgtype": "m.text", "body": text})).await.ok();
+        sent["event_id"].as_str().expect("event_id").to_owned()
+    }
+
+    /// Joins a room by id or alias.
+    pub async fn join(&self, token: &str, room: &str) -> Answer {
+        let room = room.replace('#', "%23");
+        self.post(&format!("/_matrix/client/v3/join/{room}"), Some(token), json!({})).await
+    }
+
+    pub async fn invite(&self, token: &str, room_id: &str, user_id: &str) -> Answer {
+        let path = format!("/_matrix/client/v3/rooms/{room_id}/invite");
+        self.post(&path, Some(token), json!({"user_id": user_id})).await
+    }
+
+    /// GET /sync with an optional since token and long-poll timeout (ms).
+    pub async fn sync(&self, token: &str, since: Option<&str>, timeout_ms: u64) -> Value {
+        let mut path = format!("/_matrix/client/v3/sync?timeout={timeout_ms}");
+        if let Some(since) = since {
+            path.push_str(&format!("&since={since}"));
+        }
+        self.get(&path, Some(token)).await.ok()
+    }
+
+    /// Bodies of the m.room.message events of a /messages page or timeline.
+    pub fn bodies(events: &Value) -> Vec<String> {
+        events
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+static TXNS: AtomicU32 = AtomicU32::new(0);
+
 pub fn session_from(body: &Value) -> Session {
     Session {
         user_id: body["user_id"].as_str().expect("user_id").to_owned(),

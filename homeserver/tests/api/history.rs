@@ -1,0 +1,158 @@
+//! /messages pagination and history visibility.
+
+use serde_json::json;
+
+use crate::{
+    backend_tests,
+    common::{Backend, TestServer},
+};
+
+backend_tests!(
+    messages_paginate_both_ways,
+    history_visibility_is_respected,
+    left_users_see_up_to_their_leave
+);
+
+async fn messages_paginate_both_ways(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    for i in 0..25 {
+        s.send_text(&alice.token, &room, &format!("m{i}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut from: Option<String> = None;
+    loop {
+        let mut path = format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=10");
+        if let Some(from) = &from {
+            path.push_str(&format!("&from={from}"));
+        }
+        let page = s.get(&path, Some(&alice.token)).await.ok();
+        seen.extend(TestServer::bodies(&page["chunk"]));
+        match page["end"].as_str() {
+            Some(end) => from = Some(end.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..25).rev().map(|i| format!("m{i}")).collect();
+    assert_eq!(seen, expected);
+
+    let forward = s
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room}/messages?dir=f&limit=100"),
+            Some(&alice.token),
+        )
+        .await
+        .ok();
+    let bodies = TestServer::bodies(&forward["chunk"]);
+    assert_eq!(bodies.first().map(String::as_str), Some("m0"));
+    assert_eq!(bodies.len(), 25);
+    assert_eq!(forward["chunk"][0]["type"], "m.room.create");
+    s.get(
+        &format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&from=garbage"),
+        Some(&alice.token),
+    )
+    .await
+    .err(400, "M_INVALID_PARAM");
+}
+
+async fn history_visibility_is_respected(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let carol = s.register("carol", "pw").await;
+    // "joined": newcomers see nothing from before they joined.
+    let joined_only = s
+        .create_room(
+            &alice.token,
+            json!({"preset": "public_chat", "initial_state": [{"type": "m.room.history_visibility",
+                   "state_key": "", "content": {"history_visibility": "joined"}}]}),
+        )
+        .await;
+    let secret = s.send_text(&alice.token, &joined_only, "before bob").await;
+    s.join(&bob.token, &joined_only).await.ok();
+    s.send_text(&alice.token, &joined_only, "after bob").await;
+    let page = s
+        .get(
+            &format!("/_matrix/client/v3/rooms/{joined_only}/messages?dir=b&limit=50"),
+            Some(&bob.token),
+        )
+        .await
+        .ok();
+    assert_eq!(TestServer::bodies(&page["chunk"]), vec!["after bob"]);
+    s.get(&format!("/_matrix/client/v3/rooms/{joined_only}/event/{secret}"), Some(&bob.token))
+        .await
+        .err(404, "M_NOT_FOUND");
+
+    // "shared": newcomers see the earlier history.
+    let shared = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+    s.send_text(&alice.token, &shared, "old news").await;
+    s.join(&bob.token, &shared).await.ok();
+    let page = s
+        .get(
+            &format!("/_matrix/client/v3/rooms/{shared}/messages?dir=b&limit=50"),
+            Some(&bob.token),
+        )
+        .await
+        .ok();
+    assert_eq!(TestServer::bodies(&page["chunk"]), vec!["old news"]);
+    // Outsiders see nothing at all.
+    s.get(&format!("/_matrix/client/v3/rooms/{shared}/messages?dir=b"), Some(&carol.token))
+        .await
+        .err(403, "M_FORBIDDEN");
+
+    // "world_readable": anyone with an account may read.
+    let open = s
+        .create_room(
+            &alice.token,
+            json!({"preset": "public_chat", "initial_state": [{"type": "m.room.history_visibility",
+                   "state_key": "", "content": {"history_visibility": "world_readable"}}]}),
+        )
+        .await;
+    s.send_text(&alice.token, &open, "for everyone").await;
+    let page = s
+        .get(
+            &format!("/_matrix/client/v3/rooms/{open}/messages?dir=b&limit=50"),
+            Some(&carol.token),
+        )
+        .await
+        .ok();
+    assert_eq!(TestServer::bodies(&page["chunk"]), vec!["for everyone"]);
+}
+
+async fn left_users_see_up_to_their_leave(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let room = s
+        .create_room(
+            &alice.token,
+            json!({"preset": "public_chat", "name": "Before", "initial_state": [{"type": "m.room.history_visibility",
+                   "state_key": "", "content": {"history_visibility": "joined"}}]}),
+        )
+        .await;
+    s.join(&bob.token, &room).await.ok();
+    s.send_text(&alice.token, &room, "while bob is here").await;
+    s.post(&format!("/_matrix/client/v3/rooms/{room}/leave"), Some(&bob.token), json!({}))
+        .await
+        .ok();
+    s.send_text(&alice.token, &room, "after bob left").await;
+    s.put(
+        &format!("/_matrix/client/v3/rooms/{room}/state/m.room.name"),
+        Some(&alice.token),
+        json!({"name": "After"}),
+    )
+    .await
+    .ok();
+    let page = s
+        .get(&format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=50"), Some(&bob.token))
+        .await
+        .ok();
+    assert_eq!(TestServer::bodies(&page["chunk"]), vec!["while bob is here"]);
+    // State as it was when bob left.
+    let name = s
+        .get(&format!("/_matrix/client/v3/rooms/{room}/state/m.room.name"), Some(&bob.token))
+        .await
+        .ok();
+    assert_eq!(name["name"], "Before");
+}

@@ -1,0 +1,180 @@
+//! /sync: initial, incremental, long-polling, invites, leaves, restarts.
+
+use serde_json::json;
+
+use crate::{
+    backend_tests,
+    common::{Backend, TestServer},
+};
+
+backend_tests!(
+    initial_then_incremental_sync,
+    long_poll_wakes_on_a_new_message,
+    timeline_is_limited_with_prev_batch,
+    invites_and_leaves_appear,
+    account_data_syncs,
+    tokens_survive_a_restart,
+);
+
+async fn initial_then_incremental_sync(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let room = s.create_room(&alice.token, json!({"preset": "public_chat", "name": "Sync"})).await;
+    s.join(&bob.token, &room).await.ok();
+    s.send_text(&alice.token, &room, "first").await;
+
+    let initial = s.sync(&bob.token, None, 0).await;
+    let joined = &initial["rooms"]["join"][&room];
+    assert_eq!(TestServer::bodies(&joined["timeline"]["events"]), vec!["first"]);
+    assert_eq!(joined["summary"]["m.joined_member_count"], 2);
+    let state_types: Vec<&str> = joined["state"]["events"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .chain(joined["timeline"]["events"].as_array().map(Vec::as_slice).unwrap_or_default())
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    for needed in ["m.room.create", "m.room.name", "m.room.power_levels", "m.room.member"] {
+        assert!(state_types.contains(&needed), "{needed} missing");
+    }
+    let since = initial["next_batch"].as_str().expect("next_batch").to_owned();
+
+    let quiet = s.sync(&bob.token, Some(&since), 0).await;
+    assert!(quiet["rooms"]["join"].get(&room).is_none(), "nothing new: {quiet}");
+
+    s.send_text(&alice.token, &room, "second").await;
+    let next = s.sync(&bob.token, Some(&since), 0).await;
+    let timeline = &next["rooms"]["join"][&room]["timeline"];
+    assert_eq!(TestServer::bodies(&timeline["events"]), vec!["second"]);
+    assert_ne!(timeline["limited"], json!(true));
+    s.get("/_matrix/client/v3/sync?since=bogus", Some(&bob.token))
+        .await
+        .err(400, "M_INVALID_PARAM");
+}
+
+async fn long_poll_wakes_on_a_new_message(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let room = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+    s.join(&bob.token, &room).await.ok();
+    let since = s.sync(&bob.token, None, 0).await["next_batch"].as_str().expect("token").to_owned();
+
+    // A long poll of a minute returns as soon as alice's message lands.
+    let waiting = s.sync(&bob.token, Some(&since), 60_000);
+    let sending = async {
+        tokio::task::yield_now().await;
+        s.send_text(&alice.token, &room, "wake up").await
+    };
+    let (woken, _) = tokio::join!(waiting, sending);
+    let events = &woken["rooms"]["join"][&room]["timeline"]["events"];
+    assert_eq!(TestServer::bodies(events), vec!["wake up"]);
+}
+
+async fn timeline_is_limited_with_prev_batch(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    let since =
+        s.sync(&alice.token, None, 0).await["next_batch"].as_str().expect("token").to_owned();
+    for i in 0..15 {
+        s.send_text(&alice.token, &room, &format!("n{i}")).await;
+    }
+    let filter = r#"{"room":{"timeline":{"limit":5}}}"#;
+    let path = format!("/_matrix/client/v3/sync?since={since}&filter={}", urlencode(filter));
+    let synced = s.get(&path, Some(&alice.token)).await.ok();
+    let timeline = &synced["rooms"]["join"][&room]["timeline"];
+    assert_eq!(timeline["limited"], json!(true));
+    assert_eq!(TestServer::bodies(&timeline["events"]), vec!["n10", "n11", "n12", "n13", "n14"]);
+    // prev_batch continues backwards from the gap.
+    let prev = timeline["prev_batch"].as_str().expect("prev_batch");
+    let page = s
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=3&from={prev}"),
+            Some(&alice.token),
+        )
+        .await
+        .ok();
+    assert_eq!(TestServer::bodies(&page["chunk"]), vec!["n9", "n8", "n7"]);
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+async fn invites_and_leaves_appear(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let since = s.sync(&bob.token, None, 0).await["next_batch"].as_str().expect("token").to_owned();
+    let room =
+        s.create_room(&alice.token, json!({"name": "Secret club", "invite": [bob.user_id]})).await;
+
+    let synced = s.sync(&bob.token, Some(&since), 0).await;
+    let invite = &synced["rooms"]["invite"][&room]["invite_state"]["events"];
+    let events = invite.as_array().expect("invite state");
+    assert!(
+        events.iter().any(|e| e["type"] == "m.room.name" && e["content"]["name"] == "Secret club")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "m.room.member" && e["content"]["membership"] == "invite")
+    );
+    let since = synced["next_batch"].as_str().expect("token").to_owned();
+
+    // Rejecting the invite puts the room in the leave section.
+    s.post(&format!("/_matrix/client/v3/rooms/{room}/leave"), Some(&bob.token), json!({}))
+        .await
+        .ok();
+    let synced = s.sync(&bob.token, Some(&since), 0).await;
+    assert!(synced["rooms"]["leave"].get(&room).is_some(), "{synced}");
+    assert!(synced["rooms"]["invite"].get(&room).is_none());
+}
+
+async fn account_data_syncs(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let since =
+        s.sync(&alice.token, None, 0).await["next_batch"].as_str().expect("token").to_owned();
+    let path = format!("/_matrix/client/v3/user/{}/account_data/m.direct", alice.user_id);
+    let waiting = s.sync(&alice.token, Some(&since), 60_000);
+    let writing = async {
+        tokio::task::yield_now().await;
+        s.put(&path, Some(&alice.token), json!({"@bob:localhost": ["!r:localhost"]})).await.ok()
+    };
+    let (synced, _) = tokio::join!(waiting, writing);
+    let events = synced["account_data"]["events"].as_array().expect("account data");
+    assert!(events.iter().any(|e| e["type"] == "m.direct"));
+}
+
+async fn tokens_survive_a_restart(backend: Backend) {
+    let mut s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    s.send_text(&alice.token, &room, "before restart").await;
+    let since =
+        s.sync(&alice.token, None, 0).await["next_batch"].as_str().expect("token").to_owned();
+    s.restart().await;
+    s.send_text(&alice.token, &room, "after restart").await;
+    let synced = s.sync(&alice.token, Some(&since), 0).await;
+    assert_eq!(
+        TestServer::bodies(&synced["rooms"]["join"][&room]["timeline"]["events"]),
+        vec!["after restart"]
+    );
+    let page = s
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=10"),
+            Some(&alice.token),
+        )
+        .await
+        .ok();
+    assert_eq!(TestServer::bodies(&page["chunk"]), vec!["after restart", "before restart"]);
+}
