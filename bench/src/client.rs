@@ -1,0 +1,125 @@
+//! A minimal Matrix client over reqwest: just what the scenarios need.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+static TXN: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    pub async fn register(http: &reqwest::Client, url: &str, name: &str) -> Result<Self, Error> {
+        let body: Value = http
+            .post(format!("{url}/_matrix/client/v3/register"))
+            .json(&json!({"username": name, "password": "bench-password", "auth": {"type": "m.login.dummy"}}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = body["access_token"].as_str().ok_or("no access token")?.to_owned();
+        Ok(Self { http: http.clone(), base: format!("{url}/_matrix/client/v3"), token })
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, Error> {
+        let response = request.bearer_auth(&self.token).send().await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if !status.is_success() {
+            return Err(format!("{status}: {body}").into());
+        }
+        Ok(body)
+    }
+
+    pub async fn create_room(&self, body: Value) -> Result<String, Error> {
+        let created =
+            self.call(self.http.post(format!("{}/createRoom", self.base)).json(&body)).await?;
+        Ok(created["room_id"].as_str().ok_or("no room id")?.to_owned())
+    }
+
+    pub async fn join(&self, room: &str) -> Result<(), Error> {
+        self.call(self.http.post(format!("{}/join/{room}", self.base)).json(&json!({}))).await?;
+        Ok(())
+    }
+
+    pub async fn send_text(&self, room: &str, text: &str) -> Result<String, Error> {
+        let txn = TXN.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}/rooms/{room}/send/m.room.message/b{txn}", self.base);
+        let sent =
+            self.call(self.http.put(url).json(&json!({"msgtype": "m.text", "body": text}))).await?;
+        Ok(sent["event_id"].as_str().ok_or("no event id")?.to_owned())
+    }
+
+    pub async fn sync(&self, since: Option<&str>, timeout_ms: u64) -> Result<Value, Error> {
+        let mut url = format!("{}/sync?timeout={timeout_ms}", self.base);
+        if let Some(since) = since {
+            url.push_str(&format!("&since={since}"));
+        }
+        self.call(self.http.get(url)).await
+    }
+
+    /// Long-polls until `expected` messages arrived; returns for each the
+    /// time from its send being answered to its arrival here.
+    pub async fn watch_latencies(
+        &self,
+        mut since: String,
+        expected: usize,
+        sent_at: Arc<Mutex<HashMap<String, Instant>>>,
+    ) -> Result<Vec<Duration>, Error> {
+        let mut seen: HashMap<String, Instant> = HashMap::new();
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while seen.len() < expected && Instant::now() < deadline {
+            let body = self.sync(Some(&since), 30_000).await?;
+            let arrived = Instant::now();
+            since = body["next_batch"].as_str().ok_or("no next_batch")?.to_owned();
+            for (_, room) in body["rooms"]["join"].as_object().into_iter().flatten() {
+                for event in room["timeline"]["events"].as_array().into_iter().flatten() {
+                    if event["type"] == "m.room.message"
+                        && let Some(id) = event["event_id"].as_str()
+                    {
+                        seen.insert(id.to_owned(), arrived);
+                    }
+                }
+            }
+        }
+        let sent = sent_at.lock().unwrap_or_else(|e| e.into_inner());
+        // A sync may beat the sender's own bookkeeping: count that as zero.
+        Ok(seen
+            .iter()
+            .filter_map(|(id, arrived)| sent.get(id).map(|s| arrived.saturating_duration_since(*s)))
+            .collect())
+    }
+
+    /// Pages backwards through a room; returns how many events came back.
+    pub async fn paginate_all(&self, room: &str, page: usize) -> Result<usize, Error> {
+        let mut from: Option<String> = None;
+        let mut total = 0;
+        loop {
+            let mut url = format!("{}/rooms/{room}/messages?dir=b&limit={page}", self.base);
+            if let Some(from) = &from {
+                url.push_str(&format!("&from={from}"));
+            }
+            let body = self.call(self.http.get(url)).await?;
+            total += body["chunk"].as_array().map_or(0, Vec::len);
+            match body["end"].as_str() {
+                Some(end) => from = Some(end.to_owned()),
+                None => return Ok(total),
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! `loadgen`: starts a `lattice` server in a temporary folder and measures it
+//! through the public client API only: send throughput with concurrent
+//! senders, delivery latency to long-polling syncs, initial sync of a user in
+//! 100 rooms, /messages over 1,000 events, and the server's RSS and CPU.
+
+mod client;
+mod server;
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use clap::Parser;
+use serde_json::json;
+
+use crate::{client::Client, server::ServerProcess};
+
+#[derive(Parser, Debug)]
+#[command(about = "Measure a Lattice server through its HTTP API")]
+struct Args {
+    /// The server binary to start (build it with --release first).
+    #[arg(long, default_value = "target/release/lattice")]
+    server: String,
+    /// Concurrent senders.
+    #[arg(long, default_value_t = 20)]
+    senders: usize,
+    /// Messages each sender sends.
+    #[arg(long, default_value_t = 500)]
+    messages: usize,
+    /// Rooms for the initial sync measurement.
+    #[arg(long, default_value_t = 100)]
+    rooms: usize,
+    /// Events for the /messages measurement.
+    #[arg(long, default_value_t = 1000)]
+    history: usize,
+    /// Also run the PostgreSQL backend at this URL (a fresh database is made).
+    #[arg(long)]
+    postgres: Option<String>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() -> Result<(), client::Error> {
+    let args = Args::parse();
+    let server = ServerProcess::start(&args.server, args.postgres.as_deref()).await?;
+    println!("server: {} (pid {}), backend {}", server.url, server.pid, server.backend);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+
+    // --- Throughput and delivery latency -------------------------------
+    let owner = Client::register(&http, &server.url, "owner").await?;
+    let room = owner.create_room(json!({"preset": "public_chat"})).await?;
+    let mut senders = Vec::new();
+    for i in 0..args.senders {
+        let sender = Client::register(&http, &server.url, &format!("sender{i}")).await?;
+        sender.join(&room).await?;
+        senders.push(sender);
+    }
+    let watcher = Client::register(&http, &server.url, "watcher").await?;
+    watcher.join(&room).await?;
+    let since = watcher.sync(None, 0).await?["next_batch"].as_str().unwrap_or_default().to_owned();
+
+    let sent_at: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
+    let total = args.senders * args.messages;
+    let watch = {
+        let sent_at = sent_at.clone();
+        let watcher = watcher.clone();
+        tokio::spawn(async move { watcher.watch_latencies(since, total, sent_at).await })
+    };
+
+    let cpu_before = server.cpu_time()?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for sender in senders {
+        let room = room.clone();
+        let sent_at = sent_at.clone();
+        let count = args.messages;
+        tasks.push(tokio::spawn(async move {
+            for n in 0..count {
+                let event_id = sender.send_text(&room, &format!("message {n}")).await?;
+                sent_at.lock().unwrap_or_else(|e| e.into_inner()).insert(event_id, Instant::now());
+            }
+            Ok::<_, client::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await?.map_err(|e| e.to_string())?;
+    }
+    let elapsed = started.elapsed();
+    let cpu = server.cpu_time()? - cpu_before;
+    let mut latencies = watch.await?.map_err(|e| e.to_string())?;
+    latencies.sort();
+    println!(
+        "send: {total} messages from {} senders in {:.2}s = {:.0} messages/s; server CPU {:.3} ms/message",
+        args.senders,
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64(),
+        ms(cpu) / total as f64,
+    );
+    println!(
+        "delivery (send answered -> seen by a long-polling sync): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(percentile(&latencies, 1.0)),
+        latencies.len(),
+    );
+
+    // --- Initial sync in many rooms --------------------------------------
+    let busy = Client::register(&http, &server.url, "busy").await?;
+    for i in 0..args.rooms {
+        let room = busy.create_room(json!({"name": format!("room {i}")})).await?;
+        busy.send_text(&room, "hello").await?;
+    }
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let body = busy.sync(None, 0).await?;
+        runs.push(t.elapsed());
+        let joined = body["rooms"]["join"].as_object().map_or(0, |r| r.len());
+        assert_eq!(joined, args.rooms, "initial sync returned every room");
+    }
+    runs.sort();
+    println!(
+        "initial sync, {} rooms: median {:.1} ms (best {:.1} ms)",
+        args.rooms,
+        ms(runs[2]),
+        ms(runs[0])
+    );
+
+    // --- /messages over a long history -----------------------------------
+    let historian = Client::register(&http, &server.url, "historian").await?;
+    let long = historian.create_room(json!({})).await?;
+    for n in 0..args.history {
+        historian.send_text(&long, &format!("history {n}")).await?;
+    }
+    let t = Instant::now();
+    let fetched = historian.paginate_all(&long, 100).await?;
+    println!(
+        "/messages: {fetched} events back in pages of 100 in {:.1} ms ({:.1} ms per page)",
+        ms(t.elapsed()),
+        ms(t.elapsed()) / (fetched as f64 / 100.0).ceil().max(1.0)
+    );
+
+    println!(
+        "server RSS: {:.1} MiB now, {:.1} MiB peak",
+        server.rss_kib()? as f64 / 1024.0,
+        server.peak_rss_kib()? as f64 / 1024.0
+    );
+    server.stop();
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! Starts the server under test as its own process, so that its memory and
+//! CPU can be read from /proc.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+pub struct ServerProcess {
+    pub url: String,
+    pub pid: u32,
+    pub backend: &'static str,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    pub async fn start(binary: &str, postgres: Option<&str>) -> Result<Self, crate::client::Error> {
+        let dir = tempfile::tempdir()?;
+        let mut command = Command::new(binary);
+        command
+            .current_dir(dir.path())
+            .env("LATTICE_SERVER__BIND", "127.0.0.1:0")
+            .env("LATTICE_LOGGING__LEVEL", "warn,lattice=info")
+            .env("LATTICE_LIMITS__REQUEST_TIMEOUT", "120")
+            .stdout(Stdio::piped());
+        let backend = match postgres {
+            Some(url) => {
+                command.env("LATTICE_DATABASE__URL", url);
+                "postgresql"
+            }
+            None => "sqlite",
+        };
+        let mut child = command.spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("listening on http://") {
+                    let url = line[at + "listening on ".len()..]
+                        .split_whitespace()
+                        .next()
+                        .map(str::to_owned);
+                    let _ = tx.send(url);
+                }
+            }
+        });
+        let url = rx.recv_timeout(Duration::from_secs(60))?.ok_or("no address")?;
+        Ok(Self { url, pid: child.id(), backend, child, _dir: dir })
+    }
+
+    fn status_field(&self, field: &str) -> Result<u64, crate::client::Error> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
+        let line = status.lines().find(|l| l.starts_with(field)).ok_or("no such field")?;
+        Ok(line.split_whitespace().nth(1).ok_or("bad line")?.parse()?)
+    }
+
+    pub fn rss_kib(&self) -> Result<u64, crate::client::Error> {
+        self.status_field("VmRSS:")
+    }
+
+    pub fn peak_rss_kib(&self) -> Result<u64, crate::client::Error> {
+        self.status_field("VmHWM:")
+    }
+
+    /// User + system CPU time the server has used so far.
+    pub fn cpu_time(&self) -> Result<Duration, crate::client::Error> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
+        // Fields after the command name, which is in parentheses.
+        let rest = stat.rsplit_once(')').ok_or("bad stat")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        Ok(Duration::from_millis(ticks * 10))
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
