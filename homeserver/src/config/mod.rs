@@ -24,6 +24,20 @@ pub struct Config {
     pub registration: RegistrationConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
+    pub presence: PresenceConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresenceConfig {
+    /// Presence costs a write and a fan-out per change; small servers may turn it off.
+    pub enabled: bool,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

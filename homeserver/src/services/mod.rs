@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod devices;
+pub mod ephemeral;
 pub mod profile;
 pub mod rooms;
 pub mod server_key;
@@ -26,6 +27,9 @@ pub struct Services {
     pub user_data: user_data::UserData,
     pub rooms: rooms::Rooms,
     pub sync: sync::SyncService,
+    pub typing: ephemeral::Typing,
+    pub receipts: ephemeral::Receipts,
+    pub presence: ephemeral::Presence,
 }
 
 impl Services {
@@ -36,14 +40,29 @@ impl Services {
         let notifier = Arc::new(sync::notifier::Notifier::new(sync::notifier::Positions {
             events: store.max_event_stream().await?,
             account_data: store.account_data_position().await?,
+            receipts: store.stream_position("receipts").await?,
+            typing: 0,
+            presence: store.stream_position("presence").await?,
         }));
         let rooms = rooms::Rooms::new(store.clone(), config.clone(), key, notifier.clone());
+        let typing = ephemeral::Typing::new(rooms.clone(), notifier.clone());
+        let presence =
+            ephemeral::Presence::new(store.clone(), notifier.clone(), config.presence.enabled);
         Ok(Self {
             accounts: accounts::Accounts::new(store.clone(), config.clone(), auth.clone()),
             devices: devices::Devices::new(store.clone(), auth.clone()),
             profiles: profile::Profiles::new(store.clone()),
             user_data: user_data::UserData::new(store.clone(), notifier.clone()),
-            sync: sync::SyncService::new(store.clone(), rooms.clone(), notifier),
+            sync: sync::SyncService::new(
+                store.clone(),
+                rooms.clone(),
+                typing.clone(),
+                presence.clone(),
+                notifier.clone(),
+            ),
+            receipts: ephemeral::Receipts::new(store.clone(), rooms.clone(), notifier),
+            typing,
+            presence,
             rooms,
             auth,
             config,

@@ -13,7 +13,10 @@ use serde_json::value::RawValue;
 
 use std::sync::Arc;
 
-use super::{auth::Requester, sync::notifier::Notifier};
+use super::{
+    auth::Requester,
+    sync::notifier::{Notifier, Stream},
+};
 use crate::{
     error::{Error, Result},
     store::Store,
@@ -85,7 +88,7 @@ impl UserData {
             .store
             .set_account_data(user_id.as_str(), room_key(room_id), data_type, content.get())
             .await?;
-        self.notifier.account_data_changed(position, user_id);
+        self.notifier.advance(Stream::AccountData, position, [user_id]);
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! BIGINT columns, 0/1 flags); only the migrations differ per backend.
 
 mod account_data;
+mod ephemeral;
 mod events;
 mod keys;
 mod sessions;
@@ -20,6 +21,7 @@ use sqlx::{
 };
 
 pub use self::{
+    ephemeral::{PresenceRow, ReceiptRow},
     events::{EventRow, NewEvent, StateGroupCache},
     sessions::{DeviceRow, NewSession, TokenLookup},
     state::StateRow,

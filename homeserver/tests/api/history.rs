@@ -156,3 +156,80 @@ async fn left_users_see_up_to_their_leave(backend: Backend) {
         .ok();
     assert_eq!(name["name"], "Before");
 }
+
+mod context {
+    use serde_json::json;
+
+    use crate::{
+        backend_tests,
+        common::{Backend, TestServer},
+    };
+
+    backend_tests!(context_around_an_event, knocking_asks_to_join);
+
+    async fn context_around_an_event(backend: Backend) {
+        let s = TestServer::new(backend).await;
+        let alice = s.register("alice", "pw").await;
+        let room = s.create_room(&alice.token, json!({})).await;
+        let mut ids = Vec::new();
+        for i in 0..9 {
+            ids.push(s.send_text(&alice.token, &room, &format!("c{i}")).await);
+        }
+        let context = s
+            .get(
+                &format!("/_matrix/client/v3/rooms/{room}/context/{}?limit=4", ids[4]),
+                Some(&alice.token),
+            )
+            .await
+            .ok();
+        assert_eq!(context["event"]["content"]["body"], "c4");
+        assert_eq!(TestServer::bodies(&context["events_before"]), vec!["c3", "c2"]);
+        assert_eq!(TestServer::bodies(&context["events_after"]), vec!["c5", "c6"]);
+        assert!(
+            context["state"]
+                .as_array()
+                .expect("state")
+                .iter()
+                .any(|e| e["type"] == "m.room.create")
+        );
+        let bob = s.register("bob", "pw").await;
+        s.get(&format!("/_matrix/client/v3/rooms/{room}/context/{}", ids[4]), Some(&bob.token))
+            .await
+            .err(404, "M_NOT_FOUND");
+    }
+
+    async fn knocking_asks_to_join(backend: Backend) {
+        let s = TestServer::new(backend).await;
+        let alice = s.register("alice", "pw").await;
+        let bob = s.register("bob", "pw").await;
+        let room = s
+            .create_room(
+                &alice.token,
+                json!({"initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                       "content": {"join_rule": "knock"}}]}),
+            )
+            .await;
+        let knocked = s
+            .post(
+                &format!("/_matrix/client/v3/knock/{room}"),
+                Some(&bob.token),
+                json!({"reason": "hi"}),
+            )
+            .await
+            .ok();
+        assert_eq!(knocked["room_id"], room.as_str());
+        let bob_sync = s.sync(&bob.token, None, 0).await;
+        assert!(
+            bob_sync["rooms"]["knock"][&room]["knock_state"]["events"].is_array(),
+            "{bob_sync}"
+        );
+        s.invite(&alice.token, &room, &bob.user_id).await.ok();
+        s.join(&bob.token, &room).await.ok();
+        // Invite-only rooms refuse knocks.
+        let closed = s.create_room(&alice.token, json!({"preset": "private_chat"})).await;
+        let carol = s.register("carol", "pw").await;
+        s.post(&format!("/_matrix/client/v3/knock/{closed}"), Some(&carol.token), json!({}))
+            .await
+            .err(403, "M_FORBIDDEN");
+    }
+}

@@ -7,6 +7,7 @@ mod account;
 mod devices;
 mod directory;
 mod discovery;
+mod ephemeral;
 mod history;
 mod login;
 mod membership;

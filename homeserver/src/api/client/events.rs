@@ -5,6 +5,7 @@ use ruma::{
     api::{
         Direction as RumaDirection,
         client::{
+            context::get_context,
             message::{get_message_events, send_message_event},
             redact::redact_event,
             room::get_room_event,
@@ -128,5 +129,22 @@ pub async fn messages(
     response.end = page.end;
     response.chunk = page.chunk.iter().map(raw_event).collect::<Result<_>>()?;
     response.state = page.state.iter().map(raw_event).collect::<Result<_>>()?;
+    Ok(response.into())
+}
+
+pub async fn context(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_context::v3::Request>,
+) -> Result<RumaResponse<get_context::v3::Response>> {
+    let limit = u64::from(body.limit) as usize;
+    let context =
+        services.rooms.context(&body.room_id, &auth.user_id, &body.event_id, limit).await?;
+    let mut response = get_context::v3::Response::new();
+    response.start = Some(context.start);
+    response.end = Some(context.end);
+    response.event = Some(raw_event(&context.event)?);
+    response.events_before = context.before.iter().map(raw_event).collect::<Result<_>>()?;
+    response.events_after = context.after.iter().map(raw_event).collect::<Result<_>>()?;
+    response.state = context.state.iter().map(raw_event).collect::<Result<_>>()?;
     Ok(response.into())
 }

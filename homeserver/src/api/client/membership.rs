@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use ruma::{
     OwnedRoomOrAliasId,
+    api::client::knock::knock_room,
     api::client::membership::{
         ban_user, forget_room, get_member_events, invite_user,
         invite_user::v3::InvitationRecipient, join_room_by_id, join_room_by_id_or_alias,
@@ -137,4 +138,13 @@ pub async fn joined_members(
         joined.insert(user, member);
     }
     Ok(joined_members::v3::Response::new(joined).into())
+}
+
+pub async fn knock(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<knock_room::v3::Request>,
+) -> Result<RumaResponse<knock_room::v3::Response>> {
+    let room_id =
+        services.rooms.knock(&body.room_id_or_alias, &auth.user_id, body.reason.as_deref()).await?;
+    Ok(knock_room::v3::Response::new(room_id).into())
 }

@@ -3,6 +3,7 @@
 mod account;
 mod devices;
 mod discovery;
+mod ephemeral;
 mod events;
 mod membership;
 mod profile;
@@ -36,16 +37,24 @@ use ruma::api::client::{
 };
 use ruma::api::client::{
     alias::{create_alias, delete_alias, get_alias},
-    directory::{get_room_visibility, set_room_visibility},
+    context::get_context,
+    directory::{
+        get_public_rooms, get_public_rooms_filtered, get_room_visibility, set_room_visibility,
+    },
+    knock::knock_room,
     membership::{
         ban_user, forget_room, get_member_events, invite_user, join_room_by_id,
         join_room_by_id_or_alias, joined_members, joined_rooms, kick_user, leave_room, unban_user,
     },
     message::{get_message_events, send_message_event},
+    presence::{get_presence, set_presence},
+    read_marker::set_read_marker,
+    receipt::create_receipt,
     redact::redact_event,
     room::{aliases, create_room, get_room_event},
     state::{get_state_event_for_key, get_state_events, send_state_event},
     sync::sync_events,
+    typing::create_typing_event,
 };
 
 use super::ruma::RumaRouter;
@@ -115,9 +124,12 @@ pub fn router() -> Router<Services> {
         .ruma::<aliases::v3::Request, _, _>(rooms::room_aliases)
         .ruma::<get_room_visibility::v3::Request, _, _>(rooms::get_visibility)
         .ruma::<set_room_visibility::v3::Request, _, _>(rooms::set_visibility)
+        .ruma::<get_public_rooms::v3::Request, _, _>(rooms::public_rooms)
+        .ruma::<get_public_rooms_filtered::v3::Request, _, _>(rooms::public_rooms_filtered)
         // Membership
         .ruma::<join_room_by_id::v3::Request, _, _>(membership::join_by_id)
         .ruma::<join_room_by_id_or_alias::v3::Request, _, _>(membership::join)
+        .ruma::<knock_room::v3::Request, _, _>(membership::knock)
         .ruma::<invite_user::v3::Request, _, _>(membership::invite)
         .ruma::<leave_room::v3::Request, _, _>(membership::leave)
         .ruma::<forget_room::v3::Request, _, _>(membership::forget)
@@ -135,6 +147,13 @@ pub fn router() -> Router<Services> {
         .ruma::<get_room_event::v3::Request, _, _>(events::event)
         .ruma::<redact_event::v3::Request, _, _>(events::redact)
         .ruma::<get_message_events::v3::Request, _, _>(events::messages)
+        .ruma::<get_context::v3::Request, _, _>(events::context)
+        // Ephemeral
+        .ruma::<create_typing_event::v3::Request, _, _>(ephemeral::typing)
+        .ruma::<create_receipt::v3::Request, _, _>(ephemeral::receipt)
+        .ruma::<set_read_marker::v3::Request, _, _>(ephemeral::read_markers)
+        .ruma::<get_presence::v3::Request, _, _>(ephemeral::get_presence)
+        .ruma::<set_presence::v3::Request, _, _>(ephemeral::set_presence)
         // Sync
         .ruma::<sync_events::v3::Request, _, _>(sync::sync)
 }

@@ -4,7 +4,9 @@ use axum::extract::State;
 use ruma::{
     api::client::{
         alias::{create_alias, delete_alias, get_alias},
-        directory::{get_room_visibility, set_room_visibility},
+        directory::{
+            get_public_rooms, get_public_rooms_filtered, get_room_visibility, set_room_visibility,
+        },
         room::{Visibility, aliases, create_room},
     },
     serde::Raw,
@@ -105,4 +107,32 @@ pub async fn set_visibility(
     let public = body.visibility == Visibility::Public;
     services.rooms.publish(&body.room_id, &auth.user_id, public).await?;
     Ok(set_room_visibility::v3::Response::new().into())
+}
+
+pub async fn public_rooms(
+    State(services): State<Services>,
+    Ruma { body, .. }: Ruma<get_public_rooms::v3::Request>,
+) -> Result<RumaResponse<get_public_rooms::v3::Response>> {
+    let limit = body.limit.map(|l| u64::from(l) as usize);
+    let page = services.rooms.public_rooms(None, limit, body.since.as_deref()).await?;
+    let mut response = get_public_rooms::v3::Response::new(page.chunk);
+    response.next_batch = page.next_batch;
+    response.prev_batch = page.prev_batch;
+    response.total_room_count_estimate = ruma::UInt::try_from(page.total as u64).ok();
+    Ok(response.into())
+}
+
+pub async fn public_rooms_filtered(
+    State(services): State<Services>,
+    Ruma { body, .. }: Ruma<get_public_rooms_filtered::v3::Request>,
+) -> Result<RumaResponse<get_public_rooms_filtered::v3::Response>> {
+    let limit = body.limit.map(|l| u64::from(l) as usize);
+    let term = body.filter.generic_search_term.as_deref();
+    let page = services.rooms.public_rooms(term, limit, body.since.as_deref()).await?;
+    let mut response = get_public_rooms_filtered::v3::Response::new();
+    response.chunk = page.chunk;
+    response.next_batch = page.next_batch;
+    response.prev_batch = page.prev_batch;
+    response.total_room_count_estimate = ruma::UInt::try_from(page.total as u64).ok();
+    Ok(response.into())
 }

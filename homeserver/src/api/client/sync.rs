@@ -35,6 +35,8 @@ pub async fn sync(
     if let Some(limit) = filter.room.timeline.limit {
         options.timeline_limit = u64::from(limit).clamp(1, 100) as usize;
     }
+    // Syncing marks the user present, unless the client asks otherwise.
+    services.presence.touch(&auth.user_id, &body.set_presence).await?;
     let response = services.sync.sync(&auth, options).await?;
     Ok(response.into())
 }

@@ -85,3 +85,94 @@ impl Rooms {
         self.store().set_room_public(room_id.as_str(), public).await
     }
 }
+
+/// One page of the public room directory.
+pub struct PublicRoomsPage {
+    pub chunk: Vec<ruma::directory::PublicRoomsChunk>,
+    pub next_batch: Option<String>,
+    pub prev_batch: Option<String>,
+    pub total: usize,
+}
+
+impl Rooms {
+    /// The published rooms, optionally matching a search term, by offset.
+    pub async fn public_rooms(
+        &self,
+        search: Option<&str>,
+        limit: Option<usize>,
+        since: Option<&str>,
+    ) -> Result<PublicRoomsPage> {
+        use ruma::{
+            directory::{PublicRoomsChunk, PublicRoomsChunkInit},
+            events::StateEventType,
+            room::JoinRuleKind,
+        };
+        let offset: usize = match since {
+            Some(token) => token
+                .strip_prefix('p')
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| Error::invalid_param("invalid since token"))?,
+            None => 0,
+        };
+        let term = search.map(str::to_lowercase).filter(|t| !t.is_empty());
+        let mut all = Vec::new();
+        for room_id in self.store().public_rooms().await? {
+            let room_id = RoomId::parse(&room_id).map_err(Error::internal)?;
+            let chunk = self
+                .with_head(&room_id, |head| {
+                    let text = |kind: StateEventType, field: &str| {
+                        head.get(&kind, "").and_then(|pdu| pdu.content_str(field))
+                    };
+                    let joined = head.members_with(&[MembershipState::Join]).len() as u64;
+                    let mut chunk: PublicRoomsChunk = PublicRoomsChunkInit {
+                        num_joined_members: ruma::UInt::try_from(joined).unwrap_or_default(),
+                        room_id: room_id.clone(),
+                        world_readable: text(
+                            StateEventType::RoomHistoryVisibility,
+                            "history_visibility",
+                        )
+                        .as_deref()
+                            == Some("world_readable"),
+                        guest_can_join: text(StateEventType::RoomGuestAccess, "guest_access")
+                            .as_deref()
+                            == Some("can_join"),
+                    }
+                    .into();
+                    chunk.name = text(StateEventType::RoomName, "name");
+                    chunk.topic = text(StateEventType::RoomTopic, "topic");
+                    chunk.canonical_alias = text(StateEventType::RoomCanonicalAlias, "alias")
+                        .and_then(|a| OwnedRoomAliasId::try_from(a).ok());
+                    chunk.avatar_url = text(StateEventType::RoomAvatar, "url").map(Into::into);
+                    chunk.join_rule = text(StateEventType::RoomJoinRules, "join_rule")
+                        .map(|rule| JoinRuleKind::from(rule.as_str()))
+                        .unwrap_or(JoinRuleKind::Public);
+                    chunk
+                })
+                .await?;
+            let matches = term.as_ref().is_none_or(|term| {
+                [
+                    chunk.name.as_deref(),
+                    chunk.topic.as_deref(),
+                    chunk.canonical_alias.as_ref().map(|a| a.as_str()),
+                ]
+                .into_iter()
+                .flatten()
+                .any(|text| text.to_lowercase().contains(term.as_str()))
+            });
+            if matches {
+                all.push(chunk);
+            }
+        }
+        // Busiest rooms first, as people expect of a directory.
+        all.sort_by(|a, b| {
+            b.num_joined_members.cmp(&a.num_joined_members).then(a.room_id.cmp(&b.room_id))
+        });
+        let total = all.len();
+        let limit = limit.unwrap_or(total.max(1)).max(1);
+        let chunk: Vec<_> = all.into_iter().skip(offset).take(limit).collect();
+        let next_batch =
+            (offset + chunk.len() < total).then(|| format!("p{}", offset + chunk.len()));
+        let prev_batch = (offset > 0).then(|| format!("p{}", offset.saturating_sub(limit)));
+        Ok(PublicRoomsPage { chunk, next_batch, prev_batch, total })
+    }
+}

@@ -259,3 +259,64 @@ impl Rooms {
             .collect())
     }
 }
+
+/// GET /rooms/{id}/context/{eventId}.
+#[derive(Debug)]
+pub struct Context {
+    pub before: Vec<JsonValue>,
+    pub event: JsonValue,
+    pub after: Vec<JsonValue>,
+    pub state: Vec<JsonValue>,
+    pub start: String,
+    pub end: String,
+}
+
+impl Rooms {
+    pub async fn context(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        event_id: &EventId,
+        limit: usize,
+    ) -> Result<Context> {
+        let not_found = || Error::not_found("event not found");
+        let row = self.store().event(event_id.as_str()).await?.ok_or_else(not_found)?;
+        if row.room_id != room_id.as_str() {
+            return Err(not_found());
+        }
+        let mut visibility = Visibility::new(self, room_id, user_id).await?;
+        if !visibility.allows(&row).await? {
+            return Err(not_found());
+        }
+        let half = (limit.clamp(0, 100) / 2).max(1) as i64;
+        let before_rows =
+            self.store().room_events(room_id.as_str(), 0, row.stream - 1, false, half).await?;
+        let after_rows =
+            self.store().room_events(room_id.as_str(), row.stream, i64::MAX, true, half).await?;
+        let start = token(before_rows.last().map_or(row.stream - 1, |r| r.stream - 1));
+        let end = token(after_rows.last().map_or(row.stream, |r| r.stream));
+        let mut before = Vec::new();
+        for r in &before_rows {
+            if visibility.allows(r).await? {
+                before.push(self.client_event(r, None)?);
+            }
+        }
+        let mut after = Vec::new();
+        for r in &after_rows {
+            if visibility.allows(r).await? {
+                after.push(self.client_event(r, None)?);
+            }
+        }
+        let mut latest = std::collections::HashMap::new();
+        for (kind, key, id, pdu) in self.store().state_at_group(row.state_group).await? {
+            latest.insert((kind, key), (id, pdu));
+        }
+        let state = latest
+            .into_values()
+            .map(|(id, pdu)| {
+                Pdu::from_stored(&id, room_id.as_str(), &pdu).map(|p| p.to_client_event(None))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Context { before, event: self.client_event(&row, None)?, after, state, start, end })
+    }
+}

@@ -72,6 +72,18 @@ impl Rooms {
         Ok(room_id)
     }
 
+    /// Asks to join a room whose join rule is `knock`.
+    pub async fn knock(
+        &self,
+        room: &RoomOrAliasId,
+        user_id: &UserId,
+        reason: Option<&str>,
+    ) -> Result<OwnedRoomId> {
+        let room_id = self.resolve_room(room).await?;
+        self.set_membership(&room_id, user_id, user_id, "knock", reason).await?;
+        Ok(room_id)
+    }
+
     pub async fn invite(
         &self,
         room_id: &RoomId,

@@ -24,7 +24,8 @@ use tokio::sync::Mutex as AsyncMutex;
 pub use self::{
     builder::EventDraft,
     create::CreateRoom,
-    history::{Direction, MessagesPage, MessagesQuery, token as history_token},
+    directory::PublicRoomsPage,
+    history::{Context, Direction, MessagesPage, MessagesQuery, token as history_token},
 };
 use self::{
     builder::build_event,

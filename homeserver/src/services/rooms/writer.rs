@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     error::{Error, Result},
-    services::sync::notifier::Notifier,
+    services::sync::notifier::{Notifier, Stream},
     store::{NewEvent, StateGroupCache, Store},
 };
 
@@ -72,7 +72,7 @@ async fn run(mut rx: mpsc::Receiver<Persist>, store: Store, notifier: Arc<Notifi
             Ok(streams) => {
                 let wake: BTreeSet<&OwnedUserId> = batch.iter().flat_map(|p| &p.wake).collect();
                 let top = streams.iter().copied().max().unwrap_or_default();
-                notifier.events_persisted(top, wake.into_iter().map(|u| &**u));
+                notifier.advance(Stream::Events, top, wake.into_iter().map(|u| &**u));
                 for (request, stream) in batch.into_iter().zip(streams) {
                     let _ = request.reply.send(Ok(stream));
                 }
@@ -86,9 +86,11 @@ async fn run(mut rx: mpsc::Receiver<Persist>, store: Store, notifier: Arc<Notifi
                         .persist_events(std::slice::from_ref(&request.event), &mut groups)
                         .await;
                     match &result {
-                        Ok(streams) => {
-                            notifier.events_persisted(streams[0], request.wake.iter().map(|u| &**u))
-                        }
+                        Ok(streams) => notifier.advance(
+                            Stream::Events,
+                            streams[0],
+                            request.wake.iter().map(|u| &**u),
+                        ),
                         Err(_) => groups.clear(),
                     }
                     let _ = request.reply.send(result.map(|s| s[0]));

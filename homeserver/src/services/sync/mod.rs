@@ -8,8 +8,8 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use ruma::{
     OwnedRoomId, RoomId, UInt, UserId,
     api::client::sync::sync_events::v3::{
-        InviteState, InvitedRoom, JoinedRoom, LeftRoom, Response, RoomAccountData, RoomSummary,
-        Rooms as SyncRooms, State, StateEvents, Timeline,
+        InviteState, InvitedRoom, JoinedRoom, KnockState, KnockedRoom, LeftRoom, Response,
+        RoomAccountData, RoomSummary, Rooms as SyncRooms, State, StateEvents, Timeline,
     },
     events::{StateEventType, room::member::MembershipState},
     serde::Raw,
@@ -19,6 +19,7 @@ use serde_json::{Value as JsonValue, value::RawValue};
 use self::notifier::{Notifier, Positions};
 use super::{
     auth::Requester,
+    ephemeral::{Presence, Typing, presence::PresenceStatus},
     rooms::{Rooms, pdu::Pdu},
 };
 use crate::{
@@ -52,11 +53,13 @@ impl Default for SyncOptions {
 pub struct SyncService {
     store: Store,
     rooms: Rooms,
+    typing: Typing,
+    presence: Presence,
     notifier: Arc<Notifier>,
 }
 
-fn since_token(positions: Positions) -> String {
-    format!("s{}_{}", positions.events, positions.account_data)
+fn since_token(p: Positions) -> String {
+    format!("s{}_{}_{}_{}_{}", p.events, p.account_data, p.receipts, p.typing, p.presence)
 }
 
 fn parse_since(token: &str) -> Result<Positions> {
@@ -64,8 +67,14 @@ fn parse_since(token: &str) -> Result<Positions> {
     let rest = token.strip_prefix('s').ok_or_else(invalid)?;
     let mut parts = rest.split('_').map(|p| p.parse::<i64>().map_err(|_| invalid()));
     let events = parts.next().ok_or_else(invalid)??;
-    let account_data = parts.next().transpose()?.unwrap_or(0);
-    Ok(Positions { events, account_data })
+    let mut next = || parts.next().transpose().map(Option::unwrap_or_default);
+    Ok(Positions {
+        events,
+        account_data: next()?,
+        receipts: next()?,
+        typing: next()?,
+        presence: next()?,
+    })
 }
 
 fn raw<T>(value: &JsonValue) -> Result<Raw<T>> {
@@ -82,8 +91,14 @@ fn sync_event(mut event: JsonValue) -> JsonValue {
 }
 
 impl SyncService {
-    pub fn new(store: Store, rooms: Rooms, notifier: Arc<Notifier>) -> Self {
-        Self { store, rooms, notifier }
+    pub fn new(
+        store: Store,
+        rooms: Rooms,
+        typing: Typing,
+        presence: Presence,
+        notifier: Arc<Notifier>,
+    ) -> Self {
+        Self { store, rooms, typing, presence, notifier }
     }
 
     pub fn notifier(&self) -> &Arc<Notifier> {
@@ -101,7 +116,9 @@ impl SyncService {
             notified.as_mut().enable();
             let now = self.notifier.positions();
             let response = self.build(requester, since, now, &options).await?;
-            let empty = response.rooms.is_empty() && response.account_data.is_empty();
+            let empty = response.rooms.is_empty()
+                && response.account_data.is_empty()
+                && response.presence.is_empty();
             if since.is_none()
                 || !empty
                 || options.full_state
@@ -137,8 +154,41 @@ impl SyncService {
         let fresh: Vec<String> = changes.iter().map(|row| row.room_id.clone()).collect();
 
         response.rooms = self.joined_rooms(requester, since, now, options, &fresh).await?;
-        self.invites(user, since.is_some(), &changes, &mut response.rooms).await?;
+        for (room_id, events) in
+            self.pending_rooms(user, "invite", since.is_some(), &changes).await?
+        {
+            let mut state = InviteState::new();
+            state.events = events;
+            response.rooms.invite.insert(room_id, InvitedRoom::from(state));
+        }
+        for (room_id, events) in
+            self.pending_rooms(user, "knock", since.is_some(), &changes).await?
+        {
+            let mut state = KnockState::new();
+            state.events = events;
+            response.rooms.knock.insert(room_id, KnockedRoom::from(state));
+        }
         self.leaves(user, since, now, options, &changes, &forgotten, &mut response.rooms).await?;
+
+        self.ephemeral(user, since, now, &mut response.rooms).await?;
+        if self.presence.enabled() {
+            let since_presence = since.map_or(0, |s| s.presence);
+            for row in
+                self.store.presence_since(user.as_str(), since_presence, now.presence).await?
+            {
+                let status = PresenceStatus::from_row(&row);
+                let mut content = serde_json::json!({
+                    "presence": status.state.as_str(),
+                    "last_active_ago": status.last_active_ago_ms,
+                });
+                if let Some(msg) = status.status_msg {
+                    content["status_msg"] = JsonValue::from(msg);
+                }
+                let event =
+                    serde_json::json!({"type": "m.presence", "sender": row.0, "content": content});
+                response.presence.events.push(raw(&event)?);
+            }
+        }
 
         let since_data = since.map_or(0, |s| s.account_data);
         for (room_id, kind, content) in
@@ -234,6 +284,62 @@ impl SyncService {
         Ok(rooms)
     }
 
+    /// Typing notices and receipts of the user's joined rooms.
+    async fn ephemeral(
+        &self,
+        user: &UserId,
+        since: Option<Positions>,
+        now: Positions,
+        rooms: &mut SyncRooms,
+    ) -> Result<()> {
+        let joined: Vec<OwnedRoomId> = self
+            .store
+            .rooms_with_membership(user.as_str(), "join")
+            .await?
+            .into_iter()
+            .filter_map(|r| OwnedRoomId::try_from(r).ok())
+            .collect();
+        // Typing positions restart with the server: an older token sees all.
+        let since_typing = since.map_or(0, |s| if s.typing > now.typing { 0 } else { s.typing });
+        for (room_id, users) in self.typing.changes_since(since_typing, &joined) {
+            let event = serde_json::json!({"type": "m.typing", "content": {"user_ids": users}});
+            rooms
+                .join
+                .entry(room_id)
+                .or_default()
+                .ephemeral
+                .events
+                .push(raw(&event)?);
+        }
+        let since_receipts = since.map_or(0, |s| s.receipts);
+        let mut by_room: BTreeMap<String, JsonValue> = BTreeMap::new();
+        for (room_id, reader, kind, thread, event_id, ts) in
+            self.store.receipts_since(user.as_str(), since_receipts, now.receipts).await?
+        {
+            if kind == "m.read.private" && reader != user.as_str() {
+                continue;
+            }
+            let mut receipt = serde_json::json!({"ts": ts});
+            if !thread.is_empty() {
+                receipt["thread_id"] = JsonValue::from(thread);
+            }
+            let content = by_room.entry(room_id).or_insert_with(|| serde_json::json!({}));
+            content[&event_id][&kind][&reader] = receipt;
+        }
+        for (room_id, content) in by_room {
+            let Ok(room_id) = OwnedRoomId::try_from(room_id) else { continue };
+            let event = serde_json::json!({"type": "m.receipt", "content": content});
+            rooms
+                .join
+                .entry(room_id)
+                .or_default()
+                .ephemeral
+                .events
+                .push(raw(&event)?);
+        }
+        Ok(())
+    }
+
     async fn summary(&self, room_id: &RoomId, user: &UserId) -> Result<RoomSummary> {
         self.rooms
             .with_head(room_id, |head| {
@@ -256,30 +362,32 @@ impl SyncService {
             .await
     }
 
-    async fn invites(
+    /// Rooms the user is invited to or knocking on, with the stripped state
+    /// a client shows before joining (new ones only, when incremental).
+    async fn pending_rooms(
         &self,
         user: &UserId,
+        membership: &str,
         incremental: bool,
         changes: &[EventRow],
-        rooms: &mut SyncRooms,
-    ) -> Result<()> {
-        let invited = self.store.rooms_with_membership(user.as_str(), "invite").await?;
-        for room_id in invited {
+    ) -> Result<Vec<(OwnedRoomId, Vec<Raw<ruma::events::AnyStrippedStateEvent>>)>> {
+        const SHOWN: [&str; 6] = [
+            "m.room.create",
+            "m.room.join_rules",
+            "m.room.name",
+            "m.room.avatar",
+            "m.room.canonical_alias",
+            "m.room.encryption",
+        ];
+        let mut rooms = Vec::new();
+        for room_id in self.store.rooms_with_membership(user.as_str(), membership).await? {
             if incremental && !changes.iter().any(|row| row.room_id == room_id) {
                 continue;
             }
-            let room_id = RoomId::parse(&room_id).map_err(Error::internal)?;
-            let stripped = self
+            let room_id = OwnedRoomId::try_from(room_id).map_err(Error::internal)?;
+            let events = self
                 .rooms
                 .with_head(&room_id, |head| {
-                    const SHOWN: [&str; 6] = [
-                        "m.room.create",
-                        "m.room.join_rules",
-                        "m.room.name",
-                        "m.room.avatar",
-                        "m.room.canonical_alias",
-                        "m.room.encryption",
-                    ];
                     let mut events: Vec<JsonValue> = head
                         .state
                         .values()
@@ -292,11 +400,9 @@ impl SyncService {
                     events
                 })
                 .await?;
-            let mut state = InviteState::new();
-            state.events = stripped.iter().map(raw).collect::<Result<_>>()?;
-            rooms.invite.insert(room_id, InvitedRoom::from(state));
+            rooms.push((room_id, events.iter().map(raw).collect::<Result<_>>()?));
         }
-        Ok(())
+        Ok(rooms)
     }
 
     #[allow(clippy::too_many_arguments)]

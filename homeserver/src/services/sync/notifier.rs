@@ -13,33 +13,55 @@ use ruma::{OwnedUserId, UserId};
 use tokio::sync::Notify;
 
 /// Where each stream stands: everything up to these positions is durable
-/// and may be served.
+/// (typing: current) and may be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Positions {
     pub events: i64,
     pub account_data: i64,
+    pub receipts: i64,
+    pub typing: i64,
+    pub presence: i64,
+}
+
+/// The streams sync follows.
+#[derive(Debug, Clone, Copy)]
+pub enum Stream {
+    Events,
+    AccountData,
+    Receipts,
+    Typing,
+    Presence,
 }
 
 #[derive(Default)]
 pub struct Notifier {
-    events: AtomicI64,
-    account_data: AtomicI64,
+    positions: [AtomicI64; 5],
     users: Mutex<HashMap<OwnedUserId, Arc<Notify>>>,
 }
 
 impl Notifier {
     pub fn new(start: Positions) -> Self {
-        Self {
-            events: AtomicI64::new(start.events),
-            account_data: AtomicI64::new(start.account_data),
-            users: Mutex::default(),
+        let notifier = Self::default();
+        for (stream, value) in [
+            (Stream::Events, start.events),
+            (Stream::AccountData, start.account_data),
+            (Stream::Receipts, start.receipts),
+            (Stream::Typing, start.typing),
+            (Stream::Presence, start.presence),
+        ] {
+            notifier.positions[stream as usize].store(value, Ordering::Release);
         }
+        notifier
     }
 
     pub fn positions(&self) -> Positions {
+        let at = |s: Stream| self.positions[s as usize].load(Ordering::Acquire);
         Positions {
-            events: self.events.load(Ordering::Acquire),
-            account_data: self.account_data.load(Ordering::Acquire),
+            events: at(Stream::Events),
+            account_data: at(Stream::AccountData),
+            receipts: at(Stream::Receipts),
+            typing: at(Stream::Typing),
+            presence: at(Stream::Presence),
         }
     }
 
@@ -50,23 +72,24 @@ impl Notifier {
         users.entry(user_id.to_owned()).or_default().clone()
     }
 
-    /// Publishes newly persisted events and wakes the users they concern.
-    pub fn events_persisted<'a>(&self, up_to: i64, users: impl IntoIterator<Item = &'a UserId>) {
-        self.events.fetch_max(up_to, Ordering::AcqRel);
-        self.wake(users);
-    }
-
-    pub fn account_data_changed(&self, position: i64, user_id: &UserId) {
-        self.account_data.fetch_max(position, Ordering::AcqRel);
-        self.wake([user_id]);
-    }
-
-    fn wake<'a>(&self, users: impl IntoIterator<Item = &'a UserId>) {
+    /// Publishes a stream's new position and wakes the users it concerns.
+    pub fn advance<'a>(
+        &self,
+        stream: Stream,
+        position: i64,
+        users: impl IntoIterator<Item = &'a UserId>,
+    ) {
+        self.positions[stream as usize].fetch_max(position, Ordering::AcqRel);
         let map = self.users.lock().unwrap_or_else(|e| e.into_inner());
         for user in users {
             if let Some(notify) = map.get(user) {
                 notify.notify_waiters();
             }
         }
+    }
+
+    /// Takes the next typing position (typing lives in memory only).
+    pub fn next_typing(&self) -> i64 {
+        self.positions[Stream::Typing as usize].fetch_add(1, Ordering::AcqRel) + 1
     }
 }

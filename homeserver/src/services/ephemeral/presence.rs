@@ -1,0 +1,98 @@
+//! Presence: online, unavailable or offline, with a status message. Only
+//! changes are written, and only people who share a room are told.
+
+use std::sync::Arc;
+
+use ruma::{UserId, presence::PresenceState};
+
+use crate::{
+    error::{Error, Result},
+    services::sync::notifier::{Notifier, Stream},
+    store::{PresenceRow, Store, now_ms},
+};
+
+#[derive(Clone)]
+pub struct Presence {
+    store: Store,
+    notifier: Arc<Notifier>,
+    enabled: bool,
+}
+
+/// What GET /presence/{user}/status answers.
+#[derive(Debug, Clone)]
+pub struct PresenceStatus {
+    pub state: PresenceState,
+    pub status_msg: Option<String>,
+    pub last_active_ago_ms: u64,
+}
+
+impl PresenceStatus {
+    pub fn from_row(row: &PresenceRow) -> Self {
+        Self {
+            state: PresenceState::from(row.1.as_str()),
+            status_msg: row.2.clone(),
+            last_active_ago_ms: u64::try_from(now_ms() - row.3).unwrap_or(0),
+        }
+    }
+}
+
+impl Presence {
+    pub fn new(store: Store, notifier: Arc<Notifier>, enabled: bool) -> Self {
+        Self { store, notifier, enabled }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub async fn set(
+        &self,
+        user_id: &UserId,
+        state: &PresenceState,
+        status_msg: Option<&str>,
+    ) -> Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if let Some(position) =
+            self.store.set_presence(user_id.as_str(), state.as_str(), status_msg).await?
+        {
+            let peers = self.store.room_peers(user_id.as_str()).await?;
+            let peers: Vec<_> =
+                peers.iter().filter_map(|p| <&UserId>::try_from(p.as_str()).ok()).collect();
+            self.notifier.advance(Stream::Presence, position, peers.into_iter().chain([user_id]));
+        }
+        Ok(())
+    }
+
+    /// Marks a syncing user with `state`, keeping their status message.
+    pub async fn touch(&self, user_id: &UserId, state: &PresenceState) -> Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let current = self.store.presence(user_id.as_str()).await?;
+        if current.as_ref().is_some_and(|row| row.1 == state.as_str()) {
+            return Ok(());
+        }
+        let message = current.and_then(|row| row.2);
+        self.set(user_id, state, message.as_deref()).await
+    }
+
+    /// A user's presence, for themselves and those who share a room.
+    pub async fn get(&self, requester: &UserId, user_id: &UserId) -> Result<PresenceStatus> {
+        if requester != user_id {
+            let peers = self.store.room_peers(requester.as_str()).await?;
+            if !peers.iter().any(|p| p == user_id.as_str()) {
+                return Err(Error::forbidden("you do not share a room with this user"));
+            }
+        }
+        match self.store.presence(user_id.as_str()).await? {
+            Some(row) if self.enabled => Ok(PresenceStatus::from_row(&row)),
+            _ => Ok(PresenceStatus {
+                state: PresenceState::Offline,
+                status_msg: None,
+                last_active_ago_ms: 0,
+            }),
+        }
+    }
+}

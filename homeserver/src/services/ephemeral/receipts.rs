@@ -1,0 +1,82 @@
+//! Read receipts (public, private and threaded) and the fully-read marker.
+
+use std::sync::Arc;
+
+use ruma::{EventId, RoomId, UserId, events::room::member::MembershipState};
+
+use crate::{
+    error::{Error, Result},
+    services::{
+        rooms::Rooms,
+        sync::notifier::{Notifier, Stream},
+    },
+    store::Store,
+};
+
+#[derive(Clone)]
+pub struct Receipts {
+    store: Store,
+    rooms: Rooms,
+    notifier: Arc<Notifier>,
+}
+
+impl Receipts {
+    pub fn new(store: Store, rooms: Rooms, notifier: Arc<Notifier>) -> Self {
+        Self { store, rooms, notifier }
+    }
+
+    /// Records `m.read` or `m.read.private` (optionally for a thread), or
+    /// moves the `m.fully_read` marker.
+    pub async fn set(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        receipt_type: &str,
+        event_id: &EventId,
+        thread_id: Option<&str>,
+    ) -> Result<()> {
+        let (membership, members) = self
+            .rooms
+            .with_head(room_id, |head| {
+                (head.membership(user_id), head.members_with(&[MembershipState::Join]))
+            })
+            .await?;
+        if membership != Some(MembershipState::Join) {
+            return Err(Error::forbidden("you are not in this room"));
+        }
+        if self.store.event_room(event_id.as_str()).await?.as_deref() != Some(room_id.as_str()) {
+            return Err(Error::not_found("no such event in this room"));
+        }
+        match receipt_type {
+            "m.fully_read" => {
+                let content = serde_json::json!({"event_id": event_id}).to_string();
+                let position = self
+                    .store
+                    .set_account_data(user_id.as_str(), room_id.as_str(), "m.fully_read", &content)
+                    .await?;
+                self.notifier.advance(Stream::AccountData, position, [user_id]);
+            }
+            "m.read" | "m.read.private" => {
+                let thread = thread_id.unwrap_or("");
+                let position = self
+                    .store
+                    .set_receipt(
+                        room_id.as_str(),
+                        user_id.as_str(),
+                        receipt_type,
+                        thread,
+                        event_id.as_str(),
+                    )
+                    .await?;
+                // A private receipt concerns its owner alone.
+                if receipt_type == "m.read.private" {
+                    self.notifier.advance(Stream::Receipts, position, [user_id]);
+                } else {
+                    self.notifier.advance(Stream::Receipts, position, members.iter().map(|u| &**u));
+                }
+            }
+            other => return Err(Error::invalid_param(format!("unknown receipt type {other}"))),
+        }
+        Ok(())
+    }
+}
