@@ -30,6 +30,8 @@ pub struct NewEvent {
     /// Redacted JSON of the target, when this event redacts one.
     pub redacted_target_pdu: Option<String>,
     pub txn: Option<(String, String)>,
+    /// `content.m.relates_to`: (parent event, relation type).
+    pub relation: Option<(String, String)>,
     pub is_new_room: bool,
     pub room_version: String,
 }
@@ -248,8 +250,8 @@ async fn persist_one(
     };
     let stream: i64 = sqlx::query_scalar(
         "INSERT INTO events (event_id, room_id, sender, event_type, state_key, depth, \
-         origin_server_ts, pdu, state_group, sender_device, txn_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING stream",
+         origin_server_ts, pdu, state_group, sender_device, txn_id, relates_to, rel_type) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING stream",
     )
     .bind(&e.event_id)
     .bind(&e.room_id)
@@ -262,6 +264,8 @@ async fn persist_one(
     .bind(group)
     .bind(device)
     .bind(txn)
+    .bind(e.relation.as_ref().map(|(parent, _)| parent.as_str()))
+    .bind(e.relation.as_ref().map(|(_, kind)| kind.as_str()))
     .fetch_one(&mut **tx)
     .await?;
     for prev in &e.prev_events {
@@ -288,12 +292,16 @@ async fn persist_one(
         .await?;
     }
     if let (Some(target), Some(redacted)) = (&e.redacts, &e.redacted_target_pdu) {
-        sqlx::query("UPDATE events SET pdu = $1, redacted_by = $2 WHERE event_id = $3")
-            .bind(redacted)
-            .bind(&e.event_id)
-            .bind(target)
-            .execute(&mut **tx)
-            .await?;
+        // A redacted event loses its content, and so its relation.
+        sqlx::query(
+            "UPDATE events SET pdu = $1, redacted_by = $2, relates_to = NULL, rel_type = NULL \
+             WHERE event_id = $3",
+        )
+        .bind(redacted)
+        .bind(&e.event_id)
+        .bind(target)
+        .execute(&mut **tx)
+        .await?;
     }
     groups.insert(e.room_id.clone(), (group, chain));
     Ok(stream)

@@ -7,6 +7,7 @@ mod account_data;
 mod ephemeral;
 mod events;
 mod keys;
+mod relations;
 mod sessions;
 mod state;
 mod uia;

@@ -15,6 +15,7 @@ mod persistence;
 mod profile;
 mod push_rules;
 mod register;
+mod relations;
 mod rooms;
 mod sync;
 mod user_data;

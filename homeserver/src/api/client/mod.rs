@@ -9,6 +9,7 @@ mod membership;
 mod profile;
 mod push_rules;
 mod register;
+mod relations;
 mod rooms;
 mod session;
 mod sync;
@@ -51,9 +52,14 @@ use ruma::api::client::{
     read_marker::set_read_marker,
     receipt::create_receipt,
     redact::redact_event,
+    relations::{
+        get_relating_events, get_relating_events_with_rel_type,
+        get_relating_events_with_rel_type_and_event_type,
+    },
     room::{aliases, create_room, get_room_event},
     state::{get_state_event_for_key, get_state_events, send_state_event},
     sync::sync_events,
+    threads::get_threads,
     typing::create_typing_event,
 };
 
@@ -148,6 +154,13 @@ pub fn router() -> Router<Services> {
         .ruma::<redact_event::v3::Request, _, _>(events::redact)
         .ruma::<get_message_events::v3::Request, _, _>(events::messages)
         .ruma::<get_context::v3::Request, _, _>(events::context)
+        // Relations
+        .ruma::<get_relating_events::v1::Request, _, _>(relations::all)
+        .ruma::<get_relating_events_with_rel_type::v1::Request, _, _>(relations::by_type)
+        .ruma::<get_relating_events_with_rel_type_and_event_type::v1::Request, _, _>(
+            relations::by_type_and_event_type,
+        )
+        .ruma::<get_threads::v1::Request, _, _>(relations::threads)
         // Ephemeral
         .ruma::<create_typing_event::v3::Request, _, _>(ephemeral::typing)
         .ruma::<create_receipt::v3::Request, _, _>(ephemeral::receipt)

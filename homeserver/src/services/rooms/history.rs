@@ -96,7 +96,10 @@ impl Rooms {
         if !visibility.allows(&row).await? {
             return Err(not_found());
         }
-        self.client_event(&row, None)
+        let mut events = [self.client_event(&row, None)?];
+        self.bundle_relations(&mut events, user_id).await?;
+        let [event] = events;
+        Ok(event)
     }
 
     /// GET /rooms/{id}/messages.
@@ -157,6 +160,7 @@ impl Rooms {
         } else {
             Vec::new()
         };
+        self.bundle_relations(&mut chunk, user_id).await?;
         Ok(MessagesPage { chunk, start: token(from), end, state })
     }
 

@@ -10,6 +10,7 @@ mod history;
 mod membership;
 mod messages;
 pub mod pdu;
+mod relations;
 mod visibility;
 mod writer;
 
@@ -26,6 +27,7 @@ pub use self::{
     create::CreateRoom,
     directory::PublicRoomsPage,
     history::{Context, Direction, MessagesPage, MessagesQuery, token as history_token},
+    relations::{RelationsPage, RelationsQuery},
 };
 use self::{
     builder::build_event,
@@ -158,6 +160,7 @@ impl Rooms {
             redacts: pdu.redacts.as_ref().map(|e| e.to_string()),
             redacted_target_pdu: redacted_target,
             txn: txn.map(|(device, txn)| (device.to_string(), txn.to_owned())),
+            relation: pdu.relation(),
             is_new_room,
             room_version: head.version.to_string(),
         };

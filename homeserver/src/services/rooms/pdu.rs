@@ -111,6 +111,17 @@ impl Pdu {
         self.content_value().get(field).and_then(|v| v.as_str()).map(str::to_owned)
     }
 
+    /// `content.m.relates_to` as (parent event id, relation type); replies
+    /// (`m.in_reply_to`) are not relations.
+    pub fn relation(&self) -> Option<(String, String)> {
+        let content = self.content_value();
+        let relates = content.get("m.relates_to")?;
+        let parent = relates.get("event_id")?.as_str()?;
+        let kind = relates.get("rel_type")?.as_str()?;
+        EventId::parse(parent).ok()?;
+        Some((parent.to_owned(), kind.to_owned()))
+    }
+
     /// The event as clients see it (the client-server "ClientEvent" format).
     pub fn to_client_event(&self, unsigned: Option<JsonValue>) -> JsonValue {
         let mut event = serde_json::json!({

@@ -242,6 +242,11 @@ impl SyncService {
         }
 
         let mut rooms = SyncRooms::new();
+        // Timelines are gathered first so that relations are bundled with
+        // one query for all rooms.
+        let mut timeline_events = Vec::new();
+        let mut timeline_rooms = Vec::new();
+        let mut order = Vec::new();
         for room_id in joined {
             let mut rows = timelines.remove(&room_id).unwrap_or_default();
             let initial = needs_state(&room_id);
@@ -262,9 +267,9 @@ impl SyncService {
             let device = requester.device_id.as_str();
             let in_timeline: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
             for row in &rows {
-                let event = self.rooms.client_event(row, Some((user, device)))?;
-                room.timeline.events.push(raw(&sync_event(event))?);
+                timeline_events.push(self.rooms.client_event(row, Some((user, device)))?);
             }
+            timeline_rooms.push(rows.len());
             if initial || limited {
                 let mut events = Vec::new();
                 for pdu in states.get(&room_id).into_iter().flatten() {
@@ -279,7 +284,17 @@ impl SyncService {
             let room_id = RoomId::parse(&room_id).map_err(Error::internal)?;
             room.summary = self.summary(&room_id, user).await?;
             room.account_data = RoomAccountData::new();
+            order.push(room_id.clone());
             rooms.join.insert(room_id, room);
+        }
+        self.rooms.bundle_relations(&mut timeline_events, user).await?;
+        let mut events = timeline_events.into_iter();
+        for (room_id, count) in order.into_iter().zip(timeline_rooms) {
+            if let Some(room) = rooms.join.get_mut(&room_id) {
+                for event in events.by_ref().take(count) {
+                    room.timeline.events.push(raw(&sync_event(event))?);
+                }
+            }
         }
         Ok(rooms)
     }
@@ -303,13 +318,7 @@ impl SyncService {
         let since_typing = since.map_or(0, |s| if s.typing > now.typing { 0 } else { s.typing });
         for (room_id, users) in self.typing.changes_since(since_typing, &joined) {
             let event = serde_json::json!({"type": "m.typing", "content": {"user_ids": users}});
-            rooms
-                .join
-                .entry(room_id)
-                .or_default()
-                .ephemeral
-                .events
-                .push(raw(&event)?);
+            rooms.join.entry(room_id).or_default().ephemeral.events.push(raw(&event)?);
         }
         let since_receipts = since.map_or(0, |s| s.receipts);
         let mut by_room: BTreeMap<String, JsonValue> = BTreeMap::new();
@@ -329,13 +338,7 @@ impl SyncService {
         for (room_id, content) in by_room {
             let Ok(room_id) = OwnedRoomId::try_from(room_id) else { continue };
             let event = serde_json::json!({"type": "m.receipt", "content": content});
-            rooms
-                .join
-                .entry(room_id)
-                .or_default()
-                .ephemeral
-                .events
-                .push(raw(&event)?);
+            rooms.join.entry(room_id).or_default().ephemeral.events.push(raw(&event)?);
         }
         Ok(())
     }

@@ -1,0 +1,120 @@
+//! Relations and threads.
+
+use axum::extract::State;
+use ruma::api::{
+    Direction as RumaDirection,
+    client::{
+        relations::{
+            get_relating_events, get_relating_events_with_rel_type,
+            get_relating_events_with_rel_type_and_event_type,
+        },
+        threads::get_threads::{self, v1::IncludeThreads},
+    },
+};
+
+use super::raw_event;
+use crate::{
+    api::ruma::{Ruma, RumaResponse},
+    error::Result,
+    services::{
+        Services,
+        rooms::{Direction, RelationsPage, RelationsQuery},
+    },
+};
+
+fn direction(dir: RumaDirection) -> Direction {
+    match dir {
+        RumaDirection::Backward => Direction::Backward,
+        RumaDirection::Forward => Direction::Forward,
+    }
+}
+
+fn limit(limit: Option<ruma::UInt>) -> usize {
+    limit.map_or(50, |l| u64::from(l) as usize)
+}
+
+macro_rules! respond {
+    ($module:ident, $page:expr) => {{
+        let page: RelationsPage = $page;
+        let chunk = page.chunk.iter().map(raw_event).collect::<Result<_>>()?;
+        let mut response = $module::v1::Response::new(chunk);
+        response.next_batch = page.next_batch;
+        response.prev_batch = page.prev_batch;
+        Ok(response.into())
+    }};
+}
+
+pub async fn all(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_relating_events::v1::Request>,
+) -> Result<RumaResponse<get_relating_events::v1::Response>> {
+    let query = RelationsQuery {
+        rel_type: None,
+        event_type: None,
+        from: body.from,
+        to: body.to,
+        dir: direction(body.dir),
+        limit: limit(body.limit),
+    };
+    respond!(
+        get_relating_events,
+        services.rooms.relations(&body.room_id, &auth.user_id, &body.event_id, query).await?
+    )
+}
+
+pub async fn by_type(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_relating_events_with_rel_type::v1::Request>,
+) -> Result<RumaResponse<get_relating_events_with_rel_type::v1::Response>> {
+    let query = RelationsQuery {
+        rel_type: Some(body.rel_type.to_string()),
+        event_type: None,
+        from: body.from,
+        to: body.to,
+        dir: direction(body.dir),
+        limit: limit(body.limit),
+    };
+    respond!(
+        get_relating_events_with_rel_type,
+        services.rooms.relations(&body.room_id, &auth.user_id, &body.event_id, query).await?
+    )
+}
+
+pub async fn by_type_and_event_type(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_relating_events_with_rel_type_and_event_type::v1::Request>,
+) -> Result<RumaResponse<get_relating_events_with_rel_type_and_event_type::v1::Response>> {
+    let query = RelationsQuery {
+        rel_type: Some(body.rel_type.to_string()),
+        event_type: Some(body.event_type.to_string()),
+        from: body.from,
+        to: body.to,
+        dir: direction(body.dir),
+        limit: limit(body.limit),
+    };
+    respond!(
+        get_relating_events_with_rel_type_and_event_type,
+        services.rooms.relations(&body.room_id, &auth.user_id, &body.event_id, query).await?
+    )
+}
+
+pub async fn threads(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_threads::v1::Request>,
+) -> Result<RumaResponse<get_threads::v1::Response>> {
+    let participated = body.include == IncludeThreads::Participated;
+    let (chunk, next_batch) = services
+        .rooms
+        .threads(
+            &body.room_id,
+            &auth.user_id,
+            participated,
+            body.from.as_deref(),
+            limit(body.limit),
+        )
+        .await?;
+    let chunk = chunk.iter().map(raw_event).collect::<Result<_>>()?;
+    let mut response = get_threads::v1::Response::new(chunk);
+    response.next_batch = next_batch;
+    Ok(response.into())
+}
