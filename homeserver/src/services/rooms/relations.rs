@@ -53,10 +53,10 @@ impl Rooms {
             // Only the original sender's edits count; the newest wins.
             if let Some((_, edit)) = kids
                 .iter()
-                .filter(|(kind, row)| {
+                .rev()
+                .find(|(kind, row)| {
                     kind == "m.replace" && row_sender(row).as_deref() == Some(&sender)
                 })
-                .last()
             {
                 relations.insert("m.replace".into(), self.client_event(edit, None)?);
             }
