@@ -32,6 +32,8 @@ pub struct NewEvent {
     pub txn: Option<(String, String)>,
     /// `content.m.relates_to`: (parent event, relation type).
     pub relation: Option<(String, String)>,
+    /// Text for full-text search (body, name or topic).
+    pub search_text: Option<String>,
     pub is_new_room: bool,
     pub room_version: String,
 }
@@ -250,8 +252,9 @@ async fn persist_one(
     };
     let stream: i64 = sqlx::query_scalar(
         "INSERT INTO events (event_id, room_id, sender, event_type, state_key, depth, \
-         origin_server_ts, pdu, state_group, sender_device, txn_id, relates_to, rel_type) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING stream",
+         origin_server_ts, pdu, state_group, sender_device, txn_id, relates_to, rel_type, \
+         search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         RETURNING stream",
     )
     .bind(&e.event_id)
     .bind(&e.room_id)
@@ -266,6 +269,7 @@ async fn persist_one(
     .bind(txn)
     .bind(e.relation.as_ref().map(|(parent, _)| parent.as_str()))
     .bind(e.relation.as_ref().map(|(_, kind)| kind.as_str()))
+    .bind(e.search_text.as_deref())
     .fetch_one(&mut **tx)
     .await?;
     for prev in &e.prev_events {
@@ -294,8 +298,8 @@ async fn persist_one(
     if let (Some(target), Some(redacted)) = (&e.redacts, &e.redacted_target_pdu) {
         // A redacted event loses its content, and so its relation.
         sqlx::query(
-            "UPDATE events SET pdu = $1, redacted_by = $2, relates_to = NULL, rel_type = NULL \
-             WHERE event_id = $3",
+            "UPDATE events SET pdu = $1, redacted_by = $2, relates_to = NULL, rel_type = NULL, \
+             search_text = NULL WHERE event_id = $3",
         )
         .bind(redacted)
         .bind(&e.event_id)

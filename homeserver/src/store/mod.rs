@@ -8,6 +8,7 @@ mod ephemeral;
 mod events;
 mod keys;
 mod relations;
+mod search;
 mod sessions;
 mod state;
 mod uia;
@@ -24,6 +25,7 @@ use sqlx::{
 pub use self::{
     ephemeral::{PresenceRow, ReceiptRow},
     events::{EventRow, NewEvent, StateGroupCache},
+    search::SearchOrder,
     sessions::{DeviceRow, NewSession, TokenLookup},
     state::StateRow,
     users::UserRow,

@@ -17,5 +17,6 @@ mod push_rules;
 mod register;
 mod relations;
 mod rooms;
+mod search;
 mod sync;
 mod user_data;

@@ -11,6 +11,7 @@ mod push_rules;
 mod register;
 mod relations;
 mod rooms;
+mod search;
 mod session;
 mod sync;
 mod user_data;
@@ -57,6 +58,7 @@ use ruma::api::client::{
         get_relating_events_with_rel_type_and_event_type,
     },
     room::{aliases, create_room, get_room_event},
+    search::search_events,
     state::{get_state_event_for_key, get_state_events, send_state_event},
     sync::sync_events,
     threads::get_threads,
@@ -161,6 +163,7 @@ pub fn router() -> Router<Services> {
             relations::by_type_and_event_type,
         )
         .ruma::<get_threads::v1::Request, _, _>(relations::threads)
+        .ruma::<search_events::v3::Request, _, _>(search::search)
         // Ephemeral
         .ruma::<create_typing_event::v3::Request, _, _>(ephemeral::typing)
         .ruma::<create_receipt::v3::Request, _, _>(ephemeral::receipt)

@@ -11,6 +11,7 @@ mod membership;
 mod messages;
 pub mod pdu;
 mod relations;
+mod search;
 mod visibility;
 mod writer;
 
@@ -28,6 +29,7 @@ pub use self::{
     directory::PublicRoomsPage,
     history::{Context, Direction, MessagesPage, MessagesQuery, token as history_token},
     relations::{RelationsPage, RelationsQuery},
+    search::SearchPage,
 };
 use self::{
     builder::build_event,
@@ -161,6 +163,7 @@ impl Rooms {
             redacted_target_pdu: redacted_target,
             txn: txn.map(|(device, txn)| (device.to_string(), txn.to_owned())),
             relation: pdu.relation(),
+            search_text: pdu.search_text(),
             is_new_room,
             room_version: head.version.to_string(),
         };

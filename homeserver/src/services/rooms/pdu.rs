@@ -111,6 +111,17 @@ impl Pdu {
         self.content_value().get(field).and_then(|v| v.as_str()).map(str::to_owned)
     }
 
+    /// What full-text search indexes: a message's body, a room's name or topic.
+    pub fn search_text(&self) -> Option<String> {
+        let field = match self.kind {
+            TimelineEventType::RoomMessage => "body",
+            TimelineEventType::RoomName => "name",
+            TimelineEventType::RoomTopic => "topic",
+            _ => return None,
+        };
+        self.content_str(field).filter(|text| !text.is_empty())
+    }
+
     /// `content.m.relates_to` as (parent event id, relation type); replies
     /// (`m.in_reply_to`) are not relations.
     pub fn relation(&self) -> Option<(String, String)> {

@@ -51,13 +51,9 @@ impl Rooms {
             let sender = event["sender"].as_str().unwrap_or_default().to_owned();
             let mut relations = serde_json::Map::new();
             // Only the original sender's edits count; the newest wins.
-            if let Some((_, edit)) = kids
-                .iter()
-                .rev()
-                .find(|(kind, row)| {
-                    kind == "m.replace" && row_sender(row).as_deref() == Some(&sender)
-                })
-            {
+            if let Some((_, edit)) = kids.iter().rev().find(|(kind, row)| {
+                kind == "m.replace" && row_sender(row).as_deref() == Some(&sender)
+            }) {
                 relations.insert("m.replace".into(), self.client_event(edit, None)?);
             }
             let thread: Vec<&EventRow> =
