@@ -75,16 +75,22 @@ impl Client {
 
     /// Long-polls until `expected` messages arrived; returns for each the
     /// time from its send being answered to its arrival here.
+    /// Stops once `expected` arrived, or when `done` is set and a sync
+    /// brings nothing new (a limited timeline may skip some events).
     pub async fn watch_latencies(
         &self,
         mut since: String,
         expected: usize,
         sent_at: Arc<Mutex<HashMap<String, Instant>>>,
+        done: Arc<std::sync::atomic::AtomicBool>,
     ) -> Result<Vec<Duration>, Error> {
         let mut seen: HashMap<String, Instant> = HashMap::new();
         let deadline = Instant::now() + Duration::from_secs(600);
+        let filter = "%7B%22room%22%3A%7B%22timeline%22%3A%7B%22limit%22%3A100%7D%7D%7D";
         while seen.len() < expected && Instant::now() < deadline {
-            let body = self.sync(Some(&since), 30_000).await?;
+            let url = format!("{}/sync?timeout=2000&filter={filter}&since={since}", self.base);
+            let body = self.call(self.http.get(url)).await?;
+            let before = seen.len();
             let arrived = Instant::now();
             since = body["next_batch"].as_str().ok_or("no next_batch")?.to_owned();
             for (_, room) in body["rooms"]["join"].as_object().into_iter().flatten() {
@@ -95,6 +101,9 @@ impl Client {
                         seen.insert(id.to_owned(), arrived);
                     }
                 }
+            }
+            if seen.len() == before && done.load(Ordering::Acquire) {
+                break;
             }
         }
         let sent = sent_at.lock().unwrap_or_else(|e| e.into_inner());

@@ -73,10 +73,12 @@ async fn main() -> Result<(), client::Error> {
 
     let sent_at: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
     let total = args.senders * args.messages;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watch = {
         let sent_at = sent_at.clone();
         let watcher = watcher.clone();
-        tokio::spawn(async move { watcher.watch_latencies(since, total, sent_at).await })
+        let done = done.clone();
+        tokio::spawn(async move { watcher.watch_latencies(since, total, sent_at, done).await })
     };
 
     let cpu_before = server.cpu_time()?;
@@ -99,6 +101,7 @@ async fn main() -> Result<(), client::Error> {
     }
     let elapsed = started.elapsed();
     let cpu = server.cpu_time()? - cpu_before;
+    done.store(true, std::sync::atomic::Ordering::Release);
     let mut latencies = watch.await?.map_err(|e| e.to_string())?;
     latencies.sort();
     println!(
