@@ -34,9 +34,15 @@ struct Args {
     /// Events for the /messages measurement.
     #[arg(long, default_value_t = 1000)]
     history: usize,
-    /// Also run the PostgreSQL backend at this URL (a fresh database is made).
+    /// Run the server on PostgreSQL at this URL (an empty database).
     #[arg(long)]
     postgres: Option<String>,
+    /// Measure a server that is already running here instead of starting one.
+    #[arg(long, requires = "pid")]
+    url: Option<String>,
+    /// The process id of the server given with --url.
+    #[arg(long)]
+    pid: Option<u32>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -54,7 +60,10 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), client::Error> {
     let args = Args::parse();
-    let server = ServerProcess::start(&args.server, args.postgres.as_deref()).await?;
+    let server = match (&args.url, args.pid) {
+        (Some(url), Some(pid)) => ServerProcess::attach(url.clone(), pid),
+        _ => ServerProcess::start(&args.server, args.postgres.as_deref()).await?,
+    };
     println!("server: {} (pid {}), backend {}", server.url, server.pid, server.backend);
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
 

@@ -11,8 +11,9 @@ pub struct ServerProcess {
     pub url: String,
     pub pid: u32,
     pub backend: &'static str,
-    child: Child,
-    _dir: tempfile::TempDir,
+    /// None when measuring a server someone else started.
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl ServerProcess {
@@ -47,7 +48,12 @@ impl ServerProcess {
             }
         });
         let url = rx.recv_timeout(Duration::from_secs(60))?.ok_or("no address")?;
-        Ok(Self { url, pid: child.id(), backend, child, _dir: dir })
+        Ok(Self { url, pid: child.id(), backend, child: Some(child), _dir: Some(dir) })
+    }
+
+    /// A server already running at `url` as process `pid` (for profiling it).
+    pub fn attach(url: String, pid: u32) -> Self {
+        Self { url, pid, backend: "as configured", child: None, _dir: None }
     }
 
     fn status_field(&self, field: &str) -> Result<u64, crate::client::Error> {
@@ -74,8 +80,10 @@ impl ServerProcess {
         Ok(Duration::from_millis(ticks * 10))
     }
 
-    pub fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn stop(self) {
+        if let Some(mut child) = self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

@@ -229,3 +229,15 @@ impl Store {
         .await?)
     }
 }
+
+impl Store {
+    /// Points an alias at another room (after an upgrade).
+    pub async fn move_alias(&self, alias: &str, room_id: &str) -> Result<()> {
+        sqlx::query("UPDATE room_aliases SET room_id = $1 WHERE alias = $2")
+            .bind(room_id)
+            .bind(alias)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

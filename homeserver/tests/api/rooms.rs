@@ -235,3 +235,60 @@ async fn redactions_follow_power_levels(backend: Backend) {
         .ok();
     assert_eq!(spam["content"], json!({}));
 }
+
+mod upgrades {
+    use serde_json::json;
+
+    use crate::{
+        backend_tests,
+        common::{Backend, TestServer},
+    };
+
+    backend_tests!(upgrading_a_room_moves_people_on);
+
+    async fn upgrading_a_room_moves_people_on(backend: Backend) {
+        let s = TestServer::new(backend).await;
+        let alice = s.register("alice", "pw").await;
+        let bob = s.register("bob", "pw").await;
+        let old = s
+            .create_room(
+                &alice.token,
+                json!({"room_version": "11", "preset": "public_chat", "name": "Old hall", "room_alias_name": "hall"}),
+            )
+            .await;
+        s.join(&bob.token, &old).await.ok();
+        let upgrade = format!("/_matrix/client/v3/rooms/{old}/upgrade");
+        s.post(&upgrade, Some(&bob.token), json!({"new_version": "12"}))
+            .await
+            .err(403, "M_FORBIDDEN");
+        s.post(&upgrade, Some(&alice.token), json!({"new_version": "99"}))
+            .await
+            .err(400, "M_UNSUPPORTED_ROOM_VERSION");
+        let answer = s.post(&upgrade, Some(&alice.token), json!({"new_version": "12"})).await.ok();
+        let new = answer["replacement_room"].as_str().expect("replacement room").to_owned();
+
+        let state =
+            |room: &str, kind: &str| format!("/_matrix/client/v3/rooms/{room}/state/{kind}");
+        let tombstone = s.get(&state(&old, "m.room.tombstone"), Some(&bob.token)).await.ok();
+        assert_eq!(tombstone["replacement_room"], new.as_str());
+        let create = s.get(&state(&new, "m.room.create"), Some(&alice.token)).await.ok();
+        assert_eq!(create["room_version"], "12");
+        assert_eq!(create["predecessor"]["room_id"], old.as_str());
+        assert_eq!(
+            s.get(&state(&new, "m.room.name"), Some(&alice.token)).await.ok()["name"],
+            "Old hall"
+        );
+        let alias = s.get("/_matrix/client/v3/directory/room/%23hall:localhost", None).await.ok();
+        assert_eq!(alias["room_id"], new.as_str());
+        // The old room is muted; the new one is open to bob.
+        s.put(
+            &format!("/_matrix/client/v3/rooms/{old}/send/m.room.message/late"),
+            Some(&bob.token),
+            json!({"msgtype": "m.text", "body": "hello?"}),
+        )
+        .await
+        .err(403, "M_FORBIDDEN");
+        s.join(&bob.token, &new).await.ok();
+        s.send_text(&bob.token, &new, "moved in").await;
+    }
+}

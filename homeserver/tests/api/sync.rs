@@ -178,3 +178,91 @@ async fn tokens_survive_a_restart(backend: Backend) {
         .ok();
     assert_eq!(TestServer::bodies(&page["chunk"]), vec!["after restart", "before restart"]);
 }
+
+mod filters {
+    use serde_json::json;
+
+    use crate::{
+        backend_tests,
+        common::{Backend, TestServer},
+    };
+
+    backend_tests!(sync_filters_rooms_types_and_members);
+
+    fn encode(text: &str) -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    }
+
+    async fn sync_filters_rooms_types_and_members(backend: Backend) {
+        let s = TestServer::new(backend).await;
+        let alice = s.register("alice", "pw").await;
+        let bob = s.register("bob", "pw").await;
+        let carol = s.register("carol", "pw").await;
+        let wanted = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+        let unwanted = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+        s.join(&bob.token, &wanted).await.ok();
+        s.join(&carol.token, &wanted).await.ok();
+        s.send_text(&bob.token, &wanted, "from bob").await;
+        s.put(
+            &format!("/_matrix/client/v3/rooms/{wanted}/send/m.reaction/r1"),
+            Some(&alice.token),
+            json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": "$x", "key": "k"}}),
+        )
+        .await
+        .ok();
+
+        // A stored filter: one room, messages only, lazy-loaded members.
+        let filter = json!({"room": {"rooms": [wanted], "timeline": {"types": ["m.room.message"], "limit": 5},
+                                     "state": {"lazy_load_members": true}}});
+        let id = s
+            .post(
+                &format!("/_matrix/client/v3/user/{}/filter", alice.user_id),
+                Some(&alice.token),
+                filter,
+            )
+            .await
+            .ok()["filter_id"]
+            .as_str()
+            .expect("filter id")
+            .to_owned();
+        let synced =
+            s.get(&format!("/_matrix/client/v3/sync?filter={id}"), Some(&alice.token)).await.ok();
+        let join = synced["rooms"]["join"].as_object().expect("join");
+        assert!(join.contains_key(&wanted) && !join.contains_key(&unwanted), "{synced}");
+        let room = &synced["rooms"]["join"][&wanted];
+        let types: Vec<&str> = room["timeline"]["events"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .filter_map(|e| e["type"].as_str())
+            .collect();
+        assert_eq!(types, vec!["m.room.message"]);
+        let members: Vec<&str> = room["state"]["events"]
+            .as_array()
+            .expect("state")
+            .iter()
+            .filter(|e| e["type"] == "m.room.member")
+            .filter_map(|e| e["state_key"].as_str())
+            .collect();
+        assert!(
+            members.contains(&bob.user_id.as_str()) && members.contains(&alice.user_id.as_str())
+        );
+        assert!(!members.contains(&carol.user_id.as_str()), "carol said nothing: {members:?}");
+
+        // The same as an inline filter, excluding a room instead.
+        let inline = encode(&json!({"room": {"not_rooms": [wanted]}}).to_string());
+        let synced = s
+            .get(&format!("/_matrix/client/v3/sync?filter={inline}"), Some(&alice.token))
+            .await
+            .ok();
+        let join = synced["rooms"]["join"].as_object().expect("join");
+        assert!(!join.contains_key(&wanted) && join.contains_key(&unwanted));
+    }
+}

@@ -57,7 +57,7 @@ use ruma::api::client::{
         get_relating_events, get_relating_events_with_rel_type,
         get_relating_events_with_rel_type_and_event_type,
     },
-    room::{aliases, create_room, get_room_event},
+    room::{aliases, create_room, get_room_event, upgrade_room},
     search::search_events,
     state::{get_state_event_for_key, get_state_events, send_state_event},
     sync::sync_events,
@@ -126,6 +126,7 @@ pub fn router() -> Router<Services> {
         .ruma::<set_pushrule_actions::v3::Request, _, _>(push_rules::set_actions)
         // Rooms and directory
         .ruma::<create_room::v3::Request, _, _>(rooms::create)
+        .ruma::<upgrade_room::v3::Request, _, _>(rooms::upgrade)
         .ruma::<create_alias::v3::Request, _, _>(rooms::set_alias)
         .ruma::<get_alias::v3::Request, _, _>(rooms::get_alias)
         .ruma::<delete_alias::v3::Request, _, _>(rooms::delete_alias)

@@ -7,7 +7,7 @@ use ruma::{
         directory::{
             get_public_rooms, get_public_rooms_filtered, get_room_visibility, set_room_visibility,
         },
-        room::{Visibility, aliases, create_room},
+        room::{Visibility, aliases, create_room, upgrade_room},
     },
     serde::Raw,
 };
@@ -135,4 +135,12 @@ pub async fn public_rooms_filtered(
     response.prev_batch = page.prev_batch;
     response.total_room_count_estimate = ruma::UInt::try_from(page.total as u64).ok();
     Ok(response.into())
+}
+
+pub async fn upgrade(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<upgrade_room::v3::Request>,
+) -> Result<RumaResponse<upgrade_room::v3::Response>> {
+    let new_room = services.rooms.upgrade(&body.room_id, &auth.user_id, body.new_version).await?;
+    Ok(upgrade_room::v3::Response::new(new_room).into())
 }

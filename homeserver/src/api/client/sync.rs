@@ -25,16 +25,12 @@ pub async fn sync(
         }
         Some(_) | None => FilterDefinition::default(),
     };
-    let mut options = SyncOptions {
+    let options = SyncOptions {
         since: body.since,
         timeout: body.timeout.unwrap_or_default().min(MAX_TIMEOUT),
         full_state: body.full_state,
-        include_leave: filter.room.include_leave,
-        ..SyncOptions::default()
+        filter,
     };
-    if let Some(limit) = filter.room.timeline.limit {
-        options.timeline_limit = u64::from(limit).clamp(1, 100) as usize;
-    }
     // Syncing marks the user present, unless the client asks otherwise.
     services.presence.touch(&auth.user_id, &body.set_presence).await?;
     let response = services.sync.sync(&auth, options).await?;

@@ -12,6 +12,7 @@ mod messages;
 pub mod pdu;
 mod relations;
 mod search;
+mod upgrade;
 mod visibility;
 mod writer;
 

@@ -7,6 +7,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use ruma::{
     OwnedRoomId, RoomId, UInt, UserId,
+    api::client::filter::{FilterDefinition, RoomEventFilter},
     api::client::sync::sync_events::v3::{
         InviteState, InvitedRoom, JoinedRoom, KnockState, KnockedRoom, LeftRoom, Response,
         RoomAccountData, RoomSummary, Rooms as SyncRooms, State, StateEvents, Timeline,
@@ -27,26 +28,48 @@ use crate::{
     store::{EventRow, Store},
 };
 
-/// The parts of a filter that sync honours.
-#[derive(Debug, Clone)]
+/// What a sync request asked for.
+#[derive(Debug, Clone, Default)]
 pub struct SyncOptions {
     pub since: Option<String>,
     pub timeout: Duration,
     pub full_state: bool,
-    pub timeline_limit: usize,
-    pub include_leave: bool,
+    pub filter: FilterDefinition,
 }
 
-impl Default for SyncOptions {
-    fn default() -> Self {
-        Self {
-            since: None,
-            timeout: Duration::ZERO,
-            full_state: false,
-            timeline_limit: 10,
-            include_leave: false,
-        }
+impl SyncOptions {
+    fn timeline_limit(&self) -> i64 {
+        self.filter.room.timeline.limit.map_or(10, |l| u64::from(l).clamp(1, 100) as i64)
     }
+
+    /// Whether the room filter lets this room through.
+    fn wants_room(&self, room_id: &str) -> bool {
+        let room = &self.filter.room;
+        room.rooms.as_ref().is_none_or(|rooms| rooms.iter().any(|r| r.as_str() == room_id))
+            && !room.not_rooms.iter().any(|r| r.as_str() == room_id)
+    }
+
+    fn lazy_members(&self) -> bool {
+        !self.filter.room.state.lazy_load_options.is_disabled()
+    }
+}
+
+/// Whether an event passes a room event filter's type and sender lists
+/// (`*` ends a type prefix).
+fn passes(filter: &RoomEventFilter, event: &JsonValue) -> bool {
+    let kind = event["type"].as_str().unwrap_or_default();
+    let sender = event["sender"].as_str().unwrap_or_default();
+    let type_matches = |pattern: &String| match pattern.strip_suffix('*') {
+        Some(prefix) => kind.starts_with(prefix),
+        None => kind == pattern,
+    };
+    filter.types.as_ref().is_none_or(|types| types.iter().any(type_matches))
+        && !filter.not_types.iter().any(type_matches)
+        && filter
+            .senders
+            .as_ref()
+            .is_none_or(|senders| senders.iter().any(|s| s.as_str() == sender))
+        && !filter.not_senders.iter().any(|s| s.as_str() == sender)
 }
 
 #[derive(Clone)]
@@ -218,7 +241,7 @@ impl SyncService {
         fresh: &[String],
     ) -> Result<SyncRooms> {
         let user = &requester.user_id;
-        let limit = options.timeline_limit.max(1) as i64;
+        let limit = options.timeline_limit();
         let since_events = since.map_or(0, |s| s.events);
         let rows = self
             .store
@@ -228,11 +251,13 @@ impl SyncService {
         for row in rows {
             timelines.entry(row.room_id.clone()).or_default().push(row);
         }
-        let joined = self.store.rooms_with_membership(user.as_str(), "join").await?;
+        let mut joined = self.store.rooms_with_membership(user.as_str(), "join").await?;
+        joined.retain(|room| options.wants_room(room));
         let needs_state =
             |room: &String| since.is_none() || options.full_state || fresh.contains(room);
+        let limited_somewhere = timelines.values().any(|rows| rows.len() as i64 > limit);
         let mut states: BTreeMap<String, Vec<Pdu>> = BTreeMap::new();
-        if joined.iter().any(needs_state) {
+        if limited_somewhere || joined.iter().any(needs_state) {
             for (room_id, event_id, pdu) in
                 self.store.current_state_for_user_rooms(user.as_str(), "join").await?
             {
@@ -265,15 +290,26 @@ impl SyncService {
                 None => crate::services::rooms::history_token(now.events),
             });
             let device = requester.device_id.as_str();
-            let in_timeline: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
+            let mut in_timeline: Vec<String> = Vec::new();
+            let mut senders = vec![user.to_string()];
             for row in &rows {
-                timeline_events.push(self.rooms.client_event(row, Some((user, device)))?);
+                let event = self.rooms.client_event(row, Some((user, device)))?;
+                if passes(&options.filter.room.timeline, &event) {
+                    senders.extend(event["sender"].as_str().map(str::to_owned));
+                    in_timeline.push(row.event_id.clone());
+                    timeline_events.push(event);
+                }
             }
-            timeline_rooms.push(rows.len());
+            timeline_rooms.push(in_timeline.len());
             if initial || limited {
                 let mut events = Vec::new();
                 for pdu in states.get(&room_id).into_iter().flatten() {
-                    if !in_timeline.contains(&pdu.event_id.as_str()) {
+                    // Lazy loading sends only the members the timeline needs.
+                    let needless_member = options.lazy_members()
+                        && pdu.kind.to_string() == "m.room.member"
+                        && !pdu.state_key.as_ref().is_some_and(|k| senders.contains(k));
+                    let shown = in_timeline.iter().any(|id| id == pdu.event_id.as_str());
+                    if !shown && !needless_member {
                         events.push(raw(&sync_event(pdu.to_client_event(None)))?);
                     }
                 }
@@ -421,7 +457,7 @@ impl SyncService {
     ) -> Result<()> {
         let candidates: Vec<EventRow> = if since.is_some() {
             changes.to_vec()
-        } else if options.include_leave {
+        } else if options.filter.room.include_leave {
             self.store.membership_changes(user.as_str(), 0, now.events).await?
         } else {
             return Ok(());
@@ -431,7 +467,7 @@ impl SyncService {
         for row in candidates {
             last.insert(row.room_id.clone(), row);
         }
-        for (room_id, row) in last {
+        for (room_id, row) in last.into_iter().filter(|(room, _)| options.wants_room(room)) {
             let membership =
                 crate::services::rooms::pdu::stored_content_str(&row.pdu, "membership");
             if !matches!(membership.as_deref(), Some("leave" | "ban"))
