@@ -172,6 +172,7 @@ impl Accounts {
                     Some(requester.device_id.as_str()),
                 )
                 .await?;
+            self.auth.forget_sessions(&requester.user_id);
         }
         Ok(())
     }
@@ -186,6 +187,7 @@ impl Accounts {
     ) -> Result<()> {
         self.auth.user_interactive(&UiaFlows::password(), auth, Some(&requester.user_id)).await?;
         self.store.deactivate_user(requester.user_id.as_str(), erase).await?;
+        self.auth.forget_sessions(&requester.user_id);
         tracing::info!(user = %requester.user_id, erase, "deactivated");
         Ok(())
     }

@@ -65,7 +65,9 @@ impl Devices {
     ) -> Result<()> {
         self.auth.user_interactive(&UiaFlows::password(), auth, Some(&requester.user_id)).await?;
         let ids: Vec<String> = devices.iter().map(|d| d.to_string()).collect();
-        self.store.delete_devices(requester.user_id.as_str(), &ids).await
+        self.store.delete_devices(requester.user_id.as_str(), &ids).await?;
+        self.auth.forget_sessions(&requester.user_id);
+        Ok(())
     }
 
     /// Deletes one device, answering 404 when it does not exist.
@@ -83,11 +85,15 @@ impl Devices {
     pub async fn logout(&self, requester: &Requester) -> Result<()> {
         self.store
             .delete_devices(requester.user_id.as_str(), &[requester.device_id.to_string()])
-            .await
+            .await?;
+        self.auth.forget_sessions(&requester.user_id);
+        Ok(())
     }
 
     /// POST /logout/all.
     pub async fn logout_all(&self, requester: &Requester) -> Result<()> {
-        self.store.delete_other_devices(requester.user_id.as_str(), None).await
+        self.store.delete_other_devices(requester.user_id.as_str(), None).await?;
+        self.auth.forget_sessions(&requester.user_id);
+        Ok(())
     }
 }

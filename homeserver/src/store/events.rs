@@ -1,7 +1,7 @@
 //! Room events: persisting them (with state groups, current state and
 //! forward extremities, all in one transaction) and reading them back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{Any, Transaction};
 
@@ -67,6 +67,7 @@ impl Store {
         for event in events {
             streams.push(persist_one(&mut tx, event, groups).await?);
         }
+        update_extremities(&mut tx, events).await?;
         tx.commit().await?;
         Ok(streams)
     }
@@ -272,18 +273,6 @@ async fn persist_one(
     .bind(e.search_text.as_deref())
     .fetch_one(&mut **tx)
     .await?;
-    for prev in &e.prev_events {
-        sqlx::query("DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = $2")
-            .bind(&e.room_id)
-            .bind(prev)
-            .execute(&mut **tx)
-            .await?;
-    }
-    sqlx::query("INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)")
-        .bind(&e.room_id)
-        .bind(&e.event_id)
-        .execute(&mut **tx)
-        .await?;
     if let (Some(device), Some(txn)) = (device, txn) {
         sqlx::query(
             "INSERT INTO event_txns (user_id, device_id, txn_id, event_id) VALUES ($1, $2, $3, $4)",
@@ -309,6 +298,32 @@ async fn persist_one(
     }
     groups.insert(e.room_id.clone(), (group, chain));
     Ok(stream)
+}
+
+/// Moves each room's forward extremities past a batch: once per batch, not
+/// once per event, since a busy room's events mostly point at each other.
+async fn update_extremities(tx: &mut Transaction<'_, Any>, events: &[NewEvent]) -> Result<()> {
+    let added: HashSet<(&str, &str)> =
+        events.iter().map(|e| (e.room_id.as_str(), e.event_id.as_str())).collect();
+    let referenced: HashSet<(&str, &str)> = events
+        .iter()
+        .flat_map(|e| e.prev_events.iter().map(|p| (e.room_id.as_str(), p.as_str())))
+        .collect();
+    for (room_id, event_id) in referenced.difference(&added) {
+        sqlx::query("DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = $2")
+            .bind(room_id)
+            .bind(event_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (room_id, event_id) in added.difference(&referenced) {
+        sqlx::query("INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)")
+            .bind(room_id)
+            .bind(event_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The state group after a room's latest event, and its chain length.

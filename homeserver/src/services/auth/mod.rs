@@ -4,6 +4,7 @@
 mod login;
 pub mod password;
 mod sessions;
+mod token_cache;
 pub mod tokens;
 mod uia;
 
@@ -32,15 +33,22 @@ pub struct Auth {
     store: Store,
     config: Arc<Config>,
     passwords: PasswordHasher,
+    tokens: Arc<token_cache::TokenCache>,
 }
 
 impl Auth {
     pub fn new(store: Store, config: Arc<Config>) -> Result<Self> {
         let passwords = PasswordHasher::new(&config.auth.argon2)?;
-        Ok(Self { store, config, passwords })
+        Ok(Self { store, config, passwords, tokens: Arc::default() })
     }
 
     pub fn passwords(&self) -> &PasswordHasher {
         &self.passwords
+    }
+
+    /// Call after deleting any of a user's tokens, so that none stays
+    /// usable from the cache.
+    pub fn forget_sessions(&self, user_id: &ruma::UserId) {
+        self.tokens.forget_user(user_id);
     }
 }

@@ -59,12 +59,19 @@ impl Auth {
     ) -> Result<IssuedSession> {
         let (issued, row) = self.prepare_session(user_id, device_id, display_name, with_refresh)?;
         self.store.create_session(&row).await?;
+        // Logging in on a known device replaced its previous tokens.
+        self.forget_sessions(user_id);
         Ok(issued)
     }
 
     /// Resolves an access token to its user and device.
     pub async fn authenticate(&self, access_token: &str) -> Result<Requester> {
         let hash = tokens::hash(access_token);
+        match self.tokens.get(&hash, now_ms()) {
+            Some(Ok(requester)) => return Ok(requester),
+            Some(Err(())) => return Err(Error::UnknownToken { soft_logout: true }),
+            None => {}
+        }
         let found = self.store.lookup_access_token(&hash).await?;
         let Some(found) = found else {
             return Err(Error::UnknownToken { soft_logout: false });
@@ -79,7 +86,9 @@ impl Auth {
             self.store.confirm_refreshed_token(&hash, refresh_hash).await?;
         }
         let user_id = UserId::parse(&found.user_id).map_err(Error::internal)?;
-        Ok(Requester { user_id, device_id: found.device_id.into() })
+        let requester = Requester { user_id, device_id: found.device_id.into() };
+        self.tokens.insert(hash, requester.clone(), found.expires_at);
+        Ok(requester)
     }
 
     /// Swaps a refresh token for new tokens.
@@ -96,9 +105,12 @@ impl Auth {
                 Some(now_ms() + lifetime.as_millis() as i64),
             )
             .await?;
-        let Some((_user, device_id)) = found else {
+        let Some((user, device_id)) = found else {
             return Err(Error::UnknownToken { soft_logout: false });
         };
+        if let Ok(user) = UserId::parse(&user) {
+            self.forget_sessions(&user);
+        }
         Ok(IssuedSession {
             device_id: device_id.into(),
             access_token,
