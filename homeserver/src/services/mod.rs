@@ -46,16 +46,18 @@ impl Services {
         }));
         let rooms = rooms::Rooms::new(store.clone(), config.clone(), key, notifier.clone());
         let typing = ephemeral::Typing::new(rooms.clone(), notifier.clone());
+        let user_data = user_data::UserData::new(store.clone(), notifier.clone());
         let presence =
             ephemeral::Presence::new(store.clone(), notifier.clone(), config.presence.enabled);
         Ok(Self {
             accounts: accounts::Accounts::new(store.clone(), config.clone(), auth.clone()),
             devices: devices::Devices::new(store.clone(), auth.clone()),
             profiles: profile::Profiles::new(store.clone()),
-            user_data: user_data::UserData::new(store.clone(), notifier.clone()),
+            user_data: user_data.clone(),
             sync: sync::SyncService::new(
                 store.clone(),
                 rooms.clone(),
+                user_data.clone(),
                 typing.clone(),
                 presence.clone(),
                 notifier.clone(),

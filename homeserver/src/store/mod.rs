@@ -12,6 +12,7 @@ mod search;
 mod sessions;
 mod state;
 mod uia;
+mod unread;
 mod users;
 
 use std::{str::FromStr, time::Duration};

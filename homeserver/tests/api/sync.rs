@@ -266,3 +266,52 @@ mod filters {
         assert!(!join.contains_key(&wanted) && join.contains_key(&unwanted));
     }
 }
+
+mod unread {
+    use serde_json::json;
+
+    use crate::{
+        backend_tests,
+        common::{Backend, TestServer},
+    };
+
+    backend_tests!(unread_counts_follow_push_rules_and_receipts);
+
+    async fn unread_counts_follow_push_rules_and_receipts(backend: Backend) {
+        let s = TestServer::new(backend).await;
+        let alice = s.register("alice", "pw").await;
+        let bob = s.register("bob", "pw").await;
+        let room = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+        s.join(&bob.token, &room).await.ok();
+        s.send_text(&alice.token, &room, "my own message never counts").await;
+        for i in 0..3 {
+            s.send_text(&bob.token, &room, &format!("unread {i}")).await;
+        }
+        let mention = s
+            .put(
+                &format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/mention"),
+                Some(&bob.token),
+                json!({"msgtype": "m.text", "body": "hey alice", "m.mentions": {"user_ids": [alice.user_id]}}),
+            )
+            .await
+            .ok();
+        let synced = s.sync(&alice.token, None, 0).await;
+        let counts = &synced["rooms"]["join"][&room]["unread_notifications"];
+        assert_eq!(counts["notification_count"], 4, "{counts}");
+        assert_eq!(counts["highlight_count"], 1, "{counts}");
+        let since = synced["next_batch"].as_str().expect("token").to_owned();
+
+        let last = mention["event_id"].as_str().expect("event id");
+        s.post(
+            &format!("/_matrix/client/v3/rooms/{room}/receipt/m.read/{last}"),
+            Some(&alice.token),
+            json!({}),
+        )
+        .await
+        .ok();
+        let synced = s.sync(&alice.token, Some(&since), 0).await;
+        let counts = &synced["rooms"]["join"][&room]["unread_notifications"];
+        assert_eq!(counts["notification_count"], 0, "{synced}");
+        assert_eq!(counts["highlight_count"], 0);
+    }
+}

@@ -3,7 +3,14 @@
 
 pub mod notifier;
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+/// Unread events counted per room; clients show "99+" well before this.
+const MAX_COUNTED_UNREAD: i64 = 100;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 
 use ruma::{
     OwnedRoomId, RoomId, UInt, UserId,
@@ -13,6 +20,7 @@ use ruma::{
         RoomAccountData, RoomSummary, Rooms as SyncRooms, State, StateEvents, Timeline,
     },
     events::{StateEventType, room::member::MembershipState},
+    push::PushConditionRoomCtx,
     serde::Raw,
 };
 use serde_json::{Value as JsonValue, value::RawValue};
@@ -22,6 +30,7 @@ use super::{
     auth::Requester,
     ephemeral::{Presence, Typing, presence::PresenceStatus},
     rooms::{Rooms, pdu::Pdu},
+    user_data::UserData,
 };
 use crate::{
     error::{Error, Result},
@@ -76,6 +85,7 @@ fn passes(filter: &RoomEventFilter, event: &JsonValue) -> bool {
 pub struct SyncService {
     store: Store,
     rooms: Rooms,
+    user_data: UserData,
     typing: Typing,
     presence: Presence,
     notifier: Arc<Notifier>,
@@ -117,11 +127,12 @@ impl SyncService {
     pub fn new(
         store: Store,
         rooms: Rooms,
+        user_data: UserData,
         typing: Typing,
         presence: Presence,
         notifier: Arc<Notifier>,
     ) -> Self {
-        Self { store, rooms, typing, presence, notifier }
+        Self { store, rooms, user_data, typing, presence, notifier }
     }
 
     pub fn notifier(&self) -> &Arc<Notifier> {
@@ -194,6 +205,7 @@ impl SyncService {
         self.leaves(user, since, now, options, &changes, &forgotten, &mut response.rooms).await?;
 
         self.ephemeral(user, since, now, &mut response.rooms).await?;
+        self.unread_counts(user, &mut response.rooms).await?;
         if self.presence.enabled() {
             let since_presence = since.map_or(0, |s| s.presence);
             for row in
@@ -333,6 +345,59 @@ impl SyncService {
             }
         }
         Ok(rooms)
+    }
+
+    /// Notification and highlight counts (by the user's push rules) of the
+    /// events after their read marker, for each joined room in the response.
+    async fn unread_counts(&self, user: &UserId, rooms: &mut SyncRooms) -> Result<()> {
+        if rooms.join.is_empty() {
+            return Ok(());
+        }
+        let rules = self.user_data.push_rules(user).await?;
+        let mut counts: HashMap<OwnedRoomId, (u64, u64)> = HashMap::new();
+        let mut contexts: HashMap<OwnedRoomId, PushConditionRoomCtx> = HashMap::new();
+        for row in self.store.unread_events(user.as_str(), MAX_COUNTED_UNREAD).await? {
+            let Ok(room_id) = OwnedRoomId::try_from(row.room_id.as_str()) else { continue };
+            if !rooms.join.contains_key(&room_id) {
+                continue;
+            }
+            if !contexts.contains_key(&room_id) {
+                let context = self
+                    .rooms
+                    .with_head(&room_id, |head| {
+                        let members = head.members_with(&[MembershipState::Join]).len() as u64;
+                        let name = head
+                            .get(&StateEventType::RoomMember, user.as_str())
+                            .and_then(|member| member.content_str("displayname"))
+                            .unwrap_or_else(|| user.localpart().to_owned());
+                        PushConditionRoomCtx::new(
+                            room_id.clone(),
+                            UInt::try_from(members).unwrap_or_default(),
+                            user.to_owned(),
+                            name,
+                        )
+                    })
+                    .await?;
+                contexts.insert(room_id.clone(), context);
+            }
+            let Some(context) = contexts.get(&room_id) else { continue };
+            let event: Raw<ruma::events::AnySyncTimelineEvent> =
+                raw(&self.rooms.client_event(&row, None)?)?;
+            let actions = rules.get_actions(&event, context).await;
+            let entry = counts.entry(room_id).or_default();
+            if actions.iter().any(|a| a.should_notify()) {
+                entry.0 += 1;
+            }
+            if actions.iter().any(|a| a.is_highlight()) {
+                entry.1 += 1;
+            }
+        }
+        for (room_id, joined) in rooms.join.iter_mut() {
+            let (notify, highlight) = counts.get(room_id).copied().unwrap_or_default();
+            joined.unread_notifications.notification_count = UInt::try_from(notify).ok();
+            joined.unread_notifications.highlight_count = UInt::try_from(highlight).ok();
+        }
+        Ok(())
     }
 
     /// Typing notices and receipts of the user's joined rooms.
