@@ -33,6 +33,18 @@ fn limit(limit: Option<ruma::UInt>) -> usize {
     limit.map_or(50, |l| u64::from(l) as usize)
 }
 
+/// The query every /relations variant shares.
+fn query(
+    rel_type: Option<String>,
+    event_type: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dir: RumaDirection,
+    max: Option<ruma::UInt>,
+) -> RelationsQuery {
+    RelationsQuery { rel_type, event_type, from, to, dir: direction(dir), limit: limit(max) }
+}
+
 macro_rules! respond {
     ($module:ident, $page:expr) => {{
         let page: RelationsPage = $page;
@@ -48,14 +60,7 @@ pub async fn all(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_relating_events::v1::Request>,
 ) -> Result<RumaResponse<get_relating_events::v1::Response>> {
-    let query = RelationsQuery {
-        rel_type: None,
-        event_type: None,
-        from: body.from,
-        to: body.to,
-        dir: direction(body.dir),
-        limit: limit(body.limit),
-    };
+    let query = query(None, None, body.from, body.to, body.dir, body.limit);
     respond!(
         get_relating_events,
         services.rooms.relations(&body.room_id, &auth.user_id, &body.event_id, query).await?
@@ -66,14 +71,8 @@ pub async fn by_type(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_relating_events_with_rel_type::v1::Request>,
 ) -> Result<RumaResponse<get_relating_events_with_rel_type::v1::Response>> {
-    let query = RelationsQuery {
-        rel_type: Some(body.rel_type.to_string()),
-        event_type: None,
-        from: body.from,
-        to: body.to,
-        dir: direction(body.dir),
-        limit: limit(body.limit),
-    };
+    let query =
+        query(Some(body.rel_type.to_string()), None, body.from, body.to, body.dir, body.limit);
     respond!(
         get_relating_events_with_rel_type,
         services.rooms.relations(&body.room_id, &auth.user_id, &body.event_id, query).await?
@@ -84,14 +83,14 @@ pub async fn by_type_and_event_type(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_relating_events_with_rel_type_and_event_type::v1::Request>,
 ) -> Result<RumaResponse<get_relating_events_with_rel_type_and_event_type::v1::Response>> {
-    let query = RelationsQuery {
-        rel_type: Some(body.rel_type.to_string()),
-        event_type: Some(body.event_type.to_string()),
-        from: body.from,
-        to: body.to,
-        dir: direction(body.dir),
-        limit: limit(body.limit),
-    };
+    let query = query(
+        Some(body.rel_type.to_string()),
+        Some(body.event_type.to_string()),
+        body.from,
+        body.to,
+        body.dir,
+        body.limit,
+    );
     respond!(
         get_relating_events_with_rel_type_and_event_type,
         services.rooms.relations(&body.room_id, &auth.user_id, &body.event_id, query).await?

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ruma::{EventId, RoomId, UserId, events::room::member::MembershipState};
+use ruma::{EventId, RoomId, UserId};
 
 use crate::{
     error::{Error, Result},
@@ -35,15 +35,7 @@ impl Receipts {
         event_id: &EventId,
         thread_id: Option<&str>,
     ) -> Result<()> {
-        let (membership, members) = self
-            .rooms
-            .with_head(room_id, |head| {
-                (head.membership(user_id), head.members_with(&[MembershipState::Join]))
-            })
-            .await?;
-        if membership != Some(MembershipState::Join) {
-            return Err(Error::forbidden("you are not in this room"));
-        }
+        let members = self.rooms.joined_audience(room_id, user_id).await?;
         if self.store.event_room(event_id.as_str()).await?.as_deref() != Some(room_id.as_str()) {
             return Err(Error::not_found("no such event in this room"));
         }

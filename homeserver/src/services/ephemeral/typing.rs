@@ -7,11 +7,11 @@ use std::{
     time::Duration,
 };
 
-use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId, events::room::member::MembershipState};
+use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use tokio::time::Instant;
 
 use crate::{
-    error::{Error, Result},
+    error::Result,
     services::{
         rooms::Rooms,
         sync::notifier::{Notifier, Stream},
@@ -47,15 +47,7 @@ impl Typing {
         typing: bool,
         timeout: Duration,
     ) -> Result<()> {
-        let (membership, members) = self
-            .rooms
-            .with_head(room_id, |head| {
-                (head.membership(user_id), head.members_with(&[MembershipState::Join]))
-            })
-            .await?;
-        if membership != Some(MembershipState::Join) {
-            return Err(Error::forbidden("you are not in this room"));
-        }
+        let members = self.rooms.joined_audience(room_id, user_id).await?;
         let until = Instant::now() + timeout.min(MAX_TIMEOUT);
         self.update(room_id, user_id, typing.then_some(until), &members);
         if typing {

@@ -80,13 +80,15 @@ impl Rooms {
         Ok(pdu.to_client_event(Some(JsonValue::Object(unsigned))))
     }
 
-    /// GET /rooms/{id}/event/{eventId}: M_NOT_FOUND unless visible.
-    pub async fn event_for(
-        &self,
+    /// An event of this room the user may see (M_NOT_FOUND otherwise, so
+    /// that hidden events cannot be told from missing ones), with the
+    /// visibility checker for its neighbours.
+    async fn visible_row<'a>(
+        &'a self,
         room_id: &RoomId,
-        user_id: &UserId,
+        user_id: &'a UserId,
         event_id: &EventId,
-    ) -> Result<JsonValue> {
+    ) -> Result<(EventRow, Visibility<'a>)> {
         let not_found = || Error::not_found("event not found");
         let row = self.store().event(event_id.as_str()).await?.ok_or_else(not_found)?;
         if row.room_id != room_id.as_str() {
@@ -96,6 +98,17 @@ impl Rooms {
         if !visibility.allows(&row).await? {
             return Err(not_found());
         }
+        Ok((row, visibility))
+    }
+
+    /// GET /rooms/{id}/event/{eventId}: M_NOT_FOUND unless visible.
+    pub async fn event_for(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        event_id: &EventId,
+    ) -> Result<JsonValue> {
+        let (row, _) = self.visible_row(room_id, user_id, event_id).await?;
         let mut events = [self.client_event(&row, None)?];
         self.bundle_relations(&mut events, user_id).await?;
         let [event] = events;
@@ -283,15 +296,7 @@ impl Rooms {
         event_id: &EventId,
         limit: usize,
     ) -> Result<Context> {
-        let not_found = || Error::not_found("event not found");
-        let row = self.store().event(event_id.as_str()).await?.ok_or_else(not_found)?;
-        if row.room_id != room_id.as_str() {
-            return Err(not_found());
-        }
-        let mut visibility = Visibility::new(self, room_id, user_id).await?;
-        if !visibility.allows(&row).await? {
-            return Err(not_found());
-        }
+        let (row, mut visibility) = self.visible_row(room_id, user_id, event_id).await?;
         let half = (limit.clamp(0, 100) / 2).max(1) as i64;
         let before_rows =
             self.store().room_events(room_id.as_str(), 0, row.stream - 1, false, half).await?;

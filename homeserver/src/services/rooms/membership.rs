@@ -31,6 +31,33 @@ impl Rooms {
         Ok(content)
     }
 
+    /// Joined, invited or knocking: someone a leave or kick applies to.
+    async fn is_present(&self, room_id: &RoomId, user_id: &UserId) -> Result<bool> {
+        let current = self.with_head(room_id, |head| head.membership(user_id)).await?;
+        Ok(matches!(
+            current,
+            Some(MembershipState::Join | MembershipState::Invite | MembershipState::Knock)
+        ))
+    }
+
+    /// The room's joined members, if `user_id` is one of them (M_FORBIDDEN
+    /// otherwise): who an ephemeral update from this user goes to.
+    pub async fn joined_audience(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> Result<Vec<ruma::OwnedUserId>> {
+        let (membership, members) = self
+            .with_head(room_id, |head| {
+                (head.membership(user_id), head.members_with(&[MembershipState::Join]))
+            })
+            .await?;
+        if membership != Some(MembershipState::Join) {
+            return Err(Error::forbidden("you are not in this room"));
+        }
+        Ok(members)
+    }
+
     /// Resolves a room id or a local alias.
     pub async fn resolve_room(&self, room: &RoomOrAliasId) -> Result<OwnedRoomId> {
         match <&RoomId>::try_from(room) {
@@ -105,13 +132,10 @@ impl Rooms {
         user_id: &UserId,
         reason: Option<&str>,
     ) -> Result<()> {
-        let current = self.with_head(room_id, |head| head.membership(user_id)).await?;
-        match current {
-            Some(MembershipState::Join | MembershipState::Invite | MembershipState::Knock) => {
-                self.set_membership(room_id, user_id, user_id, "leave", reason).await
-            }
-            _ => Err(Error::forbidden("you are not in this room")),
+        if !self.is_present(room_id, user_id).await? {
+            return Err(Error::forbidden("you are not in this room"));
         }
+        self.set_membership(room_id, user_id, user_id, "leave", reason).await
     }
 
     /// Kicks a present (joined, invited or knocking) user.
@@ -122,11 +146,7 @@ impl Rooms {
         target: &UserId,
         reason: Option<&str>,
     ) -> Result<()> {
-        let current = self.with_head(room_id, |head| head.membership(target)).await?;
-        if !matches!(
-            current,
-            Some(MembershipState::Join | MembershipState::Invite | MembershipState::Knock)
-        ) {
+        if !self.is_present(room_id, target).await? {
             return Err(Error::forbidden("that user is not in the room"));
         }
         self.set_membership(room_id, sender, target, "leave", reason).await
