@@ -176,7 +176,10 @@ impl SyncService {
         let user = &requester.user_id;
         let since_events = since.map_or(0, |s| s.events);
         let mut response = Response::new(since_token(now));
-        let forgotten = self.store.forgotten_rooms(user.as_str()).await?;
+        let memberships = self.store.memberships(user.as_str()).await?;
+        let rooms_with = |membership: &str| -> Vec<String> {
+            memberships.iter().filter(|(_, m)| m == membership).map(|(r, _)| r.clone()).collect()
+        };
 
         // Rooms whose membership changed in the window start afresh.
         let changes = match since {
@@ -187,26 +190,31 @@ impl SyncService {
         };
         let fresh: Vec<String> = changes.iter().map(|row| row.room_id.clone()).collect();
 
-        response.rooms = self.joined_rooms(requester, since, now, options, &fresh).await?;
-        for (room_id, events) in
-            self.pending_rooms(user, "invite", since.is_some(), &changes).await?
-        {
-            let mut state = InviteState::new();
-            state.events = events;
-            response.rooms.invite.insert(room_id, InvitedRoom::from(state));
+        let joined = rooms_with("join");
+        response.rooms = self.joined_rooms(requester, since, now, options, &fresh, &joined).await?;
+        // Invites and knocks are new only where the membership changed.
+        if since.is_none() || !changes.is_empty() {
+            for (room_id, events) in
+                self.pending_rooms(user, &rooms_with("invite"), since.is_some(), &changes).await?
+            {
+                let mut state = InviteState::new();
+                state.events = events;
+                response.rooms.invite.insert(room_id, InvitedRoom::from(state));
+            }
+            for (room_id, events) in
+                self.pending_rooms(user, &rooms_with("knock"), since.is_some(), &changes).await?
+            {
+                let mut state = KnockState::new();
+                state.events = events;
+                response.rooms.knock.insert(room_id, KnockedRoom::from(state));
+            }
         }
-        for (room_id, events) in
-            self.pending_rooms(user, "knock", since.is_some(), &changes).await?
-        {
-            let mut state = KnockState::new();
-            state.events = events;
-            response.rooms.knock.insert(room_id, KnockedRoom::from(state));
-        }
-        self.leaves(user, since, now, options, &changes, &forgotten, &mut response.rooms).await?;
+        self.leaves(user, since, now, options, &changes, &mut response.rooms).await?;
 
-        self.ephemeral(user, since, now, &mut response.rooms).await?;
+        self.ephemeral(user, since, now, &joined, &mut response.rooms).await?;
         self.unread_counts(user, &mut response.rooms).await?;
-        if self.presence.enabled() {
+        // Each stream is read only when it moved.
+        if self.presence.enabled() && since.is_none_or(|s| s.presence < now.presence) {
             let since_presence = since.map_or(0, |s| s.presence);
             for row in
                 self.store.presence_since(user.as_str(), since_presence, now.presence).await?
@@ -226,9 +234,12 @@ impl SyncService {
         }
 
         let since_data = since.map_or(0, |s| s.account_data);
-        for (room_id, kind, content) in
-            self.store.account_data_since(user.as_str(), since_data).await?
-        {
+        let data_moved = since.is_none_or(|s| s.account_data < now.account_data);
+        let changed_data = match data_moved {
+            true => self.store.account_data_since(user.as_str(), since_data).await?,
+            false => Vec::new(),
+        };
+        for (room_id, kind, content) in changed_data {
             let event = serde_json::json!({
                 "type": kind,
                 "content": serde_json::from_str::<JsonValue>(&content).unwrap_or_default(),
@@ -251,6 +262,7 @@ impl SyncService {
         now: Positions,
         options: &SyncOptions,
         fresh: &[String],
+        joined: &[String],
     ) -> Result<SyncRooms> {
         let user = &requester.user_id;
         let limit = options.timeline_limit();
@@ -263,8 +275,8 @@ impl SyncService {
         for row in rows {
             timelines.entry(row.room_id.clone()).or_default().push(row);
         }
-        let mut joined = self.store.rooms_with_membership(user.as_str(), "join").await?;
-        joined.retain(|room| options.wants_room(room));
+        let joined: Vec<String> =
+            joined.iter().filter(|room| options.wants_room(room)).cloned().collect();
         let needs_state =
             |room: &String| since.is_none() || options.full_state || fresh.contains(room);
         let limited_somewhere = timelines.values().any(|rows| rows.len() as i64 > limit);
@@ -406,20 +418,19 @@ impl SyncService {
         user: &UserId,
         since: Option<Positions>,
         now: Positions,
+        joined: &[String],
         rooms: &mut SyncRooms,
     ) -> Result<()> {
-        let joined: Vec<OwnedRoomId> = self
-            .store
-            .rooms_with_membership(user.as_str(), "join")
-            .await?
-            .into_iter()
-            .filter_map(|r| OwnedRoomId::try_from(r).ok())
-            .collect();
+        let joined: Vec<OwnedRoomId> =
+            joined.iter().filter_map(|r| OwnedRoomId::try_from(r.as_str()).ok()).collect();
         // Typing positions restart with the server: an older token sees all.
         let since_typing = since.map_or(0, |s| if s.typing > now.typing { 0 } else { s.typing });
         for (room_id, users) in self.typing.changes_since(since_typing, &joined) {
             let event = serde_json::json!({"type": "m.typing", "content": {"user_ids": users}});
             rooms.join.entry(room_id).or_default().ephemeral.events.push(raw(&event)?);
+        }
+        if since.is_some_and(|s| s.receipts >= now.receipts) {
+            return Ok(());
         }
         let since_receipts = since.map_or(0, |s| s.receipts);
         let mut by_room: BTreeMap<String, JsonValue> = BTreeMap::new();
@@ -471,7 +482,7 @@ impl SyncService {
     async fn pending_rooms(
         &self,
         user: &UserId,
-        membership: &str,
+        candidates: &[String],
         incremental: bool,
         changes: &[EventRow],
     ) -> Result<Vec<(OwnedRoomId, Vec<Raw<ruma::events::AnyStrippedStateEvent>>)>> {
@@ -484,11 +495,11 @@ impl SyncService {
             "m.room.encryption",
         ];
         let mut rooms = Vec::new();
-        for room_id in self.store.rooms_with_membership(user.as_str(), membership).await? {
-            if incremental && !changes.iter().any(|row| row.room_id == room_id) {
+        for room_id in candidates {
+            if incremental && !changes.iter().any(|row| &row.room_id == room_id) {
                 continue;
             }
-            let room_id = OwnedRoomId::try_from(room_id).map_err(Error::internal)?;
+            let room_id = OwnedRoomId::try_from(room_id.as_str()).map_err(Error::internal)?;
             let events = self
                 .rooms
                 .with_head(&room_id, |head| {
@@ -517,7 +528,6 @@ impl SyncService {
         now: Positions,
         options: &SyncOptions,
         changes: &[EventRow],
-        forgotten: &[String],
         rooms: &mut SyncRooms,
     ) -> Result<()> {
         let candidates: Vec<EventRow> = if since.is_some() {
@@ -527,6 +537,10 @@ impl SyncService {
         } else {
             return Ok(());
         };
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let forgotten = self.store.forgotten_rooms(user.as_str()).await?;
         // The last change of each room decides.
         let mut last: BTreeMap<String, EventRow> = BTreeMap::new();
         for row in candidates {
