@@ -13,7 +13,7 @@ use std::{
 };
 
 use ruma::{
-    OwnedRoomId, RoomId, UInt, UserId,
+    OwnedRoomId, OwnedUserId, RoomId, UInt, UserId,
     api::client::filter::{FilterDefinition, RoomEventFilter},
     api::client::sync::sync_events::v3::{
         InviteState, InvitedRoom, JoinedRoom, KnockState, KnockedRoom, LeftRoom, Response,
@@ -81,8 +81,20 @@ fn passes(filter: &RoomEventFilter, event: &JsonValue) -> bool {
         && !filter.not_senders.iter().any(|s| s.as_str() == sender)
 }
 
+/// Unread counts of one user in one room, as of stream position `through`.
+#[derive(Debug, Clone, Copy)]
+struct UnreadMemo {
+    read_pos: i64,
+    through: i64,
+    notify: u64,
+    highlight: u64,
+}
+
+type UnreadMemos = std::sync::Mutex<HashMap<(OwnedUserId, OwnedRoomId), UnreadMemo>>;
+
 #[derive(Clone)]
 pub struct SyncService {
+    unread: Arc<UnreadMemos>,
     store: Store,
     rooms: Rooms,
     user_data: UserData,
@@ -132,7 +144,7 @@ impl SyncService {
         presence: Presence,
         notifier: Arc<Notifier>,
     ) -> Self {
-        Self { store, rooms, user_data, typing, presence, notifier }
+        Self { unread: Arc::default(), store, rooms, user_data, typing, presence, notifier }
     }
 
     pub fn notifier(&self) -> &Arc<Notifier> {
@@ -212,7 +224,7 @@ impl SyncService {
         self.leaves(user, since, now, options, &changes, &mut response.rooms).await?;
 
         self.ephemeral(user, since, now, &joined, &mut response.rooms).await?;
-        self.unread_counts(user, &mut response.rooms).await?;
+        self.unread_counts(user, now.events, &mut response.rooms).await?;
         // Each stream is read only when it moved.
         if self.presence.enabled() && since.is_none_or(|s| s.presence < now.presence) {
             let since_presence = since.map_or(0, |s| s.presence);
@@ -361,22 +373,37 @@ impl SyncService {
 
     /// Notification and highlight counts (by the user's push rules) of the
     /// events after their read marker, for each joined room in the response.
-    async fn unread_counts(&self, user: &UserId, rooms: &mut SyncRooms) -> Result<()> {
+    /// Counts are remembered per user and room, so that a sync evaluates
+    /// only the events that arrived since the last one.
+    async fn unread_counts(&self, user: &UserId, now: i64, rooms: &mut SyncRooms) -> Result<()> {
         if rooms.join.is_empty() {
             return Ok(());
         }
         let rules = self.user_data.push_rules(user).await?;
-        let mut counts: HashMap<OwnedRoomId, (u64, u64)> = HashMap::new();
-        let mut contexts: HashMap<OwnedRoomId, PushConditionRoomCtx> = HashMap::new();
-        for row in self.store.unread_events(user.as_str(), MAX_COUNTED_UNREAD).await? {
-            let Ok(room_id) = OwnedRoomId::try_from(row.room_id.as_str()) else { continue };
-            if !rooms.join.contains_key(&room_id) {
-                continue;
-            }
-            if !contexts.contains_key(&room_id) {
+        let read: HashMap<String, i64> =
+            self.store.read_positions(user.as_str()).await?.into_iter().collect();
+        for (room_id, joined) in rooms.join.iter_mut() {
+            let read_pos = read.get(room_id.as_str()).copied().unwrap_or(0);
+            let key = (user.to_owned(), room_id.clone());
+            let memo = self.unread.lock().unwrap_or_else(|e| e.into_inner()).get(&key).copied();
+            let mut counts = match memo {
+                Some(memo) if memo.read_pos == read_pos && memo.through <= now => memo,
+                _ => UnreadMemo { read_pos, through: read_pos, notify: 0, highlight: 0 },
+            };
+            let rows = self
+                .store
+                .unread_in_room(
+                    user.as_str(),
+                    room_id.as_str(),
+                    counts.through,
+                    now,
+                    MAX_COUNTED_UNREAD,
+                )
+                .await?;
+            if !rows.is_empty() {
                 let context = self
                     .rooms
-                    .with_head(&room_id, |head| {
+                    .with_head(room_id, |head| {
                         let members = head.members_with(&[MembershipState::Join]).len() as u64;
                         let name = head
                             .get(&StateEventType::RoomMember, user.as_str())
@@ -390,24 +417,18 @@ impl SyncService {
                         )
                     })
                     .await?;
-                contexts.insert(room_id.clone(), context);
+                for row in &rows {
+                    let event: Raw<ruma::events::AnySyncTimelineEvent> =
+                        raw(&self.rooms.client_event(row, None)?)?;
+                    let actions = rules.get_actions(&event, &context).await;
+                    counts.notify += u64::from(actions.iter().any(|a| a.should_notify()));
+                    counts.highlight += u64::from(actions.iter().any(|a| a.is_highlight()));
+                }
             }
-            let Some(context) = contexts.get(&room_id) else { continue };
-            let event: Raw<ruma::events::AnySyncTimelineEvent> =
-                raw(&self.rooms.client_event(&row, None)?)?;
-            let actions = rules.get_actions(&event, context).await;
-            let entry = counts.entry(room_id).or_default();
-            if actions.iter().any(|a| a.should_notify()) {
-                entry.0 += 1;
-            }
-            if actions.iter().any(|a| a.is_highlight()) {
-                entry.1 += 1;
-            }
-        }
-        for (room_id, joined) in rooms.join.iter_mut() {
-            let (notify, highlight) = counts.get(room_id).copied().unwrap_or_default();
-            joined.unread_notifications.notification_count = UInt::try_from(notify).ok();
-            joined.unread_notifications.highlight_count = UInt::try_from(highlight).ok();
+            counts.through = now.max(counts.through);
+            self.unread.lock().unwrap_or_else(|e| e.into_inner()).insert(key, counts);
+            joined.unread_notifications.notification_count = UInt::try_from(counts.notify).ok();
+            joined.unread_notifications.highlight_count = UInt::try_from(counts.highlight).ok();
         }
         Ok(())
     }
