@@ -203,7 +203,9 @@ impl SyncService {
         let fresh: Vec<String> = changes.iter().map(|row| row.room_id.clone()).collect();
 
         let joined = rooms_with("join");
-        response.rooms = self.joined_rooms(requester, since, now, options, &fresh, &joined).await?;
+        let mut latest = HashMap::new();
+        response.rooms =
+            self.joined_rooms(requester, since, now, options, &fresh, &joined, &mut latest).await?;
         // Invites and knocks are new only where the membership changed.
         if since.is_none() || !changes.is_empty() {
             for (room_id, events) in
@@ -224,7 +226,7 @@ impl SyncService {
         self.leaves(user, since, now, options, &changes, &mut response.rooms).await?;
 
         self.ephemeral(user, since, now, &joined, &mut response.rooms).await?;
-        self.unread_counts(user, now.events, &mut response.rooms).await?;
+        self.unread_counts(user, now.events, &latest, &mut response.rooms).await?;
         // Each stream is read only when it moved.
         if self.presence.enabled() && since.is_none_or(|s| s.presence < now.presence) {
             let since_presence = since.map_or(0, |s| s.presence);
@@ -267,6 +269,7 @@ impl SyncService {
         Ok(response)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn joined_rooms(
         &self,
         requester: &Requester,
@@ -275,6 +278,7 @@ impl SyncService {
         options: &SyncOptions,
         fresh: &[String],
         joined: &[String],
+        latest: &mut HashMap<OwnedRoomId, i64>,
     ) -> Result<SyncRooms> {
         let user = &requester.user_id;
         let limit = options.timeline_limit();
@@ -356,6 +360,9 @@ impl SyncService {
             let room_id = RoomId::parse(&room_id).map_err(Error::internal)?;
             room.summary = self.summary(&room_id, user).await?;
             room.account_data = RoomAccountData::new();
+            if let Some(last) = rows.last() {
+                latest.insert(room_id.clone(), last.stream);
+            }
             order.push(room_id.clone());
             rooms.join.insert(room_id, room);
         }
@@ -375,7 +382,13 @@ impl SyncService {
     /// events after their read marker, for each joined room in the response.
     /// Counts are remembered per user and room, so that a sync evaluates
     /// only the events that arrived since the last one.
-    async fn unread_counts(&self, user: &UserId, now: i64, rooms: &mut SyncRooms) -> Result<()> {
+    async fn unread_counts(
+        &self,
+        user: &UserId,
+        now: i64,
+        latest: &HashMap<OwnedRoomId, i64>,
+        rooms: &mut SyncRooms,
+    ) -> Result<()> {
         if rooms.join.is_empty() {
             return Ok(());
         }
@@ -384,6 +397,12 @@ impl SyncService {
             self.store.read_positions(user.as_str()).await?.into_iter().collect();
         for (room_id, joined) in rooms.join.iter_mut() {
             let read_pos = read.get(room_id.as_str()).copied().unwrap_or(0);
+            // Read up to the room's newest event: nothing to count.
+            if latest.get(room_id).is_some_and(|newest| *newest <= read_pos) {
+                joined.unread_notifications.notification_count = Some(UInt::MIN);
+                joined.unread_notifications.highlight_count = Some(UInt::MIN);
+                continue;
+            }
             let key = (user.to_owned(), room_id.clone());
             let memo = self.unread.lock().unwrap_or_else(|e| e.into_inner()).get(&key).copied();
             let mut counts = match memo {
