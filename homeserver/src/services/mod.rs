@@ -52,7 +52,7 @@ impl Services {
         Ok(Self {
             accounts: accounts::Accounts::new(store.clone(), config.clone(), auth.clone()),
             devices: devices::Devices::new(store.clone(), auth.clone()),
-            profiles: profile::Profiles::new(store.clone()),
+            profiles: profile::Profiles::new(store.clone(), rooms.clone()),
             user_data: user_data.clone(),
             sync: sync::SyncService::new(
                 store.clone(),

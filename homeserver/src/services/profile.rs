@@ -6,7 +6,7 @@ use ruma::{
 };
 use serde_json::Value as JsonValue;
 
-use super::auth::Requester;
+use super::{auth::Requester, rooms::Rooms};
 use crate::{
     error::{Error, Result},
     store::Store,
@@ -18,11 +18,21 @@ const MAX_PROFILE_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct Profiles {
     store: Store,
+    rooms: Rooms,
 }
 
 impl Profiles {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, rooms: Rooms) -> Self {
+        Self { store, rooms }
+    }
+
+    /// Display names and avatars also live in member events: a change is
+    /// announced in every room the user has joined.
+    async fn announce(&self, user_id: &UserId, field: &str) -> Result<()> {
+        if field == "displayname" || field == "avatar_url" {
+            self.rooms.refresh_member_profile(user_id).await?;
+        }
+        Ok(())
     }
 
     /// Every field of a local user's profile; M_NOT_FOUND for unknown users.
@@ -62,7 +72,8 @@ impl Profiles {
         let field = value.field_name();
         let json = value.value().into_owned();
         if json.is_null() {
-            return self.store.delete_profile_field(user_id.as_str(), field.as_str()).await;
+            self.store.delete_profile_field(user_id.as_str(), field.as_str()).await?;
+            return self.announce(user_id, field.as_str()).await;
         }
         let json = json.to_string();
         let current: usize = self
@@ -76,7 +87,8 @@ impl Profiles {
         if current + field.as_str().len() + json.len() > MAX_PROFILE_BYTES {
             return Err(Error::TooLarge);
         }
-        self.store.set_profile_field(user_id.as_str(), field.as_str(), &json).await
+        self.store.set_profile_field(user_id.as_str(), field.as_str(), &json).await?;
+        self.announce(user_id, field.as_str()).await
     }
 
     pub async fn delete_field(
@@ -88,6 +100,7 @@ impl Profiles {
         if requester.user_id != user_id {
             return Err(Error::forbidden("you cannot change another user's profile"));
         }
-        self.store.delete_profile_field(user_id.as_str(), field.as_str()).await
+        self.store.delete_profile_field(user_id.as_str(), field.as_str()).await?;
+        self.announce(user_id, field.as_str()).await
     }
 }

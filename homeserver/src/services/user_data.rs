@@ -215,3 +215,20 @@ impl UserData {
         .await
     }
 }
+
+impl UserData {
+    /// Users this user ignores (m.ignored_user_list): their events and
+    /// invites are hidden from them.
+    pub async fn ignored_users(&self, user_id: &UserId) -> Result<Vec<String>> {
+        let Some(json) =
+            self.store.account_data(user_id.as_str(), "", "m.ignored_user_list").await?
+        else {
+            return Ok(Vec::new());
+        };
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        Ok(value["ignored_users"]
+            .as_object()
+            .map(|users| users.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+}

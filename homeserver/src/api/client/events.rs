@@ -124,10 +124,15 @@ pub async fn messages(
         .rooms
         .messages(&body.room_id, &auth.user_id, auth.device_id.as_str(), query)
         .await?;
+    let ignored = services.user_data.ignored_users(&auth.user_id).await?;
+    let hidden = |event: &serde_json::Value| {
+        event["sender"].as_str().is_some_and(|sender| ignored.iter().any(|i| i == sender))
+    };
     let mut response = get_message_events::v3::Response::new();
     response.start = page.start;
     response.end = page.end;
-    response.chunk = page.chunk.iter().map(raw_event).collect::<Result<_>>()?;
+    response.chunk =
+        page.chunk.iter().filter(|e| !hidden(e)).map(raw_event).collect::<Result<_>>()?;
     response.state = page.state.iter().map(raw_event).collect::<Result<_>>()?;
     Ok(response.into())
 }

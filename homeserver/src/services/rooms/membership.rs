@@ -188,6 +188,19 @@ impl Rooms {
         self.store().forget_room(user_id.as_str(), room_id.as_str()).await
     }
 
+    /// Re-sends the user's join in each joined room with their current
+    /// display name and avatar. A room that refuses (say, the user may not
+    /// change their member event there) is skipped, not fatal.
+    pub async fn refresh_member_profile(&self, user_id: &UserId) -> Result<()> {
+        for room_id in self.joined_rooms(user_id).await? {
+            if let Err(error) = self.set_membership(&room_id, user_id, user_id, "join", None).await
+            {
+                tracing::warn!(room = %room_id, %error, "profile change not announced");
+            }
+        }
+        Ok(())
+    }
+
     pub async fn joined_rooms(&self, user_id: &UserId) -> Result<Vec<OwnedRoomId>> {
         self.store()
             .rooms_with_membership(user_id.as_str(), "join")

@@ -189,6 +189,7 @@ impl SyncService {
         let since_events = since.map_or(0, |s| s.events);
         let mut response = Response::new(since_token(now));
         let memberships = self.store.memberships(user.as_str()).await?;
+        let ignored = self.user_data.ignored_users(user).await?;
         let rooms_with = |membership: &str| -> Vec<String> {
             memberships.iter().filter(|(_, m)| m == membership).map(|(r, _)| r.clone()).collect()
         };
@@ -204,13 +205,17 @@ impl SyncService {
 
         let joined = rooms_with("join");
         let mut latest = HashMap::new();
-        response.rooms =
-            self.joined_rooms(requester, since, now, options, &fresh, &joined, &mut latest).await?;
+        response.rooms = self
+            .joined_rooms(requester, since, now, options, &fresh, &joined, &ignored, &mut latest)
+            .await?;
         // Invites and knocks are new only where the membership changed.
         if since.is_none() || !changes.is_empty() {
             for (room_id, events) in
                 self.pending_rooms(user, &rooms_with("invite"), since.is_some(), &changes).await?
             {
+                if self.invited_by_ignored(&room_id, user, &ignored).await? {
+                    continue;
+                }
                 let mut state = InviteState::new();
                 state.events = events;
                 response.rooms.invite.insert(room_id, InvitedRoom::from(state));
@@ -278,6 +283,7 @@ impl SyncService {
         options: &SyncOptions,
         fresh: &[String],
         joined: &[String],
+        ignored: &[String],
         latest: &mut HashMap<OwnedRoomId, i64>,
     ) -> Result<SyncRooms> {
         let user = &requester.user_id;
@@ -334,7 +340,9 @@ impl SyncService {
             let mut senders = vec![user.to_string()];
             for row in &rows {
                 let event = self.rooms.client_event(row, Some((user, device)))?;
-                if passes(&options.filter.room.timeline, &event) {
+                let from_ignored =
+                    event["sender"].as_str().is_some_and(|s| ignored.iter().any(|i| i == s));
+                if passes(&options.filter.room.timeline, &event) && !from_ignored {
                     senders.extend(event["sender"].as_str().map(str::to_owned));
                     in_timeline.push(row.event_id.clone());
                     timeline_events.push(event);
@@ -513,6 +521,23 @@ impl SyncService {
                     summary.heroes = heroes;
                 }
                 summary
+            })
+            .await
+    }
+
+    async fn invited_by_ignored(
+        &self,
+        room_id: &RoomId,
+        user: &UserId,
+        ignored: &[String],
+    ) -> Result<bool> {
+        if ignored.is_empty() {
+            return Ok(false);
+        }
+        self.rooms
+            .with_head(room_id, |head| {
+                head.get(&StateEventType::RoomMember, user.as_str())
+                    .is_some_and(|invite| ignored.iter().any(|i| i == invite.sender.as_str()))
             })
             .await
     }
