@@ -292,3 +292,42 @@ mod upgrades {
         s.send_text(&bob.token, &new, "moved in").await;
     }
 }
+
+mod redacted_state {
+    use serde_json::json;
+
+    use crate::{
+        backend_tests,
+        common::{Backend, TestServer},
+    };
+
+    backend_tests!(redacting_state_clears_it);
+
+    async fn redacting_state_clears_it(backend: Backend) {
+        let s = TestServer::new(backend).await;
+        let alice = s.register("alice", "pw").await;
+        let room = s.create_room(&alice.token, json!({"topic": "secret plans"})).await;
+        let topic = s
+            .get(&format!("/_matrix/client/v3/rooms/{room}/state"), Some(&alice.token))
+            .await
+            .ok()
+            .as_array()
+            .expect("state")
+            .iter()
+            .find(|e| e["type"] == "m.room.topic")
+            .and_then(|e| e["event_id"].as_str().map(str::to_owned))
+            .expect("topic event");
+        s.put(
+            &format!("/_matrix/client/v3/rooms/{room}/redact/{topic}/t"),
+            Some(&alice.token),
+            json!({}),
+        )
+        .await
+        .ok();
+        let now = s
+            .get(&format!("/_matrix/client/v3/rooms/{room}/state/m.room.topic"), Some(&alice.token))
+            .await
+            .ok();
+        assert_eq!(now, json!({}));
+    }
+}

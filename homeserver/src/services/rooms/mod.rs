@@ -139,6 +139,14 @@ impl Rooms {
             Arc::new(build_event(head, room_id, sender, draft, server_name, &self.inner.key)?);
         let is_new_room = pdu.kind == TimelineEventType::RoomCreate;
         head.apply(&pdu);
+        // A redacted state event must not keep its old content in the head.
+        if let (Some(target), Some(redacted)) = (&pdu.redacts, &redacted_target)
+            && let Some(key) =
+                head.state.iter().find(|(_, p)| &p.event_id == target).map(|(k, _)| k.clone())
+        {
+            let redacted = Pdu::from_stored(target.as_str(), pdu.room_id.as_str(), redacted)?;
+            head.state.insert(key, Arc::new(redacted));
+        }
         let mut wake = head.members_with(&[MembershipState::Join]);
         if pdu.kind == TimelineEventType::RoomMember
             && let Some(target) =
