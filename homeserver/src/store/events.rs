@@ -337,3 +337,24 @@ async fn latest_group(tx: &mut Transaction<'_, Any>, room_id: &str) -> Result<(i
     .await?;
     Ok(found.unwrap_or((0, 0)))
 }
+
+impl Store {
+    /// The first event at or after `ts` (or at or before, backwards).
+    pub async fn event_near_time(
+        &self,
+        room_id: &str,
+        ts: i64,
+        forward: bool,
+    ) -> Result<Option<EventRow>> {
+        let sql = if forward {
+            "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, redacted_by \
+             FROM events WHERE room_id = $1 AND origin_server_ts >= $2 \
+             ORDER BY origin_server_ts ASC, stream ASC LIMIT 1"
+        } else {
+            "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, redacted_by \
+             FROM events WHERE room_id = $1 AND origin_server_ts <= $2 \
+             ORDER BY origin_server_ts DESC, stream DESC LIMIT 1"
+        };
+        Ok(sqlx::query_as(sql).bind(room_id).bind(ts).fetch_optional(&self.pool).await?)
+    }
+}

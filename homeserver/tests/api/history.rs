@@ -233,3 +233,39 @@ mod context {
             .err(403, "M_FORBIDDEN");
     }
 }
+
+mod jump_to_date {
+    use serde_json::json;
+
+    use crate::{
+        backend_tests,
+        common::{Backend, TestServer},
+    };
+
+    backend_tests!(timestamp_to_event_finds_the_nearest_event);
+
+    async fn timestamp_to_event_finds_the_nearest_event(backend: Backend) {
+        let s = TestServer::new(backend).await;
+        let alice = s.register("alice", "pw").await;
+        let room = s.create_room(&alice.token, json!({})).await;
+        let first = s.send_text(&alice.token, &room, "first").await;
+        let at = s
+            .get(&format!("/_matrix/client/v3/rooms/{room}/event/{first}"), Some(&alice.token))
+            .await
+            .ok()["origin_server_ts"]
+            .as_i64()
+            .expect("ts");
+        let base = format!("/_matrix/client/v1/rooms/{room}/timestamp_to_event");
+        let after = s.get(&format!("{base}?ts={at}&dir=f"), Some(&alice.token)).await.ok();
+        assert_eq!(after["origin_server_ts"], at);
+        let future = at + 3_600_000;
+        s.get(&format!("{base}?ts={future}&dir=f"), Some(&alice.token))
+            .await
+            .err(404, "M_NOT_FOUND");
+        let before = s.get(&format!("{base}?ts={future}&dir=b"), Some(&alice.token)).await.ok();
+        assert_eq!(before["event_id"], first.as_str());
+        s.get(&format!("{base}?ts=0&dir=b"), Some(&alice.token)).await.err(404, "M_NOT_FOUND");
+        let bob = s.register("bob", "pw").await;
+        s.get(&format!("{base}?ts={at}&dir=f"), Some(&bob.token)).await.err(403, "M_FORBIDDEN");
+    }
+}

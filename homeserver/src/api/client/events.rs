@@ -8,7 +8,7 @@ use ruma::{
             context::get_context,
             message::{get_message_events, send_message_event},
             redact::redact_event,
-            room::get_room_event,
+            room::{get_event_by_timestamp, get_room_event},
             state::{get_state_event_for_key, get_state_events, send_state_event},
         },
     },
@@ -152,4 +152,19 @@ pub async fn context(
     response.events_after = context.after.iter().map(raw_event).collect::<Result<_>>()?;
     response.state = context.state.iter().map(raw_event).collect::<Result<_>>()?;
     Ok(response.into())
+}
+
+pub async fn timestamp_to_event(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_event_by_timestamp::v1::Request>,
+) -> Result<RumaResponse<get_event_by_timestamp::v1::Response>> {
+    let dir = match body.dir {
+        RumaDirection::Backward => Direction::Backward,
+        RumaDirection::Forward => Direction::Forward,
+    };
+    let ts = i64::from(body.ts.get());
+    let (event_id, at) =
+        services.rooms.event_at_time(&body.room_id, &auth.user_id, ts, dir).await?;
+    let at = ruma::MilliSecondsSinceUnixEpoch(ruma::UInt::try_from(at).unwrap_or_default());
+    Ok(get_event_by_timestamp::v1::Response::new(event_id, at).into())
 }

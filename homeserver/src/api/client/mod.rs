@@ -57,7 +57,7 @@ use ruma::api::client::{
         get_relating_events, get_relating_events_with_rel_type,
         get_relating_events_with_rel_type_and_event_type,
     },
-    room::{aliases, create_room, get_room_event, upgrade_room},
+    room::{aliases, create_room, get_event_by_timestamp, get_room_event, upgrade_room},
     search::search_events,
     state::{get_state_event_for_key, get_state_events, send_state_event},
     sync::sync_events,
@@ -157,6 +157,7 @@ pub fn router() -> Router<Services> {
         .ruma::<redact_event::v3::Request, _, _>(events::redact)
         .ruma::<get_message_events::v3::Request, _, _>(events::messages)
         .ruma::<get_context::v3::Request, _, _>(events::context)
+        .ruma::<get_event_by_timestamp::v1::Request, _, _>(events::timestamp_to_event)
         // Relations
         .ruma::<get_relating_events::v1::Request, _, _>(relations::all)
         .ruma::<get_relating_events_with_rel_type::v1::Request, _, _>(relations::by_type)

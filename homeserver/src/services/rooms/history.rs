@@ -329,3 +329,28 @@ impl Rooms {
         Ok(Context { before, event: self.client_event(&row, None)?, after, state, start, end })
     }
 }
+
+impl Rooms {
+    /// GET /timestamp_to_event: the visible event closest to `ts` in a direction.
+    pub async fn event_at_time(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        ts: i64,
+        dir: Direction,
+    ) -> Result<(ruma::OwnedEventId, i64)> {
+        self.ensure_may_read(room_id, user_id).await?;
+        let not_found = || Error::not_found("no event in that direction");
+        let row = self
+            .store()
+            .event_near_time(room_id.as_str(), ts, dir == Direction::Forward)
+            .await?
+            .ok_or_else(not_found)?;
+        let mut visibility = Visibility::new(self, room_id, user_id).await?;
+        if !visibility.allows(&row).await? {
+            return Err(not_found());
+        }
+        let pdu = Pdu::from_stored(&row.event_id, &row.room_id, &row.pdu)?;
+        Ok((pdu.event_id, i64::from(pdu.origin_server_ts.get())))
+    }
+}
