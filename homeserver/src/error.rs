@@ -58,6 +58,10 @@ pub enum Error {
     UnsupportedRoomVersion(String),
     #[error("room alias already taken")]
     RoomInUse,
+    #[error("this media already has content")]
+    CannotOverwriteMedia,
+    #[error("the content of this media has not been uploaded yet")]
+    NotYetUploaded,
     /// PUT /directory/room/{alias} on a taken alias answers 409.
     #[error("{0}")]
     Conflict(String),
@@ -119,6 +123,8 @@ impl Error {
             Self::WeakPassword(_) => (S::BAD_REQUEST, ErrorKind::WeakPassword),
             Self::UnsupportedRoomVersion(_) => (S::BAD_REQUEST, ErrorKind::UnsupportedRoomVersion),
             Self::RoomInUse => (S::BAD_REQUEST, ErrorKind::RoomInUse),
+            Self::CannotOverwriteMedia => (S::CONFLICT, ErrorKind::CannotOverwriteMedia),
+            Self::NotYetUploaded => (S::GATEWAY_TIMEOUT, ErrorKind::NotYetUploaded),
             Self::Conflict(_) => (S::CONFLICT, ErrorKind::Unknown),
             Self::Uia(_) => (S::UNAUTHORIZED, ErrorKind::Forbidden),
             Self::Database(_) | Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, ErrorKind::Unknown),

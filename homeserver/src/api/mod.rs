@@ -1,6 +1,7 @@
 //! HTTP: the router, and the layers every request passes through.
 
 mod client;
+mod media;
 pub mod ruma;
 
 use std::{
@@ -24,6 +25,7 @@ pub fn router(services: Services) -> Router {
     let timeout = services.config.limits.request_timeout;
     Router::new()
         .merge(client::router())
+        .merge(media::router())
         .fallback(|| async { Error::Unrecognized })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .with_state(services)

@@ -25,6 +25,33 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub presence: PresenceConfig,
+    pub media: MediaConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Largest upload accepted, in bytes.
+    pub max_upload_bytes: u64,
+    /// Serve the unauthenticated /_matrix/media/v3 download paths (frozen
+    /// since spec v1.11) for media uploaded before `freeze_after`.
+    pub legacy_downloads: bool,
+    /// Unix seconds; media uploaded later is only served on the
+    /// authenticated paths. 0 freezes everything.
+    pub freeze_after: u64,
+    /// Seconds an async upload (POST /create) may wait for its content.
+    pub pending_lifetime: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 50 * 1024 * 1024,
+            legacy_downloads: true,
+            freeze_after: 0,
+            pending_lifetime: 24 * 3600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod devices;
 pub mod ephemeral;
+pub mod media;
 pub mod profile;
 pub mod rooms;
 pub mod server_key;
@@ -30,6 +31,7 @@ pub struct Services {
     pub typing: ephemeral::Typing,
     pub receipts: ephemeral::Receipts,
     pub presence: ephemeral::Presence,
+    pub media: media::Media,
 }
 
 impl Services {
@@ -65,6 +67,7 @@ impl Services {
             receipts: ephemeral::Receipts::new(store.clone(), rooms.clone(), notifier),
             typing,
             presence,
+            media: media::Media::new(store.clone(), config.clone()),
             rooms,
             auth,
             config,

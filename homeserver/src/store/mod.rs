@@ -7,6 +7,7 @@ mod account_data;
 mod ephemeral;
 mod events;
 mod keys;
+mod media;
 mod relations;
 mod search;
 mod sessions;
@@ -26,6 +27,7 @@ use sqlx::{
 pub use self::{
     ephemeral::{PresenceRow, ReceiptRow},
     events::{EventRow, NewEvent, StateGroupCache},
+    media::MediaRow,
     search::SearchOrder,
     sessions::{DeviceRow, NewSession, TokenLookup},
     state::StateRow,

@@ -10,6 +10,7 @@ mod discovery;
 mod ephemeral;
 mod history;
 mod login;
+mod media;
 mod membership;
 mod persistence;
 mod profile;

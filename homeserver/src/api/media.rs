@@ -1,0 +1,246 @@
+//! The media repository's HTTP side. These handlers stream bodies both ways
+//! (ruma's media types hold whole files in memory), so they use axum
+//! directly; the rules live in `services::media`.
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{FromRequestParts, Path, Query, State},
+    http::{HeaderMap, HeaderValue, header, request::Parts},
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::io::ReaderStream;
+
+use crate::{
+    error::{Error, Result},
+    services::{
+        Services,
+        auth::Requester,
+        media::{Download, storage::Upload},
+    },
+};
+
+/// An authenticated user, from the `Authorization` header (or the
+/// deprecated `access_token` query parameter).
+pub struct Authed(pub Requester);
+
+impl FromRequestParts<Services> for Authed {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, services: &Services) -> Result<Self> {
+        let probe = http::Request::from_parts(parts.clone(), ());
+        use ruma::api::auth_scheme::{AccessTokenOptional, AuthScheme};
+        let token = AccessTokenOptional::extract_authentication(&probe)
+            .map_err(|e| Error::invalid_param(e.to_string()))?
+            .ok_or(Error::MissingToken)?;
+        let requester = services.auth.authenticate(&token).await?;
+        tracing::Span::current().record("user", requester.user_id.as_str());
+        Ok(Self(requester))
+    }
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    filename: Option<String>,
+}
+
+/// Media types a browser may show inline without risk; anything else is
+/// served as an attachment.
+const INLINE_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/apng",
+    "image/avif",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "audio/mp4",
+    "audio/webm",
+    "audio/ogg",
+    "audio/mpeg",
+    "audio/wav",
+    "audio/flac",
+    "text/plain",
+];
+
+pub fn router() -> Router<Services> {
+    Router::new()
+        .route("/_matrix/media/v3/upload", post(upload))
+        .route("/_matrix/media/v1/create", post(create))
+        .route("/_matrix/media/v3/upload/{server}/{media_id}", put(upload_pending))
+        .route("/_matrix/client/v1/media/download/{server}/{media_id}", get(download))
+        .route(
+            "/_matrix/client/v1/media/download/{server}/{media_id}/{filename}",
+            get(download_named),
+        )
+        .route("/_matrix/media/v3/download/{server}/{media_id}", get(legacy_download))
+        .route(
+            "/_matrix/media/v3/download/{server}/{media_id}/{filename}",
+            get(legacy_download_named),
+        )
+        .route("/_matrix/client/v1/media/config", get(config))
+        .route("/_matrix/media/v3/config", get(config))
+}
+
+/// Streams a request body into storage.
+async fn receive(services: &Services, headers: &HeaderMap, body: Body) -> Result<Upload> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut upload = services.media.begin_upload(declared).await?;
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                upload.abort().await;
+                return Err(Error::BadRequest(format!("upload interrupted: {e}")));
+            }
+        };
+        if let Some(data) = frame.data_ref()
+            && let Err(e) = upload.write(data).await
+        {
+            upload.abort().await;
+            return Err(e);
+        }
+    }
+    Ok(upload)
+}
+
+fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+}
+
+async fn upload(
+    State(services): State<Services>,
+    Authed(requester): Authed,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>> {
+    let upload = receive(&services, &headers, body).await?;
+    let uri = services
+        .media
+        .upload(&requester.user_id, upload, content_type(&headers), query.filename.as_deref())
+        .await?;
+    Ok(Json(json!({"content_uri": uri})))
+}
+
+async fn create(
+    State(services): State<Services>,
+    Authed(requester): Authed,
+) -> Result<Json<serde_json::Value>> {
+    let (uri, expires_at) = services.media.create_pending(&requester.user_id).await?;
+    Ok(Json(json!({"content_uri": uri, "unused_expires_at": expires_at})))
+}
+
+async fn upload_pending(
+    State(services): State<Services>,
+    Authed(requester): Authed,
+    Path((server, media_id)): Path<(String, String)>,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>> {
+    let upload = receive(&services, &headers, body).await?;
+    services
+        .media
+        .upload_pending(
+            &requester.user_id,
+            &server,
+            &media_id,
+            upload,
+            content_type(&headers),
+            query.filename.as_deref(),
+        )
+        .await?;
+    Ok(Json(json!({})))
+}
+
+async fn config(State(services): State<Services>) -> Json<serde_json::Value> {
+    Json(json!({"m.upload.size": services.media.max_upload()}))
+}
+
+async fn download(
+    State(services): State<Services>,
+    _: Authed,
+    Path((server, media_id)): Path<(String, String)>,
+) -> Result<Response> {
+    serve(services.media.download(&server, &media_id, false).await?, None)
+}
+
+async fn download_named(
+    State(services): State<Services>,
+    _: Authed,
+    Path((server, media_id, filename)): Path<(String, String, String)>,
+) -> Result<Response> {
+    serve(services.media.download(&server, &media_id, false).await?, Some(filename))
+}
+
+async fn legacy_download(
+    State(services): State<Services>,
+    Path((server, media_id)): Path<(String, String)>,
+) -> Result<Response> {
+    serve(services.media.download(&server, &media_id, true).await?, None)
+}
+
+async fn legacy_download_named(
+    State(services): State<Services>,
+    Path((server, media_id, filename)): Path<(String, String, String)>,
+) -> Result<Response> {
+    serve(services.media.download(&server, &media_id, true).await?, Some(filename))
+}
+
+/// `filename*` in RFC 5987 form, which carries any character safely.
+fn disposition(inline: bool, filename: Option<&str>) -> String {
+    let kind = if inline { "inline" } else { "attachment" };
+    match filename {
+        Some(name) => {
+            let encoded: String = name
+                .bytes()
+                .map(|b| match b {
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => {
+                        (b as char).to_string()
+                    }
+                    other => format!("%{other:02X}"),
+                })
+                .collect();
+            format!("{kind}; filename*=utf-8''{encoded}")
+        }
+        None => kind.to_owned(),
+    }
+}
+
+/// Streams stored media with headers that keep uploaded HTML or SVG from
+/// ever running script in this server's origin.
+fn serve(download: Download, filename: Option<String>) -> Result<Response> {
+    let content_type =
+        download.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let inline = INLINE_TYPES.contains(&essence.as_str());
+    let filename = filename.or(download.filename);
+    let body = Body::from_stream(ReaderStream::new(download.file));
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    let value = |text: &str| HeaderValue::from_str(text).map_err(Error::internal);
+    headers.insert(
+        header::CONTENT_TYPE,
+        value(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
+    headers.insert(header::CONTENT_DISPOSITION, value(&disposition(inline, filename.as_deref()))?);
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
+    Ok(response)
+}

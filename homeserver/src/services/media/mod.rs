@@ -1,0 +1,162 @@
+//! The media repository: uploads (direct and asynchronous), downloads and
+//! their limits. Independent of HTTP: bytes come in as chunks and go out
+//! as a file.
+
+pub mod storage;
+
+use std::sync::Arc;
+
+use ruma::{OwnedMxcUri, UserId};
+
+use self::storage::{FileStorage, Upload};
+use crate::{
+    config::Config,
+    error::{Error, Result},
+    store::{MediaRow, Store, now_ms},
+};
+
+#[derive(Clone)]
+pub struct Media {
+    store: Store,
+    config: Arc<Config>,
+    files: FileStorage,
+}
+
+/// Stored media ready to stream.
+pub struct Download {
+    pub file: tokio::fs::File,
+    pub size: u64,
+    pub content_type: Option<String>,
+    pub filename: Option<String>,
+}
+
+impl Media {
+    pub fn new(store: Store, config: Arc<Config>) -> Self {
+        let files = FileStorage::new(config.server.data_dir.join("media"));
+        Self { store, config, files }
+    }
+
+    pub fn max_upload(&self) -> u64 {
+        self.config.media.max_upload_bytes
+    }
+
+    fn mxc(&self, media_id: &str) -> OwnedMxcUri {
+        OwnedMxcUri::from(format!("mxc://{}/{media_id}", self.config.server.server_name))
+    }
+
+    /// Starts receiving an upload's bytes.
+    pub async fn begin_upload(&self, declared_size: Option<u64>) -> Result<Upload> {
+        if declared_size.is_some_and(|size| size > self.max_upload()) {
+            return Err(Error::TooLarge);
+        }
+        self.files.begin(self.max_upload()).await
+    }
+
+    /// POST /upload: stores the content under a new media id.
+    pub async fn upload(
+        &self,
+        uploader: &UserId,
+        upload: Upload,
+        content_type: Option<&str>,
+        filename: Option<&str>,
+    ) -> Result<OwnedMxcUri> {
+        let (sha256, size) = upload.finish().await?;
+        let media_id = crate::services::auth::tokens::random_letters(24)?;
+        self.store
+            .insert_media(
+                &media_id,
+                uploader.as_str(),
+                content_type,
+                filename,
+                Some(size as i64),
+                Some(&sha256),
+                None,
+            )
+            .await?;
+        Ok(self.mxc(&media_id))
+    }
+
+    /// POST /create: reserves a media id for content sent later.
+    pub async fn create_pending(&self, uploader: &UserId) -> Result<(OwnedMxcUri, i64)> {
+        let media_id = crate::services::auth::tokens::random_letters(24)?;
+        let expires_at = now_ms() + (self.config.media.pending_lifetime * 1000) as i64;
+        self.store
+            .insert_media(&media_id, uploader.as_str(), None, None, None, None, Some(expires_at))
+            .await?;
+        Ok((self.mxc(&media_id), expires_at))
+    }
+
+    /// PUT /upload/{server}/{id}: the content of a reserved id, once, by its creator.
+    pub async fn upload_pending(
+        &self,
+        uploader: &UserId,
+        server: &str,
+        media_id: &str,
+        upload: Upload,
+        content_type: Option<&str>,
+        filename: Option<&str>,
+    ) -> Result<()> {
+        let row = match self.local_row(server, media_id).await? {
+            Some(row) => row,
+            None => {
+                upload.abort().await;
+                return Err(Error::not_found("unknown media id"));
+            }
+        };
+        if row.uploader != uploader.as_str() {
+            upload.abort().await;
+            return Err(Error::forbidden("this media id was reserved by someone else"));
+        }
+        if row.sha256.is_some() {
+            upload.abort().await;
+            return Err(Error::CannotOverwriteMedia);
+        }
+        if row.expires_at.is_some_and(|at| at <= now_ms()) {
+            upload.abort().await;
+            return Err(Error::not_found("this media id has expired"));
+        }
+        let (sha256, size) = upload.finish().await?;
+        if !self
+            .store
+            .complete_media(media_id, content_type, filename, size as i64, &sha256)
+            .await?
+        {
+            return Err(Error::CannotOverwriteMedia);
+        }
+        Ok(())
+    }
+
+    async fn local_row(&self, server: &str, media_id: &str) -> Result<Option<MediaRow>> {
+        if server != self.config.server.server_name.as_str() {
+            // Remote media arrives with federation.
+            return Ok(None);
+        }
+        self.store.media(media_id).await
+    }
+
+    /// Opens media for download; M_NOT_FOUND for unknown media,
+    /// M_NOT_YET_UPLOADED for a reserved id still waiting for content.
+    pub async fn download(&self, server: &str, media_id: &str, legacy: bool) -> Result<Download> {
+        let row = self
+            .local_row(server, media_id)
+            .await?
+            .ok_or_else(|| Error::not_found("media not found"))?;
+        if legacy {
+            let frozen_after = (self.config.media.freeze_after * 1000) as i64;
+            if !self.config.media.legacy_downloads || row.created_at > frozen_after {
+                return Err(Error::not_found("use the authenticated media endpoints"));
+            }
+        }
+        let Some(sha256) = &row.sha256 else {
+            return Err(Error::NotYetUploaded);
+        };
+        let file =
+            self.files.open(sha256).await?.ok_or_else(|| Error::not_found("media not found"))?;
+        Ok(Download {
+            file,
+            size: row.size.unwrap_or(0) as u64,
+            content_type: row.content_type,
+            filename: row.filename,
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! Media metadata: which file an mxc:// URI names.
+
+use super::{Store, now_ms};
+use crate::error::Result;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MediaRow {
+    pub media_id: String,
+    pub uploader: String,
+    pub content_type: Option<String>,
+    pub filename: Option<String>,
+    pub size: Option<i64>,
+    pub sha256: Option<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+impl Store {
+    /// Records a media id, with content (`sha256` set) or pending.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_media(
+        &self,
+        media_id: &str,
+        uploader: &str,
+        content_type: Option<&str>,
+        filename: Option<&str>,
+        size: Option<i64>,
+        sha256: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO media (media_id, uploader, content_type, filename, size, sha256, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(media_id)
+        .bind(uploader)
+        .bind(content_type)
+        .bind(filename)
+        .bind(size)
+        .bind(sha256)
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Fills in a pending upload; false if it was not pending any more.
+    pub async fn complete_media(
+        &self,
+        media_id: &str,
+        content_type: Option<&str>,
+        filename: Option<&str>,
+        size: i64,
+        sha256: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE media SET content_type = $1, filename = $2, size = $3, sha256 = $4, expires_at = NULL \
+             WHERE media_id = $5 AND sha256 IS NULL",
+        )
+        .bind(content_type)
+        .bind(filename)
+        .bind(size)
+        .bind(sha256)
+        .bind(media_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn media(&self, media_id: &str) -> Result<Option<MediaRow>> {
+        Ok(sqlx::query_as(
+            "SELECT media_id, uploader, content_type, filename, size, sha256, created_at, expires_at \
+             FROM media WHERE media_id = $1",
+        )
+        .bind(media_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}
