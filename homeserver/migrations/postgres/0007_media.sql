@@ -13,3 +13,15 @@ CREATE TABLE media (
     expires_at    BIGINT
 );
 CREATE INDEX media_uploader ON media(uploader);
+
+-- Thumbnails made on demand, one per media, size and method.
+CREATE TABLE media_thumbnails (
+    media_id      TEXT NOT NULL,
+    width         BIGINT NOT NULL,
+    height        BIGINT NOT NULL,
+    method        TEXT NOT NULL,
+    content_type  TEXT NOT NULL,
+    size          BIGINT NOT NULL,
+    sha256        TEXT NOT NULL,
+    PRIMARY KEY (media_id, width, height, method)
+);

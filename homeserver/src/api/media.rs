@@ -20,7 +20,7 @@ use crate::{
     services::{
         Services,
         auth::Requester,
-        media::{Download, storage::Upload},
+        media::{Download, storage::Upload, thumbnail::Method},
     },
 };
 
@@ -84,6 +84,8 @@ pub fn router() -> Router<Services> {
             "/_matrix/media/v3/download/{server}/{media_id}/{filename}",
             get(legacy_download_named),
         )
+        .route("/_matrix/client/v1/media/thumbnail/{server}/{media_id}", get(thumbnail))
+        .route("/_matrix/media/v3/thumbnail/{server}/{media_id}", get(legacy_thumbnail))
         .route("/_matrix/client/v1/media/config", get(config))
         .route("/_matrix/media/v3/config", get(config))
 }
@@ -196,6 +198,46 @@ async fn legacy_download_named(
     Path((server, media_id, filename)): Path<(String, String, String)>,
 ) -> Result<Response> {
     serve(services.media.download(&server, &media_id, true).await?, Some(filename))
+}
+
+#[derive(Deserialize)]
+struct ThumbnailQuery {
+    width: Option<u32>,
+    height: Option<u32>,
+    method: Option<String>,
+}
+
+impl ThumbnailQuery {
+    fn parts(&self) -> Result<(u32, u32, Method)> {
+        let (Some(width), Some(height)) = (self.width, self.height) else {
+            return Err(Error::MissingParam("width and height are required".into()));
+        };
+        let method = match self.method.as_deref() {
+            None | Some("scale") => Method::Scale,
+            Some("crop") => Method::Crop,
+            Some(other) => return Err(Error::invalid_param(format!("unknown method {other}"))),
+        };
+        Ok((width.max(1), height.max(1), method))
+    }
+}
+
+async fn thumbnail(
+    State(services): State<Services>,
+    _: Authed,
+    Path((server, media_id)): Path<(String, String)>,
+    Query(query): Query<ThumbnailQuery>,
+) -> Result<Response> {
+    let (width, height, method) = query.parts()?;
+    serve(services.media.thumbnail(&server, &media_id, width, height, method, false).await?, None)
+}
+
+async fn legacy_thumbnail(
+    State(services): State<Services>,
+    Path((server, media_id)): Path<(String, String)>,
+    Query(query): Query<ThumbnailQuery>,
+) -> Result<Response> {
+    let (width, height, method) = query.parts()?;
+    serve(services.media.thumbnail(&server, &media_id, width, height, method, true).await?, None)
 }
 
 /// `filename*` in RFC 5987 form, which carries any character safely.

@@ -78,3 +78,54 @@ impl Store {
         .await?)
     }
 }
+
+/// A stored thumbnail: (content type, size, sha256).
+pub type ThumbnailRow = (String, i64, String);
+
+impl Store {
+    pub async fn thumbnail(
+        &self,
+        media_id: &str,
+        width: i64,
+        height: i64,
+        method: &str,
+    ) -> Result<Option<ThumbnailRow>> {
+        Ok(sqlx::query_as(
+            "SELECT content_type, size, sha256 FROM media_thumbnails \
+             WHERE media_id = $1 AND width = $2 AND height = $3 AND method = $4",
+        )
+        .bind(media_id)
+        .bind(width)
+        .bind(height)
+        .bind(method)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_thumbnail(
+        &self,
+        media_id: &str,
+        width: i64,
+        height: i64,
+        method: &str,
+        content_type: &str,
+        size: i64,
+        sha256: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO media_thumbnails (media_id, width, height, method, content_type, size, sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(media_id)
+        .bind(width)
+        .bind(height)
+        .bind(method)
+        .bind(content_type)
+        .bind(size)
+        .bind(sha256)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -3,6 +3,7 @@
 //! as a file.
 
 pub mod storage;
+pub mod thumbnail;
 
 use std::sync::Arc;
 
@@ -20,6 +21,8 @@ pub struct Media {
     store: Store,
     config: Arc<Config>,
     files: FileStorage,
+    /// Decoding images is the costly part: at most two at a time.
+    decoders: Arc<tokio::sync::Semaphore>,
 }
 
 /// Stored media ready to stream.
@@ -33,7 +36,7 @@ pub struct Download {
 impl Media {
     pub fn new(store: Store, config: Arc<Config>) -> Self {
         let files = FileStorage::new(config.server.data_dir.join("media"));
-        Self { store, config, files }
+        Self { store, config, files, decoders: Arc::new(tokio::sync::Semaphore::new(2)) }
     }
 
     pub fn max_upload(&self) -> u64 {
@@ -158,5 +161,58 @@ impl Media {
             content_type: row.content_type,
             filename: row.filename,
         })
+    }
+}
+
+impl Media {
+    /// A thumbnail of local media at the standard size nearest the request,
+    /// made and stored the first time it is asked for.
+    pub async fn thumbnail(
+        &self,
+        server: &str,
+        media_id: &str,
+        width: u32,
+        height: u32,
+        method: thumbnail::Method,
+        legacy: bool,
+    ) -> Result<Download> {
+        let (width, height, method) = thumbnail::standard_size(width, height, method);
+        let (w, h) = (i64::from(width), i64::from(height));
+        let original = self.download(server, media_id, legacy).await?;
+        if let Some((content_type, size, sha256)) =
+            self.store.thumbnail(media_id, w, h, method.as_str()).await?
+            && let Some(file) = self.files.open(&sha256).await?
+        {
+            return Ok(Download {
+                file,
+                size: size as u64,
+                content_type: Some(content_type),
+                filename: None,
+            });
+        }
+        if original.size > self.max_upload() {
+            return Err(Error::TooLarge);
+        }
+        let mut bytes = Vec::with_capacity(original.size as usize);
+        let mut file = original.file;
+        tokio::io::AsyncReadExt::read_to_end(&mut file, &mut bytes)
+            .await
+            .map_err(Error::internal)?;
+        let permit = self.decoders.clone().acquire_owned().await.map_err(Error::internal)?;
+        let (content_type, thumb) = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            thumbnail::make(&bytes, width, height, method)
+        })
+        .await
+        .map_err(Error::internal)??;
+        let mut upload = self.files.begin(u64::MAX).await?;
+        upload.write(&thumb).await?;
+        let (sha256, size) = upload.finish().await?;
+        self.store
+            .insert_thumbnail(media_id, w, h, method.as_str(), content_type, size as i64, &sha256)
+            .await?;
+        let file =
+            self.files.open(&sha256).await?.ok_or_else(|| Error::internal("thumbnail vanished"))?;
+        Ok(Download { file, size, content_type: Some(content_type.to_owned()), filename: None })
     }
 }

@@ -1,0 +1,108 @@
+//! Thumbnails at the spec's standard sizes, made on demand and stored.
+//! Decoding is bounded: images over a pixel budget (decompression bombs)
+//! are refused from their header, and the decoder's allocations are capped.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageFormat, ImageReader, Limits, imageops::FilterType};
+
+use crate::error::{Error, Result};
+
+/// Largest image (in pixels) the server will decode: 8K by 4K.
+const MAX_PIXELS: u64 = 8192 * 4096;
+/// Largest allocation the decoder may make.
+const MAX_DECODER_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Crop,
+    Scale,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Crop => "crop",
+            Self::Scale => "scale",
+        }
+    }
+}
+
+/// The standard sizes servers pre-generate (spec, "Thumbnails").
+const STANDARD: [(u32, u32, Method); 5] = [
+    (32, 32, Method::Crop),
+    (96, 96, Method::Crop),
+    (320, 240, Method::Scale),
+    (640, 480, Method::Scale),
+    (800, 600, Method::Scale),
+];
+
+/// The smallest standard size that is at least what was asked for (the
+/// largest if none is), preferring the same method.
+pub fn standard_size(width: u32, height: u32, method: Method) -> (u32, u32, Method) {
+    STANDARD
+        .iter()
+        .copied()
+        .find(|(w, h, m)| *m == method && *w >= width && *h >= height)
+        .or_else(|| STANDARD.iter().copied().find(|(w, h, _)| *w >= width && *h >= height))
+        .unwrap_or(STANDARD[STANDARD.len() - 1])
+}
+
+/// Makes a thumbnail of `bytes`: (content type, encoded image).
+pub fn make(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    method: Method,
+) -> Result<(&'static str, Vec<u8>)> {
+    let unreadable =
+        |e: &dyn std::fmt::Display| Error::BadRequest(format!("cannot thumbnail this media: {e}"));
+    let reader =
+        ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| unreadable(&e))?;
+    let format = reader.format().ok_or_else(|| unreadable(&"unknown image format"))?;
+    let (w, h) = reader.into_dimensions().map_err(|e| unreadable(&e))?;
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(Error::BadRequest("image too large to thumbnail".into()));
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(8192);
+    limits.max_image_height = Some(8192);
+    limits.max_alloc = Some(MAX_DECODER_BYTES);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|e| unreadable(&e))?;
+    let thumb = match method {
+        Method::Crop => image.resize_to_fill(width, height, FilterType::Triangle),
+        // Never upscale: a small image is its own thumbnail.
+        Method::Scale if image.width() <= width && image.height() <= height => image,
+        Method::Scale => image.resize(width, height, FilterType::Triangle),
+    };
+    encode(thumb, format)
+}
+
+/// JPEG for photos, PNG for everything else (it keeps transparency).
+fn encode(image: DynamicImage, source: ImageFormat) -> Result<(&'static str, Vec<u8>)> {
+    let mut out = Cursor::new(Vec::new());
+    if source == ImageFormat::Jpeg {
+        DynamicImage::ImageRgb8(image.to_rgb8())
+            .write_to(&mut out, ImageFormat::Jpeg)
+            .map_err(Error::internal)?;
+        Ok(("image/jpeg", out.into_inner()))
+    } else {
+        image.write_to(&mut out, ImageFormat::Png).map_err(Error::internal)?;
+        Ok(("image/png", out.into_inner()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_standard_sizes() {
+        assert_eq!(standard_size(10, 10, Method::Crop), (32, 32, Method::Crop));
+        assert_eq!(standard_size(50, 50, Method::Crop), (96, 96, Method::Crop));
+        assert_eq!(standard_size(300, 200, Method::Scale), (320, 240, Method::Scale));
+        assert_eq!(standard_size(5000, 5000, Method::Scale), (800, 600, Method::Scale));
+    }
+}
