@@ -41,6 +41,8 @@ pub struct MediaConfig {
     pub freeze_after: u64,
     /// Seconds an async upload (POST /create) may wait for its content.
     pub pending_lifetime: u64,
+    /// Bytes each user may have stored in all; 0 for no limit.
+    pub user_quota_bytes: u64,
 }
 
 impl Default for MediaConfig {
@@ -50,6 +52,7 @@ impl Default for MediaConfig {
             legacy_downloads: true,
             freeze_after: 0,
             pending_lifetime: 24 * 3600,
+            user_quota_bytes: 0,
         }
     }
 }

@@ -129,3 +129,16 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Bytes a user has uploaded in all.
+    pub async fn media_usage(&self, uploader: &str) -> Result<i64> {
+        // PostgreSQL sums BIGINTs as NUMERIC: cast back for both backends.
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM media WHERE uploader = $1",
+        )
+        .bind(uploader)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+}

@@ -54,7 +54,7 @@ async fn upload_and_download_round_trip(backend: Backend) {
     let alice = s.register("alice", "pw").await;
     let bob = s.register("bob", "pw").await;
     let big: Vec<u8> =
-        (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        (0..50_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     for (bytes, kind) in
         [(b"hello media".to_vec(), "text/plain"), (big, "application/octet-stream")]
     {
@@ -150,6 +150,15 @@ async fn limits_and_unknown_media(backend: Backend) {
     // Media uploaded after the freeze is not on the unauthenticated paths.
     let legacy = download(&s, None, &format!("/_matrix/media/v3/download/{id}")).await;
     assert_eq!(legacy.status(), 404);
+    let quota = TestServer::start(backend, |c| c.media.user_quota_bytes = 1500).await;
+    let bob = quota.register("bob", "pw").await;
+    assert_eq!(
+        upload(&quota, &bob.token, "text/plain", None, vec![b'b'; 1000]).await.status(),
+        200
+    );
+    let over = upload(&quota, &bob.token, "text/plain", None, vec![b'b'; 1000]).await;
+    assert_eq!(over.status(), 403);
+    assert_eq!(over.json::<Value>().await.expect("json")["errcode"], "M_FORBIDDEN");
     let no_upload_without_token = s
         .http()
         .post(format!("{}/_matrix/media/v3/upload", s.url()))

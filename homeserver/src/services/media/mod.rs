@@ -55,6 +55,21 @@ impl Media {
         self.files.begin(self.max_upload()).await
     }
 
+    /// Refuses an upload that would take the user past their quota.
+    async fn within_quota(&self, uploader: &UserId, size: u64) -> Result<()> {
+        let quota = self.config.media.user_quota_bytes;
+        if quota == 0 {
+            return Ok(());
+        }
+        let used = u64::try_from(self.store.media_usage(uploader.as_str()).await?).unwrap_or(0);
+        if used + size > quota {
+            return Err(Error::forbidden(format!(
+                "upload quota exceeded ({used} of {quota} bytes used)"
+            )));
+        }
+        Ok(())
+    }
+
     /// POST /upload: stores the content under a new media id.
     pub async fn upload(
         &self,
@@ -63,6 +78,10 @@ impl Media {
         content_type: Option<&str>,
         filename: Option<&str>,
     ) -> Result<OwnedMxcUri> {
+        if let Err(e) = self.within_quota(uploader, upload.size()).await {
+            upload.abort().await;
+            return Err(e);
+        }
         let (sha256, size) = upload.finish().await?;
         let media_id = crate::services::auth::tokens::random_letters(24)?;
         self.store
@@ -117,6 +136,10 @@ impl Media {
         if row.expires_at.is_some_and(|at| at <= now_ms()) {
             upload.abort().await;
             return Err(Error::not_found("this media id has expired"));
+        }
+        if let Err(e) = self.within_quota(uploader, upload.size()).await {
+            upload.abort().await;
+            return Err(e);
         }
         let (sha256, size) = upload.finish().await?;
         if !self

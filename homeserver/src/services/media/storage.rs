@@ -67,6 +67,11 @@ impl Upload {
         self.file.write_all(chunk).await.map_err(Error::internal)
     }
 
+    /// Bytes received so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Makes the upload durable under its hash; returns (sha256, size).
     pub async fn finish(mut self) -> Result<(String, u64)> {
         self.file.flush().await.map_err(Error::internal)?;
