@@ -114,6 +114,30 @@ impl Client {
             .collect())
     }
 
+    /// Uploads bytes; returns the mxc:// URI.
+    pub async fn upload(&self, bytes: Vec<u8>) -> Result<String, Error> {
+        let url = self.base.replace("/_matrix/client/v3", "/_matrix/media/v3/upload");
+        let request =
+            self.http.post(url).header("content-type", "application/octet-stream").body(bytes);
+        let body = self.call(request).await?;
+        Ok(body["content_uri"].as_str().ok_or("no content_uri")?.to_owned())
+    }
+
+    /// Downloads media as a stream, counting bytes without keeping them.
+    pub async fn download_count(&self, mxc: &str) -> Result<u64, Error> {
+        let path = mxc.strip_prefix("mxc://").ok_or("not an mxc uri")?;
+        let url = self
+            .base
+            .replace("/_matrix/client/v3", &format!("/_matrix/client/v1/media/download/{path}"));
+        let mut response =
+            self.http.get(url).bearer_auth(&self.token).send().await?.error_for_status()?;
+        let mut total = 0;
+        while let Some(chunk) = response.chunk().await? {
+            total += chunk.len() as u64;
+        }
+        Ok(total)
+    }
+
     /// Pages backwards through a room; returns how many events came back.
     pub async fn paginate_all(&self, room: &str, page: usize) -> Result<usize, Error> {
         let mut from: Option<String> = None;

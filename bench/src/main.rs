@@ -34,6 +34,9 @@ struct Args {
     /// Events for the /messages measurement.
     #[arg(long, default_value_t = 1000)]
     history: usize,
+    /// Size in MB of the file that 10 clients download at once (0 skips it).
+    #[arg(long, default_value_t = 200)]
+    media_mb: usize,
     /// Run the server on PostgreSQL at this URL (an empty database).
     #[arg(long)]
     postgres: Option<String>,
@@ -169,6 +172,33 @@ async fn main() -> Result<(), client::Error> {
         server.rss_kib()? as f64 / 1024.0,
         server.peak_rss_kib()? as f64 / 1024.0
     );
+
+    // --- Streaming downloads --------------------------------------------
+    if args.media_mb > 0 {
+        let sharer = Client::register(&http, &server.url, "sharer").await?;
+        let bytes: Vec<u8> = (0..args.media_mb * 1_000_000).map(|i| (i % 251) as u8).collect();
+        let size = bytes.len() as u64;
+        let mxc = sharer.upload(bytes).await?;
+        let before = server.rss_kib()?;
+        let t = Instant::now();
+        let mut downloads = Vec::new();
+        for _ in 0..10 {
+            let client = sharer.clone();
+            let mxc = mxc.clone();
+            downloads.push(tokio::spawn(async move { client.download_count(&mxc).await }));
+        }
+        for download in downloads {
+            let got = download.await?.map_err(|e| e.to_string())?;
+            assert_eq!(got, size, "every download is complete");
+        }
+        println!(
+            "media: 10 clients downloaded {} MB each in {:.1}s; server RSS {:.1} MiB before, {:.1} MiB peak",
+            args.media_mb,
+            t.elapsed().as_secs_f64(),
+            before as f64 / 1024.0,
+            server.peak_rss_kib()? as f64 / 1024.0
+        );
+    }
     server.stop();
     Ok(())
 }

@@ -25,6 +25,7 @@ impl ServerProcess {
             .env("LATTICE_SERVER__BIND", "127.0.0.1:0")
             .env("LATTICE_LOGGING__LEVEL", "warn,lattice=info")
             .env("LATTICE_LIMITS__REQUEST_TIMEOUT", "120")
+            .env("LATTICE_MEDIA__MAX_UPLOAD_BYTES", "1073741824")
             .stdout(Stdio::piped());
         let backend = match postgres {
             Some(url) => {
