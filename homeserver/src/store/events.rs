@@ -174,7 +174,7 @@ impl Store {
         txn_id: &str,
     ) -> Result<Option<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT event_id FROM event_txns WHERE user_id = $1 AND device_id = $2 AND txn_id = $3",
+            "SELECT event_id FROM events WHERE sender = $1 AND sender_device = $2 AND txn_id = $3",
         )
         .bind(user_id)
         .bind(device_id)
@@ -273,17 +273,6 @@ async fn persist_one(
     .bind(e.search_text.as_deref())
     .fetch_one(&mut **tx)
     .await?;
-    if let (Some(device), Some(txn)) = (device, txn) {
-        sqlx::query(
-            "INSERT INTO event_txns (user_id, device_id, txn_id, event_id) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&e.sender)
-        .bind(device)
-        .bind(txn)
-        .bind(&e.event_id)
-        .execute(&mut **tx)
-        .await?;
-    }
     if let (Some(target), Some(redacted)) = (&e.redacts, &e.redacted_target_pdu) {
         // A redacted event loses its content, and so its relation.
         sqlx::query(
