@@ -48,6 +48,8 @@ impl Server {
     ) -> std::io::Result<()> {
         let store = self.services.store.clone();
         let app = api::router(self.services);
+        // Peer addresses are needed for per-address rate limits.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         store.close().await;
         served

@@ -23,7 +23,7 @@ use tracing::Span;
 
 use crate::{
     error::{Error, Result},
-    services::{Services, auth::Requester},
+    services::{Services, auth::Requester, rate_limit::LimitClass},
 };
 
 /// A parsed ruma request, with the identity its auth scheme yields.
@@ -38,6 +38,11 @@ where
 /// What each of ruma's auth schemes means on this server.
 pub trait Authenticate: AuthScheme {
     type Identity: Send;
+
+    /// The user a request is counted against for rate limits, if known.
+    fn user_key(_identity: &Self::Identity) -> Option<String> {
+        None
+    }
 
     fn authenticate(
         services: &Services,
@@ -54,6 +59,10 @@ async fn resolve(services: &Services, token: &str) -> Result<Requester> {
 impl Authenticate for AccessToken {
     type Identity = Requester;
 
+    fn user_key(identity: &Requester) -> Option<String> {
+        Some(identity.user_id.to_string())
+    }
+
     async fn authenticate(services: &Services, token: Option<String>) -> Result<Requester> {
         resolve(services, &token.ok_or(Error::MissingToken)?).await
     }
@@ -61,6 +70,10 @@ impl Authenticate for AccessToken {
 
 impl Authenticate for AccessTokenOptional {
     type Identity = Option<Requester>;
+
+    fn user_key(identity: &Option<Requester>) -> Option<String> {
+        identity.as_ref().map(|r| r.user_id.to_string())
+    }
 
     async fn authenticate(services: &Services, token: Option<String>) -> Result<Self::Identity> {
         match token {
@@ -120,6 +133,22 @@ where
             .map_err(|e| Error::invalid_param(e.to_string()))?;
         let auth = T::Authentication::authenticate(services, token).await?;
         let (parts, ()) = probe.into_parts();
+        // Every authenticated request draws on its user's budget, besides
+        // those the spec marks as rate limited.
+        let user_key = T::Authentication::user_key(&auth);
+        if T::RATE_LIMITED || user_key.is_some() {
+            let path = parts.uri.path();
+            let class = if path.ends_with("/login") || path.ends_with("/register") {
+                LimitClass::Login
+            } else {
+                LimitClass::Client
+            };
+            let key = match user_key {
+                Some(user) if class == LimitClass::Client => user,
+                _ => client_ip(&parts, &services.config.server.trusted_proxies),
+            };
+            services.rate_limits.check(class, &key)?;
+        }
 
         let bytes = read_body(body, services.config.limits.max_request_bytes).await?;
         let request = http::Request::from_parts(parts, bytes.as_ref());
@@ -127,6 +156,27 @@ where
             T::try_from_http_request(request, &path_args).map_err(|e| request_error(&bytes, e))?;
         Ok(Self { body, auth })
     }
+}
+
+/// The client's address: the peer's, or, behind a trusted proxy, the
+/// last address that proxy added to X-Forwarded-For.
+pub fn client_ip(parts: &http::request::Parts, trusted: &[std::net::IpAddr]) -> String {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    if let Some(peer) = peer
+        && trusted.contains(&peer)
+        && let Some(forwarded) = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+    {
+        return forwarded.to_string();
+    }
+    peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes> {

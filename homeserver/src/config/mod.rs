@@ -26,6 +26,31 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub presence: PresenceConfig,
     pub media: MediaConfig,
+    pub rate_limits: RateLimitConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Sustained requests per second, and burst, per user (per IP before login).
+    pub client_per_second: u32,
+    pub client_burst: u32,
+    /// Login and registration attempts per minute, and burst, per IP.
+    pub login_per_minute: u32,
+    pub login_burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            client_per_second: 20,
+            client_burst: 100,
+            login_per_minute: 30,
+            login_burst: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +106,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// The URL clients reach us at, for /.well-known/matrix/client.
     pub public_baseurl: Option<String>,
+    /// Reverse proxies whose X-Forwarded-For header is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,6 +184,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8008)),
             data_dir: PathBuf::from("lattice-data"),
             public_baseurl: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

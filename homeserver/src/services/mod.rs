@@ -7,6 +7,7 @@ pub mod devices;
 pub mod ephemeral;
 pub mod media;
 pub mod profile;
+pub mod rate_limit;
 pub mod rooms;
 pub mod server_key;
 pub mod sync;
@@ -32,6 +33,7 @@ pub struct Services {
     pub receipts: ephemeral::Receipts,
     pub presence: ephemeral::Presence,
     pub media: media::Media,
+    pub rate_limits: Arc<rate_limit::RateLimiter>,
 }
 
 impl Services {
@@ -68,6 +70,7 @@ impl Services {
             typing,
             presence,
             media: media::Media::new(store.clone(), config.clone()),
+            rate_limits: Arc::new(rate_limit::RateLimiter::new(&config.rate_limits)),
             rooms,
             auth,
             config,

@@ -15,6 +15,7 @@ mod membership;
 mod persistence;
 mod profile;
 mod push_rules;
+mod rate_limits;
 mod register;
 mod relations;
 mod rooms;

@@ -111,6 +111,8 @@ impl TestServer {
         config.auth.argon2.memory_kib = 256;
         config.auth.argon2.iterations = 1;
         config.database.max_connections = 4;
+        // Tests hammer one server from one address; the limits have their own test.
+        config.rate_limits.enabled = false;
         if backend == Backend::Postgres {
             config.database.url = fresh_postgres_database().await;
         }
