@@ -21,6 +21,7 @@ use crate::{
         Services,
         auth::Requester,
         media::{Download, storage::Upload, thumbnail::Method},
+        rate_limit::LimitClass,
     },
 };
 
@@ -39,6 +40,7 @@ impl FromRequestParts<Services> for Authed {
             .ok_or(Error::MissingToken)?;
         let requester = services.auth.authenticate(&token).await?;
         tracing::Span::current().record("user", requester.user_id.as_str());
+        services.rate_limits.check(LimitClass::Client, requester.user_id.as_str())?;
         Ok(Self(requester))
     }
 }

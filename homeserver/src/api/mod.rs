@@ -26,6 +26,8 @@ pub fn router(services: Services) -> Router {
     Router::new()
         .merge(client::router())
         .merge(media::router())
+        .route("/health", axum::routing::get(|| async { "OK" }))
+        .route("/ready", axum::routing::get(ready))
         .fallback(|| async { Error::Unrecognized })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .with_state(services)
@@ -38,6 +40,15 @@ pub fn router(services: Services) -> Router {
                 .on_response(log_response)
                 .on_failure(()),
         )
+}
+
+/// Readiness: the database answers.
+async fn ready(axum::extract::State(services): axum::extract::State<Services>) -> Response {
+    use axum::response::IntoResponse;
+    match services.store.ping().await {
+        Ok(()) => "OK".into_response(),
+        Err(_) => (http::StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
+    }
 }
 
 /// Browsers (Element Web) call us from other origins; the spec asks for

@@ -93,6 +93,12 @@ impl Store {
         Ok(Self { pool, backend })
     }
 
+    /// A trivial query, for readiness checks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -8,6 +8,7 @@ use crate::{
 };
 
 backend_tests!(
+    health_and_readiness,
     versions_and_well_known,
     capabilities_need_a_token,
     malformed_requests_get_matrix_errors,
@@ -24,6 +25,15 @@ async fn versions_and_well_known(backend: Backend) {
     }
     let well_known = s.get("/.well-known/matrix/client", None).await.ok();
     assert!(well_known["m.homeserver"]["base_url"].as_str().expect("base_url").starts_with("http"));
+}
+
+async fn health_and_readiness(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    for path in ["/health", "/ready"] {
+        let answer = s.http().get(format!("{}{path}", s.url())).send().await.expect("sent");
+        assert_eq!(answer.status(), 200, "{path}");
+        assert_eq!(answer.text().await.expect("text"), "OK");
+    }
 }
 
 async fn capabilities_need_a_token(backend: Backend) {
