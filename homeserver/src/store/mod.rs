@@ -8,6 +8,7 @@ mod ephemeral;
 mod events;
 mod keys;
 mod media;
+mod migrations;
 mod relations;
 mod search;
 mod sessions;
@@ -21,7 +22,6 @@ use std::{str::FromStr, time::Duration};
 use sqlx::{
     AnyPool, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
-    migrate::Migrator,
 };
 
 pub use self::{
@@ -34,9 +34,6 @@ pub use self::{
     users::UserRow,
 };
 use crate::error::{Error, Result};
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,11 +82,10 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let migrator = match backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&pool).await.map_err(|e| Error::internal(format!("migration failed: {e}")))?;
+        migrations::migrator(backend)
+            .run(&pool)
+            .await
+            .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
         Ok(Self { pool, backend })
     }
 

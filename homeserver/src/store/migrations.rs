@@ -1,0 +1,73 @@
+//! The schema's history. Most steps are one SQL text for both backends;
+//! the few that differ (identity columns, full-text search) have a file
+//! per backend. sqlx applies them and records each in `_sqlx_migrations`.
+
+use std::borrow::Cow;
+
+use sqlx::{
+    SqlStr,
+    migrate::{Migration, MigrationType, Migrator},
+};
+
+use super::Backend;
+
+struct Step {
+    version: i64,
+    description: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+macro_rules! shared {
+    ($version:literal, $name:literal) => {
+        Step {
+            version: $version,
+            description: $name,
+            sqlite: include_str!(concat!("../../migrations/", $name, ".sql")),
+            postgres: include_str!(concat!("../../migrations/", $name, ".sql")),
+        }
+    };
+}
+
+macro_rules! per_backend {
+    ($version:literal, $name:literal) => {
+        Step {
+            version: $version,
+            description: $name,
+            sqlite: include_str!(concat!("../../migrations/", $name, ".sqlite.sql")),
+            postgres: include_str!(concat!("../../migrations/", $name, ".postgres.sql")),
+        }
+    };
+}
+
+const STEPS: &[Step] = &[
+    per_backend!(1, "0001_accounts"),
+    per_backend!(2, "0002_rooms"),
+    shared!(3, "0003_ephemeral"),
+    shared!(4, "0004_relations"),
+    per_backend!(5, "0005_search"),
+    shared!(6, "0006_unread"),
+    shared!(7, "0007_media"),
+    shared!(8, "0008_txn_index"),
+];
+
+/// The migrator for one backend.
+pub fn migrator(backend: Backend) -> Migrator {
+    let migrations = STEPS
+        .iter()
+        .map(|step| {
+            let sql = match backend {
+                Backend::Sqlite => step.sqlite,
+                Backend::Postgres => step.postgres,
+            };
+            Migration::new(
+                step.version,
+                Cow::Borrowed(step.description),
+                MigrationType::Simple,
+                SqlStr::from_static(sql),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
+}
