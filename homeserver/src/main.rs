@@ -61,6 +61,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), String> {
+    if let Some(metrics) = config.metrics.bind {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(metrics)
+            .install()
+            .map_err(|e| format!("cannot serve metrics on {metrics}: {e}"))?;
+        tracing::info!("metrics on http://{metrics}/metrics");
+    }
     let bind = config.server.bind;
     let server_name = config.server.server_name.clone();
     let server = Server::new(config).await.map_err(|e| e.to_string())?;

@@ -161,3 +161,54 @@ fn environment_overrides_the_file() {
     });
     assert_eq!(registered["user_id"], "@op:file.example");
 }
+
+#[test]
+fn metrics_are_served_on_their_own_listener() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A free port for the metrics listener (it cannot report a port 0 choice).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut command = lattice(dir.path());
+    command
+        .env("LATTICE_SERVER__BIND", "127.0.0.1:0")
+        .env("LATTICE_METRICS__BIND", format!("127.0.0.1:{port}"));
+    let (_server, url) = start(command);
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let text = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        http.post(format!("{url}/_matrix/client/v3/register"))
+            .json(&serde_json::json!({"username": "m", "password": "pw", "auth": {"type": "m.login.dummy"}}))
+            .send()
+            .await
+            .expect("register");
+        let wrong = serde_json::json!({"type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": "m"}, "password": "nope"});
+        http.post(format!("{url}/_matrix/client/v3/login")).json(&wrong).send().await.expect("login");
+        // The client API does not serve metrics.
+        let on_api = http.get(format!("{url}/metrics")).send().await.expect("get");
+        assert_eq!(on_api.status(), 404);
+        http.get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    });
+    // Prometheus text format: comments, or `name{labels} value`.
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().expect("value");
+        assert!(value.parse::<f64>().is_ok(), "not a sample: {line}");
+    }
+    assert!(text.contains("lattice_login_failures_total 1"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("lattice_http_requests_total{")
+            && l.contains("route=\"/_matrix/client/v3/register\"")
+            && l.contains("status=\"200\"")),
+        "{text}"
+    );
+}

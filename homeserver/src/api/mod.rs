@@ -31,6 +31,7 @@ pub fn router(services: Services) -> Router {
         .fallback(|| async { Error::Unrecognized })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .with_state(services)
+        .layer(axum::middleware::from_fn(record_metrics))
         .layer(TimeoutLayer::with_status_code(http::StatusCode::SERVICE_UNAVAILABLE, timeout))
         .layer(cors())
         .layer(
@@ -40,6 +41,24 @@ pub fn router(services: Services) -> Router {
                 .on_response(log_response)
                 .on_failure(()),
         )
+}
+
+/// Counts requests by route template (never by concrete path, which would
+/// carry ids) and status, with their latency.
+async fn record_metrics(request: Request, next: axum::middleware::Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("lattice_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("lattice_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// Readiness: the database answers.

@@ -27,6 +27,15 @@ pub struct Config {
     pub presence: PresenceConfig,
     pub media: MediaConfig,
     pub rate_limits: RateLimitConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address of the Prometheus listener (its own port, never the client
+    /// API's); unset means no metrics.
+    pub bind: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -60,6 +60,11 @@ impl RateLimiter {
             LimitClass::Client => &self.client,
         };
         limiter.check_key(&key.to_owned()).map_err(|not_until| {
+            let class = match class {
+                LimitClass::Login => "login",
+                LimitClass::Client => "client",
+            };
+            metrics::counter!("lattice_rate_limited_total", "class" => class).increment(1);
             let wait = not_until.wait_time_from(self.clock.now());
             Error::LimitExceeded { retry_after_ms: wait.as_millis().max(1) as u64 }
         })

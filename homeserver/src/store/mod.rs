@@ -89,6 +89,11 @@ impl Store {
         Ok(Self { pool, backend })
     }
 
+    /// Connections open and idle in the pool.
+    pub fn pool_use(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     /// A trivial query, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -49,7 +49,10 @@ impl Auth {
                     Ok(user)
                 }
             }
-            _ => Err(Error::forbidden("invalid username or password")),
+            _ => {
+                metrics::counter!("lattice_login_failures_total").increment(1);
+                Err(Error::forbidden("invalid username or password"))
+            }
         }
     }
 }

@@ -70,6 +70,11 @@ async fn run(mut rx: mpsc::Receiver<Persist>, store: Store, notifier: Arc<Notifi
         let events: Vec<NewEvent> = batch.iter().map(|p| p.event.clone()).collect();
         match store.persist_events(&events, &mut groups).await {
             Ok(streams) => {
+                metrics::counter!("lattice_events_persisted_total").increment(streams.len() as u64);
+                metrics::histogram!("lattice_persist_batch_size").record(streams.len() as f64);
+                let (size, idle) = store.pool_use();
+                metrics::gauge!("lattice_db_connections", "state" => "open").set(size as f64);
+                metrics::gauge!("lattice_db_connections", "state" => "idle").set(idle as f64);
                 let wake: BTreeSet<&OwnedUserId> = batch.iter().flat_map(|p| &p.wake).collect();
                 let top = streams.iter().copied().max().unwrap_or_default();
                 notifier.advance(Stream::Events, top, wake.into_iter().map(|u| &**u));

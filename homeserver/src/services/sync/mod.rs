@@ -81,6 +81,22 @@ fn passes(filter: &RoomEventFilter, event: &JsonValue) -> bool {
         && !filter.not_senders.iter().any(|s| s.as_str() == sender)
 }
 
+/// Counts a sync request as open until it answers (or its client leaves).
+struct OpenSync;
+
+impl OpenSync {
+    fn new() -> Self {
+        metrics::gauge!("lattice_sync_connections").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for OpenSync {
+    fn drop(&mut self) {
+        metrics::gauge!("lattice_sync_connections").decrement(1.0);
+    }
+}
+
 /// Unread counts of one user in one room, as of stream position `through`.
 #[derive(Debug, Clone, Copy)]
 struct UnreadMemo {
@@ -153,6 +169,7 @@ impl SyncService {
 
     pub async fn sync(&self, requester: &Requester, options: SyncOptions) -> Result<Response> {
         let since = options.since.as_deref().map(parse_since).transpose()?;
+        let _open = OpenSync::new();
         let deadline = tokio::time::Instant::now() + options.timeout;
         let listener = self.notifier.listener(&requester.user_id);
         loop {
