@@ -28,6 +28,24 @@ pub struct Config {
     pub media: MediaConfig,
     pub rate_limits: RateLimitConfig,
     pub metrics: MetricsConfig,
+    pub security: SecurityConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Failed logins in a row that lock an account.
+    pub lockout_after: u32,
+    /// First lockout, in seconds; each further lockout doubles it.
+    pub lockout_seconds: u64,
+    /// HTTP(S) endpoints that receive security alerts as JSON.
+    pub alert_webhooks: Vec<String>,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self { lockout_after: 10, lockout_seconds: 60, alert_webhooks: Vec::new() }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ pub mod media;
 pub mod profile;
 pub mod rate_limit;
 pub mod rooms;
+pub mod security;
 pub mod server_key;
 pub mod sync;
 pub mod user_data;

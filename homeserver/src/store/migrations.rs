@@ -49,6 +49,7 @@ const STEPS: &[Step] = &[
     shared!(6, "0006_unread"),
     shared!(7, "0007_media"),
     shared!(8, "0008_txn_index"),
+    shared!(9, "0009_security"),
 ];
 
 /// The migrator for one backend.

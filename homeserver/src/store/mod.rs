@@ -11,6 +11,7 @@ mod media;
 mod migrations;
 mod relations;
 mod search;
+mod security;
 mod sessions;
 mod state;
 mod uia;

@@ -20,5 +20,6 @@ mod register;
 mod relations;
 mod rooms;
 mod search;
+mod security;
 mod sync;
 mod user_data;

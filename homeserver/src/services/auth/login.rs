@@ -38,9 +38,17 @@ impl Auth {
     /// the same answer in the same time; a deactivated account is only
     /// revealed to someone who knows its password.
     pub async fn check_password(&self, user_id: &UserId, password: &str) -> Result<UserRow> {
+        self.security.ensure_not_locked(user_id.as_str()).await?;
         let user = self.store.get_user(user_id.as_str()).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let ok = self.passwords.verify(password.to_owned(), hash).await?;
+        if user.is_some() {
+            if ok {
+                self.security.login_succeeded(user_id.as_str()).await?;
+            } else {
+                self.security.login_failed(user_id.as_str()).await?;
+            }
+        }
         match user {
             Some(user) if ok => {
                 if user.is_deactivated() {

@@ -34,12 +34,14 @@ pub struct Auth {
     config: Arc<Config>,
     passwords: PasswordHasher,
     tokens: Arc<token_cache::TokenCache>,
+    security: crate::services::security::Security,
 }
 
 impl Auth {
     pub fn new(store: Store, config: Arc<Config>) -> Result<Self> {
         let passwords = PasswordHasher::new(&config.auth.argon2)?;
-        Ok(Self { store, config, passwords, tokens: Arc::default() })
+        let security = crate::services::security::Security::new(store.clone(), config.clone());
+        Ok(Self { store, config, passwords, tokens: Arc::default(), security })
     }
 
     pub fn passwords(&self) -> &PasswordHasher {
