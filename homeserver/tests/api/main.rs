@@ -9,6 +9,7 @@ mod directory;
 mod discovery;
 mod ephemeral;
 mod history;
+mod injection;
 mod login;
 mod media;
 mod membership;
