@@ -23,6 +23,41 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Manage accounts directly in the database (the server may be running).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account, even with registration closed.
+    CreateUser {
+        localpart: String,
+        /// The password (or set LATTICE_ADMIN_PASSWORD, kept out of the process list).
+        #[arg(long, env = "LATTICE_ADMIN_PASSWORD")]
+        password: String,
+        /// Make the new account a server admin.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Make a user a server admin, or no longer one with --revoke.
+    MakeAdmin {
+        user_id: String,
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Set a new password and log out every session.
+    ResetPassword {
+        user_id: String,
+        #[arg(long, env = "LATTICE_ADMIN_PASSWORD")]
+        password: String,
+    },
+    /// Deactivate an account for good (--erase also asks for its data to be erased).
+    Deactivate {
+        user_id: String,
+        #[arg(long)]
+        erase: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,7 +86,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    let outcome = match cli.command {
+        Some(Command::Admin(command)) => runtime.block_on(admin(config, command)),
+        _ => runtime.block_on(run(config)),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -100,6 +139,33 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+async fn admin(config: Config, command: AdminCommand) -> Result<(), String> {
+    let server = Server::new(config).await.map_err(|e| e.to_string())?;
+    let admin = &server.services().admin;
+    let parse =
+        |id: &str| ruma::UserId::parse(id).map_err(|e| format!("invalid user id {id}: {e}"));
+    let done = match command {
+        AdminCommand::CreateUser { localpart, password, admin: make_admin } => {
+            let user_id = admin.create_user(&localpart, &password, make_admin).await;
+            user_id.map(|id| format!("created {id}"))
+        }
+        AdminCommand::MakeAdmin { user_id, revoke } => {
+            admin.set_admin(&parse(&user_id)?, !revoke).await.map(|()| format!("updated {user_id}"))
+        }
+        AdminCommand::ResetPassword { user_id, password } => admin
+            .reset_password(&parse(&user_id)?, &password)
+            .await
+            .map(|()| format!("password of {user_id} reset; its sessions are logged out")),
+        AdminCommand::Deactivate { user_id, erase } => admin
+            .deactivate(&parse(&user_id)?, erase)
+            .await
+            .map(|()| format!("deactivated {user_id}")),
+    };
+    let message = done.map_err(|e| e.to_string())?;
+    println!("{message}");
+    Ok(())
 }
 
 fn generate_config(output: Option<PathBuf>) -> ExitCode {

@@ -212,3 +212,58 @@ fn metrics_are_served_on_their_own_listener() {
         "{text}"
     );
 }
+
+#[test]
+fn admin_commands_manage_accounts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str]| {
+        let out = lattice(dir.path())
+            .args(args)
+            .env("LATTICE_LOGGING__LEVEL", "error")
+            .output()
+            .expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, _) = run(&["admin", "create-user", "op", "--password", "first", "--admin"]);
+    assert!(ok, "{stdout}");
+    assert!(stdout.contains("created @op:localhost"));
+    let (ok, _, _) = run(&["admin", "create-user", "op", "--password", "again"]);
+    assert!(!ok, "a taken user id is refused");
+    assert!(!run(&["admin", "create-user", "Not Valid", "--password", "x"]).0);
+    assert!(run(&["admin", "make-admin", "@op:localhost", "--revoke"]).0);
+    assert!(!run(&["admin", "make-admin", "@ghost:localhost"]).0);
+    assert!(run(&["admin", "reset-password", "@op:localhost", "--password", "second"]).0);
+    assert!(run(&["admin", "create-user", "gone", "--password", "pw"]).0);
+    assert!(run(&["admin", "deactivate", "@gone:localhost", "--erase"]).0);
+
+    let mut command = lattice(dir.path());
+    command.env("LATTICE_SERVER__BIND", "127.0.0.1:0");
+    let (_server, url) = start(command);
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let login = |user: &'static str, password: &'static str| {
+        let url = url.clone();
+        async move {
+            let body = serde_json::json!({"type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": user}, "password": password});
+            let answer = reqwest::Client::new()
+                .post(format!("{url}/_matrix/client/v3/login"))
+                .json(&body)
+                .send()
+                .await
+                .expect("login");
+            let status = answer.status().as_u16();
+            let body: serde_json::Value = answer.json().await.expect("json");
+            (status, body["errcode"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    runtime.block_on(async {
+        assert_eq!(login("op", "second").await.0, 200);
+        assert_eq!(login("op", "first").await, (403, "M_FORBIDDEN".to_owned()));
+        assert_eq!(login("gone", "pw").await, (403, "M_USER_DEACTIVATED".to_owned()));
+    });
+}

@@ -2,6 +2,7 @@
 //! api layer's job) and never write SQL (that is the store's).
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
 pub mod devices;
 pub mod ephemeral;
@@ -35,6 +36,7 @@ pub struct Services {
     pub presence: ephemeral::Presence,
     pub media: media::Media,
     pub rate_limits: Arc<rate_limit::RateLimiter>,
+    pub admin: admin::Admin,
 }
 
 impl Services {
@@ -52,10 +54,12 @@ impl Services {
         let rooms = rooms::Rooms::new(store.clone(), config.clone(), key, notifier.clone());
         let typing = ephemeral::Typing::new(rooms.clone(), notifier.clone());
         let user_data = user_data::UserData::new(store.clone(), notifier.clone());
+        let accounts = accounts::Accounts::new(store.clone(), config.clone(), auth.clone());
         let presence =
             ephemeral::Presence::new(store.clone(), notifier.clone(), config.presence.enabled);
         Ok(Self {
-            accounts: accounts::Accounts::new(store.clone(), config.clone(), auth.clone()),
+            admin: admin::Admin::new(store.clone(), config.clone(), auth.clone(), accounts.clone()),
+            accounts,
             devices: devices::Devices::new(store.clone(), auth.clone()),
             profiles: profile::Profiles::new(store.clone(), rooms.clone()),
             user_data: user_data.clone(),

@@ -130,3 +130,15 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Grants or revokes server admin rights; false if the user is unknown.
+    pub async fn set_admin(&self, user_id: &str, admin: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET is_admin = $1 WHERE user_id = $2")
+            .bind(i64::from(admin))
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -48,6 +48,10 @@ impl Auth {
         &self.passwords
     }
 
+    pub fn security(&self) -> &crate::services::security::Security {
+        &self.security
+    }
+
     /// Call after deleting any of a user's tokens, so that none stays
     /// usable from the cache.
     pub fn forget_sessions(&self, user_id: &ruma::UserId) {

@@ -1,0 +1,92 @@
+//! What server admins may do to accounts, whatever the front end: the
+//! `lattice admin` commands today, the admin API later.
+
+use std::sync::Arc;
+
+use ruma::{OwnedUserId, UserId};
+
+use super::auth::Auth;
+use crate::{
+    config::Config,
+    error::{Error, Result},
+    services::accounts::Accounts,
+    store::Store,
+};
+
+#[derive(Clone)]
+pub struct Admin {
+    store: Store,
+    config: Arc<Config>,
+    auth: Auth,
+    accounts: Accounts,
+}
+
+impl Admin {
+    pub fn new(store: Store, config: Arc<Config>, auth: Auth, accounts: Accounts) -> Self {
+        Self { store, config, auth, accounts }
+    }
+
+    /// Creates an account even when registration is closed.
+    pub async fn create_user(
+        &self,
+        localpart: &str,
+        password: &str,
+        admin: bool,
+    ) -> Result<OwnedUserId> {
+        let user_id = self.accounts.user_id_for(localpart)?;
+        let hash = self.auth.passwords().hash(password.to_owned()).await?;
+        if !self.store.create_user(user_id.as_str(), Some(&hash), localpart, None).await? {
+            return Err(Error::UserInUse);
+        }
+        if admin {
+            self.store.set_admin(user_id.as_str(), true).await?;
+        }
+        self.auth
+            .security()
+            .audit("admin_create_user", Some(user_id.as_str()), serde_json::json!({"admin": admin}))
+            .await?;
+        Ok(user_id)
+    }
+
+    pub async fn set_admin(&self, user_id: &UserId, admin: bool) -> Result<()> {
+        if !self.store.set_admin(user_id.as_str(), admin).await? {
+            return Err(Error::not_found("no such user"));
+        }
+        self.auth
+            .security()
+            .audit("admin_set_admin", Some(user_id.as_str()), serde_json::json!({"admin": admin}))
+            .await
+    }
+
+    /// Sets a new password and ends every session of the user.
+    pub async fn reset_password(&self, user_id: &UserId, password: &str) -> Result<()> {
+        self.existing(user_id).await?;
+        let hash = self.auth.passwords().hash(password.to_owned()).await?;
+        self.store.set_password_hash(user_id.as_str(), &hash).await?;
+        self.store.delete_other_devices(user_id.as_str(), None).await?;
+        self.auth.forget_sessions(user_id);
+        self.auth
+            .security()
+            .audit("admin_reset_password", Some(user_id.as_str()), serde_json::json!({}))
+            .await
+    }
+
+    pub async fn deactivate(&self, user_id: &UserId, erase: bool) -> Result<()> {
+        self.existing(user_id).await?;
+        self.store.deactivate_user(user_id.as_str(), erase).await?;
+        self.auth.forget_sessions(user_id);
+        self.auth
+            .security()
+            .audit("admin_deactivate", Some(user_id.as_str()), serde_json::json!({"erase": erase}))
+            .await
+    }
+
+    async fn existing(&self, user_id: &UserId) -> Result<()> {
+        if user_id.server_name() != self.config.server.server_name
+            || self.store.get_user(user_id.as_str()).await?.is_none()
+        {
+            return Err(Error::not_found("no such local user"));
+        }
+        Ok(())
+    }
+}
