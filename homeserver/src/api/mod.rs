@@ -1,5 +1,6 @@
 //! HTTP: the router, and the layers every request passes through.
 
+mod admin;
 mod client;
 mod media;
 pub mod ruma;
@@ -26,6 +27,7 @@ pub fn router(services: Services) -> Router {
     Router::new()
         .merge(client::router())
         .merge(media::router())
+        .merge(admin::router())
         .route("/health", axum::routing::get(|| async { "OK" }))
         .route("/ready", axum::routing::get(ready))
         .fallback(|| async { Error::Unrecognized })

@@ -90,3 +90,72 @@ impl Admin {
         Ok(())
     }
 }
+
+/// A user as the admin API shows it (Synapse's field names).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdminUserView {
+    pub name: String,
+    pub admin: bool,
+    pub deactivated: bool,
+    pub displayname: Option<String>,
+    pub avatar_url: Option<String>,
+    pub creation_ts: i64,
+}
+
+impl Admin {
+    /// Only server admins pass.
+    pub async fn ensure_admin(&self, user_id: &UserId) -> Result<()> {
+        match self.store.get_user(user_id.as_str()).await? {
+            Some(user) if user.is_admin != 0 && !user.is_deactivated() => Ok(()),
+            _ => Err(Error::forbidden("you are not a server admin")),
+        }
+    }
+
+    pub async fn user(&self, user_id: &UserId) -> Result<AdminUserView> {
+        let row = self
+            .store
+            .get_user(user_id.as_str())
+            .await?
+            .ok_or_else(|| Error::not_found("no such user"))?;
+        let profile = self.store.profile_fields(user_id.as_str()).await?;
+        let field = |name: &str| {
+            profile
+                .iter()
+                .find(|(f, _)| f == name)
+                .and_then(|(_, v)| serde_json::from_str::<String>(v).ok())
+        };
+        Ok(AdminUserView {
+            name: row.user_id.clone(),
+            admin: row.is_admin != 0,
+            deactivated: row.is_deactivated(),
+            displayname: field("displayname"),
+            avatar_url: field("avatar_url"),
+            creation_ts: self.store.user_created_at(user_id.as_str()).await?.unwrap_or(0),
+        })
+    }
+
+    /// A page of users: (users, next token, total).
+    pub async fn users(
+        &self,
+        from: Option<&str>,
+        limit: i64,
+        name: Option<&str>,
+    ) -> Result<(Vec<serde_json::Value>, Option<String>, i64)> {
+        let limit = limit.clamp(1, 1000);
+        let rows = self.store.list_users(from.unwrap_or(""), limit, name).await?;
+        let next =
+            (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.user_id.clone())).flatten();
+        let users = rows
+            .into_iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.user_id,
+                    "admin": r.is_admin != 0,
+                    "deactivated": r.deactivated != 0,
+                    "creation_ts": r.created_at,
+                })
+            })
+            .collect();
+        Ok((users, next, self.store.count_users().await?))
+    }
+}

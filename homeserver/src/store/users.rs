@@ -142,3 +142,44 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 }
+
+/// A row of the admin user list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserListRow {
+    pub user_id: String,
+    pub is_admin: i64,
+    pub deactivated: i64,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Users in id order after `from`, optionally only ids containing `name`.
+    pub async fn list_users(
+        &self,
+        from: &str,
+        limit: i64,
+        name: Option<&str>,
+    ) -> Result<Vec<UserListRow>> {
+        let pattern = name.map(|n| format!("%{}%", n.replace(['%', '_'], "")));
+        Ok(sqlx::query_as(
+            "SELECT user_id, is_admin, deactivated, created_at FROM users \
+             WHERE user_id > $1 AND ($2 IS NULL OR user_id LIKE $2) ORDER BY user_id LIMIT $3",
+        )
+        .bind(from)
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+    }
+
+    pub async fn user_created_at(&self, user_id: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT created_at FROM users WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}

@@ -4,6 +4,7 @@
 mod common;
 
 mod account;
+mod admin;
 mod devices;
 mod directory;
 mod discovery;

@@ -52,6 +52,7 @@ pub fn postgres_available() -> bool {
 pub struct TestServer {
     config: Config,
     running: Option<RunningServer>,
+    services: Option<lattice_homeserver::services::Services>,
     url: String,
     http: reqwest::Client,
     _data_dir: tempfile::TempDir,
@@ -120,6 +121,7 @@ impl TestServer {
         let mut server = Self {
             config,
             running: None,
+            services: None,
             url: String::new(),
             http: reqwest::Client::new(),
             _data_dir: data_dir,
@@ -130,6 +132,7 @@ impl TestServer {
 
     async fn boot(&mut self) {
         let server = Server::new(self.config.clone()).await.expect("server starts");
+        self.services = Some(server.services().clone());
         let running = server.spawn().await.expect("server listens");
         self.url = running.url();
         self.running = Some(running);
@@ -141,6 +144,12 @@ impl TestServer {
             running.stop().await;
         }
         self.boot().await;
+    }
+
+    /// The running server's services, for setting up what has no client
+    /// API (such as making someone a server admin).
+    pub fn services(&self) -> &lattice_homeserver::services::Services {
+        self.services.as_ref().expect("server started")
     }
 
     pub fn url(&self) -> &str {

@@ -1,0 +1,155 @@
+//! The admin API, on Synapse's paths and bodies so that existing tools
+//! (synapse-admin, moderation bots, provisioning scripts) work unchanged.
+//! Every route checks that the requester is a server admin first.
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    routing::{get, post},
+};
+use ruma::{OwnedUserId, UserId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::media::Authed;
+use crate::{
+    error::{Error, Result},
+    services::Services,
+};
+
+pub fn router() -> Router<Services> {
+    Router::new()
+        .route("/_synapse/admin/v1/server_version", get(server_version))
+        .route("/_synapse/admin/v2/users", get(list_users))
+        .route("/_synapse/admin/v2/users/{user_id}", get(get_user).put(put_user))
+        .route("/_synapse/admin/v1/deactivate/{user_id}", post(deactivate))
+        .route("/_synapse/admin/v1/reset_password/{user_id}", post(reset_password))
+}
+
+/// The requester, if a server admin.
+async fn admin(services: &Services, authed: &Authed) -> Result<()> {
+    services.admin.ensure_admin(&authed.0.user_id).await
+}
+
+fn user_id(raw: &str) -> Result<OwnedUserId> {
+    UserId::parse(raw).map_err(|e| Error::invalid_param(format!("invalid user id: {e}")))
+}
+
+async fn server_version(State(services): State<Services>, authed: Authed) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    Ok(Json(json!({"server_version": env!("CARGO_PKG_VERSION")})))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    from: Option<String>,
+    limit: Option<i64>,
+    name: Option<String>,
+}
+
+async fn list_users(
+    State(services): State<Services>,
+    authed: Authed,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    let (users, next, total) = services
+        .admin
+        .users(query.from.as_deref(), query.limit.unwrap_or(100), query.name.as_deref())
+        .await?;
+    let mut body = json!({"users": users, "total": total});
+    if let Some(next) = next {
+        body["next_token"] = json!(next);
+    }
+    Ok(Json(body))
+}
+
+async fn get_user(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    let view = services.admin.user(&user_id(&raw)?).await?;
+    Ok(Json(serde_json::to_value(view).map_err(Error::internal)?))
+}
+
+#[derive(Deserialize)]
+struct PutUser {
+    password: Option<String>,
+    admin: Option<bool>,
+    deactivated: Option<bool>,
+    displayname: Option<String>,
+}
+
+/// PUT /v2/users/{id}: creates the user if needed, then applies the fields.
+async fn put_user(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(raw): Path<String>,
+    Json(body): Json<PutUser>,
+) -> Result<(http::StatusCode, Json<Value>)> {
+    admin(&services, &authed).await?;
+    let user_id = user_id(&raw)?;
+    let exists = services.store.get_user(user_id.as_str()).await?.is_some();
+    if !exists {
+        if user_id.server_name() != services.config.server.server_name {
+            return Err(Error::invalid_param("can only create local users"));
+        }
+        let password = body.password.clone().unwrap_or_default();
+        services
+            .admin
+            .create_user(user_id.localpart(), &password, body.admin.unwrap_or(false))
+            .await?;
+    } else if let Some(password) = &body.password {
+        services.admin.reset_password(&user_id, password).await?;
+    }
+    if let Some(admin) = body.admin {
+        services.admin.set_admin(&user_id, admin).await?;
+    }
+    if let Some(name) = &body.displayname {
+        services
+            .store
+            .set_profile_field(user_id.as_str(), "displayname", &json!(name).to_string())
+            .await?;
+    }
+    if body.deactivated == Some(true) {
+        services.admin.deactivate(&user_id, false).await?;
+    }
+    let view = services.admin.user(&user_id).await?;
+    let status = if exists { http::StatusCode::OK } else { http::StatusCode::CREATED };
+    Ok((status, Json(serde_json::to_value(view).map_err(Error::internal)?)))
+}
+
+#[derive(Deserialize)]
+struct DeactivateBody {
+    #[serde(default)]
+    erase: bool,
+}
+
+async fn deactivate(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(raw): Path<String>,
+    Json(body): Json<DeactivateBody>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    services.admin.deactivate(&user_id(&raw)?, body.erase).await?;
+    Ok(Json(json!({"id_server_unbind_result": "success"})))
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    new_password: String,
+}
+
+async fn reset_password(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(raw): Path<String>,
+    Json(body): Json<ResetBody>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    services.admin.reset_password(&user_id(&raw)?, &body.new_password).await?;
+    Ok(Json(json!({})))
+}

@@ -1,0 +1,88 @@
+//! The admin API (Synapse's paths): refused to everyone but server admins.
+
+use serde_json::json;
+
+use crate::{
+    backend_tests,
+    common::{Backend, TestServer},
+};
+
+backend_tests!(admin_routes_refuse_non_admins, admins_manage_users);
+
+const ROUTES: [(&str, &str); 5] = [
+    ("GET", "/_synapse/admin/v1/server_version"),
+    ("GET", "/_synapse/admin/v2/users"),
+    ("GET", "/_synapse/admin/v2/users/@alice:localhost"),
+    ("POST", "/_synapse/admin/v1/deactivate/@alice:localhost"),
+    ("POST", "/_synapse/admin/v1/reset_password/@alice:localhost"),
+];
+
+async fn admin_routes_refuse_non_admins(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    for (method, path) in ROUTES {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        s.call(method.clone(), path, None, Some(json!({"new_password": "x"})))
+            .await
+            .err(401, "M_MISSING_TOKEN");
+        s.call(method, path, Some(&alice.token), Some(json!({"new_password": "x"})))
+            .await
+            .err(403, "M_FORBIDDEN");
+    }
+    s.put(
+        "/_synapse/admin/v2/users/@mallory:localhost",
+        Some(&alice.token),
+        json!({"admin": true}),
+    )
+    .await
+    .err(403, "M_FORBIDDEN");
+    // Nothing happened to alice.
+    s.login("alice", "pw", None).await.ok();
+}
+
+async fn admins_manage_users(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let root = s.register("root", "pw").await;
+    let root_id = ruma::UserId::parse(root.user_id.as_str()).expect("user id");
+    s.services().admin.set_admin(&root_id, true).await.expect("made admin");
+    let t = Some(root.token.as_str());
+    let version = s.get("/_synapse/admin/v1/server_version", t).await.ok();
+    assert!(version["server_version"].is_string());
+
+    let created = s
+        .call(
+            reqwest::Method::PUT,
+            "/_synapse/admin/v2/users/@carol:localhost",
+            t,
+            Some(json!({"password": "carol-pw", "displayname": "Carol", "admin": false})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["name"], "@carol:localhost");
+    assert_eq!(created.body["displayname"], "Carol");
+    s.login("carol", "carol-pw", None).await.ok();
+
+    let listed = s.get("/_synapse/admin/v2/users?limit=1", t).await.ok();
+    assert_eq!(listed["users"].as_array().expect("users").len(), 1);
+    assert_eq!(listed["total"], 2);
+    let next = listed["next_token"].as_str().expect("next_token");
+    let rest = s.get(&format!("/_synapse/admin/v2/users?from={next}"), t).await.ok();
+    assert_eq!(rest["users"].as_array().expect("users").len(), 1);
+    let found = s.get("/_synapse/admin/v2/users?name=caro", t).await.ok();
+    assert_eq!(found["users"][0]["name"], "@carol:localhost");
+
+    s.post(
+        "/_synapse/admin/v1/reset_password/@carol:localhost",
+        t,
+        json!({"new_password": "new-pw"}),
+    )
+    .await
+    .ok();
+    s.login("carol", "carol-pw", None).await.err(403, "M_FORBIDDEN");
+    s.login("carol", "new-pw", None).await.ok();
+    s.post("/_synapse/admin/v1/deactivate/@carol:localhost", t, json!({"erase": true})).await.ok();
+    s.login("carol", "new-pw", None).await.err(403, "M_USER_DEACTIVATED");
+    let carol = s.get("/_synapse/admin/v2/users/@carol:localhost", t).await.ok();
+    assert_eq!(carol["deactivated"], json!(true));
+    s.get("/_synapse/admin/v2/users/@nobody:localhost", t).await.err(404, "M_NOT_FOUND");
+}
