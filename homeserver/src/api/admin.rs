@@ -11,7 +11,7 @@ use ruma::{OwnedUserId, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::media::Authed;
+use super::authed::Authed;
 use crate::{
     error::{Error, Result},
     services::Services,

@@ -5,8 +5,8 @@
 use axum::{
     Json, Router,
     body::Body,
-    extract::{FromRequestParts, Path, Query, State},
-    http::{HeaderMap, HeaderValue, header, request::Parts},
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
     routing::{get, post, put},
 };
@@ -15,35 +15,14 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::io::ReaderStream;
 
+use super::authed::Authed;
 use crate::{
     error::{Error, Result},
     services::{
         Services,
-        auth::Requester,
         media::{Download, storage::Upload, thumbnail::Method},
-        rate_limit::LimitClass,
     },
 };
-
-/// An authenticated user, from the `Authorization` header (or the
-/// deprecated `access_token` query parameter).
-pub struct Authed(pub Requester);
-
-impl FromRequestParts<Services> for Authed {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, services: &Services) -> Result<Self> {
-        let probe = http::Request::from_parts(parts.clone(), ());
-        use ruma::api::auth_scheme::{AccessTokenOptional, AuthScheme};
-        let token = AccessTokenOptional::extract_authentication(&probe)
-            .map_err(|e| Error::invalid_param(e.to_string()))?
-            .ok_or(Error::MissingToken)?;
-        let requester = services.auth.authenticate(&token).await?;
-        tracing::Span::current().record("user", requester.user_id.as_str());
-        services.rate_limits.check(LimitClass::Client, requester.user_id.as_str())?;
-        Ok(Self(requester))
-    }
-}
 
 #[derive(Deserialize)]
 struct UploadQuery {

@@ -1,6 +1,7 @@
 //! HTTP: the router, and the layers every request passes through.
 
 mod admin;
+mod authed;
 mod client;
 mod media;
 pub mod ruma;
