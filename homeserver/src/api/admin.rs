@@ -11,7 +11,7 @@ use ruma::{OwnedUserId, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::authed::Authed;
+use super::authed::{Authed, MatrixJson};
 use crate::{
     error::{Error, Result},
     services::Services,
@@ -87,7 +87,7 @@ async fn put_user(
     State(services): State<Services>,
     authed: Authed,
     Path(raw): Path<String>,
-    Json(body): Json<PutUser>,
+    MatrixJson(body): MatrixJson<PutUser>,
 ) -> Result<(http::StatusCode, Json<Value>)> {
     admin(&services, &authed).await?;
     let user_id = user_id(&raw)?;
@@ -131,7 +131,7 @@ async fn deactivate(
     State(services): State<Services>,
     authed: Authed,
     Path(raw): Path<String>,
-    Json(body): Json<DeactivateBody>,
+    MatrixJson(body): MatrixJson<DeactivateBody>,
 ) -> Result<Json<Value>> {
     admin(&services, &authed).await?;
     services.admin.deactivate(&user_id(&raw)?, body.erase).await?;
@@ -147,7 +147,7 @@ async fn reset_password(
     State(services): State<Services>,
     authed: Authed,
     Path(raw): Path<String>,
-    Json(body): Json<ResetBody>,
+    MatrixJson(body): MatrixJson<ResetBody>,
 ) -> Result<Json<Value>> {
     admin(&services, &authed).await?;
     services.admin.reset_password(&user_id(&raw)?, &body.new_password).await?;

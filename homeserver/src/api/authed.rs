@@ -1,7 +1,11 @@
-//! The extractor for handlers outside ruma's types (media, admin): an
-//! authenticated, rate-limited user.
+//! Extractors for handlers outside ruma's types (media, admin): an
+//! authenticated, rate-limited user, and a JSON body whose faults are
+//! answered as Matrix errors.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::{FromRequest, FromRequestParts},
+    http::request::Parts,
+};
 
 use crate::{
     error::{Error, Result},
@@ -25,5 +29,21 @@ impl FromRequestParts<Services> for Authed {
         tracing::Span::current().record("user", requester.user_id.as_str());
         services.rate_limits.check(LimitClass::Client, requester.user_id.as_str())?;
         Ok(Self(requester))
+    }
+}
+
+/// A JSON body; bad input is M_NOT_JSON or M_BAD_JSON like everywhere else.
+pub struct MatrixJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for MatrixJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| Error::BadJson(format!("could not read the body: {e}")))?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::NotJson(format!("the body is not JSON: {e}")))?;
+        serde_json::from_value(value).map(Self).map_err(|e| Error::BadJson(e.to_string()))
     }
 }

@@ -85,4 +85,11 @@ async fn admins_manage_users(backend: Backend) {
     let carol = s.get("/_synapse/admin/v2/users/@carol:localhost", t).await.ok();
     assert_eq!(carol["deactivated"], json!(true));
     s.get("/_synapse/admin/v2/users/@nobody:localhost", t).await.err(404, "M_NOT_FOUND");
+    s.post(
+        "/_synapse/admin/v1/reset_password/@root:localhost",
+        t,
+        json!({"password": "wrong field"}),
+    )
+    .await
+    .err(400, "M_BAD_JSON");
 }
