@@ -64,6 +64,16 @@ impl Pdu {
         let value = serde_json::to_value(&json).map_err(Error::internal)?;
         let fields: Fields = serde_json::from_value(value)
             .map_err(|e| Error::BadJson(format!("invalid PDU: {e}")))?;
+        Ok(Self::assemble(event_id, room_id, fields, json))
+    }
+
+    /// Puts a PDU together from its parsed fields and its signed JSON.
+    fn assemble(
+        event_id: OwnedEventId,
+        room_id: OwnedRoomId,
+        fields: Fields,
+        json: CanonicalJsonObject,
+    ) -> Self {
         // Since v11 `redacts` moved into the content; accept either place.
         let is_redaction = fields.kind == TimelineEventType::RoomRedaction;
         let redacts = match fields.redacts {
@@ -72,7 +82,7 @@ impl Pdu {
                 .ok()
                 .and_then(|c| c.redacts),
         };
-        Ok(Self {
+        Self {
             event_id,
             has_room_id: fields.room_id.is_some(),
             room_id: fields.room_id.unwrap_or(room_id),
@@ -86,15 +96,18 @@ impl Pdu {
             redacts: if is_redaction { redacts } else { None },
             depth: fields.depth,
             json,
-        })
+        }
     }
 
     /// Parses the stored text form.
     pub fn from_stored(event_id: &str, room_id: &str, text: &str) -> Result<Self> {
+        // Two parses of the text are cheaper than parsing it once and then
+        // converting the whole tree (this runs for every event read).
         let json: CanonicalJsonObject = serde_json::from_str(text).map_err(Error::internal)?;
+        let fields: Fields = serde_json::from_str(text).map_err(Error::internal)?;
         let event_id = EventId::parse(event_id).map_err(Error::internal)?;
         let room_id = RoomId::parse(room_id).map_err(Error::internal)?;
-        Self::from_json(event_id, room_id, json)
+        Ok(Self::assemble(event_id, room_id, fields, json))
     }
 
     pub fn is_state(&self) -> bool {
