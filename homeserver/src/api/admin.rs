@@ -24,6 +24,7 @@ pub fn router() -> Router<Services> {
         .route("/_synapse/admin/v2/users/{user_id}", get(get_user).put(put_user))
         .route("/_synapse/admin/v1/deactivate/{user_id}", post(deactivate))
         .route("/_synapse/admin/v1/reset_password/{user_id}", post(reset_password))
+        .route("/_synapse/admin/v1/event_reports", get(event_reports))
 }
 
 /// The requester, if a server admin.
@@ -152,4 +153,21 @@ async fn reset_password(
     admin(&services, &authed).await?;
     services.admin.reset_password(&user_id(&raw)?, &body.new_password).await?;
     Ok(Json(json!({})))
+}
+
+async fn event_reports(
+    State(services): State<Services>,
+    authed: Authed,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    let rows = services.store.reports(query.limit.unwrap_or(100).clamp(1, 1000)).await?;
+    let reports: Vec<Value> = rows
+        .into_iter()
+        .map(|(received_ts, user_id, room_id, event_id, reason)| {
+            json!({"received_ts": received_ts, "user_id": user_id, "room_id": room_id,
+                   "event_id": event_id, "reason": reason})
+        })
+        .collect();
+    Ok(Json(json!({"total": reports.len(), "event_reports": reports})))
 }

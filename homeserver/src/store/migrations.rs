@@ -50,6 +50,7 @@ const STEPS: &[Step] = &[
     shared!(7, "0007_media"),
     shared!(8, "0008_txn_index"),
     shared!(9, "0009_security"),
+    shared!(10, "0010_reports"),
 ];
 
 /// The migrator for one backend.

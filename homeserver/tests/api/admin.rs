@@ -7,7 +7,49 @@ use crate::{
     common::{Backend, TestServer},
 };
 
-backend_tests!(admin_routes_refuse_non_admins, admins_manage_users);
+backend_tests!(admin_routes_refuse_non_admins, admins_manage_users, reports_reach_admins);
+
+async fn reports_reach_admins(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let root = s.register("root", "pw").await;
+    let root_id = ruma::UserId::parse(root.user_id.as_str()).expect("user id");
+    s.services().admin.set_admin(&root_id, true).await.expect("made admin");
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let room = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+    s.join(&bob.token, &room).await.ok();
+    let rude = s.send_text(&alice.token, &room, "rude words").await;
+    s.post(
+        &format!("/_matrix/client/v3/rooms/{room}/report/{rude}"),
+        Some(&bob.token),
+        json!({"reason": "rude"}),
+    )
+    .await
+    .ok();
+    s.post(
+        &format!("/_matrix/client/v3/rooms/{room}/report"),
+        Some(&bob.token),
+        json!({"reason": "whole room"}),
+    )
+    .await
+    .ok();
+    // Someone who cannot see the event cannot report it.
+    let eve = s.register("eve", "pw").await;
+    s.post(
+        &format!("/_matrix/client/v3/rooms/{room}/report/{rude}"),
+        Some(&eve.token),
+        json!({"reason": "x"}),
+    )
+    .await
+    .err(404, "M_NOT_FOUND");
+    let reports = s.get("/_synapse/admin/v1/event_reports", Some(&root.token)).await.ok();
+    assert_eq!(reports["total"], 2);
+    let list = reports["event_reports"].as_array().expect("reports");
+    assert!(list.iter().any(|r| r["event_id"] == rude.as_str()
+        && r["reason"] == "rude"
+        && r["user_id"] == bob.user_id.as_str()));
+    s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
+}
 
 const ROUTES: [(&str, &str); 5] = [
     ("GET", "/_synapse/admin/v1/server_version"),

@@ -57,7 +57,10 @@ use ruma::api::client::{
         get_relating_events, get_relating_events_with_rel_type,
         get_relating_events_with_rel_type_and_event_type,
     },
-    room::{aliases, create_room, get_event_by_timestamp, get_room_event, upgrade_room},
+    room::{
+        aliases, create_room, get_event_by_timestamp, get_room_event, report_content, report_room,
+        upgrade_room,
+    },
     search::search_events,
     state::{get_state_event_for_key, get_state_events, send_state_event},
     sync::sync_events,
@@ -127,6 +130,8 @@ pub fn router() -> Router<Services> {
         // Rooms and directory
         .ruma::<create_room::v3::Request, _, _>(rooms::create)
         .ruma::<upgrade_room::v3::Request, _, _>(rooms::upgrade)
+        .ruma::<report_content::v3::Request, _, _>(rooms::report_event)
+        .ruma::<report_room::v3::Request, _, _>(rooms::report_room)
         .ruma::<create_alias::v3::Request, _, _>(rooms::set_alias)
         .ruma::<get_alias::v3::Request, _, _>(rooms::get_alias)
         .ruma::<delete_alias::v3::Request, _, _>(rooms::delete_alias)

@@ -7,7 +7,7 @@ use ruma::{
         directory::{
             get_public_rooms, get_public_rooms_filtered, get_room_visibility, set_room_visibility,
         },
-        room::{Visibility, aliases, create_room, upgrade_room},
+        room::{Visibility, aliases, create_room, report_content, report_room, upgrade_room},
     },
     serde::Raw,
 };
@@ -143,4 +143,23 @@ pub async fn upgrade(
 ) -> Result<RumaResponse<upgrade_room::v3::Response>> {
     let new_room = services.rooms.upgrade(&body.room_id, &auth.user_id, body.new_version).await?;
     Ok(upgrade_room::v3::Response::new(new_room).into())
+}
+
+pub async fn report_event(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<report_content::v3::Request>,
+) -> Result<RumaResponse<report_content::v3::Response>> {
+    services
+        .rooms
+        .report_event(&body.room_id, &auth.user_id, &body.event_id, body.reason.as_deref())
+        .await?;
+    Ok(report_content::v3::Response::new().into())
+}
+
+pub async fn report_room(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<report_room::v3::Request>,
+) -> Result<RumaResponse<report_room::v3::Response>> {
+    services.rooms.report_room(&body.room_id, &auth.user_id, &body.reason).await?;
+    Ok(report_room::v3::Response::new().into())
 }
