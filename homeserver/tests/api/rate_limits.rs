@@ -38,7 +38,8 @@ async fn bursts_are_limited_then_recover(backend: Backend) {
     assert!(wait > 0 && wait <= 1000, "{wait}");
     // Other users are not affected.
     s.get("/_matrix/client/v3/capabilities", Some(&bob.token)).await.ok();
-    // Waiting as told is enough.
+    // Waiting as told is enough: the wait is the server's own answer, as
+    // a client would honour it (the budget refills with time, nothing else).
     tokio::time::sleep(Duration::from_millis(wait)).await;
     s.put(
         &format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/after"),
