@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::authed::{Authed, MatrixJson};
 use crate::{
     error::{Error, Result},
-    services::Services,
+    services::{Services, admin::UserChanges},
 };
 
 pub fn router() -> Router<Services> {
@@ -75,50 +75,16 @@ async fn get_user(
     Ok(Json(serde_json::to_value(view).map_err(Error::internal)?))
 }
 
-#[derive(Deserialize)]
-struct PutUser {
-    password: Option<String>,
-    admin: Option<bool>,
-    deactivated: Option<bool>,
-    displayname: Option<String>,
-}
-
 /// PUT /v2/users/{id}: creates the user if needed, then applies the fields.
 async fn put_user(
     State(services): State<Services>,
     authed: Authed,
     Path(raw): Path<String>,
-    MatrixJson(body): MatrixJson<PutUser>,
+    MatrixJson(changes): MatrixJson<UserChanges>,
 ) -> Result<(http::StatusCode, Json<Value>)> {
     admin(&services, &authed).await?;
-    let user_id = user_id(&raw)?;
-    let exists = services.store.get_user(user_id.as_str()).await?.is_some();
-    if !exists {
-        if user_id.server_name() != services.config.server.server_name {
-            return Err(Error::invalid_param("can only create local users"));
-        }
-        let password = body.password.clone().unwrap_or_default();
-        services
-            .admin
-            .create_user(user_id.localpart(), &password, body.admin.unwrap_or(false))
-            .await?;
-    } else if let Some(password) = &body.password {
-        services.admin.reset_password(&user_id, password).await?;
-    }
-    if let Some(admin) = body.admin {
-        services.admin.set_admin(&user_id, admin).await?;
-    }
-    if let Some(name) = &body.displayname {
-        services
-            .store
-            .set_profile_field(user_id.as_str(), "displayname", &json!(name).to_string())
-            .await?;
-    }
-    if body.deactivated == Some(true) {
-        services.admin.deactivate(&user_id, false).await?;
-    }
-    let view = services.admin.user(&user_id).await?;
-    let status = if exists { http::StatusCode::OK } else { http::StatusCode::CREATED };
+    let (created, view) = services.admin.put_user(&user_id(&raw)?, changes).await?;
+    let status = if created { http::StatusCode::CREATED } else { http::StatusCode::OK };
     Ok((status, Json(serde_json::to_value(view).map_err(Error::internal)?)))
 }
 
@@ -161,13 +127,6 @@ async fn event_reports(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>> {
     admin(&services, &authed).await?;
-    let rows = services.store.reports(query.limit.unwrap_or(100).clamp(1, 1000)).await?;
-    let reports: Vec<Value> = rows
-        .into_iter()
-        .map(|(received_ts, user_id, room_id, event_id, reason)| {
-            json!({"received_ts": received_ts, "user_id": user_id, "room_id": room_id,
-                   "event_id": event_id, "reason": reason})
-        })
-        .collect();
+    let reports = services.admin.reports(query.limit.unwrap_or(100)).await?;
     Ok(Json(json!({"total": reports.len(), "event_reports": reports})))
 }

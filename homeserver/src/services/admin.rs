@@ -159,3 +159,59 @@ impl Admin {
         Ok((users, next, self.store.count_users().await?))
     }
 }
+
+/// What PUT /_synapse/admin/v2/users/{id} may set.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct UserChanges {
+    pub password: Option<String>,
+    pub admin: Option<bool>,
+    pub deactivated: Option<bool>,
+    pub displayname: Option<String>,
+}
+
+impl Admin {
+    /// Creates the user if needed, then applies the changes. Returns whether
+    /// the user was created, and the user as it is now.
+    pub async fn put_user(
+        &self,
+        user_id: &UserId,
+        changes: UserChanges,
+    ) -> Result<(bool, AdminUserView)> {
+        let exists = self.store.get_user(user_id.as_str()).await?.is_some();
+        if !exists {
+            if user_id.server_name() != self.config.server.server_name {
+                return Err(Error::invalid_param("can only create local users"));
+            }
+            let password = changes.password.clone().unwrap_or_default();
+            self.create_user(user_id.localpart(), &password, changes.admin.unwrap_or(false))
+                .await?;
+        } else if let Some(password) = &changes.password {
+            self.reset_password(user_id, password).await?;
+        }
+        if let Some(admin) = changes.admin {
+            self.set_admin(user_id, admin).await?;
+        }
+        if let Some(name) = &changes.displayname {
+            let value = serde_json::Value::from(name.as_str()).to_string();
+            self.store.set_profile_field(user_id.as_str(), "displayname", &value).await?;
+        }
+        if changes.deactivated == Some(true) {
+            self.deactivate(user_id, false).await?;
+        }
+        Ok((!exists, self.user(user_id).await?))
+    }
+
+    /// Reports of events and rooms, newest first, as the admin API shows them.
+    pub async fn reports(&self, limit: i64) -> Result<Vec<serde_json::Value>> {
+        Ok(self
+            .store
+            .reports(limit.clamp(1, 1000))
+            .await?
+            .into_iter()
+            .map(|(received_ts, user_id, room_id, event_id, reason)| {
+                serde_json::json!({"received_ts": received_ts, "user_id": user_id, "room_id": room_id,
+                                   "event_id": event_id, "reason": reason})
+            })
+            .collect())
+    }
+}
