@@ -68,6 +68,8 @@ async fn main() -> Result<(), client::Error> {
         _ => ServerProcess::start(&args.server, args.postgres.as_deref()).await?,
     };
     println!("server: {} (pid {}), backend {}", server.url, server.pid, server.backend);
+    // reqwest is built without a bundled crypto provider (the workspace uses ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
 
     // --- Throughput and delivery latency -------------------------------

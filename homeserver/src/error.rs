@@ -68,6 +68,9 @@ pub enum Error {
     /// A user-interactive auth stage is still needed: answered 401 with flows.
     #[error("additional authentication required")]
     Uia(Box<UiaaInfo>),
+    /// A remote party (a previewed page, later a federated server) failed.
+    #[error("{0}")]
+    Upstream(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -127,6 +130,7 @@ impl Error {
             Self::NotYetUploaded => (S::GATEWAY_TIMEOUT, ErrorKind::NotYetUploaded),
             Self::Conflict(_) => (S::CONFLICT, ErrorKind::Unknown),
             Self::Uia(_) => (S::UNAUTHORIZED, ErrorKind::Forbidden),
+            Self::Upstream(_) => (S::BAD_GATEWAY, ErrorKind::Unknown),
             Self::Database(_) | Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, ErrorKind::Unknown),
         }
     }

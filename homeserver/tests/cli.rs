@@ -56,7 +56,7 @@ fn get_json(url: &str) -> serde_json::Value {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        reqwest::get(url).await.expect("request").json().await.expect("json body")
+        http_client().get(url).send().await.expect("request").json().await.expect("json body")
     })
 }
 
@@ -149,7 +149,7 @@ fn environment_overrides_the_file() {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let registered: serde_json::Value = runtime.block_on(async {
-        reqwest::Client::new()
+        http_client()
             .post(format!("{url}/_matrix/client/v3/register"))
             .json(&serde_json::json!({"username": "op", "password": "pw", "auth": {"type": "m.login.dummy"}}))
             .send()
@@ -179,7 +179,7 @@ fn metrics_are_served_on_their_own_listener() {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let text = runtime.block_on(async {
-        let http = reqwest::Client::new();
+        let http = http_client();
         http.post(format!("{url}/_matrix/client/v3/register"))
             .json(&serde_json::json!({"username": "m", "password": "pw", "auth": {"type": "m.login.dummy"}}))
             .send()
@@ -250,7 +250,7 @@ fn admin_commands_manage_accounts() {
         async move {
             let body = serde_json::json!({"type": "m.login.password",
                 "identifier": {"type": "m.id.user", "user": user}, "password": password});
-            let answer = reqwest::Client::new()
+            let answer = http_client()
                 .post(format!("{url}/_matrix/client/v3/login"))
                 .json(&body)
                 .send()
@@ -266,4 +266,9 @@ fn admin_commands_manage_accounts() {
         assert_eq!(login("op", "first").await, (403, "M_FORBIDDEN".to_owned()));
         assert_eq!(login("gone", "pw").await, (403, "M_USER_DEACTIVATED".to_owned()));
     });
+}
+
+/// reqwest needs its TLS provider installed first; the server's builder does that.
+fn http_client() -> reqwest::Client {
+    lattice_homeserver::services::http::client_builder().build().expect("http client")
 }

@@ -4,14 +4,14 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     routing::{get, post},
 };
 use ruma::{OwnedUserId, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::authed::{Authed, MatrixJson};
+use super::authed::{Authed, MatrixJson, MatrixQuery};
 use crate::{
     error::{Error, Result},
     services::{Services, admin::UserChanges},
@@ -51,7 +51,7 @@ struct ListQuery {
 async fn list_users(
     State(services): State<Services>,
     authed: Authed,
-    Query(query): Query<ListQuery>,
+    MatrixQuery(query): MatrixQuery<ListQuery>,
 ) -> Result<Json<Value>> {
     admin(&services, &authed).await?;
     let (users, next, total) = services
@@ -124,7 +124,7 @@ async fn reset_password(
 async fn event_reports(
     State(services): State<Services>,
     authed: Authed,
-    Query(query): Query<ListQuery>,
+    MatrixQuery(query): MatrixQuery<ListQuery>,
 ) -> Result<Json<Value>> {
     admin(&services, &authed).await?;
     let reports = services.admin.reports(query.limit.unwrap_or(100)).await?;

@@ -47,3 +47,18 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for MatrixJs
         serde_json::from_value(value).map(Self).map_err(|e| Error::BadJson(e.to_string()))
     }
 }
+
+/// Query parameters; a missing or malformed one is M_INVALID_PARAM, not
+/// axum's plain-text 400.
+pub struct MatrixQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for MatrixQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|query| Self(query.0))
+            .map_err(|e| Error::invalid_param(e.body_text()))
+    }
+}

@@ -5,22 +5,28 @@
 use axum::{
     Json, Router,
     body::Body,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
     routing::{get, post, put},
 };
 use http_body_util::BodyExt;
+use ruma::UserId;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_util::io::ReaderStream;
 
-use super::authed::Authed;
+use super::authed::{Authed, MatrixQuery};
 use crate::{
     error::{Error, Result},
     services::{
         Services,
-        media::{Download, storage::Upload, thumbnail::Method},
+        media::{
+            Download,
+            storage::Upload,
+            thumbnail::{self, Method},
+        },
+        rate_limit::LimitClass,
     },
 };
 
@@ -68,11 +74,19 @@ pub fn router() -> Router<Services> {
         .route("/_matrix/client/v1/media/thumbnail/{server}/{media_id}", get(thumbnail))
         .route("/_matrix/media/v3/thumbnail/{server}/{media_id}", get(legacy_thumbnail))
         .route("/_matrix/client/v1/media/config", get(config))
+        .route("/_matrix/client/v1/media/preview_url", get(preview_url))
+        .route("/_matrix/media/v3/preview_url", get(preview_url))
         .route("/_matrix/media/v3/config", get(config))
 }
 
-/// Streams a request body into storage.
-async fn receive(services: &Services, headers: &HeaderMap, body: Body) -> Result<Upload> {
+/// Streams a request body into storage, within the uploader's budget.
+async fn receive(
+    services: &Services,
+    uploader: &UserId,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Upload> {
+    services.rate_limits.check(LimitClass::Upload, uploader.as_str())?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -104,11 +118,11 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
 async fn upload(
     State(services): State<Services>,
     Authed(requester): Authed,
-    Query(query): Query<UploadQuery>,
+    MatrixQuery(query): MatrixQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<serde_json::Value>> {
-    let upload = receive(&services, &headers, body).await?;
+    let upload = receive(&services, &requester.user_id, &headers, body).await?;
     let uri = services
         .media
         .upload(&requester.user_id, upload, content_type(&headers), query.filename.as_deref())
@@ -128,11 +142,11 @@ async fn upload_pending(
     State(services): State<Services>,
     Authed(requester): Authed,
     Path((server, media_id)): Path<(String, String)>,
-    Query(query): Query<UploadQuery>,
+    MatrixQuery(query): MatrixQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<serde_json::Value>> {
-    let upload = receive(&services, &headers, body).await?;
+    let upload = receive(&services, &requester.user_id, &headers, body).await?;
     services
         .media
         .upload_pending(
@@ -149,6 +163,19 @@ async fn upload_pending(
 
 async fn config(State(services): State<Services>) -> Json<serde_json::Value> {
     Json(json!({"m.upload.size": services.media.max_upload()}))
+}
+
+#[derive(Deserialize)]
+struct PreviewQuery {
+    url: String,
+}
+
+async fn preview_url(
+    State(services): State<Services>,
+    Authed(requester): Authed,
+    MatrixQuery(query): MatrixQuery<PreviewQuery>,
+) -> Result<Json<serde_json::Value>> {
+    Ok(Json(services.media.preview_url(&requester.user_id, &query.url).await?))
 }
 
 async fn download(
@@ -186,10 +213,12 @@ struct ThumbnailQuery {
     width: Option<u32>,
     height: Option<u32>,
     method: Option<String>,
+    #[serde(default)]
+    animated: bool,
 }
 
 impl ThumbnailQuery {
-    fn parts(&self) -> Result<(u32, u32, Method)> {
+    fn request(&self) -> Result<thumbnail::Request> {
         let (Some(width), Some(height)) = (self.width, self.height) else {
             return Err(Error::MissingParam("width and height are required".into()));
         };
@@ -198,7 +227,12 @@ impl ThumbnailQuery {
             Some("crop") => Method::Crop,
             Some(other) => return Err(Error::invalid_param(format!("unknown method {other}"))),
         };
-        Ok((width.max(1), height.max(1), method))
+        Ok(thumbnail::Request {
+            width: width.max(1),
+            height: height.max(1),
+            method,
+            animated: self.animated,
+        })
     }
 }
 
@@ -206,19 +240,19 @@ async fn thumbnail(
     State(services): State<Services>,
     _: Authed,
     Path((server, media_id)): Path<(String, String)>,
-    Query(query): Query<ThumbnailQuery>,
+    MatrixQuery(query): MatrixQuery<ThumbnailQuery>,
 ) -> Result<Response> {
-    let (width, height, method) = query.parts()?;
-    serve(services.media.thumbnail(&server, &media_id, width, height, method, false).await?, None)
+    let request = query.request()?;
+    serve(services.media.thumbnail(&server, &media_id, request, false).await?, None)
 }
 
 async fn legacy_thumbnail(
     State(services): State<Services>,
     Path((server, media_id)): Path<(String, String)>,
-    Query(query): Query<ThumbnailQuery>,
+    MatrixQuery(query): MatrixQuery<ThumbnailQuery>,
 ) -> Result<Response> {
-    let (width, height, method) = query.parts()?;
-    serve(services.media.thumbnail(&server, &media_id, width, height, method, true).await?, None)
+    let request = query.request()?;
+    serve(services.media.thumbnail(&server, &media_id, request, true).await?, None)
 }
 
 /// `filename*` in RFC 5987 form, which carries any character safely.

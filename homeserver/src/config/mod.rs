@@ -66,6 +66,9 @@ pub struct RateLimitConfig {
     /// Login and registration attempts per minute, and burst, per IP.
     pub login_per_minute: u32,
     pub login_burst: u32,
+    /// Media uploads per minute, and burst, per user.
+    pub upload_per_minute: u32,
+    pub upload_burst: u32,
 }
 
 impl Default for RateLimitConfig {
@@ -76,6 +79,8 @@ impl Default for RateLimitConfig {
             client_burst: 100,
             login_per_minute: 30,
             login_burst: 10,
+            upload_per_minute: 60,
+            upload_burst: 20,
         }
     }
 }
@@ -95,6 +100,15 @@ pub struct MediaConfig {
     pub pending_lifetime: u64,
     /// Bytes each user may have stored in all; 0 for no limit.
     pub user_quota_bytes: u64,
+    /// Serve URL previews (the server fetches pages for its users).
+    pub url_previews: bool,
+    /// Address ranges previews may reach although they are private,
+    /// loopback or link-local (an intranet wiki, say). Empty by default.
+    pub url_preview_allowed_ranges: Vec<ipnet::IpNet>,
+    /// Largest page or image a preview downloads, in bytes.
+    pub url_preview_max_bytes: u64,
+    /// Seconds a preview's download may take in all.
+    pub url_preview_timeout: u64,
 }
 
 impl Default for MediaConfig {
@@ -105,6 +119,10 @@ impl Default for MediaConfig {
             freeze_after: 0,
             pending_lifetime: 24 * 3600,
             user_quota_bytes: 0,
+            url_previews: false,
+            url_preview_allowed_ranges: Vec::new(),
+            url_preview_max_bytes: 4 * 1024 * 1024,
+            url_preview_timeout: 10,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod devices;
 pub mod ephemeral;
+pub mod http;
 pub mod media;
 pub mod profile;
 pub mod rate_limit;
@@ -74,7 +75,7 @@ impl Services {
             receipts: ephemeral::Receipts::new(store.clone(), rooms.clone(), notifier),
             typing,
             presence,
-            media: media::Media::new(store.clone(), config.clone()),
+            media: media::Media::new(store.clone(), config.clone())?,
             rate_limits: Arc::new(rate_limit::RateLimiter::new(&config.rate_limits)),
             rooms,
             auth,

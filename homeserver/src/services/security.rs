@@ -16,7 +16,7 @@ pub struct Security {
 
 impl Security {
     pub fn new(store: Store, config: Arc<Config>) -> Self {
-        let http = reqwest::Client::builder()
+        let http = super::http::client_builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default();

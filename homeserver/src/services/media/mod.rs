@@ -2,6 +2,7 @@
 //! their limits. Independent of HTTP: bytes come in as chunks and go out
 //! as a file.
 
+pub mod preview;
 pub mod storage;
 pub mod thumbnail;
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use ruma::{OwnedMxcUri, UserId};
 
-use self::storage::{FileStorage, Upload};
+use self::storage::{BlobStorage, FileStorage, Reader, Upload};
 use crate::{
     config::Config,
     error::{Error, Result},
@@ -20,23 +21,30 @@ use crate::{
 pub struct Media {
     store: Store,
     config: Arc<Config>,
-    files: FileStorage,
+    files: Arc<dyn BlobStorage>,
     /// Decoding images is the costly part: at most two at a time.
     decoders: Arc<tokio::sync::Semaphore>,
+    /// Present when URL previews are turned on.
+    previews: Option<Arc<preview::Previewer>>,
 }
 
 /// Stored media ready to stream.
 pub struct Download {
-    pub file: tokio::fs::File,
+    pub file: Reader,
     pub size: u64,
     pub content_type: Option<String>,
     pub filename: Option<String>,
 }
 
 impl Media {
-    pub fn new(store: Store, config: Arc<Config>) -> Self {
-        let files = FileStorage::new(config.server.data_dir.join("media"));
-        Self { store, config, files, decoders: Arc::new(tokio::sync::Semaphore::new(2)) }
+    pub fn new(store: Store, config: Arc<Config>) -> Result<Self> {
+        let files = Arc::new(FileStorage::new(config.server.data_dir.join("media")));
+        let previews = match config.media.url_previews {
+            true => Some(Arc::new(preview::Previewer::new(&config.media)?)),
+            false => None,
+        };
+        let decoders = Arc::new(tokio::sync::Semaphore::new(2));
+        Ok(Self { store, config, files, decoders, previews })
     }
 
     pub fn max_upload(&self) -> u64 {
@@ -52,7 +60,7 @@ impl Media {
         if declared_size.is_some_and(|size| size > self.max_upload()) {
             return Err(Error::TooLarge);
         }
-        self.files.begin(self.max_upload()).await
+        Upload::begin(self.files.as_ref(), self.max_upload()).await
     }
 
     /// Refuses an upload that would take the user past their quota.
@@ -96,6 +104,21 @@ impl Media {
             )
             .await?;
         Ok(self.mxc(&media_id))
+    }
+
+    /// Stores bytes the server already holds (a preview's image).
+    async fn store_bytes(
+        &self,
+        uploader: &UserId,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<OwnedMxcUri> {
+        let mut upload = self.begin_upload(Some(bytes.len() as u64)).await?;
+        if let Err(e) = upload.write(bytes).await {
+            upload.abort().await;
+            return Err(e);
+        }
+        self.upload(uploader, upload, Some(content_type), None).await
     }
 
     /// POST /create: reserves a media id for content sent later.
@@ -194,16 +217,22 @@ impl Media {
         &self,
         server: &str,
         media_id: &str,
-        width: u32,
-        height: u32,
-        method: thumbnail::Method,
+        request: thumbnail::Request,
         legacy: bool,
     ) -> Result<Download> {
-        let (width, height, method) = thumbnail::standard_size(width, height, method);
+        let animated = request.animated;
+        let (width, height, method) =
+            thumbnail::standard_size(request.width, request.height, request.method);
         let (w, h) = (i64::from(width), i64::from(height));
+        // Animated and still thumbnails of one size are stored apart.
+        let key = if animated {
+            format!("{}+animated", method.as_str())
+        } else {
+            method.as_str().to_owned()
+        };
         let original = self.download(server, media_id, legacy).await?;
         if let Some((content_type, size, sha256)) =
-            self.store.thumbnail(media_id, w, h, method.as_str()).await?
+            self.store.thumbnail(media_id, w, h, &key).await?
             && let Some(file) = self.files.open(&sha256).await?
         {
             return Ok(Download {
@@ -224,15 +253,15 @@ impl Media {
         let permit = self.decoders.clone().acquire_owned().await.map_err(Error::internal)?;
         let (content_type, thumb) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            thumbnail::make(&bytes, width, height, method)
+            thumbnail::make(&bytes, width, height, method, animated)
         })
         .await
         .map_err(Error::internal)??;
-        let mut upload = self.files.begin(u64::MAX).await?;
+        let mut upload = Upload::begin(self.files.as_ref(), u64::MAX).await?;
         upload.write(&thumb).await?;
         let (sha256, size) = upload.finish().await?;
         self.store
-            .insert_thumbnail(media_id, w, h, method.as_str(), content_type, size as i64, &sha256)
+            .insert_thumbnail(media_id, w, h, &key, content_type, size as i64, &sha256)
             .await?;
         let file =
             self.files.open(&sha256).await?.ok_or_else(|| Error::internal("thumbnail vanished"))?;

@@ -4,7 +4,14 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageFormat, ImageReader, Limits, imageops::FilterType};
+use image::{
+    AnimationDecoder, DynamicImage, Frame, ImageDecoder, ImageFormat, ImageReader, Limits,
+    codecs::{
+        gif::{GifDecoder, GifEncoder, Repeat},
+        webp::WebPDecoder,
+    },
+    imageops::FilterType,
+};
 
 use crate::error::{Error, Result};
 
@@ -12,6 +19,11 @@ use crate::error::{Error, Result};
 const MAX_PIXELS: u64 = 8192 * 4096;
 /// Largest allocation the decoder may make.
 const MAX_DECODER_BYTES: u64 = 256 * 1024 * 1024;
+/// Pixels decoded over all frames of an animation before the server gives
+/// up on animating it and serves a still thumbnail instead.
+const MAX_ANIMATION_PIXELS: u64 = 64 * 1024 * 1024;
+/// Frames kept in an animated thumbnail.
+const MAX_FRAMES: usize = 250;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -26,6 +38,16 @@ impl Method {
             Self::Scale => "scale",
         }
     }
+}
+
+/// What a client asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Request {
+    pub width: u32,
+    pub height: u32,
+    pub method: Method,
+    /// Animate the thumbnail if the source is animated.
+    pub animated: bool,
 }
 
 /// The standard sizes servers pre-generate (spec, "Thumbnails").
@@ -54,6 +76,7 @@ pub fn make(
     width: u32,
     height: u32,
     method: Method,
+    animated: bool,
 ) -> Result<(&'static str, Vec<u8>)> {
     let unreadable =
         |e: &dyn std::fmt::Display| Error::BadRequest(format!("cannot thumbnail this media: {e}"));
@@ -64,20 +87,80 @@ pub fn make(
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
         return Err(Error::BadRequest("image too large to thumbnail".into()));
     }
+    if animated && let Some(gif) = animate(bytes, format, (w, h), width, height, method) {
+        return Ok(("image/gif", gif));
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits());
+    let image = reader.decode().map_err(|e| unreadable(&e))?;
+    encode(resize(image, width, height, method), format)
+}
+
+fn limits() -> Limits {
     let mut limits = Limits::default();
     limits.max_image_width = Some(8192);
     limits.max_image_height = Some(8192);
     limits.max_alloc = Some(MAX_DECODER_BYTES);
-    reader.limits(limits);
-    let image = reader.decode().map_err(|e| unreadable(&e))?;
-    let thumb = match method {
+    limits
+}
+
+fn resize(image: DynamicImage, width: u32, height: u32, method: Method) -> DynamicImage {
+    match method {
         Method::Crop => image.resize_to_fill(width, height, FilterType::Triangle),
         // Never upscale: a small image is its own thumbnail.
         Method::Scale if image.width() <= width && image.height() <= height => image,
         Method::Scale => image.resize(width, height, FilterType::Triangle),
+    }
+}
+
+/// An animated GIF thumbnail of an animated GIF or WebP, or `None` when the
+/// source is still, unreadable, or too costly to animate (the caller then
+/// makes a still thumbnail).
+fn animate(
+    bytes: &[u8],
+    format: ImageFormat,
+    (w, h): (u32, u32),
+    width: u32,
+    height: u32,
+    method: Method,
+) -> Option<Vec<u8>> {
+    let frames = match format {
+        ImageFormat::Gif => {
+            let mut decoder = GifDecoder::new(Cursor::new(bytes)).ok()?;
+            decoder.set_limits(limits()).ok()?;
+            decoder.into_frames()
+        }
+        ImageFormat::WebP => {
+            let mut decoder = WebPDecoder::new(Cursor::new(bytes)).ok()?;
+            if !decoder.has_animation() {
+                return None;
+            }
+            decoder.set_limits(limits()).ok()?;
+            decoder.into_frames()
+        }
+        _ => return None,
     };
-    encode(thumb, format)
+    let frame_pixels = u64::from(w) * u64::from(h);
+    let mut thumbs = Vec::new();
+    for (index, frame) in frames.enumerate() {
+        if index >= MAX_FRAMES || (index as u64 + 1) * frame_pixels > MAX_ANIMATION_PIXELS {
+            return None;
+        }
+        let frame = frame.ok()?;
+        let delay = frame.delay();
+        let image = resize(DynamicImage::ImageRgba8(frame.into_buffer()), width, height, method);
+        thumbs.push(Frame::from_parts(image.to_rgba8(), 0, 0, delay));
+    }
+    if thumbs.len() < 2 {
+        return None;
+    }
+    let mut out = Vec::new();
+    {
+        let mut encoder = GifEncoder::new(&mut out);
+        encoder.set_repeat(Repeat::Infinite).ok()?;
+        encoder.encode_frames(thumbs).ok()?;
+    }
+    Some(out)
 }
 
 /// JPEG for photos, PNG for everything else (it keeps transparency).

@@ -123,7 +123,9 @@ impl TestServer {
             running: None,
             services: None,
             url: String::new(),
-            http: reqwest::Client::new(),
+            http: lattice_homeserver::services::http::client_builder()
+                .build()
+                .expect("http client"),
             _data_dir: data_dir,
         };
         server.boot().await;

@@ -1,0 +1,80 @@
+//! Where media bytes live, behind a small trait so that another backend
+//! (an object store, say) can replace the local filesystem. Content is
+//! addressed by its SHA-256: equal uploads share one blob.
+
+mod fs;
+
+use std::{future::Future, pin::Pin};
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncRead;
+
+pub use self::fs::FileStorage;
+use crate::error::{Error, Result};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// Stored content, read as a stream.
+pub type Reader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// A place that keeps blobs by hash.
+pub trait BlobStorage: Send + Sync {
+    /// Starts writing a new blob; its hash is known only at the end.
+    fn create(&self) -> BoxFuture<'_, Result<Box<dyn BlobWriter>>>;
+    /// Opens a blob, or `None` if it is not stored.
+    fn open<'a>(&'a self, sha256: &'a str) -> BoxFuture<'a, Result<Option<Reader>>>;
+}
+
+/// A blob being written. Nothing is visible under the hash until
+/// `commit`, and a commit is durable when it returns.
+pub trait BlobWriter: Send {
+    fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<()>>;
+    fn commit(self: Box<Self>, sha256: String) -> BoxFuture<'static, Result<()>>;
+    fn abort(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+/// An upload being received: counts, limits and hashes the bytes on their
+/// way to whichever storage holds them.
+pub struct Upload {
+    writer: Box<dyn BlobWriter>,
+    hasher: Sha256,
+    size: u64,
+    limit: u64,
+}
+
+impl Upload {
+    /// Starts an upload that refuses to grow past `limit` bytes.
+    pub async fn begin(storage: &dyn BlobStorage, limit: u64) -> Result<Self> {
+        Ok(Self { writer: storage.create().await?, hasher: Sha256::new(), size: 0, limit })
+    }
+
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(Error::TooLarge);
+        }
+        self.hasher.update(chunk);
+        self.writer.write(chunk).await
+    }
+
+    /// Bytes received so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Makes the upload durable under its hash; returns (sha256, size).
+    pub async fn finish(self) -> Result<(String, u64)> {
+        let sha256: String = self.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        self.writer.commit(sha256.clone()).await?;
+        Ok((sha256, self.size))
+    }
+
+    /// Drops a refused upload.
+    pub async fn abort(self) {
+        self.writer.abort().await;
+    }
+}
+
+/// A SHA-256 in hex, as blobs are named; anything else names no blob.
+fn is_sha256(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
