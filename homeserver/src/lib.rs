@@ -9,6 +9,7 @@ pub mod error;
 pub mod logging;
 pub mod services;
 pub mod store;
+pub mod testing;
 
 use std::net::SocketAddr;
 

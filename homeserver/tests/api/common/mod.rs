@@ -4,10 +4,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use lattice_homeserver::{Config, RunningServer, Server};
+use lattice_homeserver::{Config, RunningServer, Server, testing};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor, PgConnection};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +43,7 @@ macro_rules! backend_tests {
     };
 }
 
-pub fn postgres_available() -> bool {
-    std::env::var("TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty())
-}
+pub use lattice_homeserver::testing::postgres_available;
 
 /// A server under test, with what is needed to restart it on the same data.
 pub struct TestServer {
@@ -94,8 +91,6 @@ impl Answer {
     }
 }
 
-static DATABASES: AtomicU32 = AtomicU32::new(0);
-
 impl TestServer {
     /// Starts a server with the test configuration.
     pub async fn new(backend: Backend) -> Self {
@@ -105,17 +100,9 @@ impl TestServer {
     /// Starts a server; `tweak` adjusts the test configuration first.
     pub async fn start(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::default();
-        config.server.bind = "127.0.0.1:0".parse().expect("address");
-        config.server.data_dir = data_dir.path().to_path_buf();
-        // Cheap hashing keeps the suite fast; production uses the defaults.
-        config.auth.argon2.memory_kib = 256;
-        config.auth.argon2.iterations = 1;
-        config.database.max_connections = 4;
-        // Tests hammer one server from one address; the limits have their own test.
-        config.rate_limits.enabled = false;
+        let mut config = testing::config(data_dir.path());
         if backend == Backend::Postgres {
-            config.database.url = fresh_postgres_database().await;
+            config.database.url = testing::fresh_postgres_database().await;
         }
         tweak(&mut config);
         let mut server = Self {
@@ -283,40 +270,5 @@ pub fn session_from(body: &Value) -> Session {
         user_id: body["user_id"].as_str().expect("user_id").to_owned(),
         device_id: body["device_id"].as_str().expect("device_id").to_owned(),
         token: body["access_token"].as_str().expect("access_token").to_owned(),
-    }
-}
-
-/// Creates an empty PostgreSQL database for one test and returns its URL.
-/// Databases left by earlier runs of the suite are dropped on first use.
-async fn fresh_postgres_database() -> String {
-    let admin_url = std::env::var("TEST_POSTGRES_URL").expect("TEST_POSTGRES_URL");
-    let mut admin = PgConnection::connect(&admin_url).await.expect("connect to TEST_POSTGRES_URL");
-    let pid = std::process::id();
-    if DATABASES.fetch_add(1, Ordering::SeqCst) == 0 {
-        drop_stale_databases(&mut admin, pid).await;
-    }
-    let name = format!("lattice_t_{pid}_{}", DATABASES.fetch_add(1, Ordering::SeqCst));
-    let create = format!("CREATE DATABASE {name}");
-    admin.execute(sqlx::AssertSqlSafe(create)).await.expect("create test database");
-    let mut url = reqwest::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
-    url.set_path(&name);
-    url.to_string()
-}
-
-/// Drops test databases whose process is gone.
-async fn drop_stale_databases(admin: &mut PgConnection, own_pid: u32) {
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'lattice_t_%'")
-            .fetch_all(&mut *admin)
-            .await
-            .unwrap_or_default();
-    for name in names {
-        let pid: Option<u32> = name.split('_').nth(2).and_then(|p| p.parse().ok());
-        let alive = pid
-            .is_some_and(|p| p == own_pid || std::path::Path::new(&format!("/proc/{p}")).exists());
-        if !alive {
-            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = admin.execute(sqlx::AssertSqlSafe(drop)).await;
-        }
     }
 }

@@ -1,0 +1,93 @@
+//! Building a [`Client`]: where the homeserver is (given, or discovered
+//! from a server name through `.well-known`) and where its store lives.
+
+use std::path::PathBuf;
+
+use ruma::{OwnedServerName, api::client::discovery::discover_homeserver};
+
+use super::Client;
+use crate::{
+    error::{Error, Result},
+    http::{Transport, http_client},
+    store::Store,
+};
+
+/// Configures and builds a [`Client`]; see [`Client::builder`].
+#[derive(Debug, Default)]
+pub struct ClientBuilder {
+    homeserver: Option<String>,
+    server_name: Option<(OwnedServerName, &'static str)>,
+    store_path: Option<PathBuf>,
+}
+
+impl ClientBuilder {
+    /// The homeserver's base URL, e.g. `https://matrix.example.org`.
+    pub fn homeserver_url(mut self, url: impl Into<String>) -> Self {
+        self.homeserver = Some(url.into());
+        self
+    }
+
+    /// Finds the homeserver of `server_name` (the part of a user id after
+    /// the colon) through `https://{server_name}/.well-known/matrix/client`.
+    pub fn server_name(mut self, server_name: &ruma::ServerName) -> Self {
+        self.server_name = Some((server_name.to_owned(), "https"));
+        self
+    }
+
+    /// Like [`server_name`](Self::server_name) over plain HTTP: for local
+    /// development and tests only.
+    pub fn insecure_server_name_no_tls(mut self, server_name: &ruma::ServerName) -> Self {
+        self.server_name = Some((server_name.to_owned(), "http"));
+        self
+    }
+
+    /// Keeps the session, sync token and rooms in the SQLite file at
+    /// `path`, so that a restarted client resumes where it stopped.
+    /// Without it the client keeps them in memory.
+    pub fn store_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.store_path = Some(path.into());
+        self
+    }
+
+    /// Builds the client; a session saved in the store is restored.
+    pub async fn build(self) -> Result<Client> {
+        let homeserver = match (self.homeserver, self.server_name) {
+            (Some(url), _) => url,
+            (None, Some((server_name, scheme))) => discover(&server_name, scheme).await?,
+            (None, None) => {
+                return Err(Error::Invalid("a homeserver URL or server name is needed".into()));
+            }
+        };
+        let store = match self.store_path {
+            Some(path) => Store::open(path).await?,
+            None => Store::in_memory().await?,
+        };
+        let session = store.session().await?;
+        Ok(Client::new(Transport::new(&homeserver)?, store, session))
+    }
+}
+
+/// The base URL `.well-known` names, or the server itself when it has none.
+async fn discover(server_name: &ruma::ServerName, scheme: &str) -> Result<String> {
+    let fallback = format!("{scheme}://{server_name}");
+    let url = format!("{fallback}/.well-known/matrix/client");
+    let response = http_client()?.get(&url).send().await?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(fallback);
+    }
+    if !response.status().is_success() {
+        return Err(Error::Response(format!("{url} answered {}", response.status())));
+    }
+    let well_known: discover_homeserver::Response = {
+        let body = response.bytes().await?;
+        let answer = http::Response::builder()
+            .status(200)
+            .body(body.as_ref())
+            .map_err(|e| Error::Response(e.to_string()))?;
+        ruma::api::IncomingResponseExt::try_from_http_response(answer)
+            .map_err(|e: ruma::api::error::FromHttpResponseError<ruma::api::error::Error>| {
+                Error::Response(format!("bad .well-known: {e}"))
+            })?
+    };
+    Ok(well_known.homeserver.base_url)
+}

@@ -1,0 +1,140 @@
+//! Typed event handlers: `client.add_event_handler(|ev: OriginalSyncRoomMessageEvent, room: Room| async move { .. })`
+//! runs the closure for every event of that type a sync brings. The event
+//! type comes from the Rust type, so a handler never sees events it did not
+//! ask for.
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use ruma::events::{
+    AnyStrippedStateEvent, AnySyncStateEvent, AnySyncTimelineEvent, MessageLikeEventContent,
+    OriginalSyncMessageLikeEvent, OriginalSyncStateEvent, PossiblyRedactedStateEventContent,
+    RedactContent, RedactedMessageLikeEventContent, RedactedStateEventContent, StaticEventContent, StaticStateEventContent, StrippedStateEvent,
+    SyncMessageLikeEvent, SyncStateEvent,
+};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::room::Room;
+
+/// Where in a sync response an event comes from.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventSource {
+    /// Timeline and state of joined and left rooms.
+    Room,
+    /// The stripped state of rooms the user is invited to.
+    Invite,
+}
+
+/// An event type a handler can be registered for.
+pub trait SyncEvent: DeserializeOwned + Send + 'static {
+    #[doc(hidden)]
+    const SOURCE: EventSource;
+    /// The `type` this handler listens for; `None` for every type.
+    #[doc(hidden)]
+    const TYPE: Option<&'static str>;
+}
+
+impl<C> SyncEvent for OriginalSyncMessageLikeEvent<C>
+where
+    C: MessageLikeEventContent + StaticEventContent,
+    Self: DeserializeOwned + Send + 'static,
+{
+    const SOURCE: EventSource = EventSource::Room;
+    const TYPE: Option<&'static str> = Some(C::TYPE);
+}
+
+impl<C> SyncEvent for SyncMessageLikeEvent<C>
+where
+    C: MessageLikeEventContent + RedactContent + StaticEventContent,
+    C::Redacted: RedactedMessageLikeEventContent,
+    Self: DeserializeOwned + Send + 'static,
+{
+    const SOURCE: EventSource = EventSource::Room;
+    const TYPE: Option<&'static str> = Some(C::TYPE);
+}
+
+impl<C> SyncEvent for OriginalSyncStateEvent<C>
+where
+    C: StaticStateEventContent + StaticEventContent,
+    Self: DeserializeOwned + Send + 'static,
+{
+    const SOURCE: EventSource = EventSource::Room;
+    const TYPE: Option<&'static str> = Some(C::TYPE);
+}
+
+impl<C> SyncEvent for SyncStateEvent<C>
+where
+    C: StaticStateEventContent + RedactContent + StaticEventContent,
+    C::Redacted: RedactedStateEventContent,
+    Self: DeserializeOwned + Send + 'static,
+{
+    const SOURCE: EventSource = EventSource::Room;
+    const TYPE: Option<&'static str> = Some(C::TYPE);
+}
+
+impl<C> SyncEvent for StrippedStateEvent<C>
+where
+    C: PossiblyRedactedStateEventContent + StaticEventContent,
+    Self: DeserializeOwned + Send + 'static,
+{
+    const SOURCE: EventSource = EventSource::Invite;
+    const TYPE: Option<&'static str> = Some(C::TYPE);
+}
+
+impl SyncEvent for AnySyncTimelineEvent {
+    const SOURCE: EventSource = EventSource::Room;
+    const TYPE: Option<&'static str> = None;
+}
+
+impl SyncEvent for AnySyncStateEvent {
+    const SOURCE: EventSource = EventSource::Room;
+    const TYPE: Option<&'static str> = None;
+}
+
+impl SyncEvent for AnyStrippedStateEvent {
+    const SOURCE: EventSource = EventSource::Invite;
+    const TYPE: Option<&'static str> = None;
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+type Callback = Arc<dyn Fn(&RawValue, Room) -> Option<BoxFuture> + Send + Sync>;
+
+/// One registered handler.
+#[derive(Clone)]
+pub(crate) struct Handler {
+    source: EventSource,
+    event_type: Option<&'static str>,
+    callback: Callback,
+}
+
+impl Handler {
+    pub(crate) fn new<Ev, H, Fut>(handler: H) -> Self
+    where
+        Ev: SyncEvent,
+        H: Fn(Ev, Room) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let callback: Callback = Arc::new(move |raw, room| {
+            // An event of the right type that does not fit (a redacted
+            // event for an `Original..` handler) is not this handler's.
+            let event: Ev = serde_json::from_str(raw.get()).ok()?;
+            Some(Box::pin(handler(event, room)))
+        });
+        Self { source: Ev::SOURCE, event_type: Ev::TYPE, callback }
+    }
+
+    /// The handler's work for this event, if it wants it.
+    pub(crate) fn call(
+        &self,
+        source: EventSource,
+        event_type: &str,
+        raw: &RawValue,
+        room: &Room,
+    ) -> Option<BoxFuture> {
+        if self.source != source || self.event_type.is_some_and(|wanted| wanted != event_type) {
+            return None;
+        }
+        (self.callback)(raw, room.clone())
+    }
+}

@@ -1,0 +1,103 @@
+//! The transport: turns ruma's typed requests into HTTP and the answers
+//! back into typed responses. Every endpoint the SDK uses goes through
+//! [`Transport::send`], so there is one place for authentication, token
+//! refresh and retries.
+
+use std::borrow::Cow;
+
+use ruma::api::{
+    IncomingResponseExt, OutgoingRequest, OutgoingRequestExt, SupportedVersions,
+    auth_scheme::{AuthScheme, SendAccessToken},
+    path_builder::{PathBuilder, SinglePath, VersionHistory},
+};
+
+use crate::error::{Error, FromEndpointError, Result};
+
+/// What a path builder needs to pick an endpoint's path.
+pub(crate) trait PathInput: PathBuilder {
+    fn input(versions: &SupportedVersions) -> Self::Input<'_>;
+}
+
+impl PathInput for SinglePath {
+    fn input(_: &SupportedVersions) -> Self::Input<'_> {}
+}
+
+impl PathInput for VersionHistory {
+    fn input(versions: &SupportedVersions) -> Self::Input<'_> {
+        Cow::Borrowed(versions)
+    }
+}
+
+/// A request the transport can send: a client-server endpoint whose
+/// authentication is an access token (or none).
+pub(crate) trait Endpoint: OutgoingRequest {
+    fn into_http(
+        self,
+        homeserver: &str,
+        token: Option<&str>,
+        versions: &SupportedVersions,
+    ) -> Result<http::Request<Vec<u8>>>;
+
+    fn parse(response: http::Response<&[u8]>) -> Result<Self::IncomingResponse>;
+}
+
+impl<R> Endpoint for R
+where
+    R: OutgoingRequest<PathBuilder: PathInput, EndpointError: FromEndpointError>,
+    for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
+{
+    fn into_http(
+        self,
+        homeserver: &str,
+        token: Option<&str>,
+        versions: &SupportedVersions,
+    ) -> Result<http::Request<Vec<u8>>> {
+        let token = token.map_or(SendAccessToken::None, SendAccessToken::IfRequired);
+        self.try_into_http_request(homeserver, token, R::PathBuilder::input(versions))
+            .map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    fn parse(response: http::Response<&[u8]>) -> Result<Self::IncomingResponse> {
+        Ok(R::IncomingResponse::try_from_http_response(response)?)
+    }
+}
+
+/// The HTTP side of a client: a base URL and a connection pool.
+#[derive(Clone, Debug)]
+pub(crate) struct Transport {
+    pub(crate) http: reqwest::Client,
+    pub(crate) homeserver: String,
+}
+
+impl Transport {
+    pub(crate) fn new(homeserver: &str) -> Result<Self> {
+        Ok(Self { http: http_client()?, homeserver: homeserver.trim_end_matches('/').to_owned() })
+    }
+
+    /// Sends one request with `token` (if the endpoint wants one).
+    pub(crate) async fn send<R: Endpoint>(
+        &self,
+        request: R,
+        token: Option<&str>,
+        versions: &SupportedVersions,
+    ) -> Result<R::IncomingResponse> {
+        let request = request.into_http(&self.homeserver, token, versions)?;
+        let response = self.http.execute(reqwest::Request::try_from(request)?).await?;
+        let mut answer = http::Response::builder().status(response.status());
+        if let Some(headers) = answer.headers_mut() {
+            *headers = response.headers().clone();
+        }
+        let body = response.bytes().await?;
+        let answer = answer.body(body.as_ref()).map_err(|e| Error::Response(e.to_string()))?;
+        R::parse(answer)
+    }
+}
+
+/// A reqwest client with TLS on rustls and ring.
+pub(crate) fn http_client() -> Result<reqwest::Client> {
+    // Installing twice fails harmlessly: the first provider stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(reqwest::Client::builder()
+        .user_agent(concat!("lattice-sdk/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}

@@ -1,0 +1,186 @@
+//! Sending into a room: messages (plain, formatted, notices, emotes),
+//! edits, reactions, replies, threads, redactions, files; typing and read
+//! receipts; and history.
+//!
+//! Every event goes out through [`Room::send`]: the one place where the
+//! encryption layer will encrypt events for encrypted rooms.
+
+use std::time::Duration;
+
+use ruma::{
+    EventId, OwnedEventId, TransactionId, UserId,
+    api::client::{
+        message::{get_message_events, send_message_event},
+        receipt::create_receipt::{self, v3::ReceiptType},
+        redact::redact_event,
+        typing::create_typing_event::{
+            self,
+            v3::{Typing, TypingInfo},
+        },
+    },
+    events::{
+        AnySyncTimelineEvent, MessageLikeEventContent, receipt::ReceiptThread,
+        reaction::ReactionEventContent,
+        relation::{Annotation, Thread},
+        room::message::{
+            AddMentions, FileMessageEventContent, ForwardThread, ImageMessageEventContent,
+            MessageType, Relation, ReplacementMetadata, ReplyMetadata, RoomMessageEventContent,
+        },
+    },
+    serde::Raw,
+};
+
+use super::Room;
+use crate::{error::Result, timeline::Timeline};
+
+impl Room {
+    /// Sends any message-like event. A fresh transaction id makes a retried
+    /// request idempotent on the server.
+    pub async fn send<C>(&self, content: C) -> Result<OwnedEventId>
+    where
+        C: MessageLikeEventContent + serde::Serialize,
+    {
+        let request = send_message_event::v3::Request::new(
+            self.room_id.clone(),
+            TransactionId::new(),
+            &content,
+        )?;
+        Ok(self.client.send(request).await?.event_id)
+    }
+
+    /// Sends a plain-text message.
+    pub async fn send_text(&self, body: &str) -> Result<OwnedEventId> {
+        self.send(RoomMessageEventContent::text_plain(body)).await
+    }
+
+    /// Sends a message with an HTML body and its plain-text fallback.
+    pub async fn send_html(&self, plain: &str, html: &str) -> Result<OwnedEventId> {
+        self.send(RoomMessageEventContent::text_html(plain, html)).await
+    }
+
+    /// Sends a notice (what bots say, which other bots ignore).
+    pub async fn send_notice(&self, body: &str) -> Result<OwnedEventId> {
+        self.send(RoomMessageEventContent::notice_plain(body)).await
+    }
+
+    /// Sends an emote (`/me waves`).
+    pub async fn send_emote(&self, body: &str) -> Result<OwnedEventId> {
+        self.send(RoomMessageEventContent::emote_plain(body)).await
+    }
+
+    /// Replaces the text of an earlier message (an `m.replace` edit).
+    pub async fn edit(&self, event_id: &EventId, new_body: &str) -> Result<OwnedEventId> {
+        let content = RoomMessageEventContent::text_plain(new_body)
+            .make_replacement(ReplacementMetadata::new(event_id.to_owned(), None));
+        self.send(content).await
+    }
+
+    /// Reacts to an event with `key` (usually an emoji).
+    pub async fn react(&self, event_id: &EventId, key: &str) -> Result<OwnedEventId> {
+        let annotation = Annotation::new(event_id.to_owned(), key.to_owned());
+        self.send(ReactionEventContent::new(annotation)).await
+    }
+
+    /// Replies to `event_id`, a message `sender` sent.
+    pub async fn reply(
+        &self,
+        event_id: &EventId,
+        sender: &UserId,
+        body: &str,
+    ) -> Result<OwnedEventId> {
+        let content = RoomMessageEventContent::text_plain(body).make_reply_to(
+            ReplyMetadata::new(event_id, sender, None),
+            ForwardThread::Yes,
+            AddMentions::Yes,
+        );
+        self.send(content).await
+    }
+
+    /// Sends a message into the thread whose first message is `root`.
+    pub async fn send_thread_reply(&self, root: &EventId, body: &str) -> Result<OwnedEventId> {
+        let mut content = RoomMessageEventContent::text_plain(body);
+        content.relates_to = Some(Relation::Thread(Thread::without_fallback(root.to_owned())));
+        self.send(content).await
+    }
+
+    /// Sends a file the user picked: uploads it, then posts it.
+    pub async fn send_file(
+        &self,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<OwnedEventId> {
+        let url = self.client.media().upload(content_type, Some(filename), bytes).await?;
+        let file = FileMessageEventContent::plain(filename.to_owned(), url);
+        self.send(RoomMessageEventContent::new(MessageType::File(file))).await
+    }
+
+    /// Sends an image: uploads it, then posts it as `m.image`.
+    pub async fn send_image(
+        &self,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<OwnedEventId> {
+        let url = self.client.media().upload(content_type, Some(filename), bytes).await?;
+        let image = ImageMessageEventContent::plain(filename.to_owned(), url);
+        self.send(RoomMessageEventContent::new(MessageType::Image(image))).await
+    }
+
+    /// Redacts (removes the content of) an event, with an optional reason.
+    pub async fn redact(&self, event_id: &EventId, reason: Option<&str>) -> Result<OwnedEventId> {
+        let mut request = redact_event::v3::Request::new(
+            self.room_id.clone(),
+            event_id.to_owned(),
+            TransactionId::new(),
+        );
+        request.reason = reason.map(str::to_owned);
+        Ok(self.client.send(request).await?.event_id)
+    }
+
+    /// Tells the room the user is typing (for up to 30 seconds) or stopped.
+    pub async fn typing(&self, typing: bool) -> Result<()> {
+        let user_id = self.client.require_user_id()?;
+        let state = match typing {
+            true => Typing::Yes(TypingInfo::new(Duration::from_secs(30))),
+            false => Typing::No,
+        };
+        let request = create_typing_event::v3::Request::new(user_id, self.room_id.clone(), state);
+        self.client.send(request).await?;
+        Ok(())
+    }
+
+    /// Marks `event_id` and everything before it as read (public receipt).
+    pub async fn send_read_receipt(&self, event_id: &EventId) -> Result<()> {
+        let mut request = create_receipt::v3::Request::new(
+            self.room_id.clone(),
+            ReceiptType::Read,
+            event_id.to_owned(),
+        );
+        request.thread = ReceiptThread::Unthreaded;
+        self.client.send(request).await?;
+        Ok(())
+    }
+
+    /// One page of history from the server.
+    pub async fn messages(
+        &self,
+        request: get_message_events::v3::Request,
+    ) -> Result<get_message_events::v3::Response> {
+        self.client.send(request).await
+    }
+
+    /// A timeline that starts at the newest event and pages back.
+    pub fn timeline(&self) -> Timeline {
+        Timeline::new(self.clone())
+    }
+
+    /// The latest events the store kept from syncs, oldest first.
+    pub async fn latest_events(&self) -> Result<Vec<Raw<AnySyncTimelineEvent>>> {
+        let events = self.client.inner.store.latest_events(self.room_id.as_str()).await?;
+        events
+            .into_iter()
+            .map(|json| Ok(Raw::from_json(serde_json::value::RawValue::from_string(json)?)))
+            .collect()
+    }
+}

@@ -1,0 +1,72 @@
+//! Throwaway servers for tests, of this crate and of the crates built on
+//! it (the SDKs): a configuration that starts fast on 127.0.0.1:0, and a
+//! fresh PostgreSQL database per test so that tests never share state.
+
+use std::{
+    path::Path,
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use sqlx::{Connection, Executor, PgConnection};
+
+use crate::Config;
+
+static DATABASES: AtomicU32 = AtomicU32::new(0);
+
+/// Whether TEST_POSTGRES_URL names a server for the PostgreSQL variants.
+pub fn postgres_available() -> bool {
+    std::env::var("TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty())
+}
+
+/// A configuration for a test server keeping its data in `data_dir`
+/// (SQLite unless `database.url` is set afterwards).
+pub fn config(data_dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.server.bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.server.data_dir = data_dir.to_path_buf();
+    // Cheap hashing keeps suites fast; production uses the defaults.
+    config.auth.argon2.memory_kib = 256;
+    config.auth.argon2.iterations = 1;
+    config.database.max_connections = 4;
+    // Tests hammer one server from one address; the limits have their own test.
+    config.rate_limits.enabled = false;
+    config
+}
+
+/// Creates an empty PostgreSQL database for one test and returns its URL.
+/// Databases left by earlier runs of the suite are dropped on first use.
+///
+/// Panics when TEST_POSTGRES_URL is unset or unreachable: a test asked for
+/// PostgreSQL and cannot run without it.
+pub async fn fresh_postgres_database() -> String {
+    let admin_url = std::env::var("TEST_POSTGRES_URL").expect("TEST_POSTGRES_URL");
+    let mut admin = PgConnection::connect(&admin_url).await.expect("connect to TEST_POSTGRES_URL");
+    let pid = std::process::id();
+    if DATABASES.fetch_add(1, Ordering::SeqCst) == 0 {
+        drop_stale_databases(&mut admin, pid).await;
+    }
+    let name = format!("lattice_t_{pid}_{}", DATABASES.fetch_add(1, Ordering::SeqCst));
+    let create = format!("CREATE DATABASE {name}");
+    admin.execute(sqlx::AssertSqlSafe(create)).await.expect("create test database");
+    let mut url = reqwest::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// Drops test databases whose process is gone.
+async fn drop_stale_databases(admin: &mut PgConnection, own_pid: u32) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'lattice_t_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let pid: Option<u32> = name.split('_').nth(2).and_then(|p| p.parse().ok());
+        let alive = pid
+            .is_some_and(|p| p == own_pid || std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = admin.execute(sqlx::AssertSqlSafe(drop)).await;
+        }
+    }
+}
