@@ -8,8 +8,8 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use ruma::events::{
     AnyStrippedStateEvent, AnySyncStateEvent, AnySyncTimelineEvent, MessageLikeEventContent,
     OriginalSyncMessageLikeEvent, OriginalSyncStateEvent, PossiblyRedactedStateEventContent,
-    RedactContent, RedactedMessageLikeEventContent, RedactedStateEventContent, StaticEventContent, StaticStateEventContent, StrippedStateEvent,
-    SyncMessageLikeEvent, SyncStateEvent,
+    RedactContent, RedactedMessageLikeEventContent, RedactedStateEventContent, StaticEventContent,
+    StaticStateEventContent, StrippedStateEvent, SyncMessageLikeEvent, SyncStateEvent,
 };
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use ruma::api::{
     IncomingResponseExt, OutgoingRequest, OutgoingRequestExt, SupportedVersions,
     auth_scheme::{AuthScheme, SendAccessToken},
+    error::IntoHttpError,
     path_builder::{PathBuilder, SinglePath, VersionHistory},
 };
 
@@ -53,8 +54,12 @@ where
         versions: &SupportedVersions,
     ) -> Result<http::Request<Vec<u8>>> {
         let token = token.map_or(SendAccessToken::None, SendAccessToken::IfRequired);
-        self.try_into_http_request(homeserver, token, R::PathBuilder::input(versions))
-            .map_err(|e| Error::Invalid(e.to_string()))
+        self.try_into_http_request(homeserver, token, R::PathBuilder::input(versions)).map_err(
+            |e| match e {
+                IntoHttpError::Authentication(_) => Error::NotLoggedIn,
+                other => Error::Invalid(other.to_string()),
+            },
+        )
     }
 
     fn parse(response: http::Response<&[u8]>) -> Result<Self::IncomingResponse> {

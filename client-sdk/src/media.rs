@@ -46,8 +46,11 @@ impl Media {
 
     /// Downloads a thumbnail of at least `width` by `height` (scaled).
     pub async fn thumbnail(&self, uri: &MxcUri, width: u32, height: u32) -> Result<Vec<u8>> {
-        let request =
-            get_content_thumbnail::v1::Request::from_uri(uri, UInt::from(width), UInt::from(height))?;
+        let request = get_content_thumbnail::v1::Request::from_uri(
+            uri,
+            UInt::from(width),
+            UInt::from(height),
+        )?;
         Ok(self.client.send(request).await?.file)
     }
 }

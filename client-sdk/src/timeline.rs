@@ -2,8 +2,8 @@
 //! event on demand.
 
 use ruma::{
-    api::client::message::get_message_events, api::Direction, events::AnyTimelineEvent,
-    serde::Raw, uint,
+    api::Direction, api::client::message::get_message_events, events::AnyTimelineEvent, serde::Raw,
+    uint,
 };
 
 use crate::{error::Result, room::Room};

@@ -9,9 +9,114 @@ use std::{
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use crate::Config;
+use crate::{Config, RunningServer, Server, services::Services};
 
 static DATABASES: AtomicU32 = AtomicU32::new(0);
+static DATA_DIRS: AtomicU32 = AtomicU32::new(0);
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed `async fn name(backend: Backend)` once on SQLite and
+/// once on PostgreSQL (skipped, with a note, when TEST_POSTGRES_URL is unset).
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::testing::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if !$crate::testing::postgres_available() {
+                        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+                        return;
+                    }
+                    super::$name($crate::testing::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A server running for a test, on its own database, that can be
+/// restarted on the same data. Its data folder is removed when dropped.
+pub struct TestServer {
+    config: Config,
+    running: Option<RunningServer>,
+    services: Option<Services>,
+    url: String,
+}
+
+impl TestServer {
+    /// Starts a server on `backend`; `tweak` adjusts the configuration first.
+    ///
+    /// Panics when the server cannot start: the test cannot go on.
+    pub async fn start(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let name = format!(
+            "lattice-test-{}-{}",
+            std::process::id(),
+            DATA_DIRS.fetch_add(1, Ordering::SeqCst)
+        );
+        let data_dir = std::env::temp_dir().join(name);
+        let mut config = self::config(&data_dir);
+        if backend == Backend::Postgres {
+            config.database.url = fresh_postgres_database().await;
+        }
+        tweak(&mut config);
+        let mut server = Self { config, running: None, services: None, url: String::new() };
+        server.boot().await;
+        server
+    }
+
+    async fn boot(&mut self) {
+        let server = Server::new(self.config.clone()).await.expect("server starts");
+        self.services = Some(server.services().clone());
+        let running = server.spawn().await.expect("server listens");
+        self.url = running.url();
+        self.running = Some(running);
+    }
+
+    /// Stops the server and starts it again on the same database.
+    pub async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        self.boot().await;
+    }
+
+    /// The running server's services, for setting up what has no client
+    /// API (such as making someone a server admin).
+    pub fn services(&self) -> &Services {
+        self.services.as_ref().expect("server started")
+    }
+
+    /// The client API's base URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.config.server.data_dir);
+    }
+}
 
 /// Whether TEST_POSTGRES_URL names a server for the PostgreSQL variants.
 pub fn postgres_available() -> bool {

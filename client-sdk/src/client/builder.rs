@@ -84,10 +84,11 @@ async fn discover(server_name: &ruma::ServerName, scheme: &str) -> Result<String
             .status(200)
             .body(body.as_ref())
             .map_err(|e| Error::Response(e.to_string()))?;
-        ruma::api::IncomingResponseExt::try_from_http_response(answer)
-            .map_err(|e: ruma::api::error::FromHttpResponseError<ruma::api::error::Error>| {
+        ruma::api::IncomingResponseExt::try_from_http_response(answer).map_err(
+            |e: ruma::api::error::FromHttpResponseError<ruma::api::error::Error>| {
                 Error::Response(format!("bad .well-known: {e}"))
-            })?
+            },
+        )?
     };
     Ok(well_known.homeserver.base_url)
 }

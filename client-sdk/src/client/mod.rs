@@ -151,12 +151,15 @@ impl Client {
         let mut retries = 0;
         loop {
             let token = self.access_token();
-            let error =
-                match self.inner.transport.send(request.clone(), token.as_deref(), versions).await
-                {
-                    Ok(response) => return Ok(response),
-                    Err(error) => error,
-                };
+            let error = match self
+                .inner
+                .transport
+                .send(request.clone(), token.as_deref(), versions)
+                .await
+            {
+                Ok(response) => return Ok(response),
+                Err(error) => error,
+            };
             match error.kind() {
                 Some(ErrorKind::UnknownToken(data))
                     if data.soft_logout && !refreshed && self.can_refresh() =>

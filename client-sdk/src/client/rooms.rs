@@ -105,8 +105,7 @@ impl Client {
     pub async fn join_room_by_id_or_alias(&self, room: &str) -> Result<Room> {
         let room = OwnedRoomOrAliasId::try_from(room)
             .map_err(|e| Error::Invalid(format!("not a room id or alias: {e}")))?;
-        let response =
-            self.send(join_room_by_id_or_alias::v3::Request::new(room)).await?;
+        let response = self.send(join_room_by_id_or_alias::v3::Request::new(room)).await?;
         Ok(Room::new(self.clone(), response.room_id))
     }
 

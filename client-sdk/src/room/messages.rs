@@ -19,8 +19,9 @@ use ruma::{
         },
     },
     events::{
-        AnySyncTimelineEvent, MessageLikeEventContent, receipt::ReceiptThread,
+        AnySyncTimelineEvent, MessageLikeEventContent,
         reaction::ReactionEventContent,
+        receipt::ReceiptThread,
         relation::{Annotation, Thread},
         room::message::{
             AddMentions, FileMessageEventContent, ForwardThread, ImageMessageEventContent,

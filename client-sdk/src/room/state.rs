@@ -71,8 +71,7 @@ impl Room {
 
     /// The room's topic (`m.room.topic`), if it has one.
     pub async fn topic(&self) -> Result<Option<String>> {
-        let content: Option<RoomTopicEventContent> =
-            self.state_content("m.room.topic", "").await?;
+        let content: Option<RoomTopicEventContent> = self.state_content("m.room.topic", "").await?;
         Ok(content.map(|c| c.topic).filter(|topic| !topic.is_empty()))
     }
 
@@ -106,7 +105,8 @@ impl Room {
     /// Members as the stored state knows them (with lazy-loading, only
     /// those who spoke recently); [`members`](Self::members) asks the server.
     pub async fn stored_members(&self) -> Result<Vec<Member>> {
-        let events = self.client.inner.store.state_events(self.room_id.as_str(), "m.room.member").await?;
+        let events =
+            self.client.inner.store.state_events(self.room_id.as_str(), "m.room.member").await?;
         Ok(events.iter().filter_map(|json| member_of(json)).collect())
     }
 

@@ -61,7 +61,6 @@ impl Store {
             .await?)
     }
 
-
     /// The saved session, if the client logged in before.
     pub(crate) async fn session(&self) -> Result<Option<Session>> {
         match self.value("session").await? {
@@ -124,7 +123,11 @@ impl Store {
     }
 
     /// All state events of one type in a room, as JSON.
-    pub(crate) async fn state_events(&self, room_id: &str, event_type: &str) -> Result<Vec<String>> {
+    pub(crate) async fn state_events(
+        &self,
+        room_id: &str,
+        event_type: &str,
+    ) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT event FROM room_state WHERE room_id = ? AND event_type = ? ORDER BY state_key",
         )

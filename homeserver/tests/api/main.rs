@@ -3,6 +3,8 @@
 
 mod common;
 
+pub use lattice_homeserver::backend_tests;
+
 mod account;
 mod admin;
 mod devices;

@@ -4,55 +4,16 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use lattice_homeserver::{Config, RunningServer, Server, testing};
+use lattice_homeserver::{Config, testing};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use lattice_homeserver::testing::Backend;
 
-/// Runs each listed `async fn name(backend: Backend)` once on SQLite and
-/// once on PostgreSQL (skipped, with a note, when TEST_POSTGRES_URL is unset).
-#[macro_export]
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name($crate::common::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    if !$crate::common::postgres_available() {
-                        eprintln!("skipped: TEST_POSTGRES_URL is not set");
-                        return;
-                    }
-                    super::$name($crate::common::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-pub use lattice_homeserver::testing::postgres_available;
-
-/// A server under test, with what is needed to restart it on the same data.
+/// A server under test, and an HTTP client to talk to it.
 pub struct TestServer {
-    config: Config,
-    running: Option<RunningServer>,
-    services: Option<lattice_homeserver::services::Services>,
-    url: String,
+    server: testing::TestServer,
     http: reqwest::Client,
-    _data_dir: tempfile::TempDir,
 }
 
 /// A logged-in user.
@@ -99,50 +60,24 @@ impl TestServer {
 
     /// Starts a server; `tweak` adjusts the test configuration first.
     pub async fn start(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
-        let data_dir = tempfile::tempdir().expect("temp dir");
-        let mut config = testing::config(data_dir.path());
-        if backend == Backend::Postgres {
-            config.database.url = testing::fresh_postgres_database().await;
-        }
-        tweak(&mut config);
-        let mut server = Self {
-            config,
-            running: None,
-            services: None,
-            url: String::new(),
-            http: lattice_homeserver::services::http::client_builder()
-                .build()
-                .expect("http client"),
-            _data_dir: data_dir,
-        };
-        server.boot().await;
-        server
-    }
-
-    async fn boot(&mut self) {
-        let server = Server::new(self.config.clone()).await.expect("server starts");
-        self.services = Some(server.services().clone());
-        let running = server.spawn().await.expect("server listens");
-        self.url = running.url();
-        self.running = Some(running);
+        let http =
+            lattice_homeserver::services::http::client_builder().build().expect("http client");
+        Self { server: testing::TestServer::start(backend, tweak).await, http }
     }
 
     /// Stops the server and starts it again on the same database.
     pub async fn restart(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.stop().await;
-        }
-        self.boot().await;
+        self.server.restart().await;
     }
 
     /// The running server's services, for setting up what has no client
     /// API (such as making someone a server admin).
     pub fn services(&self) -> &lattice_homeserver::services::Services {
-        self.services.as_ref().expect("server started")
+        self.server.services()
     }
 
     pub fn url(&self) -> &str {
-        &self.url
+        self.server.url()
     }
 
     pub fn http(&self) -> &reqwest::Client {
@@ -158,7 +93,7 @@ impl TestServer {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        let mut request = self.http.request(method, format!("{}{path}", self.url()));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -1,0 +1,109 @@
+//! Finding the homeserver, refreshing expired tokens, logging out.
+
+use lattice_homeserver::testing::{Backend, TestServer};
+use lattice_sdk::{Client, Session, ruma::ServerName};
+use serde_json::json;
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{header, method, path},
+};
+
+use crate::backend_tests;
+
+backend_tests!(discovery_and_logout);
+
+async fn discovery_and_logout(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    // The user's domain names the homeserver in .well-known.
+    let domain = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/.well-known/matrix/client"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"m.homeserver": {"base_url": server.url()}})),
+        )
+        .mount(&domain)
+        .await;
+    let name = domain.address().to_string();
+    let name = <&ServerName>::try_from(name.as_str()).expect("server name");
+    let client = Client::builder().insecure_server_name_no_tls(name).build().await.expect("client");
+    assert_eq!(client.homeserver(), server.url());
+    client.register("carol", "correct horse").await.expect("registered");
+    assert_eq!(client.whoami().await.expect("whoami").user_id.as_str(), "@carol:localhost");
+
+    client.logout().await.expect("logged out");
+    assert!(!client.logged_in());
+    assert!(client.rooms().await.expect("store").is_empty());
+}
+
+/// An access token that expires is refreshed once and the request retried;
+/// the new tokens are kept. The server here is a mock that expires tokens
+/// on demand.
+#[tokio::test]
+async fn expired_tokens_are_refreshed() {
+    let homeserver = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/_matrix/client/versions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"versions": ["v1.11"]})))
+        .mount(&homeserver)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/_matrix/client/v3/account/whoami"))
+        .and(header("authorization", "Bearer old"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "errcode": "M_UNKNOWN_TOKEN", "error": "expired", "soft_logout": true
+        })))
+        .expect(1)
+        .mount(&homeserver)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/_matrix/client/v3/refresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "new", "refresh_token": "next", "expires_in_ms": 60000
+        })))
+        .expect(1)
+        .mount(&homeserver)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/_matrix/client/v3/account/whoami"))
+        .and(header("authorization", "Bearer new"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"user_id": "@dan:example.org", "device_id": "PHONE"})),
+        )
+        .expect(1)
+        .mount(&homeserver)
+        .await;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("dan.sqlite");
+    let client = Client::builder()
+        .homeserver_url(homeserver.uri())
+        .store_path(&store)
+        .build()
+        .await
+        .expect("client");
+    client
+        .restore_session(Session {
+            user_id: "@dan:example.org".try_into().expect("user id"),
+            device_id: "PHONE".into(),
+            access_token: "old".into(),
+            refresh_token: Some("first".into()),
+        })
+        .await
+        .expect("restored");
+    let me = client.whoami().await.expect("whoami after a refresh");
+    assert_eq!(me.user_id.as_str(), "@dan:example.org");
+    drop(client);
+    let again = Client::builder()
+        .homeserver_url(homeserver.uri())
+        .store_path(&store)
+        .build()
+        .await
+        .expect("client");
+    let session = again.session().expect("stored session");
+    assert_eq!(
+        (session.access_token.as_str(), session.refresh_token.as_deref()),
+        ("new", Some("next"))
+    );
+}
