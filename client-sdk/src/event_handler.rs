@@ -6,10 +6,12 @@
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use ruma::events::{
-    AnyStrippedStateEvent, AnySyncStateEvent, AnySyncTimelineEvent, MessageLikeEventContent,
-    OriginalSyncMessageLikeEvent, OriginalSyncStateEvent, PossiblyRedactedStateEventContent,
-    RedactContent, RedactedMessageLikeEventContent, RedactedStateEventContent, StaticEventContent,
-    StaticStateEventContent, StrippedStateEvent, SyncMessageLikeEvent, SyncStateEvent,
+    AnyStrippedStateEvent, AnySyncEphemeralRoomEvent, AnySyncStateEvent, AnySyncTimelineEvent,
+    EphemeralRoomEventContent, MessageLikeEventContent, OriginalSyncMessageLikeEvent,
+    OriginalSyncStateEvent, PossiblyRedactedStateEventContent, RedactContent,
+    RedactedMessageLikeEventContent, RedactedStateEventContent, StaticEventContent,
+    StaticStateEventContent, StrippedStateEvent, SyncEphemeralRoomEvent, SyncMessageLikeEvent,
+    SyncStateEvent,
 };
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -24,6 +26,8 @@ pub enum EventSource {
     Room,
     /// The stripped state of rooms the user is invited to.
     Invite,
+    /// Typing notices and receipts in joined rooms.
+    Ephemeral,
 }
 
 /// An event type a handler can be registered for.
@@ -82,20 +86,33 @@ where
     const TYPE: Option<&'static str> = Some(C::TYPE);
 }
 
-impl SyncEvent for AnySyncTimelineEvent {
-    const SOURCE: EventSource = EventSource::Room;
-    const TYPE: Option<&'static str> = None;
+/// Handlers for every event of a source, whatever its type.
+macro_rules! any_event {
+    ($($event:ty => $source:ident),* $(,)?) => {
+        $(
+            impl SyncEvent for $event {
+                const SOURCE: EventSource = EventSource::$source;
+                const TYPE: Option<&'static str> = None;
+            }
+        )*
+    };
 }
 
-impl SyncEvent for AnySyncStateEvent {
-    const SOURCE: EventSource = EventSource::Room;
-    const TYPE: Option<&'static str> = None;
+impl<C> SyncEvent for SyncEphemeralRoomEvent<C>
+where
+    C: EphemeralRoomEventContent + StaticEventContent,
+    Self: DeserializeOwned + Send + 'static,
+{
+    const SOURCE: EventSource = EventSource::Ephemeral;
+    const TYPE: Option<&'static str> = Some(C::TYPE);
 }
 
-impl SyncEvent for AnyStrippedStateEvent {
-    const SOURCE: EventSource = EventSource::Invite;
-    const TYPE: Option<&'static str> = None;
-}
+any_event!(
+    AnySyncEphemeralRoomEvent => Ephemeral,
+    AnySyncTimelineEvent => Room,
+    AnySyncStateEvent => Room,
+    AnyStrippedStateEvent => Invite,
+);
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 type Callback = Arc<dyn Fn(&RawValue, Room) -> Option<BoxFuture> + Send + Sync>;

@@ -32,6 +32,8 @@
 //!   resumes its session and sync where it stopped.
 //! - [`Error`]: one error type keeping the server's Matrix error code.
 
+#![warn(missing_docs)]
+
 mod client;
 mod error;
 mod event_handler;

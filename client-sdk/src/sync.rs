@@ -5,9 +5,13 @@
 use std::time::Duration;
 
 use ruma::{
+    OwnedRoomId,
     api::client::{
         filter::FilterDefinition,
-        sync::sync_events::{self, v3::State},
+        sync::sync_events::{
+            self,
+            v3::{State, Timeline},
+        },
     },
     serde::Raw,
 };
@@ -109,31 +113,31 @@ fn raws<T>(events: &[Raw<T>]) -> Vec<&RawValue> {
     events.iter().map(Raw::json).collect()
 }
 
+/// The rooms of a response that have a timeline (joined and left), with
+/// the user's membership, their timeline and their state.
+fn with_timelines(
+    response: &sync_events::v3::Response,
+) -> impl Iterator<Item = (&OwnedRoomId, &'static str, &Timeline, &State)> {
+    let rooms = &response.rooms;
+    let joined = rooms.join.iter().map(|(id, room)| (id, "join", &room.timeline, &room.state));
+    let left = rooms.leave.iter().map(|(id, room)| (id, "leave", &room.timeline, &room.state));
+    joined.chain(left)
+}
+
 /// Everything a sync response changes in the store.
 fn changes_of(response: &sync_events::v3::Response) -> SyncChanges {
     let mut changes =
         SyncChanges { next_batch: response.next_batch.clone(), ..SyncChanges::default() };
     let rooms = &response.rooms;
-    for (room_id, room) in &rooms.join {
-        let timeline = raws(&room.timeline.events);
-        let state = raws(state_events(&room.state));
+    for (room_id, membership, timeline, state) in with_timelines(response) {
+        let events = raws(&timeline.events);
+        let state = raws(state_events(state));
         changes.rooms.push(room_changes(
             room_id.as_str(),
-            "join",
+            membership,
             state,
-            &timeline,
-            room.timeline.limited,
-        ));
-    }
-    for (room_id, room) in &rooms.leave {
-        let timeline = raws(&room.timeline.events);
-        let state = raws(state_events(&room.state));
-        changes.rooms.push(room_changes(
-            room_id.as_str(),
-            "leave",
-            state,
-            &timeline,
-            room.timeline.limited,
+            &events,
+            timeline.limited,
         ));
     }
     for (room_id, room) in &rooms.invite {
@@ -201,15 +205,14 @@ impl Client {
         };
         let rooms = &response.rooms;
         let mut batches: Vec<(EventSource, Room, Vec<&RawValue>)> = Vec::new();
-        for (room_id, room) in &rooms.join {
-            let mut events = raws(state_events(&room.state));
-            events.extend(raws(&room.timeline.events));
+        for (room_id, _, timeline, state) in with_timelines(response) {
+            let mut events = raws(state_events(state));
+            events.extend(raws(&timeline.events));
             batches.push((EventSource::Room, self.room(room_id.clone()), events));
         }
-        for (room_id, room) in &rooms.leave {
-            let mut events = raws(state_events(&room.state));
-            events.extend(raws(&room.timeline.events));
-            batches.push((EventSource::Room, self.room(room_id.clone()), events));
+        for (room_id, room) in &rooms.join {
+            let events = raws(&room.ephemeral.events);
+            batches.push((EventSource::Ephemeral, self.room(room_id.clone()), events));
         }
         for (room_id, room) in &rooms.invite {
             let events = raws(&room.invite_state.events);

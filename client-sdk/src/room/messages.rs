@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use ruma::{
-    EventId, OwnedEventId, TransactionId, UserId,
+    EventId, OwnedEventId, OwnedMxcUri, TransactionId, UserId,
     api::client::{
         message::{get_message_events, send_message_event},
         receipt::create_receipt::{self, v3::ReceiptType},
@@ -104,16 +104,17 @@ impl Room {
         self.send(content).await
     }
 
-    /// Sends a file the user picked: uploads it, then posts it.
+    /// Sends a file the user picked: uploads it, then posts it as `m.file`.
     pub async fn send_file(
         &self,
         filename: &str,
         content_type: &str,
         bytes: Vec<u8>,
     ) -> Result<OwnedEventId> {
-        let url = self.client.media().upload(content_type, Some(filename), bytes).await?;
-        let file = FileMessageEventContent::plain(filename.to_owned(), url);
-        self.send(RoomMessageEventContent::new(MessageType::File(file))).await
+        self.send_attachment(filename, content_type, bytes, |name, url| {
+            MessageType::File(FileMessageEventContent::plain(name, url))
+        })
+        .await
     }
 
     /// Sends an image: uploads it, then posts it as `m.image`.
@@ -123,9 +124,21 @@ impl Room {
         content_type: &str,
         bytes: Vec<u8>,
     ) -> Result<OwnedEventId> {
+        self.send_attachment(filename, content_type, bytes, |name, url| {
+            MessageType::Image(ImageMessageEventContent::plain(name, url))
+        })
+        .await
+    }
+
+    async fn send_attachment(
+        &self,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+        message: impl FnOnce(String, OwnedMxcUri) -> MessageType,
+    ) -> Result<OwnedEventId> {
         let url = self.client.media().upload(content_type, Some(filename), bytes).await?;
-        let image = ImageMessageEventContent::plain(filename.to_owned(), url);
-        self.send(RoomMessageEventContent::new(MessageType::Image(image))).await
+        self.send(RoomMessageEventContent::new(message(filename.to_owned(), url))).await
     }
 
     /// Redacts (removes the content of) an event, with an optional reason.

@@ -8,10 +8,12 @@ use lattice_sdk::{
         api::client::room::create_room,
         events::{
             reaction::OriginalSyncReactionEvent,
+            receipt::SyncReceiptEvent,
             room::{
                 member::StrippedRoomMemberEvent,
                 message::{OriginalSyncRoomMessageEvent, Relation},
             },
+            typing::SyncTypingEvent,
         },
     },
 };
@@ -76,6 +78,32 @@ async fn invite_join_and_talk(backend: Backend) {
     assert_eq!(bobs_room.topic().await.expect("store").as_deref(), Some("Where we go next"));
     let members = bobs_room.members().await.expect("members");
     assert_eq!(members.len(), 2);
+
+    // Alice sees Bob typing, then reading.
+    let (noticed, mut notices) = unbounded_channel();
+    let typing_seen = noticed.clone();
+    alice.add_event_handler(move |event: SyncTypingEvent, _: Room| {
+        let seen = typing_seen.clone();
+        async move {
+            let _ = seen.send(format!("typing: {:?}", event.content.user_ids));
+        }
+    });
+    alice.add_event_handler(move |event: SyncReceiptEvent, _: Room| {
+        let seen = noticed.clone();
+        async move {
+            let _ = seen.send(format!("read: {:?}", event.content.0.keys().collect::<Vec<_>>()));
+        }
+    });
+    bobs_room.typing(true).await.expect("typing");
+    assert_eq!(sync_until(&alice, &mut notices).await, format!("typing: [{bob_id:?}]"));
+    bobs_room.send_read_receipt(&question).await.expect("receipt");
+    let read = loop {
+        let notice = sync_until(&alice, &mut notices).await;
+        if notice.starts_with("read") {
+            break notice;
+        }
+    };
+    assert_eq!(read, format!("read: [{question:?}]"));
 
     // Bob replies and reacts; Alice edits and starts a thread.
     let reply = bobs_room.reply(&question, alice.user_id().as_deref().expect("id"), "Yes!").await;

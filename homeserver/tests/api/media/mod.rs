@@ -41,6 +41,19 @@ async fn upload(
         .expect("upload sent")
 }
 
+/// Uploads and returns the new media's `server/id` path.
+async fn uploaded(
+    s: &TestServer,
+    token: &str,
+    content_type: &str,
+    name: Option<&str>,
+    bytes: Vec<u8>,
+) -> String {
+    let answer: Value =
+        upload(s, token, content_type, name, bytes).await.json().await.expect("json");
+    media_path(answer["content_uri"].as_str().expect("uri"))
+}
+
 fn media_path(uri: &str) -> String {
     uri.strip_prefix("mxc://").expect("mxc uri").to_owned()
 }
@@ -177,12 +190,7 @@ async fn served_content_cannot_run_script(backend: Backend) {
     let s = TestServer::start(backend, |c| c.media.freeze_after = u64::MAX / 2000).await;
     let alice = s.register("alice", "pw").await;
     let html = b"<html><script>alert(document.cookie)</script></html>".to_vec();
-    let answer: Value = upload(&s, &alice.token, "text/html", Some("evil.html"), html)
-        .await
-        .json()
-        .await
-        .expect("json");
-    let id = media_path(answer["content_uri"].as_str().expect("uri"));
+    let id = uploaded(&s, &alice.token, "text/html", Some("evil.html"), html).await;
     let served =
         download(&s, Some(&alice.token), &format!("/_matrix/client/v1/media/download/{id}")).await;
     let headers = served.headers();
@@ -193,12 +201,7 @@ async fn served_content_cannot_run_script(backend: Backend) {
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 
     let png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
-    let answer: Value = upload(&s, &alice.token, "image/png", Some("cat picture.png"), png)
-        .await
-        .json()
-        .await
-        .expect("json");
-    let id = media_path(answer["content_uri"].as_str().expect("uri"));
+    let id = uploaded(&s, &alice.token, "image/png", Some("cat picture.png"), png).await;
     let served =
         download(&s, Some(&alice.token), &format!("/_matrix/client/v1/media/download/{id}")).await;
     let disposition =

@@ -10,7 +10,7 @@ use image::{
 use reqwest::header;
 use serde_json::Value;
 
-use super::{download, media_path, upload};
+use super::{download, uploaded};
 use crate::{
     backend_tests,
     common::{Backend, TestServer},
@@ -39,9 +39,7 @@ async fn thumbnails_of_each_format(backend: Backend) {
         (ImageFormat::Gif, "image/gif"),
         (ImageFormat::WebP, "image/webp"),
     ] {
-        let answer: Value =
-            upload(&s, &alice.token, mime, None, picture(format)).await.json().await.expect("json");
-        let id = media_path(answer["content_uri"].as_str().expect("uri"));
+        let id = uploaded(&s, &alice.token, mime, None, picture(format)).await;
         for (query, expected) in [
             ("width=320&height=240&method=scale", (320, 160)),
             ("width=30&height=30&method=crop", (32, 32)),
@@ -78,9 +76,7 @@ fn animation() -> Vec<u8> {
 async fn animated_thumbnails(backend: Backend) {
     let s = TestServer::new(backend).await;
     let alice = s.register("alice", "pw").await;
-    let answer: Value =
-        upload(&s, &alice.token, "image/gif", None, animation()).await.json().await.expect("json");
-    let id = media_path(answer["content_uri"].as_str().expect("uri"));
+    let id = uploaded(&s, &alice.token, "image/gif", None, animation()).await;
     let query = "width=96&height=96&method=crop&animated=true";
     let animated = thumbnail_of(&s, &alice.token, &id, query).await;
     assert_eq!(animated.status(), 200);
@@ -97,12 +93,7 @@ async fn animated_thumbnails(backend: Backend) {
     let still = thumbnail_of(&s, &alice.token, &id, "width=96&height=96&method=crop").await;
     assert_eq!(still.headers()[header::CONTENT_TYPE], "image/png");
     // A still picture asked for animated is still.
-    let answer: Value = upload(&s, &alice.token, "image/png", None, picture(ImageFormat::Png))
-        .await
-        .json()
-        .await
-        .expect("json");
-    let id = media_path(answer["content_uri"].as_str().expect("uri"));
+    let id = uploaded(&s, &alice.token, "image/png", None, picture(ImageFormat::Png)).await;
     let still = thumbnail_of(&s, &alice.token, &id, query).await;
     assert_eq!(still.headers()[header::CONTENT_TYPE], "image/png");
 }
@@ -143,9 +134,7 @@ async fn bad_images_are_refused_cheaply(backend: Backend) {
     let s = TestServer::new(backend).await;
     let alice = s.register("alice", "pw").await;
     let before = peak_rss_kib();
-    let answer: Value =
-        upload(&s, &alice.token, "image/png", None, bomb()).await.json().await.expect("json");
-    let id = media_path(answer["content_uri"].as_str().expect("uri"));
+    let id = uploaded(&s, &alice.token, "image/png", None, bomb()).await;
     let refused = thumbnail_of(&s, &alice.token, &id, "width=96&height=96&method=crop").await;
     assert_eq!(refused.status(), 400);
     // A decoded 100,000² image would take 30 GB; the header alone is read.
@@ -157,9 +146,7 @@ async fn bad_images_are_refused_cheaply(backend: Backend) {
 
     let mut truncated = picture(ImageFormat::Png);
     truncated.truncate(truncated.len() / 3);
-    let answer: Value =
-        upload(&s, &alice.token, "image/png", None, truncated).await.json().await.expect("json");
-    let id = media_path(answer["content_uri"].as_str().expect("uri"));
+    let id = uploaded(&s, &alice.token, "image/png", None, truncated).await;
     let refused = thumbnail_of(&s, &alice.token, &id, "width=96&height=96").await;
     assert_eq!(refused.status(), 400);
     let missing = thumbnail_of(&s, &alice.token, &id, "method=crop").await;
