@@ -39,52 +39,37 @@ pub trait SyncEvent: DeserializeOwned + Send + 'static {
     const TYPE: Option<&'static str>;
 }
 
-impl<C> SyncEvent for OriginalSyncMessageLikeEvent<C>
-where
-    C: MessageLikeEventContent + StaticEventContent,
-    Self: DeserializeOwned + Send + 'static,
-{
-    const SOURCE: EventSource = EventSource::Room;
-    const TYPE: Option<&'static str> = Some(C::TYPE);
+/// Handlers for one event type, named by the content type `C`.
+macro_rules! typed_event {
+    ($($event:ident [$($bounds:tt)*] => $source:ident),* $(,)?) => {
+        $(
+            impl<C> SyncEvent for $event<C>
+            where
+                C: StaticEventContent,
+                $($bounds)*
+                Self: DeserializeOwned + Send + 'static,
+            {
+                const SOURCE: EventSource = EventSource::$source;
+                const TYPE: Option<&'static str> = Some(C::TYPE);
+            }
+        )*
+    };
 }
 
-impl<C> SyncEvent for SyncMessageLikeEvent<C>
-where
-    C: MessageLikeEventContent + RedactContent + StaticEventContent,
-    C::Redacted: RedactedMessageLikeEventContent,
-    Self: DeserializeOwned + Send + 'static,
-{
-    const SOURCE: EventSource = EventSource::Room;
-    const TYPE: Option<&'static str> = Some(C::TYPE);
-}
-
-impl<C> SyncEvent for OriginalSyncStateEvent<C>
-where
-    C: StaticStateEventContent + StaticEventContent,
-    Self: DeserializeOwned + Send + 'static,
-{
-    const SOURCE: EventSource = EventSource::Room;
-    const TYPE: Option<&'static str> = Some(C::TYPE);
-}
-
-impl<C> SyncEvent for SyncStateEvent<C>
-where
-    C: StaticStateEventContent + RedactContent + StaticEventContent,
-    C::Redacted: RedactedStateEventContent,
-    Self: DeserializeOwned + Send + 'static,
-{
-    const SOURCE: EventSource = EventSource::Room;
-    const TYPE: Option<&'static str> = Some(C::TYPE);
-}
-
-impl<C> SyncEvent for StrippedStateEvent<C>
-where
-    C: PossiblyRedactedStateEventContent + StaticEventContent,
-    Self: DeserializeOwned + Send + 'static,
-{
-    const SOURCE: EventSource = EventSource::Invite;
-    const TYPE: Option<&'static str> = Some(C::TYPE);
-}
+typed_event!(
+    OriginalSyncMessageLikeEvent [C: MessageLikeEventContent,] => Room,
+    SyncMessageLikeEvent [
+        C: MessageLikeEventContent + RedactContent,
+        C::Redacted: RedactedMessageLikeEventContent,
+    ] => Room,
+    OriginalSyncStateEvent [C: StaticStateEventContent,] => Room,
+    SyncStateEvent [
+        C: StaticStateEventContent + RedactContent,
+        C::Redacted: RedactedStateEventContent,
+    ] => Room,
+    StrippedStateEvent [C: PossiblyRedactedStateEventContent,] => Invite,
+    SyncEphemeralRoomEvent [C: EphemeralRoomEventContent,] => Ephemeral,
+);
 
 /// Handlers for every event of a source, whatever its type.
 macro_rules! any_event {
@@ -96,15 +81,6 @@ macro_rules! any_event {
             }
         )*
     };
-}
-
-impl<C> SyncEvent for SyncEphemeralRoomEvent<C>
-where
-    C: EphemeralRoomEventContent + StaticEventContent,
-    Self: DeserializeOwned + Send + 'static,
-{
-    const SOURCE: EventSource = EventSource::Ephemeral;
-    const TYPE: Option<&'static str> = Some(C::TYPE);
 }
 
 any_event!(
