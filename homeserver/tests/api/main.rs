@@ -16,6 +16,7 @@ mod injection;
 mod login;
 mod media;
 mod membership;
+mod moderation;
 mod persistence;
 mod profile;
 mod push_rules;
