@@ -8,7 +8,7 @@ use ruma::api::{
     client::uiaa::UiaaInfo,
     error::{
         Error as RumaError, ErrorBody, ErrorKind, LimitExceededErrorData, RetryAfter,
-        StandardErrorBody, UnknownTokenErrorData,
+        StandardErrorBody, UnknownTokenErrorData, WrongRoomKeysVersionErrorData,
     },
 };
 
@@ -68,6 +68,9 @@ pub enum Error {
     /// A user-interactive auth stage is still needed: answered 401 with flows.
     #[error("additional authentication required")]
     Uia(Box<UiaaInfo>),
+    /// A key backup write aimed at a version that is not the current one.
+    #[error("the current backup version is {0}")]
+    WrongRoomKeysVersion(String),
     /// A remote party (a previewed page, later a federated server) failed.
     #[error("{0}")]
     Upstream(String),
@@ -131,6 +134,12 @@ impl Error {
             Self::Conflict(_) => (S::CONFLICT, ErrorKind::Unknown),
             Self::Uia(_) => (S::UNAUTHORIZED, ErrorKind::Forbidden),
             Self::Upstream(_) => (S::BAD_GATEWAY, ErrorKind::Unknown),
+            Self::WrongRoomKeysVersion(current) => (
+                S::FORBIDDEN,
+                ErrorKind::WrongRoomKeysVersion(WrongRoomKeysVersionErrorData::new(
+                    current.clone(),
+                )),
+            ),
             Self::Database(_) | Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, ErrorKind::Unknown),
         }
     }

@@ -5,7 +5,10 @@ use ruma::{
     api::client::{device::Device, uiaa::AuthData},
 };
 
-use super::auth::{Auth, Requester, UiaFlows};
+use super::{
+    auth::{Auth, Requester, UiaFlows},
+    keys::Keys,
+};
 use crate::{
     error::{Error, Result},
     store::{DeviceRow, Store},
@@ -15,6 +18,8 @@ use crate::{
 pub struct Devices {
     store: Store,
     auth: Auth,
+    /// Told when devices go, so that other users stop encrypting for them.
+    keys: Keys,
 }
 
 fn to_device(row: DeviceRow) -> Device {
@@ -27,8 +32,8 @@ fn to_device(row: DeviceRow) -> Device {
 }
 
 impl Devices {
-    pub fn new(store: Store, auth: Auth) -> Self {
-        Self { store, auth }
+    pub fn new(store: Store, auth: Auth, keys: Keys) -> Self {
+        Self { store, auth, keys }
     }
 
     pub async fn list(&self, user_id: &UserId) -> Result<Vec<Device>> {
@@ -65,9 +70,9 @@ impl Devices {
     ) -> Result<()> {
         self.auth.user_interactive(&UiaFlows::password(), auth, Some(&requester.user_id)).await?;
         let ids: Vec<String> = devices.iter().map(|d| d.to_string()).collect();
-        self.store.delete_devices(requester.user_id.as_str(), &ids).await?;
+        let position = self.store.delete_devices(requester.user_id.as_str(), &ids).await?;
         self.auth.forget_sessions(&requester.user_id);
-        Ok(())
+        self.keys.announce(&requester.user_id, position).await
     }
 
     /// Deletes one device, answering 404 when it does not exist.
@@ -83,17 +88,18 @@ impl Devices {
 
     /// POST /logout: the device goes, and its tokens with it.
     pub async fn logout(&self, requester: &Requester) -> Result<()> {
-        self.store
+        let position = self
+            .store
             .delete_devices(requester.user_id.as_str(), &[requester.device_id.to_string()])
             .await?;
         self.auth.forget_sessions(&requester.user_id);
-        Ok(())
+        self.keys.announce(&requester.user_id, position).await
     }
 
     /// POST /logout/all.
     pub async fn logout_all(&self, requester: &Requester) -> Result<()> {
-        self.store.delete_other_devices(requester.user_id.as_str(), None).await?;
+        let position = self.store.delete_other_devices(requester.user_id.as_str(), None).await?;
         self.auth.forget_sessions(&requester.user_id);
-        Ok(())
+        self.keys.announce(&requester.user_id, position).await
     }
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod devices;
 pub mod ephemeral;
 pub mod http;
+pub mod keys;
 pub mod media;
 pub mod profile;
 pub mod rate_limit;
@@ -28,6 +29,7 @@ pub struct Services {
     pub auth: auth::Auth,
     pub accounts: accounts::Accounts,
     pub devices: devices::Devices,
+    pub keys: keys::Keys,
     pub profiles: profile::Profiles,
     pub user_data: user_data::UserData,
     pub rooms: rooms::Rooms,
@@ -51,17 +53,21 @@ impl Services {
             receipts: store.stream_position("receipts").await?,
             typing: 0,
             presence: store.stream_position("presence").await?,
+            to_device: store.stream_position("to_device").await?,
+            device_lists: store.stream_position("device_lists").await?,
         }));
         let rooms = rooms::Rooms::new(store.clone(), config.clone(), key, notifier.clone());
         let typing = ephemeral::Typing::new(rooms.clone(), notifier.clone());
         let user_data = user_data::UserData::new(store.clone(), notifier.clone());
         let accounts = accounts::Accounts::new(store.clone(), config.clone(), auth.clone());
+        let keys = keys::Keys::new(store.clone(), config.clone(), auth.clone(), notifier.clone());
         let presence =
             ephemeral::Presence::new(store.clone(), notifier.clone(), config.presence.enabled);
         Ok(Self {
             admin: admin::Admin::new(store.clone(), config.clone(), auth.clone(), accounts.clone()),
             accounts,
-            devices: devices::Devices::new(store.clone(), auth.clone()),
+            devices: devices::Devices::new(store.clone(), auth.clone(), keys.clone()),
+            keys: keys.clone(),
             profiles: profile::Profiles::new(store.clone(), rooms.clone()),
             user_data: user_data.clone(),
             sync: sync::SyncService::new(
@@ -70,6 +76,7 @@ impl Services {
                 user_data.clone(),
                 typing.clone(),
                 presence.clone(),
+                keys.clone(),
                 notifier.clone(),
             ),
             receipts: ephemeral::Receipts::new(store.clone(), rooms.clone(), notifier),

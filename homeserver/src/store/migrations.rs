@@ -51,6 +51,7 @@ const STEPS: &[Step] = &[
     shared!(8, "0008_txn_index"),
     shared!(9, "0009_security"),
     shared!(10, "0010_reports"),
+    shared!(11, "0011_e2ee"),
 ];
 
 /// The migrator for one backend.

@@ -4,6 +4,8 @@
 //! BIGINT columns, 0/1 flags); only the migrations differ per backend.
 
 mod account_data;
+mod backup;
+mod device_keys;
 mod ephemeral;
 mod events;
 mod keys;
@@ -14,6 +16,7 @@ mod search;
 mod security;
 mod sessions;
 mod state;
+mod to_device;
 mod uia;
 mod unread;
 mod users;
@@ -26,6 +29,8 @@ use sqlx::{
 };
 
 pub use self::{
+    backup::BackupKeyRow,
+    device_keys::OneTimeKeyRow,
     ephemeral::{PresenceRow, ReceiptRow},
     events::{EventRow, NewEvent, StateGroupCache},
     media::MediaRow,

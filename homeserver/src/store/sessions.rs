@@ -3,7 +3,11 @@
 
 use sqlx::{Any, Transaction};
 
-use super::{Store, now_ms};
+use super::{
+    Store,
+    device_keys::{DeviceSelector, device_list_changed, forget_device_keys},
+    now_ms,
+};
 use crate::error::Result;
 
 /// What a new login writes.
@@ -223,8 +227,9 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Deletes devices and, with them, their tokens.
-    pub async fn delete_devices(&self, user_id: &str, device_ids: &[String]) -> Result<()> {
+    /// Deletes devices and, with them, their tokens and keys; returns the
+    /// device-list position that tells the user's contacts.
+    pub async fn delete_devices(&self, user_id: &str, device_ids: &[String]) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
         for device_id in device_ids {
             for sql in [
@@ -234,13 +239,15 @@ impl Store {
             ] {
                 sqlx::query(sql).bind(user_id).bind(device_id).execute(&mut *tx).await?;
             }
+            forget_device_keys(&mut tx, user_id, DeviceSelector::Only(device_id)).await?;
         }
+        let position = device_list_changed(&mut tx, user_id).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(position)
     }
 
-    /// Deletes every device of a user but `keep`.
-    pub async fn delete_other_devices(&self, user_id: &str, keep: Option<&str>) -> Result<()> {
+    /// Deletes every device of a user but `keep`; returns the device-list position.
+    pub async fn delete_other_devices(&self, user_id: &str, keep: Option<&str>) -> Result<i64> {
         let keep = keep.unwrap_or("");
         let mut tx = self.pool.begin().await?;
         for sql in [
@@ -250,7 +257,9 @@ impl Store {
         ] {
             sqlx::query(sql).bind(user_id).bind(keep).execute(&mut *tx).await?;
         }
+        forget_device_keys(&mut tx, user_id, DeviceSelector::AllBut(keep)).await?;
+        let position = device_list_changed(&mut tx, user_id).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(position)
     }
 }

@@ -1,6 +1,11 @@
 //! Accounts and profile fields.
 
-use super::{NewSession, Store, now_ms, sessions::insert_session};
+use super::{
+    NewSession, Store,
+    device_keys::{DeviceSelector, device_list_changed, forget_device_keys},
+    now_ms,
+    sessions::insert_session,
+};
 use crate::error::Result;
 
 /// One account as stored.
@@ -94,6 +99,8 @@ impl Store {
         ] {
             sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
         }
+        forget_device_keys(&mut tx, user_id, DeviceSelector::AllBut("")).await?;
+        device_list_changed(&mut tx, user_id).await?;
         tx.commit().await?;
         Ok(())
     }

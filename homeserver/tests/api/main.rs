@@ -13,6 +13,7 @@ mod discovery;
 mod ephemeral;
 mod history;
 mod injection;
+mod keys;
 mod login;
 mod media;
 mod membership;

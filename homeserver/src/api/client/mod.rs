@@ -1,10 +1,12 @@
 //! The client-server API: thin handlers, one file per area.
 
 mod account;
+mod backup;
 mod devices;
 mod discovery;
 mod ephemeral;
 mod events;
+mod keys;
 mod membership;
 mod profile;
 mod push_rules;
@@ -179,4 +181,45 @@ pub fn router() -> Router<Services> {
         .ruma::<set_presence::v3::Request, _, _>(ephemeral::set_presence)
         // Sync
         .ruma::<sync_events::v3::Request, _, _>(sync::sync)
+        .merge(encryption_router())
+}
+
+/// End-to-end encryption: keys, to-device messages, key backups.
+fn encryption_router() -> Router<Services> {
+    use ruma::api::client::{
+        backup::{
+            add_backup_keys, add_backup_keys_for_room, add_backup_keys_for_session,
+            create_backup_version, delete_backup_keys, delete_backup_keys_for_room,
+            delete_backup_keys_for_session, delete_backup_version, get_backup_info,
+            get_backup_keys, get_backup_keys_for_room, get_backup_keys_for_session,
+            get_latest_backup_info, update_backup_version,
+        },
+        keys::{
+            claim_keys, get_key_changes, get_keys, upload_keys, upload_signatures,
+            upload_signing_keys,
+        },
+        to_device::send_event_to_device,
+    };
+    Router::new()
+        .ruma::<upload_keys::v3::Request, _, _>(keys::upload)
+        .ruma::<get_keys::v3::Request, _, _>(keys::query)
+        .ruma::<claim_keys::v3::Request, _, _>(keys::claim)
+        .ruma::<get_key_changes::v3::Request, _, _>(keys::changes)
+        .ruma::<upload_signing_keys::v3::Request, _, _>(keys::upload_cross_signing)
+        .ruma::<upload_signatures::v3::Request, _, _>(keys::upload_signatures)
+        .ruma::<send_event_to_device::v3::Request, _, _>(keys::send_to_device)
+        .ruma::<create_backup_version::v3::Request, _, _>(backup::create_version)
+        .ruma::<get_latest_backup_info::v3::Request, _, _>(backup::latest_version)
+        .ruma::<get_backup_info::v3::Request, _, _>(backup::get_version)
+        .ruma::<update_backup_version::v3::Request, _, _>(backup::update_version)
+        .ruma::<delete_backup_version::v3::Request, _, _>(backup::delete_version)
+        .ruma::<add_backup_keys::v3::Request, _, _>(backup::put_keys)
+        .ruma::<add_backup_keys_for_room::v3::Request, _, _>(backup::put_room_keys)
+        .ruma::<add_backup_keys_for_session::v3::Request, _, _>(backup::put_session_key)
+        .ruma::<get_backup_keys::v3::Request, _, _>(backup::get_keys)
+        .ruma::<get_backup_keys_for_room::v3::Request, _, _>(backup::get_room_keys)
+        .ruma::<get_backup_keys_for_session::v3::Request, _, _>(backup::get_session_key)
+        .ruma::<delete_backup_keys::v3::Request, _, _>(backup::delete_keys)
+        .ruma::<delete_backup_keys_for_room::v3::Request, _, _>(backup::delete_room_keys)
+        .ruma::<delete_backup_keys_for_session::v3::Request, _, _>(backup::delete_session_key)
 }

@@ -1,6 +1,7 @@
 //! /sync: what changed for a user since their last token. Long polls wait on
 //! the notifier and wake the moment something for them is durable.
 
+mod e2ee;
 pub mod notifier;
 
 /// Unread events counted per room; clients show "99+" well before this.
@@ -29,6 +30,7 @@ use self::notifier::{Notifier, Positions};
 use super::{
     auth::Requester,
     ephemeral::{Presence, Typing, presence::PresenceStatus},
+    keys::Keys,
     rooms::{Rooms, pdu::Pdu},
     user_data::UserData,
 };
@@ -116,14 +118,18 @@ pub struct SyncService {
     user_data: UserData,
     typing: Typing,
     presence: Presence,
+    keys: Keys,
     notifier: Arc<Notifier>,
 }
 
-fn since_token(p: Positions) -> String {
-    format!("s{}_{}_{}_{}_{}", p.events, p.account_data, p.receipts, p.typing, p.presence)
+pub(crate) fn since_token(p: Positions) -> String {
+    format!(
+        "s{}_{}_{}_{}_{}_{}_{}",
+        p.events, p.account_data, p.receipts, p.typing, p.presence, p.to_device, p.device_lists
+    )
 }
 
-fn parse_since(token: &str) -> Result<Positions> {
+pub(crate) fn parse_since(token: &str) -> Result<Positions> {
     let invalid = || Error::invalid_param("invalid since token");
     let rest = token.strip_prefix('s').ok_or_else(invalid)?;
     let mut parts = rest.split('_').map(|p| p.parse::<i64>().map_err(|_| invalid()));
@@ -135,6 +141,8 @@ fn parse_since(token: &str) -> Result<Positions> {
         receipts: next()?,
         typing: next()?,
         presence: next()?,
+        to_device: next()?,
+        device_lists: next()?,
     })
 }
 
@@ -158,9 +166,10 @@ impl SyncService {
         user_data: UserData,
         typing: Typing,
         presence: Presence,
+        keys: Keys,
         notifier: Arc<Notifier>,
     ) -> Self {
-        Self { unread: Arc::default(), store, rooms, user_data, typing, presence, notifier }
+        Self { unread: Arc::default(), store, rooms, user_data, typing, presence, keys, notifier }
     }
 
     pub fn notifier(&self) -> &Arc<Notifier> {
@@ -181,7 +190,10 @@ impl SyncService {
             let response = self.build(requester, since, now, &options).await?;
             let empty = response.rooms.is_empty()
                 && response.account_data.is_empty()
-                && response.presence.is_empty();
+                && response.presence.is_empty()
+                && response.to_device.events.is_empty()
+                && response.device_lists.changed.is_empty()
+                && response.device_lists.left.is_empty();
             if since.is_none()
                 || !empty
                 || options.full_state
@@ -288,6 +300,7 @@ impl SyncService {
                 joined.account_data.events.push(raw(&event)?);
             }
         }
+        self.e2ee(requester, since, now, &mut response).await?;
         Ok(response)
     }
 

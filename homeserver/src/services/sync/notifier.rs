@@ -21,6 +21,8 @@ pub struct Positions {
     pub receipts: i64,
     pub typing: i64,
     pub presence: i64,
+    pub to_device: i64,
+    pub device_lists: i64,
 }
 
 /// The streams sync follows.
@@ -31,11 +33,13 @@ pub enum Stream {
     Receipts,
     Typing,
     Presence,
+    ToDevice,
+    DeviceLists,
 }
 
 #[derive(Default)]
 pub struct Notifier {
-    positions: [AtomicI64; 5],
+    positions: [AtomicI64; 7],
     users: Mutex<HashMap<OwnedUserId, Arc<Notify>>>,
 }
 
@@ -48,6 +52,8 @@ impl Notifier {
             (Stream::Receipts, start.receipts),
             (Stream::Typing, start.typing),
             (Stream::Presence, start.presence),
+            (Stream::ToDevice, start.to_device),
+            (Stream::DeviceLists, start.device_lists),
         ] {
             notifier.positions[stream as usize].store(value, Ordering::Release);
         }
@@ -62,6 +68,8 @@ impl Notifier {
             receipts: at(Stream::Receipts),
             typing: at(Stream::Typing),
             presence: at(Stream::Presence),
+            to_device: at(Stream::ToDevice),
+            device_lists: at(Stream::DeviceLists),
         }
     }
 

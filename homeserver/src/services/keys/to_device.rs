@@ -1,0 +1,110 @@
+//! To-device messages: queued per device once per transaction id, handed
+//! out by sync in order, deleted when the next sync acknowledges them.
+
+use ruma::{
+    OwnedUserId,
+    api::client::to_device::send_event_to_device::v3::Messages,
+    events::{AnyToDeviceEvent, ToDeviceEventType},
+    serde::Raw,
+    to_device::DeviceIdOrAllDevices,
+};
+
+use super::{Keys, parse_json, raw_json};
+use crate::{
+    error::Result,
+    services::{
+        auth::Requester,
+        sync::notifier::{Positions, Stream},
+    },
+};
+
+/// Messages handed to a device by one sync.
+const PER_SYNC: i64 = 100;
+
+impl Keys {
+    /// PUT /sendToDevice/{type}/{txnId}.
+    pub async fn send_to_device(
+        &self,
+        requester: &Requester,
+        event_type: &ToDeviceEventType,
+        txn_id: &str,
+        messages: &Messages,
+    ) -> Result<()> {
+        let mut rows = Vec::new();
+        let mut recipients: Vec<OwnedUserId> = Vec::new();
+        for (user_id, devices) in messages {
+            if !self.is_local(user_id) {
+                // Remote devices are reached over federation (later).
+                tracing::debug!(%user_id, "to-device message for a remote user dropped");
+                continue;
+            }
+            for (device, content) in devices {
+                let targets = match device {
+                    DeviceIdOrAllDevices::DeviceId(device_id) => vec![device_id.to_string()],
+                    DeviceIdOrAllDevices::AllDevices => {
+                        self.store.device_ids(user_id.as_str()).await?
+                    }
+                };
+                for target in targets {
+                    rows.push((user_id.to_string(), target, content.json().get().to_owned()));
+                }
+            }
+            recipients.push(user_id.clone());
+        }
+        let position = self
+            .store
+            .queue_to_device(
+                requester.user_id.as_str(),
+                requester.device_id.as_str(),
+                txn_id,
+                &event_type.to_string(),
+                &rows,
+            )
+            .await?;
+        if let Some(position) = position {
+            self.notifier.advance(
+                Stream::ToDevice,
+                position,
+                recipients.iter().map(|u| u.as_ref()),
+            );
+        }
+        Ok(())
+    }
+
+    /// The messages waiting for the requester's device after `since`
+    /// (which acknowledges everything before it), and the position the
+    /// next token should carry: `now`, or the last message handed out when
+    /// more are waiting.
+    pub async fn take_to_device(
+        &self,
+        requester: &Requester,
+        since: Option<Positions>,
+        now: Positions,
+    ) -> Result<(Vec<Raw<AnyToDeviceEvent>>, i64)> {
+        let acknowledged = since.map_or(0, |s| s.to_device);
+        let rows = self
+            .store
+            .take_to_device(
+                requester.user_id.as_str(),
+                requester.device_id.as_str(),
+                acknowledged,
+                now.to_device,
+                PER_SYNC,
+            )
+            .await?;
+        let reached = match rows.len() as i64 {
+            PER_SYNC => rows.last().map_or(now.to_device, |(position, ..)| *position),
+            _ => now.to_device.max(acknowledged),
+        };
+        let mut events = Vec::with_capacity(rows.len());
+        for (_, sender, event_type, content) in rows {
+            let event = serde_json::json!({
+                "sender": sender,
+                "type": event_type,
+                "content": parse_json(&content)?,
+            });
+            events.push(raw_json(&event)?);
+        }
+        Ok((events, reached))
+    }
+}

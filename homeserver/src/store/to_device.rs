@@ -1,0 +1,102 @@
+//! To-device messages: queued per device, delivered by sync, deleted once
+//! the device's next sync shows it received them.
+
+use super::{Store, device_keys::next_position};
+use crate::error::Result;
+
+/// A message for one device: (recipient user, recipient device, content JSON).
+pub type ToDeviceRow = (String, String, String);
+
+impl Store {
+    /// Queues messages from `sender`, once per transaction id; returns the
+    /// position of the last message, or `None` when the transaction was
+    /// already carried out.
+    pub async fn queue_to_device(
+        &self,
+        sender: &str,
+        sender_device: &str,
+        txn_id: &str,
+        event_type: &str,
+        messages: &[ToDeviceRow],
+    ) -> Result<Option<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let first_time = sqlx::query(
+            "INSERT INTO to_device_txns (user_id, device_id, txn_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, device_id, txn_id) DO NOTHING",
+        )
+        .bind(sender)
+        .bind(sender_device)
+        .bind(txn_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if !first_time {
+            return Ok(None);
+        }
+        let mut position = None;
+        for (user, device, content) in messages {
+            let at = next_position(&mut tx, "to_device").await?;
+            sqlx::query(
+                "INSERT INTO to_device_messages \
+                 (stream_id, recipient_user, recipient_device, sender, event_type, content) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(at)
+            .bind(user)
+            .bind(device)
+            .bind(sender)
+            .bind(event_type)
+            .bind(content)
+            .execute(&mut *tx)
+            .await?;
+            position = Some(at);
+        }
+        tx.commit().await?;
+        Ok(position)
+    }
+
+    /// Deletes what the device has acknowledged (up to `acknowledged`) and
+    /// returns up to `limit` newer messages up to `up_to`:
+    /// (position, sender, type, content).
+    pub async fn take_to_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        acknowledged: i64,
+        up_to: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, String, String)>> {
+        if acknowledged > 0 {
+            sqlx::query(
+                "DELETE FROM to_device_messages \
+                 WHERE recipient_user = $1 AND recipient_device = $2 AND stream_id <= $3",
+            )
+            .bind(user_id)
+            .bind(device_id)
+            .bind(acknowledged)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(sqlx::query_as(
+            "SELECT stream_id, sender, event_type, content FROM to_device_messages \
+             WHERE recipient_user = $1 AND recipient_device = $2 AND stream_id > $3 \
+             AND stream_id <= $4 ORDER BY stream_id LIMIT $5",
+        )
+        .bind(user_id)
+        .bind(device_id)
+        .bind(acknowledged)
+        .bind(up_to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Device ids of a user (for messages addressed to `*`).
+    pub async fn device_ids(&self, user_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT device_id FROM devices WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
