@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 mod client;
+mod crypto;
 mod error;
 mod event_handler;
 mod http;

@@ -173,7 +173,10 @@ impl Client {
         request.timeout = Some(settings.timeout);
         request.filter = settings.filter;
         request.full_state = settings.full_state;
-        let response = self.send(request).await?;
+        let mut response = self.send(request).await?;
+        // Room keys and decryption come first: the store and the handlers
+        // see decrypted events.
+        self.receive_sync(&mut response).await?;
         self.inner.store.apply_sync(&changes_of(&response)).await?;
         self.dispatch(&response).await;
         Ok(response)

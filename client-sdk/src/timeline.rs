@@ -39,7 +39,9 @@ impl Timeline {
         if request.limit == uint!(0) {
             return Ok(0);
         }
-        let response = self.room.messages(request).await?;
+        let mut response = self.room.messages(request).await?;
+        let room_id = self.room.room_id().as_str();
+        self.room.client().decrypt_history(room_id, &mut response.chunk).await?;
         let added = response.chunk.len();
         // The page comes newest first; the timeline holds oldest first.
         let mut older = response.chunk;

@@ -38,6 +38,7 @@ impl Client {
             refresh_token: response.refresh_token,
         };
         self.set_session(Some(session.clone())).await?;
+        self.publish_device_keys().await?;
         Ok(session)
     }
 
@@ -73,6 +74,7 @@ impl Client {
             refresh_token: response.refresh_token,
         };
         self.set_session(Some(session.clone())).await?;
+        self.publish_device_keys().await?;
         Ok(session)
     }
 

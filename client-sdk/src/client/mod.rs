@@ -47,6 +47,8 @@ pub(crate) struct ClientInner {
     /// One sync at a time, so the stored token always moves forward.
     pub(crate) sync_lock: Mutex<()>,
     pub(crate) handlers: RwLock<Vec<Handler>>,
+    /// This device's end-to-end encryption, loaded on first use.
+    pub(crate) crypto: Mutex<Option<Arc<crate::crypto::Crypto>>>,
 }
 
 impl std::fmt::Debug for ClientInner {
@@ -74,6 +76,7 @@ impl Client {
                 refresh_lock: Mutex::new(()),
                 sync_lock: Mutex::new(()),
                 handlers: RwLock::new(Vec::new()),
+                crypto: Mutex::new(None),
             }),
         }
     }

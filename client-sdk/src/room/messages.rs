@@ -41,11 +41,31 @@ impl Room {
     where
         C: MessageLikeEventContent + serde::Serialize,
     {
-        let request = send_message_event::v3::Request::new(
+        let event_type = content.event_type().to_string();
+        self.send_raw(&event_type, serde_json::to_value(&content)?).await
+    }
+
+    /// Sends an event given as JSON. In an encrypted room it is encrypted
+    /// first: this is the one way events leave the SDK.
+    pub async fn send_raw(
+        &self,
+        event_type: &str,
+        content: serde_json::Value,
+    ) -> Result<OwnedEventId> {
+        let (event_type, content) = match self.encryption_settings().await? {
+            Some(settings) => {
+                let encrypted =
+                    self.client.encrypt_for_room(self, &settings, event_type, content).await?;
+                ("m.room.encrypted".to_owned(), encrypted)
+            }
+            None => (event_type.to_owned(), content),
+        };
+        let request = send_message_event::v3::Request::new_raw(
             self.room_id.clone(),
             TransactionId::new(),
-            &content,
-        )?;
+            event_type.as_str().into(),
+            Raw::from_json(serde_json::value::to_raw_value(&content)?),
+        );
         Ok(self.client.send(request).await?.event_id)
     }
 

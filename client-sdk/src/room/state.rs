@@ -8,12 +8,13 @@ use ruma::{
             ban_user, forget_room, get_member_events, invite_user, join_room_by_id, kick_user,
             leave_room, unban_user,
         },
-        state::send_state_event,
+        state::{get_state_event_for_key, send_state_event},
     },
     events::{
-        StateEventContent, StaticStateEventContent,
+        StateEventContent, StateEventType, StaticStateEventContent,
         room::{
             canonical_alias::RoomCanonicalAliasEventContent,
+            encryption::RoomEncryptionEventContent,
             member::{MembershipState, RoomMemberEventContent},
             name::RoomNameEventContent,
             topic::RoomTopicEventContent,
@@ -61,6 +62,40 @@ impl Room {
             Some(json) => Ok(serde_json::from_str::<Content<C>>(&json).ok().map(|e| e.content)),
             None => Ok(None),
         }
+    }
+
+    /// The room's `m.room.encryption` settings when it is encrypted. A room
+    /// the store has not synced yet is asked of the server: never guess
+    /// "unencrypted" and send plaintext.
+    pub async fn encryption_settings(&self) -> Result<Option<serde_json::Value>> {
+        let store = &self.client.inner.store;
+        if let Some(settings) = self.state_content("m.room.encryption", "").await? {
+            return Ok(Some(settings));
+        }
+        if store.state_event(self.room_id.as_str(), "m.room.create", "").await?.is_some() {
+            return Ok(None);
+        }
+        let request = get_state_event_for_key::v3::Request::new(
+            self.room_id.clone(),
+            StateEventType::RoomEncryption,
+            String::new(),
+        );
+        match self.client.send(request).await {
+            Ok(response) => Ok(Some(serde_json::from_str(response.event_or_content.get())?)),
+            Err(error) if error.status() == Some(404) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Whether messages in this room are end-to-end encrypted.
+    pub async fn is_encrypted(&self) -> Result<bool> {
+        Ok(self.encryption_settings().await?.is_some())
+    }
+
+    /// Turns on end-to-end encryption (Megolm); it cannot be turned off.
+    pub async fn enable_encryption(&self) -> Result<ruma::OwnedEventId> {
+        let content = RoomEncryptionEventContent::with_recommended_defaults();
+        self.send_state("", &content).await
     }
 
     /// The room's name (`m.room.name`), if it has one.

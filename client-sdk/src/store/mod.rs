@@ -85,6 +85,15 @@ impl Store {
         Ok(())
     }
 
+    /// A device's pickled crypto state, if any.
+    pub(crate) async fn crypto_state(&self, device_id: &str) -> Result<Option<String>> {
+        self.value(&format!("crypto:{device_id}")).await
+    }
+
+    pub(crate) async fn save_crypto_state(&self, device_id: &str, json: &str) -> Result<()> {
+        put_value(&self.pool, &format!("crypto:{device_id}"), json).await
+    }
+
     /// Where the next sync continues from.
     pub(crate) async fn sync_token(&self) -> Result<Option<String>> {
         self.value("sync_token").await

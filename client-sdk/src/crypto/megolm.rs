@@ -1,0 +1,270 @@
+//! Megolm: one outgoing session per encrypted room, its key shared over
+//! Olm with every device of every member (rotated when a member leaves or
+//! the room's rotation limits are reached), and incoming sessions that
+//! decrypt room events in sync and in history.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use ruma::{
+    OwnedUserId,
+    api::client::{sync::sync_events, to_device::send_event_to_device},
+    events::{ToDeviceEventType, room::member::MembershipState},
+    serde::Raw,
+    to_device::DeviceIdOrAllDevices,
+};
+use serde_json::{Value, json};
+use vodozemac::megolm::{
+    GroupSession, InboundGroupSession, MegolmMessage, SessionConfig, SessionKey,
+};
+
+use super::{
+    Crypto, MEGOLM, olm,
+    state::{CryptoState, Inbound, Outbound},
+};
+use crate::{client::Client, error::Result, room::Room};
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Keeps an incoming session for `room_id` (the first copy wins).
+fn add_inbound(state: &mut CryptoState, room_id: &str, session_key: &str, sender_key: &str) {
+    let Ok(key) = SessionKey::from_base64(session_key) else { return };
+    let session = InboundGroupSession::new(&key, SessionConfig::version_1());
+    let id = (room_id.to_owned(), session.session_id());
+    state.inbound.entry(id).or_insert(Inbound { session, sender_key: sender_key.to_owned() });
+}
+
+/// Decrypts one room event in place; an event that cannot be decrypted
+/// stays as it is (m.room.encrypted), so it is reported, not lost.
+pub(crate) fn decrypt_event(state: &mut CryptoState, room_id: &str, event: &mut Value) -> bool {
+    let content = &event["content"];
+    if event["type"] != "m.room.encrypted" || content["algorithm"] != MEGOLM {
+        return false;
+    }
+    let (Some(session_id), Some(ciphertext)) =
+        (content["session_id"].as_str(), content["ciphertext"].as_str())
+    else {
+        return false;
+    };
+    let Some(inbound) = state.inbound.get_mut(&(room_id.to_owned(), session_id.to_owned())) else {
+        return false;
+    };
+    let Ok(message) = MegolmMessage::from_base64(ciphertext) else { return false };
+    let Ok(decrypted) = inbound.session.decrypt(&message) else { return false };
+    let Ok(payload) = serde_json::from_slice::<Value>(&decrypted.plaintext) else { return false };
+    // A payload claiming another room is a replay from elsewhere.
+    if payload["room_id"] != room_id {
+        return false;
+    }
+    event["type"] = payload["type"].clone();
+    event["content"] = payload["content"].clone();
+    true
+}
+
+fn decrypt_raws<T>(state: &mut CryptoState, room_id: &str, events: &mut [Raw<T>]) {
+    for raw in events.iter_mut() {
+        let Ok(mut event) = serde_json::from_str::<Value>(raw.json().get()) else { continue };
+        if decrypt_event(state, room_id, &mut event)
+            && let Ok(json) = serde_json::value::to_raw_value(&event)
+        {
+            *raw = Raw::from_json(json);
+        }
+    }
+}
+
+impl Client {
+    /// Encrypts an event for `room`, sharing the room key with devices that
+    /// lack it first; returns the m.room.encrypted content.
+    pub(crate) async fn encrypt_for_room(
+        &self,
+        room: &Room,
+        settings: &Value,
+        event_type: &str,
+        content: Value,
+    ) -> Result<Value> {
+        let crypto = self.crypto().await?;
+        let mut state = crypto.state.lock().await;
+        let members: Vec<OwnedUserId> = room
+            .members()
+            .await?
+            .into_iter()
+            .filter(|m| matches!(m.membership, MembershipState::Join | MembershipState::Invite))
+            .map(|m| m.user_id)
+            .collect();
+        self.refresh_devices(&mut state, &members).await?;
+        let room_id = room.room_id().as_str();
+        let member_names: HashSet<&str> = members.iter().map(|m| m.as_str()).collect();
+        let max_messages = settings["rotation_period_msgs"].as_u64().unwrap_or(100);
+        let max_age = settings["rotation_period_ms"].as_u64().unwrap_or(604_800_000);
+        let expired = state.outbound.get(room_id).is_none_or(|out| {
+            out.messages >= max_messages
+                || now_ms().saturating_sub(out.created_at_ms) >= max_age
+                || out.shared_with.iter().any(|(user, _)| !member_names.contains(user.as_str()))
+        });
+        if expired {
+            let session = GroupSession::new(SessionConfig::version_1());
+            let own_key = state.account.identity_keys().curve25519.to_base64();
+            add_inbound(&mut state, room_id, &session.session_key().to_base64(), &own_key);
+            let outbound = Outbound {
+                session,
+                shared_with: HashSet::new(),
+                created_at_ms: now_ms(),
+                messages: 0,
+            };
+            state.outbound.insert(room_id.to_owned(), outbound);
+        }
+        self.share_room_key(&crypto, &mut state, room_id, &members).await?;
+
+        let identity = state.account.identity_keys();
+        let outbound = state.outbound.get_mut(room_id).expect("created above");
+        let payload = json!({"type": event_type, "content": content, "room_id": room_id});
+        let ciphertext = outbound.session.encrypt(serde_json::to_vec(&payload)?).to_base64();
+        outbound.messages += 1;
+        let mut encrypted = json!({
+            "algorithm": MEGOLM,
+            "sender_key": identity.curve25519.to_base64(),
+            "ciphertext": ciphertext,
+            "session_id": outbound.session.session_id(),
+            "device_id": crypto.device_id,
+        });
+        // Relations stay readable so that the server can aggregate them.
+        if let Some(relation) = payload["content"].get("m.relates_to") {
+            encrypted["m.relates_to"] = relation.clone();
+        }
+        self.save_crypto(&crypto, &state).await?;
+        Ok(encrypted)
+    }
+
+    /// Sends the room's current session key to every member device that
+    /// does not have it yet (this device excepted).
+    async fn share_room_key(
+        &self,
+        crypto: &Crypto,
+        state: &mut CryptoState,
+        room_id: &str,
+        members: &[OwnedUserId],
+    ) -> Result<()> {
+        let Some(outbound) = state.outbound.get(room_id) else { return Ok(()) };
+        let mut targets = Vec::new();
+        for user in members {
+            for device in state.devices.get(user.as_str()).into_iter().flat_map(|d| d.keys()) {
+                let own = user == &crypto.user_id && device == crypto.device_id.as_str();
+                let key = (user.to_string(), device.clone());
+                if !own && !outbound.shared_with.contains(&key) {
+                    targets.push(key);
+                }
+            }
+        }
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let room_key = json!({
+            "algorithm": MEGOLM,
+            "room_id": room_id,
+            "session_id": outbound.session.session_id(),
+            "session_key": outbound.session.session_key().to_base64(),
+        });
+        self.open_sessions(state, &targets).await?;
+        let mut messages: BTreeMap<OwnedUserId, BTreeMap<DeviceIdOrAllDevices, Raw<_>>> =
+            BTreeMap::new();
+        let mut reached = Vec::new();
+        for (user, device) in targets {
+            let Some(info) = state.devices.get(&user).and_then(|d| d.get(&device)).cloned() else {
+                continue;
+            };
+            let Some(content) =
+                olm::encrypt(crypto, state, &user, &info, "m.room_key", room_key.clone())?
+            else {
+                tracing::warn!(%user, %device, "no Olm session: the room key is withheld from this device");
+                continue;
+            };
+            let Ok(user_id) = OwnedUserId::try_from(user.as_str()) else { continue };
+            messages.entry(user_id).or_default().insert(
+                DeviceIdOrAllDevices::DeviceId(device.as_str().into()),
+                Raw::from_json(serde_json::value::to_raw_value(&content)?),
+            );
+            reached.push((user, device));
+        }
+        if !messages.is_empty() {
+            let request = send_event_to_device::v3::Request::new_raw(
+                ToDeviceEventType::RoomEncrypted,
+                ruma::TransactionId::new(),
+                messages,
+            );
+            self.send(request).await?;
+        }
+        if let Some(outbound) = state.outbound.get_mut(room_id) {
+            outbound.shared_with.extend(reached);
+        }
+        Ok(())
+    }
+
+    /// What a sync brings for encryption: whose devices changed, room keys
+    /// in to-device messages, the one-time key count; then decrypts the
+    /// rooms' timelines in place.
+    pub(crate) async fn receive_sync(
+        &self,
+        response: &mut sync_events::v3::Response,
+    ) -> Result<()> {
+        let crypto = self.crypto().await?;
+        let mut state = crypto.state.lock().await;
+        for user in &response.device_lists.changed {
+            state.stale.insert(user.to_string());
+        }
+        for user in &response.device_lists.left {
+            state.devices.remove(user.as_str());
+        }
+        for raw in &response.to_device.events {
+            let Ok(event) = serde_json::from_str::<Value>(raw.json().get()) else { continue };
+            if event["type"] != "m.room.encrypted" {
+                continue;
+            }
+            let Some(payload) = olm::decrypt(&crypto, &mut state, &event) else {
+                tracing::warn!(sender = %event["sender"], "could not decrypt a to-device message");
+                continue;
+            };
+            let content = &payload["content"];
+            if payload["type"] == "m.room_key" && content["algorithm"] == MEGOLM {
+                let (Some(room_id), Some(key)) =
+                    (content["room_id"].as_str(), content["session_key"].as_str())
+                else {
+                    continue;
+                };
+                let sender_key = event["content"]["sender_key"].as_str().unwrap_or_default();
+                add_inbound(&mut state, room_id, key, sender_key);
+            }
+        }
+        let count = response
+            .device_one_time_keys_count
+            .get(&ruma::OneTimeKeyAlgorithm::SignedCurve25519)
+            .map_or(0, |count| u64::from(*count));
+        let needs_fallback = response
+            .device_unused_fallback_key_types
+            .as_ref()
+            .is_some_and(|types| !types.contains(&ruma::OneTimeKeyAlgorithm::SignedCurve25519));
+        self.upload_keys(&crypto, &mut state, Some(count), needs_fallback).await?;
+        for (room_id, room) in response.rooms.join.iter_mut() {
+            decrypt_raws(&mut state, room_id.as_str(), &mut room.timeline.events);
+        }
+        for (room_id, room) in response.rooms.leave.iter_mut() {
+            decrypt_raws(&mut state, room_id.as_str(), &mut room.timeline.events);
+        }
+        self.save_crypto(&crypto, &state).await
+    }
+
+    /// Decrypts history events in place (timelines paged from the server).
+    pub(crate) async fn decrypt_history<T>(
+        &self,
+        room_id: &str,
+        events: &mut [Raw<T>],
+    ) -> Result<()> {
+        let crypto = self.crypto().await?;
+        let mut state = crypto.state.lock().await;
+        decrypt_raws(&mut state, room_id, events);
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! The device's cryptographic state: its Olm account, Olm sessions with
+//! other devices, Megolm sessions, and what it knows of others' devices.
+//! Saved to the store as vodozemac pickles after every change.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use vodozemac::{
+    megolm::{GroupSession, GroupSessionPickle, InboundGroupSession, InboundGroupSessionPickle},
+    olm::{Account, AccountPickle, Session, SessionPickle},
+};
+
+/// Another device's public keys, from a verified /keys/query answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct DeviceInfo {
+    pub curve25519: String,
+    pub ed25519: String,
+}
+
+/// An outgoing Megolm session of one room and who has its key.
+pub(crate) struct Outbound {
+    pub session: GroupSession,
+    /// (user, device) pairs the key was sent to.
+    pub shared_with: HashSet<(String, String)>,
+    pub created_at_ms: u64,
+    pub messages: u64,
+}
+
+/// An incoming Megolm session, with the Curve25519 key of its sender.
+pub(crate) struct Inbound {
+    pub session: InboundGroupSession,
+    pub sender_key: String,
+}
+
+pub(crate) struct CryptoState {
+    pub account: Account,
+    /// Whether the device keys were uploaded.
+    pub published: bool,
+    /// Olm sessions by the other device's Curve25519 key, newest last.
+    pub olm: HashMap<String, Vec<Session>>,
+    pub outbound: HashMap<String, Outbound>,
+    /// Inbound sessions by (room id, session id).
+    pub inbound: HashMap<(String, String), Inbound>,
+    /// Known devices by user, then device id.
+    pub devices: HashMap<String, HashMap<String, DeviceInfo>>,
+    /// Users whose device lists must be fetched again.
+    pub stale: HashSet<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OutboundPickle {
+    session: GroupSessionPickle,
+    shared_with: Vec<(String, String)>,
+    created_at_ms: u64,
+    messages: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct InboundPickle {
+    room_id: String,
+    session: InboundGroupSessionPickle,
+    sender_key: String,
+}
+
+/// Everything above, in a form that can be written down.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Pickled {
+    account: AccountPickle,
+    published: bool,
+    olm: HashMap<String, Vec<SessionPickle>>,
+    outbound: HashMap<String, OutboundPickle>,
+    inbound: Vec<InboundPickle>,
+    devices: HashMap<String, HashMap<String, DeviceInfo>>,
+    stale: HashSet<String>,
+}
+
+impl CryptoState {
+    pub fn new() -> Self {
+        Self {
+            account: Account::new(),
+            published: false,
+            olm: HashMap::new(),
+            outbound: HashMap::new(),
+            inbound: HashMap::new(),
+            devices: HashMap::new(),
+            stale: HashSet::new(),
+        }
+    }
+
+    pub fn pickle(&self) -> Pickled {
+        Pickled {
+            account: self.account.pickle(),
+            published: self.published,
+            olm: self
+                .olm
+                .iter()
+                .map(|(key, sessions)| {
+                    (key.clone(), sessions.iter().map(Session::pickle).collect())
+                })
+                .collect(),
+            outbound: self
+                .outbound
+                .iter()
+                .map(|(room, out)| {
+                    let pickle = OutboundPickle {
+                        session: out.session.pickle(),
+                        shared_with: out.shared_with.iter().cloned().collect(),
+                        created_at_ms: out.created_at_ms,
+                        messages: out.messages,
+                    };
+                    (room.clone(), pickle)
+                })
+                .collect(),
+            inbound: self
+                .inbound
+                .iter()
+                .map(|((room_id, _), inbound)| InboundPickle {
+                    room_id: room_id.clone(),
+                    session: inbound.session.pickle(),
+                    sender_key: inbound.sender_key.clone(),
+                })
+                .collect(),
+            devices: self.devices.clone(),
+            stale: self.stale.clone(),
+        }
+    }
+
+    pub fn unpickle(pickled: Pickled) -> Self {
+        Self {
+            account: Account::from_pickle(pickled.account),
+            published: pickled.published,
+            olm: pickled
+                .olm
+                .into_iter()
+                .map(|(key, sessions)| {
+                    (key, sessions.into_iter().map(Session::from_pickle).collect())
+                })
+                .collect(),
+            outbound: pickled
+                .outbound
+                .into_iter()
+                .map(|(room, out)| {
+                    let outbound = Outbound {
+                        session: GroupSession::from_pickle(out.session),
+                        shared_with: out.shared_with.into_iter().collect(),
+                        created_at_ms: out.created_at_ms,
+                        messages: out.messages,
+                    };
+                    (room, outbound)
+                })
+                .collect(),
+            inbound: pickled
+                .inbound
+                .into_iter()
+                .map(|pickle| {
+                    let session = InboundGroupSession::from_pickle(pickle.session);
+                    let key = (pickle.room_id, session.session_id());
+                    (key, Inbound { session, sender_key: pickle.sender_key })
+                })
+                .collect(),
+            devices: pickled.devices,
+            stale: pickled.stale,
+        }
+    }
+}
