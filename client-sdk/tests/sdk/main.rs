@@ -5,6 +5,7 @@ mod common;
 
 mod chat;
 mod echo_bot;
+mod encryption;
 mod errors;
 mod history;
 mod media;

@@ -1,0 +1,189 @@
+//! End-to-end encryption between real clients through a real server: every
+//! device of every member reads the room, a late joiner reads only what
+//! comes after, a removed member gets no new keys, and the server's
+//! database never holds the plaintext.
+
+use lattice_homeserver::testing::{Backend, TestServer};
+use lattice_sdk::{
+    Client, Room,
+    ruma::{
+        api::client::room::create_room,
+        events::{
+            AnyMessageLikeEvent, AnyTimelineEvent, MessageLikeEvent,
+            room::message::OriginalSyncRoomMessageEvent,
+        },
+        serde::Raw,
+    },
+};
+use serde_json::{Value, json};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+use crate::{
+    backend_tests,
+    common::{registered, sync_until},
+};
+
+backend_tests!(encrypted_conversation_across_devices);
+
+/// A client whose message handler reports decrypted message bodies.
+fn listen(client: &Client) -> UnboundedReceiver<String> {
+    let (said, heard) = unbounded_channel();
+    client.add_event_handler(move |event: OriginalSyncRoomMessageEvent, _: Room| {
+        let said = said.clone();
+        async move {
+            let _ = said.send(event.content.body().to_owned());
+        }
+    });
+    heard
+}
+
+/// Syncs until `body` is heard (skipping earlier messages).
+async fn hear(client: &Client, heard: &mut UnboundedReceiver<String>, body: &str) {
+    while sync_until(client, heard).await != body {}
+}
+
+async fn second_device(server: &TestServer, name: &str) -> Client {
+    let client = Client::builder().homeserver_url(server.url()).build().await.expect("client");
+    client.login_password(name, "correct horse", Some("second device")).await.expect("login");
+    client
+}
+
+/// Bodies of the decrypted messages in a timeline, and how many events
+/// stayed encrypted.
+fn read(events: &[Raw<AnyTimelineEvent>]) -> (Vec<String>, usize) {
+    let mut bodies = Vec::new();
+    let mut encrypted = 0;
+    for raw in events {
+        match raw.deserialize() {
+            Ok(AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
+                MessageLikeEvent::Original(e),
+            ))) => bodies.push(e.content.body().to_owned()),
+            Ok(AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomEncrypted(_))) => {
+                encrypted += 1
+            }
+            _ => {}
+        }
+    }
+    (bodies, encrypted)
+}
+
+/// Everything the server stored, as text, to look for plaintext in.
+async fn stored_text(server: &TestServer) -> String {
+    let config = server.config();
+    if config.database.url.is_empty() {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&config.server.data_dir).expect("data dir") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                text.push_str(&String::from_utf8_lossy(&std::fs::read(&path).expect("read")));
+            }
+        }
+        return text;
+    }
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::PgConnection::connect(&config.database.url).await.expect("connect");
+    let mut text = String::new();
+    for sql in ["SELECT pdu AS t FROM events", "SELECT content AS t FROM to_device_messages"] {
+        for row in sqlx::query(sql).fetch_all(&mut conn).await.expect("query") {
+            text.push_str(&row.get::<String, _>("t"));
+        }
+    }
+    text
+}
+
+async fn encrypted_conversation_across_devices(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let alice = registered(&server, "alice").await;
+    let bob = registered(&server, "bob").await;
+    let alice_phone = second_device(&server, "alice").await;
+    let bob_phone = second_device(&server, "bob").await;
+    let bob_id = bob.user_id().expect("id");
+
+    let mut request = create_room::v3::Request::new();
+    request.invite = vec![bob_id.clone()];
+    request.initial_state = vec![
+        Raw::new(&json!({
+            "type": "m.room.encryption", "state_key": "",
+            "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+        }))
+        .expect("json")
+        .cast_unchecked(),
+    ];
+    let room = alice.create_room(request).await.expect("room");
+    assert!(room.is_encrypted().await.expect("settings"));
+    bob.join_room_by_id_or_alias(room.room_id().as_str()).await.expect("bob joins");
+
+    let mut heard: Vec<_> = [&alice_phone, &bob, &bob_phone].iter().map(|c| listen(c)).collect();
+    for client in [&alice, &alice_phone, &bob, &bob_phone] {
+        client.sync_once(Default::default()).await.expect("initial sync");
+    }
+    room.send_text("the secret plan").await.expect("sent encrypted");
+    for (client, heard) in [&alice_phone, &bob, &bob_phone].into_iter().zip(heard.iter_mut()) {
+        hear(client, heard, "the secret plan").await;
+    }
+    let bobs_room = bob.get_room(room.room_id()).await.expect("store").expect("room");
+    bobs_room.send_text("agreed, quietly").await.expect("bob replies");
+    let mut alice_heard = listen(&alice);
+    hear(&alice, &mut alice_heard, "agreed, quietly").await;
+    hear(&alice_phone, &mut heard[0], "agreed, quietly").await;
+
+    // Carol joins later: she reads what comes next, not what came before.
+    let carol = registered(&server, "carol").await;
+    room.invite_user(&carol.user_id().expect("id")).await.expect("invited");
+    carol.join_room_by_id_or_alias(room.room_id().as_str()).await.expect("carol joins");
+    let mut carol_heard = listen(&carol);
+    carol.sync_once(Default::default()).await.expect("sync");
+    room.send_text("welcome carol").await.expect("sent");
+    hear(&carol, &mut carol_heard, "welcome carol").await;
+    let carols_room = carol.get_room(room.room_id()).await.expect("store").expect("room");
+    let mut timeline = carols_room.timeline();
+    while timeline.paginate_backwards(50).await.expect("page") > 0 {}
+    let (bodies, still_encrypted) = read(timeline.events());
+    assert_eq!(bodies, ["welcome carol"]);
+    assert_eq!(still_encrypted, 2, "earlier messages are reported, not dropped");
+    // Alice's own history decrypts on her first device.
+    let mut timeline = room.timeline();
+    while timeline.paginate_backwards(50).await.expect("page") > 0 {}
+    let (bodies, _) = read(timeline.events());
+    assert_eq!(bodies, ["the secret plan", "agreed, quietly", "welcome carol"]);
+
+    // Bob is removed: the next message uses a new session he never gets.
+    let session_of = |event: &Value| event["content"]["session_id"].as_str().map(str::to_owned);
+    let raw_history = |token: String| {
+        let url = format!(
+            "{}/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50",
+            server.url(),
+            room.room_id()
+        );
+        async move {
+            let http = reqwest::Client::builder().build().expect("http client");
+            let answer: Value = http
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            answer["chunk"].as_array().expect("chunk").clone()
+        }
+    };
+    room.kick_user(&bob_id, None).await.expect("kicked");
+    room.send_text("after bob").await.expect("sent");
+    let token = alice.session().expect("session").access_token;
+    let chunk = raw_history(token).await;
+    let sessions: Vec<String> =
+        chunk.iter().filter(|e| e["type"] == "m.room.encrypted").filter_map(session_of).collect();
+    assert_eq!(sessions.len(), 4);
+    // Newest first: after bob, welcome carol, Bob's reply, the secret plan.
+    assert_eq!(sessions[1], sessions[3], "Carol joining did not need a new session");
+    assert_ne!(sessions[0], sessions[1], "the session rotated when Bob left");
+
+    // The server stored ciphertext only.
+    let stored = stored_text(&server).await;
+    for secret in ["the secret plan", "agreed, quietly", "welcome carol", "after bob"] {
+        assert!(!stored.contains(secret), "the server stored {secret:?} in plaintext");
+    }
+    assert!(stored.contains("m.megolm.v1.aes-sha2"), "the check looked at the right data");
+}
