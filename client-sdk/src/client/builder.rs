@@ -18,6 +18,7 @@ pub struct ClientBuilder {
     homeserver: Option<String>,
     server_name: Option<(OwnedServerName, &'static str)>,
     store_path: Option<PathBuf>,
+    passphrase: Option<String>,
 }
 
 impl ClientBuilder {
@@ -49,6 +50,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Encrypts the end-to-end encryption secrets in the store with a key
+    /// derived from `passphrase` (argon2id). Without one they are stored
+    /// under a fixed key: readable by anyone who can read the store file.
+    pub fn store_passphrase(mut self, passphrase: impl Into<String>) -> Self {
+        self.passphrase = Some(passphrase.into());
+        self
+    }
+
     /// Builds the client; a session saved in the store is restored.
     pub async fn build(self) -> Result<Client> {
         let homeserver = match (self.homeserver, self.server_name) {
@@ -63,7 +72,11 @@ impl ClientBuilder {
             None => Store::in_memory().await?,
         };
         let session = store.session().await?;
-        Ok(Client::new(Transport::new(&homeserver)?, store, session))
+        let pickle_key = match &self.passphrase {
+            Some(passphrase) => store.pickle_key(passphrase).await?,
+            None => [0; 32],
+        };
+        Ok(Client::new(Transport::new(&homeserver)?, store, session, pickle_key))
     }
 }
 

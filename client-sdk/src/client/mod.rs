@@ -49,6 +49,8 @@ pub(crate) struct ClientInner {
     pub(crate) handlers: RwLock<Vec<Handler>>,
     /// This device's end-to-end encryption, loaded on first use.
     pub(crate) crypto: Mutex<Option<Arc<crate::crypto::Crypto>>>,
+    /// Encrypts the crypto state in the store (from the store passphrase).
+    pub(crate) pickle_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ClientInner {
@@ -66,7 +68,12 @@ impl Client {
         ClientBuilder::default()
     }
 
-    pub(crate) fn new(transport: Transport, store: Store, session: Option<Session>) -> Self {
+    pub(crate) fn new(
+        transport: Transport,
+        store: Store,
+        session: Option<Session>,
+        pickle_key: [u8; 32],
+    ) -> Self {
         Self {
             inner: Arc::new(ClientInner {
                 transport,
@@ -77,6 +84,7 @@ impl Client {
                 sync_lock: Mutex::new(()),
                 handlers: RwLock::new(Vec::new()),
                 crypto: Mutex::new(None),
+                pickle_key,
             }),
         }
     }

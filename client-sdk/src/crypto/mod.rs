@@ -47,8 +47,10 @@ impl Client {
         {
             return Ok(crypto.clone());
         }
+        let key = &self.inner.pickle_key;
         let state = match self.inner.store.crypto_state(session.device_id.as_str()).await? {
-            Some(json) => CryptoState::unpickle(serde_json::from_str::<Pickled>(&json)?),
+            Some(json) => CryptoState::unpickle(serde_json::from_str::<Pickled>(&json)?, key)
+                .map_err(|_| Error::Invalid("the store passphrase is wrong".into()))?,
             None => CryptoState::new(),
         };
         let crypto = Arc::new(Crypto {
@@ -62,7 +64,7 @@ impl Client {
 
     /// Writes the crypto state down (after every change).
     pub(crate) async fn save_crypto(&self, crypto: &Crypto, state: &CryptoState) -> Result<()> {
-        let json = serde_json::to_string(&state.pickle())?;
+        let json = serde_json::to_string(&state.pickle(&self.inner.pickle_key))?;
         self.inner.store.save_crypto_state(crypto.device_id.as_str(), &json).await
     }
 

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use vodozemac::{
+    PickleError,
     megolm::{GroupSession, GroupSessionPickle, InboundGroupSession, InboundGroupSessionPickle},
     olm::{Account, AccountPickle, Session, SessionPickle},
 };
@@ -49,7 +50,7 @@ pub(crate) struct CryptoState {
 
 #[derive(Serialize, Deserialize)]
 struct OutboundPickle {
-    session: GroupSessionPickle,
+    session: String,
     shared_with: Vec<(String, String)>,
     created_at_ms: u64,
     messages: u64,
@@ -58,16 +59,18 @@ struct OutboundPickle {
 #[derive(Serialize, Deserialize)]
 struct InboundPickle {
     room_id: String,
-    session: InboundGroupSessionPickle,
+    session: String,
     sender_key: String,
 }
 
-/// Everything above, in a form that can be written down.
+/// Everything above, in a form that can be written down: every secret is
+/// a vodozemac pickle encrypted with the store's pickle key; device keys
+/// are public and stay readable.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Pickled {
-    account: AccountPickle,
+    account: String,
     published: bool,
-    olm: HashMap<String, Vec<SessionPickle>>,
+    olm: HashMap<String, Vec<String>>,
     outbound: HashMap<String, OutboundPickle>,
     inbound: Vec<InboundPickle>,
     devices: HashMap<String, HashMap<String, DeviceInfo>>,
@@ -87,15 +90,15 @@ impl CryptoState {
         }
     }
 
-    pub fn pickle(&self) -> Pickled {
+    pub fn pickle(&self, key: &[u8; 32]) -> Pickled {
         Pickled {
-            account: self.account.pickle(),
+            account: self.account.pickle().encrypt(key),
             published: self.published,
             olm: self
                 .olm
                 .iter()
-                .map(|(key, sessions)| {
-                    (key.clone(), sessions.iter().map(Session::pickle).collect())
+                .map(|(id, sessions)| {
+                    (id.clone(), sessions.iter().map(|s| s.pickle().encrypt(key)).collect())
                 })
                 .collect(),
             outbound: self
@@ -103,7 +106,7 @@ impl CryptoState {
                 .iter()
                 .map(|(room, out)| {
                     let pickle = OutboundPickle {
-                        session: out.session.pickle(),
+                        session: out.session.pickle().encrypt(key),
                         shared_with: out.shared_with.iter().cloned().collect(),
                         created_at_ms: out.created_at_ms,
                         messages: out.messages,
@@ -116,7 +119,7 @@ impl CryptoState {
                 .iter()
                 .map(|((room_id, _), inbound)| InboundPickle {
                     room_id: room_id.clone(),
-                    session: inbound.session.pickle(),
+                    session: inbound.session.pickle().encrypt(key),
                     sender_key: inbound.sender_key.clone(),
                 })
                 .collect(),
@@ -125,41 +128,45 @@ impl CryptoState {
         }
     }
 
-    pub fn unpickle(pickled: Pickled) -> Self {
-        Self {
-            account: Account::from_pickle(pickled.account),
+    /// Reads a pickled state back; fails with a wrong key.
+    pub fn unpickle(pickled: Pickled, key: &[u8; 32]) -> Result<Self, PickleError> {
+        let mut olm = HashMap::new();
+        for (id, sessions) in pickled.olm {
+            let sessions = sessions
+                .iter()
+                .map(|s| SessionPickle::from_encrypted(s, key).map(Session::from_pickle))
+                .collect::<Result<Vec<_>, _>>()?;
+            olm.insert(id, sessions);
+        }
+        let mut outbound = HashMap::new();
+        for (room, out) in pickled.outbound {
+            let session =
+                GroupSession::from_pickle(GroupSessionPickle::from_encrypted(&out.session, key)?);
+            let shared_with = out.shared_with.into_iter().collect();
+            let out = Outbound {
+                session,
+                shared_with,
+                created_at_ms: out.created_at_ms,
+                messages: out.messages,
+            };
+            outbound.insert(room, out);
+        }
+        let mut inbound = HashMap::new();
+        for pickle in pickled.inbound {
+            let session = InboundGroupSession::from_pickle(
+                InboundGroupSessionPickle::from_encrypted(&pickle.session, key)?,
+            );
+            let id = (pickle.room_id, session.session_id());
+            inbound.insert(id, Inbound { session, sender_key: pickle.sender_key });
+        }
+        Ok(Self {
+            account: Account::from_pickle(AccountPickle::from_encrypted(&pickled.account, key)?),
             published: pickled.published,
-            olm: pickled
-                .olm
-                .into_iter()
-                .map(|(key, sessions)| {
-                    (key, sessions.into_iter().map(Session::from_pickle).collect())
-                })
-                .collect(),
-            outbound: pickled
-                .outbound
-                .into_iter()
-                .map(|(room, out)| {
-                    let outbound = Outbound {
-                        session: GroupSession::from_pickle(out.session),
-                        shared_with: out.shared_with.into_iter().collect(),
-                        created_at_ms: out.created_at_ms,
-                        messages: out.messages,
-                    };
-                    (room, outbound)
-                })
-                .collect(),
-            inbound: pickled
-                .inbound
-                .into_iter()
-                .map(|pickle| {
-                    let session = InboundGroupSession::from_pickle(pickle.session);
-                    let key = (pickle.room_id, session.session_id());
-                    (key, Inbound { session, sender_key: pickle.sender_key })
-                })
-                .collect(),
+            olm,
+            outbound,
+            inbound,
             devices: pickled.devices,
             stale: pickled.stale,
-        }
+        })
     }
 }

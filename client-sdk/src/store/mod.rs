@@ -14,7 +14,10 @@ use sqlx::{
 };
 
 pub(crate) use self::sync::{RoomChanges, SyncChanges};
-use crate::{error::Result, session::Session};
+use crate::{
+    error::{Error, Result},
+    session::Session,
+};
 
 /// Where a client keeps what it learned from the server.
 #[derive(Clone, Debug)]
@@ -92,6 +95,26 @@ impl Store {
 
     pub(crate) async fn save_crypto_state(&self, device_id: &str, json: &str) -> Result<()> {
         put_value(&self.pool, &format!("crypto:{device_id}"), json).await
+    }
+
+    /// The key that encrypts crypto secrets, from `passphrase` and the
+    /// store's own random salt (made on first use).
+    pub(crate) async fn pickle_key(&self, passphrase: &str) -> Result<[u8; 32]> {
+        let salt = match self.value("pickle_salt").await? {
+            Some(salt) => salt,
+            None => {
+                let mut bytes = [0u8; 16];
+                getrandom::fill(&mut bytes).map_err(|e| Error::Invalid(e.to_string()))?;
+                let salt: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                put_value(&self.pool, "pickle_salt", &salt).await?;
+                salt
+            }
+        };
+        let mut key = [0u8; 32];
+        argon2::Argon2::default()
+            .hash_password_into(passphrase.as_bytes(), salt.as_bytes(), &mut key)
+            .map_err(|e| Error::Invalid(format!("cannot derive the store key: {e}")))?;
+        Ok(key)
     }
 
     /// Where the next sync continues from.

@@ -23,7 +23,7 @@ use crate::{
     common::{registered, sync_until},
 };
 
-backend_tests!(encrypted_conversation_across_devices);
+backend_tests!(encrypted_conversation_across_devices, crypto_state_is_kept_under_the_passphrase);
 
 /// A client whose message handler reports decrypted message bodies.
 fn listen(client: &Client) -> UnboundedReceiver<String> {
@@ -99,16 +99,7 @@ async fn encrypted_conversation_across_devices(backend: Backend) {
     let bob_phone = second_device(&server, "bob").await;
     let bob_id = bob.user_id().expect("id");
 
-    let mut request = create_room::v3::Request::new();
-    request.invite = vec![bob_id.clone()];
-    request.initial_state = vec![
-        Raw::new(&json!({
-            "type": "m.room.encryption", "state_key": "",
-            "content": {"algorithm": "m.megolm.v1.aes-sha2"},
-        }))
-        .expect("json")
-        .cast_unchecked(),
-    ];
+    let request = encrypted_room_request(vec![bob_id.clone()]);
     let room = alice.create_room(request).await.expect("room");
     assert!(room.is_encrypted().await.expect("settings"));
     bob.join_room_by_id_or_alias(room.room_id().as_str()).await.expect("bob joins");
@@ -186,4 +177,63 @@ async fn encrypted_conversation_across_devices(backend: Backend) {
         assert!(!stored.contains(secret), "the server stored {secret:?} in plaintext");
     }
     assert!(stored.contains("m.megolm.v1.aes-sha2"), "the check looked at the right data");
+}
+
+fn encrypted_room_request(invite: Vec<lattice_sdk::ruma::OwnedUserId>) -> create_room::v3::Request {
+    let mut request = create_room::v3::Request::new();
+    request.invite = invite;
+    request.initial_state = vec![
+        Raw::new(&json!({
+            "type": "m.room.encryption", "state_key": "",
+            "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+        }))
+        .expect("json")
+        .cast_unchecked(),
+    ];
+    request
+}
+
+async fn crypto_state_is_kept_under_the_passphrase(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("alice.sqlite");
+    let open = |passphrase: &'static str| {
+        let url = server.url().to_owned();
+        let store = store.clone();
+        async move {
+            Client::builder()
+                .homeserver_url(url)
+                .store_path(store)
+                .store_passphrase(passphrase)
+                .build()
+                .await
+                .expect("client")
+        }
+    };
+    let bob = registered(&server, "bob").await;
+    let alice = open("open sesame").await;
+    alice.register("alice", "correct horse").await.expect("registered");
+    let room = alice
+        .create_room(encrypted_room_request(vec![bob.user_id().expect("id")]))
+        .await
+        .expect("room");
+    bob.join_room_by_id_or_alias(room.room_id().as_str()).await.expect("joined");
+    let mut bob_heard = listen(&bob);
+    room.send_text("before the restart").await.expect("sent");
+    hear(&bob, &mut bob_heard, "before the restart").await;
+    drop(alice);
+
+    let intruder = open("wrong guess").await;
+    let refused = intruder.sync_once(Default::default()).await.expect_err("wrong passphrase");
+    assert!(matches!(refused, lattice_sdk::Error::Invalid(_)), "{refused}");
+    drop(intruder);
+
+    let alice = open("open sesame").await;
+    let mut alice_heard = listen(&alice);
+    let bobs_room = bob.get_room(room.room_id()).await.expect("store").expect("room");
+    bobs_room.send_text("while you were away").await.expect("sent");
+    hear(&alice, &mut alice_heard, "while you were away").await;
+    let room = alice.get_room(room.room_id()).await.expect("store").expect("room");
+    room.send_text("after the restart").await.expect("sent");
+    hear(&bob, &mut bob_heard, "after the restart").await;
 }
