@@ -3,6 +3,7 @@
 //! encrypt room events. Events leave through `Room::send` and arrive
 //! through sync and timelines; those are the only places that call in here.
 
+pub(crate) mod attachment;
 mod keys;
 mod megolm;
 mod olm;

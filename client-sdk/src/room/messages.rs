@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use ruma::{
-    EventId, OwnedEventId, OwnedMxcUri, TransactionId, UserId,
+    EventId, OwnedEventId, TransactionId, UserId,
     api::client::{
         message::{get_message_events, send_message_event},
         receipt::create_receipt::{self, v3::ReceiptType},
@@ -23,6 +23,7 @@ use ruma::{
         reaction::ReactionEventContent,
         receipt::ReceiptThread,
         relation::{Annotation, Thread},
+        room::MediaSource,
         room::message::{
             AddMentions, FileMessageEventContent, ForwardThread, ImageMessageEventContent,
             MessageType, Relation, ReplacementMetadata, ReplyMetadata, RoomMessageEventContent,
@@ -131,8 +132,8 @@ impl Room {
         content_type: &str,
         bytes: Vec<u8>,
     ) -> Result<OwnedEventId> {
-        self.send_attachment(filename, content_type, bytes, |name, url| {
-            MessageType::File(FileMessageEventContent::plain(name, url))
+        self.send_attachment(filename, content_type, bytes, |name, source| {
+            MessageType::File(FileMessageEventContent::new(name, source))
         })
         .await
     }
@@ -144,8 +145,8 @@ impl Room {
         content_type: &str,
         bytes: Vec<u8>,
     ) -> Result<OwnedEventId> {
-        self.send_attachment(filename, content_type, bytes, |name, url| {
-            MessageType::Image(ImageMessageEventContent::plain(name, url))
+        self.send_attachment(filename, content_type, bytes, |name, source| {
+            MessageType::Image(ImageMessageEventContent::new(name, source))
         })
         .await
     }
@@ -155,10 +156,16 @@ impl Room {
         filename: &str,
         content_type: &str,
         bytes: Vec<u8>,
-        message: impl FnOnce(String, OwnedMxcUri) -> MessageType,
+        message: impl FnOnce(String, MediaSource) -> MessageType,
     ) -> Result<OwnedEventId> {
-        let url = self.client.media().upload(content_type, Some(filename), bytes).await?;
-        self.send(RoomMessageEventContent::new(message(filename.to_owned(), url))).await
+        let media = self.client.media();
+        // In an encrypted room the file is encrypted too, and its key
+        // travels in the encrypted event.
+        let source = match self.is_encrypted().await? {
+            true => MediaSource::Encrypted(Box::new(media.upload_encrypted(bytes).await?)),
+            false => MediaSource::Plain(media.upload(content_type, Some(filename), bytes).await?),
+        };
+        self.send(RoomMessageEventContent::new(message(filename.to_owned(), source))).await
     }
 
     /// Redacts (removes the content of) an event, with an optional reason.

@@ -10,7 +10,10 @@ use lattice_sdk::{
         api::client::room::create_room,
         events::{
             AnyMessageLikeEvent, AnyTimelineEvent, MessageLikeEvent,
-            room::message::OriginalSyncRoomMessageEvent,
+            room::{
+                MediaSource,
+                message::{MessageType, OriginalSyncRoomMessageEvent},
+            },
         },
         serde::Raw,
     },
@@ -118,6 +121,24 @@ async fn encrypted_conversation_across_devices(backend: Backend) {
     hear(&alice, &mut alice_heard, "agreed, quietly").await;
     hear(&alice_phone, &mut heard[0], "agreed, quietly").await;
 
+    // Files in an encrypted room are encrypted too, and come back whole.
+    let (got, mut files) = unbounded_channel();
+    bob.add_event_handler(move |event: OriginalSyncRoomMessageEvent, _: Room| {
+        let got = got.clone();
+        async move {
+            if let MessageType::File(file) = event.content.msgtype {
+                let _ = got.send(file.source);
+            }
+        }
+    });
+    let report: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    room.send_file("plan.pdf", "application/pdf", report.clone()).await.expect("file sent");
+    let source = sync_until(&bob, &mut files).await;
+    let MediaSource::Encrypted(file) = &source else { panic!("an encrypted attachment") };
+    let stored = bob.media().download(&file.url).await.expect("ciphertext");
+    assert_ne!(stored, report, "the server holds ciphertext");
+    assert_eq!(bob.media().download_source(&source).await.expect("decrypted"), report);
+
     // Carol joins later: she reads what comes next, not what came before.
     let carol = registered(&server, "carol").await;
     room.invite_user(&carol.user_id().expect("id")).await.expect("invited");
@@ -131,12 +152,12 @@ async fn encrypted_conversation_across_devices(backend: Backend) {
     while timeline.paginate_backwards(50).await.expect("page") > 0 {}
     let (bodies, still_encrypted) = read(timeline.events());
     assert_eq!(bodies, ["welcome carol"]);
-    assert_eq!(still_encrypted, 2, "earlier messages are reported, not dropped");
+    assert_eq!(still_encrypted, 3, "earlier messages are reported, not dropped");
     // Alice's own history decrypts on her first device.
     let mut timeline = room.timeline();
     while timeline.paginate_backwards(50).await.expect("page") > 0 {}
     let (bodies, _) = read(timeline.events());
-    assert_eq!(bodies, ["the secret plan", "agreed, quietly", "welcome carol"]);
+    assert_eq!(bodies, ["the secret plan", "agreed, quietly", "plan.pdf", "welcome carol"]);
 
     // Bob is removed: the next message uses a new session he never gets.
     let session_of = |event: &Value| event["content"]["session_id"].as_str().map(str::to_owned);
@@ -166,9 +187,9 @@ async fn encrypted_conversation_across_devices(backend: Backend) {
     let chunk = raw_history(token).await;
     let sessions: Vec<String> =
         chunk.iter().filter(|e| e["type"] == "m.room.encrypted").filter_map(session_of).collect();
-    assert_eq!(sessions.len(), 4);
-    // Newest first: after bob, welcome carol, Bob's reply, the secret plan.
-    assert_eq!(sessions[1], sessions[3], "Carol joining did not need a new session");
+    assert_eq!(sessions.len(), 5);
+    // Newest first: after bob, welcome carol, the file, Bob's reply, the secret plan.
+    assert_eq!(sessions[1], sessions[4], "Carol joining did not need a new session");
     assert_ne!(sessions[0], sessions[1], "the session rotated when Bob left");
 
     // The server stored ciphertext only.
