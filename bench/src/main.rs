@@ -3,9 +3,6 @@
 //! senders, delivery latency to long-polling syncs, initial sync of a user in
 //! 100 rooms, /messages over 1,000 events, and the server's RSS and CPU.
 
-mod client;
-mod server;
-
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -14,7 +11,10 @@ use std::{
 use clap::Parser;
 use serde_json::json;
 
-use crate::{client::Client, server::ServerProcess};
+use lattice_bench::{
+    client::{self, Client},
+    server::ServerProcess,
+};
 
 #[derive(Parser, Debug)]
 #[command(about = "Measure a Lattice server through its HTTP API")]
