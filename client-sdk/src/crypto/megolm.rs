@@ -30,6 +30,23 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
+type ToDeviceMessages = BTreeMap<
+    OwnedUserId,
+    BTreeMap<DeviceIdOrAllDevices, Raw<ruma::events::AnyToDeviceEventContent>>,
+>;
+
+fn add_message(
+    messages: &mut ToDeviceMessages,
+    user: &str,
+    device: &str,
+    content: &Value,
+) -> Result<()> {
+    let Ok(user) = OwnedUserId::try_from(user) else { return Ok(()) };
+    let raw = Raw::from_json(serde_json::value::to_raw_value(content)?);
+    messages.entry(user).or_default().insert(DeviceIdOrAllDevices::DeviceId(device.into()), raw);
+    Ok(())
+}
+
 /// Keeps an incoming session for `room_id` (the first copy wins).
 fn add_inbound(state: &mut CryptoState, room_id: &str, session_key: &str, sender_key: &str) {
     let Ok(key) = SessionKey::from_base64(session_key) else { return };
@@ -169,33 +186,46 @@ impl Client {
             "session_key": outbound.session.session_key().to_base64(),
         });
         self.open_sessions(state, &targets).await?;
-        let mut messages: BTreeMap<OwnedUserId, BTreeMap<DeviceIdOrAllDevices, Raw<_>>> =
-            BTreeMap::new();
+        let mut keys = ToDeviceMessages::new();
+        let mut withheld = ToDeviceMessages::new();
         let mut reached = Vec::new();
+        let sender_key = state.account.identity_keys().curve25519.to_base64();
         for (user, device) in targets {
             let Some(info) = state.devices.get(&user).and_then(|d| d.get(&device)).cloned() else {
                 continue;
             };
-            let Some(content) =
-                olm::encrypt(crypto, state, &user, &info, "m.room_key", room_key.clone())?
-            else {
-                tracing::warn!(%user, %device, "no Olm session: the room key is withheld from this device");
-                continue;
-            };
-            let Ok(user_id) = OwnedUserId::try_from(user.as_str()) else { continue };
-            messages.entry(user_id).or_default().insert(
-                DeviceIdOrAllDevices::DeviceId(device.as_str().into()),
-                Raw::from_json(serde_json::value::to_raw_value(&content)?),
-            );
-            reached.push((user, device));
+            match olm::encrypt(crypto, state, &user, &info, "m.room_key", room_key.clone())? {
+                Some(content) => {
+                    add_message(&mut keys, &user, &device, &content)?;
+                    reached.push((user, device));
+                }
+                None => {
+                    // The device has no one-time key left: tell it why it
+                    // cannot read this session instead of staying silent.
+                    let notice = json!({
+                        "algorithm": MEGOLM,
+                        "room_id": room_id,
+                        "session_id": room_key["session_id"],
+                        "sender_key": sender_key,
+                        "code": "m.no_olm",
+                        "reason": "No Olm session could be established with this device",
+                    });
+                    add_message(&mut withheld, &user, &device, &notice)?;
+                }
+            }
         }
-        if !messages.is_empty() {
-            let request = send_event_to_device::v3::Request::new_raw(
-                ToDeviceEventType::RoomEncrypted,
-                ruma::TransactionId::new(),
-                messages,
-            );
-            self.send(request).await?;
+        for (event_type, messages) in [
+            (ToDeviceEventType::RoomEncrypted, keys),
+            (ToDeviceEventType::from("m.room_key.withheld"), withheld),
+        ] {
+            if !messages.is_empty() {
+                let request = send_event_to_device::v3::Request::new_raw(
+                    event_type,
+                    ruma::TransactionId::new(),
+                    messages,
+                );
+                self.send(request).await?;
+            }
         }
         if let Some(outbound) = state.outbound.get_mut(room_id) {
             outbound.shared_with.extend(reached);

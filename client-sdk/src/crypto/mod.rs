@@ -4,9 +4,11 @@
 //! through sync and timelines; those are the only places that call in here.
 
 pub(crate) mod attachment;
+mod backup;
 mod keys;
 mod megolm;
 mod olm;
+mod recovery_key;
 mod state;
 
 use std::sync::Arc;

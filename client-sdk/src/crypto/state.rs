@@ -46,6 +46,10 @@ pub(crate) struct CryptoState {
     pub devices: HashMap<String, HashMap<String, DeviceInfo>>,
     /// Users whose device lists must be fetched again.
     pub stale: HashSet<String>,
+    /// The server-side key backup in use: (version, public key).
+    pub backup: Option<(String, String)>,
+    /// Inbound sessions already in that backup.
+    pub backed_up: HashSet<(String, String)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -75,6 +79,10 @@ pub(crate) struct Pickled {
     inbound: Vec<InboundPickle>,
     devices: HashMap<String, HashMap<String, DeviceInfo>>,
     stale: HashSet<String>,
+    #[serde(default)]
+    backup: Option<(String, String)>,
+    #[serde(default)]
+    backed_up: Vec<(String, String)>,
 }
 
 impl CryptoState {
@@ -87,6 +95,8 @@ impl CryptoState {
             inbound: HashMap::new(),
             devices: HashMap::new(),
             stale: HashSet::new(),
+            backup: None,
+            backed_up: HashSet::new(),
         }
     }
 
@@ -125,6 +135,8 @@ impl CryptoState {
                 .collect(),
             devices: self.devices.clone(),
             stale: self.stale.clone(),
+            backup: self.backup.clone(),
+            backed_up: self.backed_up.iter().cloned().collect(),
         }
     }
 
@@ -167,6 +179,8 @@ impl CryptoState {
             inbound,
             devices: pickled.devices,
             stale: pickled.stale,
+            backup: pickled.backup,
+            backed_up: pickled.backed_up.into_iter().collect(),
         })
     }
 }

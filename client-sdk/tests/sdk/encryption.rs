@@ -26,7 +26,11 @@ use crate::{
     common::{registered, sync_until},
 };
 
-backend_tests!(encrypted_conversation_across_devices, crypto_state_is_kept_under_the_passphrase);
+backend_tests!(
+    encrypted_conversation_across_devices,
+    crypto_state_is_kept_under_the_passphrase,
+    new_device_restores_keys_from_backup,
+);
 
 /// A client whose message handler reports decrypted message bodies.
 fn listen(client: &Client) -> UnboundedReceiver<String> {
@@ -257,4 +261,39 @@ async fn crypto_state_is_kept_under_the_passphrase(backend: Backend) {
     let room = alice.get_room(room.room_id()).await.expect("store").expect("room");
     room.send_text("after the restart").await.expect("sent");
     hear(&bob, &mut bob_heard, "after the restart").await;
+}
+
+async fn new_device_restores_keys_from_backup(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let alice = registered(&server, "alice").await;
+    let bob = registered(&server, "bob").await;
+    let room = bob
+        .create_room(encrypted_room_request(vec![alice.user_id().expect("id")]))
+        .await
+        .expect("room");
+    alice.join_room_by_id_or_alias(room.room_id().as_str()).await.expect("joined");
+    let mut heard = listen(&alice);
+    alice.sync_once(Default::default()).await.expect("sync");
+    room.send_text("old news").await.expect("sent");
+    hear(&alice, &mut heard, "old news").await;
+    let recovery_key = alice.enable_key_backup().await.expect("backup on");
+
+    let laptop = second_device(&server, "alice").await;
+    let history = |client: Client| {
+        let room_id = room.room_id().to_owned();
+        async move {
+            let room = client.room(room_id);
+            let mut timeline = room.timeline();
+            while timeline.paginate_backwards(50).await.expect("page") > 0 {}
+            read(timeline.events())
+        }
+    };
+    assert_eq!(history(laptop.clone()).await, (vec![], 1), "the new device cannot read it yet");
+    let wrong = laptop
+        .restore_key_backup("EsTc LW2K PGiF wKEA 3As5 g5c4 BXwk qeeJ ZJV8 Q9fu gUMN UE4d")
+        .await;
+    assert!(wrong.is_err(), "a wrong recovery key opens nothing");
+    let restored = laptop.restore_key_backup(&recovery_key).await.expect("restored");
+    assert!(restored >= 1, "restored {restored} keys");
+    assert_eq!(history(laptop).await, (vec!["old news".to_owned()], 0));
 }
