@@ -64,7 +64,13 @@ impl Services {
         let presence =
             ephemeral::Presence::new(store.clone(), notifier.clone(), config.presence.enabled);
         Ok(Self {
-            admin: admin::Admin::new(store.clone(), config.clone(), auth.clone(), accounts.clone()),
+            admin: admin::Admin::new(
+                store.clone(),
+                config.clone(),
+                auth.clone(),
+                accounts.clone(),
+                rooms.clone(),
+            ),
             accounts,
             devices: devices::Devices::new(store.clone(), auth.clone(), keys.clone()),
             keys: keys.clone(),

@@ -52,6 +52,7 @@ const STEPS: &[Step] = &[
     shared!(9, "0009_security"),
     shared!(10, "0010_reports"),
     shared!(11, "0011_e2ee"),
+    shared!(12, "0012_blocked_rooms"),
 ];
 
 /// The migrator for one backend.

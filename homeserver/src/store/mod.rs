@@ -4,6 +4,7 @@
 //! BIGINT columns, 0/1 flags); only the migrations differ per backend.
 
 mod account_data;
+mod admin_rooms;
 mod backup;
 mod device_keys;
 mod ephemeral;
@@ -29,6 +30,7 @@ use sqlx::{
 };
 
 pub use self::{
+    admin_rooms::SummaryRow,
     backup::BackupKeyRow,
     device_keys::OneTimeKeyRow,
     ephemeral::{PresenceRow, ReceiptRow},

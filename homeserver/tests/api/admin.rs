@@ -7,7 +7,12 @@ use crate::{
     common::{Backend, TestServer},
 };
 
-backend_tests!(admin_routes_refuse_non_admins, admins_manage_users, reports_reach_admins);
+backend_tests!(
+    admin_routes_refuse_non_admins,
+    admins_manage_users,
+    reports_reach_admins,
+    admins_inspect_and_shut_down_rooms,
+);
 
 async fn reports_reach_admins(backend: Backend) {
     let s = TestServer::new(backend).await;
@@ -51,12 +56,18 @@ async fn reports_reach_admins(backend: Backend) {
     s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
 }
 
-const ROUTES: [(&str, &str); 5] = [
+const ROUTES: [(&str, &str); 11] = [
     ("GET", "/_synapse/admin/v1/server_version"),
     ("GET", "/_synapse/admin/v2/users"),
     ("GET", "/_synapse/admin/v2/users/@alice:localhost"),
     ("POST", "/_synapse/admin/v1/deactivate/@alice:localhost"),
     ("POST", "/_synapse/admin/v1/reset_password/@alice:localhost"),
+    ("GET", "/_synapse/admin/v1/event_reports"),
+    ("GET", "/_synapse/admin/v1/rooms"),
+    ("GET", "/_synapse/admin/v1/rooms/!room:localhost"),
+    ("GET", "/_synapse/admin/v1/rooms/!room:localhost/members"),
+    ("GET", "/_synapse/admin/v1/rooms/!room:localhost/state"),
+    ("DELETE", "/_synapse/admin/v1/rooms/!room:localhost"),
 ];
 
 async fn admin_routes_refuse_non_admins(backend: Backend) {
@@ -134,4 +145,74 @@ async fn admins_manage_users(backend: Backend) {
     )
     .await
     .err(400, "M_BAD_JSON");
+}
+
+async fn admins_inspect_and_shut_down_rooms(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let root = s.register("root", "pw").await;
+    let root_id = ruma::UserId::parse(root.user_id.as_str()).expect("user id");
+    s.services().admin.set_admin(&root_id, true).await.expect("made admin");
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let token = Some(root.token.as_str());
+    let spam = s
+        .create_room(
+            &alice.token,
+            json!({"preset": "public_chat", "name": "Spam", "room_alias_name": "spam", "visibility": "public"}),
+        )
+        .await;
+    s.join(&bob.token, &spam).await.ok();
+    let quiet = s.create_room(&bob.token, json!({"name": "Quiet"})).await;
+
+    let listed = s.get("/_synapse/admin/v1/rooms?limit=1", token).await.ok();
+    assert_eq!(listed["total_rooms"], 2);
+    assert_eq!(listed["rooms"].as_array().map(Vec::len), Some(1));
+    assert_eq!(listed["next_batch"], 1);
+    let all = s.get("/_synapse/admin/v1/rooms", token).await.ok();
+    let spam_row = all["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .find(|room| room["room_id"] == spam.as_str())
+        .expect("listed")
+        .clone();
+    assert_eq!(spam_row["name"], "Spam");
+    assert_eq!(spam_row["joined_members"], 2);
+    assert_eq!(spam_row["joined_local_members"], 2);
+    assert_eq!(spam_row["creator"], alice.user_id);
+    assert_eq!(spam_row["join_rules"], "public");
+    assert_eq!(spam_row["canonical_alias"], "#spam:localhost");
+    let details = s.get(&format!("/_synapse/admin/v1/rooms/{quiet}"), token).await.ok();
+    assert_eq!(
+        (details["name"].as_str(), details["joined_members"].as_i64()),
+        (Some("Quiet"), Some(1))
+    );
+    let members = s.get(&format!("/_synapse/admin/v1/rooms/{spam}/members"), token).await.ok();
+    assert_eq!(members["total"], 2);
+    let state = s.get(&format!("/_synapse/admin/v1/rooms/{spam}/state"), token).await.ok();
+    assert!(state["state"].as_array().expect("state").iter().any(|e| e["type"] == "m.room.create"));
+    s.get("/_synapse/admin/v1/rooms/!nothing:localhost", token).await.err(404, "M_NOT_FOUND");
+
+    // Shut the spam room down: everyone leaves, the alias goes, and nobody
+    // can come back.
+    let done = s
+        .delete(&format!("/_synapse/admin/v1/rooms/{spam}"), token, Some(json!({"block": true})))
+        .await
+        .ok();
+    let mut kicked: Vec<String> =
+        serde_json::from_value(done["kicked_users"].clone()).expect("list");
+    kicked.sort();
+    assert_eq!(kicked, [alice.user_id.clone(), bob.user_id.clone()]);
+    assert_eq!(done["local_aliases"], json!(["#spam:localhost"]));
+    let after = s.get(&format!("/_synapse/admin/v1/rooms/{spam}"), token).await.ok();
+    assert_eq!(
+        (after["joined_members"].as_i64(), after["blocked"].as_bool()),
+        (Some(0), Some(true))
+    );
+    s.join(&bob.token, &spam).await.err(403, "M_FORBIDDEN");
+    s.get("/_matrix/client/v3/directory/room/%23spam:localhost", None)
+        .await
+        .err(404, "M_NOT_FOUND");
+    // Other rooms are untouched.
+    s.send_text(&bob.token, &quiet, "still here").await;
 }

@@ -81,6 +81,11 @@ impl Rooms {
         membership: &str,
         reason: Option<&str>,
     ) -> Result<()> {
+        if matches!(membership, "join" | "invite" | "knock")
+            && self.store().is_room_blocked(room_id.as_str()).await?
+        {
+            return Err(Error::forbidden("this room has been shut down on this server"));
+        }
         let content = self.member_content(target, membership, reason).await?;
         let draft = EventDraft::state(TimelineEventType::RoomMember, target.as_str(), content);
         self.append(room_id, sender, draft, None).await?;

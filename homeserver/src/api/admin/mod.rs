@@ -11,6 +11,8 @@ use ruma::{OwnedUserId, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+mod rooms;
+
 use super::authed::{Authed, MatrixJson, MatrixQuery};
 use crate::{
     error::{Error, Result},
@@ -25,10 +27,14 @@ pub fn router() -> Router<Services> {
         .route("/_synapse/admin/v1/deactivate/{user_id}", post(deactivate))
         .route("/_synapse/admin/v1/reset_password/{user_id}", post(reset_password))
         .route("/_synapse/admin/v1/event_reports", get(event_reports))
+        .route("/_synapse/admin/v1/rooms", get(rooms::list))
+        .route("/_synapse/admin/v1/rooms/{room_id}", get(rooms::details).delete(rooms::shutdown))
+        .route("/_synapse/admin/v1/rooms/{room_id}/members", get(rooms::members))
+        .route("/_synapse/admin/v1/rooms/{room_id}/state", get(rooms::state))
 }
 
 /// The requester, if a server admin.
-async fn admin(services: &Services, authed: &Authed) -> Result<()> {
+pub(super) async fn admin(services: &Services, authed: &Authed) -> Result<()> {
     services.admin.ensure_admin(&authed.0.user_id).await
 }
 
@@ -42,10 +48,10 @@ async fn server_version(State(services): State<Services>, authed: Authed) -> Res
 }
 
 #[derive(Deserialize)]
-struct ListQuery {
-    from: Option<String>,
-    limit: Option<i64>,
-    name: Option<String>,
+pub(super) struct ListQuery {
+    pub from: Option<String>,
+    pub limit: Option<i64>,
+    pub name: Option<String>,
 }
 
 async fn list_users(

@@ -1,11 +1,13 @@
-//! What server admins may do to accounts, whatever the front end: the
-//! `lattice admin` commands today, the admin API later.
+//! What server admins may do, whatever the front end (the `lattice admin`
+//! commands, the admin API): accounts here, rooms in `rooms.rs`.
+
+mod rooms;
 
 use std::sync::Arc;
 
 use ruma::{OwnedUserId, UserId};
 
-use super::auth::Auth;
+use super::{auth::Auth, rooms::Rooms};
 use crate::{
     config::Config,
     error::{Error, Result},
@@ -19,11 +21,18 @@ pub struct Admin {
     config: Arc<Config>,
     auth: Auth,
     accounts: Accounts,
+    rooms: Rooms,
 }
 
 impl Admin {
-    pub fn new(store: Store, config: Arc<Config>, auth: Auth, accounts: Accounts) -> Self {
-        Self { store, config, auth, accounts }
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        auth: Auth,
+        accounts: Accounts,
+        rooms: Rooms,
+    ) -> Self {
+        Self { store, config, auth, accounts, rooms }
     }
 
     /// Creates an account even when registration is closed.

@@ -1,0 +1,80 @@
+//! What the admin API reads of rooms in bulk, and blocked rooms.
+
+use super::{Store, now_ms};
+use crate::error::Result;
+
+/// A state row for room summaries: (room, type, state key, membership, PDU).
+pub type SummaryRow = (String, String, String, Option<String>, String);
+
+/// The event types a room summary is made of (members are counted).
+const SUMMARY_TYPES: &str = "('m.room.create', 'm.room.name', 'm.room.topic', 'm.room.avatar', \
+     'm.room.canonical_alias', 'm.room.join_rules', 'm.room.guest_access', \
+     'm.room.history_visibility', 'm.room.encryption', 'm.room.member')";
+
+impl Store {
+    /// A page of rooms in id order: (room, version, published), and the total.
+    pub async fn room_page(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<(String, String, i64)>, i64)> {
+        let rooms = sqlx::query_as(
+            "SELECT room_id, room_version, is_public FROM rooms ORDER BY room_id LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total = sqlx::query_scalar("SELECT COUNT(*) FROM rooms").fetch_one(&self.pool).await?;
+        Ok((rooms, total))
+    }
+
+    /// The summary state of every room with an id in [first, last]: one
+    /// query for a whole page.
+    pub async fn summary_state(&self, first: &str, last: &str) -> Result<Vec<SummaryRow>> {
+        let sql = format!(
+            "SELECT c.room_id, c.event_type, c.state_key, c.membership, e.pdu FROM current_state c \
+             JOIN events e ON e.event_id = c.event_id \
+             WHERE c.room_id >= $1 AND c.room_id <= $2 AND c.event_type IN {SUMMARY_TYPES}"
+        );
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(first)
+            .bind(last)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// How many state events each room has, for rooms in [first, last].
+    pub async fn state_counts(&self, first: &str, last: &str) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT room_id, COUNT(*) FROM current_state \
+             WHERE room_id >= $1 AND room_id <= $2 GROUP BY room_id",
+        )
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn block_room(&self, room_id: &str, by: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO blocked_rooms (room_id, blocked_by, blocked_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (room_id) DO NOTHING",
+        )
+        .bind(room_id)
+        .bind(by)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn is_room_blocked(&self, room_id: &str) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT blocked_at FROM blocked_rooms WHERE room_id = $1")
+                .bind(room_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+}
