@@ -83,9 +83,10 @@ impl Accounts {
         Ok(user_id)
     }
 
-    pub fn registration_token_valid(&self, token: &str) -> Result<bool> {
+    pub async fn registration_token_valid(&self, token: &str) -> Result<bool> {
         self.ensure_registration_open()?;
-        Ok(self.config.registration.tokens.iter().any(|t| t == token))
+        Ok(self.config.registration.tokens.iter().any(|t| t == token)
+            || self.store.registration_token_usable(token).await?)
     }
 
     fn registration_flows(&self) -> UiaFlows {
@@ -104,7 +105,10 @@ impl Accounts {
             None => tokens::random_letters(12)?.to_lowercase(),
         };
         let user_id = self.check_available(&localpart).await?;
-        self.auth.user_interactive(&self.registration_flows(), params.auth.as_ref(), None).await?;
+        let outcome = self
+            .auth
+            .user_interactive(&self.registration_flows(), params.auth.as_ref(), None)
+            .await?;
 
         let password_hash = match params.password {
             Some(password) => Some(self.auth.passwords().hash(password).await?),
@@ -127,6 +131,9 @@ impl Accounts {
             .await?;
         if !created {
             return Err(Error::UserInUse);
+        }
+        if let Some(token) = &outcome.registration_token {
+            self.store.consume_registration_token(token).await?;
         }
         tracing::info!(user = %user_id, "registered");
         Ok(Registered { user_id, session: issued })

@@ -53,6 +53,7 @@ const STEPS: &[Step] = &[
     shared!(10, "0010_reports"),
     shared!(11, "0011_e2ee"),
     shared!(12, "0012_blocked_rooms"),
+    shared!(13, "0013_registration_tokens"),
 ];
 
 /// The migrator for one backend.

@@ -12,6 +12,7 @@ mod events;
 mod keys;
 mod media;
 mod migrations;
+mod registration_tokens;
 mod relations;
 mod search;
 mod security;
@@ -36,6 +37,7 @@ pub use self::{
     ephemeral::{PresenceRow, ReceiptRow},
     events::{EventRow, NewEvent, StateGroupCache},
     media::MediaRow,
+    registration_tokens::TokenRow,
     search::SearchOrder,
     sessions::{DeviceRow, NewSession, TokenLookup},
     state::StateRow,

@@ -12,6 +12,7 @@ backend_tests!(
     admins_manage_users,
     reports_reach_admins,
     admins_inspect_and_shut_down_rooms,
+    registration_tokens_admit_registrations,
 );
 
 async fn reports_reach_admins(backend: Backend) {
@@ -56,7 +57,12 @@ async fn reports_reach_admins(backend: Backend) {
     s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
 }
 
-const ROUTES: [(&str, &str); 11] = [
+const ROUTES: [(&str, &str); 16] = [
+    ("GET", "/_synapse/admin/v1/whois/@alice:localhost"),
+    ("GET", "/_synapse/admin/v1/registration_tokens"),
+    ("POST", "/_synapse/admin/v1/registration_tokens/new"),
+    ("PUT", "/_synapse/admin/v1/registration_tokens/abc"),
+    ("DELETE", "/_synapse/admin/v1/registration_tokens/abc"),
     ("GET", "/_synapse/admin/v1/server_version"),
     ("GET", "/_synapse/admin/v2/users"),
     ("GET", "/_synapse/admin/v2/users/@alice:localhost"),
@@ -215,4 +221,78 @@ async fn admins_inspect_and_shut_down_rooms(backend: Backend) {
         .err(404, "M_NOT_FOUND");
     // Other rooms are untouched.
     s.send_text(&bob.token, &quiet, "still here").await;
+}
+
+async fn registration_tokens_admit_registrations(backend: Backend) {
+    let s = TestServer::start(backend, |c| c.registration.token_required = true).await;
+    let root_id = ruma::UserId::parse("@root:localhost").expect("user id");
+    s.services().admin.create_user("root", "pw", true).await.expect("admin");
+    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let token = Some(root.token.as_str());
+    let tokens = "/_synapse/admin/v1/registration_tokens";
+
+    let created = s
+        .post(&format!("{tokens}/new"), token, json!({"token": "invite-1", "uses_allowed": 1}))
+        .await
+        .ok();
+    assert_eq!(
+        (created["token"].as_str(), created["completed"].as_i64()),
+        (Some("invite-1"), Some(0))
+    );
+    let random = s.post(&format!("{tokens}/new"), token, json!({"length": 20})).await.ok();
+    assert_eq!(random["token"].as_str().map(str::len), Some(20));
+    s.post(&format!("{tokens}/new"), token, json!({"token": "invite-1"}))
+        .await
+        .err(400, "M_INVALID_PARAM");
+    s.post(&format!("{tokens}/new"), token, json!({"token": "no spaces"}))
+        .await
+        .err(400, "M_INVALID_PARAM");
+    s.post(&format!("{tokens}/new"), token, json!({"expiry_time": 1}))
+        .await
+        .err(400, "M_INVALID_PARAM");
+
+    let validity = "/_matrix/client/v1/register/m.login.registration_token/validity?token=invite-1";
+    assert_eq!(s.get(validity, None).await.ok()["valid"], true);
+    let register = |name: &str| {
+        let name = name.to_owned();
+        let s = &s;
+        async move {
+            let first = s
+                .post(
+                    "/_matrix/client/v3/register",
+                    None,
+                    json!({"username": name, "password": "pw"}),
+                )
+                .await;
+            let session = first.body["session"].as_str().expect("session").to_owned();
+            let auth = json!({"type": "m.login.registration_token", "token": "invite-1", "session": session});
+            s.post(
+                "/_matrix/client/v3/register",
+                None,
+                json!({"username": name, "password": "pw", "auth": auth}),
+            )
+            .await
+        }
+    };
+    assert_eq!(register("carol").await.ok()["user_id"], "@carol:localhost");
+    // One use allowed: the second registration is refused.
+    let second = register("dave").await;
+    assert_eq!(second.status, 401);
+    assert_eq!(second.errcode(), "M_FORBIDDEN");
+    let used = s.get(&format!("{tokens}/invite-1"), token).await.ok();
+    assert_eq!(used["completed"], 1);
+    let invalid = s.get(&format!("{tokens}?valid=false"), token).await.ok();
+    assert_eq!(invalid["registration_tokens"][0]["token"], "invite-1");
+    // Lifting the limit makes it usable again.
+    let lifted =
+        s.put(&format!("{tokens}/invite-1"), token, json!({"uses_allowed": null})).await.ok();
+    assert_eq!(lifted["uses_allowed"], serde_json::Value::Null);
+    assert_eq!(register("dave").await.ok()["user_id"], "@dave:localhost");
+    s.delete(&format!("{tokens}/invite-1"), token, None).await.ok();
+    s.get(&format!("{tokens}/invite-1"), token).await.err(404, "M_NOT_FOUND");
+    assert_eq!(s.get(validity, None).await.ok()["valid"], false);
+
+    // whois shows the admin's own device.
+    let whois = s.get(&format!("/_synapse/admin/v1/whois/{root_id}"), token).await.ok();
+    assert!(whois["devices"][&root.device_id].is_object(), "{whois}");
 }

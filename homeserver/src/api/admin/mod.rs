@@ -11,6 +11,7 @@ use ruma::{OwnedUserId, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+mod registration_tokens;
 mod rooms;
 
 use super::authed::{Authed, MatrixJson, MatrixQuery};
@@ -27,6 +28,15 @@ pub fn router() -> Router<Services> {
         .route("/_synapse/admin/v1/deactivate/{user_id}", post(deactivate))
         .route("/_synapse/admin/v1/reset_password/{user_id}", post(reset_password))
         .route("/_synapse/admin/v1/event_reports", get(event_reports))
+        .route("/_synapse/admin/v1/whois/{user_id}", get(whois))
+        .route("/_synapse/admin/v1/registration_tokens", get(registration_tokens::list))
+        .route("/_synapse/admin/v1/registration_tokens/new", post(registration_tokens::create))
+        .route(
+            "/_synapse/admin/v1/registration_tokens/{token}",
+            get(registration_tokens::get)
+                .put(registration_tokens::update)
+                .delete(registration_tokens::delete),
+        )
         .route("/_synapse/admin/v1/rooms", get(rooms::list))
         .route("/_synapse/admin/v1/rooms/{room_id}", get(rooms::details).delete(rooms::shutdown))
         .route("/_synapse/admin/v1/rooms/{room_id}/members", get(rooms::members))
@@ -125,6 +135,15 @@ async fn reset_password(
     admin(&services, &authed).await?;
     services.admin.reset_password(&user_id(&raw)?, &body.new_password).await?;
     Ok(Json(json!({})))
+}
+
+async fn whois(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    Ok(Json(services.admin.whois(&user_id(&raw)?).await?))
 }
 
 async fn event_reports(

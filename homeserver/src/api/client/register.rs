@@ -55,6 +55,6 @@ pub async fn token_validity(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<check_registration_token_validity::v1::Request>,
 ) -> Result<RumaResponse<check_registration_token_validity::v1::Response>> {
-    let valid = services.accounts.registration_token_valid(&body.token)?;
+    let valid = services.accounts.registration_token_valid(&body.token).await?;
     Ok(check_registration_token_validity::v1::Response::new(valid).into())
 }

@@ -1,6 +1,7 @@
 //! What server admins may do, whatever the front end (the `lattice admin`
 //! commands, the admin API): accounts here, rooms in `rooms.rs`.
 
+mod registration_tokens;
 mod rooms;
 
 use std::sync::Arc;
@@ -211,6 +212,26 @@ impl Admin {
     }
 
     /// Reports of events and rooms, newest first, as the admin API shows them.
+    /// Synapse's whois: a user's devices with where and when each was last seen.
+    pub async fn whois(&self, user_id: &UserId) -> Result<serde_json::Value> {
+        if self.store.get_user(user_id.as_str()).await?.is_none() {
+            return Err(Error::not_found("no such user"));
+        }
+        let mut devices = serde_json::Map::new();
+        for device in self.store.list_devices(user_id.as_str()).await? {
+            let connection = serde_json::json!({
+                "ip": device.last_seen_ip,
+                "last_seen": device.last_seen_at,
+                "user_agent": null,
+            });
+            devices.insert(
+                device.device_id,
+                serde_json::json!({"sessions": [{"connections": [connection]}]}),
+            );
+        }
+        Ok(serde_json::json!({"user_id": user_id, "devices": devices}))
+    }
+
     pub async fn reports(&self, limit: i64) -> Result<Vec<serde_json::Value>> {
         Ok(self
             .store

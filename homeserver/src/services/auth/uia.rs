@@ -24,6 +24,9 @@ pub struct UiaFlows(pub Vec<Vec<AuthType>>);
 pub struct UiaOutcome {
     /// Set when the password stage identified a user (registration has none).
     pub password_checked: bool,
+    /// A registration token from the admin API that this round accepted;
+    /// it counts as used once the account exists.
+    pub registration_token: Option<String>,
 }
 
 impl UiaFlows {
@@ -99,6 +102,9 @@ impl Auth {
             (_, AuthData::Dummy(_)) => Ok(()),
             (_, AuthData::RegistrationToken(t)) => {
                 if self.config.registration.tokens.iter().any(|known| known == &t.token) {
+                    Ok(())
+                } else if self.store.registration_token_usable(&t.token).await? {
+                    outcome.registration_token = Some(t.token.clone());
                     Ok(())
                 } else {
                     Err(Error::forbidden("invalid registration token"))

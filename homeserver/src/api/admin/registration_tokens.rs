@@ -1,0 +1,94 @@
+//! Synapse's admin API for registration tokens.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::admin;
+use crate::{
+    api::authed::{Authed, MatrixJson, MatrixQuery},
+    error::{Error, Result},
+    services::Services,
+};
+
+#[derive(Deserialize)]
+pub struct ValidQuery {
+    valid: Option<bool>,
+}
+
+pub async fn list(
+    State(services): State<Services>,
+    authed: Authed,
+    MatrixQuery(query): MatrixQuery<ValidQuery>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    let tokens = services.admin.registration_tokens(query.valid).await?;
+    Ok(Json(json!({"registration_tokens": tokens})))
+}
+
+pub async fn get(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(token): Path<String>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    Ok(Json(services.admin.registration_token(&token).await?))
+}
+
+#[derive(Deserialize)]
+pub struct NewToken {
+    token: Option<String>,
+    length: Option<usize>,
+    uses_allowed: Option<i64>,
+    expiry_time: Option<i64>,
+}
+
+pub async fn create(
+    State(services): State<Services>,
+    authed: Authed,
+    MatrixJson(body): MatrixJson<NewToken>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    let token = services
+        .admin
+        .create_registration_token(body.token, body.length, body.uses_allowed, body.expiry_time)
+        .await?;
+    Ok(Json(token))
+}
+
+/// A limit the body sets (`Some(None)` for null) or leaves out (`None`).
+fn limit(body: &Value, name: &str) -> Result<Option<Option<i64>>> {
+    match body.get(name) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(value) => value
+            .as_i64()
+            .map(|n| Some(Some(n)))
+            .ok_or_else(|| Error::invalid_param(format!("{name} must be an integer or null"))),
+    }
+}
+
+pub async fn update(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(token): Path<String>,
+    MatrixJson(body): MatrixJson<Value>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    let uses = limit(&body, "uses_allowed")?;
+    let expiry = limit(&body, "expiry_time")?;
+    Ok(Json(services.admin.update_registration_token(&token, uses, expiry).await?))
+}
+
+pub async fn delete(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(token): Path<String>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    services.admin.delete_registration_token(&token).await?;
+    Ok(Json(json!({})))
+}
