@@ -50,6 +50,7 @@ pub use ruma;
 
 pub use self::{
     client::{Client, ClientBuilder},
+    crypto::verification::{SasCode, Verification},
     error::{Error, Result},
     event_handler::SyncEvent,
     media::Media,

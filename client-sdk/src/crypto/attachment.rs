@@ -1,6 +1,7 @@
 //! Encrypted attachments: a file sent to an encrypted room is encrypted
 //! with a fresh AES-256-CTR key before upload; the key, IV and the
-//! ciphertext's SHA-256 travel inside the (Megolm-encrypted) event.
+//! ciphertext's SHA-256 travel inside the (Megolm-encrypted) event. The
+//! same cipher seals the few raw secrets the store keeps.
 
 use aes::Aes256;
 use ctr::{
@@ -26,6 +27,26 @@ pub(crate) fn encrypt(bytes: &mut [u8]) -> Result<([u8; 32], [u8; 16])> {
     getrandom::fill(&mut iv[..8]).map_err(|e| Error::Invalid(e.to_string()))?;
     Aes256Ctr::new(&key.into(), &iv.into()).apply_keystream(bytes);
     Ok((key, iv))
+}
+
+/// Encrypts a small secret (a cross-signing private key) for the store:
+/// "iv:ciphertext", unpadded base64. Integrity comes from the caller, who
+/// checks that the key read back matches its stored public half.
+pub(crate) fn seal(pickle_key: &[u8; 32], secret: &[u8]) -> Result<String> {
+    let mut iv = [0u8; 16];
+    getrandom::fill(&mut iv[..8]).map_err(|e| Error::Invalid(e.to_string()))?;
+    let mut bytes = secret.to_vec();
+    Aes256Ctr::new(&(*pickle_key).into(), &iv.into()).apply_keystream(&mut bytes);
+    Ok(format!("{}:{}", vodozemac::base64_encode(iv), vodozemac::base64_encode(bytes)))
+}
+
+/// Reads back what `seal` wrote.
+pub(crate) fn unseal(pickle_key: &[u8; 32], sealed: &str) -> Option<Vec<u8>> {
+    let (iv, bytes) = sealed.split_once(':')?;
+    let iv: [u8; 16] = vodozemac::base64_decode(iv).ok()?.try_into().ok()?;
+    let mut bytes = vodozemac::base64_decode(bytes).ok()?;
+    Aes256Ctr::new(&(*pickle_key).into(), &iv.into()).apply_keystream(&mut bytes);
+    Some(bytes)
 }
 
 /// The event's description of an encrypted upload.

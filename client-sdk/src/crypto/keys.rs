@@ -24,13 +24,40 @@ use crate::{
 /// One-time keys the server should hold for this device.
 const ONE_TIME_KEYS: u64 = 50;
 
+/// Adds a signature to a JSON object's `signatures` map.
+pub(crate) fn add_signature(value: &mut Value, user: &str, key_id: &str, signature: String) {
+    if !value["signatures"].is_object() {
+        value["signatures"] = json!({});
+    }
+    if !value["signatures"][user].is_object() {
+        value["signatures"][user] = json!({});
+    }
+    value["signatures"][user][key_id] = json!(signature);
+}
+
 /// Signs a JSON object as this device, the way the spec signs JSON.
-fn sign(crypto: &Crypto, state: &CryptoState, value: &mut Value) -> Result<()> {
+pub(crate) fn sign(crypto: &Crypto, state: &CryptoState, value: &mut Value) -> Result<()> {
     let signature = state.account.sign(canonical(value)?).to_base64();
-    value["signatures"] = json!({
-        crypto.user_id.as_str(): {format!("ed25519:{}", crypto.device_id): signature}
-    });
+    let key_id = format!("ed25519:{}", crypto.device_id);
+    add_signature(value, crypto.user_id.as_str(), &key_id, signature);
     Ok(())
+}
+
+/// This device's keys as uploaded (signed by the device).
+pub(crate) fn own_device_keys(crypto: &Crypto, state: &CryptoState) -> Result<Value> {
+    let identity = state.account.identity_keys();
+    let device = crypto.device_id.as_str();
+    let mut device_keys = json!({
+        "user_id": crypto.user_id,
+        "device_id": device,
+        "algorithms": [OLM, MEGOLM],
+        "keys": {
+            format!("curve25519:{device}"): identity.curve25519.to_base64(),
+            format!("ed25519:{device}"): identity.ed25519.to_base64(),
+        },
+    });
+    sign(crypto, state, &mut device_keys)?;
+    Ok(device_keys)
 }
 
 /// Whether `value` is signed by `user`'s key `key_id` with public key `ed25519`.
@@ -44,7 +71,7 @@ pub(crate) fn verify(value: &Value, user: &str, key_id: &str, ed25519: &str) -> 
     canonical(value).is_ok_and(|message| key.verify(message.as_bytes(), &signature).is_ok())
 }
 
-fn raw<T>(value: &Value) -> Result<Raw<T>> {
+pub(crate) fn raw<T>(value: &Value) -> Result<Raw<T>> {
     Ok(Raw::from_json(serde_json::value::to_raw_value(value)?))
 }
 
@@ -61,19 +88,7 @@ impl Client {
     ) -> Result<()> {
         let mut request = upload_keys::v3::Request::new();
         if !state.published {
-            let identity = state.account.identity_keys();
-            let device = crypto.device_id.as_str();
-            let mut device_keys = json!({
-                "user_id": crypto.user_id,
-                "device_id": device,
-                "algorithms": [OLM, MEGOLM],
-                "keys": {
-                    format!("curve25519:{device}"): identity.curve25519.to_base64(),
-                    format!("ed25519:{device}"): identity.ed25519.to_base64(),
-                },
-            });
-            sign(crypto, state, &mut device_keys)?;
-            request.device_keys = Some(raw(&device_keys)?);
+            request.device_keys = Some(raw(&own_device_keys(crypto, state)?)?);
         }
         if let Some(count) = server_count.filter(|count| *count < ONE_TIME_KEYS / 2) {
             state.account.generate_one_time_keys((ONE_TIME_KEYS - count) as usize);

@@ -248,8 +248,13 @@ impl Client {
         for user in &response.device_lists.left {
             state.devices.remove(user.as_str());
         }
+        let mut verification_events = Vec::new();
         for raw in &response.to_device.events {
             let Ok(event) = serde_json::from_str::<Value>(raw.json().get()) else { continue };
+            if event["type"].as_str().is_some_and(|t| t.starts_with("m.key.verification.")) {
+                verification_events.push(event);
+                continue;
+            }
             if event["type"] != "m.room.encrypted" {
                 continue;
             }
@@ -283,7 +288,12 @@ impl Client {
         for (room_id, room) in response.rooms.leave.iter_mut() {
             decrypt_raws(&mut state, room_id.as_str(), &mut room.timeline.events);
         }
-        self.save_crypto(&crypto, &state).await
+        self.save_crypto(&crypto, &state).await?;
+        drop(state);
+        for event in verification_events {
+            self.handle_verification(&event).await?;
+        }
+        Ok(())
     }
 
     /// Decrypts history events in place (timelines paged from the server).

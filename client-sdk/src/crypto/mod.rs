@@ -5,11 +5,13 @@
 
 pub(crate) mod attachment;
 mod backup;
+mod cross_signing;
 mod keys;
 mod megolm;
 mod olm;
 mod recovery_key;
 mod state;
+pub(crate) mod verification;
 
 use std::sync::Arc;
 
@@ -32,6 +34,8 @@ pub(crate) struct Crypto {
     pub user_id: OwnedUserId,
     pub device_id: OwnedDeviceId,
     pub state: Mutex<CryptoState>,
+    /// Interactive verifications in progress (not persisted).
+    pub verifications: Mutex<verification::Flows>,
 }
 
 impl std::fmt::Debug for Crypto {
@@ -60,6 +64,7 @@ impl Client {
             user_id: session.user_id,
             device_id: session.device_id,
             state: Mutex::new(state),
+            verifications: Mutex::new(Default::default()),
         });
         *slot = Some(crypto.clone());
         Ok(crypto)

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use vodozemac::{
-    PickleError,
+    Ed25519SecretKey, PickleError,
     megolm::{GroupSession, GroupSessionPickle, InboundGroupSession, InboundGroupSessionPickle},
     olm::{Account, AccountPickle, Session, SessionPickle},
 };
@@ -50,6 +50,38 @@ pub(crate) struct CryptoState {
     pub backup: Option<(String, String)>,
     /// Inbound sessions already in that backup.
     pub backed_up: HashSet<(String, String)>,
+    /// This user's cross-signing private keys, when this device holds them.
+    pub cross_signing: Option<CrossSigningKeys>,
+    /// Devices verified interactively (SAS): (user, device).
+    pub verified: HashSet<(String, String)>,
+}
+
+/// The three cross-signing keys.
+pub(crate) struct CrossSigningKeys {
+    pub master: Ed25519SecretKey,
+    pub self_signing: Ed25519SecretKey,
+    pub user_signing: Ed25519SecretKey,
+}
+
+/// A cross-signing key as stored: its public key and its sealed secret.
+#[derive(Serialize, Deserialize)]
+struct SealedKey {
+    public: String,
+    secret: String,
+}
+
+fn seal_key(pickle_key: &[u8; 32], key: &Ed25519SecretKey) -> SealedKey {
+    SealedKey {
+        public: key.public_key().to_base64(),
+        secret: super::attachment::seal(pickle_key, key.to_bytes().as_slice()).unwrap_or_default(),
+    }
+}
+
+fn unseal_key(pickle_key: &[u8; 32], sealed: &SealedKey) -> Option<Ed25519SecretKey> {
+    let bytes: [u8; 32] = super::attachment::unseal(pickle_key, &sealed.secret)?.try_into().ok()?;
+    let key = Ed25519SecretKey::from_slice(&bytes);
+    // A wrong pickle key or a tampered store gives another key: refuse it.
+    (key.public_key().to_base64() == sealed.public).then_some(key)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -83,6 +115,10 @@ pub(crate) struct Pickled {
     backup: Option<(String, String)>,
     #[serde(default)]
     backed_up: Vec<(String, String)>,
+    #[serde(default)]
+    cross_signing: Option<[SealedKey; 3]>,
+    #[serde(default)]
+    verified: Vec<(String, String)>,
 }
 
 impl CryptoState {
@@ -97,6 +133,8 @@ impl CryptoState {
             stale: HashSet::new(),
             backup: None,
             backed_up: HashSet::new(),
+            cross_signing: None,
+            verified: HashSet::new(),
         }
     }
 
@@ -137,6 +175,10 @@ impl CryptoState {
             stale: self.stale.clone(),
             backup: self.backup.clone(),
             backed_up: self.backed_up.iter().cloned().collect(),
+            cross_signing: self.cross_signing.as_ref().map(|keys| {
+                [&keys.master, &keys.self_signing, &keys.user_signing].map(|k| seal_key(key, k))
+            }),
+            verified: self.verified.iter().cloned().collect(),
         }
     }
 
@@ -181,6 +223,24 @@ impl CryptoState {
             stale: pickled.stale,
             backup: pickled.backup,
             backed_up: pickled.backed_up.into_iter().collect(),
+            cross_signing: match &pickled.cross_signing {
+                Some([master, self_signing, user_signing]) => {
+                    let open = |sealed: &SealedKey| {
+                        unseal_key(key, sealed).ok_or_else(|| {
+                            PickleError::Serialization(serde::de::Error::custom(
+                                "a cross-signing key does not match its public key",
+                            ))
+                        })
+                    };
+                    Some(CrossSigningKeys {
+                        master: open(master)?,
+                        self_signing: open(self_signing)?,
+                        user_signing: open(user_signing)?,
+                    })
+                }
+                None => None,
+            },
+            verified: pickled.verified.into_iter().collect(),
         })
     }
 }

@@ -11,5 +11,6 @@ mod history;
 mod media;
 mod persistence;
 mod sessions;
+mod verification;
 
 pub use lattice_homeserver::backend_tests;
