@@ -176,18 +176,20 @@ impl Client {
         Ok(())
     }
 
-    /// Opens Olm sessions with the devices that have none, by claiming one
-    /// of their one-time keys (checked against the device's signature).
+    /// Opens Olm sessions with the devices that have none (or, with
+    /// `even_if_open`, a fresh one), by claiming one of their one-time keys
+    /// (checked against the device's signature).
     pub(crate) async fn open_sessions(
         &self,
         state: &mut CryptoState,
         devices: &[(String, String)],
+        even_if_open: bool,
     ) -> Result<()> {
         let mut wanted: BTreeMap<OwnedUserId, BTreeMap<OwnedDeviceId, OneTimeKeyAlgorithm>> =
             BTreeMap::new();
         for (user, device) in devices {
             let Some(info) = state.devices.get(user).and_then(|d| d.get(device)) else { continue };
-            if state.olm.get(&info.curve25519).is_some_and(|s| !s.is_empty()) {
+            if !even_if_open && state.olm.get(&info.curve25519).is_some_and(|s| !s.is_empty()) {
                 continue;
             }
             if let Ok(user) = OwnedUserId::try_from(user.as_str()) {

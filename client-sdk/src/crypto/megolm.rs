@@ -185,7 +185,7 @@ impl Client {
             "session_id": outbound.session.session_id(),
             "session_key": outbound.session.session_key().to_base64(),
         });
-        self.open_sessions(state, &targets).await?;
+        self.open_sessions(state, &targets, false).await?;
         let mut keys = ToDeviceMessages::new();
         let mut withheld = ToDeviceMessages::new();
         let mut reached = Vec::new();
@@ -249,6 +249,7 @@ impl Client {
             state.devices.remove(user.as_str());
         }
         let mut verification_events = Vec::new();
+        let mut wedged_senders = Vec::new();
         for raw in &response.to_device.events {
             let Ok(event) = serde_json::from_str::<Value>(raw.json().get()) else { continue };
             if event["type"].as_str().is_some_and(|t| t.starts_with("m.key.verification.")) {
@@ -260,6 +261,9 @@ impl Client {
             }
             let Some(payload) = olm::decrypt(&crypto, &mut state, &event) else {
                 tracing::warn!(sender = %event["sender"], "could not decrypt a to-device message");
+                if let Some(wedged) = olm::wedged_sender(&state, &event) {
+                    wedged_senders.push(wedged);
+                }
                 continue;
             };
             let content = &payload["content"];
@@ -282,6 +286,7 @@ impl Client {
             .as_ref()
             .is_some_and(|types| !types.contains(&ruma::OneTimeKeyAlgorithm::SignedCurve25519));
         self.upload_keys(&crypto, &mut state, Some(count), needs_fallback).await?;
+        self.unwedge(&crypto, &mut state, wedged_senders).await?;
         for (room_id, room) in response.rooms.join.iter_mut() {
             decrypt_raws(&mut state, room_id.as_str(), &mut room.timeline.events);
         }
@@ -305,6 +310,61 @@ impl Client {
         let crypto = self.crypto().await?;
         let mut state = crypto.state.lock().await;
         decrypt_raws(&mut state, room_id, events);
+        Ok(())
+    }
+
+    /// Opens fresh Olm sessions with devices whose messages no longer
+    /// decrypt (their session was lost on one side) and sends an m.dummy
+    /// over each, so that the next room key gets through. Once per device
+    /// per hour, so two broken devices cannot ping-pong.
+    async fn unwedge(
+        &self,
+        crypto: &Crypto,
+        state: &mut CryptoState,
+        wedged: Vec<(String, String)>,
+    ) -> Result<()> {
+        let mut devices = Vec::new();
+        for (user, sender_key) in wedged {
+            let recently =
+                state.unwedged.get(&sender_key).is_some_and(|at| now_ms() - at < 3_600_000);
+            if recently {
+                continue;
+            }
+            state.stale.insert(user.clone());
+            if let Ok(user_id) = OwnedUserId::try_from(user.as_str()) {
+                self.refresh_devices(state, &[user_id]).await?;
+            }
+            let device = state
+                .devices
+                .get(&user)
+                .and_then(|d| d.iter().find(|(_, info)| info.curve25519 == sender_key))
+                .map(|(device, _)| device.clone());
+            if let Some(device) = device {
+                state.unwedged.insert(sender_key, now_ms());
+                devices.push((user, device));
+            }
+        }
+        if devices.is_empty() {
+            return Ok(());
+        }
+        self.open_sessions(state, &devices, true).await?;
+        let mut dummies = ToDeviceMessages::new();
+        for (user, device) in &devices {
+            let Some(info) = state.devices.get(user).and_then(|d| d.get(device)).cloned() else {
+                continue;
+            };
+            if let Some(content) = olm::encrypt(crypto, state, user, &info, "m.dummy", json!({}))? {
+                add_message(&mut dummies, user, device, &content)?;
+            }
+        }
+        if !dummies.is_empty() {
+            let request = send_event_to_device::v3::Request::new_raw(
+                ToDeviceEventType::RoomEncrypted,
+                ruma::TransactionId::new(),
+                dummies,
+            );
+            self.send(request).await?;
+        }
         Ok(())
     }
 }

@@ -89,3 +89,15 @@ pub(crate) fn decrypt(crypto: &Crypto, state: &mut CryptoState, event: &Value) -
     }
     Some(payload)
 }
+
+/// The (sender, sender key) of an Olm message that failed to decrypt
+/// although it was a normal message for this device: the sign of a lost
+/// session that only a new one can mend.
+pub(crate) fn wedged_sender(state: &CryptoState, event: &Value) -> Option<(String, String)> {
+    let content = &event["content"];
+    let own_key = state.account.identity_keys().curve25519.to_base64();
+    let normal = content["ciphertext"][&own_key]["type"].as_u64() == Some(1);
+    let sender = event["sender"].as_str()?;
+    let sender_key = content["sender_key"].as_str()?;
+    normal.then(|| (sender.to_owned(), sender_key.to_owned()))
+}

@@ -54,6 +54,9 @@ pub(crate) struct CryptoState {
     pub cross_signing: Option<CrossSigningKeys>,
     /// Devices verified interactively (SAS): (user, device).
     pub verified: HashSet<(String, String)>,
+    /// When a fresh Olm session was last opened to mend a broken one, by
+    /// the other device's Curve25519 key (in memory only).
+    pub unwedged: HashMap<String, u64>,
 }
 
 /// The three cross-signing keys.
@@ -135,6 +138,7 @@ impl CryptoState {
             backed_up: HashSet::new(),
             cross_signing: None,
             verified: HashSet::new(),
+            unwedged: HashMap::new(),
         }
     }
 
@@ -241,6 +245,7 @@ impl CryptoState {
                 None => None,
             },
             verified: pickled.verified.into_iter().collect(),
+            unwedged: HashMap::new(),
         })
     }
 }

@@ -30,6 +30,7 @@ backend_tests!(
     encrypted_conversation_across_devices,
     crypto_state_is_kept_under_the_passphrase,
     new_device_restores_keys_from_backup,
+    lost_olm_sessions_are_mended,
 );
 
 /// A client whose message handler reports decrypted message bodies.
@@ -296,4 +297,69 @@ async fn new_device_restores_keys_from_backup(backend: Backend) {
     let restored = laptop.restore_key_backup(&recovery_key).await.expect("restored");
     assert!(restored >= 1, "restored {restored} keys");
     assert_eq!(history(laptop).await, (vec!["old news".to_owned()], 0));
+}
+
+/// Bob's client loses its Olm sessions (a restored old store, say): Alice's
+/// next room key cannot reach him, his client opens a fresh session and
+/// pings her over it, and the key after that gets through.
+async fn lost_olm_sessions_are_mended(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("bob.sqlite");
+    let alice = registered(&server, "alice").await;
+    let bob = crate::common::with_store(&server, &store).await;
+    bob.register("bob", "correct horse").await.expect("registered");
+    let mut request = encrypted_room_request(vec![bob.user_id().expect("id")]);
+    // Every message gets a new Megolm session, so every message needs Olm.
+    request.initial_state = vec![
+        Raw::new(&json!({
+            "type": "m.room.encryption", "state_key": "",
+            "content": {"algorithm": "m.megolm.v1.aes-sha2", "rotation_period_msgs": 1},
+        }))
+        .expect("json")
+        .cast_unchecked(),
+    ];
+    let room = alice.create_room(request).await.expect("room");
+    bob.join_room_by_id_or_alias(room.room_id().as_str()).await.expect("joined");
+    let mut bob_heard = listen(&bob);
+    let mut alice_heard = listen(&alice);
+    alice.sync_once(Default::default()).await.expect("sync");
+    room.send_text("one").await.expect("sent");
+    hear(&bob, &mut bob_heard, "one").await;
+    // Bob answers, so that both sides' Olm sessions are fully established.
+    let bobs_room = bob.get_room(room.room_id()).await.expect("store").expect("room");
+    bobs_room.send_text("two").await.expect("sent");
+    hear(&alice, &mut alice_heard, "two").await;
+    room.send_text("three").await.expect("sent");
+    hear(&bob, &mut bob_heard, "three").await;
+    drop(bobs_room);
+    drop(bob);
+
+    // Bob's store forgets every Olm session.
+    {
+        use sqlx::{Connection, Row};
+        let url = format!("sqlite://{}", store.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open store");
+        let row = sqlx::query("SELECT key, value FROM kv WHERE key LIKE 'crypto:%'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("crypto state");
+        let (key, value): (String, String) = (row.get(0), row.get(1));
+        let mut state: Value = serde_json::from_str(&value).expect("json");
+        state["olm"] = json!({});
+        sqlx::query("UPDATE kv SET value = ? WHERE key = ?")
+            .bind(state.to_string())
+            .bind(key)
+            .execute(&mut conn)
+            .await
+            .expect("updated");
+    }
+    let bob = crate::common::with_store(&server, &store).await;
+    let mut bob_heard = listen(&bob);
+    room.send_text("lost").await.expect("sent");
+    // Bob's sync cannot read the key for "lost"; it mends the session.
+    bob.sync_once(Default::default()).await.expect("sync");
+    alice.sync_once(Default::default()).await.expect("sync");
+    room.send_text("recovered").await.expect("sent");
+    hear(&bob, &mut bob_heard, "recovered").await;
 }
