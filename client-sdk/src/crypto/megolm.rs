@@ -256,6 +256,17 @@ impl Client {
                 verification_events.push(event);
                 continue;
             }
+            if event["type"] == "m.room_key.withheld" {
+                let content = &event["content"];
+                if let (Some(room), Some(session), Some(code)) = (
+                    content["room_id"].as_str(),
+                    content["session_id"].as_str(),
+                    content["code"].as_str(),
+                ) {
+                    state.withheld.insert((room.to_owned(), session.to_owned()), code.to_owned());
+                }
+                continue;
+            }
             if event["type"] != "m.room.encrypted" {
                 continue;
             }
@@ -366,5 +377,14 @@ impl Client {
             self.send(request).await?;
         }
         Ok(())
+    }
+
+    /// Why an encrypted event cannot be read, when its sender said so
+    /// (`m.room_key.withheld`): the code, such as `m.no_olm` or
+    /// `m.unverified`.
+    pub async fn withheld_reason(&self, room_id: &str, session_id: &str) -> Result<Option<String>> {
+        let crypto = self.crypto().await?;
+        let state = crypto.state.lock().await;
+        Ok(state.withheld.get(&(room_id.to_owned(), session_id.to_owned())).cloned())
     }
 }

@@ -57,6 +57,8 @@ pub(crate) struct CryptoState {
     /// When a fresh Olm session was last opened to mend a broken one, by
     /// the other device's Curve25519 key (in memory only).
     pub unwedged: HashMap<String, u64>,
+    /// Why a sender withheld a session's key: (room, session) -> code.
+    pub withheld: HashMap<(String, String), String>,
 }
 
 /// The three cross-signing keys.
@@ -122,6 +124,8 @@ pub(crate) struct Pickled {
     cross_signing: Option<[SealedKey; 3]>,
     #[serde(default)]
     verified: Vec<(String, String)>,
+    #[serde(default)]
+    withheld: Vec<(String, String, String)>,
 }
 
 impl CryptoState {
@@ -139,6 +143,7 @@ impl CryptoState {
             cross_signing: None,
             verified: HashSet::new(),
             unwedged: HashMap::new(),
+            withheld: HashMap::new(),
         }
     }
 
@@ -183,6 +188,11 @@ impl CryptoState {
                 [&keys.master, &keys.self_signing, &keys.user_signing].map(|k| seal_key(key, k))
             }),
             verified: self.verified.iter().cloned().collect(),
+            withheld: self
+                .withheld
+                .iter()
+                .map(|((room, session), code)| (room.clone(), session.clone(), code.clone()))
+                .collect(),
         }
     }
 
@@ -246,6 +256,11 @@ impl CryptoState {
             },
             verified: pickled.verified.into_iter().collect(),
             unwedged: HashMap::new(),
+            withheld: pickled
+                .withheld
+                .into_iter()
+                .map(|(room, session, code)| ((room, session), code))
+                .collect(),
         })
     }
 }

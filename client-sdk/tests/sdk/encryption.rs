@@ -31,6 +31,7 @@ backend_tests!(
     crypto_state_is_kept_under_the_passphrase,
     new_device_restores_keys_from_backup,
     lost_olm_sessions_are_mended,
+    withheld_keys_are_explained,
 );
 
 /// A client whose message handler reports decrypted message bodies.
@@ -362,4 +363,33 @@ async fn lost_olm_sessions_are_mended(backend: Backend) {
     alice.sync_once(Default::default()).await.expect("sync");
     room.send_text("recovered").await.expect("sent");
     hear(&bob, &mut bob_heard, "recovered").await;
+}
+
+/// A sender that will not share a key says why; the recipient can tell
+/// its user instead of showing a silent gap.
+async fn withheld_keys_are_explained(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let alice = registered(&server, "alice").await;
+    let bob = registered(&server, "bob").await;
+    let room = alice
+        .create_room(encrypted_room_request(vec![bob.user_id().expect("id")]))
+        .await
+        .expect("room");
+    bob.sync_once(Default::default()).await.expect("sync");
+    let notice = json!({
+        "messages": {bob.user_id().expect("id").as_str(): {bob.device_id().expect("device").as_str(): {
+            "algorithm": "m.megolm.v1.aes-sha2", "room_id": room.room_id(), "session_id": "SESSION",
+            "sender_key": alice.identity_keys().await.expect("keys").0, "code": "m.unverified",
+            "reason": "the sender only shares with verified devices",
+        }}}
+    });
+    let url = format!("{}/_matrix/client/v3/sendToDevice/m.room_key.withheld/w1", server.url());
+    let http = reqwest::Client::builder().build().expect("http client");
+    let token = alice.session().expect("session").access_token;
+    let sent = http.put(url).bearer_auth(token).json(&notice).send().await.expect("sent");
+    assert!(sent.status().is_success());
+    assert_eq!(bob.withheld_reason(room.room_id().as_str(), "SESSION").await.expect("state"), None);
+    bob.sync_once(Default::default()).await.expect("sync");
+    let reason = bob.withheld_reason(room.room_id().as_str(), "SESSION").await.expect("state");
+    assert_eq!(reason.as_deref(), Some("m.unverified"));
 }
