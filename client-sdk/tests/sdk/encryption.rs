@@ -197,6 +197,20 @@ async fn encrypted_conversation_across_devices(backend: Backend) {
     // Newest first: after bob, welcome carol, the file, Bob's reply, the secret plan.
     assert_eq!(sessions[1], sessions[4], "Carol joining did not need a new session");
     assert_ne!(sessions[0], sessions[1], "the session rotated when Bob left");
+    // Bob comes back: he reads what is said now, never what was said
+    // while he was out.
+    room.invite_user(&bob_id).await.expect("invited again");
+    bob.join_room_by_id_or_alias(room.room_id().as_str()).await.expect("rejoined");
+    let mut bob_heard = listen(&bob);
+    bob.sync_once(Default::default()).await.expect("sync");
+    room.send_text("bob is back").await.expect("sent");
+    hear(&bob, &mut bob_heard, "bob is back").await;
+    let mut timeline = bob.room(room.room_id().to_owned()).timeline();
+    while timeline.paginate_backwards(50).await.expect("page") > 0 {}
+    let (bodies, still_encrypted) = read(timeline.events());
+    assert!(bodies.contains(&"bob is back".to_owned()));
+    assert_eq!(still_encrypted, 1, "only the message sent while Bob was out stays sealed");
+    assert!(!bodies.contains(&"after bob".to_owned()), "Bob read a message sent while he was out");
 
     // The server stored ciphertext only.
     let stored = stored_text(&server).await;
