@@ -13,6 +13,7 @@ pub struct MediaRow {
     pub sha256: Option<String>,
     pub created_at: i64,
     pub expires_at: Option<i64>,
+    pub quarantined_by: Option<String>,
 }
 
 impl Store {
@@ -70,8 +71,8 @@ impl Store {
 
     pub async fn media(&self, media_id: &str) -> Result<Option<MediaRow>> {
         Ok(sqlx::query_as(
-            "SELECT media_id, uploader, content_type, filename, size, sha256, created_at, expires_at \
-             FROM media WHERE media_id = $1",
+            "SELECT media_id, uploader, content_type, filename, size, sha256, created_at, expires_at, \
+             quarantined_by FROM media WHERE media_id = $1",
         )
         .bind(media_id)
         .fetch_optional(&self.pool)
@@ -140,5 +141,74 @@ impl Store {
         .bind(uploader)
         .fetch_one(&self.pool)
         .await?)
+    }
+}
+
+impl Store {
+    /// A user's uploads, newest first, and how many there are.
+    pub async fn user_media(
+        &self,
+        uploader: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<MediaRow>, i64)> {
+        let rows = sqlx::query_as(
+            "SELECT media_id, uploader, content_type, filename, size, sha256, created_at, expires_at, \
+             quarantined_by FROM media WHERE uploader = $1 \
+             ORDER BY created_at DESC, media_id LIMIT $2 OFFSET $3",
+        )
+        .bind(uploader)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total = sqlx::query_scalar("SELECT COUNT(*) FROM media WHERE uploader = $1")
+            .bind(uploader)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows, total))
+    }
+
+    /// Quarantines (by an admin) or releases (`None`) media; false if unknown.
+    pub async fn set_quarantine(&self, media_id: &str, by: Option<&str>) -> Result<bool> {
+        let done = sqlx::query("UPDATE media SET quarantined_by = $2 WHERE media_id = $1")
+            .bind(media_id)
+            .bind(by)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes a media id and its thumbnails; returns the blobs they named
+    /// that nothing else names any more (to delete from storage), or `None`
+    /// if the media id was unknown.
+    pub async fn delete_media(&self, media_id: &str) -> Result<Option<Vec<String>>> {
+        let mut tx = self.pool.begin().await?;
+        let main: Option<Option<String>> =
+            sqlx::query_scalar("DELETE FROM media WHERE media_id = $1 RETURNING sha256")
+                .bind(media_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(main) = main else { return Ok(None) };
+        let thumbs: Vec<String> =
+            sqlx::query_scalar("DELETE FROM media_thumbnails WHERE media_id = $1 RETURNING sha256")
+                .bind(media_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut orphans = Vec::new();
+        for sha256 in main.into_iter().chain(thumbs) {
+            let still_used: i64 = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM media WHERE sha256 = $1) \
+                 + (SELECT COUNT(*) FROM media_thumbnails WHERE sha256 = $1)",
+            )
+            .bind(&sha256)
+            .fetch_one(&mut *tx)
+            .await?;
+            if still_used == 0 && !orphans.contains(&sha256) {
+                orphans.push(sha256);
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(orphans))
     }
 }

@@ -54,6 +54,7 @@ const STEPS: &[Step] = &[
     shared!(11, "0011_e2ee"),
     shared!(12, "0012_blocked_rooms"),
     shared!(13, "0013_registration_tokens"),
+    shared!(14, "0014_media_quarantine"),
 ];
 
 /// The migrator for one backend.

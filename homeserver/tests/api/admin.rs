@@ -13,6 +13,7 @@ backend_tests!(
     reports_reach_admins,
     admins_inspect_and_shut_down_rooms,
     registration_tokens_admit_registrations,
+    admins_quarantine_and_delete_media,
 );
 
 async fn reports_reach_admins(backend: Backend) {
@@ -57,7 +58,11 @@ async fn reports_reach_admins(backend: Backend) {
     s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
 }
 
-const ROUTES: [(&str, &str); 16] = [
+const ROUTES: [(&str, &str); 20] = [
+    ("GET", "/_synapse/admin/v1/users/@alice:localhost/media"),
+    ("POST", "/_synapse/admin/v1/media/quarantine/localhost/abc"),
+    ("POST", "/_synapse/admin/v1/media/unquarantine/localhost/abc"),
+    ("DELETE", "/_synapse/admin/v1/media/localhost/abc"),
     ("GET", "/_synapse/admin/v1/whois/@alice:localhost"),
     ("GET", "/_synapse/admin/v1/registration_tokens"),
     ("POST", "/_synapse/admin/v1/registration_tokens/new"),
@@ -295,4 +300,79 @@ async fn registration_tokens_admit_registrations(backend: Backend) {
     // whois shows the admin's own device.
     let whois = s.get(&format!("/_synapse/admin/v1/whois/{root_id}"), token).await.ok();
     assert!(whois["devices"][&root.device_id].is_object(), "{whois}");
+}
+
+async fn admins_quarantine_and_delete_media(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    s.services().admin.create_user("root", "pw", true).await.expect("admin");
+    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let token = Some(root.token.as_str());
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let upload = |who: &crate::common::Session, bytes: &'static [u8]| {
+        let request = s
+            .http()
+            .post(format!("{}/_matrix/media/v3/upload", s.url()))
+            .bearer_auth(&who.token)
+            .header("content-type", "text/plain")
+            .body(bytes);
+        async move {
+            let answer: serde_json::Value =
+                request.send().await.expect("sent").json().await.expect("json");
+            answer["content_uri"].as_str().expect("uri").trim_start_matches("mxc://").to_owned()
+        }
+    };
+    let download = |path: &str| {
+        let request = s
+            .http()
+            .get(format!("{}/_matrix/client/v1/media/download/{path}", s.url()))
+            .bearer_auth(&alice.token);
+        async move { request.send().await.expect("sent") }
+    };
+    let first = upload(&alice, b"first").await;
+    let shared = upload(&alice, b"same bytes").await;
+    let bobs = upload(&bob, b"same bytes").await;
+
+    let listed =
+        s.get(&format!("/_synapse/admin/v1/users/{}/media", alice.user_id), token).await.ok();
+    assert_eq!(listed["total"], 2);
+    let ids: Vec<&str> = listed["media"]
+        .as_array()
+        .expect("media")
+        .iter()
+        .filter_map(|m| m["media_id"].as_str())
+        .collect();
+    assert!(ids.contains(&first.split('/').nth(1).expect("id")));
+
+    s.post(&format!("/_synapse/admin/v1/media/quarantine/{first}"), token, json!({})).await.ok();
+    assert_eq!(download(&first).await.status(), 404);
+    s.post(&format!("/_synapse/admin/v1/media/unquarantine/{first}"), token, json!({})).await.ok();
+    assert_eq!(download(&first).await.status(), 200);
+
+    // Deleting one of two uploads of the same bytes keeps the shared file.
+    let deleted = s.delete(&format!("/_synapse/admin/v1/media/{shared}"), token, None).await.ok();
+    assert_eq!(deleted["total"], 1);
+    assert_eq!(download(&shared).await.status(), 404);
+    let kept = download(&bobs).await;
+    assert_eq!(kept.bytes().await.expect("body").as_ref(), b"same bytes");
+    // Deleting the last one removes the file from disk too.
+    let digest: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(b"same bytes").iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let file = s
+        .services()
+        .config
+        .server
+        .data_dir
+        .join("media")
+        .join(&digest[..2])
+        .join(&digest[2..4])
+        .join(&digest);
+    assert!(file.exists());
+    s.delete(&format!("/_synapse/admin/v1/media/{bobs}"), token, None).await.ok();
+    assert!(!file.exists(), "the blob went with its last media id");
+    s.delete(&format!("/_synapse/admin/v1/media/{bobs}"), token, None)
+        .await
+        .err(404, "M_NOT_FOUND");
 }

@@ -5,12 +5,13 @@
 use axum::{
     Json, Router,
     extract::{Path, State},
-    routing::{get, post},
+    routing::{delete, get, post},
 };
 use ruma::{OwnedUserId, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+mod media;
 mod registration_tokens;
 mod rooms;
 
@@ -29,6 +30,13 @@ pub fn router() -> Router<Services> {
         .route("/_synapse/admin/v1/reset_password/{user_id}", post(reset_password))
         .route("/_synapse/admin/v1/event_reports", get(event_reports))
         .route("/_synapse/admin/v1/whois/{user_id}", get(whois))
+        .route("/_synapse/admin/v1/users/{user_id}/media", get(media::user_media))
+        .route("/_synapse/admin/v1/media/quarantine/{server}/{media_id}", post(media::quarantine))
+        .route(
+            "/_synapse/admin/v1/media/unquarantine/{server}/{media_id}",
+            post(media::unquarantine),
+        )
+        .route("/_synapse/admin/v1/media/{server}/{media_id}", delete(media::delete))
         .route("/_synapse/admin/v1/registration_tokens", get(registration_tokens::list))
         .route("/_synapse/admin/v1/registration_tokens/new", post(registration_tokens::create))
         .route(
@@ -48,7 +56,7 @@ pub(super) async fn admin(services: &Services, authed: &Authed) -> Result<()> {
     services.admin.ensure_admin(&authed.0.user_id).await
 }
 
-fn user_id(raw: &str) -> Result<OwnedUserId> {
+pub(super) fn user_id(raw: &str) -> Result<OwnedUserId> {
     UserId::parse(raw).map_err(|e| Error::invalid_param(format!("invalid user id: {e}")))
 }
 

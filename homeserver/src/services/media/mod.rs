@@ -196,6 +196,9 @@ impl Media {
                 return Err(Error::not_found("use the authenticated media endpoints"));
             }
         }
+        if row.quarantined_by.is_some() {
+            return Err(Error::not_found("this media was quarantined"));
+        }
         let Some(sha256) = &row.sha256 else {
             return Err(Error::NotYetUploaded);
         };
@@ -266,5 +269,61 @@ impl Media {
         let file =
             self.files.open(&sha256).await?.ok_or_else(|| Error::internal("thumbnail vanished"))?;
         Ok(Download { file, size, content_type: Some(content_type.to_owned()), filename: None })
+    }
+}
+
+/// What admins do to media (the admin API checks who asks).
+impl Media {
+    /// A user's uploads as Synapse's admin API lists them, and the total.
+    pub async fn user_media(
+        &self,
+        uploader: &UserId,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<serde_json::Value>, i64)> {
+        let (rows, total) =
+            self.store.user_media(uploader.as_str(), offset.max(0), limit.clamp(1, 1000)).await?;
+        let media = rows
+            .into_iter()
+            .map(|row| {
+                serde_json::json!({
+                    "media_id": row.media_id, "media_type": row.content_type,
+                    "media_length": row.size, "upload_name": row.filename,
+                    "created_ts": row.created_at, "last_access_ts": null,
+                    "quarantined_by": row.quarantined_by, "safe_from_quarantine": false,
+                })
+            })
+            .collect();
+        Ok((media, total))
+    }
+
+    /// Stops (or, with `by` = `None`, resumes) serving local media.
+    pub async fn quarantine(
+        &self,
+        server: &str,
+        media_id: &str,
+        by: Option<&UserId>,
+    ) -> Result<()> {
+        self.local_row(server, media_id)
+            .await?
+            .ok_or_else(|| Error::not_found("media not found"))?;
+        self.store.set_quarantine(media_id, by.map(|u| u.as_str())).await?;
+        Ok(())
+    }
+
+    /// Deletes local media, its thumbnails, and the blobs nothing else uses.
+    pub async fn delete(&self, server: &str, media_id: &str) -> Result<()> {
+        self.local_row(server, media_id)
+            .await?
+            .ok_or_else(|| Error::not_found("media not found"))?;
+        let orphans = self
+            .store
+            .delete_media(media_id)
+            .await?
+            .ok_or_else(|| Error::not_found("media not found"))?;
+        for sha256 in orphans {
+            self.files.delete(&sha256).await?;
+        }
+        Ok(())
     }
 }

@@ -37,6 +37,10 @@ impl BlobStorage for FileStorage {
         })
     }
 
+    fn delete<'a>(&'a self, sha256: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.remove(sha256))
+    }
+
     fn open<'a>(&'a self, sha256: &'a str) -> BoxFuture<'a, Result<Option<Reader>>> {
         Box::pin(async move {
             if !is_sha256(sha256) {
@@ -48,6 +52,18 @@ impl BlobStorage for FileStorage {
                 Err(e) => Err(Error::internal(e)),
             }
         })
+    }
+}
+
+impl FileStorage {
+    async fn remove(&self, sha256: &str) -> Result<()> {
+        if !is_sha256(sha256) {
+            return Ok(());
+        }
+        match fs::remove_file(Self::path_for(&self.root, sha256)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::internal(e)),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -22,6 +22,8 @@ pub trait BlobStorage: Send + Sync {
     fn create(&self) -> BoxFuture<'_, Result<Box<dyn BlobWriter>>>;
     /// Opens a blob, or `None` if it is not stored.
     fn open<'a>(&'a self, sha256: &'a str) -> BoxFuture<'a, Result<Option<Reader>>>;
+    /// Removes a blob nothing names any more (gone already is fine).
+    fn delete<'a>(&'a self, sha256: &'a str) -> BoxFuture<'a, Result<()>>;
 }
 
 /// A blob being written. Nothing is visible under the hash until

@@ -1,0 +1,62 @@
+//! Synapse's admin API for media: a user's uploads, quarantine, deletion.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+};
+use serde_json::{Value, json};
+
+use super::{ListQuery, admin, user_id};
+use crate::{
+    api::authed::{Authed, MatrixQuery},
+    error::Result,
+    services::Services,
+};
+
+pub async fn user_media(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(raw): Path<String>,
+    MatrixQuery(query): MatrixQuery<ListQuery>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    let offset = query.from.as_deref().and_then(|f| f.parse().ok()).unwrap_or(0i64);
+    let (media, total) =
+        services.media.user_media(&user_id(&raw)?, offset, query.limit.unwrap_or(100)).await?;
+    let next = offset + media.len() as i64;
+    let mut body = json!({"media": media, "total": total});
+    if next < total {
+        body["next_token"] = json!(next);
+    }
+    Ok(Json(body))
+}
+
+pub async fn quarantine(
+    State(services): State<Services>,
+    authed: Authed,
+    Path((server, media_id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    services.media.quarantine(&server, &media_id, Some(&authed.0.user_id)).await?;
+    Ok(Json(json!({})))
+}
+
+pub async fn unquarantine(
+    State(services): State<Services>,
+    authed: Authed,
+    Path((server, media_id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    services.media.quarantine(&server, &media_id, None).await?;
+    Ok(Json(json!({})))
+}
+
+pub async fn delete(
+    State(services): State<Services>,
+    authed: Authed,
+    Path((server, media_id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    services.media.delete(&server, &media_id).await?;
+    Ok(Json(json!({"deleted_media": [media_id], "total": 1})))
+}
