@@ -60,6 +60,11 @@ impl Services {
         let typing = ephemeral::Typing::new(rooms.clone(), notifier.clone());
         let user_data = user_data::UserData::new(store.clone(), notifier.clone());
         let accounts = accounts::Accounts::new(store.clone(), config.clone(), auth.clone());
+        let rate_limits = Arc::new(rate_limit::RateLimiter::new(&config.rate_limits));
+        for (user, per_second, burst) in store.ratelimit_overrides().await? {
+            let clamp = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+            rate_limits.set_override(&user, clamp(per_second), clamp(burst));
+        }
         let keys = keys::Keys::new(store.clone(), config.clone(), auth.clone(), notifier.clone());
         let presence =
             ephemeral::Presence::new(store.clone(), notifier.clone(), config.presence.enabled);
@@ -70,6 +75,7 @@ impl Services {
                 auth.clone(),
                 accounts.clone(),
                 rooms.clone(),
+                rate_limits.clone(),
             ),
             accounts,
             devices: devices::Devices::new(store.clone(), auth.clone(), keys.clone()),
@@ -89,7 +95,7 @@ impl Services {
             typing,
             presence,
             media: media::Media::new(store.clone(), config.clone())?,
-            rate_limits: Arc::new(rate_limit::RateLimiter::new(&config.rate_limits)),
+            rate_limits: rate_limits.clone(),
             rooms,
             auth,
             config,

@@ -4,7 +4,7 @@
 use std::{num::NonZeroU32, time::Duration};
 
 use governor::{
-    DefaultKeyedRateLimiter, Quota,
+    DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota,
     clock::{Clock, DefaultClock},
 };
 
@@ -24,8 +24,17 @@ pub enum LimitClass {
     Upload,
 }
 
+/// A user's own budget, set by an admin.
+enum Override {
+    /// No limit at all (a bridge, a trusted bot).
+    Exempt,
+    Budget(DefaultDirectRateLimiter),
+}
+
 pub struct RateLimiter {
     enabled: bool,
+    /// Per-user budgets that replace the client budget.
+    overrides: std::sync::RwLock<std::collections::HashMap<String, Override>>,
     login: DefaultKeyedRateLimiter<String>,
     client: DefaultKeyedRateLimiter<String>,
     upload: DefaultKeyedRateLimiter<String>,
@@ -52,6 +61,7 @@ impl RateLimiter {
             enabled: config.enabled,
             login: DefaultKeyedRateLimiter::keyed(login),
             client: DefaultKeyedRateLimiter::keyed(client),
+            overrides: Default::default(),
             upload: DefaultKeyedRateLimiter::keyed(upload),
             clock: DefaultClock::default(),
         }
@@ -63,20 +73,56 @@ impl RateLimiter {
         if !self.enabled {
             return Ok(());
         }
+        if class == LimitClass::Client
+            && let Ok(overrides) = self.overrides.read()
+            && let Some(own) = overrides.get(key)
+        {
+            return match own {
+                Override::Exempt => Ok(()),
+                Override::Budget(limiter) => {
+                    limiter.check().map_err(|not_until| self.refusal(class, &not_until))
+                }
+            };
+        }
         let limiter = match class {
             LimitClass::Login => &self.login,
             LimitClass::Client => &self.client,
             LimitClass::Upload => &self.upload,
         };
-        limiter.check_key(&key.to_owned()).map_err(|not_until| {
-            let class = match class {
-                LimitClass::Login => "login",
-                LimitClass::Client => "client",
-                LimitClass::Upload => "upload",
-            };
-            metrics::counter!("lattice_rate_limited_total", "class" => class).increment(1);
-            let wait = not_until.wait_time_from(self.clock.now());
-            Error::LimitExceeded { retry_after_ms: wait.as_millis().max(1) as u64 }
-        })
+        limiter.check_key(&key.to_owned()).map_err(|not_until| self.refusal(class, &not_until))
+    }
+
+    /// Gives `user` their own client budget; 0 and 0 exempts them.
+    pub fn set_override(&self, user: &str, per_second: u32, burst: u32) {
+        let own = match (per_second, burst) {
+            (0, 0) => Override::Exempt,
+            _ => Override::Budget(DefaultDirectRateLimiter::direct(
+                Quota::per_second(nonzero(per_second)).allow_burst(nonzero(burst.max(per_second))),
+            )),
+        };
+        if let Ok(mut overrides) = self.overrides.write() {
+            overrides.insert(user.to_owned(), own);
+        }
+    }
+
+    pub fn remove_override(&self, user: &str) {
+        if let Ok(mut overrides) = self.overrides.write() {
+            overrides.remove(user);
+        }
+    }
+
+    fn refusal(
+        &self,
+        class: LimitClass,
+        not_until: &governor::NotUntil<<DefaultClock as Clock>::Instant>,
+    ) -> Error {
+        let class = match class {
+            LimitClass::Login => "login",
+            LimitClass::Client => "client",
+            LimitClass::Upload => "upload",
+        };
+        metrics::counter!("lattice_rate_limited_total", "class" => class).increment(1);
+        let wait = not_until.wait_time_from(self.clock.now());
+        Error::LimitExceeded { retry_after_ms: wait.as_millis().max(1) as u64 }
     }
 }

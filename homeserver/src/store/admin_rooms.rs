@@ -1,4 +1,5 @@
-//! What the admin API reads of rooms in bulk, and blocked rooms.
+//! What the admin API reads of rooms in bulk, blocked rooms, and the
+//! per-user rate limits admins set.
 
 use super::{Store, now_ms};
 use crate::error::Result;
@@ -76,5 +77,49 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(found.is_some())
+    }
+}
+
+/// A user's own rate limit: (per second, burst).
+pub type RateOverride = (i64, i64);
+
+impl Store {
+    pub async fn ratelimit_overrides(&self) -> Result<Vec<(String, i64, i64)>> {
+        Ok(sqlx::query_as("SELECT user_id, per_second, burst FROM ratelimit_overrides")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    pub async fn ratelimit_override(&self, user_id: &str) -> Result<Option<RateOverride>> {
+        Ok(sqlx::query_as("SELECT per_second, burst FROM ratelimit_overrides WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn set_ratelimit_override(
+        &self,
+        user_id: &str,
+        per_second: i64,
+        burst: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ratelimit_overrides (user_id, per_second, burst) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET per_second = excluded.per_second, burst = excluded.burst",
+        )
+        .bind(user_id)
+        .bind(per_second)
+        .bind(burst)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_ratelimit_override(&self, user_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM ratelimit_overrides WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -55,6 +55,7 @@ const STEPS: &[Step] = &[
     shared!(12, "0012_blocked_rooms"),
     shared!(13, "0013_registration_tokens"),
     shared!(14, "0014_media_quarantine"),
+    shared!(15, "0015_ratelimit_overrides"),
 ];
 
 /// The migrator for one backend.

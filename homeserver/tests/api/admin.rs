@@ -58,7 +58,10 @@ async fn reports_reach_admins(backend: Backend) {
     s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
 }
 
-const ROUTES: [(&str, &str); 20] = [
+const ROUTES: [(&str, &str); 23] = [
+    ("GET", "/_synapse/admin/v1/users/@alice:localhost/override_ratelimit"),
+    ("POST", "/_synapse/admin/v1/users/@alice:localhost/override_ratelimit"),
+    ("DELETE", "/_synapse/admin/v1/users/@alice:localhost/override_ratelimit"),
     ("GET", "/_synapse/admin/v1/users/@alice:localhost/media"),
     ("POST", "/_synapse/admin/v1/media/quarantine/localhost/abc"),
     ("POST", "/_synapse/admin/v1/media/unquarantine/localhost/abc"),

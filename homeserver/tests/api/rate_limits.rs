@@ -10,7 +10,11 @@ use crate::{
     common::{Backend, TestServer},
 };
 
-backend_tests!(bursts_are_limited_then_recover, login_attempts_are_limited_per_address);
+backend_tests!(
+    bursts_are_limited_then_recover,
+    login_attempts_are_limited_per_address,
+    admins_override_a_users_limit,
+);
 
 async fn bursts_are_limited_then_recover(backend: Backend) {
     let s = TestServer::start(backend, |c| {
@@ -65,4 +69,49 @@ async fn login_attempts_are_limited_per_address(backend: Backend) {
     // One registration and two failed logins used the burst of three.
     assert_eq!(statuses[..2], [403, 403]);
     assert_eq!(statuses[2..], [429, 429]);
+}
+
+async fn admins_override_a_users_limit(backend: Backend) {
+    let mut s = TestServer::start(backend, |c| {
+        c.rate_limits.enabled = true;
+        c.rate_limits.client_per_second = 1;
+        c.rate_limits.client_burst = 3;
+    })
+    .await;
+    s.services().admin.create_user("root", "pw", true).await.expect("admin");
+    let root_id = ruma::UserId::parse("@root:localhost").expect("user id");
+    // The admin's own tools must not be throttled: exempt them first.
+    s.services().admin.set_ratelimit_override(&root_id, 0, 0).await.expect("exempt");
+    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let path = format!("/_synapse/admin/v1/users/{}/override_ratelimit", alice.user_id);
+    let token = Some(root.token.as_str());
+    assert_eq!(s.get(&path, token).await.ok(), json!({}));
+    let set = s.post(&path, token, json!({"messages_per_second": 0, "burst_count": 0})).await.ok();
+    assert_eq!(set, json!({"messages_per_second": 0, "burst_count": 0}));
+
+    let whoami = "/_matrix/client/v3/account/whoami";
+    for _ in 0..10 {
+        s.get(whoami, Some(&alice.token)).await.ok();
+    }
+    let mut bob_limited = false;
+    for _ in 0..10 {
+        bob_limited |= s.get(whoami, Some(&bob.token)).await.status == 429;
+    }
+    assert!(bob_limited, "Bob keeps the server's limit");
+
+    // A budget of its own survives a restart.
+    s.post(&path, token, json!({"messages_per_second": 1, "burst_count": 1})).await.ok();
+    s.restart().await;
+    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let token = Some(root.token.as_str());
+    assert_eq!(s.get(&path, token).await.ok()["burst_count"], 1);
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(s.get(whoami, Some(&alice.token)).await.status.as_u16());
+    }
+    assert!(statuses.contains(&429), "one request per second for Alice now: {statuses:?}");
+    s.delete(&path, token, None).await.ok();
+    assert_eq!(s.get(&path, token).await.ok(), json!({}));
 }

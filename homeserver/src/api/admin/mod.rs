@@ -31,6 +31,10 @@ pub fn router() -> Router<Services> {
         .route("/_synapse/admin/v1/event_reports", get(event_reports))
         .route("/_synapse/admin/v1/whois/{user_id}", get(whois))
         .route("/_synapse/admin/v1/users/{user_id}/media", get(media::user_media))
+        .route(
+            "/_synapse/admin/v1/users/{user_id}/override_ratelimit",
+            get(get_ratelimit).post(set_ratelimit).delete(delete_ratelimit),
+        )
         .route("/_synapse/admin/v1/media/quarantine/{server}/{media_id}", post(media::quarantine))
         .route(
             "/_synapse/admin/v1/media/unquarantine/{server}/{media_id}",
@@ -152,6 +156,53 @@ async fn whois(
 ) -> Result<Json<Value>> {
     admin(&services, &authed).await?;
     Ok(Json(services.admin.whois(&user_id(&raw)?).await?))
+}
+
+async fn get_ratelimit(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    Ok(Json(match services.admin.ratelimit_override(&user_id(&raw)?).await? {
+        Some((rate, burst)) => json!({"messages_per_second": rate, "burst_count": burst}),
+        None => json!({}),
+    }))
+}
+
+#[derive(Deserialize)]
+struct RatelimitBody {
+    #[serde(default)]
+    messages_per_second: i64,
+    #[serde(default)]
+    burst_count: i64,
+}
+
+async fn set_ratelimit(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(raw): Path<String>,
+    MatrixJson(body): MatrixJson<RatelimitBody>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    let user = user_id(&raw)?;
+    services
+        .admin
+        .set_ratelimit_override(&user, body.messages_per_second, body.burst_count)
+        .await?;
+    let answer =
+        json!({"messages_per_second": body.messages_per_second, "burst_count": body.burst_count});
+    Ok(Json(answer))
+}
+
+async fn delete_ratelimit(
+    State(services): State<Services>,
+    authed: Authed,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>> {
+    admin(&services, &authed).await?;
+    services.admin.delete_ratelimit_override(&user_id(&raw)?).await?;
+    Ok(Json(json!({})))
 }
 
 async fn event_reports(

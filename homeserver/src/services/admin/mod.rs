@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ruma::{OwnedUserId, UserId};
 
-use super::{auth::Auth, rooms::Rooms};
+use super::{auth::Auth, rate_limit::RateLimiter, rooms::Rooms};
 use crate::{
     config::Config,
     error::{Error, Result},
@@ -23,6 +23,7 @@ pub struct Admin {
     auth: Auth,
     accounts: Accounts,
     rooms: Rooms,
+    rate_limits: Arc<RateLimiter>,
 }
 
 impl Admin {
@@ -32,8 +33,9 @@ impl Admin {
         auth: Auth,
         accounts: Accounts,
         rooms: Rooms,
+        rate_limits: Arc<RateLimiter>,
     ) -> Self {
-        Self { store, config, auth, accounts, rooms }
+        Self { store, config, auth, accounts, rooms, rate_limits }
     }
 
     /// Creates an account even when registration is closed.
@@ -230,6 +232,36 @@ impl Admin {
             );
         }
         Ok(serde_json::json!({"user_id": user_id, "devices": devices}))
+    }
+
+    /// A user's own rate limit: (messages per second, burst), if set.
+    pub async fn ratelimit_override(&self, user_id: &UserId) -> Result<Option<(i64, i64)>> {
+        self.store.ratelimit_override(user_id.as_str()).await
+    }
+
+    /// Sets a user's own rate limit (0 and 0: no limit), at once and for
+    /// good.
+    pub async fn set_ratelimit_override(
+        &self,
+        user_id: &UserId,
+        per_second: i64,
+        burst: i64,
+    ) -> Result<()> {
+        let (Ok(rate), Ok(burst_count)) = (u32::try_from(per_second), u32::try_from(burst)) else {
+            return Err(Error::invalid_param("rates are non-negative integers"));
+        };
+        if self.store.get_user(user_id.as_str()).await?.is_none() {
+            return Err(Error::not_found("no such user"));
+        }
+        self.store.set_ratelimit_override(user_id.as_str(), per_second, burst).await?;
+        self.rate_limits.set_override(user_id.as_str(), rate, burst_count);
+        Ok(())
+    }
+
+    pub async fn delete_ratelimit_override(&self, user_id: &UserId) -> Result<()> {
+        self.store.delete_ratelimit_override(user_id.as_str()).await?;
+        self.rate_limits.remove_override(user_id.as_str());
+        Ok(())
     }
 
     pub async fn reports(&self, limit: i64) -> Result<Vec<serde_json::Value>> {
