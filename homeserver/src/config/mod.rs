@@ -29,6 +29,22 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     pub metrics: MetricsConfig,
     pub security: SecurityConfig,
+    pub server_notices: ServerNoticesConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerNoticesConfig {
+    /// The account that sends server notices (created when first needed).
+    pub localpart: String,
+    /// The name of each user's server notices room.
+    pub room_name: String,
+}
+
+impl Default for ServerNoticesConfig {
+    fn default() -> Self {
+        Self { localpart: "server-notices".into(), room_name: "Server Notices".into() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

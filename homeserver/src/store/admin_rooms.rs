@@ -123,3 +123,40 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// A user's server notices room, if one was made.
+    pub async fn server_notice_room(&self, user_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT room_id FROM server_notice_rooms WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn set_server_notice_room(&self, user_id: &str, room_id: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO server_notice_rooms (user_id, room_id) VALUES ($1, $2) \
+             ON CONFLICT (user_id) DO UPDATE SET room_id = excluded.room_id",
+        )
+        .bind(user_id)
+        .bind(room_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// A user's membership of a room now, if any.
+    pub async fn membership_of(&self, room_id: &str, user_id: &str) -> Result<Option<String>> {
+        let found: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT membership FROM current_state \
+             WHERE room_id = $1 AND event_type = 'm.room.member' AND state_key = $2",
+        )
+        .bind(room_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.flatten())
+    }
+}

@@ -56,6 +56,7 @@ const STEPS: &[Step] = &[
     shared!(13, "0013_registration_tokens"),
     shared!(14, "0014_media_quarantine"),
     shared!(15, "0015_ratelimit_overrides"),
+    shared!(16, "0016_server_notices"),
 ];
 
 /// The migrator for one backend.

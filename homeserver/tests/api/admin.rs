@@ -14,6 +14,7 @@ backend_tests!(
     admins_inspect_and_shut_down_rooms,
     registration_tokens_admit_registrations,
     admins_quarantine_and_delete_media,
+    admins_send_server_notices,
 );
 
 async fn reports_reach_admins(backend: Backend) {
@@ -58,7 +59,8 @@ async fn reports_reach_admins(backend: Backend) {
     s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
 }
 
-const ROUTES: [(&str, &str); 23] = [
+const ROUTES: [(&str, &str); 24] = [
+    ("POST", "/_synapse/admin/v1/send_server_notice"),
     ("GET", "/_synapse/admin/v1/users/@alice:localhost/override_ratelimit"),
     ("POST", "/_synapse/admin/v1/users/@alice:localhost/override_ratelimit"),
     ("DELETE", "/_synapse/admin/v1/users/@alice:localhost/override_ratelimit"),
@@ -378,4 +380,47 @@ async fn admins_quarantine_and_delete_media(backend: Backend) {
     s.delete(&format!("/_synapse/admin/v1/media/{bobs}"), token, None)
         .await
         .err(404, "M_NOT_FOUND");
+}
+
+async fn admins_send_server_notices(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    s.services().admin.create_user("root", "pw", true).await.expect("admin");
+    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let token = Some(root.token.as_str());
+    let alice = s.register("alice", "pw").await;
+    let notice = |body: &str| json!({"user_id": alice.user_id, "content": {"msgtype": "m.text", "body": body}});
+    let sent = s
+        .post("/_synapse/admin/v1/send_server_notice", token, notice("Maintenance at noon"))
+        .await
+        .ok();
+    assert!(sent["event_id"].as_str().is_some_and(|id| id.starts_with('$')));
+
+    let invited = s.sync(&alice.token, None, 0).await;
+    let invites = invited["rooms"]["invite"].as_object().expect("invites").clone();
+    assert_eq!(invites.len(), 1);
+    let (room, invite) = invites.iter().next().expect("one");
+    let names: Vec<&str> = invite["invite_state"]["events"]
+        .as_array()
+        .expect("state")
+        .iter()
+        .filter(|e| e["type"] == "m.room.name")
+        .filter_map(|e| e["content"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Server Notices"]);
+    s.join(&alice.token, room).await.ok();
+    s.post("/_synapse/admin/v1/send_server_notice", token, notice("Done")).await.ok();
+    let joined = s.sync(&alice.token, None, 0).await;
+    let bodies = TestServer::bodies(&joined["rooms"]["join"][room.as_str()]["timeline"]["events"]);
+    assert!(
+        bodies.contains(&"Maintenance at noon".to_owned()) && bodies.contains(&"Done".to_owned()),
+        "{bodies:?}"
+    );
+    // Only the server writes there.
+    let path = format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/t1");
+    s.put(&path, Some(&alice.token), json!({"msgtype": "m.text", "body": "hi"}))
+        .await
+        .err(403, "M_FORBIDDEN");
+    let nobody =
+        json!({"user_id": "@nobody:localhost", "content": {"msgtype": "m.text", "body": "x"}});
+    s.post("/_synapse/admin/v1/send_server_notice", token, nobody).await.err(404, "M_NOT_FOUND");
 }

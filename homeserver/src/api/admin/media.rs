@@ -6,20 +6,15 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{ListQuery, admin, user_id};
-use crate::{
-    api::authed::{Authed, MatrixQuery},
-    error::Result,
-    services::Services,
-};
+use super::{AdminUser, ListQuery, user_id};
+use crate::{api::authed::MatrixQuery, error::Result, services::Services};
 
 pub async fn user_media(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
     MatrixQuery(query): MatrixQuery<ListQuery>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     let offset = query.from.as_deref().and_then(|f| f.parse().ok()).unwrap_or(0i64);
     let (media, total) =
         services.media.user_media(&user_id(&raw)?, offset, query.limit.unwrap_or(100)).await?;
@@ -33,30 +28,27 @@ pub async fn user_media(
 
 pub async fn quarantine(
     State(services): State<Services>,
-    authed: Authed,
+    AdminUser(admin): AdminUser,
     Path((server, media_id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
-    services.media.quarantine(&server, &media_id, Some(&authed.0.user_id)).await?;
+    services.media.quarantine(&server, &media_id, Some(&admin.user_id)).await?;
     Ok(Json(json!({})))
 }
 
 pub async fn unquarantine(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path((server, media_id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     services.media.quarantine(&server, &media_id, None).await?;
     Ok(Json(json!({})))
 }
 
 pub async fn delete(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path((server, media_id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     services.media.delete(&server, &media_id).await?;
     Ok(Json(json!({"deleted_media": [media_id], "total": 1})))
 }

@@ -16,10 +16,12 @@ mod registration_tokens;
 mod rooms;
 
 use super::authed::{Authed, MatrixJson, MatrixQuery};
+use crate::services::auth::Requester;
 use crate::{
     error::{Error, Result},
     services::{Services, admin::UserChanges},
 };
+use axum::{extract::FromRequestParts, http::request::Parts};
 
 pub fn router() -> Router<Services> {
     Router::new()
@@ -30,6 +32,7 @@ pub fn router() -> Router<Services> {
         .route("/_synapse/admin/v1/reset_password/{user_id}", post(reset_password))
         .route("/_synapse/admin/v1/event_reports", get(event_reports))
         .route("/_synapse/admin/v1/whois/{user_id}", get(whois))
+        .route("/_synapse/admin/v1/send_server_notice", post(send_server_notice))
         .route("/_synapse/admin/v1/users/{user_id}/media", get(media::user_media))
         .route(
             "/_synapse/admin/v1/users/{user_id}/override_ratelimit",
@@ -55,17 +58,25 @@ pub fn router() -> Router<Services> {
         .route("/_synapse/admin/v1/rooms/{room_id}/state", get(rooms::state))
 }
 
-/// The requester, if a server admin.
-pub(super) async fn admin(services: &Services, authed: &Authed) -> Result<()> {
-    services.admin.ensure_admin(&authed.0.user_id).await
+/// A server admin: the request is refused (M_FORBIDDEN) before anything
+/// it carries is read when the requester is not one.
+pub(super) struct AdminUser(pub Requester);
+
+impl FromRequestParts<Services> for AdminUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, services: &Services) -> Result<Self> {
+        let Authed(requester) = Authed::from_request_parts(parts, services).await?;
+        services.admin.ensure_admin(&requester.user_id).await?;
+        Ok(Self(requester))
+    }
 }
 
 pub(super) fn user_id(raw: &str) -> Result<OwnedUserId> {
     UserId::parse(raw).map_err(|e| Error::invalid_param(format!("invalid user id: {e}")))
 }
 
-async fn server_version(State(services): State<Services>, authed: Authed) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
+async fn server_version(_: AdminUser) -> Result<Json<Value>> {
     Ok(Json(json!({"server_version": env!("CARGO_PKG_VERSION")})))
 }
 
@@ -78,10 +89,9 @@ pub(super) struct ListQuery {
 
 async fn list_users(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     MatrixQuery(query): MatrixQuery<ListQuery>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     let (users, next, total) = services
         .admin
         .users(query.from.as_deref(), query.limit.unwrap_or(100), query.name.as_deref())
@@ -95,10 +105,9 @@ async fn list_users(
 
 async fn get_user(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     let view = services.admin.user(&user_id(&raw)?).await?;
     Ok(Json(serde_json::to_value(view).map_err(Error::internal)?))
 }
@@ -106,11 +115,10 @@ async fn get_user(
 /// PUT /v2/users/{id}: creates the user if needed, then applies the fields.
 async fn put_user(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
     MatrixJson(changes): MatrixJson<UserChanges>,
 ) -> Result<(http::StatusCode, Json<Value>)> {
-    admin(&services, &authed).await?;
     let (created, view) = services.admin.put_user(&user_id(&raw)?, changes).await?;
     let status = if created { http::StatusCode::CREATED } else { http::StatusCode::OK };
     Ok((status, Json(serde_json::to_value(view).map_err(Error::internal)?)))
@@ -124,11 +132,10 @@ struct DeactivateBody {
 
 async fn deactivate(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
     MatrixJson(body): MatrixJson<DeactivateBody>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     services.admin.deactivate(&user_id(&raw)?, body.erase).await?;
     Ok(Json(json!({"id_server_unbind_result": "success"})))
 }
@@ -140,30 +147,27 @@ struct ResetBody {
 
 async fn reset_password(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
     MatrixJson(body): MatrixJson<ResetBody>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     services.admin.reset_password(&user_id(&raw)?, &body.new_password).await?;
     Ok(Json(json!({})))
 }
 
 async fn whois(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     Ok(Json(services.admin.whois(&user_id(&raw)?).await?))
 }
 
 async fn get_ratelimit(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     Ok(Json(match services.admin.ratelimit_override(&user_id(&raw)?).await? {
         Some((rate, burst)) => json!({"messages_per_second": rate, "burst_count": burst}),
         None => json!({}),
@@ -180,11 +184,10 @@ struct RatelimitBody {
 
 async fn set_ratelimit(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
     MatrixJson(body): MatrixJson<RatelimitBody>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     let user = user_id(&raw)?;
     services
         .admin
@@ -197,20 +200,34 @@ async fn set_ratelimit(
 
 async fn delete_ratelimit(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     services.admin.delete_ratelimit_override(&user_id(&raw)?).await?;
     Ok(Json(json!({})))
 }
 
+#[derive(Deserialize)]
+struct ServerNotice {
+    user_id: String,
+    content: Value,
+}
+
+async fn send_server_notice(
+    State(services): State<Services>,
+    _: AdminUser,
+    MatrixJson(body): MatrixJson<ServerNotice>,
+) -> Result<Json<Value>> {
+    let event_id =
+        services.admin.send_server_notice(&user_id(&body.user_id)?, body.content).await?;
+    Ok(Json(json!({"event_id": event_id})))
+}
+
 async fn event_reports(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     MatrixQuery(query): MatrixQuery<ListQuery>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     let reports = services.admin.reports(query.limit.unwrap_or(100)).await?;
     Ok(Json(json!({"total": reports.len(), "event_reports": reports})))
 }

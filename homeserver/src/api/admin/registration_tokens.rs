@@ -7,9 +7,9 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::admin;
+use super::AdminUser;
 use crate::{
-    api::authed::{Authed, MatrixJson, MatrixQuery},
+    api::authed::{MatrixJson, MatrixQuery},
     error::{Error, Result},
     services::Services,
 };
@@ -21,20 +21,18 @@ pub struct ValidQuery {
 
 pub async fn list(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     MatrixQuery(query): MatrixQuery<ValidQuery>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     let tokens = services.admin.registration_tokens(query.valid).await?;
     Ok(Json(json!({"registration_tokens": tokens})))
 }
 
 pub async fn get(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(token): Path<String>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     Ok(Json(services.admin.registration_token(&token).await?))
 }
 
@@ -48,10 +46,9 @@ pub struct NewToken {
 
 pub async fn create(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     MatrixJson(body): MatrixJson<NewToken>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     let token = services
         .admin
         .create_registration_token(body.token, body.length, body.uses_allowed, body.expiry_time)
@@ -73,11 +70,10 @@ fn limit(body: &Value, name: &str) -> Result<Option<Option<i64>>> {
 
 pub async fn update(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(token): Path<String>,
     MatrixJson(body): MatrixJson<Value>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     let uses = limit(&body, "uses_allowed")?;
     let expiry = limit(&body, "expiry_time")?;
     Ok(Json(services.admin.update_registration_token(&token, uses, expiry).await?))
@@ -85,10 +81,9 @@ pub async fn update(
 
 pub async fn delete(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(token): Path<String>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     services.admin.delete_registration_token(&token).await?;
     Ok(Json(json!({})))
 }

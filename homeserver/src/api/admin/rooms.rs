@@ -8,9 +8,9 @@ use ruma::{OwnedRoomId, RoomId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ListQuery, admin};
+use super::{AdminUser, ListQuery};
 use crate::{
-    api::authed::{Authed, MatrixJson, MatrixQuery},
+    api::authed::{MatrixJson, MatrixQuery},
     error::{Error, Result},
     services::Services,
 };
@@ -21,10 +21,9 @@ fn room_id(raw: &str) -> Result<OwnedRoomId> {
 
 pub async fn list(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     MatrixQuery(query): MatrixQuery<ListQuery>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     let offset = query.from.as_deref().and_then(|f| f.parse().ok()).unwrap_or(0i64);
     let limit = query.limit.unwrap_or(100);
     let (rooms, total) = services.admin.rooms(offset, limit).await?;
@@ -45,29 +44,26 @@ fn rooms_len(body: &Value) -> i64 {
 
 pub async fn details(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     Ok(Json(services.admin.room(&room_id(&raw)?).await?))
 }
 
 pub async fn members(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     let members = services.admin.room_members(&room_id(&raw)?).await?;
     Ok(Json(json!({"total": members.len(), "members": members})))
 }
 
 pub async fn state(
     State(services): State<Services>,
-    authed: Authed,
+    _: AdminUser,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     Ok(Json(json!({"state": services.admin.room_state(&room_id(&raw)?).await?})))
 }
 
@@ -80,11 +76,10 @@ pub struct ShutdownBody {
 /// DELETE /v1/rooms/{id}: Synapse's synchronous room shutdown.
 pub async fn shutdown(
     State(services): State<Services>,
-    authed: Authed,
+    AdminUser(admin): AdminUser,
     Path(raw): Path<String>,
     MatrixJson(body): MatrixJson<ShutdownBody>,
 ) -> Result<Json<Value>> {
-    admin(&services, &authed).await?;
     let room = room_id(&raw)?;
-    Ok(Json(services.admin.shutdown_room(&authed.0.user_id, &room, body.block).await?))
+    Ok(Json(services.admin.shutdown_room(&admin.user_id, &room, body.block).await?))
 }

@@ -3,6 +3,7 @@
 
 mod registration_tokens;
 mod rooms;
+mod server_notices;
 
 use std::sync::Arc;
 
