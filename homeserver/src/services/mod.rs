@@ -60,6 +60,11 @@ impl Services {
         let typing = ephemeral::Typing::new(rooms.clone(), notifier.clone());
         let user_data = user_data::UserData::new(store.clone(), notifier.clone());
         let accounts = accounts::Accounts::new(store.clone(), config.clone(), auth.clone());
+        for user in store.shadow_banned_users().await? {
+            if let Ok(user) = ruma::UserId::parse(user) {
+                rooms.set_shadow_banned(&user, true);
+            }
+        }
         let rate_limits = Arc::new(rate_limit::RateLimiter::new(&config.rate_limits));
         for (user, per_second, burst) in store.ratelimit_overrides().await? {
             let clamp = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);

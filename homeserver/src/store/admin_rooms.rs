@@ -160,3 +160,21 @@ impl Store {
         Ok(found.flatten())
     }
 }
+
+impl Store {
+    pub async fn shadow_banned_users(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT user_id FROM users WHERE shadow_banned = 1")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// False if there is no such user.
+    pub async fn set_shadow_banned(&self, user_id: &str, banned: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET shadow_banned = $2 WHERE user_id = $1")
+            .bind(user_id)
+            .bind(i64::from(banned))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -57,6 +57,7 @@ const STEPS: &[Step] = &[
     shared!(14, "0014_media_quarantine"),
     shared!(15, "0015_ratelimit_overrides"),
     shared!(16, "0016_server_notices"),
+    shared!(17, "0017_shadow_ban"),
 ];
 
 /// The migrator for one backend.

@@ -15,6 +15,7 @@ backend_tests!(
     registration_tokens_admit_registrations,
     admins_quarantine_and_delete_media,
     admins_send_server_notices,
+    shadow_banned_users_talk_to_nobody,
 );
 
 async fn reports_reach_admins(backend: Backend) {
@@ -59,7 +60,9 @@ async fn reports_reach_admins(backend: Backend) {
     s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
 }
 
-const ROUTES: [(&str, &str); 24] = [
+const ROUTES: [(&str, &str); 26] = [
+    ("POST", "/_synapse/admin/v1/users/@alice:localhost/shadow_ban"),
+    ("DELETE", "/_synapse/admin/v1/users/@alice:localhost/shadow_ban"),
     ("POST", "/_synapse/admin/v1/send_server_notice"),
     ("GET", "/_synapse/admin/v1/users/@alice:localhost/override_ratelimit"),
     ("POST", "/_synapse/admin/v1/users/@alice:localhost/override_ratelimit"),
@@ -423,4 +426,39 @@ async fn admins_send_server_notices(backend: Backend) {
     let nobody =
         json!({"user_id": "@nobody:localhost", "content": {"msgtype": "m.text", "body": "x"}});
     s.post("/_synapse/admin/v1/send_server_notice", token, nobody).await.err(404, "M_NOT_FOUND");
+}
+
+async fn shadow_banned_users_talk_to_nobody(backend: Backend) {
+    let mut s = TestServer::new(backend).await;
+    s.services().admin.create_user("root", "pw", true).await.expect("admin");
+    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let alice = s.register("alice", "pw").await;
+    let mallory = s.register("mallory", "pw").await;
+    let carol = s.register("carol", "pw").await;
+    let room = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+    s.join(&mallory.token, &room).await.ok();
+    let ban = format!("/_synapse/admin/v1/users/{}/shadow_ban", mallory.user_id);
+    s.post(&ban, Some(&root.token), json!({})).await.ok();
+    s.restart().await;
+
+    // Mallory is told it worked...
+    let spam = s.send_text(&mallory.token, &room, "buy now").await;
+    assert!(spam.starts_with('$'));
+    s.invite(&mallory.token, &room, &carol.user_id).await.ok();
+    // ...but nobody sees anything, and the event does not exist.
+    let seen = s.sync(&alice.token, None, 0).await;
+    let bodies = TestServer::bodies(&seen["rooms"]["join"][room.as_str()]["timeline"]["events"]);
+    assert!(!bodies.contains(&"buy now".to_owned()), "{bodies:?}");
+    let carols = s.sync(&carol.token, None, 0).await;
+    assert!(carols["rooms"]["invite"].as_object().is_none_or(|i| i.is_empty()));
+    s.get(&format!("/_matrix/client/v3/rooms/{room}/event/{spam}"), Some(&alice.token))
+        .await
+        .err(404, "M_NOT_FOUND");
+
+    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    s.delete(&ban, Some(&root.token), None).await.ok();
+    s.send_text(&mallory.token, &room, "sorry").await;
+    let seen = s.sync(&alice.token, None, 0).await;
+    let bodies = TestServer::bodies(&seen["rooms"]["join"][room.as_str()]["timeline"]["events"]);
+    assert!(bodies.contains(&"sorry".to_owned()), "{bodies:?}");
 }

@@ -33,6 +33,10 @@ pub fn router() -> Router<Services> {
         .route("/_synapse/admin/v1/event_reports", get(event_reports))
         .route("/_synapse/admin/v1/whois/{user_id}", get(whois))
         .route("/_synapse/admin/v1/send_server_notice", post(send_server_notice))
+        .route(
+            "/_synapse/admin/v1/users/{user_id}/shadow_ban",
+            post(shadow_ban).delete(lift_shadow_ban),
+        )
         .route("/_synapse/admin/v1/users/{user_id}/media", get(media::user_media))
         .route(
             "/_synapse/admin/v1/users/{user_id}/override_ratelimit",
@@ -204,6 +208,24 @@ async fn delete_ratelimit(
     Path(raw): Path<String>,
 ) -> Result<Json<Value>> {
     services.admin.delete_ratelimit_override(&user_id(&raw)?).await?;
+    Ok(Json(json!({})))
+}
+
+async fn shadow_ban(
+    State(services): State<Services>,
+    _: AdminUser,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>> {
+    services.admin.set_shadow_ban(&user_id(&raw)?, true).await?;
+    Ok(Json(json!({})))
+}
+
+async fn lift_shadow_ban(
+    State(services): State<Services>,
+    _: AdminUser,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>> {
+    services.admin.set_shadow_ban(&user_id(&raw)?, false).await?;
     Ok(Json(json!({})))
 }
 

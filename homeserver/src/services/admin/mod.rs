@@ -235,6 +235,16 @@ impl Admin {
         Ok(serde_json::json!({"user_id": user_id, "devices": devices}))
     }
 
+    /// Shadow-bans a user (their messages, state changes, redactions and
+    /// invites seem to work and reach nobody) or lifts the ban.
+    pub async fn set_shadow_ban(&self, user_id: &UserId, banned: bool) -> Result<()> {
+        if !self.store.set_shadow_banned(user_id.as_str(), banned).await? {
+            return Err(Error::not_found("no such user"));
+        }
+        self.rooms.set_shadow_banned(user_id, banned);
+        Ok(())
+    }
+
     /// A user's own rate limit: (messages per second, burst), if set.
     pub async fn ratelimit_override(&self, user_id: &UserId) -> Result<Option<(i64, i64)>> {
         self.store.ratelimit_override(user_id.as_str()).await

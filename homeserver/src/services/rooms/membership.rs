@@ -128,6 +128,9 @@ impl Rooms {
         {
             return Err(Error::not_found("no such user"));
         }
+        if self.is_shadow_banned(sender) {
+            return Ok(());
+        }
         self.set_membership(room_id, sender, target, "invite", reason).await
     }
 

@@ -30,6 +30,9 @@ impl Rooms {
         if matches!(kind, TimelineEventType::RoomRedaction) {
             return Err(Error::BadRequest("use the /redact endpoint to redact".into()));
         }
+        if self.is_shadow_banned(&requester.user_id) {
+            return self.phantom_event_id();
+        }
         self.sent_once(requester, txn_id, || async {
             let draft = EventDraft { kind, content, state_key: None, redacts: None };
             self.append(room_id, &requester.user_id, draft, Some((&requester.device_id, txn_id)))
@@ -74,6 +77,9 @@ impl Rooms {
         if kind == "m.room.create" {
             return Err(Error::forbidden("the create event cannot be replaced"));
         }
+        if self.is_shadow_banned(&requester.user_id) {
+            return self.phantom_event_id();
+        }
         if kind == "m.room.member" && ruma::UserId::parse(state_key).is_err() {
             return Err(Error::invalid_param("the state key of a member event must be a user id"));
         }
@@ -91,6 +97,9 @@ impl Rooms {
         reason: Option<&str>,
         txn_id: &str,
     ) -> Result<OwnedEventId> {
+        if self.is_shadow_banned(&requester.user_id) {
+            return self.phantom_event_id();
+        }
         let content = match reason {
             Some(reason) => json!({"reason": reason}),
             None => json!({}),

@@ -62,6 +62,8 @@ struct Inner {
     heads: std::sync::Mutex<HashMap<OwnedRoomId, HeadSlot>>,
     /// Requests carrying the same transaction id wait for each other.
     txns: std::sync::Mutex<HashMap<TxnKey, Arc<AsyncMutex<()>>>>,
+    /// Users whose events are dropped while they are told they were sent.
+    shadow_banned: std::sync::RwLock<std::collections::HashSet<OwnedUserId>>,
 }
 
 /// An event built and authorized, waiting to be persisted.
@@ -87,8 +89,31 @@ impl Rooms {
                 writer,
                 heads: Default::default(),
                 txns: Default::default(),
+                shadow_banned: Default::default(),
             }),
         }
+    }
+
+    /// Shadow-bans (or lifts the ban on) a user for this process; the
+    /// admin service keeps the flag in the database.
+    pub fn set_shadow_banned(&self, user: &UserId, banned: bool) {
+        if let Ok(mut set) = self.inner.shadow_banned.write() {
+            match banned {
+                true => set.insert(user.to_owned()),
+                false => set.remove(user),
+            };
+        }
+    }
+
+    fn is_shadow_banned(&self, user: &UserId) -> bool {
+        self.inner.shadow_banned.read().is_ok_and(|set| set.contains(user))
+    }
+
+    /// What a shadow-banned user is told: an event id for an event that
+    /// was never made.
+    fn phantom_event_id(&self) -> Result<ruma::OwnedEventId> {
+        let id = format!("${}", crate::services::auth::tokens::random_letters(43)?);
+        ruma::OwnedEventId::try_from(id).map_err(Error::internal)
     }
 
     fn store(&self) -> &Store {
