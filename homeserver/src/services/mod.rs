@@ -73,15 +73,20 @@ impl Services {
         let keys = keys::Keys::new(store.clone(), config.clone(), auth.clone(), notifier.clone());
         let presence =
             ephemeral::Presence::new(store.clone(), notifier.clone(), config.presence.enabled);
+        let admin = admin::Admin::new(
+            store.clone(),
+            config.clone(),
+            auth.clone(),
+            accounts.clone(),
+            rooms.clone(),
+            rate_limits.clone(),
+        );
+        // Security alerts also reach every admin as a server notice.
+        let (alerts, alert_queue) = tokio::sync::mpsc::unbounded_channel();
+        auth.security().route_alerts_to_admins(alerts);
+        admin.deliver_alerts(alert_queue);
         Ok(Self {
-            admin: admin::Admin::new(
-                store.clone(),
-                config.clone(),
-                auth.clone(),
-                accounts.clone(),
-                rooms.clone(),
-                rate_limits.clone(),
-            ),
+            admin,
             accounts,
             devices: devices::Devices::new(store.clone(), auth.clone(), keys.clone()),
             keys: keys.clone(),

@@ -1,17 +1,25 @@
-//! Security events: the audit log, alerts to operators' webhooks, and the
-//! lockout of accounts under password guessing.
+//! Security events: the audit log, alerts (to operators' webhooks and to
+//! every admin's server-notices room), and the lockout of accounts under
+//! password guessing.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::json;
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::{config::Config, error::Result, store::Store};
+
+/// An alert on its way to the admins' notices rooms: (text of the notice).
+pub type AdminAlert = String;
 
 #[derive(Clone)]
 pub struct Security {
     store: Store,
     config: Arc<Config>,
     http: reqwest::Client,
+    /// Where alerts for the admins' notices rooms go, once the admin
+    /// service (built after this one) listens.
+    admin_alerts: Arc<OnceLock<UnboundedSender<AdminAlert>>>,
 }
 
 impl Security {
@@ -20,7 +28,12 @@ impl Security {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        Self { store, config, http }
+        Self { store, config, http, admin_alerts: Arc::default() }
+    }
+
+    /// Sends alerts to `sink` too (the admins' server-notices rooms).
+    pub fn route_alerts_to_admins(&self, sink: UnboundedSender<AdminAlert>) {
+        let _ = self.admin_alerts.set(sink);
     }
 
     /// Records an event in the audit log (and the log).
@@ -48,6 +61,10 @@ impl Security {
             "user_id": user_id,
             "details": details,
         });
+        if let Some(sink) = self.admin_alerts.get() {
+            let who = user_id.map(|u| format!(" for {u}")).unwrap_or_default();
+            let _ = sink.send(format!("Security alert: {kind}{who}. {details}"));
+        }
         for hook in self.config.security.alert_webhooks.clone() {
             let http = self.http.clone();
             let body = body.clone();

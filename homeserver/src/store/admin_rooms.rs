@@ -178,3 +178,12 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 }
+
+impl Store {
+    /// Every server admin's user id.
+    pub async fn admin_users(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT user_id FROM users WHERE is_admin = 1 AND deactivated = 0")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}

@@ -60,7 +60,8 @@ async fn reports_reach_admins(backend: Backend) {
     s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
 }
 
-const ROUTES: [(&str, &str); 28] = [
+const ROUTES: [(&str, &str); 29] = [
+    ("GET", "/_lattice/admin/v1/audit_log"),
     ("GET", "/_synapse/admin/v1/registration_tokens/abc"),
     ("PUT", "/_synapse/admin/v2/users/@alice:localhost"),
     ("POST", "/_synapse/admin/v1/users/@alice:localhost/shadow_ban"),

@@ -13,7 +13,7 @@ use crate::{
     common::{Backend, TestServer},
 };
 
-backend_tests!(guessing_locks_the_account_and_alerts_once);
+backend_tests!(guessing_locks_the_account_and_alerts_once, alerts_reach_the_admins);
 
 /// Answers the webhook and tells the test, so that it can wait for the
 /// alert instead of polling for it.
@@ -61,4 +61,46 @@ async fn guessing_locks_the_account_and_alerts_once(backend: Backend) {
     // Other accounts are not affected.
     s.register("bob", "pw").await;
     s.login("bob", "pw", None).await.ok();
+}
+
+/// Admins hear of a lockout in their server-notices room, and can read the
+/// audit log.
+async fn alerts_reach_the_admins(backend: Backend) {
+    let s = TestServer::start(backend, |c| c.security.lockout_after = 3).await;
+    s.services().admin.create_user("root", "pw", true).await.expect("admin");
+    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let first = s.sync(&root.token, None, 0).await;
+    let mut since = first["next_batch"].as_str().expect("token").to_owned();
+    s.register("alice", "right").await;
+    for _ in 0..3 {
+        s.login("alice", "guess", None).await;
+    }
+    // The notice arrives on its own: wait for it with long polls.
+    let invite = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let news = s.sync(&root.token, Some(&since), 5_000).await;
+            if let Some(rooms) = news["rooms"]["invite"].as_object().filter(|r| !r.is_empty()) {
+                return rooms.keys().next().expect("room").clone();
+            }
+            since = news["next_batch"].as_str().expect("token").to_owned();
+        }
+    })
+    .await
+    .expect("the alert arrived");
+    s.join(&root.token, &invite).await.ok();
+    let joined = s.sync(&root.token, None, 0).await;
+    let bodies =
+        TestServer::bodies(&joined["rooms"]["join"][invite.as_str()]["timeline"]["events"]);
+    assert!(
+        bodies.iter().any(|b| b.contains("account_locked") && b.contains("@alice:localhost")),
+        "{bodies:?}"
+    );
+    let audit = s.get("/_lattice/admin/v1/audit_log?limit=50", Some(&root.token)).await.ok();
+    let kinds: Vec<&str> = audit["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"account_locked") && kinds.contains(&"login_failed"), "{kinds:?}");
 }

@@ -33,6 +33,8 @@ pub fn router() -> Router<Services> {
         .route("/_synapse/admin/v1/event_reports", get(event_reports))
         .route("/_synapse/admin/v1/whois/{user_id}", get(whois))
         .route("/_synapse/admin/v1/send_server_notice", post(send_server_notice))
+        // Ours, not Synapse's: the security audit log.
+        .route("/_lattice/admin/v1/audit_log", get(audit_log))
         .route(
             "/_synapse/admin/v1/users/{user_id}/shadow_ban",
             post(shadow_ban).delete(lift_shadow_ban),
@@ -243,6 +245,15 @@ async fn send_server_notice(
     let event_id =
         services.admin.send_server_notice(&user_id(&body.user_id)?, body.content).await?;
     Ok(Json(json!({"event_id": event_id})))
+}
+
+async fn audit_log(
+    State(services): State<Services>,
+    _: AdminUser,
+    MatrixQuery(query): MatrixQuery<ListQuery>,
+) -> Result<Json<Value>> {
+    let records = services.admin.audit_log(query.limit.unwrap_or(100)).await?;
+    Ok(Json(json!({"records": records})))
 }
 
 async fn event_reports(

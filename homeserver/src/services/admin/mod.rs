@@ -275,6 +275,21 @@ impl Admin {
         Ok(())
     }
 
+    /// The newest security records (logins, lockouts, admin actions...).
+    pub async fn audit_log(&self, limit: i64) -> Result<Vec<serde_json::Value>> {
+        let rows = self.store.audit_records(limit.clamp(1, 1000)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(ts, kind, user_id, address, details)| {
+                let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+                serde_json::json!({
+                    "ts": ts, "kind": kind, "user_id": user_id,
+                    "address": address, "details": details,
+                })
+            })
+            .collect())
+    }
+
     pub async fn reports(&self, limit: i64) -> Result<Vec<serde_json::Value>> {
         Ok(self
             .store

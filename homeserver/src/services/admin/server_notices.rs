@@ -69,4 +69,27 @@ impl Admin {
         let txn = crate::services::auth::tokens::random_letters(16)?;
         self.rooms.send_message(&room_id, &requester, "m.room.message", content, &txn).await
     }
+
+    /// Delivers security alerts to every admin as server notices, for as
+    /// long as the server runs.
+    pub fn deliver_alerts(&self, mut alerts: tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let admin = self.clone();
+        tokio::spawn(async move {
+            while let Some(text) = alerts.recv().await {
+                let admins = match admin.store.admin_users().await {
+                    Ok(admins) => admins,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot list admins for an alert");
+                        continue;
+                    }
+                };
+                for user in admins.iter().filter_map(|u| UserId::parse(u.as_str()).ok()) {
+                    let content = json!({"msgtype": "m.text", "body": text});
+                    if let Err(error) = admin.send_server_notice(&user, content).await {
+                        tracing::error!(%error, %user, "alert notice failed");
+                    }
+                }
+            }
+        });
+    }
 }
