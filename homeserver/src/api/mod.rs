@@ -33,8 +33,8 @@ pub fn router(services: Services) -> Router {
         .route("/ready", axum::routing::get(ready))
         .fallback(|| async { Error::Unrecognized })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(services.clone(), record_metrics))
         .with_state(services)
-        .layer(axum::middleware::from_fn(record_metrics))
         .layer(TimeoutLayer::with_status_code(http::StatusCode::SERVICE_UNAVAILABLE, timeout))
         .layer(cors())
         .layer(
@@ -47,8 +47,13 @@ pub fn router(services: Services) -> Router {
 }
 
 /// Counts requests by route template (never by concrete path, which would
-/// carry ids) and status, with their latency.
-async fn record_metrics(request: Request, next: axum::middleware::Next) -> Response {
+/// carry ids) and status, with their latency; server errors also feed the
+/// incident alert.
+async fn record_metrics(
+    axum::extract::State(services): axum::extract::State<Services>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
@@ -56,6 +61,9 @@ async fn record_metrics(request: Request, next: axum::middleware::Next) -> Respo
     let method = request.method().to_string();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
+    if response.status().is_server_error() {
+        services.auth.security().server_error().await;
+    }
     let status = response.status().as_u16().to_string();
     metrics::counter!("lattice_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
         .increment(1);

@@ -56,11 +56,18 @@ pub struct SecurityConfig {
     pub lockout_seconds: u64,
     /// HTTP(S) endpoints that receive security alerts as JSON.
     pub alert_webhooks: Vec<String>,
+    /// Server errors (5xx) within a minute that raise an alert; 0: never.
+    pub server_error_alert_threshold: u32,
 }
 
 impl Default for SecurityConfig {
     fn default() -> Self {
-        Self { lockout_after: 10, lockout_seconds: 60, alert_webhooks: Vec::new() }
+        Self {
+            lockout_after: 10,
+            lockout_seconds: 60,
+            alert_webhooks: Vec::new(),
+            server_error_alert_threshold: 50,
+        }
     }
 }
 

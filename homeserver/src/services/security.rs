@@ -20,6 +20,14 @@ pub struct Security {
     /// Where alerts for the admins' notices rooms go, once the admin
     /// service (built after this one) listens.
     admin_alerts: Arc<OnceLock<UnboundedSender<AdminAlert>>>,
+    errors: Arc<std::sync::Mutex<ErrorWindow>>,
+}
+
+/// 5xx answers in the current minute, and when they were last alerted.
+struct ErrorWindow {
+    started: std::time::Instant,
+    count: u32,
+    alerted: Option<std::time::Instant>,
 }
 
 impl Security {
@@ -28,7 +36,14 @@ impl Security {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        Self { store, config, http, admin_alerts: Arc::default() }
+        let errors = ErrorWindow { started: std::time::Instant::now(), count: 0, alerted: None };
+        Self {
+            store,
+            config,
+            http,
+            admin_alerts: Arc::default(),
+            errors: Arc::new(std::sync::Mutex::new(errors)),
+        }
     }
 
     /// Sends alerts to `sink` too (the admins' server-notices rooms).
@@ -54,7 +69,6 @@ impl Security {
         user_id: Option<&str>,
         details: serde_json::Value,
     ) -> Result<()> {
-        self.audit(kind, user_id, details.clone()).await?;
         let body = json!({
             "server": self.config.server.server_name,
             "kind": kind,
@@ -74,7 +88,41 @@ impl Security {
                 }
             });
         }
+        // Last: when the database is what failed, the alert still goes out.
+        if let Err(error) = self.audit(kind, user_id, details).await {
+            tracing::error!(%error, kind, "could not audit an alert");
+        }
         Ok(())
+    }
+
+    /// Counts a 5xx answer; too many within a minute (the database gone,
+    /// a bug) is an incident, alerted once per ten minutes.
+    pub async fn server_error(&self) {
+        let threshold = self.config.security.server_error_alert_threshold;
+        if threshold == 0 {
+            return;
+        }
+        let fire = {
+            let Ok(mut window) = self.errors.lock() else { return };
+            let now = std::time::Instant::now();
+            if now.duration_since(window.started) > std::time::Duration::from_secs(60) {
+                window.started = now;
+                window.count = 0;
+            }
+            window.count += 1;
+            let quiet = window
+                .alerted
+                .is_none_or(|at| now.duration_since(at) > std::time::Duration::from_secs(600));
+            let fire = window.count >= threshold && quiet;
+            if fire {
+                window.alerted = Some(now);
+            }
+            fire
+        };
+        if fire {
+            let details = json!({"errors_in_a_minute": threshold});
+            let _ = self.alert("server_errors", None, details).await;
+        }
     }
 
     /// M_LIMIT_EXCEEDED while an account is locked; checked before the

@@ -13,7 +13,11 @@ use crate::{
     common::{Backend, TestServer},
 };
 
-backend_tests!(guessing_locks_the_account_and_alerts_once, alerts_reach_the_admins);
+backend_tests!(
+    guessing_locks_the_account_and_alerts_once,
+    alerts_reach_the_admins,
+    server_errors_raise_one_alert,
+);
 
 /// Answers the webhook and tells the test, so that it can wait for the
 /// alert instead of polling for it.
@@ -103,4 +107,34 @@ async fn alerts_reach_the_admins(backend: Backend) {
         .filter_map(|r| r["kind"].as_str())
         .collect();
     assert!(kinds.contains(&"account_locked") && kinds.contains(&"login_failed"), "{kinds:?}");
+}
+
+/// The database goes away: the server answers 500s, and the operators get
+/// one alert for the incident, not one per failed request.
+async fn server_errors_raise_one_alert(backend: Backend) {
+    let hook = MockServer::start().await;
+    let (alerted, mut alerts) = tokio::sync::mpsc::unbounded_channel();
+    Mock::given(method("POST"))
+        .and(path("/alerts"))
+        .and(body_partial_json(serde_json::json!({"kind": "server_errors"})))
+        .respond_with(Announce(alerted))
+        .mount(&hook)
+        .await;
+    let url = format!("{}/alerts", hook.uri());
+    let s = TestServer::start(backend, move |c| {
+        c.security.alert_webhooks = vec![url];
+        c.security.server_error_alert_threshold = 3;
+    })
+    .await;
+    s.register("alice", "pw").await;
+    s.services().store.close().await;
+    for _ in 0..10 {
+        assert_eq!(s.login("alice", "pw", None).await.status, 500);
+    }
+    tokio::time::timeout(Duration::from_secs(10), alerts.recv())
+        .await
+        .expect("the alert arrives")
+        .expect("webhook mock alive");
+    tokio::task::yield_now().await;
+    assert_eq!(hook.received_requests().await.map_or(0, |r| r.len()), 1, "one incident, one alert");
 }
