@@ -18,6 +18,19 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub async fn start(binary: &str, postgres: Option<&str>) -> Result<Self, crate::client::Error> {
+        Self::spawn(binary, postgres, false).await
+    }
+
+    /// A server with its rate limits on, as in production.
+    pub async fn start_limited(binary: &str) -> Result<Self, crate::client::Error> {
+        Self::spawn(binary, None, true).await
+    }
+
+    async fn spawn(
+        binary: &str,
+        postgres: Option<&str>,
+        rate_limits: bool,
+    ) -> Result<Self, crate::client::Error> {
         let dir = tempfile::tempdir()?;
         let mut command = Command::new(binary);
         command
@@ -27,7 +40,7 @@ impl ServerProcess {
             .env("LATTICE_LIMITS__REQUEST_TIMEOUT", "120")
             .env("LATTICE_MEDIA__MAX_UPLOAD_BYTES", "1073741824")
             // The load comes from one address and a few users on purpose.
-            .env("LATTICE_RATE_LIMITS__ENABLED", "false")
+            .env("LATTICE_RATE_LIMITS__ENABLED", rate_limits.to_string())
             .stdout(Stdio::piped());
         let backend = match postgres {
             Some(url) => {
