@@ -42,8 +42,8 @@ struct Args {
 async fn chat(users: &[Client], room: &str, seconds: u64) -> (Vec<f64>, usize) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
-    for user in users.iter().cloned() {
-        let room = room.to_owned();
+    for user in users {
+        let (user, room) = (user.clone(), room.to_owned());
         tasks.push(tokio::spawn(async move {
             let (mut latencies, mut failures) = (Vec::new(), 0);
             let mut tick = tokio::time::interval(Duration::from_millis(100));
