@@ -85,6 +85,14 @@ impl Store {
         Ok(sqlx::query_as(sql).bind(event_id).fetch_optional(&self.pool).await?)
     }
 
+    /// The room's last event at or before stream position `at`.
+    pub async fn event_at(&self, room_id: &str, at: i64) -> Result<Option<EventRow>> {
+        let sql = "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, \
+                   redacted_by FROM events WHERE room_id = $1 AND stream <= $2 \
+                   ORDER BY stream DESC LIMIT 1";
+        Ok(sqlx::query_as(sql).bind(room_id).bind(at).fetch_optional(&self.pool).await?)
+    }
+
     /// Events of a room in stream order, between two positions (exclusive
     /// `from`, inclusive `to`), oldest first when `forward`.
     pub async fn room_events(

@@ -106,10 +106,31 @@ async fn members_lists(backend: Backend) {
     let carol = s.register("carol", "pw").await;
     let room = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
     s.join(&bob.token, &room).await.ok();
+    // A token from before Carol was invited shows the room as it was.
+    let before_carol =
+        s.sync(&alice.token, None, 0).await["next_batch"].as_str().expect("token").to_owned();
     s.invite(&alice.token, &room, &carol.user_id).await.ok();
     let members =
         s.get(&format!("/_matrix/client/v3/rooms/{room}/members"), Some(&alice.token)).await.ok();
     assert_eq!(members["chunk"].as_array().expect("chunk").len(), 3);
+    let then = s
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room}/members?at={before_carol}"),
+            Some(&alice.token),
+        )
+        .await
+        .ok();
+    let then: Vec<&str> = then["chunk"]
+        .as_array()
+        .expect("chunk")
+        .iter()
+        .filter_map(|e| e["state_key"].as_str())
+        .collect();
+    assert_eq!(then.len(), 2, "{then:?}");
+    assert!(!then.contains(&carol.user_id.as_str()));
+    s.get(&format!("/_matrix/client/v3/rooms/{room}/members?at=nonsense"), Some(&alice.token))
+        .await
+        .err(400, "M_INVALID_PARAM");
     let joined = s
         .get(
             &format!("/_matrix/client/v3/rooms/{room}/members?membership=join"),

@@ -114,7 +114,13 @@ pub async fn members(
     let not_membership = body.not_membership.as_ref().map(|m| m.to_string());
     let chunk = services
         .rooms
-        .members(&body.room_id, &auth.user_id, membership.as_deref(), not_membership.as_deref())
+        .members(
+            &body.room_id,
+            &auth.user_id,
+            body.at.as_deref(),
+            membership.as_deref(),
+            not_membership.as_deref(),
+        )
         .await?;
     let chunk = chunk.iter().map(super::raw_event).collect::<Result<Vec<Raw<_>>>>()?;
     Ok(get_member_events::v3::Response::new(chunk).into())
@@ -124,7 +130,8 @@ pub async fn joined_members(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<joined_members::v3::Request>,
 ) -> Result<RumaResponse<joined_members::v3::Response>> {
-    let events = services.rooms.members(&body.room_id, &auth.user_id, Some("join"), None).await?;
+    let events =
+        services.rooms.members(&body.room_id, &auth.user_id, None, Some("join"), None).await?;
     let mut joined = BTreeMap::new();
     for event in events {
         let Some(user) =

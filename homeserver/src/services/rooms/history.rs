@@ -222,17 +222,7 @@ impl Rooms {
                     .event(member.event_id.as_str())
                     .await?
                     .ok_or_else(|| Error::not_found("no state"))?;
-                // Later rows override earlier ones for the same key.
-                let mut latest = std::collections::HashMap::new();
-                for (kind, key, event_id, pdu) in
-                    self.store().state_at_group(row.state_group).await?
-                {
-                    latest.insert((kind, key), (event_id, pdu));
-                }
-                latest
-                    .into_values()
-                    .map(|(id, pdu)| Pdu::from_stored(&id, room_id.as_str(), &pdu).map(Arc::new))
-                    .collect()
+                self.state_of_group(room_id, row.state_group).await
             }
             _ => Err(Error::forbidden("you are not in this room")),
         }
@@ -259,12 +249,16 @@ impl Rooms {
         &self,
         room_id: &RoomId,
         user_id: &UserId,
+        at: Option<&str>,
         membership: Option<&str>,
         not_membership: Option<&str>,
     ) -> Result<Vec<JsonValue>> {
-        Ok(self
-            .visible_state(room_id, user_id)
-            .await?
+        let visible = self.visible_state(room_id, user_id).await?;
+        let state = match at {
+            Some(token) => self.state_at_token(room_id, user_id, &visible, token).await?,
+            None => visible,
+        };
+        Ok(state
             .into_iter()
             .filter(|pdu| pdu.kind.to_string() == "m.room.member")
             .filter(|pdu| {
@@ -274,6 +268,48 @@ impl Rooms {
             })
             .map(|pdu| pdu.to_client_event(None))
             .collect())
+    }
+}
+
+impl Rooms {
+    /// The room's state at a pagination token, for a user allowed to see
+    /// the room (`visible` is what they see now); one who left sees no
+    /// later than their leaving.
+    async fn state_at_token(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        visible: &[Arc<Pdu>],
+        token: &str,
+    ) -> Result<Vec<Arc<Pdu>>> {
+        let mut position = parse_token(token)?;
+        let member = visible.iter().find(|pdu| {
+            pdu.kind.to_string() == "m.room.member"
+                && pdu.state_key.as_deref() == Some(user_id.as_str())
+        });
+        if let Some(member) = member
+            && member.content_str("membership").as_deref() != Some("join")
+            && let Some(row) = self.store().event(member.event_id.as_str()).await?
+        {
+            position = position.min(row.stream);
+        }
+        let Some(row) = self.store().event_at(room_id.as_str(), position).await? else {
+            return Ok(Vec::new());
+        };
+        self.state_of_group(room_id, row.state_group).await
+    }
+
+    /// The state a state group stands for, as PDUs.
+    async fn state_of_group(&self, room_id: &RoomId, group: i64) -> Result<Vec<Arc<Pdu>>> {
+        // Later rows override earlier ones for the same key.
+        let mut latest = std::collections::HashMap::new();
+        for (kind, key, event_id, pdu) in self.store().state_at_group(group).await? {
+            latest.insert((kind, key), (event_id, pdu));
+        }
+        latest
+            .into_values()
+            .map(|(id, pdu)| Pdu::from_stored(&id, room_id.as_str(), &pdu).map(Arc::new))
+            .collect()
     }
 }
 
