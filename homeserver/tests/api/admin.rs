@@ -16,6 +16,7 @@ backend_tests!(
     admins_quarantine_and_delete_media,
     admins_send_server_notices,
     shadow_banned_users_talk_to_nobody,
+    admins_list_and_end_sessions,
 );
 
 async fn reports_reach_admins(backend: Backend) {
@@ -60,7 +61,9 @@ async fn reports_reach_admins(backend: Backend) {
     s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
 }
 
-const ROUTES: [(&str, &str); 29] = [
+const ROUTES: [(&str, &str); 31] = [
+    ("GET", "/_synapse/admin/v2/users/@alice:localhost/devices"),
+    ("DELETE", "/_synapse/admin/v2/users/@alice:localhost/devices/PHONE"),
     ("GET", "/_lattice/admin/v1/audit_log"),
     ("GET", "/_synapse/admin/v1/registration_tokens/abc"),
     ("PUT", "/_synapse/admin/v2/users/@alice:localhost"),
@@ -499,4 +502,25 @@ async fn shadow_banned_users_talk_to_nobody(backend: Backend) {
     let seen = s.sync(&alice.token, None, 0).await;
     let bodies = TestServer::bodies(&seen["rooms"]["join"][room.as_str()]["timeline"]["events"]);
     assert!(bodies.contains(&"sorry".to_owned()), "{bodies:?}");
+}
+
+async fn admins_list_and_end_sessions(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    s.services().admin.create_user("root", "pw", true).await.expect("admin");
+    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let token = Some(root.token.as_str());
+    s.register("alice", "pw").await;
+    let phone = crate::common::session_from(&s.login("alice", "pw", Some("PHONE")).await.ok());
+    let listed = s.get("/_synapse/admin/v2/users/@alice:localhost/devices", token).await.ok();
+    assert_eq!(listed["total"], 2);
+    s.get("/_matrix/client/v3/account/whoami", Some(&phone.token)).await.ok();
+    s.delete("/_synapse/admin/v2/users/@alice:localhost/devices/PHONE", token, None).await.ok();
+    s.get("/_matrix/client/v3/account/whoami", Some(&phone.token))
+        .await
+        .err(401, "M_UNKNOWN_TOKEN");
+    let listed = s.get("/_synapse/admin/v2/users/@alice:localhost/devices", token).await.ok();
+    assert_eq!(listed["total"], 1);
+    s.delete("/_synapse/admin/v2/users/@alice:localhost/devices/PHONE", token, None)
+        .await
+        .err(404, "M_NOT_FOUND");
 }

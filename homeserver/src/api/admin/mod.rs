@@ -32,6 +32,8 @@ pub fn router() -> Router<Services> {
         .route("/_synapse/admin/v1/reset_password/{user_id}", post(reset_password))
         .route("/_synapse/admin/v1/event_reports", get(event_reports))
         .route("/_synapse/admin/v1/whois/{user_id}", get(whois))
+        .route("/_synapse/admin/v2/users/{user_id}/devices", get(devices))
+        .route("/_synapse/admin/v2/users/{user_id}/devices/{device_id}", delete(delete_device))
         .route("/_synapse/admin/v1/send_server_notice", post(send_server_notice))
         // Ours, not Synapse's: the security audit log.
         .route("/_lattice/admin/v1/audit_log", get(audit_log))
@@ -245,6 +247,24 @@ async fn send_server_notice(
     let event_id =
         services.admin.send_server_notice(&user_id(&body.user_id)?, body.content).await?;
     Ok(Json(json!({"event_id": event_id})))
+}
+
+async fn devices(
+    State(services): State<Services>,
+    _: AdminUser,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>> {
+    let devices = services.admin.devices(&user_id(&raw)?).await?;
+    Ok(Json(json!({"total": devices.len(), "devices": devices})))
+}
+
+async fn delete_device(
+    State(services): State<Services>,
+    _: AdminUser,
+    Path((raw, device_id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    services.admin.delete_device(&user_id(&raw)?, &device_id).await?;
+    Ok(Json(json!({})))
 }
 
 async fn audit_log(

@@ -215,6 +215,37 @@ impl Admin {
     }
 
     /// Reports of events and rooms, newest first, as the admin API shows them.
+    /// A user's devices (sessions), as Synapse's admin API lists them.
+    pub async fn devices(&self, user_id: &UserId) -> Result<Vec<serde_json::Value>> {
+        if self.store.get_user(user_id.as_str()).await?.is_none() {
+            return Err(Error::not_found("no such user"));
+        }
+        Ok(self
+            .store
+            .list_devices(user_id.as_str())
+            .await?
+            .into_iter()
+            .map(|d| {
+                serde_json::json!({
+                    "device_id": d.device_id, "display_name": d.display_name,
+                    "last_seen_ip": d.last_seen_ip, "last_seen_ts": d.last_seen_at,
+                    "user_id": user_id,
+                })
+            })
+            .collect())
+    }
+
+    /// Ends one of a user's sessions: the device, its tokens and its keys.
+    pub async fn delete_device(&self, user_id: &UserId, device_id: &str) -> Result<()> {
+        let known = self.store.list_devices(user_id.as_str()).await?;
+        if !known.iter().any(|d| d.device_id == device_id) {
+            return Err(Error::not_found("no such device"));
+        }
+        self.store.delete_devices(user_id.as_str(), &[device_id.to_owned()]).await?;
+        self.auth.forget_sessions(user_id);
+        Ok(())
+    }
+
     /// Synapse's whois: a user's devices with where and when each was last seen.
     pub async fn whois(&self, user_id: &UserId) -> Result<serde_json::Value> {
         if self.store.get_user(user_id.as_str()).await?.is_none() {
