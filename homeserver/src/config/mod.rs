@@ -223,6 +223,9 @@ pub struct AuthConfig {
     /// How long a user-interactive auth session stays valid.
     #[serde(with = "seconds")]
     pub uia_session_lifetime: Duration,
+    /// A session unused this long is logged out (soft logout); 0: never.
+    #[serde(with = "seconds")]
+    pub session_idle_timeout: Duration,
     pub argon2: Argon2Config,
 }
 
@@ -280,6 +283,7 @@ impl Default for AuthConfig {
         Self {
             access_token_lifetime: Duration::from_secs(300),
             uia_session_lifetime: Duration::from_secs(900),
+            session_idle_timeout: Duration::from_secs(30 * 24 * 3600),
             argon2: Argon2Config::default(),
         }
     }

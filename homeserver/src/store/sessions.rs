@@ -29,6 +29,8 @@ pub struct TokenLookup {
     pub expires_at: Option<i64>,
     pub first_use: i64,
     pub refresh_hash: Option<String>,
+    /// When the session was last used (ms), if ever.
+    pub last_seen_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -101,12 +103,37 @@ impl Store {
 
     pub async fn lookup_access_token(&self, hash: &str) -> Result<Option<TokenLookup>> {
         Ok(sqlx::query_as(
-            "SELECT user_id, device_id, expires_at, first_use, refresh_hash \
-             FROM access_tokens WHERE token_hash = $1",
+            "SELECT t.user_id, t.device_id, t.expires_at, t.first_use, t.refresh_hash, d.last_seen_at \
+             FROM access_tokens t LEFT JOIN devices d \
+             ON d.user_id = t.user_id AND d.device_id = t.device_id WHERE t.token_hash = $1",
         )
         .bind(hash)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Records that a session was used at `at` (ms).
+    pub async fn touch_device(&self, user_id: &str, device_id: &str, at: i64) -> Result<()> {
+        sqlx::query("UPDATE devices SET last_seen_at = $3 WHERE user_id = $1 AND device_id = $2")
+            .bind(user_id)
+            .bind(device_id)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a session's tokens but keeps its device (an idle session).
+    pub async fn end_device_tokens(&self, user_id: &str, device_id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2",
+            "DELETE FROM refresh_tokens WHERE user_id = $1 AND device_id = $2",
+        ] {
+            sqlx::query(sql).bind(user_id).bind(device_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The first use of a refreshed access token revokes the refresh token it

@@ -27,5 +27,6 @@ mod relations;
 mod rooms;
 mod search;
 mod security;
+mod session_lifetime;
 mod sync;
 mod user_data;

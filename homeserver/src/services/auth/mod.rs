@@ -35,17 +35,24 @@ pub struct Auth {
     passwords: PasswordHasher,
     tokens: Arc<token_cache::TokenCache>,
     security: crate::services::security::Security,
+    clock: crate::services::clock::Clock,
 }
 
 impl Auth {
     pub fn new(store: Store, config: Arc<Config>) -> Result<Self> {
         let passwords = PasswordHasher::new(&config.auth.argon2)?;
         let security = crate::services::security::Security::new(store.clone(), config.clone());
-        Ok(Self { store, config, passwords, tokens: Arc::default(), security })
+        let clock = crate::services::clock::Clock::default();
+        Ok(Self { store, config, passwords, tokens: Arc::default(), security, clock })
     }
 
     pub fn passwords(&self) -> &PasswordHasher {
         &self.passwords
+    }
+
+    /// The clock sessions expire by.
+    pub fn clock(&self) -> &crate::services::clock::Clock {
+        &self.clock
     }
 
     pub fn security(&self) -> &crate::services::security::Security {

@@ -8,7 +8,7 @@ use ruma::{DeviceId, OwnedDeviceId, UserId};
 use super::{Auth, Requester, tokens};
 use crate::{
     error::{Error, Result},
-    store::{NewSession, now_ms},
+    store::NewSession,
 };
 
 /// The secrets a new session gets; shown to the client once, never stored.
@@ -43,7 +43,7 @@ impl Auth {
             device_id: device_id.to_string(),
             display_name,
             access_hash: tokens::hash(&access_token),
-            access_expires_at: expires_in.map(|d| now_ms() + d.as_millis() as i64),
+            access_expires_at: expires_in.map(|d| self.clock.now_ms() + d.as_millis() as i64),
             refresh_hash: refresh_token.as_deref().map(tokens::hash),
         };
         Ok((IssuedSession { device_id, access_token, refresh_token, expires_in }, row))
@@ -59,6 +59,9 @@ impl Auth {
     ) -> Result<IssuedSession> {
         let (issued, row) = self.prepare_session(user_id, device_id, display_name, with_refresh)?;
         self.store.create_session(&row).await?;
+        // A login is a use: a device taken over is not idle.
+        let now = self.clock.now_ms();
+        self.store.touch_device(user_id.as_str(), issued.device_id.as_str(), now).await?;
         // Logging in on a known device replaced its previous tokens.
         self.forget_sessions(user_id);
         Ok(issued)
@@ -67,7 +70,8 @@ impl Auth {
     /// Resolves an access token to its user and device.
     pub async fn authenticate(&self, access_token: &str) -> Result<Requester> {
         let hash = tokens::hash(access_token);
-        match self.tokens.get(&hash, now_ms()) {
+        let now = self.clock.now_ms();
+        match self.tokens.get(&hash, now) {
             Some(Ok(requester)) => return Ok(requester),
             Some(Err(())) => return Err(Error::UnknownToken { soft_logout: true }),
             None => {}
@@ -76,9 +80,20 @@ impl Auth {
         let Some(found) = found else {
             return Err(Error::UnknownToken { soft_logout: false });
         };
-        if found.expires_at.is_some_and(|at| at <= now_ms()) {
+        if found.expires_at.is_some_and(|at| at <= now) {
             // The device still exists: the client may refresh or log in again.
             return Err(Error::UnknownToken { soft_logout: true });
+        }
+        let idle_ms = self.config.auth.session_idle_timeout.as_millis() as i64;
+        if idle_ms > 0 && found.last_seen_at.is_some_and(|seen| now - seen > idle_ms) {
+            // Forgotten for too long: the tokens go, the device (and its
+            // encryption keys) stays for the user's next login.
+            self.store.end_device_tokens(&found.user_id, &found.device_id).await?;
+            return Err(Error::UnknownToken { soft_logout: true });
+        }
+        // Written at most once a minute per session: a request stays a read.
+        if found.last_seen_at.is_none_or(|seen| now - seen > 60_000) {
+            self.store.touch_device(&found.user_id, &found.device_id, now).await?;
         }
         if found.first_use != 0
             && let Some(refresh_hash) = &found.refresh_hash
@@ -87,7 +102,7 @@ impl Auth {
         }
         let user_id = UserId::parse(&found.user_id).map_err(Error::internal)?;
         let requester = Requester { user_id, device_id: found.device_id.into() };
-        self.tokens.insert(hash, requester.clone(), found.expires_at);
+        self.tokens.insert(hash, requester.clone(), found.expires_at, now);
         Ok(requester)
     }
 
@@ -102,7 +117,7 @@ impl Auth {
                 &tokens::hash(refresh_token),
                 &tokens::hash(&access_token),
                 &tokens::hash(&new_refresh),
-                Some(now_ms() + lifetime.as_millis() as i64),
+                Some(self.clock.now_ms() + lifetime.as_millis() as i64),
             )
             .await?;
         let Some((user, device_id)) = found else {

@@ -3,18 +3,14 @@
 //! entries; entries also age out, which bounds how long another instance's
 //! logout can go unnoticed here.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, sync::Mutex};
 
 use ruma::UserId;
 
 use super::Requester;
 
-/// How long a cached token is trusted without asking the database again.
-const TRUST_FOR: Duration = Duration::from_secs(30);
+/// How long (ms) a cached token is trusted without asking the database again.
+const TRUST_FOR_MS: i64 = 30_000;
 /// Entries kept at most; the cache is cleared when it fills.
 const MAX_ENTRIES: usize = 100_000;
 
@@ -22,7 +18,8 @@ struct Entry {
     requester: Requester,
     /// Milliseconds since the epoch when the token expires, if it does.
     expires_at: Option<i64>,
-    cached_at: Instant,
+    /// When it was cached, on the services' clock (ms).
+    cached_at: i64,
 }
 
 #[derive(Default)]
@@ -35,7 +32,7 @@ impl TokenCache {
     pub fn get(&self, hash: &str, now_ms: i64) -> Option<Result<Requester, ()>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get(hash)?;
-        if entry.cached_at.elapsed() > TRUST_FOR {
+        if now_ms - entry.cached_at > TRUST_FOR_MS {
             return None;
         }
         // An expired token is a soft logout: report it without a lookup.
@@ -45,12 +42,12 @@ impl TokenCache {
         Some(Ok(entry.requester.clone()))
     }
 
-    pub fn insert(&self, hash: String, requester: Requester, expires_at: Option<i64>) {
+    pub fn insert(&self, hash: String, requester: Requester, expires_at: Option<i64>, now_ms: i64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(hash, Entry { requester, expires_at, cached_at: Instant::now() });
+        entries.insert(hash, Entry { requester, expires_at, cached_at: now_ms });
     }
 
     /// Forgets every cached token of a user (logout, device deletion,
@@ -82,8 +79,8 @@ mod tests {
     #[test]
     fn forgets_a_users_tokens_and_reports_expiry() {
         let cache = TokenCache::default();
-        cache.insert("a".into(), requester("@a:x"), None);
-        cache.insert("b".into(), requester("@b:x"), Some(1_000));
+        cache.insert("a".into(), requester("@a:x"), None, 0);
+        cache.insert("b".into(), requester("@b:x"), Some(1_000), 0);
         assert!(matches!(cache.get("a", 0), Some(Ok(_))));
         assert!(matches!(cache.get("b", 999), Some(Ok(_))));
         assert!(matches!(cache.get("b", 1_000), Some(Err(()))));
