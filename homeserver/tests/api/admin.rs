@@ -21,9 +21,7 @@ backend_tests!(
 
 async fn reports_reach_admins(backend: Backend) {
     let s = TestServer::new(backend).await;
-    let root = s.register("root", "pw").await;
-    let root_id = ruma::UserId::parse(root.user_id.as_str()).expect("user id");
-    s.services().admin.set_admin(&root_id, true).await.expect("made admin");
+    let root = s.admin().await;
     let alice = s.register("alice", "pw").await;
     let bob = s.register("bob", "pw").await;
     let room = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
@@ -155,9 +153,7 @@ async fn admin_routes_refuse_non_admins(backend: Backend) {
 
 async fn admins_manage_users(backend: Backend) {
     let s = TestServer::new(backend).await;
-    let root = s.register("root", "pw").await;
-    let root_id = ruma::UserId::parse(root.user_id.as_str()).expect("user id");
-    s.services().admin.set_admin(&root_id, true).await.expect("made admin");
+    let root = s.admin().await;
     let t = Some(root.token.as_str());
     let version = s.get("/_synapse/admin/v1/server_version", t).await.ok();
     assert!(version["server_version"].is_string());
@@ -209,9 +205,7 @@ async fn admins_manage_users(backend: Backend) {
 
 async fn admins_inspect_and_shut_down_rooms(backend: Backend) {
     let s = TestServer::new(backend).await;
-    let root = s.register("root", "pw").await;
-    let root_id = ruma::UserId::parse(root.user_id.as_str()).expect("user id");
-    s.services().admin.set_admin(&root_id, true).await.expect("made admin");
+    let root = s.admin().await;
     let alice = s.register("alice", "pw").await;
     let bob = s.register("bob", "pw").await;
     let token = Some(root.token.as_str());
@@ -280,8 +274,7 @@ async fn admins_inspect_and_shut_down_rooms(backend: Backend) {
 async fn registration_tokens_admit_registrations(backend: Backend) {
     let s = TestServer::start(backend, |c| c.registration.token_required = true).await;
     let root_id = ruma::UserId::parse("@root:localhost").expect("user id");
-    s.services().admin.create_user("root", "pw", true).await.expect("admin");
-    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let root = s.admin().await;
     let token = Some(root.token.as_str());
     let tokens = "/_synapse/admin/v1/registration_tokens";
 
@@ -353,8 +346,7 @@ async fn registration_tokens_admit_registrations(backend: Backend) {
 
 async fn admins_quarantine_and_delete_media(backend: Backend) {
     let s = TestServer::new(backend).await;
-    s.services().admin.create_user("root", "pw", true).await.expect("admin");
-    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let root = s.admin().await;
     let token = Some(root.token.as_str());
     let alice = s.register("alice", "pw").await;
     let bob = s.register("bob", "pw").await;
@@ -428,8 +420,7 @@ async fn admins_quarantine_and_delete_media(backend: Backend) {
 
 async fn admins_send_server_notices(backend: Backend) {
     let s = TestServer::new(backend).await;
-    s.services().admin.create_user("root", "pw", true).await.expect("admin");
-    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let root = s.admin().await;
     let token = Some(root.token.as_str());
     let alice = s.register("alice", "pw").await;
     let notice = |body: &str| json!({"user_id": alice.user_id, "content": {"msgtype": "m.text", "body": body}});
@@ -471,8 +462,7 @@ async fn admins_send_server_notices(backend: Backend) {
 
 async fn shadow_banned_users_talk_to_nobody(backend: Backend) {
     let mut s = TestServer::new(backend).await;
-    s.services().admin.create_user("root", "pw", true).await.expect("admin");
-    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let root = s.admin().await;
     let alice = s.register("alice", "pw").await;
     let mallory = s.register("mallory", "pw").await;
     let carol = s.register("carol", "pw").await;
@@ -506,8 +496,7 @@ async fn shadow_banned_users_talk_to_nobody(backend: Backend) {
 
 async fn admins_list_and_end_sessions(backend: Backend) {
     let s = TestServer::new(backend).await;
-    s.services().admin.create_user("root", "pw", true).await.expect("admin");
-    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let root = s.admin().await;
     let token = Some(root.token.as_str());
     s.register("alice", "pw").await;
     let phone = crate::common::session_from(&s.login("alice", "pw", Some("PHONE")).await.ok());

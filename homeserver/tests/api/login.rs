@@ -113,15 +113,7 @@ async fn logout_and_logout_all(backend: Backend) {
 async fn refresh_tokens_rotate(backend: Backend) {
     let s = TestServer::new(backend).await;
     s.register("alice", "pw").await;
-    let login = s
-        .post(
-            "/_matrix/client/v3/login",
-            None,
-            json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"},
-                   "password": "pw", "refresh_token": true}),
-        )
-        .await
-        .ok();
+    let login = s.login_with_refresh("alice", "pw").await;
     assert!(login["expires_in_ms"].as_u64().expect("expires_in_ms") > 0);
     let access1 = login["access_token"].as_str().expect("access").to_owned();
     let refresh1 = login["refresh_token"].as_str().expect("refresh").to_owned();
@@ -161,15 +153,7 @@ async fn expired_access_token_is_a_soft_logout(backend: Backend) {
         TestServer::start(backend, |c| c.auth.access_token_lifetime = std::time::Duration::ZERO)
             .await;
     s.register("alice", "pw").await;
-    let login = s
-        .post(
-            "/_matrix/client/v3/login",
-            None,
-            json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"},
-                   "password": "pw", "refresh_token": true}),
-        )
-        .await
-        .ok();
+    let login = s.login_with_refresh("alice", "pw").await;
     let expired = s
         .get(WHOAMI, Some(login["access_token"].as_str().expect("token")))
         .await

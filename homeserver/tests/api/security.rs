@@ -71,8 +71,7 @@ async fn guessing_locks_the_account_and_alerts_once(backend: Backend) {
 /// audit log.
 async fn alerts_reach_the_admins(backend: Backend) {
     let s = TestServer::start(backend, |c| c.security.lockout_after = 3).await;
-    s.services().admin.create_user("root", "pw", true).await.expect("admin");
-    let root = crate::common::session_from(&s.login("root", "pw", None).await.ok());
+    let root = s.admin().await;
     let first = s.sync(&root.token, None, 0).await;
     let mut since = first["next_batch"].as_str().expect("token").to_owned();
     s.register("alice", "right").await;

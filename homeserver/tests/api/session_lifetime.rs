@@ -43,15 +43,7 @@ async fn idle_sessions_are_logged_out(backend: Backend) {
 async fn access_tokens_expire_and_refresh_once(backend: Backend) {
     let s = TestServer::new(backend).await;
     s.register("alice", "pw").await;
-    let login = s
-        .post(
-            "/_matrix/client/v3/login",
-            None,
-            json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"},
-                   "password": "pw", "refresh_token": true}),
-        )
-        .await
-        .ok();
+    let login = s.login_with_refresh("alice", "pw").await;
     let token = login["access_token"].as_str().expect("token").to_owned();
     let refresh = login["refresh_token"].as_str().expect("refresh").to_owned();
     assert!(login["expires_in_ms"].as_u64().is_some());

@@ -136,6 +136,19 @@ impl TestServer {
     }
 
     /// Logs in with a password, optionally on a given device.
+    /// A server admin ("root", password "pw"), logged in.
+    pub async fn admin(&self) -> Session {
+        self.services().admin.create_user("root", "pw", true).await.expect("admin created");
+        session_from(&self.login("root", "pw", None).await.ok())
+    }
+
+    /// Logs in with a password asking for a refresh token; the raw answer.
+    pub async fn login_with_refresh(&self, user: &str, password: &str) -> Value {
+        let body = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
+                          "password": password, "refresh_token": true});
+        self.post("/_matrix/client/v3/login", None, body).await.ok()
+    }
+
     pub async fn login(&self, user: &str, password: &str, device_id: Option<&str>) -> Answer {
         let mut body = json!({
             "type": "m.login.password",
