@@ -153,6 +153,25 @@ impl Accounts {
             return Err(Error::forbidden("invalid username or password"));
         };
         self.auth.check_password(&user_id, password).await?;
+        if self.auth.has_second_factor(&user_id).await? {
+            return Err(self.auth.second_factor_challenge(&user_id).await?);
+        }
+        let session = self.auth.start_session(&user_id, device_id, display_name, refresh).await?;
+        Ok((user_id, session))
+    }
+
+    /// The second step of a login with a second factor (`stage` is TOTP or
+    /// a recovery code), under the session the password step opened.
+    pub async fn login_second_factor(
+        &self,
+        session: &str,
+        stage: &str,
+        code: &str,
+        device_id: Option<&DeviceId>,
+        display_name: Option<String>,
+        refresh: bool,
+    ) -> Result<(OwnedUserId, IssuedSession)> {
+        let user_id = self.auth.finish_second_factor(session, stage, code).await?;
         let session = self.auth.start_session(&user_id, device_id, display_name, refresh).await?;
         Ok((user_id, session))
     }

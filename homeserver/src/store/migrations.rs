@@ -58,6 +58,7 @@ const STEPS: &[Step] = &[
     shared!(15, "0015_ratelimit_overrides"),
     shared!(16, "0016_server_notices"),
     shared!(17, "0017_shadow_ban"),
+    shared!(18, "0018_second_factors"),
 ];
 
 /// The migrator for one backend.

@@ -15,6 +15,7 @@ mod migrations;
 mod registration_tokens;
 mod relations;
 mod search;
+mod second_factors;
 mod security;
 mod sessions;
 mod state;

@@ -26,6 +26,7 @@ mod register;
 mod relations;
 mod rooms;
 mod search;
+mod second_factor;
 mod security;
 mod session_lifetime;
 mod sync;

@@ -14,6 +14,7 @@ mod register;
 mod relations;
 mod rooms;
 mod search;
+mod second_factor;
 mod session;
 mod sync;
 mod user_data;
@@ -182,6 +183,7 @@ pub fn router() -> Router<Services> {
         // Sync
         .ruma::<sync_events::v3::Request, _, _>(sync::sync)
         .merge(encryption_router())
+        .merge(second_factor::router())
 }
 
 /// End-to-end encryption: keys, to-device messages, key backups.

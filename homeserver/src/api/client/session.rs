@@ -21,6 +21,7 @@ use crate::{
     api::ruma::{Ruma, RumaResponse},
     error::{Error, Result},
     services::Services,
+    services::auth::second_factor::{RECOVERY_STAGE, TOTP_STAGE},
 };
 
 pub async fn login_types(
@@ -34,25 +35,45 @@ pub async fn login(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<login::v3::Request>,
 ) -> Result<RumaResponse<login::v3::Response>> {
-    let LoginInfo::Password(password) = &body.login_info else {
-        return Err(Error::BadRequest("unsupported login type".into()));
+    let device = body.device_id.as_deref();
+    let display_name = body.initial_device_display_name.clone();
+    let (user_id, session) = match &body.login_info {
+        LoginInfo::Password(password) => {
+            #[allow(deprecated)]
+            let user = match (&password.identifier, &password.user) {
+                (Some(UserIdentifier::Matrix(id)), _) => id.user.clone(),
+                (None, Some(user)) => user.clone(),
+                _ => return Err(Error::forbidden("only user id identifiers are supported")),
+            };
+            services
+                .accounts
+                .login_password(&user, &password.password, device, display_name, body.refresh_token)
+                .await?
+        }
+        // The second step of a login with a second factor (our extension).
+        other if matches!(other.login_type(), TOTP_STAGE | RECOVERY_STAGE) => {
+            let data = other.data();
+            let field = |name: &str| {
+                data.get(name)
+                    .and_then(|value| value.as_str())
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::MissingParam(format!("{name} is required")))
+            };
+            let (session, code) = (field("session")?, field("code")?);
+            services
+                .accounts
+                .login_second_factor(
+                    &session,
+                    other.login_type(),
+                    &code,
+                    device,
+                    display_name,
+                    body.refresh_token,
+                )
+                .await?
+        }
+        _ => return Err(Error::BadRequest("unsupported login type".into())),
     };
-    #[allow(deprecated)]
-    let user = match (&password.identifier, &password.user) {
-        (Some(UserIdentifier::Matrix(id)), _) => id.user.clone(),
-        (None, Some(user)) => user.clone(),
-        _ => return Err(Error::forbidden("only user id identifiers are supported")),
-    };
-    let (user_id, session) = services
-        .accounts
-        .login_password(
-            &user,
-            &password.password,
-            body.device_id.as_deref(),
-            body.initial_device_display_name.clone(),
-            body.refresh_token,
-        )
-        .await?;
     let mut response = login::v3::Response::new(user_id, session.access_token, session.device_id);
     response.refresh_token = session.refresh_token;
     response.expires_in = session.expires_in;

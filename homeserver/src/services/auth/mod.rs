@@ -3,9 +3,11 @@
 
 mod login;
 pub mod password;
+pub mod second_factor;
 mod sessions;
 mod token_cache;
 pub mod tokens;
+pub mod totp;
 mod uia;
 
 use std::sync::Arc;
