@@ -28,6 +28,14 @@ pub enum Error {
     /// JSON that could not be read or written.
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),
+    /// The password was right and the account wants its second factor:
+    /// finish with [`Client::login_totp`](crate::Client::login_totp) (or a
+    /// recovery code) under this session.
+    #[error("a second factor is required to log in")]
+    SecondFactorRequired {
+        /// The login session the second step continues.
+        session: String,
+    },
     /// The call needs a logged-in client.
     #[error("the client is not logged in")]
     NotLoggedIn,

@@ -98,6 +98,38 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// A JSON request to an endpoint ruma has no type for (server
+    /// extensions); errors come back as for typed endpoints.
+    pub(crate) async fn send_json(
+        &self,
+        method: http::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        let mut request = self.http.request(method, format!("{}{path}", self.homeserver));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if status.is_success() {
+            return Ok(serde_json::from_slice(&bytes)?);
+        }
+        let answer = http::Response::builder()
+            .status(status)
+            .body(bytes.as_ref())
+            .map_err(|e| Error::Response(e.to_string()))?;
+        use ruma::api::EndpointError;
+        Err(ruma::api::client::uiaa::UiaaResponse::from_http_response(answer).into_error())
+    }
+}
+
 /// A reqwest client with TLS on rustls and ring.
 pub(crate) fn http_client() -> Result<reqwest::Client> {
     // Installing twice fails harmlessly: the first provider stays.

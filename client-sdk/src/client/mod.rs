@@ -216,6 +216,17 @@ impl Client {
         }
     }
 
+    /// Sends JSON to a server extension's endpoint with the session's token.
+    pub(crate) async fn send_json(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        let token = self.access_token().ok_or(Error::NotLoggedIn)?;
+        self.inner.transport.send_json(method, path, Some(&token), body).await
+    }
+
     fn can_refresh(&self) -> bool {
         self.session().is_some_and(|session| session.refresh_token.is_some())
     }

@@ -10,7 +10,7 @@ use wiremock::{
 
 use crate::backend_tests;
 
-backend_tests!(discovery_and_logout);
+backend_tests!(discovery_and_logout, totp_second_factor);
 
 async fn discovery_and_logout(backend: Backend) {
     let server = TestServer::start(backend, |_| {}).await;
@@ -106,4 +106,39 @@ async fn expired_tokens_are_refreshed() {
         (session.access_token.as_str(), session.refresh_token.as_deref()),
         ("new", Some("next"))
     );
+}
+
+/// With TOTP on, a password login stops halfway and the code finishes it.
+async fn totp_second_factor(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let alice = Client::builder().homeserver_url(server.url()).build().await.expect("client");
+    alice.register("alice", "correct horse").await.expect("registered");
+    let (secret, uri) = alice.enable_totp("correct horse").await.expect("setup");
+    assert!(uri.starts_with("otpauth://totp/"));
+    let clock = server.services().auth.clock().clone();
+    let code = |clock: &lattice_homeserver::services::clock::Clock| {
+        let key = lattice_homeserver::services::auth::totp::from_base32(&secret).expect("base32");
+        lattice_homeserver::services::auth::totp::code(&key, clock.now_ms() / 30_000)
+    };
+    let recovery = alice.confirm_totp(&code(&clock)).await.expect("confirmed");
+    assert_eq!(recovery.len(), 10);
+
+    let phone = Client::builder().homeserver_url(server.url()).build().await.expect("client");
+    let halfway = phone.login_password("alice", "correct horse", None).await.expect_err("halfway");
+    let lattice_sdk::Error::SecondFactorRequired { session } = halfway else {
+        panic!("expected a second-factor request, got {halfway}");
+    };
+    clock.advance(std::time::Duration::from_secs(30));
+    phone.login_totp(&session, &code(&clock), false, Some("phone")).await.expect("logged in");
+    assert!(phone.logged_in());
+    assert_eq!(phone.whoami().await.expect("whoami").user_id.as_str(), "@alice:localhost");
+
+    let laptop = Client::builder().homeserver_url(server.url()).build().await.expect("client");
+    let Err(lattice_sdk::Error::SecondFactorRequired { session }) =
+        laptop.login_password("alice", "correct horse", None).await
+    else {
+        panic!("expected a second-factor request");
+    };
+    laptop.login_totp(&session, &recovery[0], true, None).await.expect("recovery code");
+    assert!(laptop.logged_in());
 }
