@@ -111,6 +111,21 @@ async fn totp_guards_the_login(backend: Backend) {
         .err(403, "M_FORBIDDEN");
     let factors = s.get(&format!("{MFA}/factors"), token).await.ok();
     assert_eq!(factors["recovery_codes_left"], 9);
+    // Sensitive changes now need the second factor too.
+    let change = "/_matrix/client/v3/account/password";
+    let start = s.post(change, token, json!({"new_password": "pw2"})).await;
+    let session = start.body["session"].as_str().expect("session").to_owned();
+    let password = json!({"new_password": "pw2", "logout_devices": false, "auth": {
+        "type": "m.login.password", "session": session, "password": "pw",
+        "identifier": {"type": "m.id.user", "user": "alice"}}});
+    let halfway = s.post(change, token, password).await;
+    assert_eq!(halfway.status, 401, "the password alone is not enough: {}", halfway.body);
+    assert_eq!(halfway.body["completed"], json!(["m.login.password"]));
+    s.services().auth.clock().advance(Duration::from_secs(30));
+    let factor = json!({"new_password": "pw2", "logout_devices": false, "auth": {
+        "type": "org.lattice.login.totp", "session": session, "code": code_now(&s, &secret)}});
+    s.post(change, token, factor).await.ok();
+
     // Without the password step first, a code is worth nothing.
     second_step(&s, "made-up", "org.lattice.login.totp", &code_now(&s, &secret))
         .await

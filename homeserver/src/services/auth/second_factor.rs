@@ -100,9 +100,22 @@ impl Auth {
         if !completed.contains("m.login.password") {
             return Err(unknown());
         }
+        self.check_factor(&user_id, stage, code).await?;
+        self.store.delete_uia_session(session).await?;
+        Ok(user_id)
+    }
+
+    /// Checks a second-factor stage (TOTP or recovery code) for `user_id`;
+    /// a wrong code counts like a wrong password.
+    pub(super) async fn check_factor(
+        &self,
+        user_id: &UserId,
+        stage: &str,
+        code: &str,
+    ) -> Result<()> {
         self.security.ensure_not_locked(user_id.as_str()).await?;
         let checked = match stage {
-            TOTP_STAGE => self.check_totp(&user_id, code).await,
+            TOTP_STAGE => self.check_totp(user_id, code).await,
             RECOVERY_STAGE => {
                 match self.store.use_recovery_code(user_id.as_str(), &hash(code)).await? {
                     true => Ok(()),
@@ -112,12 +125,10 @@ impl Auth {
             _ => Err(Error::BadRequest(format!("unknown login stage {stage}"))),
         };
         if let Err(error) = checked {
-            // Guessing codes counts like guessing passwords.
             self.security.login_failed(user_id.as_str()).await?;
             return Err(error);
         }
-        self.store.delete_uia_session(session).await?;
-        Ok(user_id)
+        Ok(())
     }
 
     /// (has TOTP, recovery codes left).

@@ -9,7 +9,7 @@ use ruma::{
     },
 };
 
-use super::{Auth, tokens};
+use super::{Auth, second_factor, tokens};
 use crate::{
     error::{Error, Result},
     store::now_ms,
@@ -50,6 +50,24 @@ impl UiaFlows {
         Box::new(info)
     }
 
+    /// The same flows, each password flow also asking for a second factor
+    /// (a TOTP code, or a recovery code).
+    fn with_second_factor(&self) -> Self {
+        let mut flows = Vec::new();
+        for flow in &self.0 {
+            if flow.contains(&AuthType::Password) {
+                for factor in [second_factor::TOTP_STAGE, second_factor::RECOVERY_STAGE] {
+                    let mut stages = flow.clone();
+                    stages.push(AuthType::from(factor));
+                    flows.push(stages);
+                }
+            } else {
+                flows.push(flow.clone());
+            }
+        }
+        Self(flows)
+    }
+
     fn is_complete(&self, completed: &[AuthType]) -> bool {
         self.0.iter().any(|flow| flow.iter().all(|stage| completed.contains(stage)))
     }
@@ -68,6 +86,16 @@ impl Auth {
         auth: Option<&AuthData>,
         user: Option<&UserId>,
     ) -> Result<UiaOutcome> {
+        // With a second factor, the password alone no longer unlocks
+        // sensitive operations: each password flow gains a factor stage.
+        let with_factor;
+        let flows = match user {
+            Some(user) if self.has_second_factor(user).await? => {
+                with_factor = flows.with_second_factor();
+                &with_factor
+            }
+            _ => flows,
+        };
         let lifetime = self.config.auth.uia_session_lifetime.as_millis() as i64;
         let user_str = user.map(|u| u.as_str());
         let Some(auth) = auth else {
@@ -125,6 +153,17 @@ impl Auth {
             },
             // Acknowledging a fallback page only re-reads the session's state.
             (_, AuthData::FallbackAcknowledgement(_)) => Ok(()),
+            (Some(stage), custom)
+                if matches!(
+                    stage.as_str(),
+                    second_factor::TOTP_STAGE | second_factor::RECOVERY_STAGE
+                ) =>
+            {
+                match (user, custom.data().get("code").and_then(|c| c.as_str())) {
+                    (Some(user), Some(code)) => self.check_factor(user, stage.as_str(), code).await,
+                    _ => Err(Error::forbidden("a code is required")),
+                }
+            }
             _ => Err(Error::forbidden("unsupported auth stage")),
         };
         if let Err(error) = checked {
