@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod config;
+mod connections;
 pub mod error;
 pub mod logging;
 pub mod services;
@@ -48,12 +49,11 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let store = self.services.store.clone();
+        let limits = self.services.config.limits.clone();
         let app = api::router(self.services);
-        // Peer addresses are needed for per-address rate limits.
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        connections::serve(listener, app, &limits, shutdown).await;
         store.close().await;
-        served
+        Ok(())
     }
 
     /// Binds the configured address and serves in a background task.

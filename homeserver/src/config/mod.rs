@@ -246,6 +246,12 @@ pub struct LimitsConfig {
     /// Requests taking longer are answered 503 (long-poll syncs excepted).
     #[serde(with = "seconds")]
     pub request_timeout: Duration,
+    /// A client that has not sent its request headers within this time is
+    /// disconnected (slow-loris protection).
+    #[serde(with = "seconds")]
+    pub header_read_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -297,7 +303,12 @@ impl Default for Argon2Config {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { max_request_bytes: 1024 * 1024, request_timeout: Duration::from_secs(60) }
+        Self {
+            max_request_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+        }
     }
 }
 

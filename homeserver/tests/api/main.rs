@@ -7,6 +7,7 @@ pub use lattice_homeserver::backend_tests;
 
 mod account;
 mod admin;
+mod connections;
 mod devices;
 mod directory;
 mod discovery;
