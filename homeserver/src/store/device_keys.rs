@@ -186,15 +186,14 @@ impl Store {
         .await?)
     }
 
-    /// Algorithms of the device's fallback keys not handed out yet.
-    pub async fn unused_fallback_algorithms(
-        &self,
-        user_id: &str,
-        device_id: &str,
-    ) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT algorithm FROM fallback_keys \
-             WHERE user_id = $1 AND device_id = $2 AND used = 0 ORDER BY algorithm",
+    /// Both of the above in one round trip, for sync: (algorithm, unclaimed
+    /// one-time keys, whether it is an unused fallback key).
+    pub async fn key_summary(&self, user_id: &str, device_id: &str) -> Result<Vec<(String, i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT algorithm, COUNT(*), CAST(0 AS BIGINT) FROM one_time_keys \
+             WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm \
+             UNION ALL SELECT algorithm, CAST(0 AS BIGINT), CAST(1 AS BIGINT) FROM fallback_keys \
+             WHERE user_id = $1 AND device_id = $2 AND used = 0",
         )
         .bind(user_id)
         .bind(device_id)

@@ -58,7 +58,8 @@ impl Store {
 
     /// Deletes what the device has acknowledged (up to `acknowledged`) and
     /// returns up to `limit` newer messages up to `up_to`:
-    /// (position, sender, type, content).
+    /// (position, sender, type, content). Only reads when nothing was
+    /// delivered before, which is nearly always: a sync must not cost a write.
     pub async fn take_to_device(
         &self,
         user_id: &str,
@@ -67,7 +68,16 @@ impl Store {
         up_to: i64,
         limit: i64,
     ) -> Result<Vec<(i64, String, String, String)>> {
-        if acknowledged > 0 {
+        let delivered: Option<i64> = sqlx::query_scalar(
+            "SELECT stream_id FROM to_device_messages \
+             WHERE recipient_user = $1 AND recipient_device = $2 AND stream_id <= $3 LIMIT 1",
+        )
+        .bind(user_id)
+        .bind(device_id)
+        .bind(acknowledged)
+        .fetch_optional(&self.pool)
+        .await?;
+        if delivered.is_some() {
             sqlx::query(
                 "DELETE FROM to_device_messages \
                  WHERE recipient_user = $1 AND recipient_device = $2 AND stream_id <= $3",

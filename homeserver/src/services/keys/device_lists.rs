@@ -36,21 +36,30 @@ impl Keys {
         if !keys_moved && !members_moved {
             return Ok(DeviceListChanges::default());
         }
+        // Cheap reads first: most syncs of a busy room see no membership
+        // and no key change, and then the costly "who shares a room with
+        // me" query is never made.
+        let key_changes = match keys_moved {
+            true => self.store.device_list_changes(since.device_lists, now.device_lists).await?,
+            false => Vec::new(),
+        };
+        let member_changes = match members_moved {
+            true => self.store.member_changes(since.events, now.events).await?,
+            false => Vec::new(),
+        };
+        if key_changes.is_empty() && member_changes.is_empty() {
+            return Ok(DeviceListChanges::default());
+        }
         let sharing: HashSet<String> =
             self.store.users_sharing_rooms(me).await?.into_iter().collect();
         let mut changed = BTreeSet::new();
         let mut left = BTreeSet::new();
-        if keys_moved {
-            for other in
-                self.store.device_list_changes(since.device_lists, now.device_lists).await?
-            {
-                if other == me || sharing.contains(&other) {
-                    changed.insert(other);
-                }
+        for other in key_changes {
+            if other == me || sharing.contains(&other) {
+                changed.insert(other);
             }
         }
-        if members_moved {
-            let member_changes = self.store.member_changes(since.events, now.events).await?;
+        if !member_changes.is_empty() {
             // Rooms the user is in, or whose membership the user changed.
             let mut my_rooms: HashSet<String> = self
                 .store

@@ -188,16 +188,28 @@ impl Keys {
         Ok(counts)
     }
 
-    /// Fallback key algorithms of the requester's device not yet used.
-    pub async fn unused_fallback_keys(
+    /// What sync reports of the device's keys, in one query: unclaimed
+    /// one-time keys by algorithm, and fallback algorithms not yet used.
+    pub async fn key_summary(
         &self,
         requester: &Requester,
-    ) -> Result<Vec<OneTimeKeyAlgorithm>> {
+    ) -> Result<(BTreeMap<OneTimeKeyAlgorithm, UInt>, Vec<OneTimeKeyAlgorithm>)> {
         let rows = self
             .store
-            .unused_fallback_algorithms(requester.user_id.as_str(), requester.device_id.as_str())
+            .key_summary(requester.user_id.as_str(), requester.device_id.as_str())
             .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        let mut counts = BTreeMap::new();
+        let mut fallback = Vec::new();
+        for (algorithm, count, is_fallback) in rows {
+            match is_fallback {
+                0 => {
+                    counts.insert(algorithm.into(), UInt::try_from(count).unwrap_or_default());
+                }
+                _ => fallback.push(algorithm.into()),
+            }
+        }
+        counts.entry(OneTimeKeyAlgorithm::SignedCurve25519).or_default();
+        Ok((counts, fallback))
     }
 
     /// POST /keys/query: the devices and cross-signing keys of users.

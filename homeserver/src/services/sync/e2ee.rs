@@ -23,9 +23,9 @@ impl SyncService {
             response.device_lists.changed = lists.changed;
             response.device_lists.left = lists.left;
         }
-        response.device_one_time_keys_count = self.keys.one_time_key_counts(requester).await?;
-        response.device_unused_fallback_key_types =
-            Some(self.keys.unused_fallback_keys(requester).await?);
+        let (counts, fallback) = self.keys.key_summary(requester).await?;
+        response.device_one_time_keys_count = counts;
+        response.device_unused_fallback_key_types = Some(fallback);
         Ok(())
     }
 }
