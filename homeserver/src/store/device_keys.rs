@@ -186,9 +186,13 @@ impl Store {
         .await?)
     }
 
-    /// Both of the above in one round trip, for sync: (algorithm, unclaimed
+    /// Counts and fallback keys in one round trip, for sync: (algorithm, unclaimed
     /// one-time keys, whether it is an unused fallback key).
-    pub async fn key_summary(&self, user_id: &str, device_id: &str) -> Result<Vec<(String, i64, i64)>> {
+    pub async fn key_summary(
+        &self,
+        user_id: &str,
+        device_id: &str,
+    ) -> Result<Vec<(String, i64, i64)>> {
         Ok(sqlx::query_as(
             "SELECT algorithm, COUNT(*), CAST(0 AS BIGINT) FROM one_time_keys \
              WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm \
