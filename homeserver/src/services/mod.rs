@@ -81,6 +81,7 @@ impl Services {
             accounts.clone(),
             rooms.clone(),
             rate_limits.clone(),
+            keys.clone(),
         );
         // Security alerts also reach every admin as a server notice.
         let (alerts, alert_queue) = tokio::sync::mpsc::unbounded_channel();

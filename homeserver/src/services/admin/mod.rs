@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ruma::{OwnedUserId, UserId};
 
-use super::{auth::Auth, rate_limit::RateLimiter, rooms::Rooms};
+use super::{auth::Auth, keys::Keys, rate_limit::RateLimiter, rooms::Rooms};
 use crate::{
     config::Config,
     error::{Error, Result},
@@ -25,6 +25,8 @@ pub struct Admin {
     accounts: Accounts,
     rooms: Rooms,
     rate_limits: Arc<RateLimiter>,
+    /// Told when an admin ends a session, so that contacts stop encrypting for it.
+    keys: Keys,
 }
 
 impl Admin {
@@ -35,8 +37,9 @@ impl Admin {
         accounts: Accounts,
         rooms: Rooms,
         rate_limits: Arc<RateLimiter>,
+        keys: Keys,
     ) -> Self {
-        Self { store, config, auth, accounts, rooms, rate_limits }
+        Self { store, config, auth, accounts, rooms, rate_limits, keys }
     }
 
     /// Creates an account even when registration is closed.
@@ -76,8 +79,9 @@ impl Admin {
         self.existing(user_id).await?;
         let hash = self.auth.passwords().hash(password.to_owned()).await?;
         self.store.set_password_hash(user_id.as_str(), &hash).await?;
-        self.store.delete_other_devices(user_id.as_str(), None).await?;
+        let position = self.store.delete_other_devices(user_id.as_str(), None).await?;
         self.auth.forget_sessions(user_id);
+        self.keys.announce(user_id, position).await?;
         self.auth
             .security()
             .audit("admin_reset_password", Some(user_id.as_str()), serde_json::json!({}))
@@ -241,9 +245,9 @@ impl Admin {
         if !known.iter().any(|d| d.device_id == device_id) {
             return Err(Error::not_found("no such device"));
         }
-        self.store.delete_devices(user_id.as_str(), &[device_id.to_owned()]).await?;
+        let position = self.store.delete_devices(user_id.as_str(), &[device_id.to_owned()]).await?;
         self.auth.forget_sessions(user_id);
-        Ok(())
+        self.keys.announce(user_id, position).await
     }
 
     /// Synapse's whois: a user's devices with where and when each was last seen.
