@@ -7,7 +7,10 @@ use ruma::{
     api::client::uiaa::{AuthData, AuthType},
 };
 
-use super::auth::{Auth, IssuedSession, Requester, UiaFlows, tokens};
+use super::{
+    auth::{Auth, IssuedSession, Requester, UiaFlows, tokens},
+    keys::Keys,
+};
 use crate::{
     config::Config,
     error::{Error, Result},
@@ -19,6 +22,8 @@ pub struct Accounts {
     store: Store,
     config: Arc<Config>,
     auth: Auth,
+    /// Told when devices go, so that contacts stop encrypting for them.
+    keys: Keys,
 }
 
 /// What a client asked for in POST /register.
@@ -46,8 +51,8 @@ fn is_localpart_char(c: char) -> bool {
 }
 
 impl Accounts {
-    pub fn new(store: Store, config: Arc<Config>, auth: Auth) -> Self {
-        Self { store, config, auth }
+    pub fn new(store: Store, config: Arc<Config>, auth: Auth, keys: Keys) -> Self {
+        Self { store, config, auth, keys }
     }
 
     fn ensure_registration_open(&self) -> Result<()> {
@@ -192,13 +197,15 @@ impl Accounts {
         let hash = self.auth.passwords().hash(new_password).await?;
         self.store.set_password_hash(requester.user_id.as_str(), &hash).await?;
         if logout_devices {
-            self.store
+            let position = self
+                .store
                 .delete_other_devices(
                     requester.user_id.as_str(),
                     Some(requester.device_id.as_str()),
                 )
                 .await?;
             self.auth.forget_sessions(&requester.user_id);
+            self.keys.announce(&requester.user_id, position).await?;
         }
         Ok(())
     }
@@ -212,8 +219,9 @@ impl Accounts {
         auth: Option<&AuthData>,
     ) -> Result<()> {
         self.auth.user_interactive(&UiaFlows::password(), auth, Some(&requester.user_id)).await?;
-        self.store.deactivate_user(requester.user_id.as_str(), erase).await?;
+        let position = self.store.deactivate_user(requester.user_id.as_str(), erase).await?;
         self.auth.forget_sessions(&requester.user_id);
+        self.keys.announce(&requester.user_id, position).await?;
         tracing::info!(user = %requester.user_id, erase, "deactivated");
         Ok(())
     }

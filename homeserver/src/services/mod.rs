@@ -60,7 +60,7 @@ impl Services {
         let rooms = rooms::Rooms::new(store.clone(), config.clone(), key, notifier.clone());
         let typing = ephemeral::Typing::new(rooms.clone(), notifier.clone());
         let user_data = user_data::UserData::new(store.clone(), notifier.clone());
-        let accounts = accounts::Accounts::new(store.clone(), config.clone(), auth.clone());
+
         for user in store.shadow_banned_users().await? {
             if let Ok(user) = ruma::UserId::parse(user) {
                 rooms.set_shadow_banned(&user, true);
@@ -72,6 +72,8 @@ impl Services {
             rate_limits.set_override(&user, clamp(per_second), clamp(burst));
         }
         let keys = keys::Keys::new(store.clone(), config.clone(), auth.clone(), notifier.clone());
+        let accounts =
+            accounts::Accounts::new(store.clone(), config.clone(), auth.clone(), keys.clone());
         let presence =
             ephemeral::Presence::new(store.clone(), notifier.clone(), config.presence.enabled);
         let admin = admin::Admin::new(

@@ -84,7 +84,8 @@ impl Store {
     /// Deactivates an account for good: no devices, no profile. The password
     /// hash stays only so that its owner can be told the account is gone.
     /// The row stays so that the user id can never be registered again.
-    pub async fn deactivate_user(&self, user_id: &str, erase: bool) -> Result<()> {
+    /// Returns the device-list position that tells the user's contacts.
+    pub async fn deactivate_user(&self, user_id: &str, erase: bool) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET deactivated = 1, erase_requested = $1 WHERE user_id = $2")
             .bind(i64::from(erase))
@@ -100,9 +101,9 @@ impl Store {
             sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
         }
         forget_device_keys(&mut tx, user_id, DeviceSelector::AllBut("")).await?;
-        device_list_changed(&mut tx, user_id).await?;
+        let position = device_list_changed(&mut tx, user_id).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(position)
     }
 
     /// All profile fields of a user, as (field name, JSON value).

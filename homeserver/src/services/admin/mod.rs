@@ -90,7 +90,8 @@ impl Admin {
 
     pub async fn deactivate(&self, user_id: &UserId, erase: bool) -> Result<()> {
         self.existing(user_id).await?;
-        self.store.deactivate_user(user_id.as_str(), erase).await?;
+        let position = self.store.deactivate_user(user_id.as_str(), erase).await?;
+        self.keys.announce(user_id, position).await?;
         self.auth.forget_sessions(user_id);
         self.auth
             .security()
