@@ -2,8 +2,8 @@
 //! may take to send its headers nor how many connections are open; both are
 //! what slow-loris attacks and connection floods exploit, so the server
 //! accepts connections itself: at most `limits.max_connections` at once
-//! (more wait in the kernel's backlog), each closed when its headers do not
-//! arrive within `limits.header_read_timeout`.
+//! (more wait in the kernel's backlog), each closed when its first byte or
+//! its headers do not arrive within `limits.header_read_timeout`.
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
@@ -56,10 +56,18 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             app.clone().oneshot(request.map(axum::body::Body::new))
         });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let first_byte = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            // hyper's header timer starts with the first byte: a client that
+            // connects and says nothing is cut off here instead.
+            let mut probe = [0u8; 1];
+            if !matches!(tokio::time::timeout(first_byte, stream.peek(&mut probe)).await, Ok(Ok(1)))
+            {
+                return drop(permit);
+            }
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%error, "connection ended with an error");
             }
             drop(permit);

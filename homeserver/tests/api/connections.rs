@@ -27,6 +27,10 @@ async fn slow_headers_are_cut_off() {
     let ended = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
     assert!(ended.is_ok(), "the server kept a connection whose headers never came");
     assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+    // A connection that never says anything is closed the same way.
+    let mut silent = TcpStream::connect(address(&s)).await.expect("connect");
+    let ended = tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok(), "the server kept a silent connection");
     // Whole requests are still served.
     let health = s.http().get(format!("{}/health", s.url())).send().await.expect("health");
     assert_eq!(health.status(), 200);
