@@ -304,7 +304,14 @@ impl Client {
         for (room_id, room) in response.rooms.leave.iter_mut() {
             decrypt_raws(&mut state, room_id.as_str(), &mut room.timeline.events);
         }
-        self.save_crypto(&crypto, &state).await?;
+        // Writing the pickles is the costly part of a sync: only when the
+        // sync changed what they hold (upload_keys saves its own changes).
+        let changed = !response.device_lists.changed.is_empty()
+            || !response.device_lists.left.is_empty()
+            || !response.to_device.events.is_empty();
+        if changed {
+            self.save_crypto(&crypto, &state).await?;
+        }
         drop(state);
         for event in verification_events {
             self.handle_verification(&event).await?;
