@@ -14,9 +14,35 @@ use hyper_util::{
     server::{conn::auto::Builder, graceful::GracefulShutdown},
 };
 use tokio::{net::TcpListener, sync::Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::config::LimitsConfig;
+use crate::{
+    config::{FederationConfig, LimitsConfig},
+    error::{Error, Result},
+};
+
+/// The federation listener's TLS: the configured certificate chain and key.
+pub fn tls_acceptor(config: &FederationConfig) -> Result<TlsAcceptor> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let (Some(cert), Some(key)) = (&config.tls_certificate, &config.tls_private_key) else {
+        return Err(Error::internal(
+            "federation.bind needs federation.tls_certificate and federation.tls_private_key",
+        ));
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect())
+        .map_err(|e| Error::internal(format!("cannot read {}: {e}", cert.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| Error::internal(format!("cannot read {}: {e}", key.display())))?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| Error::internal(format!("bad federation certificate: {e}")))?;
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(server)))
+}
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets the
 /// connections finish (for at most the request timeout).
@@ -24,6 +50,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: &LimitsConfig,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -58,6 +85,7 @@ pub async fn serve(
         });
         let (builder, watcher) = (builder.clone(), graceful.watcher());
         let first_byte = limits.header_read_timeout;
+        let tls = tls.clone();
         tokio::spawn(async move {
             // hyper's header timer starts with the first byte: a client that
             // connects and says nothing is cut off here instead.
@@ -66,8 +94,25 @@ pub async fn serve(
             {
                 return drop(permit);
             }
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(error) = watcher.watch(connection.into_owned()).await {
+            let result = match tls {
+                None => {
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(connection.into_owned()).await
+                }
+                Some(acceptor) => {
+                    // The handshake gets the same deadline as the headers.
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(first_byte, acceptor.accept(stream)).await
+                    else {
+                        return drop(permit);
+                    };
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(connection.into_owned()).await
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(%error, "connection ended with an error");
             }
             drop(permit);

@@ -56,6 +56,9 @@ pub enum Error {
     WeakPassword(String),
     #[error("unsupported room version {0}")]
     UnsupportedRoomVersion(String),
+    /// The joining server cannot handle this room's version.
+    #[error("this room's version ({0}) is not supported by your server")]
+    IncompatibleRoomVersion(String),
     #[error("room alias already taken")]
     RoomInUse,
     #[error("this media already has content")]
@@ -74,6 +77,9 @@ pub enum Error {
     /// A remote party (a previewed page, later a federated server) failed.
     #[error("{0}")]
     Upstream(String),
+    /// A federation request without a valid X-Matrix signature.
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -129,11 +135,21 @@ impl Error {
             Self::WeakPassword(_) => (S::BAD_REQUEST, ErrorKind::WeakPassword),
             Self::UnsupportedRoomVersion(_) => (S::BAD_REQUEST, ErrorKind::UnsupportedRoomVersion),
             Self::RoomInUse => (S::BAD_REQUEST, ErrorKind::RoomInUse),
+            Self::IncompatibleRoomVersion(version) => (
+                S::BAD_REQUEST,
+                ErrorKind::IncompatibleRoomVersion(
+                    ruma::api::error::IncompatibleRoomVersionErrorData::new(
+                        ruma::RoomVersionId::try_from(version.as_str())
+                            .unwrap_or(ruma::RoomVersionId::V1),
+                    ),
+                ),
+            ),
             Self::CannotOverwriteMedia => (S::CONFLICT, ErrorKind::CannotOverwriteMedia),
             Self::NotYetUploaded => (S::GATEWAY_TIMEOUT, ErrorKind::NotYetUploaded),
             Self::Conflict(_) => (S::CONFLICT, ErrorKind::Unknown),
             Self::Uia(_) => (S::UNAUTHORIZED, ErrorKind::Forbidden),
             Self::Upstream(_) => (S::BAD_GATEWAY, ErrorKind::Unknown),
+            Self::Unauthorized(_) => (S::UNAUTHORIZED, ErrorKind::Unauthorized),
             Self::WrongRoomKeysVersion(current) => (
                 S::FORBIDDEN,
                 ErrorKind::WrongRoomKeysVersion(WrongRoomKeysVersionErrorData::new(
@@ -174,6 +190,20 @@ impl IntoResponse for Error {
         match error.try_into_http_response::<Vec<u8>>() {
             Ok(response) => response.map(axum::body::Body::from),
             Err(_) => status.into_response(),
+        }
+    }
+}
+
+impl From<lattice_federation::Error> for Error {
+    fn from(error: lattice_federation::Error) -> Self {
+        use lattice_federation::Error as F;
+        match error {
+            F::Remote { status: 403, body, .. } => Self::Forbidden(body),
+            F::Remote { status: 404, body, .. } => Self::NotFound(body),
+            F::Unauthorized(reason) => Self::Unauthorized(reason),
+            F::BadSignature(reason) => Self::Forbidden(reason),
+            F::Malformed(reason) => Self::BadJson(reason),
+            other => Self::Upstream(other.to_string()),
         }
     }
 }

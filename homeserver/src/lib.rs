@@ -49,9 +49,36 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let store = self.services.store.clone();
-        let limits = self.services.config.limits.clone();
+        let config = self.services.config.clone();
+        let limits = config.limits.clone();
+        let federation = match config.federation.bind {
+            Some(bind) if config.federation.enabled => {
+                let acceptor = connections::tls_acceptor(&config.federation)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                Some((TcpListener::bind(bind).await?, acceptor))
+            }
+            _ => None,
+        };
         let app = api::router(self.services);
-        connections::serve(listener, app, &limits, shutdown).await;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let federation_task = federation.map(|(listener, acceptor)| {
+            let (app, limits, mut stopped) = (app.clone(), limits.clone(), stopped.clone());
+            tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                connections::serve(listener, app, &limits, Some(acceptor), shutdown).await;
+            })
+        });
+        let main = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        connections::serve(listener, app, &limits, None, main).await;
+        drop(stopped);
+        if let Some(task) = federation_task {
+            let _ = task.await;
+        }
         store.close().await;
         Ok(())
     }

@@ -89,9 +89,19 @@ impl TestServer {
 
     /// Stops the server and starts it again on the same database.
     pub async fn restart(&mut self) {
+        self.stop().await;
+        self.boot().await;
+    }
+
+    /// Stops the server (its data stays for [`Self::start_again`]).
+    pub async fn stop(&mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
+    }
+
+    /// Starts a stopped server again on the same database.
+    pub async fn start_again(&mut self) {
         self.boot().await;
     }
 

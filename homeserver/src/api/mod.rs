@@ -3,6 +3,7 @@
 mod admin;
 mod authed;
 mod client;
+mod federation;
 mod media;
 pub mod ruma;
 
@@ -29,6 +30,7 @@ pub fn router(services: Services) -> Router {
         .merge(client::router())
         .merge(media::router())
         .merge(admin::router())
+        .merge(federation::router())
         .route("/health", axum::routing::get(|| async { "OK" }))
         .route("/ready", axum::routing::get(ready))
         .fallback(|| async { Error::Unrecognized })

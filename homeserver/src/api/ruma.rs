@@ -179,7 +179,7 @@ pub fn client_ip(parts: &http::request::Parts, trusted: &[std::net::IpAddr]) -> 
     peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
-async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes> {
+pub(crate) async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let inner = e.into_inner();
         if inner.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
@@ -191,7 +191,7 @@ async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes> {
 }
 
 /// Tells apart a body that is not JSON at all from JSON of the wrong shape.
-fn request_error(body: &[u8], error: FromHttpRequestError) -> Error {
+pub(crate) fn request_error(body: &[u8], error: FromHttpRequestError) -> Error {
     match error {
         FromHttpRequestError::MethodMismatch { .. } => Error::MethodNotAllowed,
         FromHttpRequestError::Deserialization(DeserializationError::Json(e)) => {

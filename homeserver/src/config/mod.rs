@@ -30,6 +30,43 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub security: SecurityConfig,
     pub server_notices: ServerNoticesConfig,
+    pub federation: FederationConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// Talk to other homeservers (and answer them).
+    pub enabled: bool,
+    /// Address of a listener that serves the federation API over TLS
+    /// itself (needs `tls_certificate` and `tls_private_key`). Unset: the
+    /// federation API is served on `server.bind` behind a TLS-terminating
+    /// reverse proxy.
+    pub bind: Option<SocketAddr>,
+    /// PEM certificate chain and private key for `bind`.
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_private_key: Option<PathBuf>,
+    /// PEM files of certificate authorities trusted besides the system's
+    /// (a private federation, tests).
+    pub extra_ca_certificates: Vec<PathBuf>,
+    /// Seconds a request to another server may take.
+    pub request_timeout: u64,
+    /// Longest wait, in seconds, between attempts to reach a server that is down.
+    pub max_retry_interval: u64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: None,
+            tls_certificate: None,
+            tls_private_key: None,
+            extra_ca_certificates: Vec::new(),
+            request_timeout: 30,
+            max_retry_interval: 3600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

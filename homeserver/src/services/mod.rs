@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clock;
 pub mod devices;
 pub mod ephemeral;
+pub mod federation;
 pub mod http;
 pub mod keys;
 pub mod media;
@@ -41,6 +42,7 @@ pub struct Services {
     pub media: media::Media,
     pub rate_limits: Arc<rate_limit::RateLimiter>,
     pub admin: admin::Admin,
+    pub federation: federation::Federation,
 }
 
 impl Services {
@@ -57,7 +59,21 @@ impl Services {
             to_device: store.stream_position("to_device").await?,
             device_lists: store.stream_position("device_lists").await?,
         }));
-        let rooms = rooms::Rooms::new(store.clone(), config.clone(), key, notifier.clone());
+        let outbox = Arc::new(federation::OutboxSignal::default());
+        let federation = federation::Federation::new(
+            store.clone(),
+            config.clone(),
+            key.clone(),
+            outbox.clone(),
+        )?;
+        let rooms = rooms::Rooms::new(
+            store.clone(),
+            config.clone(),
+            key,
+            notifier.clone(),
+            federation.clone(),
+            outbox,
+        );
         let typing = ephemeral::Typing::new(rooms.clone(), notifier.clone());
         let user_data = user_data::UserData::new(store.clone(), notifier.clone());
 
@@ -91,6 +107,7 @@ impl Services {
         admin.deliver_alerts(alert_queue);
         Ok(Self {
             admin,
+            federation,
             accounts,
             devices: devices::Devices::new(store.clone(), auth.clone(), keys.clone()),
             keys: keys.clone(),

@@ -51,6 +51,17 @@ impl Profiles {
             .collect()
     }
 
+    /// A local user's profile as other servers ask for it.
+    pub async fn federation_profile(&self, user_id: &UserId) -> Result<ruma::profile::UserProfile> {
+        let mut profile = Default::default();
+        let fields: serde_json::Map<String, JsonValue> =
+            self.get(user_id).await?.into_iter().collect();
+        if let Ok(parsed) = serde_json::from_value(JsonValue::Object(fields)) {
+            profile = parsed;
+        }
+        Ok(profile)
+    }
+
     pub async fn get_field(&self, user_id: &UserId, field: &ProfileFieldName) -> Result<JsonValue> {
         self.get(user_id)
             .await?

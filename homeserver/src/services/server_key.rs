@@ -11,7 +11,7 @@ use crate::{
 };
 
 pub struct ServerKey {
-    pub key_pair: Ed25519KeyPair,
+    pub key_pair: std::sync::Arc<Ed25519KeyPair>,
     /// The key id, `ed25519:<version>`.
     pub key_id: String,
 }
@@ -30,6 +30,6 @@ impl ServerKey {
         let document = STANDARD.decode(secret).map_err(Error::internal)?;
         let version = key_id.strip_prefix("ed25519:").unwrap_or(&key_id).to_owned();
         let key_pair = Ed25519KeyPair::from_der(&document, version).map_err(Error::internal)?;
-        Ok(Self { key_pair, key_id })
+        Ok(Self { key_pair: std::sync::Arc::new(key_pair), key_id })
     }
 }

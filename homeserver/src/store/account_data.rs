@@ -30,7 +30,7 @@ impl Store {
         data_type: &str,
         content: &str,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // The counter's row lock orders concurrent writers, so positions
         // become visible in the order they were taken.
         let position: i64 = sqlx::query_scalar(

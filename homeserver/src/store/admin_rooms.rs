@@ -34,8 +34,8 @@ impl Store {
     /// query for a whole page.
     pub async fn summary_state(&self, first: &str, last: &str) -> Result<Vec<SummaryRow>> {
         let sql = format!(
-            "SELECT c.room_id, c.event_type, c.state_key, c.membership, e.pdu FROM current_state c \
-             JOIN events e ON e.event_id = c.event_id \
+            "SELECT c.room_id, c.event_type, c.state_key, c.membership, COALESCE(e.pdu, o.pdu) FROM current_state c \
+             LEFT JOIN events e ON e.event_id = c.event_id LEFT JOIN outlier_events o ON o.event_id = c.event_id \
              WHERE c.room_id >= $1 AND c.room_id <= $2 AND c.event_type IN {SUMMARY_TYPES}"
         );
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))

@@ -19,7 +19,7 @@ impl Store {
         algorithm: &str,
         auth_data: &str,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let last: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM backup_versions WHERE user_id = $1")
                 .bind(user_id)
@@ -83,7 +83,7 @@ impl Store {
 
     /// Deletes a version and its keys; false if there was none.
     pub async fn delete_backup(&self, user_id: &str, version: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE backup_versions SET deleted = 1 WHERE user_id = $1 AND version = $2 AND deleted = 0",
         )
@@ -131,7 +131,7 @@ impl Store {
         version: i64,
         keys: &[BackupKeyRow],
     ) -> Result<(i64, i64)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for (room_id, session_id, first_index, forwarded, verified, data) in keys {
             sqlx::query(
                 "INSERT INTO backup_keys (user_id, version, room_id, session_id, \
@@ -168,7 +168,7 @@ impl Store {
         room_id: Option<&str>,
         session_id: Option<&str>,
     ) -> Result<(i64, i64)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let deleted = sqlx::query(
             "DELETE FROM backup_keys WHERE user_id = $1 AND version = $2 \
              AND ($3 = '' OR room_id = $3) AND ($4 = '' OR session_id = $4)",

@@ -74,7 +74,7 @@ impl Store {
         one_time_keys: &[OneTimeKeyRow],
         fallback_keys: &[OneTimeKeyRow],
     ) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let mut position = None;
         if let Some(keys) = device_keys {
             let old: Option<String> = sqlx::query_scalar(
@@ -264,7 +264,7 @@ impl Store {
         user_id: &str,
         keys: &[(&str, String)],
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for (key_type, json) in keys {
             sqlx::query(
                 "INSERT INTO cross_signing_keys (user_id, key_type, keys) VALUES ($1, $2, $3) \
@@ -287,7 +287,7 @@ impl Store {
         &self,
         signatures: &[(String, String, String, String, String)],
     ) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let mut position = None;
         for (target_user, target_key, signer_user, signer_key_id, signature) in signatures {
             sqlx::query(

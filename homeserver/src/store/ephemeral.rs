@@ -27,7 +27,7 @@ impl Store {
         thread_id: &str,
         event_id: &str,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let position: i64 = sqlx::query_scalar(
             "UPDATE stream_counters SET value = value + 1 WHERE name = 'receipts' RETURNING value",
         )
@@ -80,7 +80,7 @@ impl Store {
         state: &str,
         status_msg: Option<&str>,
     ) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let current: Option<(String, Option<String>)> =
             sqlx::query_as("SELECT state, status_msg FROM presence WHERE user_id = $1")
                 .bind(user_id)

@@ -36,6 +36,23 @@ pub struct NewEvent {
     pub search_text: Option<String>,
     pub is_new_room: bool,
     pub room_version: String,
+    /// Set when the state after this event is not the room's state plus
+    /// this event (events from other servers on another branch, joins).
+    pub resolved_state: Option<std::sync::Arc<ResolvedState>>,
+    /// Servers this event is to be sent to, queued in the same transaction.
+    pub destinations: Vec<String>,
+}
+
+/// One piece of state: (type, state_key, event_id, membership).
+pub type StateEntry = (String, String, String, Option<String>);
+
+/// Full states written as snapshots instead of a delta.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedState {
+    /// The state after the event.
+    pub after_event: Vec<StateEntry>,
+    /// The room's current state once the event is in (its branches resolved).
+    pub current: Vec<StateEntry>,
 }
 
 /// A stored event row.
@@ -62,12 +79,22 @@ impl Store {
         events: &[NewEvent],
         groups: &mut StateGroupCache,
     ) -> Result<Vec<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let mut streams = Vec::with_capacity(events.len());
         for event in events {
             streams.push(persist_one(&mut tx, event, groups).await?);
         }
         update_extremities(&mut tx, events).await?;
+        let rooms: HashSet<&str> = events.iter().map(|e| e.room_id.as_str()).collect();
+        for room_id in rooms {
+            if let Some((group, _)) = groups.get(room_id) {
+                sqlx::query("UPDATE rooms SET current_group = $1 WHERE room_id = $2")
+                    .bind(group)
+                    .bind(room_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
         Ok(streams)
     }
@@ -209,7 +236,17 @@ async fn persist_one(
         Some(known) => *known,
         None => latest_group(tx, &e.room_id).await?,
     };
-    if let Some(state_key) = &e.state_key {
+    let mut event_group = None;
+    if let Some(resolved) = &e.resolved_state {
+        let after = insert_snapshot(tx, &e.room_id, &resolved.after_event).await?;
+        group = match resolved.current == resolved.after_event {
+            true => after,
+            false => insert_snapshot(tx, &e.room_id, &resolved.current).await?,
+        };
+        chain = 0;
+        event_group = Some(after);
+        replace_current_state(tx, &e.room_id, &resolved.current).await?;
+    } else if let Some(state_key) = &e.state_key {
         sqlx::query(
             "INSERT INTO current_state (room_id, event_type, state_key, event_id, membership) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id, event_type, state_key) \
@@ -273,7 +310,7 @@ async fn persist_one(
     .bind(e.depth)
     .bind(e.origin_server_ts)
     .bind(&e.pdu)
-    .bind(group)
+    .bind(event_group.unwrap_or(group))
     .bind(device)
     .bind(txn)
     .bind(e.relation.as_ref().map(|(parent, _)| parent.as_str()))
@@ -293,8 +330,70 @@ async fn persist_one(
         .execute(&mut **tx)
         .await?;
     }
+    for destination in &e.destinations {
+        sqlx::query(
+            "INSERT INTO federation_outbox (destination, kind, payload) VALUES ($1, 'pdu', $2)",
+        )
+        .bind(destination)
+        .bind(&e.pdu)
+        .execute(&mut **tx)
+        .await?;
+    }
     groups.insert(e.room_id.clone(), (group, chain));
     Ok(stream)
+}
+
+/// Writes a full state as a new snapshot group and returns its id.
+async fn insert_snapshot(
+    tx: &mut Transaction<'_, Any>,
+    room_id: &str,
+    state: &[StateEntry],
+) -> Result<i64> {
+    let group: i64 = sqlx::query_scalar(
+        "INSERT INTO state_groups (room_id, parent, chain_len) VALUES ($1, NULL, 0) RETURNING group_id",
+    )
+    .bind(room_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    for (kind, key, event_id, _) in state {
+        sqlx::query(
+            "INSERT INTO state_group_entries (group_id, event_type, state_key, event_id) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(group)
+        .bind(kind)
+        .bind(key)
+        .bind(event_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(group)
+}
+
+/// Replaces a room's current state (after a state resolution).
+async fn replace_current_state(
+    tx: &mut Transaction<'_, Any>,
+    room_id: &str,
+    state: &[StateEntry],
+) -> Result<()> {
+    sqlx::query("DELETE FROM current_state WHERE room_id = $1")
+        .bind(room_id)
+        .execute(&mut **tx)
+        .await?;
+    for (kind, key, event_id, membership) in state {
+        sqlx::query(
+            "INSERT INTO current_state (room_id, event_type, state_key, event_id, membership) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(room_id)
+        .bind(kind)
+        .bind(key)
+        .bind(event_id)
+        .bind(membership.as_deref())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Moves each room's forward extremities past a batch: once per batch, not
@@ -326,8 +425,8 @@ async fn update_extremities(tx: &mut Transaction<'_, Any>, events: &[NewEvent]) 
 /// The state group after a room's latest event, and its chain length.
 async fn latest_group(tx: &mut Transaction<'_, Any>, room_id: &str) -> Result<(i64, i64)> {
     let found: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT g.group_id, g.chain_len FROM events e JOIN state_groups g ON g.group_id = e.state_group \
-         WHERE e.room_id = $1 ORDER BY e.stream DESC LIMIT 1",
+        "SELECT g.group_id, g.chain_len FROM rooms r JOIN state_groups g ON g.group_id = r.current_group \
+         WHERE r.room_id = $1",
     )
     .bind(room_id)
     .fetch_optional(&mut **tx)

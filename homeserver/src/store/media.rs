@@ -183,7 +183,7 @@ impl Store {
     /// that nothing else names any more (to delete from storage), or `None`
     /// if the media id was unknown.
     pub async fn delete_media(&self, media_id: &str) -> Result<Option<Vec<String>>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let main: Option<Option<String>> =
             sqlx::query_scalar("DELETE FROM media WHERE media_id = $1 RETURNING sha256")
                 .bind(media_id)

@@ -59,6 +59,7 @@ const STEPS: &[Step] = &[
     shared!(16, "0016_server_notices"),
     shared!(17, "0017_shadow_ban"),
     shared!(18, "0018_second_factors"),
+    per_backend!(19, "0019_federation"),
 ];
 
 /// The migrator for one backend.

@@ -9,6 +9,7 @@ mod backup;
 mod device_keys;
 mod ephemeral;
 mod events;
+mod federation;
 mod keys;
 mod media;
 mod migrations;
@@ -36,7 +37,7 @@ pub use self::{
     backup::BackupKeyRow,
     device_keys::OneTimeKeyRow,
     ephemeral::{PresenceRow, ReceiptRow},
-    events::{EventRow, NewEvent, StateGroupCache},
+    events::{EventRow, NewEvent, ResolvedState, StateEntry, StateGroupCache},
     media::MediaRow,
     registration_tokens::TokenRow,
     search::SearchOrder,
@@ -98,6 +99,17 @@ impl Store {
             .await
             .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
         Ok(Self { pool, backend })
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once
+    /// (BEGIN IMMEDIATE): a transaction that reads first and writes later
+    /// would fail with "database is locked" instead of waiting if another
+    /// writer committed in between.
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Connections open and idle in the pool.

@@ -44,7 +44,7 @@ impl Store {
 
     /// Replaces a user's recovery codes.
     pub async fn set_recovery_codes(&self, user_id: &str, hashes: &[String]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)

@@ -22,7 +22,7 @@ impl Store {
         threshold: i64,
         first_lock_ms: i64,
     ) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let (failures, lockouts): (i64, i64) = sqlx::query_as(
             "INSERT INTO login_failures (user_id, failures) VALUES ($1, 1) \
              ON CONFLICT (user_id) DO UPDATE SET failures = login_failures.failures + 1 \

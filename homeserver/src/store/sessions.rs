@@ -95,7 +95,7 @@ async fn insert_tokens(tx: &mut Transaction<'_, Any>, s: &NewSession, now: i64) 
 
 impl Store {
     pub async fn create_session(&self, session: &NewSession) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         insert_session(&mut tx, session).await?;
         tx.commit().await?;
         Ok(())
@@ -125,7 +125,7 @@ impl Store {
 
     /// Ends a session's tokens but keeps its device (an idle session).
     pub async fn end_device_tokens(&self, user_id: &str, device_id: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for sql in [
             "DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2",
             "DELETE FROM refresh_tokens WHERE user_id = $1 AND device_id = $2",
@@ -143,7 +143,7 @@ impl Store {
         access_hash: &str,
         refresh_hash: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM refresh_tokens WHERE next_hash = $1")
             .bind(refresh_hash)
             .execute(&mut *tx)
@@ -165,7 +165,7 @@ impl Store {
         new_refresh_hash: &str,
         access_expires_at: Option<i64>,
     ) -> Result<Option<(String, String)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let owner: Option<(String, String, Option<String>)> = sqlx::query_as(
             "SELECT user_id, device_id, next_hash FROM refresh_tokens WHERE token_hash = $1",
         )
@@ -257,7 +257,7 @@ impl Store {
     /// Deletes devices and, with them, their tokens and keys; returns the
     /// device-list position that tells the user's contacts.
     pub async fn delete_devices(&self, user_id: &str, device_ids: &[String]) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for device_id in device_ids {
             for sql in [
                 "DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2",
@@ -276,7 +276,7 @@ impl Store {
     /// Deletes every device of a user but `keep`; returns the device-list position.
     pub async fn delete_other_devices(&self, user_id: &str, keep: Option<&str>) -> Result<i64> {
         let keep = keep.unwrap_or("");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for sql in [
             "DELETE FROM access_tokens WHERE user_id = $1 AND device_id <> $2",
             "DELETE FROM refresh_tokens WHERE user_id = $1 AND device_id <> $2",

@@ -13,9 +13,9 @@ const STATE_AT_GROUP: &str = "WITH RECURSIVE chain(group_id, parent, lvl) AS ( \
        SELECT group_id, parent, 0 FROM state_groups WHERE group_id = $1 \
        UNION ALL \
        SELECT g.group_id, g.parent, c.lvl + 1 FROM state_groups g JOIN chain c ON g.group_id = c.parent) \
-     SELECT s.event_type, s.state_key, s.event_id, e.pdu FROM chain c \
+     SELECT s.event_type, s.state_key, s.event_id, COALESCE(e.pdu, o.pdu) FROM chain c \
      JOIN state_group_entries s ON s.group_id = c.group_id \
-     JOIN events e ON e.event_id = s.event_id \
+     LEFT JOIN events e ON e.event_id = s.event_id LEFT JOIN outlier_events o ON o.event_id = s.event_id \
      ORDER BY c.lvl DESC";
 
 impl Store {
@@ -29,8 +29,9 @@ impl Store {
     /// The room's current state with each event's PDU.
     pub async fn current_state(&self, room_id: &str) -> Result<Vec<StateRow>> {
         Ok(sqlx::query_as(
-            "SELECT c.event_type, c.state_key, c.event_id, e.pdu FROM current_state c \
-             JOIN events e ON e.event_id = c.event_id WHERE c.room_id = $1",
+            "SELECT c.event_type, c.state_key, c.event_id, COALESCE(e.pdu, o.pdu) FROM current_state c \
+             LEFT JOIN events e ON e.event_id = c.event_id \
+             LEFT JOIN outlier_events o ON o.event_id = c.event_id WHERE c.room_id = $1",
         )
         .bind(room_id)
         .fetch_all(&self.pool)
@@ -44,7 +45,8 @@ impl Store {
         membership: &str,
     ) -> Result<Vec<(String, String, String)>> {
         Ok(sqlx::query_as(
-            "SELECT c.room_id, c.event_id, e.pdu FROM current_state c JOIN events e ON e.event_id = c.event_id \
+            "SELECT c.room_id, c.event_id, COALESCE(e.pdu, o.pdu) FROM current_state c \
+             LEFT JOIN events e ON e.event_id = c.event_id LEFT JOIN outlier_events o ON o.event_id = c.event_id \
              WHERE c.room_id IN (SELECT room_id FROM current_state WHERE event_type = 'm.room.member' \
              AND state_key = $1 AND membership = $2)",
         )
@@ -216,9 +218,9 @@ impl Store {
                SELECT group_id, parent, 0 FROM state_groups WHERE group_id = $1 \
                UNION ALL \
                SELECT g.group_id, g.parent, c.lvl + 1 FROM state_groups g JOIN chain c ON g.group_id = c.parent) \
-             SELECT s.event_type, e.pdu FROM chain c \
+             SELECT s.event_type, COALESCE(e.pdu, o.pdu) FROM chain c \
              JOIN state_group_entries s ON s.group_id = c.group_id \
-             JOIN events e ON e.event_id = s.event_id \
+             LEFT JOIN events e ON e.event_id = s.event_id LEFT JOIN outlier_events o ON o.event_id = s.event_id \
              WHERE (s.event_type = 'm.room.member' AND s.state_key = $2) \
                 OR (s.event_type = 'm.room.history_visibility' AND s.state_key = '') \
              ORDER BY c.lvl ASC",

@@ -19,7 +19,7 @@ impl Store {
         event_type: &str,
         messages: &[ToDeviceRow],
     ) -> Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let first_time = sqlx::query(
             "INSERT INTO to_device_txns (user_id, device_id, txn_id) VALUES ($1, $2, $3) \
              ON CONFLICT (user_id, device_id, txn_id) DO NOTHING",

@@ -34,7 +34,7 @@ impl Store {
         displayname: &str,
         session: Option<&NewSession>,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (user_id, password_hash, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (user_id) DO NOTHING",
@@ -86,7 +86,7 @@ impl Store {
     /// The row stays so that the user id can never be registered again.
     /// Returns the device-list position that tells the user's contacts.
     pub async fn deactivate_user(&self, user_id: &str, erase: bool) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE users SET deactivated = 1, erase_requested = $1 WHERE user_id = $2")
             .bind(i64::from(erase))
             .bind(user_id)

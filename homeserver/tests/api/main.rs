@@ -12,6 +12,8 @@ mod devices;
 mod directory;
 mod discovery;
 mod ephemeral;
+mod federation;
+mod federation_abuse;
 mod history;
 mod injection;
 mod keys;

@@ -25,7 +25,7 @@ pub async fn join_by_id(
     Ruma { auth, body }: Ruma<join_room_by_id::v3::Request>,
 ) -> Result<RumaResponse<join_room_by_id::v3::Response>> {
     let room: OwnedRoomOrAliasId = body.room_id.into();
-    let room_id = services.rooms.join(&room, &auth.user_id, body.reason.as_deref()).await?;
+    let room_id = services.rooms.join(&room, &auth.user_id, body.reason.as_deref(), &[]).await?;
     Ok(join_room_by_id::v3::Response::new(room_id).into())
 }
 
@@ -33,8 +33,10 @@ pub async fn join(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<join_room_by_id_or_alias::v3::Request>,
 ) -> Result<RumaResponse<join_room_by_id_or_alias::v3::Response>> {
-    let room_id =
-        services.rooms.join(&body.room_id_or_alias, &auth.user_id, body.reason.as_deref()).await?;
+    let room_id = services
+        .rooms
+        .join(&body.room_id_or_alias, &auth.user_id, body.reason.as_deref(), &body.via)
+        .await?;
     Ok(join_room_by_id_or_alias::v3::Response::new(room_id).into())
 }
 

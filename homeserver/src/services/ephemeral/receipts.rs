@@ -49,6 +49,20 @@ impl Receipts {
                 self.notifier.advance(Stream::AccountData, position, [user_id]);
             }
             "m.read" | "m.read.private" => {
+                if receipt_type == "m.read" && self.rooms.is_local(user_id) {
+                    let mut data =
+                        serde_json::json!({"ts": ruma::MilliSecondsSinceUnixEpoch::now()});
+                    if let Some(thread) = thread_id {
+                        data["thread_id"] = serde_json::json!(thread);
+                    }
+                    let edu = serde_json::json!({
+                        "edu_type": "m.receipt",
+                        "content": {room_id.as_str(): {"m.read": {user_id.as_str(): {
+                            "event_ids": [event_id], "data": data,
+                        }}}},
+                    });
+                    self.rooms.send_edu_to_room(room_id, &edu).await?;
+                }
                 let thread = thread_id.unwrap_or("");
                 let position = self
                     .store

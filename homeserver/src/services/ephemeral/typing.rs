@@ -50,6 +50,13 @@ impl Typing {
         let members = self.rooms.joined_audience(room_id, user_id).await?;
         let until = Instant::now() + timeout.min(MAX_TIMEOUT);
         self.update(room_id, user_id, typing.then_some(until), &members);
+        if self.rooms.is_local(user_id) {
+            let edu = serde_json::json!({
+                "edu_type": "m.typing",
+                "content": {"room_id": room_id, "user_id": user_id, "typing": typing},
+            });
+            self.rooms.send_edu_to_room(room_id, &edu).await?;
+        }
         if typing {
             // One timer per notice ends it unless it was renewed meanwhile.
             let this = self.clone();

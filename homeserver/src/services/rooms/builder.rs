@@ -57,6 +57,20 @@ pub fn build_event(
     server_name: &ServerName,
     key: &ServerKey,
 ) -> Result<Pdu> {
+    let event = template(head, room_id, sender, draft)?;
+    let pdu = sign_event(event, room_id, &head.rules, server_name, key)?;
+    authorize(head, &pdu)?;
+    Ok(pdu)
+}
+
+/// The unsigned event for `draft` on top of `head` (also what make_join
+/// hands a joining server to sign).
+pub fn template(
+    head: &RoomHead,
+    room_id: Option<&RoomId>,
+    sender: &UserId,
+    draft: EventDraft,
+) -> Result<JsonValue> {
     let rules = &head.rules;
     let content_text = serde_json::to_string(&draft.content).map_err(Error::internal)?;
     let content_raw =
@@ -109,12 +123,23 @@ pub fn build_event(
     if event.to_string().len() > MAX_PDU_BYTES {
         return Err(Error::TooLarge);
     }
+    Ok(event)
+}
+
+/// Hashes and signs an event, deriving its id (and a v12 create's room id).
+pub fn sign_event(
+    event: JsonValue,
+    room_id: Option<&RoomId>,
+    rules: &ruma::room_version_rules::RoomVersionRules,
+    server_name: &ServerName,
+    key: &ServerKey,
+) -> Result<Pdu> {
     let mut object = match CanonicalJsonValue::try_from(event) {
         Ok(CanonicalJsonValue::Object(object)) => object,
         Ok(_) => return Err(Error::internal("event is not an object")),
         Err(e) => return Err(Error::BadJson(format!("content is not canonical JSON: {e}"))),
     };
-    hash_and_sign_event(server_name.as_str(), &key.key_pair, &mut object, &rules.redaction)
+    hash_and_sign_event(server_name.as_str(), &*key.key_pair, &mut object, &rules.redaction)
         .map_err(|e| match e {
             ruma::signatures::JsonError::PduTooLarge => Error::TooLarge,
             other => Error::internal(other),
@@ -131,9 +156,7 @@ pub fn build_event(
         Some(room_id) => room_id.to_owned(),
         None => RoomId::parse(format!("!{hash}")).map_err(Error::internal)?,
     };
-    let pdu = Pdu::from_json(event_id, room_id, object)?;
-    authorize(head, &pdu)?;
-    Ok(pdu)
+    Pdu::from_json(event_id, room_id, object)
 }
 
 /// Runs the authorization rules against the head's state.

@@ -1,7 +1,8 @@
 //! Joining, leaving, inviting, kicking, banning and forgetting.
 
 use ruma::{
-    OwnedRoomId, RoomId, RoomOrAliasId, UserId,
+    OwnedRoomId, OwnedServerName, RoomId, RoomOrAliasId, UserId,
+    api::federation::query::get_room_information,
     events::{TimelineEventType, room::member::MembershipState},
 };
 use serde_json::{Value as JsonValue, json};
@@ -58,6 +59,24 @@ impl Rooms {
         Ok(members)
     }
 
+    /// Resolves a room id or an alias; a remote alias is asked of its
+    /// server, which also names servers to join through.
+    pub async fn resolve_room_and_servers(
+        &self,
+        room: &RoomOrAliasId,
+    ) -> Result<(OwnedRoomId, Vec<OwnedServerName>)> {
+        if let Err(alias) = <&RoomId>::try_from(room)
+            && alias.server_name() != self.inner.config.server.server_name
+        {
+            let request = get_room_information::v1::Request::new(alias.to_owned());
+            let answer = self.inner.federation.send(alias.server_name(), request).await?;
+            let mut servers = answer.servers;
+            servers.insert(0, alias.server_name().to_owned());
+            return Ok((answer.room_id, servers));
+        }
+        Ok((self.resolve_room(room).await?, Vec::new()))
+    }
+
     /// Resolves a room id or a local alias.
     pub async fn resolve_room(&self, room: &RoomOrAliasId) -> Result<OwnedRoomId> {
         match <&RoomId>::try_from(room) {
@@ -92,13 +111,41 @@ impl Rooms {
         Ok(())
     }
 
+    /// Joins a room: here if this server is in it, else through one of
+    /// the servers the alias or `via` names.
     pub async fn join(
         &self,
         room: &RoomOrAliasId,
         user_id: &UserId,
         reason: Option<&str>,
+        via: &[OwnedServerName],
     ) -> Result<OwnedRoomId> {
-        let room_id = self.resolve_room(room).await?;
+        let (room_id, mut servers) = self.resolve_room_and_servers(room).await?;
+        servers.extend(via.iter().cloned());
+        if let Some(server) = room_id.server_name() {
+            servers.push(server.to_owned());
+        }
+        let own = &self.inner.config.server.server_name;
+        let in_room = match self.store().room_version(room_id.as_str()).await? {
+            None => false,
+            Some(_) => {
+                self.with_head(&room_id, |head| {
+                    head.members_with(&[MembershipState::Join])
+                        .iter()
+                        .any(|u| u.server_name() == own)
+                        || !servers.iter().any(|s| s != own)
+                })
+                .await?
+            }
+        };
+        if !in_room && self.inner.federation.enabled() {
+            if self.store().is_room_blocked(room_id.as_str()).await? {
+                return Err(Error::forbidden("this room has been shut down on this server"));
+            }
+            self.join_remote(&room_id, user_id, &servers, reason).await?;
+            self.store().unforget_room(user_id.as_str(), room_id.as_str()).await?;
+            return Ok(room_id);
+        }
         self.set_membership(&room_id, user_id, user_id, "join", reason).await?;
         self.store().unforget_room(user_id.as_str(), room_id.as_str()).await?;
         Ok(room_id)

@@ -5,12 +5,16 @@
 pub mod builder;
 mod create;
 mod directory;
+mod federated_history;
+mod federated_join;
 pub mod head;
 mod history;
 mod membership;
 mod messages;
 pub mod pdu;
 mod relations;
+mod remote;
+mod resolve;
 mod search;
 mod upgrade;
 mod visibility;
@@ -28,8 +32,10 @@ pub use self::{
     builder::EventDraft,
     create::CreateRoom,
     directory::PublicRoomsPage,
+    federated_join::supported_versions,
     history::{Context, Direction, MessagesPage, MessagesQuery, token as history_token},
     relations::{RelationsPage, RelationsQuery},
+    remote::Received,
     search::SearchPage,
 };
 use self::{
@@ -38,7 +44,11 @@ use self::{
     pdu::Pdu,
     writer::{Pending, Writer},
 };
-use super::{server_key::ServerKey, sync::notifier::Notifier};
+use super::{
+    federation::{Federation, OutboxSignal},
+    server_key::ServerKey,
+    sync::notifier::Notifier,
+};
 use crate::{
     config::Config,
     error::{Error, Result},
@@ -58,6 +68,7 @@ struct Inner {
     config: Arc<Config>,
     key: Arc<ServerKey>,
     writer: Writer,
+    federation: Federation,
     /// One lock per room: events of a room are built one after another.
     heads: std::sync::Mutex<HashMap<OwnedRoomId, HeadSlot>>,
     /// Requests carrying the same transaction id wait for each other.
@@ -79,14 +90,17 @@ impl Rooms {
         config: Arc<Config>,
         key: Arc<ServerKey>,
         notifier: Arc<Notifier>,
+        federation: Federation,
+        outbox: Arc<OutboxSignal>,
     ) -> Self {
-        let writer = Writer::spawn(store.clone(), notifier);
+        let writer = Writer::spawn(store.clone(), notifier, outbox);
         Self {
             inner: Arc::new(Inner {
                 store,
                 config,
                 key,
                 writer,
+                federation,
                 heads: Default::default(),
                 txns: Default::default(),
                 shadow_banned: Default::default(),
@@ -114,6 +128,11 @@ impl Rooms {
     fn phantom_event_id(&self) -> Result<ruma::OwnedEventId> {
         let id = format!("${}", crate::services::auth::tokens::random_letters(43)?);
         ruma::OwnedEventId::try_from(id).map_err(Error::internal)
+    }
+
+    /// Whether the user is one of this server's.
+    pub fn is_local(&self, user_id: &UserId) -> bool {
+        user_id.server_name() == self.inner.config.server.server_name
     }
 
     fn store(&self) -> &Store {
@@ -162,7 +181,6 @@ impl Rooms {
         let server_name = &self.inner.config.server.server_name;
         let pdu =
             Arc::new(build_event(head, room_id, sender, draft, server_name, &self.inner.key)?);
-        let is_new_room = pdu.kind == TimelineEventType::RoomCreate;
         head.apply(&pdu);
         // A redacted state event must not keep its old content in the head.
         if let (Some(target), Some(redacted)) = (&pdu.redacts, &redacted_target)
@@ -172,7 +190,50 @@ impl Rooms {
             let redacted = Pdu::from_stored(target.as_str(), pdu.room_id.as_str(), redacted)?;
             head.state.insert(key, Arc::new(redacted));
         }
-        let mut wake = head.members_with(&[MembershipState::Join]);
+        let members = head.members_with(&[MembershipState::Join]);
+        let destinations = self.destinations(&members, &pdu, None);
+        Ok(self.built(members, pdu, txn, redacted_target, None, destinations, &head.version))
+    }
+
+    /// The servers an event goes to: every server with a joined member, and
+    /// the target's server of a membership change; never ourselves or the
+    /// server the event came from.
+    fn destinations(
+        &self,
+        members: &[OwnedUserId],
+        pdu: &Pdu,
+        origin: Option<&ruma::ServerName>,
+    ) -> Vec<String> {
+        let own = &self.inner.config.server.server_name;
+        let mut servers: std::collections::BTreeSet<&ruma::ServerName> =
+            members.iter().map(|user| user.server_name()).collect();
+        let target = pdu.state_key.as_deref().and_then(|k| <&UserId>::try_from(k).ok());
+        if pdu.kind == TimelineEventType::RoomMember
+            && let Some(target) = target
+        {
+            servers.insert(target.server_name());
+        }
+        servers
+            .into_iter()
+            .filter(|server| *server != own && Some(*server) != origin)
+            .map(|server| server.to_string())
+            .collect()
+    }
+
+    /// The row and wake-up list of an event already applied to `head`.
+    #[allow(clippy::too_many_arguments)]
+    fn built(
+        &self,
+        mut wake: Vec<OwnedUserId>,
+        pdu: Arc<Pdu>,
+        txn: Option<(&DeviceId, &str)>,
+        redacted_target: Option<String>,
+        resolved_state: Option<Arc<crate::store::ResolvedState>>,
+        destinations: Vec<String>,
+        version: &ruma::RoomVersionId,
+    ) -> Built {
+        let is_new_room = pdu.kind == TimelineEventType::RoomCreate;
+        wake.retain(|user| user.server_name() == self.inner.config.server.server_name);
         if pdu.kind == TimelineEventType::RoomMember
             && let Some(target) =
                 pdu.state_key.as_deref().and_then(|k| OwnedUserId::try_from(k).ok())
@@ -199,9 +260,11 @@ impl Rooms {
             relation: pdu.relation(),
             search_text: pdu.search_text(),
             is_new_room,
-            room_version: head.version.to_string(),
+            room_version: version.to_string(),
+            resolved_state,
+            destinations,
         };
-        Ok(Built { pdu, row, wake })
+        Built { pdu, row, wake }
     }
 
     /// Queues built events for the writer. Call with the room's head still

@@ -10,7 +10,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     error::{Error, Result},
-    services::sync::notifier::{Notifier, Stream},
+    services::{
+        federation::OutboxSignal,
+        sync::notifier::{Notifier, Stream},
+    },
     store::{NewEvent, StateGroupCache, Store},
 };
 
@@ -30,9 +33,9 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn spawn(store: Store, notifier: Arc<Notifier>) -> Self {
+    pub fn spawn(store: Store, notifier: Arc<Notifier>, outbox: Arc<OutboxSignal>) -> Self {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(rx, store, notifier));
+        tokio::spawn(run(rx, store, notifier, outbox));
         Self { queue }
     }
 
@@ -57,7 +60,12 @@ impl Pending {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Persist>, store: Store, notifier: Arc<Notifier>) {
+async fn run(
+    mut rx: mpsc::Receiver<Persist>,
+    store: Store,
+    notifier: Arc<Notifier>,
+    outbox: Arc<OutboxSignal>,
+) {
     let mut groups = StateGroupCache::new();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -78,6 +86,9 @@ async fn run(mut rx: mpsc::Receiver<Persist>, store: Store, notifier: Arc<Notifi
                 let wake: BTreeSet<&OwnedUserId> = batch.iter().flat_map(|p| &p.wake).collect();
                 let top = streams.iter().copied().max().unwrap_or_default();
                 notifier.advance(Stream::Events, top, wake.into_iter().map(|u| &**u));
+                outbox.wake(
+                    batch.iter().flat_map(|p| p.event.destinations.iter().map(String::as_str)),
+                );
                 for (request, stream) in batch.into_iter().zip(streams) {
                     let _ = request.reply.send(Ok(stream));
                 }
@@ -91,11 +102,14 @@ async fn run(mut rx: mpsc::Receiver<Persist>, store: Store, notifier: Arc<Notifi
                         .persist_events(std::slice::from_ref(&request.event), &mut groups)
                         .await;
                     match &result {
-                        Ok(streams) => notifier.advance(
-                            Stream::Events,
-                            streams[0],
-                            request.wake.iter().map(|u| &**u),
-                        ),
+                        Ok(streams) => {
+                            notifier.advance(
+                                Stream::Events,
+                                streams[0],
+                                request.wake.iter().map(|u| &**u),
+                            );
+                            outbox.wake(request.event.destinations.iter().map(String::as_str));
+                        }
                         Err(_) => groups.clear(),
                     }
                     let _ = request.reply.send(result.map(|s| s[0]));

@@ -2,6 +2,8 @@
 //! SQLite file in a temporary folder, or a fresh PostgreSQL database), and
 //! a small HTTP client to talk to it.
 
+pub mod federation;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use lattice_homeserver::{Config, testing};
@@ -68,6 +70,16 @@ impl TestServer {
     /// Stops the server and starts it again on the same database.
     pub async fn restart(&mut self) {
         self.server.restart().await;
+    }
+
+    /// Stops the server, keeping its data.
+    pub async fn stop(&mut self) {
+        self.server.stop().await;
+    }
+
+    /// Starts a stopped server again.
+    pub async fn start_again(&mut self) {
+        self.server.start_again().await;
     }
 
     /// The running server's services, for setting up what has no client

@@ -1,0 +1,122 @@
+//! Requests to other servers: resolved with [`Resolver`], signed with the
+//! X-Matrix scheme, sent over HTTPS, answered as ruma response types.
+
+use std::sync::Arc;
+
+use ruma::{
+    OwnedServerName, ServerName,
+    api::{
+        IncomingResponseExt, OutgoingRequest, OutgoingRequestExt,
+        auth_scheme::NoAuthentication,
+        federation::authentication::{ServerSignatures, XMatrixSigningInput},
+        path_builder::SinglePath,
+    },
+    signatures::Ed25519KeyPair,
+};
+
+use crate::{
+    Error, Result,
+    discovery::{Destination, Resolver},
+};
+
+/// The largest answer read from another server (a large room's join
+/// answer carries tens of thousands of state events).
+const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+
+/// Sends requests to other servers on behalf of `origin`.
+pub struct FederationClient {
+    http: reqwest::Client,
+    resolver: Resolver,
+    origin: OwnedServerName,
+    key_pair: Arc<Ed25519KeyPair>,
+}
+
+impl FederationClient {
+    /// A client for server `origin` signing with `key_pair`. `http` decides
+    /// TLS (trusted roots) and timeouts.
+    pub fn new(
+        http: reqwest::Client,
+        origin: OwnedServerName,
+        key_pair: Arc<Ed25519KeyPair>,
+    ) -> Self {
+        Self { resolver: Resolver::new(http.clone()), http, origin, key_pair }
+    }
+
+    /// The server this client speaks for.
+    pub fn origin(&self) -> &ServerName {
+        &self.origin
+    }
+
+    /// Where requests for `server` go.
+    pub async fn destination(&self, server: &ServerName) -> Destination {
+        self.resolver.resolve(server).await
+    }
+
+    /// Sends a request that needs X-Matrix authentication.
+    pub async fn send<R>(&self, destination: &ServerName, request: R) -> Result<R::IncomingResponse>
+    where
+        R: OutgoingRequest<Authentication = ServerSignatures, PathBuilder = SinglePath>,
+    {
+        let base = self.resolver.resolve(destination).await;
+        let input =
+            XMatrixSigningInput::new(self.origin.clone(), destination.to_owned(), &self.key_pair);
+        let request = request
+            .try_into_http_request::<Vec<u8>>(&base.base_url, input, ())
+            .map_err(|e| Error::Malformed(e.to_string()))?;
+        self.execute::<R>(destination, request).await
+    }
+
+    /// Sends a request that needs no authentication (server keys, version).
+    pub async fn send_unsigned<R>(
+        &self,
+        destination: &ServerName,
+        request: R,
+    ) -> Result<R::IncomingResponse>
+    where
+        R: OutgoingRequest<Authentication = NoAuthentication, PathBuilder = SinglePath>,
+    {
+        let base = self.resolver.resolve(destination).await;
+        let request = request
+            .try_into_http_request::<Vec<u8>>(&base.base_url, (), ())
+            .map_err(|e| Error::Malformed(e.to_string()))?;
+        self.execute::<R>(destination, request).await
+    }
+
+    async fn execute<R: OutgoingRequest>(
+        &self,
+        destination: &ServerName,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<R::IncomingResponse> {
+        let request =
+            reqwest::Request::try_from(request).map_err(|e| Error::transport(&destination, e))?;
+        let mut response =
+            self.http.execute(request).await.map_err(|e| Error::transport(&destination, e))?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let mut body = Vec::new();
+        while let Some(chunk) =
+            response.chunk().await.map_err(|e| Error::transport(&destination, e))?
+        {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(Error::bad_response(&destination, "answer too large"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if !status.is_success() {
+            let errcode = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("errcode").and_then(|c| c.as_str()).map(str::to_owned));
+            return Err(Error::Remote {
+                server: destination.to_string(),
+                status: status.as_u16(),
+                errcode,
+                body: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+            });
+        }
+        let mut answer = http::Response::new(body.as_slice());
+        *answer.status_mut() = status;
+        *answer.headers_mut() = headers;
+        R::IncomingResponse::try_from_http_response(answer)
+            .map_err(|e| Error::bad_response(&destination, e))
+    }
+}

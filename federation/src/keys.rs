@@ -1,0 +1,196 @@
+//! Other servers' signing keys: fetched from the server itself, checked
+//! against their own signatures, cached in memory and kept by a
+//! [`KeyStore`] so that a restart does not refetch the world.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    future::Future,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use ruma::{
+    CanonicalJsonObject, MilliSecondsSinceUnixEpoch, OwnedServerName, ServerName, UInt,
+    api::federation::discovery::{ServerSigningKeys, get_server_keys},
+    serde::Raw,
+    signatures::{PublicKeyMap, PublicKeySet},
+};
+
+use crate::{Error, Result, client::FederationClient};
+
+/// Keys are trusted for at most this long after they were fetched, whatever
+/// `valid_until_ts` says (the spec's cap for room versions 5 and later).
+const MAX_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
+/// A server whose keys were just fetched is not asked again before this.
+const REFETCH_AFTER: Duration = Duration::from_secs(30);
+
+/// Where fetched keys are kept: the signed key document, as the server
+/// published it (so that it can be served again as a notary).
+pub trait KeyStore: Send + Sync {
+    /// The stored key document of `server`, if any.
+    fn load(
+        &self,
+        server: &ServerName,
+    ) -> impl Future<Output = Option<Raw<ServerSigningKeys>>> + Send;
+    /// Keeps a checked key document.
+    fn save(
+        &self,
+        server: &ServerName,
+        keys: &Raw<ServerSigningKeys>,
+        valid_until: MilliSecondsSinceUnixEpoch,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// Signing keys of other servers, with our own known up front.
+pub struct KeyRing<S> {
+    client: Arc<FederationClient>,
+    store: S,
+    own_keys: PublicKeySet,
+    cache: Mutex<HashMap<OwnedServerName, Arc<ServerSigningKeys>>>,
+    fetched: Mutex<HashMap<OwnedServerName, Instant>>,
+}
+
+impl<S: KeyStore> KeyRing<S> {
+    /// A key ring for the server `client` speaks for, whose own public keys
+    /// are `own_keys` (key id -> public key).
+    pub fn new(client: Arc<FederationClient>, store: S, own_keys: PublicKeySet) -> Self {
+        Self { client, store, own_keys, cache: Mutex::default(), fetched: Mutex::default() }
+    }
+
+    /// The keys of `servers` valid at `at`, for checking their signatures.
+    /// Fails if a server has no key valid at that time.
+    pub async fn public_keys(
+        &self,
+        servers: &[OwnedServerName],
+        at: MilliSecondsSinceUnixEpoch,
+    ) -> Result<PublicKeyMap> {
+        let mut map = PublicKeyMap::new();
+        for server in servers {
+            map.insert(server.to_string(), self.keys_of(server, at).await?);
+        }
+        Ok(map)
+    }
+
+    async fn keys_of(
+        &self,
+        server: &ServerName,
+        at: MilliSecondsSinceUnixEpoch,
+    ) -> Result<PublicKeySet> {
+        if server == self.client.origin() {
+            return Ok(self.own_keys.clone());
+        }
+        if let Some(keys) = self.known(server).await {
+            let set = valid_at(&keys, at);
+            if keys.valid_until_ts >= at && !set.is_empty() {
+                return Ok(set);
+            }
+        }
+        if self.recently_fetched(server) {
+            let keys = self.known(server).await;
+            return keys
+                .map(|keys| valid_at(&keys, at))
+                .filter(|set| !set.is_empty())
+                .ok_or_else(|| Error::BadSignature(format!("no key of {server} valid then")));
+        }
+        let keys = self.fetch(server).await?;
+        let set = valid_at(&keys, at);
+        if set.is_empty() {
+            return Err(Error::BadSignature(format!("no key of {server} valid then")));
+        }
+        Ok(set)
+    }
+
+    async fn known(&self, server: &ServerName) -> Option<Arc<ServerSigningKeys>> {
+        if let Some(keys) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(server) {
+            return Some(keys.clone());
+        }
+        let keys = Arc::new(self.store.load(server).await?.deserialize().ok()?);
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(server.to_owned(), keys.clone());
+        Some(keys)
+    }
+
+    fn recently_fetched(&self, server: &ServerName) -> bool {
+        let fetched = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
+        fetched.get(server).is_some_and(|at| at.elapsed() < REFETCH_AFTER)
+    }
+
+    /// Fetches `server`'s keys from the server itself and checks that the
+    /// document is about that server and signed by each of its keys.
+    pub async fn fetch(&self, server: &ServerName) -> Result<Arc<ServerSigningKeys>> {
+        self.fetched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(server.to_owned(), Instant::now());
+        let response =
+            self.client.send_unsigned(server, get_server_keys::v2::Request::new()).await?;
+        let raw = response.server_key;
+        let mut keys = check_key_document(server, &raw)?;
+        let cap = MilliSecondsSinceUnixEpoch::from_system_time(
+            std::time::SystemTime::now() + MAX_VALIDITY,
+        )
+        .unwrap_or_else(MilliSecondsSinceUnixEpoch::now);
+        keys.valid_until_ts = keys.valid_until_ts.min(cap);
+        self.store.save(server, &raw, keys.valid_until_ts).await;
+        let keys = Arc::new(keys);
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(server.to_owned(), keys.clone());
+        Ok(keys)
+    }
+
+    /// The stored key document of `server`, fetching it if unknown (for
+    /// answering key queries as a notary).
+    pub async fn document(&self, server: &ServerName) -> Option<Raw<ServerSigningKeys>> {
+        if self.store.load(server).await.is_none() && !self.recently_fetched(server) {
+            let _ = self.fetch(server).await;
+        }
+        self.store.load(server).await
+    }
+}
+
+/// Checks a key document: about `server`, signed by every key it lists.
+pub fn check_key_document(
+    server: &ServerName,
+    raw: &Raw<ServerSigningKeys>,
+) -> Result<ServerSigningKeys> {
+    let keys: ServerSigningKeys = raw.deserialize().map_err(|e| Error::bad_response(&server, e))?;
+    if keys.server_name != server {
+        return Err(Error::bad_response(&server, "key document names another server"));
+    }
+    if keys.verify_keys.is_empty() {
+        return Err(Error::bad_response(&server, "key document lists no keys"));
+    }
+    let object: CanonicalJsonObject =
+        serde_json::from_str(raw.json().get()).map_err(|e| Error::bad_response(&server, e))?;
+    let set: PublicKeySet =
+        keys.verify_keys.iter().map(|(id, key)| (id.to_string(), key.key.clone())).collect();
+    let map: PublicKeyMap = BTreeMap::from([(server.to_string(), set)]);
+    ruma::signatures::verify_json(&map, &object)
+        .map_err(|e| Error::BadSignature(format!("key document of {server}: {e}")))?;
+    Ok(keys)
+}
+
+/// The keys of a document that were valid at `at`: current keys if the
+/// document was still valid then, old keys that expired after it.
+fn valid_at(keys: &ServerSigningKeys, at: MilliSecondsSinceUnixEpoch) -> PublicKeySet {
+    let mut set = PublicKeySet::new();
+    if keys.valid_until_ts >= at {
+        set.extend(keys.verify_keys.iter().map(|(id, key)| (id.to_string(), key.key.clone())));
+    }
+    set.extend(
+        keys.old_verify_keys
+            .iter()
+            .filter(|(_, old)| old.expired_ts >= at)
+            .map(|(id, old)| (id.to_string(), old.key.clone())),
+    );
+    set
+}
+
+/// Milliseconds as ruma's timestamp (saturating).
+pub fn millis(ms: u64) -> MilliSecondsSinceUnixEpoch {
+    MilliSecondsSinceUnixEpoch(UInt::new_saturating(ms))
+}

@@ -1,0 +1,49 @@
+//! Server keys (ours, and others' as a notary) and the server version.
+
+use axum::extract::State;
+use ruma::api::federation::discovery::{
+    get_remote_server_keys, get_remote_server_keys_batch, get_server_keys, get_server_version,
+};
+
+use crate::{
+    api::ruma::{Ruma, RumaResponse},
+    error::Result,
+    services::Services,
+};
+
+pub async fn server_keys(
+    State(services): State<Services>,
+    _: Ruma<get_server_keys::v2::Request>,
+) -> Result<RumaResponse<get_server_keys::v2::Response>> {
+    Ok(get_server_keys::v2::Response::new(services.federation.key_document()?).into())
+}
+
+pub async fn query_keys(
+    State(services): State<Services>,
+    Ruma { body, .. }: Ruma<get_remote_server_keys::v2::Request>,
+) -> Result<RumaResponse<get_remote_server_keys::v2::Response>> {
+    let keys = services.federation.remote_key_document(&body.server_name).await;
+    Ok(get_remote_server_keys::v2::Response::new(keys.into_iter().collect()).into())
+}
+
+pub async fn query_keys_batch(
+    State(services): State<Services>,
+    Ruma { body, .. }: Ruma<get_remote_server_keys_batch::v2::Request>,
+) -> Result<RumaResponse<get_remote_server_keys_batch::v2::Response>> {
+    let mut keys = Vec::new();
+    for server in body.server_keys.keys() {
+        keys.extend(services.federation.remote_key_document(server).await);
+    }
+    Ok(get_remote_server_keys_batch::v2::Response::new(keys).into())
+}
+
+pub async fn version(
+    _: Ruma<get_server_version::v1::Request>,
+) -> Result<RumaResponse<get_server_version::v1::Response>> {
+    let mut server = get_server_version::v1::Server::new();
+    server.name = Some("Lattice".to_owned());
+    server.version = Some(env!("CARGO_PKG_VERSION").to_owned());
+    let mut response = get_server_version::v1::Response::new();
+    response.server = Some(server);
+    Ok(response.into())
+}

@@ -1,0 +1,39 @@
+//! Joins over federation: make_join and send_join (v2).
+
+use axum::extract::State;
+use ruma::{
+    CanonicalJsonObject,
+    api::federation::membership::{create_join_event, prepare_join_event},
+};
+
+use super::Fed;
+use crate::{
+    api::ruma::RumaResponse,
+    error::{Error, Result},
+    services::Services,
+};
+
+pub async fn make_join(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<prepare_join_event::v1::Request>,
+) -> Result<RumaResponse<prepare_join_event::v1::Response>> {
+    let versions = match body.ver.is_empty() {
+        true => vec![ruma::RoomVersionId::V1],
+        false => body.ver,
+    };
+    let (version, event) =
+        services.rooms.make_join(&origin, &body.room_id, &body.user_id, &versions).await?;
+    let mut response = prepare_join_event::v1::Response::new(event);
+    response.room_version = Some(version);
+    Ok(response.into())
+}
+
+pub async fn send_join(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<create_join_event::v2::Request>,
+) -> Result<RumaResponse<create_join_event::v2::Response>> {
+    let json: CanonicalJsonObject =
+        serde_json::from_str(body.pdu.get()).map_err(|e| Error::BadJson(e.to_string()))?;
+    let state = services.rooms.send_join(&origin, &body.room_id, &body.event_id, json).await?;
+    Ok(create_join_event::v2::Response::new(state).into())
+}

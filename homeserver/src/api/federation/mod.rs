@@ -1,0 +1,87 @@
+//! The server-server API. Every route but the key and version ones takes
+//! [`Fed`], which checks the X-Matrix signature before the request is
+//! parsed; handlers are thin and call `services.rooms` / `services.federation`.
+
+mod keys;
+mod membership;
+mod query;
+mod transactions;
+
+use axum::{
+    Router,
+    extract::{FromRequest, FromRequestParts, RawPathParams, Request},
+};
+use ruma::{
+    OwnedServerName,
+    api::{IncomingRequest, IncomingRequestExt},
+};
+
+use super::ruma::{RumaRouter, read_body, request_error};
+use crate::{
+    error::{Error, Result},
+    services::Services,
+};
+
+/// Largest federation request body (a transaction: 50 PDUs of 64 KiB and
+/// 100 EDUs).
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// A ruma federation request from a server whose signature checked out.
+pub struct Fed<T> {
+    pub origin: OwnedServerName,
+    pub body: T,
+}
+
+impl<T> FromRequest<Services> for Fed<T>
+where
+    T: IncomingRequest + Send,
+{
+    type Rejection = Error;
+
+    async fn from_request(request: Request, services: &Services) -> Result<Self> {
+        let (mut parts, body) = request.into_parts();
+        let params = RawPathParams::from_request_parts(&mut parts, services)
+            .await
+            .map_err(|e| Error::invalid_param(e.to_string()))?;
+        let path_args: Vec<String> = params.iter().map(|(_, value)| value.to_owned()).collect();
+        // The signature covers the body, so it is read (bounded) first.
+        let bytes = read_body(body, MAX_BODY).await?;
+        let request = http::Request::from_parts(parts, bytes.as_ref());
+        let origin = services.federation.authenticate(&request).await?;
+        tracing::Span::current().record("user", origin.as_str());
+        let body = T::try_from_http_request(
+            request,
+            &path_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+        .map_err(|e| request_error(&bytes, e))?;
+        Ok(Self { origin, body })
+    }
+}
+
+pub fn router() -> Router<Services> {
+    use ruma::api::federation::{
+        backfill::get_backfill,
+        discovery::{
+            get_remote_server_keys, get_remote_server_keys_batch, get_server_keys,
+            get_server_version,
+        },
+        event::{get_event, get_missing_events, get_room_state_ids},
+        membership::{create_join_event, prepare_join_event},
+        query::{get_profile_information, get_room_information},
+        transactions::send_transaction_message,
+    };
+    Router::new()
+        .ruma::<get_server_keys::v2::Request, _, _>(keys::server_keys)
+        .ruma::<get_remote_server_keys::v2::Request, _, _>(keys::query_keys)
+        .ruma::<get_remote_server_keys_batch::v2::Request, _, _>(keys::query_keys_batch)
+        .ruma::<get_server_version::v1::Request, _, _>(keys::version)
+        .ruma::<send_transaction_message::v1::Request, _, _>(transactions::send)
+        .ruma::<get_event::v1::Request, _, _>(transactions::event)
+        .ruma::<get_room_state_ids::v1::Request, _, _>(transactions::state_ids)
+        .ruma::<get_backfill::v1::Request, _, _>(transactions::backfill)
+        .ruma::<get_missing_events::v1::Request, _, _>(transactions::missing_events)
+        .ruma::<prepare_join_event::v1::Request, _, _>(membership::make_join)
+        .ruma::<create_join_event::v2::Request, _, _>(membership::send_join)
+        .ruma::<get_room_information::v1::Request, _, _>(query::directory)
+        .ruma::<get_profile_information::v1::Request, _, _>(query::profile)
+}

@@ -1,0 +1,37 @@
+//! Queries: room aliases and user profiles of this server.
+
+use axum::extract::State;
+use ruma::api::federation::query::{get_profile_information, get_room_information};
+
+use super::Fed;
+use crate::{
+    api::ruma::RumaResponse,
+    error::{Error, Result},
+    services::Services,
+};
+
+pub async fn directory(
+    State(services): State<Services>,
+    Fed { body, .. }: Fed<get_room_information::v1::Request>,
+) -> Result<RumaResponse<get_room_information::v1::Response>> {
+    if body.room_alias.server_name() != services.federation.server_name() {
+        return Err(Error::not_found("not an alias of this server"));
+    }
+    let room_id =
+        services.rooms.resolve_room(<&ruma::RoomOrAliasId>::from(&*body.room_alias)).await?;
+    let servers = services.rooms.servers_in_room(&room_id).await?;
+    Ok(get_room_information::v1::Response::new(room_id, servers).into())
+}
+
+pub async fn profile(
+    State(services): State<Services>,
+    Fed { body, .. }: Fed<get_profile_information::v1::Request>,
+) -> Result<RumaResponse<get_profile_information::v1::Response>> {
+    if body.user_id.server_name() != services.federation.server_name() {
+        return Err(Error::not_found("not a user of this server"));
+    }
+    let data = services.profiles.federation_profile(&body.user_id).await?;
+    let mut response = get_profile_information::v1::Response::new();
+    response.data = data;
+    Ok(response.into())
+}

@@ -1,0 +1,87 @@
+//! Transactions (PDUs and EDUs pushed to us) and the history reads other
+//! servers make: single events, state ids, backfill, missing events.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use ruma::{
+    CanonicalJsonObject, MilliSecondsSinceUnixEpoch,
+    api::federation::{
+        backfill::get_backfill,
+        event::{get_event, get_missing_events, get_room_state_ids},
+        transactions::send_transaction_message,
+    },
+};
+
+use super::Fed;
+use crate::{
+    api::ruma::RumaResponse,
+    error::{Error, Result},
+    services::Services,
+};
+
+pub async fn send(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<send_transaction_message::v1::Request>,
+) -> Result<RumaResponse<send_transaction_message::v1::Response>> {
+    if body.origin != origin {
+        return Err(Error::forbidden("the transaction's origin is not the signing server"));
+    }
+    if body.pdus.len() > 50 || body.edus.len() > 100 {
+        return Err(Error::TooLarge);
+    }
+    let mut results = BTreeMap::new();
+    for raw in &body.pdus {
+        let Ok(json) = serde_json::from_str::<CanonicalJsonObject>(raw.get()) else {
+            continue;
+        };
+        let (event_id, result) = services.rooms.receive_in_transaction(&origin, json).await;
+        if let Some(event_id) = event_id {
+            results.insert(event_id, result.map(|_| ()).map_err(|e| e.to_string()));
+        }
+    }
+    for edu in &body.edus {
+        services.receive_edu(&origin, edu).await;
+    }
+    Ok(send_transaction_message::v1::Response::new(results).into())
+}
+
+pub async fn event(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<get_event::v1::Request>,
+) -> Result<RumaResponse<get_event::v1::Response>> {
+    let pdu = services.rooms.event_for_server(&origin, &body.event_id).await?;
+    let own = services.federation.server_name().to_owned();
+    Ok(get_event::v1::Response::new(own, MilliSecondsSinceUnixEpoch::now(), pdu).into())
+}
+
+pub async fn state_ids(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<get_room_state_ids::v1::Request>,
+) -> Result<RumaResponse<get_room_state_ids::v1::Response>> {
+    let (pdu_ids, auth_chain_ids) =
+        services.rooms.state_ids_at(&origin, &body.room_id, &body.event_id).await?;
+    Ok(get_room_state_ids::v1::Response::new(auth_chain_ids, pdu_ids).into())
+}
+
+pub async fn backfill(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<get_backfill::v1::Request>,
+) -> Result<RumaResponse<get_backfill::v1::Response>> {
+    let limit = usize::try_from(u64::from(body.limit)).unwrap_or(usize::MAX);
+    let pdus = services.rooms.backfill(&origin, &body.room_id, &body.v, limit).await?;
+    let own = services.federation.server_name().to_owned();
+    Ok(get_backfill::v1::Response::new(own, MilliSecondsSinceUnixEpoch::now(), pdus).into())
+}
+
+pub async fn missing_events(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<get_missing_events::v1::Request>,
+) -> Result<RumaResponse<get_missing_events::v1::Response>> {
+    let limit = usize::try_from(u64::from(body.limit)).unwrap_or(usize::MAX);
+    let events = services
+        .rooms
+        .missing_events(&origin, &body.room_id, &body.earliest_events, &body.latest_events, limit)
+        .await?;
+    Ok(get_missing_events::v1::Response::new(events).into())
+}

@@ -1,0 +1,178 @@
+//! Federation: this server's side of the server-server protocol. The wire
+//! (discovery, signing, key checks) is the `lattice-federation` crate's;
+//! here are its storage, the outbound queue ([`sender`]) and what this
+//! server answers. Room events from other servers go through
+//! `services::rooms` (the `remote` module) like local ones.
+
+mod edus;
+mod keystore;
+pub mod sender;
+
+use std::{sync::Arc, time::Duration};
+
+use lattice_federation::{
+    client::FederationClient,
+    keys::KeyRing,
+    pdu::{CheckedPdu, check_pdu},
+};
+use ruma::{
+    CanonicalJsonObject, CanonicalJsonValue, MilliSecondsSinceUnixEpoch, OwnedServerName,
+    RoomVersionId, ServerName,
+    api::{
+        OutgoingRequest,
+        federation::{
+            authentication::ServerSignatures,
+            discovery::{ServerSigningKeys, VerifyKey},
+        },
+        path_builder::SinglePath,
+    },
+    serde::{Base64, Raw},
+    signatures::PublicKeySet,
+};
+
+use self::keystore::StoreKeys;
+pub use self::sender::{Outbox, OutboxSignal};
+use super::server_key::ServerKey;
+use crate::{
+    config::Config,
+    error::{Error, Result},
+    store::Store,
+};
+
+/// How long others may cache our key document.
+const KEY_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Clone)]
+pub struct Federation {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Arc<Config>,
+    key: Arc<ServerKey>,
+    client: Arc<FederationClient>,
+    keys: KeyRing<StoreKeys>,
+    outbox: Outbox,
+}
+
+impl Federation {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        key: Arc<ServerKey>,
+        signal: Arc<OutboxSignal>,
+    ) -> Result<Self> {
+        let mut builder = super::http::client_builder()
+            .timeout(Duration::from_secs(config.federation.request_timeout.max(1)))
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none());
+        for path in &config.federation.extra_ca_certificates {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::internal(format!("cannot read {}: {e}", path.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| Error::internal(format!("bad certificate {}: {e}", path.display())))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder.build().map_err(Error::internal)?;
+        let origin = config.server.server_name.clone();
+        let client = Arc::new(FederationClient::new(http, origin, key.key_pair.clone()));
+        let keys = KeyRing::new(client.clone(), StoreKeys(store.clone()), own_keys(&key));
+        let outbox = Outbox::spawn(store, client.clone(), signal, &config);
+        Ok(Self { inner: Arc::new(Inner { config, key, client, keys, outbox }) })
+    }
+
+    pub fn server_name(&self) -> &ServerName {
+        &self.inner.config.server.server_name
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.inner.config.federation.enabled
+    }
+
+    /// Checks an incoming request's X-Matrix signature; the origin it proves.
+    pub async fn authenticate(&self, request: &http::Request<&[u8]>) -> Result<OwnedServerName> {
+        if !self.enabled() {
+            return Err(Error::forbidden("federation is disabled on this server"));
+        }
+        let origin = lattice_federation::request::authenticate(
+            request,
+            self.server_name(),
+            &self.inner.keys,
+        )
+        .await
+        .inspect_err(|error| tracing::warn!(%error, "federation request refused"))?;
+        // A server that talks to us is up: retry what waits for it now.
+        self.inner.outbox.retry_now(origin.as_str());
+        Ok(origin)
+    }
+
+    /// Sends a signed request to another server.
+    pub async fn send<R>(&self, destination: &ServerName, request: R) -> Result<R::IncomingResponse>
+    where
+        R: OutgoingRequest<Authentication = ServerSignatures, PathBuilder = SinglePath>,
+    {
+        if !self.enabled() {
+            return Err(Error::forbidden("federation is disabled on this server"));
+        }
+        Ok(self.inner.client.send(destination, request).await?)
+    }
+
+    /// Checks a PDU received from another server (format, signatures,
+    /// content hash) and derives its event id.
+    pub async fn check_pdu(
+        &self,
+        json: CanonicalJsonObject,
+        version: &RoomVersionId,
+    ) -> Result<CheckedPdu> {
+        Ok(check_pdu(&self.inner.keys, json, version).await?)
+    }
+
+    /// This server's key document, signed (GET /_matrix/key/v2/server).
+    pub fn key_document(&self) -> Result<Raw<ServerSigningKeys>> {
+        let valid_until = MilliSecondsSinceUnixEpoch::from_system_time(
+            std::time::SystemTime::now() + KEY_VALIDITY,
+        )
+        .unwrap_or_else(MilliSecondsSinceUnixEpoch::now);
+        let mut keys = ServerSigningKeys::new(self.server_name().to_owned(), valid_until);
+        let key_id = self.inner.key.key_id.as_str().try_into().map_err(Error::internal)?;
+        keys.verify_keys.insert(
+            key_id,
+            VerifyKey::new(Base64::new(self.inner.key.key_pair.public_key().to_vec())),
+        );
+        let mut object = match CanonicalJsonValue::try_from(
+            serde_json::to_value(&keys).map_err(Error::internal)?,
+        ) {
+            Ok(CanonicalJsonValue::Object(object)) => object,
+            _ => return Err(Error::internal("key document is not an object")),
+        };
+        object.remove("signatures");
+        ruma::signatures::sign_json(
+            self.server_name().as_str(),
+            &*self.inner.key.key_pair,
+            &mut object,
+        )
+        .map_err(Error::internal)?;
+        Raw::from_json_string(serde_json::to_string(&object).map_err(Error::internal)?)
+            .map_err(Error::internal)
+    }
+
+    /// Another server's key document, as we have it (notary).
+    pub async fn remote_key_document(&self, server: &ServerName) -> Option<Raw<ServerSigningKeys>> {
+        if server == self.server_name() {
+            return self.key_document().ok();
+        }
+        self.inner.keys.document(server).await
+    }
+
+    /// Queues EDUs for servers and wakes their senders.
+    pub async fn send_edu(&self, destinations: &[String], edu: &serde_json::Value) -> Result<()> {
+        if destinations.is_empty() || !self.enabled() {
+            return Ok(());
+        }
+        self.inner.outbox.enqueue_edu(destinations, edu).await
+    }
+}
+
+fn own_keys(key: &ServerKey) -> PublicKeySet {
+    PublicKeySet::from([(key.key_id.clone(), Base64::new(key.key_pair.public_key().to_vec()))])
+}

@@ -1,0 +1,168 @@
+//! What other servers may read of a room: single events, the state at an
+//! event, history before some events (backfill) and the gap between two
+//! sets of events. Only servers with a member in the room may read it
+//! (or anyone, for a world-readable room).
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::Arc,
+};
+
+use ruma::{EventId, OwnedEventId, RoomId, ServerName, events::room::member::MembershipState};
+use serde_json::value::RawValue;
+
+use super::{
+    Rooms,
+    pdu::Pdu,
+    resolve::{EventCache, StateMap},
+};
+use crate::error::{Error, Result};
+
+/// Most events answered for one backfill or missing-events request.
+const MAX_EVENTS: usize = 100;
+
+impl Rooms {
+    /// Refuses servers that have no member in the room (world-readable
+    /// rooms excepted).
+    pub async fn ensure_server_in_room(&self, room_id: &RoomId, server: &ServerName) -> Result<()> {
+        let allowed = self
+            .with_head(room_id, |head| {
+                let member = head
+                    .members_with(&[MembershipState::Join, MembershipState::Invite])
+                    .iter()
+                    .any(|user| user.server_name() == server);
+                let world_readable = head
+                    .get(&ruma::events::StateEventType::RoomHistoryVisibility, "")
+                    .and_then(|p| p.content_str("history_visibility"))
+                    .is_some_and(|v| v == "world_readable");
+                member || world_readable
+            })
+            .await?;
+        if !allowed {
+            return Err(Error::forbidden("your server has no member in this room"));
+        }
+        Ok(())
+    }
+
+    /// One event, for a server in its room.
+    pub async fn event_for_server(
+        &self,
+        server: &ServerName,
+        event_id: &EventId,
+    ) -> Result<Box<RawValue>> {
+        let (room_id, text) = self
+            .store()
+            .any_event(event_id.as_str())
+            .await?
+            .ok_or_else(|| Error::not_found("unknown event"))?;
+        let room_id = RoomId::parse(room_id).map_err(Error::internal)?;
+        self.ensure_server_in_room(&room_id, server).await?;
+        RawValue::from_string(text).map_err(Error::internal)
+    }
+
+    /// The state before an event (ids), and the auth chain of that state.
+    pub async fn state_ids_at(
+        &self,
+        server: &ServerName,
+        room_id: &RoomId,
+        event_id: &EventId,
+    ) -> Result<(Vec<OwnedEventId>, Vec<OwnedEventId>)> {
+        self.ensure_server_in_room(room_id, server).await?;
+        let row = self
+            .store()
+            .event(event_id.as_str())
+            .await?
+            .ok_or_else(|| Error::not_found("unknown event"))?;
+        if row.room_id != room_id.as_str() {
+            return Err(Error::not_found("unknown event"));
+        }
+        let pdu = Pdu::from_stored(&row.event_id, &row.room_id, &row.pdu)?;
+        let rules = self.with_head(room_id, |head| head.rules.clone()).await?;
+        let mut maps = Vec::new();
+        for prev in &pdu.prev_events {
+            maps.push(self.state_after(room_id, prev).await?);
+        }
+        let state: StateMap = self.resolve_states(&rules, maps).await?;
+        let mut cache = EventCache::new();
+        let chain = self
+            .auth_chain(&state.values().map(|p| p.event_id.clone()).collect::<Vec<_>>(), &mut cache)
+            .await?;
+        Ok((state.values().map(|p| p.event_id.clone()).collect(), chain.into_iter().collect()))
+    }
+
+    /// Events before `from` (inclusive), newest first, walking prev_events.
+    pub async fn backfill(
+        &self,
+        server: &ServerName,
+        room_id: &RoomId,
+        from: &[OwnedEventId],
+        limit: usize,
+    ) -> Result<Vec<Box<RawValue>>> {
+        self.ensure_server_in_room(room_id, server).await?;
+        let events =
+            self.walk_back(room_id, from.to_vec(), &HashSet::new(), limit.min(MAX_EVENTS)).await?;
+        events
+            .values()
+            .rev()
+            .map(|p| RawValue::from_string(p.to_stored()).map_err(Error::internal))
+            .collect()
+    }
+
+    /// The events between `earliest` and `latest` (exclusive of both), oldest first.
+    pub async fn missing_events(
+        &self,
+        server: &ServerName,
+        room_id: &RoomId,
+        earliest: &[OwnedEventId],
+        latest: &[OwnedEventId],
+        limit: usize,
+    ) -> Result<Vec<Box<RawValue>>> {
+        self.ensure_server_in_room(room_id, server).await?;
+        let mut start = Vec::new();
+        let mut cache = EventCache::new();
+        for id in latest {
+            if let Some(pdu) = self.known_event(id, &mut cache).await? {
+                start.extend(pdu.prev_events.iter().cloned());
+            }
+        }
+        let stop: HashSet<OwnedEventId> = earliest.iter().cloned().collect();
+        let events = self.walk_back(room_id, start, &stop, limit.min(MAX_EVENTS)).await?;
+        events
+            .values()
+            .map(|p| RawValue::from_string(p.to_stored()).map_err(Error::internal))
+            .collect()
+    }
+
+    /// Walks prev_events back from `start` (breadth first, `start`
+    /// included), never past `stop`; events keyed by (depth, id) so that they come out in order.
+    async fn walk_back(
+        &self,
+        room_id: &RoomId,
+        start: Vec<OwnedEventId>,
+        stop: &HashSet<OwnedEventId>,
+        limit: usize,
+    ) -> Result<BTreeMap<(u64, OwnedEventId), Arc<Pdu>>> {
+        let mut found = BTreeMap::new();
+        let mut seen: HashSet<OwnedEventId> = HashSet::new();
+        let mut queue: std::collections::VecDeque<OwnedEventId> = start.into();
+        let mut cache = EventCache::new();
+        while let Some(id) = queue.pop_front() {
+            if found.len() >= limit {
+                break;
+            }
+            if stop.contains(&id) || !seen.insert(id.clone()) {
+                continue;
+            }
+            if !self.store().has_timeline_event(id.as_str()).await? {
+                continue;
+            }
+            let Some(pdu) = self.known_event(&id, &mut cache).await? else { continue };
+            if pdu.room_id != room_id {
+                continue;
+            }
+            queue.extend(pdu.prev_events.iter().cloned());
+            found.insert((u64::from(pdu.depth), pdu.event_id.clone()), pdu);
+        }
+        Ok(found)
+    }
+}

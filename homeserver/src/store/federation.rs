@@ -1,0 +1,152 @@
+//! Federation's tables: other servers' keys, outlier events and the
+//! outbound queue.
+
+use super::Store;
+use crate::error::Result;
+
+/// One queued item for a destination: (id, kind `pdu`/`edu`, JSON).
+pub type OutboxRow = (i64, String, String);
+
+impl Store {
+    pub async fn remote_server_keys(&self, server: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT keys_json FROM remote_server_keys WHERE server_name = $1")
+            .bind(server)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn save_remote_server_keys(
+        &self,
+        server: &str,
+        keys_json: &str,
+        valid_until_ts: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO remote_server_keys (server_name, keys_json, valid_until_ts) VALUES ($1, $2, $3) \
+             ON CONFLICT (server_name) DO UPDATE SET keys_json = excluded.keys_json, \
+             valid_until_ts = excluded.valid_until_ts",
+        )
+        .bind(server)
+        .bind(keys_json)
+        .bind(valid_until_ts)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Keeps events that are known as state or auth events only.
+    pub async fn insert_outliers(&self, events: &[(String, String, String)]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (event_id, room_id, pdu) in events {
+            sqlx::query(
+                "INSERT INTO outlier_events (event_id, room_id, pdu) VALUES ($1, $2, $3) \
+                 ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(event_id)
+            .bind(room_id)
+            .bind(pdu)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Any known event of a room, timeline or outlier: (room_id, pdu).
+    pub async fn any_event(&self, event_id: &str) -> Result<Option<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT room_id, pdu FROM events WHERE event_id = $1 \
+             UNION ALL SELECT room_id, pdu FROM outlier_events WHERE event_id = $1",
+        )
+        .bind(event_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Whether the event is in the timeline (not only an outlier).
+    pub async fn has_timeline_event(&self, event_id: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_one(&self.pool)
+            .await?
+            > 0)
+    }
+
+    /// Queues EDUs (JSON) for each destination.
+    pub async fn enqueue_edu(&self, destinations: &[String], edu: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for destination in destinations {
+            sqlx::query(
+                "INSERT INTO federation_outbox (destination, kind, payload) VALUES ($1, 'edu', $2)",
+            )
+            .bind(destination)
+            .bind(edu)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The oldest queued items of a destination.
+    pub async fn outbox(&self, destination: &str, limit: i64) -> Result<Vec<OutboxRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, kind, payload FROM federation_outbox WHERE destination = $1 \
+             ORDER BY id LIMIT $2",
+        )
+        .bind(destination)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Drops the given items once their destination has them.
+    pub async fn ack_outbox(&self, destination: &str, ids: &[i64]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for id in ids {
+            sqlx::query("DELETE FROM federation_outbox WHERE destination = $1 AND id = $2")
+                .bind(destination)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Destinations with something queued, with how much.
+    pub async fn outbox_destinations(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT destination, COUNT(*) FROM federation_outbox GROUP BY destination",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The state group of an event in the timeline.
+    pub async fn event_state_group(&self, event_id: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT state_group FROM events WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Timeline events of a room before the given depth, newest first
+    /// (backfill).
+    pub async fn events_before_depth(
+        &self,
+        room_id: &str,
+        depth: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT event_id, pdu FROM events WHERE room_id = $1 AND depth <= $2 \
+             ORDER BY depth DESC, stream DESC LIMIT $3",
+        )
+        .bind(room_id)
+        .bind(depth)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

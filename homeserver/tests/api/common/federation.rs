@@ -1,0 +1,91 @@
+//! Federation test rig: a certificate authority made for the test run, and
+//! servers named `localhost:<port>` that serve federation over TLS with a
+//! certificate from it and trust it for their own outbound requests.
+
+use std::path::PathBuf;
+
+use lattice_homeserver::Config;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+
+use super::{Backend, TestServer};
+
+/// A CA and one leaf certificate (localhost, 127.0.0.1), as PEM files.
+pub struct TestCa {
+    _dir: tempfile::TempDir,
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCa {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, "Lattice test CA");
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key"))
+            .expect("CA certificate");
+        let leaf_params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("leaf params");
+        let leaf_key = KeyPair::generate().expect("leaf key");
+        let leaf = leaf_params.signed_by(&leaf_key, &ca).expect("leaf certificate");
+        let (ca_path, cert, key) =
+            (dir.path().join("ca.pem"), dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&ca_path, ca.pem()).expect("write CA");
+        std::fs::write(&cert, leaf.pem()).expect("write certificate");
+        std::fs::write(&key, leaf_key.serialize_pem()).expect("write key");
+        Self { _dir: dir, ca: ca_path, cert, key }
+    }
+
+    /// A client that trusts this CA.
+    pub fn client(&self) -> reqwest::Client {
+        let pem = std::fs::read(&self.ca).expect("read CA");
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).expect("CA PEM");
+        lattice_homeserver::services::http::client_builder()
+            .tls_certs_merge(certs)
+            .build()
+            .expect("client")
+    }
+}
+
+/// A free port on 127.0.0.1 (the server binds it right after).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+/// Makes `config` a federating server named `localhost:<port>`.
+pub fn federate(config: &mut Config, ca: &TestCa, port: u16) {
+    config.server.server_name =
+        ruma::ServerName::parse(format!("localhost:{port}")).expect("server name");
+    config.federation.bind = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    config.federation.tls_certificate = Some(ca.cert.clone());
+    config.federation.tls_private_key = Some(ca.key.clone());
+    config.federation.extra_ca_certificates = vec![ca.ca.clone()];
+    // Tests stop servers for seconds, not hours.
+    config.federation.max_retry_interval = 2;
+}
+
+/// A server that federates with the others of this CA.
+pub async fn server(backend: Backend, ca: &TestCa) -> TestServer {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn,lattice_homeserver=info")
+        .with_test_writer()
+        .try_init();
+    let port = free_port();
+    TestServer::start(backend, |config| federate(config, ca, port)).await
+}
+
+impl TestServer {
+    /// The server's name (`localhost:<port>`).
+    pub fn name(&self) -> String {
+        self.services().config.server.server_name.to_string()
+    }
+
+    /// The federation listener's base URL.
+    pub fn federation_url(&self) -> String {
+        let bind = self.services().config.federation.bind.expect("federation listener");
+        format!("https://localhost:{}", bind.port())
+    }
+}

@@ -1,0 +1,323 @@
+//! Federation between real servers: each test starts two or three Lattice
+//! servers named `localhost:<port>`, serving federation over TLS with
+//! certificates from a CA made for the test, and drives them through their
+//! client APIs as users on each would.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::{
+    Backend, Session, TestServer,
+    federation::{TestCa, server},
+};
+
+/// Long-polls `session`'s sync until `found` says yes (each poll waits on
+/// the server side; the deadline only bounds a failing test).
+async fn sync_until(
+    server: &TestServer,
+    session: &Session,
+    mut found: impl FnMut(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut since: Option<String> = None;
+    loop {
+        let sync = server.sync(&session.token, since.as_deref(), 5_000).await;
+        if found(&sync) {
+            return sync;
+        }
+        assert!(Instant::now() < deadline, "never saw what was expected; last sync: {sync}");
+        since = sync["next_batch"].as_str().map(str::to_owned);
+    }
+}
+
+fn timeline_bodies(sync: &Value, room_id: &str) -> Vec<String> {
+    TestServer::bodies(&sync["rooms"]["join"][room_id]["timeline"]["events"])
+}
+
+/// alice on A makes a public room with an alias; bob on B joins it by alias.
+async fn shared_room(a: &TestServer, b: &TestServer) -> (Session, Session, String) {
+    let alice = a.register("alice", "correct horse").await;
+    let bob = b.register("bob", "battery staple").await;
+    let room_id = a
+        .create_room(&alice.token, json!({"preset": "public_chat", "room_alias_name": "fed"}))
+        .await;
+    let alias = format!("#fed:{}", a.name());
+    let joined = b.join(&bob.token, &alias).await.ok();
+    assert_eq!(joined["room_id"], room_id.as_str());
+    (alice, bob, room_id)
+}
+
+async fn users_on_two_servers_talk(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let b = server(backend, &ca).await;
+    let (alice, bob, room_id) = shared_room(&a, &b).await;
+
+    // Both servers see bob as a member.
+    let members = a
+        .get(&format!("/_matrix/client/v3/rooms/{room_id}/joined_members"), Some(&alice.token))
+        .await
+        .ok();
+    assert!(members["joined"].get(&bob.user_id).is_some(), "A knows bob joined: {members}");
+    let members = b
+        .get(&format!("/_matrix/client/v3/rooms/{room_id}/joined_members"), Some(&bob.token))
+        .await
+        .ok();
+    assert!(members["joined"].get(&alice.user_id).is_some(), "B knows alice: {members}");
+    let name = b
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.join_rules/"),
+            Some(&bob.token),
+        )
+        .await
+        .ok();
+    assert_eq!(name["join_rule"], "public");
+
+    a.send_text(&alice.token, &room_id, "hello from A").await;
+    sync_until(&b, &bob, |s| timeline_bodies(s, &room_id).contains(&"hello from A".to_owned()))
+        .await;
+    b.send_text(&bob.token, &room_id, "hello from B").await;
+    sync_until(&a, &alice, |s| timeline_bodies(s, &room_id).contains(&"hello from B".to_owned()))
+        .await;
+
+    // Typing crosses over as an EDU.
+    let path = format!("/_matrix/client/v3/rooms/{room_id}/typing/{}", bob.user_id);
+    b.put(&path, Some(&bob.token), json!({"typing": true, "timeout": 20000})).await.ok();
+    sync_until(&a, &alice, |s| {
+        s["rooms"]["join"][&room_id]["ephemeral"]["events"].as_array().is_some_and(|events| {
+            events.iter().any(|e| {
+                e["type"] == "m.typing" && e["content"]["user_ids"][0] == bob.user_id.as_str()
+            })
+        })
+    })
+    .await;
+
+    // And so does a read receipt.
+    let last = a.send_text(&alice.token, &room_id, "read me").await;
+    sync_until(&b, &bob, |s| timeline_bodies(s, &room_id).contains(&"read me".to_owned())).await;
+    let path = format!("/_matrix/client/v3/rooms/{room_id}/receipt/m.read/{last}");
+    b.post(&path, Some(&bob.token), json!({})).await.ok();
+    sync_until(&a, &alice, |s| {
+        s["rooms"]["join"][&room_id]["ephemeral"]["events"].as_array().is_some_and(|events| {
+            events.iter().any(|e| {
+                e["type"] == "m.receipt"
+                    && e["content"][&last]["m.read"].get(&bob.user_id).is_some()
+            })
+        })
+    })
+    .await;
+}
+
+async fn a_server_that_was_down_catches_up(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let mut b = server(backend, &ca).await;
+    let (alice, bob, room_id) = shared_room(&a, &b).await;
+    a.send_text(&alice.token, &room_id, "before").await;
+    sync_until(&b, &bob, |s| timeline_bodies(s, &room_id).contains(&"before".to_owned())).await;
+
+    b.stop().await;
+    for text in ["while down 1", "while down 2", "while down 3"] {
+        a.send_text(&alice.token, &room_id, text).await;
+    }
+    b.start_again().await;
+    let mut seen = Vec::new();
+    sync_until(&b, &bob, |s| {
+        seen.extend(timeline_bodies(s, &room_id));
+        ["while down 1", "while down 2", "while down 3"]
+            .iter()
+            .all(|t| seen.contains(&(*t).to_owned()))
+    })
+    .await;
+    let order: Vec<&String> = seen.iter().filter(|t| t.starts_with("while down")).collect();
+    assert_eq!(order, ["while down 1", "while down 2", "while down 3"]);
+}
+
+async fn keys_are_published_and_signed(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let http = ca.client();
+    let keys: Value = http
+        .get(format!("{}/_matrix/key/v2/server", a.federation_url()))
+        .send()
+        .await
+        .expect("key request")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(keys["server_name"], a.name());
+    let raw = ruma::serde::Raw::from_json_string(keys.to_string()).expect("raw");
+    let name = ruma::ServerName::parse(a.name()).expect("name");
+    lattice_federation::keys::check_key_document(&name, &raw).expect("self-signed key document");
+    let version: Value = http
+        .get(format!("{}/_matrix/federation/v1/version", a.federation_url()))
+        .send()
+        .await
+        .expect("version request")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(version["server"]["name"], "Lattice");
+}
+
+async fn unsigned_and_forged_requests_are_refused(backend: Backend) {
+    use lattice_federation::federation::authentication::{XMatrix, XMatrixSigningInput};
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let b = server(backend, &ca).await;
+    let alice = a.register("alice", "correct horse").await;
+    let http = ca.client();
+    let url = format!(
+        "{}/_matrix/federation/v1/query/profile?user_id={}",
+        a.federation_url(),
+        alice.user_id
+    );
+
+    let unsigned = http.get(&url).send().await.expect("request");
+    assert_eq!(unsigned.status(), 401);
+    let body: Value = unsigned.json().await.expect("JSON");
+    assert_eq!(body["errcode"], "M_UNAUTHORIZED");
+
+    // Signed with a key B never published, in B's name.
+    let document = ruma::signatures::Ed25519KeyPair::generate();
+    let forged =
+        ruma::signatures::Ed25519KeyPair::from_der(&document, "forged".into()).expect("key");
+    let request = http::Request::get(url.as_str()).body(Vec::<u8>::new()).expect("request");
+    let origin = ruma::ServerName::parse(b.name()).expect("name");
+    let destination = ruma::ServerName::parse(a.name()).expect("name");
+    let header = XMatrix::sign_http_request(
+        &request,
+        XMatrixSigningInput::new(origin, destination, &forged),
+    )
+    .expect("signed");
+    let header = http::HeaderValue::from(&header);
+    let answer = http.get(&url).header("authorization", header).send().await.expect("request");
+    assert_eq!(answer.status(), 401);
+
+    // B's real signature passes.
+    let profile = b
+        .services()
+        .federation
+        .send(
+            &ruma::ServerName::parse(a.name()).expect("name"),
+            lattice_federation::federation::query::get_profile_information::v1::Request::new(
+                ruma::UserId::parse(&alice.user_id).expect("user id"),
+            ),
+        )
+        .await;
+    assert!(profile.is_ok(), "a signed request is answered: {:?}", profile.err());
+}
+
+/// The membership of `user` and the power of `whom` as `server` sees them.
+async fn view(
+    server: &TestServer,
+    session: &Session,
+    room_id: &str,
+    user: &str,
+    whom: &str,
+) -> (String, i64) {
+    let member = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{user}"),
+            Some(&session.token),
+        )
+        .await
+        .ok();
+    let levels = server
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels/"),
+            Some(&session.token),
+        )
+        .await
+        .ok();
+    let power = levels["users"][whom].as_i64().unwrap_or(0);
+    (member["membership"].as_str().unwrap_or("").to_owned(), power)
+}
+
+/// Waits until `server` sees what `expected` says (state moves in the
+/// background as transactions arrive; the deadline bounds a failing test).
+async fn until_view(
+    server: &TestServer,
+    session: &Session,
+    room_id: &str,
+    user: &str,
+    whom: &str,
+    expected: (&str, i64),
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut since =
+        server.sync(&session.token, None, 0).await["next_batch"].as_str().map(str::to_owned);
+    loop {
+        let seen = view(server, session, room_id, user, whom).await;
+        if (seen.0.as_str(), seen.1) == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} still sees {seen:?}, not {expected:?}",
+            server.name()
+        );
+        // Wait for the server's next news for this user (a long poll).
+        let sync = server.sync(&session.token, since.as_deref(), 2_000).await;
+        since = sync["next_batch"].as_str().map(str::to_owned);
+    }
+}
+
+/// Three servers; B and C are cut off from each other while bob (on B)
+/// lowers carol's power and carol (on C) bans dave at the same time. Once
+/// they meet again, all three servers hold the same state: the power
+/// change stands and the ban, which it outranks, does not.
+async fn a_state_fork_resolves_alike_everywhere(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let mut b = server(backend, &ca).await;
+    let mut c = server(backend, &ca).await;
+    let alice = a.register("alice", "correct horse").await;
+    let dave = a.register("dave", "dave's password").await;
+    let bob = b.register("bob", "battery staple").await;
+    let carol = c.register("carol", "carol's password").await;
+    let room_id = a
+        .create_room(&alice.token, json!({"preset": "public_chat", "room_alias_name": "fork"}))
+        .await;
+    let alias = format!("#fork:{}", a.name());
+    a.join(&dave.token, &room_id).await.ok();
+    b.join(&bob.token, &alias).await.ok();
+    c.join(&carol.token, &alias).await.ok();
+    let path = format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels/");
+    let mut levels = a.get(&path, Some(&alice.token)).await.ok();
+    levels["users"][&bob.user_id] = json!(100);
+    levels["users"][&carol.user_id] = json!(50);
+    a.put(&path, Some(&alice.token), levels).await.ok();
+    for (server, session) in [(&a, &alice), (&b, &bob), (&c, &carol)] {
+        until_view(server, session, &room_id, &dave.user_id, &carol.user_id, ("join", 50)).await;
+    }
+
+    // C is away while bob lowers carol to 0.
+    c.stop().await;
+    let mut lowered = b.get(&path, Some(&bob.token)).await.ok();
+    lowered["users"][&carol.user_id] = json!(0);
+    b.put(&path, Some(&bob.token), lowered).await.ok();
+    until_view(&a, &alice, &room_id, &dave.user_id, &carol.user_id, ("join", 0)).await;
+
+    // B is away while carol, who has not heard of it, bans dave.
+    b.stop().await;
+    c.start_again().await;
+    let ban = format!("/_matrix/client/v3/rooms/{room_id}/ban");
+    c.post(&ban, Some(&carol.token), json!({"user_id": dave.user_id})).await.ok();
+    assert_eq!(view(&c, &carol, &room_id, &dave.user_id, &carol.user_id).await, ("ban".to_owned(), 50));
+
+    // Everyone meets again.
+    b.start_again().await;
+    for (server, session) in [(&a, &alice), (&b, &bob), (&c, &carol)] {
+        until_view(server, session, &room_id, &dave.user_id, &carol.user_id, ("join", 0)).await;
+    }
+}
+
+crate::backend_tests!(
+    a_state_fork_resolves_alike_everywhere,
+    users_on_two_servers_talk,
+    a_server_that_was_down_catches_up,
+    keys_are_published_and_signed,
+    unsigned_and_forged_requests_are_refused,
+);

@@ -1,0 +1,189 @@
+//! A peer that misbehaves: server C is in the room, but what it sends is
+//! crafted by hand here, signed with C's real key (a compromised server).
+//! Nothing it sends may change the room beyond what its users may do.
+
+use lattice_federation::{
+    client::FederationClient, federation::transactions::send_transaction_message,
+};
+use lattice_homeserver::services::{
+    rooms::{EventDraft, builder},
+    server_key::ServerKey,
+};
+use ruma::{OwnedServerName, RoomId, ServerName, UserId};
+use serde_json::{Value, json};
+
+use crate::common::{
+    Backend, Session, TestServer,
+    federation::{TestCa, server},
+};
+
+/// Signs `draft` as `sender` on top of `rogue`'s view of the room, skipping
+/// the authorization a well-behaved server would run.
+async fn forge(rogue: &TestServer, room_id: &str, sender: &str, draft: EventDraft) -> Value {
+    let key = ServerKey::load_or_create(&rogue.services().store).await.expect("key");
+    let room_id = RoomId::parse(room_id).expect("room id");
+    let sender = UserId::parse(sender).expect("user id");
+    let (event, rules) = rogue
+        .services()
+        .rooms
+        .with_head(&room_id, |head| {
+            (builder::template(head, Some(&room_id), &sender, draft), head.rules.clone())
+        })
+        .await
+        .expect("head");
+    let name = ServerName::parse(rogue.name()).expect("name");
+    let pdu = builder::sign_event(event.expect("template"), Some(&room_id), &rules, &name, &key)
+        .expect("signed");
+    serde_json::from_str(&pdu.to_stored()).expect("json")
+}
+
+/// Sends a transaction to `target` in `origin`'s name, signed with the
+/// rogue server's key.
+async fn push(
+    ca: &TestCa,
+    rogue: &TestServer,
+    origin: &str,
+    target: &TestServer,
+    pdus: Vec<Value>,
+    edus: Vec<Value>,
+) -> Result<send_transaction_message::v1::Response, lattice_federation::Error> {
+    let key = ServerKey::load_or_create(&rogue.services().store).await.expect("key");
+    let origin = OwnedServerName::try_from(origin).expect("origin");
+    let client = FederationClient::new(
+        ca.client(),
+        ServerName::parse(rogue.name()).expect("name"),
+        key.key_pair.clone(),
+    );
+    let mut request = send_transaction_message::v1::Request::new(
+        format!("forged{}", rand_suffix()).into(),
+        origin,
+        ruma::MilliSecondsSinceUnixEpoch::now(),
+    );
+    for pdu in pdus {
+        request.pdus.push(serde_json::value::to_raw_value(&pdu).expect("raw"));
+    }
+    for edu in edus {
+        request
+            .edus
+            .push(ruma::serde::Raw::from_json(serde_json::value::to_raw_value(&edu).expect("raw")));
+    }
+    client.send(&ServerName::parse(target.name()).expect("name"), request).await
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+async fn power_levels(server: &TestServer, session: &Session, room_id: &str) -> Value {
+    let path = format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels/");
+    server.get(&path, Some(&session.token)).await.ok()
+}
+
+async fn forged_events_change_nothing(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let c = server(backend, &ca).await;
+    let alice = a.register("alice", "correct horse").await;
+    let mallory = c.register("mallory", "mischief managed").await;
+    let room_id = a
+        .create_room(&alice.token, json!({"preset": "public_chat", "room_alias_name": "abuse"}))
+        .await;
+    c.join(&mallory.token, &format!("#abuse:{}", a.name())).await.ok();
+    let before = power_levels(&a, &alice, &room_id).await;
+
+    // Mallory (power 0) raises himself to 100.
+    let mut raised = before.clone();
+    raised["users"][&mallory.user_id] = json!(100);
+    let pl =
+        forge(&c, &room_id, &mallory.user_id, EventDraft::state("m.room.power_levels", "", raised))
+            .await;
+    // A message in alice's name, signed only by C.
+    let impostor = forge(
+        &c,
+        &room_id,
+        &alice.user_id,
+        EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": "I am alice"})),
+    )
+    .await;
+    // A message whose signature no longer matches (sender changed after signing).
+    let mut tampered = forge(
+        &c,
+        &room_id,
+        &mallory.user_id,
+        EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": "tampered"})),
+    )
+    .await;
+    tampered["origin_server_ts"] = json!(1);
+    // Over the 64 KiB PDU limit.
+    let huge = {
+        let mut event = forge(
+            &c,
+            &room_id,
+            &mallory.user_id,
+            EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": "x"})),
+        )
+        .await;
+        event["content"]["body"] = json!("x".repeat(70_000));
+        event
+    };
+    let answer = push(&ca, &c, &c.name(), &a, vec![pl, impostor, tampered, huge], vec![])
+        .await
+        .expect("the transaction itself is accepted");
+    assert!(!answer.pdus.is_empty(), "A reports on the PDUs it could identify");
+    assert!(
+        answer.pdus.values().all(|result| result.is_err()),
+        "every forged PDU is refused: {:?}",
+        answer.pdus
+    );
+    assert_eq!(power_levels(&a, &alice, &room_id).await, before, "power levels unchanged");
+    let messages = a
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50"),
+            Some(&alice.token),
+        )
+        .await
+        .ok();
+    let bodies = TestServer::bodies(&messages["chunk"]);
+    assert!(
+        !bodies.iter().any(|b| b == "I am alice" || b == "tampered"),
+        "no forged message shown: {bodies:?}"
+    );
+
+    // A transaction claiming to come from A itself, signed by C.
+    let spoofed = push(&ca, &c, &a.name(), &a, vec![], vec![]).await;
+    assert!(spoofed.is_err(), "a transaction in another server's name is refused");
+
+    // A typing notice for alice, sent by C: dropped.
+    let typing = json!({"edu_type": "m.typing", "content": {"room_id": room_id, "user_id": alice.user_id, "typing": true}});
+    push(&ca, &c, &c.name(), &a, vec![], vec![typing]).await.expect("accepted, then ignored");
+    let sync = a.sync(&alice.token, None, 0).await;
+    let ephemeral = &sync["rooms"]["join"][&room_id]["ephemeral"]["events"];
+    let typing_users = ephemeral
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["type"] == "m.typing")
+        .flat_map(|e| e["content"]["user_ids"].as_array().cloned().unwrap_or_default())
+        .collect::<Vec<_>>();
+    assert!(typing_users.is_empty(), "nobody types: {typing_users:?}");
+
+    // Mallory's own, allowed message still gets through.
+    let fine = forge(
+        &c,
+        &room_id,
+        &mallory.user_id,
+        EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": "legit"})),
+    )
+    .await;
+    let answer = push(&ca, &c, &c.name(), &a, vec![fine], vec![]).await.expect("sent");
+    assert!(
+        answer.pdus.values().all(|r| r.is_ok()),
+        "an allowed event is accepted: {:?}",
+        answer.pdus
+    );
+}
+
+crate::backend_tests!(forged_events_change_nothing);
