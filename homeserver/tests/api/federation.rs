@@ -209,6 +209,42 @@ async fn unsigned_and_forged_requests_are_refused(backend: Backend) {
     assert!(profile.is_ok(), "a signed request is answered: {:?}", profile.err());
 }
 
+async fn a_user_on_another_server_is_invited(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let b = server(backend, &ca).await;
+    let alice = a.register("alice", "correct horse").await;
+    let bob = b.register("bob", "battery staple").await;
+    let room_id = a
+        .create_room(&alice.token, json!({"preset": "private_chat", "name": "Secret plans"}))
+        .await;
+    a.invite(&alice.token, &room_id, &bob.user_id).await.ok();
+
+    // Bob's server shows the invite with the room's name, before any join.
+    let sync = sync_until(&b, &bob, |s| s["rooms"]["invite"].get(&room_id).is_some()).await;
+    let shown = &sync["rooms"]["invite"][&room_id]["invite_state"]["events"];
+    let name = shown.as_array().into_iter().flatten().find(|e| e["type"] == "m.room.name");
+    assert_eq!(name.map(|e| e["content"]["name"].clone()), Some(json!("Secret plans")), "{shown}");
+    let invite = shown
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["type"] == "m.room.member" && e["state_key"] == bob.user_id.as_str());
+    assert_eq!(invite.map(|e| e["content"]["membership"].clone()), Some(json!("invite")));
+
+    // A user of a third party who was not invited cannot get in.
+    let eve = b.register("eve", "eavesdrop").await;
+    b.join(&eve.token, &room_id).await.err(403, "M_FORBIDDEN");
+
+    // Bob accepts by room id alone: the invite says where to go.
+    b.join(&bob.token, &room_id).await.ok();
+    a.send_text(&alice.token, &room_id, "welcome bob").await;
+    sync_until(&b, &bob, |s| timeline_bodies(s, &room_id).contains(&"welcome bob".to_owned()))
+        .await;
+    b.send_text(&bob.token, &room_id, "thanks").await;
+    sync_until(&a, &alice, |s| timeline_bodies(s, &room_id).contains(&"thanks".to_owned())).await;
+}
+
 /// The membership of `user` and the power of `whom` as `server` sees them.
 async fn view(
     server: &TestServer,
@@ -305,7 +341,10 @@ async fn a_state_fork_resolves_alike_everywhere(backend: Backend) {
     c.start_again().await;
     let ban = format!("/_matrix/client/v3/rooms/{room_id}/ban");
     c.post(&ban, Some(&carol.token), json!({"user_id": dave.user_id})).await.ok();
-    assert_eq!(view(&c, &carol, &room_id, &dave.user_id, &carol.user_id).await, ("ban".to_owned(), 50));
+    assert_eq!(
+        view(&c, &carol, &room_id, &dave.user_id, &carol.user_id).await,
+        ("ban".to_owned(), 50)
+    );
 
     // Everyone meets again.
     b.start_again().await;
@@ -315,6 +354,7 @@ async fn a_state_fork_resolves_alike_everywhere(backend: Backend) {
 }
 
 crate::backend_tests!(
+    a_user_on_another_server_is_invited,
     a_state_fork_resolves_alike_everywhere,
     users_on_two_servers_talk,
     a_server_that_was_down_catches_up,

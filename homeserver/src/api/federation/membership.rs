@@ -3,7 +3,7 @@
 use axum::extract::State;
 use ruma::{
     CanonicalJsonObject,
-    api::federation::membership::{create_join_event, prepare_join_event},
+    api::federation::membership::{create_invite, create_join_event, prepare_join_event},
 };
 
 use super::Fed;
@@ -36,4 +36,22 @@ pub async fn send_join(
         serde_json::from_str(body.pdu.get()).map_err(|e| Error::BadJson(e.to_string()))?;
     let state = services.rooms.send_join(&origin, &body.room_id, &body.event_id, json).await?;
     Ok(create_join_event::v2::Response::new(state).into())
+}
+
+pub async fn invite(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<create_invite::v2::Request>,
+) -> Result<RumaResponse<create_invite::v2::Response>> {
+    let event = services
+        .rooms
+        .receive_invite(
+            &origin,
+            &body.room_id,
+            &body.event_id,
+            &body.room_version,
+            &body.event,
+            &body.invite_room_state,
+        )
+        .await?;
+    Ok(create_invite::v2::Response::new(event).into())
 }

@@ -66,7 +66,7 @@ pub fn router() -> Router<Services> {
             get_server_version,
         },
         event::{get_event, get_missing_events, get_room_state_ids},
-        membership::{create_join_event, prepare_join_event},
+        membership::{create_invite, create_join_event, prepare_join_event},
         query::{get_profile_information, get_room_information},
         transactions::send_transaction_message,
     };
@@ -82,6 +82,7 @@ pub fn router() -> Router<Services> {
         .ruma::<get_missing_events::v1::Request, _, _>(transactions::missing_events)
         .ruma::<prepare_join_event::v1::Request, _, _>(membership::make_join)
         .ruma::<create_join_event::v2::Request, _, _>(membership::send_join)
+        .ruma::<create_invite::v2::Request, _, _>(membership::invite)
         .ruma::<get_room_information::v1::Request, _, _>(query::directory)
         .ruma::<get_profile_information::v1::Request, _, _>(query::profile)
 }

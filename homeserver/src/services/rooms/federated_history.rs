@@ -11,11 +11,7 @@ use std::{
 use ruma::{EventId, OwnedEventId, RoomId, ServerName, events::room::member::MembershipState};
 use serde_json::value::RawValue;
 
-use super::{
-    Rooms,
-    pdu::Pdu,
-    resolve::{EventCache, StateMap},
-};
+use super::{Rooms, pdu::Pdu, resolve::EventCache};
 use crate::error::{Error, Result};
 
 /// Most events answered for one backfill or missing-events request.
@@ -78,11 +74,7 @@ impl Rooms {
         }
         let pdu = Pdu::from_stored(&row.event_id, &row.room_id, &row.pdu)?;
         let rules = self.with_head(room_id, |head| head.rules.clone()).await?;
-        let mut maps = Vec::new();
-        for prev in &pdu.prev_events {
-            maps.push(self.state_after(room_id, prev).await?);
-        }
-        let state: StateMap = self.resolve_states(&rules, maps).await?;
+        let state = self.state_before_event(&rules, &pdu).await?;
         let mut cache = EventCache::new();
         let chain = self
             .auth_chain(&state.values().map(|p| p.event_id.clone()).collect::<Vec<_>>(), &mut cache)

@@ -34,7 +34,7 @@ pub fn supported_versions() -> Vec<RoomVersionId> {
     vec![V::V12, V::V11, V::V10, V::V9, V::V8, V::V7, V::V6, V::V5, V::V4, V::V3, V::V2, V::V1]
 }
 
-fn raw(pdu: &Pdu) -> Result<Box<RawValue>> {
+pub(super) fn raw(pdu: &Pdu) -> Result<Box<RawValue>> {
     RawValue::from_string(pdu.to_stored()).map_err(Error::internal)
 }
 
@@ -94,8 +94,9 @@ impl Rooms {
         if received == Received::SoftFailed {
             return Err(Error::forbidden("the join is not allowed"));
         }
-        let mut state = self.state_after(room_id, &pdu.event_id).await?;
-        state.remove(&(StateEventType::RoomMember, pdu.sender.to_string()));
+        let rules =
+            version.rules().ok_or_else(|| Error::UnsupportedRoomVersion(version.to_string()))?;
+        let state = self.state_before_event(&rules, &pdu).await?;
         let mut cache = EventCache::new();
         let chain = self
             .auth_chain(&state.values().map(|p| p.event_id.clone()).collect::<Vec<_>>(), &mut cache)

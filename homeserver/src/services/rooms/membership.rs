@@ -129,13 +129,19 @@ impl Rooms {
         let in_room = match self.store().room_version(room_id.as_str()).await? {
             None => false,
             Some(_) => {
-                self.with_head(&room_id, |head| {
-                    head.members_with(&[MembershipState::Join])
-                        .iter()
-                        .any(|u| u.server_name() == own)
-                        || !servers.iter().any(|s| s != own)
-                })
-                .await?
+                let (local_members, inviter) = self
+                    .with_head(&room_id, |head| {
+                        let members = head.members_with(&[MembershipState::Join]);
+                        let inviter = head
+                            .get(&ruma::events::StateEventType::RoomMember, user_id.as_str())
+                            .filter(|p| p.content_str("membership").as_deref() == Some("invite"))
+                            .map(|p| p.sender.server_name().to_owned());
+                        (members.iter().any(|u| u.server_name() == own), inviter)
+                    })
+                    .await?;
+                // Invited from elsewhere: the inviting server can let us in.
+                servers.extend(inviter);
+                local_members || !servers.iter().any(|s| s != own)
             }
         };
         if !in_room && self.inner.federation.enabled() {
@@ -177,6 +183,9 @@ impl Rooms {
         }
         if self.is_shadow_banned(sender) {
             return Ok(());
+        }
+        if !self.is_local(target) && self.inner.federation.enabled() {
+            return self.invite_remote(room_id, sender, target, reason).await;
         }
         self.set_membership(room_id, sender, target, "invite", reason).await
     }

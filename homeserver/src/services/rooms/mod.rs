@@ -6,6 +6,7 @@ pub mod builder;
 mod create;
 mod directory;
 mod federated_history;
+mod federated_invite;
 mod federated_join;
 pub mod head;
 mod history;

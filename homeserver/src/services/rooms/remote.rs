@@ -163,7 +163,7 @@ impl Rooms {
         let linear = same_set(&pdu.prev_events, &head.extremities);
         let state_before = match linear {
             true => head.state.clone(),
-            false => self.state_before(head, &pdu).await?,
+            false => self.state_before_event(&head.rules, &pdu).await?,
         };
         authorize_state(head, &pdu, &state_before)?;
         if authorize_state(head, &pdu, &head.state).is_err() {
@@ -372,16 +372,6 @@ impl Rooms {
         let row = (pdu.event_id.to_string(), room_id.to_string(), pdu.to_stored());
         self.store().insert_outliers(&[row]).await?;
         Ok(Arc::new(pdu))
-    }
-
-    /// The state before an event whose prev_events are not our extremities:
-    /// the states after each prev event, resolved.
-    async fn state_before(&self, head: &RoomHead, pdu: &Pdu) -> Result<StateMap> {
-        let mut maps = Vec::with_capacity(pdu.prev_events.len());
-        for prev in &pdu.prev_events {
-            maps.push(self.state_after(&pdu.room_id, prev).await?);
-        }
-        self.resolve_states(&head.rules, maps).await
     }
 }
 

@@ -118,6 +118,19 @@ impl Rooms {
             .collect()
     }
 
+    /// The state before an event: the states after its prev_events, resolved.
+    pub(super) async fn state_before_event(
+        &self,
+        rules: &RoomVersionRules,
+        pdu: &Pdu,
+    ) -> Result<StateMap> {
+        let mut maps = Vec::with_capacity(pdu.prev_events.len());
+        for prev in &pdu.prev_events {
+            maps.push(self.state_after(&pdu.room_id, prev).await?);
+        }
+        self.resolve_states(rules, maps).await
+    }
+
     /// The state after a timeline event.
     pub(super) async fn state_after(
         &self,

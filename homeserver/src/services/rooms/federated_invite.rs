@@ -1,0 +1,220 @@
+//! Invites across servers. Inviting a user of another server: the event is
+//! signed here, countersigned by the invitee's server (PUT /invite), then
+//! enters the room like any event. Being invited from elsewhere: a room this
+//! server is not in is kept as a stub (the invite and the room's public
+//! state, as PDUs checked here) until the user joins it or declines.
+
+use std::sync::Arc;
+
+use ruma::{
+    CanonicalJsonObject, EventId, RoomId, RoomVersionId, ServerName, UserId,
+    api::federation::membership::{RawStrippedState, create_invite},
+    events::{StateEventType, TimelineEventType, room::member::MembershipState},
+};
+use serde_json::value::RawValue;
+
+use super::{
+    EventDraft, Rooms,
+    builder::{authorize, sign_event, template},
+    federated_join::raw,
+    head::RoomHead,
+    pdu::Pdu,
+    resolve::{StateMap, entries},
+};
+use crate::{
+    error::{Error, Result},
+    store::ResolvedState,
+};
+
+/// The state an invitee sees before joining.
+const INVITE_STATE: [&str; 6] = [
+    "m.room.create",
+    "m.room.join_rules",
+    "m.room.name",
+    "m.room.avatar",
+    "m.room.canonical_alias",
+    "m.room.encryption",
+];
+
+impl Rooms {
+    /// Invites a user of another server.
+    pub(super) async fn invite_remote(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let content = self.member_content(target, "invite", reason).await?;
+        let draft = EventDraft::state(TimelineEventType::RoomMember, target.as_str(), content);
+        let (event, rules, version, shown) = self
+            .with_head(room_id, |head| {
+                let shown: Vec<Arc<Pdu>> = head
+                    .state
+                    .values()
+                    .filter(|p| INVITE_STATE.contains(&p.kind.to_string().as_str()))
+                    .cloned()
+                    .collect();
+                (
+                    template(head, Some(room_id), sender, draft),
+                    head.rules.clone(),
+                    head.version.clone(),
+                    shown,
+                )
+            })
+            .await?;
+        let own = &self.inner.config.server.server_name;
+        let invite = sign_event(event?, Some(room_id), &rules, own, &self.inner.key)?;
+        self.with_head(room_id, |head| authorize(head, &invite)).await??;
+        let mut state = Vec::with_capacity(shown.len());
+        for pdu in &shown {
+            state.push(RawStrippedState::Pdu(raw(pdu)?));
+        }
+        let request = create_invite::v2::Request::new(
+            room_id.to_owned(),
+            invite.event_id.clone(),
+            version.clone(),
+            raw(&invite)?,
+            state,
+        );
+        let server = target.server_name();
+        let answer = self.inner.federation.send(server, request).await?;
+        let json: CanonicalJsonObject =
+            serde_json::from_str(answer.event.get()).map_err(|e| Error::Upstream(e.to_string()))?;
+        let countersigned = json
+            .get("signatures")
+            .and_then(|s| match s {
+                ruma::CanonicalJsonValue::Object(map) => Some(map.contains_key(server.as_str())),
+                _ => None,
+            })
+            .unwrap_or(false);
+        let checked = self.inner.federation.check_pdu(json, &version).await?;
+        if checked.event_id != invite.event_id || !countersigned {
+            return Err(Error::Upstream(
+                "the invitee's server did not countersign the invite".into(),
+            ));
+        }
+        let signed = Pdu::from_json(checked.event_id, room_id.to_owned(), checked.json)?;
+        self.process_remote(server, Arc::new(signed), 0, Some(server)).await?;
+        Ok(())
+    }
+
+    /// PUT /invite from `origin`: checks the invite, countersigns it and
+    /// keeps it for the invitee.
+    pub async fn receive_invite(
+        &self,
+        origin: &ServerName,
+        room_id: &RoomId,
+        event_id: &EventId,
+        version: &RoomVersionId,
+        event: &RawValue,
+        invite_state: &[RawStrippedState],
+    ) -> Result<Box<RawValue>> {
+        let rules =
+            version.rules().ok_or_else(|| Error::IncompatibleRoomVersion(version.to_string()))?;
+        let json: CanonicalJsonObject =
+            serde_json::from_str(event.get()).map_err(|e| Error::BadJson(e.to_string()))?;
+        let checked = self.inner.federation.check_pdu(json, version).await?;
+        if checked.event_id != event_id {
+            return Err(Error::BadJson("the event id does not match the event".into()));
+        }
+        let mut json = checked.json;
+        let invite = Pdu::from_json(checked.event_id, room_id.to_owned(), json.clone())?;
+        let target = invite.state_key.as_deref().and_then(|k| UserId::parse(k).ok());
+        let valid = invite.kind == TimelineEventType::RoomMember
+            && invite.content_str("membership").as_deref() == Some("invite")
+            && invite.sender.server_name() == origin
+            && invite.room_id == room_id
+            && target.as_ref().is_some_and(|t| self.is_local(t));
+        let Some(target) = target.filter(|_| valid) else {
+            return Err(Error::BadJson("not an invite from that server for a user here".into()));
+        };
+        if self.store().get_user(target.as_str()).await?.is_none_or(|u| u.is_deactivated()) {
+            return Err(Error::not_found("no such user"));
+        }
+        if self.store().is_room_blocked(room_id.as_str()).await? {
+            return Err(Error::forbidden("this room has been shut down on this server"));
+        }
+        let own = self.inner.config.server.server_name.clone();
+        ruma::signatures::sign_event(
+            own.as_str(),
+            &*self.inner.key.key_pair,
+            &mut json,
+            &rules.redaction,
+        )
+        .map_err(Error::internal)?;
+        let signed = Arc::new(Pdu::from_json(invite.event_id.clone(), room_id.to_owned(), json)?);
+        let known = self.store().room_version(room_id.as_str()).await?.is_some();
+        let in_room = known
+            && self
+                .with_head(room_id, |head| {
+                    head.members_with(&[MembershipState::Join]).iter().any(|u| self.is_local(u))
+                })
+                .await?;
+        if in_room {
+            self.process_remote(origin, signed.clone(), 1, None).await?;
+        } else {
+            self.keep_invite_stub(room_id, version, signed.clone(), invite_state).await?;
+        }
+        raw(&signed)
+    }
+
+    /// A room known only through an invite: its public state and the invite.
+    async fn keep_invite_stub(
+        &self,
+        room_id: &RoomId,
+        version: &RoomVersionId,
+        invite: Arc<Pdu>,
+        invite_state: &[RawStrippedState],
+    ) -> Result<()> {
+        let mut state = StateMap::new();
+        for entry in invite_state {
+            let RawStrippedState::Pdu(text) = entry else { continue };
+            let Ok(json) = serde_json::from_str::<CanonicalJsonObject>(text.get()) else {
+                continue;
+            };
+            match self.inner.federation.check_pdu(json, version).await {
+                Ok(checked) => {
+                    let pdu = Pdu::from_json(checked.event_id, room_id.to_owned(), checked.json)?;
+                    let shown = INVITE_STATE.contains(&pdu.kind.to_string().as_str());
+                    if let (true, Some(key)) =
+                        (shown && pdu.room_id == room_id, pdu.state_key.clone())
+                    {
+                        state.insert((pdu.kind.to_string().into(), key), Arc::new(pdu));
+                    }
+                }
+                Err(error) => tracing::info!(%error, "dropping invite state that fails its checks"),
+            }
+        }
+        let outliers: Vec<(String, String, String)> = state
+            .values()
+            .map(|p| (p.event_id.to_string(), room_id.to_string(), p.to_stored()))
+            .collect();
+        self.store().insert_outliers(&outliers).await?;
+        let mut head = RoomHead::new(version.clone())?;
+        head.state = state;
+        if let Some(key) = &invite.state_key {
+            head.state.insert((StateEventType::RoomMember, key.clone()), invite.clone());
+        }
+        let current = entries(&head.state);
+        let resolved = ResolvedState { after_event: current.clone(), current };
+        let is_new = self.store().room_version(room_id.as_str()).await?.is_none();
+        let mut built = self.built(
+            Vec::new(),
+            invite,
+            None,
+            None,
+            Some(Arc::new(resolved)),
+            Vec::new(),
+            version,
+        );
+        built.row.is_new_room = is_new;
+        let slot = self.slot(room_id);
+        let mut guard = slot.lock().await;
+        let pending = self.submit(vec![built]).await?;
+        *guard = None;
+        drop(guard);
+        self.durable(room_id, pending).await?;
+        Ok(())
+    }
+}
