@@ -87,7 +87,13 @@ impl Services {
             let clamp = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
             rate_limits.set_override(&user, clamp(per_second), clamp(burst));
         }
-        let keys = keys::Keys::new(store.clone(), config.clone(), auth.clone(), notifier.clone());
+        let keys = keys::Keys::new(
+            store.clone(),
+            config.clone(),
+            auth.clone(),
+            notifier.clone(),
+            federation.clone(),
+        );
         let accounts =
             accounts::Accounts::new(store.clone(), config.clone(), auth.clone(), keys.clone());
         let presence =
@@ -107,7 +113,7 @@ impl Services {
         admin.deliver_alerts(alert_queue);
         Ok(Self {
             admin,
-            federation,
+            federation: federation.clone(),
             accounts,
             devices: devices::Devices::new(store.clone(), auth.clone(), keys.clone()),
             keys: keys.clone(),
@@ -125,7 +131,7 @@ impl Services {
             receipts: ephemeral::Receipts::new(store.clone(), rooms.clone(), notifier),
             typing,
             presence,
-            media: media::Media::new(store.clone(), config.clone())?,
+            media: media::Media::new(store.clone(), config.clone(), federation.clone())?,
             rate_limits: rate_limits.clone(),
             rooms,
             auth,

@@ -327,6 +327,14 @@ impl Store {
         .await?)
     }
 
+    /// Records that a (remote) user's devices changed; the stream position.
+    pub async fn record_device_list_change(&self, user_id: &str) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let position = device_list_changed(&mut tx, user_id).await?;
+        tx.commit().await?;
+        Ok(position)
+    }
+
     /// Users whose devices changed in (since, up_to].
     pub async fn device_list_changes(&self, since: i64, up_to: i64) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(

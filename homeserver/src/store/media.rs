@@ -69,6 +69,41 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Another server's media kept here, as a media row (the server as uploader).
+    pub async fn remote_media(&self, server: &str, media_id: &str) -> Result<Option<MediaRow>> {
+        Ok(sqlx::query_as(
+            "SELECT media_id, server AS uploader, content_type, filename, size, sha256, created_at, \
+             CAST(NULL AS BIGINT) AS expires_at, CAST(NULL AS TEXT) AS quarantined_by FROM remote_media WHERE server = $1 AND media_id = $2",
+        )
+        .bind(server)
+        .bind(media_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn insert_remote_media(
+        &self,
+        server: &str,
+        media_id: &str,
+        content_type: Option<&str>,
+        size: i64,
+        sha256: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO remote_media (server, media_id, content_type, size, sha256, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (server, media_id) DO NOTHING",
+        )
+        .bind(server)
+        .bind(media_id)
+        .bind(content_type)
+        .bind(size)
+        .bind(sha256)
+        .bind(super::now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn media(&self, media_id: &str) -> Result<Option<MediaRow>> {
         Ok(sqlx::query_as(
             "SELECT media_id, uploader, content_type, filename, size, sha256, created_at, expires_at, \

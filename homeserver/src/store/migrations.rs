@@ -60,6 +60,7 @@ const STEPS: &[Step] = &[
     shared!(17, "0017_shadow_ban"),
     shared!(18, "0018_second_factors"),
     per_backend!(19, "0019_federation"),
+    shared!(20, "0020_remote_media"),
 ];
 
 /// The migrator for one backend.

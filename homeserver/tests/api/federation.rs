@@ -245,6 +245,54 @@ async fn a_user_on_another_server_is_invited(backend: Backend) {
     sync_until(&a, &alice, |s| timeline_bodies(s, &room_id).contains(&"thanks".to_owned())).await;
 }
 
+async fn media_of_one_server_is_served_by_another(backend: Backend) {
+    let ca = TestCa::new();
+    let mut a = server(backend, &ca).await;
+    let c = server(backend, &ca).await;
+    let alice = a.register("alice", "correct horse").await;
+    let carol = c.register("carol", "carol's password").await;
+    let picture: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    let uploaded: Value = a
+        .http()
+        .post(format!("{}/_matrix/media/v3/upload", a.url()))
+        .bearer_auth(&alice.token)
+        .header("content-type", "application/octet-stream")
+        .body(picture.clone())
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("JSON");
+    let mxc = uploaded["content_uri"].as_str().expect("content_uri");
+    let path = mxc.strip_prefix("mxc://").expect("mxc");
+    let download = |server: &TestServer| {
+        server
+            .http()
+            .get(format!("{}/_matrix/client/v1/media/download/{path}", server.url()))
+            .bearer_auth(&carol.token)
+            .send()
+    };
+    let fetched = download(&c).await.expect("download");
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.expect("bytes").as_ref(), picture.as_slice());
+
+    // Media A never had is a clean 404 on C.
+    let missing = c
+        .get(
+            &format!("/_matrix/client/v1/media/download/{}/nothing-here", a.name()),
+            Some(&carol.token),
+        )
+        .await;
+    assert_eq!(missing.status.as_u16(), 404, "{}", missing.body);
+
+    // C kept a copy: it serves the file with A gone.
+    a.stop().await;
+    let kept = download(&c).await.expect("download");
+    assert_eq!(kept.status(), 200);
+    assert_eq!(kept.bytes().await.expect("bytes").as_ref(), picture.as_slice());
+}
+
 /// The membership of `user` and the power of `whom` as `server` sees them.
 async fn view(
     server: &TestServer,
@@ -354,6 +402,7 @@ async fn a_state_fork_resolves_alike_everywhere(backend: Backend) {
 }
 
 crate::backend_tests!(
+    media_of_one_server_is_served_by_another,
     a_user_on_another_server_is_invited,
     a_state_fork_resolves_alike_everywhere,
     users_on_two_servers_talk,

@@ -14,6 +14,7 @@ mod discovery;
 mod ephemeral;
 mod federation;
 mod federation_abuse;
+mod federation_e2ee;
 mod history;
 mod injection;
 mod keys;

@@ -2,6 +2,7 @@
 //! [`Fed`], which checks the X-Matrix signature before the request is
 //! parsed; handlers are thin and call `services.rooms` / `services.federation`.
 
+mod e2ee;
 mod keys;
 mod membership;
 mod query;
@@ -60,12 +61,14 @@ where
 
 pub fn router() -> Router<Services> {
     use ruma::api::federation::{
+        authenticated_media::get_content,
         backfill::get_backfill,
         discovery::{
             get_remote_server_keys, get_remote_server_keys_batch, get_server_keys,
             get_server_version,
         },
         event::{get_event, get_missing_events, get_room_state_ids},
+        keys::{claim_keys, get_keys},
         membership::{create_invite, create_join_event, prepare_join_event},
         query::{get_profile_information, get_room_information},
         transactions::send_transaction_message,
@@ -85,4 +88,7 @@ pub fn router() -> Router<Services> {
         .ruma::<create_invite::v2::Request, _, _>(membership::invite)
         .ruma::<get_room_information::v1::Request, _, _>(query::directory)
         .ruma::<get_profile_information::v1::Request, _, _>(query::profile)
+        .ruma::<get_keys::v1::Request, _, _>(e2ee::query_keys)
+        .ruma::<get_content::v1::Request, _, _>(query::media)
+        .ruma::<claim_keys::v1::Request, _, _>(e2ee::claim_keys)
 }

@@ -1,7 +1,11 @@
-//! Queries: room aliases and user profiles of this server.
+//! Queries: room aliases, user profiles and media of this server.
 
 use axum::extract::State;
-use ruma::api::federation::query::{get_profile_information, get_room_information};
+use ruma::api::federation::{
+    authenticated_media::{Content, ContentMetadata, FileOrLocation, get_content},
+    query::{get_profile_information, get_room_information},
+};
+use ruma::http_headers::{ContentDisposition, ContentDispositionType};
 
 use super::Fed;
 use crate::{
@@ -34,4 +38,16 @@ pub async fn profile(
     let mut response = get_profile_information::v1::Response::new();
     response.data = data;
     Ok(response.into())
+}
+
+pub async fn media(
+    State(services): State<Services>,
+    Fed { body, .. }: Fed<get_content::v1::Request>,
+) -> Result<RumaResponse<get_content::v1::Response>> {
+    let (file, content_type) = services.media.for_federation(&body.media_id).await?;
+    let content_type = content_type.unwrap_or_else(|| "application/octet-stream".to_owned());
+    // Served as an attachment, as our client-facing downloads are.
+    let disposition = ContentDisposition::new(ContentDispositionType::Attachment);
+    let content = FileOrLocation::File(Content::new(file, content_type, disposition));
+    Ok(get_content::v1::Response::new(ContentMetadata::new(), content).into())
 }

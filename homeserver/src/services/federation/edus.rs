@@ -46,6 +46,17 @@ impl Services {
                 }
             }
             "m.receipt" => self.receive_receipts(origin, edu.content).await,
+            "m.direct_to_device" => {
+                if let Err(error) = self.keys.receive_to_device(origin, edu.content).await {
+                    tracing::warn!(%error, %origin, "could not queue remote to-device messages");
+                }
+            }
+            "m.device_list_update" => {
+                if let Err(error) = self.keys.receive_device_list_update(origin, edu.content).await
+                {
+                    tracing::warn!(%error, %origin, "could not record a device list update");
+                }
+            }
             other => tracing::debug!(edu_type = other, "EDU type not handled"),
         }
     }

@@ -6,6 +6,7 @@
 mod backup;
 mod cross_signing;
 mod device_lists;
+mod federated;
 pub mod signed;
 mod to_device;
 
@@ -22,6 +23,7 @@ use serde_json::Value as JsonValue;
 use self::signed::{object, signed_by, string};
 use super::{
     auth::{Auth, Requester},
+    federation::Federation,
     sync::notifier::{Notifier, Stream},
 };
 use crate::{
@@ -36,6 +38,7 @@ pub struct Keys {
     config: Arc<Config>,
     auth: Auth,
     notifier: Arc<Notifier>,
+    federation: Federation,
 }
 
 fn raw_json<T>(value: &JsonValue) -> Result<Raw<T>> {
@@ -48,8 +51,14 @@ fn parse_json(text: &str) -> Result<JsonValue> {
 }
 
 impl Keys {
-    pub fn new(store: Store, config: Arc<Config>, auth: Auth, notifier: Arc<Notifier>) -> Self {
-        Self { store, config, auth, notifier }
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        auth: Auth,
+        notifier: Arc<Notifier>,
+        federation: Federation,
+    ) -> Self {
+        Self { store, config, auth, notifier, federation }
     }
 
     fn is_local(&self, user_id: &UserId) -> bool {
@@ -68,6 +77,9 @@ impl Keys {
             .collect();
         users.push(user_id.to_owned());
         self.notifier.advance(Stream::DeviceLists, position, users.iter().map(|u| u.as_ref()));
+        if self.is_local(user_id) {
+            self.send_device_list_update(user_id, &users).await?;
+        }
         Ok(())
     }
 
@@ -219,14 +231,30 @@ impl Keys {
         users: &BTreeMap<OwnedUserId, Vec<OwnedDeviceId>>,
     ) -> Result<get_keys::v3::Response> {
         let mut response = get_keys::v3::Response::new();
-        let viewer = requester.user_id.as_str();
+        let remote: BTreeMap<OwnedUserId, Vec<OwnedDeviceId>> = users
+            .iter()
+            .filter(|(u, _)| !self.is_local(u))
+            .map(|(u, d)| (u.clone(), d.clone()))
+            .collect();
+        self.query_local(Some(&requester.user_id), users, &mut response).await?;
+        self.query_remote(remote, &mut response).await;
+        Ok(response)
+    }
+
+    /// Keys of this server's users among `users`; `viewer` sees their own
+    /// user-signing key (other servers see none).
+    pub async fn query_local(
+        &self,
+        viewer: Option<&UserId>,
+        users: &BTreeMap<OwnedUserId, Vec<OwnedDeviceId>>,
+        response: &mut get_keys::v3::Response,
+    ) -> Result<()> {
+        let viewer_id = viewer.map(|v| v.as_str()).unwrap_or("");
         for (user_id, wanted) in users {
             if !self.is_local(user_id) {
-                // Remote users' keys come with federation.
-                response.failures.insert(user_id.server_name().to_string(), serde_json::json!({}));
                 continue;
             }
-            let signatures = self.store.key_signatures(user_id.as_str(), viewer).await?;
+            let signatures = self.store.key_signatures(user_id.as_str(), viewer_id).await?;
             let extra = |target: &str| -> Vec<(String, String, String)> {
                 signatures
                     .iter()
@@ -259,15 +287,13 @@ impl Keys {
                     "master" => &mut response.master_keys,
                     "self_signing" => &mut response.self_signing_keys,
                     // Whom a user trusts is theirs alone to see.
-                    "user_signing" if user_id == &requester.user_id => {
-                        &mut response.user_signing_keys
-                    }
+                    "user_signing" if Some(&**user_id) == viewer => &mut response.user_signing_keys,
                     _ => continue,
                 };
                 map.insert(user_id.clone(), raw_json(&keys)?);
             }
         }
-        Ok(response)
+        Ok(())
     }
 
     /// POST /keys/claim: one key per requested device, one-time first.
@@ -275,11 +301,24 @@ impl Keys {
         &self,
         wanted: &BTreeMap<OwnedUserId, BTreeMap<OwnedDeviceId, OneTimeKeyAlgorithm>>,
     ) -> Result<claim_keys::v3::Response> {
+        let mut response = self.claim_local(wanted).await?;
+        let remote: BTreeMap<OwnedUserId, BTreeMap<OwnedDeviceId, OneTimeKeyAlgorithm>> = wanted
+            .iter()
+            .filter(|(u, _)| !self.is_local(u))
+            .map(|(u, d)| (u.clone(), d.clone()))
+            .collect();
+        self.claim_remote(remote, &mut response).await;
+        Ok(response)
+    }
+
+    /// Claims keys of this server's devices among `wanted`.
+    pub async fn claim_local(
+        &self,
+        wanted: &BTreeMap<OwnedUserId, BTreeMap<OwnedDeviceId, OneTimeKeyAlgorithm>>,
+    ) -> Result<claim_keys::v3::Response> {
         let mut claimed = BTreeMap::new();
-        let mut failures = BTreeMap::new();
         for (user_id, devices) in wanted {
             if !self.is_local(user_id) {
-                failures.insert(user_id.server_name().to_string(), serde_json::json!({}));
                 continue;
             }
             let mut by_device = BTreeMap::new();
@@ -299,9 +338,7 @@ impl Keys {
                 claimed.insert(user_id.clone(), by_device);
             }
         }
-        let mut response = claim_keys::v3::Response::new(claimed);
-        response.failures = failures;
-        Ok(response)
+        Ok(claim_keys::v3::Response::new(claimed))
     }
 }
 

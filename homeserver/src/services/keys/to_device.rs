@@ -1,8 +1,10 @@
 //! To-device messages: queued per device once per transaction id, handed
 //! out by sync in order, deleted when the next sync acknowledges them.
 
+use std::collections::BTreeMap;
+
 use ruma::{
-    OwnedUserId,
+    OwnedServerName, OwnedUserId,
     api::client::to_device::send_event_to_device::v3::Messages,
     events::{AnyToDeviceEvent, ToDeviceEventType},
     serde::Raw,
@@ -32,10 +34,20 @@ impl Keys {
     ) -> Result<()> {
         let mut rows = Vec::new();
         let mut recipients: Vec<OwnedUserId> = Vec::new();
+        let mut remote: BTreeMap<OwnedServerName, BTreeMap<String, serde_json::Value>> =
+            BTreeMap::new();
         for (user_id, devices) in messages {
             if !self.is_local(user_id) {
-                // Remote devices are reached over federation (later).
-                tracing::debug!(%user_id, "to-device message for a remote user dropped");
+                let by_device: serde_json::Map<String, serde_json::Value> = devices
+                    .iter()
+                    .filter_map(|(device, content)| {
+                        Some((device.to_string(), serde_json::from_str(content.json().get()).ok()?))
+                    })
+                    .collect();
+                remote
+                    .entry(user_id.server_name().to_owned())
+                    .or_default()
+                    .insert(user_id.to_string(), serde_json::Value::Object(by_device));
                 continue;
             }
             for (device, content) in devices {
@@ -50,6 +62,10 @@ impl Keys {
                 }
             }
             recipients.push(user_id.clone());
+        }
+        if !remote.is_empty() {
+            let kind = event_type.to_string();
+            self.send_remote_to_device(&requester.user_id, &kind, txn_id, remote).await?;
         }
         let position = self
             .store

@@ -3,6 +3,7 @@
 //! as a file.
 
 pub mod preview;
+mod remote;
 pub mod storage;
 pub mod thumbnail;
 
@@ -26,6 +27,8 @@ pub struct Media {
     decoders: Arc<tokio::sync::Semaphore>,
     /// Present when URL previews are turned on.
     previews: Option<Arc<preview::Previewer>>,
+    /// Where other servers' media is fetched from (absent when federation is off).
+    federation: Option<crate::services::federation::Federation>,
 }
 
 /// Stored media ready to stream.
@@ -37,14 +40,19 @@ pub struct Download {
 }
 
 impl Media {
-    pub fn new(store: Store, config: Arc<Config>) -> Result<Self> {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        federation: crate::services::federation::Federation,
+    ) -> Result<Self> {
         let files = Arc::new(FileStorage::new(config.server.data_dir.join("media")));
         let previews = match config.media.url_previews {
             true => Some(Arc::new(preview::Previewer::new(&config.media)?)),
             false => None,
         };
         let decoders = Arc::new(tokio::sync::Semaphore::new(2));
-        Ok(Self { store, config, files, decoders, previews })
+        let federation = config.federation.enabled.then_some(federation);
+        Ok(Self { store, config, files, decoders, previews, federation })
     }
 
     pub fn max_upload(&self) -> u64 {
@@ -177,8 +185,7 @@ impl Media {
 
     async fn local_row(&self, server: &str, media_id: &str) -> Result<Option<MediaRow>> {
         if server != self.config.server.server_name.as_str() {
-            // Remote media arrives with federation.
-            return Ok(None);
+            return self.remote_row(server, media_id).await;
         }
         self.store.media(media_id).await
     }

@@ -193,7 +193,10 @@ impl Rooms {
         drafts.extend(
             state.into_iter().map(|(kind, key, content)| EventDraft::state(kind, key, content)),
         );
-        for invitee in &request.invite {
+        let federating = self.inner.federation.enabled();
+        let (local, remote): (Vec<&OwnedUserId>, Vec<&OwnedUserId>) =
+            request.invite.iter().partition(|u| self.is_local(u) || !federating);
+        for invitee in local {
             let mut content = self.member_content(invitee, "invite", None).await?;
             if request.is_direct {
                 content["is_direct"] = json!(true);
@@ -226,6 +229,15 @@ impl Rooms {
         }
         if request.public {
             self.store().set_room_public(room_id.as_str(), true).await?;
+        }
+        // Other servers' users are invited once the room exists: their
+        // servers countersign each invite.
+        for invitee in remote {
+            let invited =
+                self.invite_remote(&room_id, creator, invitee, None, request.is_direct).await;
+            if let Err(error) = invited {
+                tracing::warn!(%error, %invitee, "could not invite a user of another server");
+            }
         }
         tracing::info!(room = %room_id, %version, "room created");
         Ok((room_id, alias))

@@ -44,8 +44,12 @@ impl Rooms {
         sender: &UserId,
         target: &UserId,
         reason: Option<&str>,
+        is_direct: bool,
     ) -> Result<()> {
-        let content = self.member_content(target, "invite", reason).await?;
+        let mut content = self.member_content(target, "invite", reason).await?;
+        if is_direct {
+            content["is_direct"] = serde_json::json!(true);
+        }
         let draft = EventDraft::state(TimelineEventType::RoomMember, target.as_str(), content);
         let (event, rules, version, shown) = self
             .with_head(room_id, |head| {

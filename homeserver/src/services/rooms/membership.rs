@@ -185,7 +185,7 @@ impl Rooms {
             return Ok(());
         }
         if !self.is_local(target) && self.inner.federation.enabled() {
-            return self.invite_remote(room_id, sender, target, reason).await;
+            return self.invite_remote(room_id, sender, target, reason, false).await;
         }
         self.set_membership(room_id, sender, target, "invite", reason).await
     }

@@ -1,0 +1,104 @@
+//! End-to-end encryption between users of two servers, written with our
+//! SDK: device keys are queried and one-time keys claimed over federation,
+//! the room key travels as a to-device EDU, and only ciphertext crosses.
+
+use std::time::Duration;
+
+use lattice_sdk::{
+    Client, Room, SyncSettings,
+    ruma::{
+        api::client::room::create_room::v3::Request as CreateRoom,
+        events::room::message::OriginalSyncRoomMessageEvent, serde::Raw,
+    },
+};
+use serde_json::json;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+use crate::{
+    backend_tests,
+    common::{
+        Backend, TestServer,
+        federation::{TestCa, server},
+    },
+};
+
+backend_tests!(encrypted_chat_across_servers);
+
+async fn user(s: &TestServer, name: &str) -> Client {
+    let client = Client::builder().homeserver_url(s.url()).build().await.expect("client");
+    client.register(name, "correct horse").await.expect("registered");
+    client
+}
+
+/// A client whose message handler reports decrypted bodies.
+fn listen(client: &Client) -> UnboundedReceiver<String> {
+    let (said, heard) = unbounded_channel();
+    client.add_event_handler(move |event: OriginalSyncRoomMessageEvent, _: Room| {
+        let said = said.clone();
+        async move {
+            let _ = said.send(event.content.body().to_owned());
+        }
+    });
+    heard
+}
+
+/// Syncs (long polls) until `body` is heard.
+async fn hear(client: &Client, heard: &mut UnboundedReceiver<String>, body: &str) {
+    let wait = async {
+        loop {
+            while let Ok(said) = heard.try_recv() {
+                if said == body {
+                    return;
+                }
+            }
+            client
+                .sync_once(SyncSettings::new().timeout(Duration::from_secs(5)))
+                .await
+                .expect("sync");
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait).await.expect("the message arrived");
+}
+
+async fn encrypted_chat_across_servers(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let b = server(backend, &ca).await;
+    let alice = user(&a, "alice").await;
+    let bob = user(&b, "bob").await;
+    let bob_id = bob.user_id().expect("id");
+
+    let mut request = CreateRoom::new();
+    request.invite = vec![bob_id.clone()];
+    request.initial_state = vec![
+        Raw::new(&json!({
+            "type": "m.room.encryption", "state_key": "",
+            "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+        }))
+        .expect("json")
+        .cast_unchecked(),
+    ];
+    let room = alice.create_room(request).await.expect("room");
+    bob.sync_once(SyncSettings::new()).await.expect("bob sees the invite");
+    let bobs_room = bob.join_room_by_id_or_alias(room.room_id().as_str()).await.expect("bob joins");
+    assert!(bobs_room.is_encrypted().await.expect("settings"), "B knows the room is encrypted");
+
+    let mut bob_heard = listen(&bob);
+    let mut alice_heard = listen(&alice);
+    alice.sync_once(SyncSettings::new()).await.expect("sync");
+    bob.sync_once(SyncSettings::new()).await.expect("sync");
+
+    room.send_text("across the wire").await.expect("sent encrypted");
+    hear(&bob, &mut bob_heard, "across the wire").await;
+    bobs_room.send_text("and back").await.expect("bob replies");
+    hear(&alice, &mut alice_heard, "and back").await;
+
+    // Only ciphertext went over: A's copy of bob's message is encrypted.
+    let token = alice.session().expect("session").access_token;
+    let path = format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=20", room.room_id());
+    let page = a.get(&path, Some(&token)).await.ok();
+    let types: Vec<&str> =
+        page["chunk"].as_array().into_iter().flatten().filter_map(|e| e["type"].as_str()).collect();
+    assert!(types.contains(&"m.room.encrypted"), "{types:?}");
+    assert!(!types.contains(&"m.room.message"), "no plaintext message stored on A: {types:?}");
+}
