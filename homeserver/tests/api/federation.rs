@@ -48,38 +48,57 @@ async fn shared_room(a: &TestServer, b: &TestServer) -> (Session, Session, Strin
     (alice, bob, room_id)
 }
 
-async fn users_on_two_servers_talk(backend: Backend) {
+async fn users_on_three_servers_talk(backend: Backend) {
     let ca = TestCa::new();
     let a = server(backend, &ca).await;
     let b = server(backend, &ca).await;
+    let c = server(backend, &ca).await;
     let (alice, bob, room_id) = shared_room(&a, &b).await;
+    let carol = c.register("carol", "carol's password").await;
+    let joined = c.join(&carol.token, &format!("#fed:{}", a.name())).await.ok();
+    assert_eq!(joined["room_id"], room_id.as_str());
 
-    // Both servers see bob as a member.
-    let members = a
-        .get(&format!("/_matrix/client/v3/rooms/{room_id}/joined_members"), Some(&alice.token))
-        .await
-        .ok();
-    assert!(members["joined"].get(&bob.user_id).is_some(), "A knows bob joined: {members}");
-    let members = b
-        .get(&format!("/_matrix/client/v3/rooms/{room_id}/joined_members"), Some(&bob.token))
-        .await
-        .ok();
-    assert!(members["joined"].get(&alice.user_id).is_some(), "B knows alice: {members}");
-    let name = b
+    // Every server sees every member (B learns of carol through A).
+    for (server, session) in [(&a, &alice), (&b, &bob), (&c, &carol)] {
+        let path = format!("/_matrix/client/v3/rooms/{room_id}/joined_members");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut since = None;
+        loop {
+            let members = server.get(&path, Some(&session.token)).await.ok();
+            let all =
+                [&alice, &bob, &carol].iter().all(|u| members["joined"].get(&u.user_id).is_some());
+            if all {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} sees only {members}", server.name());
+            // Wait for news (a membership event) before looking again.
+            let sync = server.sync(&session.token, since.as_deref(), 2_000).await;
+            since = sync["next_batch"].as_str().map(str::to_owned);
+        }
+    }
+    let rules = c
         .get(
             &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.join_rules/"),
-            Some(&bob.token),
+            Some(&carol.token),
         )
         .await
         .ok();
-    assert_eq!(name["join_rule"], "public");
+    assert_eq!(rules["join_rule"], "public");
 
-    a.send_text(&alice.token, &room_id, "hello from A").await;
-    sync_until(&b, &bob, |s| timeline_bodies(s, &room_id).contains(&"hello from A".to_owned()))
+    // Each one's message reaches the two others.
+    let talk =
+        [(&a, &alice, "hello from A"), (&b, &bob, "hello from B"), (&c, &carol, "hello from C")];
+    for (server, session, text) in talk {
+        server.send_text(&session.token, &room_id, text).await;
+    }
+    for (server, session) in [(&a, &alice), (&b, &bob), (&c, &carol)] {
+        let mut seen = Vec::new();
+        sync_until(server, session, |s| {
+            seen.extend(timeline_bodies(s, &room_id));
+            talk.iter().all(|(_, _, text)| seen.contains(&(*text).to_owned()))
+        })
         .await;
-    b.send_text(&bob.token, &room_id, "hello from B").await;
-    sync_until(&a, &alice, |s| timeline_bodies(s, &room_id).contains(&"hello from B".to_owned()))
-        .await;
+    }
 
     // Typing crosses over as an EDU.
     let path = format!("/_matrix/client/v3/rooms/{room_id}/typing/{}", bob.user_id);
@@ -405,7 +424,7 @@ crate::backend_tests!(
     media_of_one_server_is_served_by_another,
     a_user_on_another_server_is_invited,
     a_state_fork_resolves_alike_everywhere,
-    users_on_two_servers_talk,
+    users_on_three_servers_talk,
     a_server_that_was_down_catches_up,
     keys_are_published_and_signed,
     unsigned_and_forged_requests_are_refused,

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::common::{
     Backend, Session, TestServer,
-    federation::{TestCa, server},
+    federation::{TestCa, federate, free_port, server, server_on},
 };
 
 /// Signs `draft` as `sender` on top of `rogue`'s view of the room, skipping
@@ -85,7 +85,8 @@ async fn power_levels(server: &TestServer, session: &Session, room_id: &str) -> 
 async fn forged_events_change_nothing(backend: Backend) {
     let ca = TestCa::new();
     let a = server(backend, &ca).await;
-    let c = server(backend, &ca).await;
+    // The rogue server is named by its IP address, which ACLs can deny.
+    let c = server_on(backend, &ca, "127.0.0.1").await;
     let alice = a.register("alice", "correct horse").await;
     let mallory = c.register("mallory", "mischief managed").await;
     let room_id = a
@@ -184,6 +185,51 @@ async fn forged_events_change_nothing(backend: Backend) {
         "an allowed event is accepted: {:?}",
         answer.pdus
     );
+
+    // Once the room's server ACL denies IP-literal servers, nothing of C's gets in.
+    let acl = json!({"allow": ["*"], "deny": [], "allow_ip_literals": false});
+    let path = format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.server_acl/");
+    a.put(&path, Some(&alice.token), acl).await.ok();
+    let message = json!({"msgtype": "m.text", "body": "after the ACL"});
+    let after_acl =
+        forge(&c, &room_id, &mallory.user_id, EventDraft::message("m.room.message", message)).await;
+    let answer = push(&ca, &c, &c.name(), &a, vec![after_acl], vec![]).await.expect("sent");
+    assert!(answer.pdus.values().all(|r| r.is_err()), "denied server refused: {:?}", answer.pdus);
+    let path = format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50");
+    let messages = a.get(&path, Some(&alice.token)).await.ok();
+    assert!(!TestServer::bodies(&messages["chunk"]).contains(&"after the ACL".to_owned()));
 }
 
-crate::backend_tests!(forged_events_change_nothing);
+/// A server that accepts connections and never answers: requests to it
+/// give up after `federation.request_timeout`, and nothing changes here.
+async fn a_silent_server_times_out_and_changes_nothing(backend: Backend) {
+    let ca = TestCa::new();
+    let port = free_port();
+    let a = TestServer::start(backend, |config| {
+        federate(config, &ca, "localhost", port);
+        config.federation.request_timeout = 1;
+    })
+    .await;
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_port = silent.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        // Hold every connection open, say nothing.
+        let held: Vec<_> = silent.incoming().collect();
+        drop(held);
+    });
+    let alice = a.register("alice", "correct horse").await;
+    let room_id = a.create_room(&alice.token, json!({"preset": "private_chat"})).await;
+    let ghost = format!("@ghost:localhost:{silent_port}");
+    let started = std::time::Instant::now();
+    let answer = a.invite(&alice.token, &room_id, &ghost).await;
+    assert_eq!(answer.status.as_u16(), 502, "{}", answer.body);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "gave up in time");
+    let path = format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{ghost}");
+    a.get(&path, Some(&alice.token)).await.err(404, "M_NOT_FOUND");
+    let alias = format!("#anything:localhost:{silent_port}");
+    assert_eq!(a.join(&alice.token, &alias).await.status.as_u16(), 502);
+    // The server still serves its own users.
+    a.send_text(&alice.token, &room_id, "still here").await;
+}
+
+crate::backend_tests!(forged_events_change_nothing, a_silent_server_times_out_and_changes_nothing);

@@ -31,7 +31,7 @@ impl Rooms {
                     .get(&ruma::events::StateEventType::RoomHistoryVisibility, "")
                     .and_then(|p| p.content_str("history_visibility"))
                     .is_some_and(|v| v == "world_readable");
-                member || world_readable
+                (member || world_readable) && head.server_allowed(server)
             })
             .await?;
         if !allowed {

@@ -54,6 +54,9 @@ impl Rooms {
         let draft = EventDraft::state(TimelineEventType::RoomMember, user_id.as_str(), content);
         let (version, event) = self
             .with_head(room_id, |head| -> Result<_> {
+                if !head.server_allowed(origin) {
+                    return Err(Error::forbidden("the room's server ACL denies your server"));
+                }
                 if !versions.contains(&head.version) {
                     return Err(Error::IncompatibleRoomVersion(head.version.to_string()));
                 }

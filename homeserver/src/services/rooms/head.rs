@@ -69,6 +69,19 @@ impl RoomHead {
         self.state.get(&(kind.clone(), key.to_owned()))
     }
 
+    /// Whether the room's server ACL (m.room.server_acl) lets `server` take
+    /// part; rooms without one allow everyone.
+    pub fn server_allowed(&self, server: &ruma::ServerName) -> bool {
+        let Some(acl) = self.get(&StateEventType::RoomServerAcl, "") else { return true };
+        match serde_json::from_str::<ruma::events::room::server_acl::RoomServerAclEventContent>(
+            acl.content.get(),
+        ) {
+            Ok(content) => content.is_allowed(server),
+            // An ACL we cannot read denies nobody rather than everybody.
+            Err(_) => true,
+        }
+    }
+
     /// A user's current membership, if any.
     pub fn membership(&self, user_id: &UserId) -> Option<MembershipState> {
         self.get(&StateEventType::RoomMember, user_id.as_str())

@@ -153,6 +153,9 @@ impl Rooms {
         let slot = self.slot(&pdu.room_id);
         let mut guard = slot.lock().await;
         let head = Self::loaded(&mut guard, self.store(), &pdu.room_id).await?;
+        if !head.server_allowed(origin) || !head.server_allowed(pdu.sender.server_name()) {
+            return Err(Error::forbidden("the room's server ACL denies this server"));
+        }
         let mut auth = auth;
         // Since v12 the create event is implied by the room id, not listed.
         if let Some(create) = head.get(&StateEventType::RoomCreate, "") {

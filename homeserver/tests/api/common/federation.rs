@@ -50,15 +50,15 @@ impl TestCa {
 }
 
 /// A free port on 127.0.0.1 (the server binds it right after).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("address").port()
 }
 
-/// Makes `config` a federating server named `localhost:<port>`.
-pub fn federate(config: &mut Config, ca: &TestCa, port: u16) {
+/// Makes `config` a federating server named `<host>:<port>`.
+pub fn federate(config: &mut Config, ca: &TestCa, host: &str, port: u16) {
     config.server.server_name =
-        ruma::ServerName::parse(format!("localhost:{port}")).expect("server name");
+        ruma::ServerName::parse(format!("{host}:{port}")).expect("server name");
     config.federation.bind = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
     config.federation.tls_certificate = Some(ca.cert.clone());
     config.federation.tls_private_key = Some(ca.key.clone());
@@ -69,12 +69,18 @@ pub fn federate(config: &mut Config, ca: &TestCa, port: u16) {
 
 /// A server that federates with the others of this CA.
 pub async fn server(backend: Backend, ca: &TestCa) -> TestServer {
+    server_on(backend, ca, "localhost").await
+}
+
+/// A federating server whose name has the given host (`127.0.0.1` makes an
+/// IP-literal server name).
+pub async fn server_on(backend: Backend, ca: &TestCa, host: &str) -> TestServer {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("warn,lattice_homeserver=info")
         .with_test_writer()
         .try_init();
     let port = free_port();
-    TestServer::start(backend, |config| federate(config, ca, port)).await
+    TestServer::start(backend, |config| federate(config, ca, host, port)).await
 }
 
 impl TestServer {
