@@ -95,6 +95,9 @@ pub struct SecurityConfig {
     pub alert_webhooks: Vec<String>,
     /// Server errors (5xx) within a minute that raise an alert; 0: never.
     pub server_error_alert_threshold: u32,
+    /// Requests from one server refused for bad signatures within a minute
+    /// that raise an intrusion alert; 0: never.
+    pub federation_rejections_alert_threshold: u32,
 }
 
 impl Default for SecurityConfig {
@@ -104,6 +107,7 @@ impl Default for SecurityConfig {
             lockout_seconds: 60,
             alert_webhooks: Vec::new(),
             server_error_alert_threshold: 50,
+            federation_rejections_alert_threshold: 20,
         }
     }
 }
@@ -129,6 +133,9 @@ pub struct RateLimitConfig {
     /// Media uploads per minute, and burst, per user.
     pub upload_per_minute: u32,
     pub upload_burst: u32,
+    /// Requests per second, and burst, per other server.
+    pub federation_per_second: u32,
+    pub federation_burst: u32,
 }
 
 impl Default for RateLimitConfig {
@@ -141,6 +148,8 @@ impl Default for RateLimitConfig {
             login_burst: 10,
             upload_per_minute: 60,
             upload_burst: 20,
+            federation_per_second: 50,
+            federation_burst: 200,
         }
     }
 }

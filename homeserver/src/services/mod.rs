@@ -65,6 +65,7 @@ impl Services {
             config.clone(),
             key.clone(),
             outbox.clone(),
+            auth.security().clone(),
         )?;
         let rooms = rooms::Rooms::new(
             store.clone(),
@@ -117,7 +118,7 @@ impl Services {
             accounts,
             devices: devices::Devices::new(store.clone(), auth.clone(), keys.clone()),
             keys: keys.clone(),
-            profiles: profile::Profiles::new(store.clone(), rooms.clone()),
+            profiles: profile::Profiles::new(store.clone(), rooms.clone(), federation.clone()),
             user_data: user_data.clone(),
             sync: sync::SyncService::new(
                 store.clone(),

@@ -2,11 +2,12 @@
 
 use ruma::{
     UserId,
+    api::federation::query::get_profile_information,
     profile::{ProfileFieldName, ProfileFieldValue},
 };
 use serde_json::Value as JsonValue;
 
-use super::{auth::Requester, rooms::Rooms};
+use super::{auth::Requester, federation::Federation, rooms::Rooms};
 use crate::{
     error::{Error, Result},
     store::Store,
@@ -19,11 +20,12 @@ const MAX_PROFILE_BYTES: usize = 64 * 1024;
 pub struct Profiles {
     store: Store,
     rooms: Rooms,
+    federation: Federation,
 }
 
 impl Profiles {
-    pub fn new(store: Store, rooms: Rooms) -> Self {
-        Self { store, rooms }
+    pub fn new(store: Store, rooms: Rooms, federation: Federation) -> Self {
+        Self { store, rooms, federation }
     }
 
     /// Display names and avatars also live in member events: a change is
@@ -35,8 +37,12 @@ impl Profiles {
         Ok(())
     }
 
-    /// Every field of a local user's profile; M_NOT_FOUND for unknown users.
+    /// Every field of a user's profile (another server's users' asked of
+    /// their server); M_NOT_FOUND for unknown users.
     pub async fn get(&self, user_id: &UserId) -> Result<Vec<(String, JsonValue)>> {
+        if user_id.server_name() != self.federation.server_name() {
+            return self.remote(user_id).await;
+        }
         let user = self.store.get_user(user_id.as_str()).await?;
         if user.is_none_or(|u| u.is_deactivated()) {
             return Err(Error::not_found("profile not found"));
@@ -49,6 +55,15 @@ impl Profiles {
                 Ok((field, serde_json::from_str(&value).map_err(Error::internal)?))
             })
             .collect()
+    }
+
+    async fn remote(&self, user_id: &UserId) -> Result<Vec<(String, JsonValue)>> {
+        let request = get_profile_information::v1::Request::new(user_id.to_owned());
+        let answer = self.federation.send(user_id.server_name(), request).await?;
+        match serde_json::to_value(&answer.data).map_err(Error::internal)? {
+            JsonValue::Object(fields) => Ok(fields.into_iter().collect()),
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// A local user's profile as other servers ask for it.

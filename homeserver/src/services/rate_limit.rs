@@ -22,6 +22,8 @@ pub enum LimitClass {
     Client,
     /// Media uploads: each one costs disk, so they have their own budget.
     Upload,
+    /// Requests from another server, per origin.
+    Federation,
 }
 
 /// A user's own budget, set by an admin.
@@ -38,6 +40,7 @@ pub struct RateLimiter {
     login: DefaultKeyedRateLimiter<String>,
     client: DefaultKeyedRateLimiter<String>,
     upload: DefaultKeyedRateLimiter<String>,
+    federation: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
@@ -57,12 +60,15 @@ impl RateLimiter {
         let upload = per_minute(config.upload_per_minute, config.upload_burst);
         let client = Quota::per_second(nonzero(config.client_per_second))
             .allow_burst(nonzero(config.client_burst));
+        let federation = Quota::per_second(nonzero(config.federation_per_second))
+            .allow_burst(nonzero(config.federation_burst));
         Self {
             enabled: config.enabled,
             login: DefaultKeyedRateLimiter::keyed(login),
             client: DefaultKeyedRateLimiter::keyed(client),
             overrides: Default::default(),
             upload: DefaultKeyedRateLimiter::keyed(upload),
+            federation: DefaultKeyedRateLimiter::keyed(federation),
             clock: DefaultClock::default(),
         }
     }
@@ -88,6 +94,7 @@ impl RateLimiter {
             LimitClass::Login => &self.login,
             LimitClass::Client => &self.client,
             LimitClass::Upload => &self.upload,
+            LimitClass::Federation => &self.federation,
         };
         limiter.check_key(&key.to_owned()).map_err(|not_until| self.refusal(class, &not_until))
     }
@@ -120,6 +127,7 @@ impl RateLimiter {
             LimitClass::Login => "login",
             LimitClass::Client => "client",
             LimitClass::Upload => "upload",
+            LimitClass::Federation => "federation",
         };
         metrics::counter!("lattice_rate_limited_total", "class" => class).increment(1);
         let wait = not_until.wait_time_from(self.clock.now());

@@ -20,11 +20,13 @@ pub struct Security {
     /// Where alerts for the admins' notices rooms go, once the admin
     /// service (built after this one) listens.
     admin_alerts: Arc<OnceLock<UnboundedSender<AdminAlert>>>,
-    errors: Arc<std::sync::Mutex<ErrorWindow>>,
+    /// Incidents counted per kind and subject (5xx answers; refused
+    /// federation requests per origin).
+    incidents: Arc<std::sync::Mutex<std::collections::HashMap<String, IncidentWindow>>>,
 }
 
-/// 5xx answers in the current minute, and when they were last alerted.
-struct ErrorWindow {
+/// Occurrences in the current minute, and when they were last alerted.
+struct IncidentWindow {
     started: std::time::Instant,
     count: u32,
     alerted: Option<std::time::Instant>,
@@ -36,14 +38,7 @@ impl Security {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        let errors = ErrorWindow { started: std::time::Instant::now(), count: 0, alerted: None };
-        Self {
-            store,
-            config,
-            http,
-            admin_alerts: Arc::default(),
-            errors: Arc::new(std::sync::Mutex::new(errors)),
-        }
+        Self { store, config, http, admin_alerts: Arc::default(), incidents: Arc::default() }
     }
 
     /// Sends alerts to `sink` too (the admins' server-notices rooms).
@@ -95,6 +90,33 @@ impl Security {
         Ok(())
     }
 
+    /// Counts one occurrence of an incident; true when this one crosses
+    /// `threshold` within a minute and no alert went out for it in the
+    /// last ten minutes (one incident, one alert). The count itself is
+    /// returned too, so callers can audit the first of a burst.
+    fn count_incident(&self, key: &str, threshold: u32) -> (bool, u32) {
+        let Ok(mut incidents) = self.incidents.lock() else { return (false, 0) };
+        let now = std::time::Instant::now();
+        let window = incidents.entry(key.to_owned()).or_insert(IncidentWindow {
+            started: now,
+            count: 0,
+            alerted: None,
+        });
+        if now.duration_since(window.started) > std::time::Duration::from_secs(60) {
+            window.started = now;
+            window.count = 0;
+        }
+        window.count += 1;
+        let quiet = window
+            .alerted
+            .is_none_or(|at| now.duration_since(at) > std::time::Duration::from_secs(600));
+        let fire = threshold > 0 && window.count >= threshold && quiet;
+        if fire {
+            window.alerted = Some(now);
+        }
+        (fire, window.count)
+    }
+
     /// Counts a 5xx answer; too many within a minute (the database gone,
     /// a bug) is an incident, alerted once per ten minutes.
     pub async fn server_error(&self) {
@@ -102,26 +124,26 @@ impl Security {
         if threshold == 0 {
             return;
         }
-        let fire = {
-            let Ok(mut window) = self.errors.lock() else { return };
-            let now = std::time::Instant::now();
-            if now.duration_since(window.started) > std::time::Duration::from_secs(60) {
-                window.started = now;
-                window.count = 0;
-            }
-            window.count += 1;
-            let quiet = window
-                .alerted
-                .is_none_or(|at| now.duration_since(at) > std::time::Duration::from_secs(600));
-            let fire = window.count >= threshold && quiet;
-            if fire {
-                window.alerted = Some(now);
-            }
-            fire
-        };
-        if fire {
+        if self.count_incident("server_errors", threshold).0 {
             let details = json!({"errors_in_a_minute": threshold});
             let _ = self.alert("server_errors", None, details).await;
+        }
+    }
+
+    /// A federation request refused for its signature: the first of a
+    /// minute is audited, and a burst from one origin is an intrusion alert.
+    pub async fn federation_rejected(&self, origin: &str, reason: &str) {
+        let threshold = self.config.security.federation_rejections_alert_threshold;
+        let (fire, count) = self.count_incident(&format!("federation:{origin}"), threshold);
+        let details = json!({"origin": origin, "reason": reason});
+        if fire {
+            let details =
+                json!({"origin": origin, "refused_in_a_minute": count, "last_reason": reason});
+            let _ = self.alert("federation_intrusion", None, details).await;
+        } else if count == 1
+            && let Err(error) = self.audit("federation_signature_refused", None, details).await
+        {
+            tracing::error!(%error, "could not audit a refused federation request");
         }
     }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::common::{
     Backend, Session, TestServer,
-    federation::{TestCa, server},
+    federation::{TestCa, server, server_with},
 };
 
 /// Long-polls `session`'s sync until `found` says yes (each poll waits on
@@ -183,7 +183,18 @@ async fn keys_are_published_and_signed(backend: Backend) {
 async fn unsigned_and_forged_requests_are_refused(backend: Backend) {
     use lattice_federation::federation::authentication::{XMatrix, XMatrixSigningInput};
     let ca = TestCa::new();
-    let a = server(backend, &ca).await;
+    let webhook = wiremock::MockServer::start().await;
+    let (alerted, mut alerts) = tokio::sync::mpsc::unbounded_channel();
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::body_partial_json(json!({"kind": "federation_intrusion"})))
+        .respond_with(crate::security::Announce(alerted))
+        .mount(&webhook)
+        .await;
+    let a = server_with(backend, &ca, "localhost", |config| {
+        config.security.alert_webhooks = vec![webhook.uri()];
+        config.security.federation_rejections_alert_threshold = 3;
+    })
+    .await;
     let b = server(backend, &ca).await;
     let alice = a.register("alice", "correct horse").await;
     let http = ca.client();
@@ -211,8 +222,18 @@ async fn unsigned_and_forged_requests_are_refused(backend: Backend) {
     )
     .expect("signed");
     let header = http::HeaderValue::from(&header);
-    let answer = http.get(&url).header("authorization", header).send().await.expect("request");
-    assert_eq!(answer.status(), 401);
+    // A burst of forgeries from "B" is one intrusion alert.
+    for _ in 0..5 {
+        let answer =
+            http.get(&url).header("authorization", header.clone()).send().await.expect("request");
+        assert_eq!(answer.status(), 401);
+    }
+    tokio::time::timeout(Duration::from_secs(10), alerts.recv())
+        .await
+        .expect("the alert arrives")
+        .expect("webhook mock alive");
+    tokio::task::yield_now().await;
+    assert_eq!(webhook.received_requests().await.map_or(0, |r| r.len()), 1, "one alert");
 
     // B's real signature passes.
     let profile = b
@@ -254,6 +275,23 @@ async fn a_user_on_another_server_is_invited(backend: Backend) {
     // A user of a third party who was not invited cannot get in.
     let eve = b.register("eve", "eavesdrop").await;
     b.join(&eve.token, &room_id).await.err(403, "M_FORBIDDEN");
+
+    // Dan, also invited, declines: the leave goes back through A.
+    let dan = b.register("dan", "dan's password").await;
+    a.invite(&alice.token, &room_id, &dan.user_id).await.ok();
+    sync_until(&b, &dan, |s| s["rooms"]["invite"].get(&room_id).is_some()).await;
+    b.post(&format!("/_matrix/client/v3/rooms/{room_id}/leave"), Some(&dan.token), json!({}))
+        .await
+        .ok();
+    let path = format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{}", dan.user_id);
+    assert_eq!(a.get(&path, Some(&alice.token)).await.ok()["membership"], "leave");
+
+    // Profiles of users elsewhere are asked of their server.
+    let profile = a
+        .get(&format!("/_matrix/client/v3/profile/{}", bob.user_id), Some(&alice.token))
+        .await
+        .ok();
+    assert_eq!(profile["displayname"], "bob", "{profile}");
 
     // Bob accepts by room id alone: the invite says where to go.
     b.join(&bob.token, &room_id).await.ok();

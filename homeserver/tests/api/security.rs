@@ -21,7 +21,7 @@ backend_tests!(
 
 /// Answers the webhook and tells the test, so that it can wait for the
 /// alert instead of polling for it.
-struct Announce(tokio::sync::mpsc::UnboundedSender<()>);
+pub struct Announce(pub tokio::sync::mpsc::UnboundedSender<()>);
 
 impl Respond for Announce {
     fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {

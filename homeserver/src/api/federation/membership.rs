@@ -3,7 +3,10 @@
 use axum::extract::State;
 use ruma::{
     CanonicalJsonObject,
-    api::federation::membership::{create_invite, create_join_event, prepare_join_event},
+    api::federation::membership::{
+        create_invite, create_join_event, create_leave_event, prepare_join_event,
+        prepare_leave_event,
+    },
 };
 
 use super::Fed;
@@ -21,8 +24,10 @@ pub async fn make_join(
         true => vec![ruma::RoomVersionId::V1],
         false => body.ver,
     };
-    let (version, event) =
-        services.rooms.make_join(&origin, &body.room_id, &body.user_id, &versions).await?;
+    let (version, event) = services
+        .rooms
+        .make_membership(&origin, &body.room_id, &body.user_id, "join", &versions)
+        .await?;
     let mut response = prepare_join_event::v1::Response::new(event);
     response.room_version = Some(version);
     Ok(response.into())
@@ -54,4 +59,29 @@ pub async fn invite(
         )
         .await?;
     Ok(create_invite::v2::Response::new(event).into())
+}
+
+pub async fn make_leave(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<prepare_leave_event::v1::Request>,
+) -> Result<RumaResponse<prepare_leave_event::v1::Response>> {
+    let versions = crate::services::rooms::supported_versions();
+    let (version, event) = services
+        .rooms
+        .make_membership(&origin, &body.room_id, &body.user_id, "leave", &versions)
+        .await?;
+    Ok(prepare_leave_event::v1::Response::new(Some(version), event).into())
+}
+
+pub async fn send_leave(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<create_leave_event::v2::Request>,
+) -> Result<RumaResponse<create_leave_event::v2::Response>> {
+    let json: CanonicalJsonObject =
+        serde_json::from_str(body.pdu.get()).map_err(|e| Error::BadJson(e.to_string()))?;
+    services
+        .rooms
+        .receive_membership(&origin, &body.room_id, &body.event_id, json, "leave")
+        .await?;
+    Ok(create_leave_event::v2::Response::new().into())
 }

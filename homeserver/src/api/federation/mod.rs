@@ -20,7 +20,7 @@ use ruma::{
 use super::ruma::{RumaRouter, read_body, request_error};
 use crate::{
     error::{Error, Result},
-    services::Services,
+    services::{Services, rate_limit::LimitClass},
 };
 
 /// Largest federation request body (a transaction: 50 PDUs of 64 KiB and
@@ -50,6 +50,7 @@ where
         let request = http::Request::from_parts(parts, bytes.as_ref());
         let origin = services.federation.authenticate(&request).await?;
         tracing::Span::current().record("user", origin.as_str());
+        services.rate_limits.check(LimitClass::Federation, origin.as_str())?;
         let body = T::try_from_http_request(
             request,
             &path_args.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -69,7 +70,10 @@ pub fn router() -> Router<Services> {
         },
         event::{get_event, get_missing_events, get_room_state_ids},
         keys::{claim_keys, get_keys},
-        membership::{create_invite, create_join_event, prepare_join_event},
+        membership::{
+            create_invite, create_join_event, create_leave_event, prepare_join_event,
+            prepare_leave_event,
+        },
         query::{get_profile_information, get_room_information},
         transactions::send_transaction_message,
     };
@@ -86,6 +90,8 @@ pub fn router() -> Router<Services> {
         .ruma::<prepare_join_event::v1::Request, _, _>(membership::make_join)
         .ruma::<create_join_event::v2::Request, _, _>(membership::send_join)
         .ruma::<create_invite::v2::Request, _, _>(membership::invite)
+        .ruma::<prepare_leave_event::v1::Request, _, _>(membership::make_leave)
+        .ruma::<create_leave_event::v2::Request, _, _>(membership::send_leave)
         .ruma::<get_room_information::v1::Request, _, _>(query::directory)
         .ruma::<get_profile_information::v1::Request, _, _>(query::profile)
         .ruma::<get_keys::v1::Request, _, _>(e2ee::query_keys)

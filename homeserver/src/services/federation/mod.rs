@@ -21,7 +21,7 @@ use ruma::{
     api::{
         OutgoingRequest,
         federation::{
-            authentication::ServerSignatures,
+            authentication::{ServerSignatures, XMatrix},
             discovery::{ServerSigningKeys, VerifyKey},
         },
         path_builder::SinglePath,
@@ -32,7 +32,7 @@ use ruma::{
 
 use self::keystore::StoreKeys;
 pub use self::sender::{Outbox, OutboxSignal};
-use super::server_key::ServerKey;
+use super::{security::Security, server_key::ServerKey};
 use crate::{
     config::Config,
     error::{Error, Result},
@@ -53,6 +53,7 @@ struct Inner {
     client: Arc<FederationClient>,
     keys: KeyRing<StoreKeys>,
     outbox: Outbox,
+    security: Security,
 }
 
 impl Federation {
@@ -61,6 +62,7 @@ impl Federation {
         config: Arc<Config>,
         key: Arc<ServerKey>,
         signal: Arc<OutboxSignal>,
+        security: Security,
     ) -> Result<Self> {
         let mut builder = super::http::client_builder()
             .timeout(Duration::from_secs(config.federation.request_timeout.max(1)))
@@ -78,7 +80,7 @@ impl Federation {
         let client = Arc::new(FederationClient::new(http, origin, key.key_pair.clone()));
         let keys = KeyRing::new(client.clone(), StoreKeys(store.clone()), own_keys(&key));
         let outbox = Outbox::spawn(store, client.clone(), signal, &config);
-        Ok(Self { inner: Arc::new(Inner { config, key, client, keys, outbox }) })
+        Ok(Self { inner: Arc::new(Inner { config, key, client, keys, outbox, security }) })
     }
 
     pub fn server_name(&self) -> &ServerName {
@@ -94,13 +96,23 @@ impl Federation {
         if !self.enabled() {
             return Err(Error::forbidden("federation is disabled on this server"));
         }
-        let origin = lattice_federation::request::authenticate(
+        let checked = lattice_federation::request::authenticate(
             request,
             self.server_name(),
             &self.inner.keys,
         )
-        .await
-        .inspect_err(|error| tracing::warn!(%error, "federation request refused"))?;
+        .await;
+        let origin = match checked {
+            Ok(origin) => origin,
+            Err(error) => {
+                tracing::warn!(%error, "federation request refused");
+                let claimed = XMatrix::extract_from_http_headers(request.headers())
+                    .map(|header| header.origin.to_string())
+                    .unwrap_or_else(|_| "unknown".to_owned());
+                self.inner.security.federation_rejected(&claimed, &error.to_string()).await;
+                return Err(error.into());
+            }
+        };
         // A server that talks to us is up: retry what waits for it now.
         self.inner.outbox.retry_now(origin.as_str());
         Ok(origin)

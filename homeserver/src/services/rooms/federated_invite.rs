@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use ruma::{
     CanonicalJsonObject, EventId, RoomId, RoomVersionId, ServerName, UserId,
-    api::federation::membership::{RawStrippedState, create_invite},
+    api::federation::membership::{
+        RawStrippedState, create_invite, create_leave_event, prepare_leave_event,
+    },
     events::{StateEventType, TimelineEventType, room::member::MembershipState},
 };
 use serde_json::value::RawValue;
@@ -103,6 +105,35 @@ impl Rooms {
         Ok(())
     }
 
+    /// Declines an invite to a room this server is not in: the leave goes
+    /// through the inviting server (make_leave, then send_leave).
+    pub(super) async fn leave_remote(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        server: &ServerName,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let request = prepare_leave_event::v1::Request::new(room_id.to_owned(), user_id.to_owned());
+        let answer = self.inner.federation.send(server, request).await?;
+        let version = match answer.room_version {
+            Some(version) => version,
+            None => self.room_version(room_id).await?,
+        };
+        let rules =
+            version.rules().ok_or_else(|| Error::UnsupportedRoomVersion(version.to_string()))?;
+        let leave =
+            self.sign_template(room_id, user_id, "leave", &rules, &answer.event, reason).await?;
+        let request = create_leave_event::v2::Request::new(
+            room_id.to_owned(),
+            leave.event_id.clone(),
+            raw(&leave)?,
+        );
+        self.inner.federation.send(server, request).await?;
+        let head = self.with_head(room_id, |head| head.clone()).await?;
+        self.persist_joined_room(room_id, head, Arc::new(leave), Default::default()).await
+    }
+
     /// PUT /invite from `origin`: checks the invite, countersigns it and
     /// keeps it for the invitee.
     pub async fn receive_invite(
@@ -195,14 +226,18 @@ impl Rooms {
             .map(|p| (p.event_id.to_string(), room_id.to_string(), p.to_stored()))
             .collect();
         self.store().insert_outliers(&outliers).await?;
-        let mut head = RoomHead::new(version.clone())?;
-        head.state = state;
+        let is_new = self.store().room_version(room_id.as_str()).await?.is_none();
+        // A second invite to the same stub keeps what the first one brought.
+        let mut head = match is_new {
+            true => RoomHead::new(version.clone())?,
+            false => self.with_head(room_id, |head| head.clone()).await?,
+        };
+        head.state.extend(state);
         if let Some(key) = &invite.state_key {
             head.state.insert((StateEventType::RoomMember, key.clone()), invite.clone());
         }
         let current = entries(&head.state);
         let resolved = ResolvedState { after_event: current.clone(), current };
-        let is_new = self.store().room_version(room_id.as_str()).await?.is_none();
         let mut built = self.built(
             Vec::new(),
             invite,

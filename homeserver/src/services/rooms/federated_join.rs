@@ -39,18 +39,20 @@ pub(super) fn raw(pdu: &Pdu) -> Result<Box<RawValue>> {
 }
 
 impl Rooms {
-    /// make_join: a join event template for `user_id` of server `origin`.
-    pub async fn make_join(
+    /// make_join / make_leave: a template of `user_id`'s own membership
+    /// event for server `origin` to sign, if the rules would allow it.
+    pub async fn make_membership(
         &self,
         origin: &ServerName,
         room_id: &RoomId,
         user_id: &UserId,
+        membership: &str,
         versions: &[RoomVersionId],
     ) -> Result<(RoomVersionId, Box<RawValue>)> {
         if user_id.server_name() != origin {
             return Err(Error::forbidden("the user does not belong to the requesting server"));
         }
-        let content = serde_json::json!({"membership": "join"});
+        let content = serde_json::json!({"membership": membership});
         let draft = EventDraft::state(TimelineEventType::RoomMember, user_id.as_str(), content);
         let (version, event) = self
             .with_head(room_id, |head| -> Result<_> {
@@ -61,7 +63,7 @@ impl Rooms {
                     return Err(Error::IncompatibleRoomVersion(head.version.to_string()));
                 }
                 let event = template(head, Some(room_id), user_id, draft)?;
-                // Would the join be allowed? Check a stand-in before answering.
+                // Would the event be allowed? Check a stand-in before answering.
                 let probe = probe_pdu(room_id, event.clone())?;
                 super::builder::authorize(head, &probe)?;
                 Ok((head.version.clone(), event))
@@ -81,22 +83,7 @@ impl Rooms {
         json: CanonicalJsonObject,
     ) -> Result<create_join_event::v2::RoomState> {
         let version = self.room_version(room_id).await?;
-        let checked = self.inner.federation.check_pdu(json, &version).await?;
-        if checked.event_id != event_id {
-            return Err(Error::BadJson("the event id does not match the event".into()));
-        }
-        let pdu = Arc::new(Pdu::from_json(checked.event_id, room_id.to_owned(), checked.json)?);
-        let is_own_join = pdu.kind == TimelineEventType::RoomMember
-            && pdu.content_str("membership").as_deref() == Some("join")
-            && pdu.state_key.as_deref() == Some(pdu.sender.as_str())
-            && pdu.sender.server_name() == origin;
-        if !is_own_join || pdu.room_id != room_id {
-            return Err(Error::BadJson("not a join of one of the sending server's users".into()));
-        }
-        let received = self.process_remote(origin, pdu.clone(), 1, Some(origin)).await?;
-        if received == Received::SoftFailed {
-            return Err(Error::forbidden("the join is not allowed"));
-        }
+        let pdu = self.receive_membership(origin, room_id, event_id, json, "join").await?;
         let rules =
             version.rules().ok_or_else(|| Error::UnsupportedRoomVersion(version.to_string()))?;
         let state = self.state_before_event(&rules, &pdu).await?;
@@ -115,6 +102,36 @@ impl Rooms {
         }
         room_state.event = Some(raw(&pdu)?);
         Ok(room_state)
+    }
+
+    /// send_join / send_leave: takes `origin`'s signed membership event of
+    /// one of its users into the room (and on to the other servers).
+    pub async fn receive_membership(
+        &self,
+        origin: &ServerName,
+        room_id: &RoomId,
+        event_id: &ruma::EventId,
+        json: CanonicalJsonObject,
+        membership: &str,
+    ) -> Result<Arc<Pdu>> {
+        let version = self.room_version(room_id).await?;
+        let checked = self.inner.federation.check_pdu(json, &version).await?;
+        if checked.event_id != event_id {
+            return Err(Error::BadJson("the event id does not match the event".into()));
+        }
+        let pdu = Arc::new(Pdu::from_json(checked.event_id, room_id.to_owned(), checked.json)?);
+        let is_own = pdu.kind == TimelineEventType::RoomMember
+            && pdu.content_str("membership").as_deref() == Some(membership)
+            && pdu.state_key.as_deref() == Some(pdu.sender.as_str())
+            && pdu.sender.server_name() == origin;
+        if !is_own || pdu.room_id != room_id {
+            return Err(Error::BadJson(format!("not a {membership} of the sending server's user")));
+        }
+        let received = self.process_remote(origin, pdu.clone(), 1, Some(origin)).await?;
+        if received == Received::SoftFailed {
+            return Err(Error::forbidden(format!("the {membership} is not allowed")));
+        }
+        Ok(pdu)
     }
 
     /// Joins `user_id` to a room this server is not in, through one of `via`.
@@ -154,25 +171,8 @@ impl Rooms {
         let version = answer.room_version.unwrap_or(RoomVersionId::V1);
         let rules =
             version.rules().ok_or_else(|| Error::UnsupportedRoomVersion(version.to_string()))?;
-        let mut event: serde_json::Value =
-            serde_json::from_str(answer.event.get()).map_err(|e| Error::BadJson(e.to_string()))?;
-        let valid_template = event["type"] == "m.room.member"
-            && event["state_key"] == user_id.as_str()
-            && event["sender"] == user_id.as_str()
-            && event["content"]["membership"] == "join";
-        if !valid_template {
-            return Err(Error::Upstream("make_join answered an unexpected template".into()));
-        }
-        let profile = self.member_content(user_id, "join", reason).await?;
-        event["content"] = profile;
-        event["origin_server_ts"] = serde_json::json!(ruma::MilliSecondsSinceUnixEpoch::now());
-        if let Some(object) = event.as_object_mut() {
-            for field in ["hashes", "signatures", "unsigned", "event_id"] {
-                object.remove(field);
-            }
-        }
-        let server_name = &self.inner.config.server.server_name;
-        let join = sign_event(event, Some(room_id), &rules, server_name, &self.inner.key)?;
+        let join =
+            self.sign_template(room_id, user_id, "join", &rules, &answer.event, reason).await?;
         let request = create_join_event::v2::Request::new(
             room_id.to_owned(),
             join.event_id.clone(),
@@ -186,6 +186,38 @@ impl Rooms {
         let join = Arc::new(join);
         super::builder::authorize(&head, &join)?;
         self.persist_joined_room(room_id, head, join, cache).await
+    }
+
+    /// Fills in and signs the template a make_join / make_leave answered,
+    /// after checking it is the membership event that was asked for.
+    pub(super) async fn sign_template(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        membership: &str,
+        rules: &ruma::room_version_rules::RoomVersionRules,
+        template: &RawValue,
+        reason: Option<&str>,
+    ) -> Result<Pdu> {
+        let mut event: serde_json::Value =
+            serde_json::from_str(template.get()).map_err(|e| Error::BadJson(e.to_string()))?;
+        let valid_template = event["type"] == "m.room.member"
+            && event["state_key"] == user_id.as_str()
+            && event["sender"] == user_id.as_str()
+            && event["room_id"] == room_id.as_str()
+            && event["content"]["membership"] == membership;
+        if !valid_template {
+            return Err(Error::Upstream(format!("make_{membership} answered another template")));
+        }
+        event["content"] = self.member_content(user_id, membership, reason).await?;
+        event["origin_server_ts"] = serde_json::json!(ruma::MilliSecondsSinceUnixEpoch::now());
+        if let Some(object) = event.as_object_mut() {
+            for field in ["hashes", "signatures", "unsigned", "event_id"] {
+                object.remove(field);
+            }
+        }
+        let server_name = &self.inner.config.server.server_name;
+        sign_event(event, Some(room_id), rules, server_name, &self.inner.key)
     }
 
     /// Checks the state and auth chain a send_join answered: signatures of
@@ -257,9 +289,9 @@ impl Rooms {
         Ok(state)
     }
 
-    /// Stores a room joined over federation: its state and auth chain as
-    /// outliers, then the join as the first event of our timeline.
-    async fn persist_joined_room(
+    /// Stores a room joined (or left) over federation: its state and auth
+    /// chain as outliers, then the event as the latest of our timeline.
+    pub(super) async fn persist_joined_room(
         &self,
         room_id: &RoomId,
         mut head: RoomHead,

@@ -199,6 +199,22 @@ impl Rooms {
         if !self.is_present(room_id, user_id).await? {
             return Err(Error::forbidden("you are not in this room"));
         }
+        // An invite from a room this server is not in is declined through
+        // the inviting server.
+        let (membership, inviter, local_members) = self
+            .with_head(room_id, |head| {
+                let member = head.get(&ruma::events::StateEventType::RoomMember, user_id.as_str());
+                let local =
+                    head.members_with(&[MembershipState::Join]).iter().any(|u| self.is_local(u));
+                (head.membership(user_id), member.map(|p| p.sender.server_name().to_owned()), local)
+            })
+            .await?;
+        if membership == Some(MembershipState::Invite)
+            && !local_members
+            && let Some(inviter) = inviter.filter(|s| *s != self.inner.config.server.server_name)
+        {
+            return self.leave_remote(room_id, user_id, &inviter, reason).await;
+        }
         self.set_membership(room_id, user_id, user_id, "leave", reason).await
     }
 

@@ -75,12 +75,22 @@ pub async fn server(backend: Backend, ca: &TestCa) -> TestServer {
 /// A federating server whose name has the given host (`127.0.0.1` makes an
 /// IP-literal server name).
 pub async fn server_on(backend: Backend, ca: &TestCa, host: &str) -> TestServer {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("warn,lattice_homeserver=info")
-        .with_test_writer()
-        .try_init();
+    server_with(backend, ca, host, |_| {}).await
+}
+
+/// A federating server; `tweak` adjusts its configuration further.
+pub async fn server_with(
+    backend: Backend,
+    ca: &TestCa,
+    host: &str,
+    tweak: impl FnOnce(&mut Config),
+) -> TestServer {
     let port = free_port();
-    TestServer::start(backend, |config| federate(config, ca, host, port)).await
+    TestServer::start(backend, |config| {
+        federate(config, ca, host, port);
+        tweak(config);
+    })
+    .await
 }
 
 impl TestServer {
