@@ -85,6 +85,19 @@ async fn users_on_three_servers_talk(backend: Backend) {
         .ok();
     assert_eq!(rules["join_rule"], "public");
 
+    // A's public room directory can be browsed from C.
+    let path = format!("/_matrix/client/v3/directory/list/room/{room_id}");
+    a.put(&path, Some(&alice.token), json!({"visibility": "public"})).await.ok();
+    let path = format!("/_matrix/client/v3/publicRooms?server={}", a.name());
+    let listed = c.get(&path, Some(&carol.token)).await.ok();
+    let ids: Vec<&str> = listed["chunk"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["room_id"].as_str())
+        .collect();
+    assert_eq!(ids, [room_id.as_str()], "{listed}");
+
     // Each one's message reaches the two others.
     let talk =
         [(&a, &alice, "hello from A"), (&b, &bob, "hello from B"), (&c, &carol, "hello from C")];

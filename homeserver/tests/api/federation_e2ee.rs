@@ -93,6 +93,19 @@ async fn encrypted_chat_across_servers(backend: Backend) {
     bobs_room.send_text("and back").await.expect("bob replies");
     hear(&alice, &mut alice_heard, "and back").await;
 
+    // A server can resync a user's device list from the user's server.
+    let resync = a
+        .services()
+        .federation
+        .send(
+            bob_id.server_name(),
+            lattice_federation::federation::device::get_devices::v1::Request::new(bob_id.clone()),
+        )
+        .await
+        .expect("devices");
+    let bob_device = bob.session().expect("session").device_id;
+    assert!(resync.devices.iter().any(|d| d.device_id == bob_device), "bob's device is listed");
+
     // Only ciphertext went over: A's copy of bob's message is encrypted.
     let token = alice.session().expect("session").access_token;
     let path = format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=20", room.room_id());

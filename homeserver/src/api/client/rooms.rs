@@ -114,7 +114,10 @@ pub async fn public_rooms(
     Ruma { body, .. }: Ruma<get_public_rooms::v3::Request>,
 ) -> Result<RumaResponse<get_public_rooms::v3::Response>> {
     let limit = body.limit.map(|l| u64::from(l) as usize);
-    let page = services.rooms.public_rooms(None, limit, body.since.as_deref()).await?;
+    let page = services
+        .rooms
+        .public_rooms_of(body.server.as_deref(), None, limit, body.since.as_deref())
+        .await?;
     let mut response = get_public_rooms::v3::Response::new(page.chunk);
     response.next_batch = page.next_batch;
     response.prev_batch = page.prev_batch;
@@ -128,7 +131,10 @@ pub async fn public_rooms_filtered(
 ) -> Result<RumaResponse<get_public_rooms_filtered::v3::Response>> {
     let limit = body.limit.map(|l| u64::from(l) as usize);
     let term = body.filter.generic_search_term.as_deref();
-    let page = services.rooms.public_rooms(term, limit, body.since.as_deref()).await?;
+    let page = services
+        .rooms
+        .public_rooms_of(body.server.as_deref(), term, limit, body.since.as_deref())
+        .await?;
     let mut response = get_public_rooms_filtered::v3::Response::new();
     response.chunk = page.chunk;
     response.next_batch = page.next_batch;

@@ -1,7 +1,10 @@
-//! Other servers asking for this server's users' keys.
+//! Other servers asking for this server's users' keys and devices.
 
 use axum::extract::State;
-use ruma::api::federation::keys::{claim_keys, get_keys};
+use ruma::api::federation::{
+    device::get_devices,
+    keys::{claim_keys, get_keys},
+};
 
 use super::Fed;
 use crate::{api::ruma::RumaResponse, error::Result, services::Services};
@@ -24,4 +27,32 @@ pub async fn claim_keys(
 ) -> Result<RumaResponse<claim_keys::v1::Response>> {
     let claimed = services.keys.claim_local(&body.one_time_keys).await?;
     Ok(claim_keys::v1::Response::new(claimed.one_time_keys).into())
+}
+
+/// A local user's devices with their keys (another server resyncing its
+/// copy of the user's device list).
+pub async fn user_devices(
+    State(services): State<Services>,
+    Fed { body, .. }: Fed<get_devices::v1::Request>,
+) -> Result<RumaResponse<get_devices::v1::Response>> {
+    if body.user_id.server_name() != services.federation.server_name() {
+        return Err(crate::error::Error::not_found("not a user of this server"));
+    }
+    let mut keys = ruma::api::client::keys::get_keys::v3::Response::new();
+    let wanted = std::collections::BTreeMap::from([(body.user_id.clone(), Vec::new())]);
+    services.keys.query_local(None, &wanted, &mut keys).await?;
+    let stream_id =
+        ruma::UInt::try_from(services.keys.device_list_position().await?).unwrap_or_default();
+    let mut response = get_devices::v1::Response::new(body.user_id.clone(), stream_id);
+    for (device_id, device_keys) in keys.device_keys.remove(&body.user_id).unwrap_or_default() {
+        let name = serde_json::from_str::<serde_json::Value>(device_keys.json().get())
+            .ok()
+            .and_then(|k| k["unsigned"]["device_display_name"].as_str().map(str::to_owned));
+        let mut device = get_devices::v1::UserDevice::new(device_id, device_keys);
+        device.device_display_name = name;
+        response.devices.push(device);
+    }
+    response.master_key = keys.master_keys.remove(&body.user_id);
+    response.self_signing_key = keys.self_signing_keys.remove(&body.user_id);
+    Ok(response.into())
 }

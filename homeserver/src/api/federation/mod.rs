@@ -64,6 +64,8 @@ pub fn router() -> Router<Services> {
     use ruma::api::federation::{
         authenticated_media::get_content,
         backfill::get_backfill,
+        device::get_devices,
+        directory::{get_public_rooms, get_public_rooms_filtered},
         discovery::{
             get_remote_server_keys, get_remote_server_keys_batch, get_server_keys,
             get_server_version,
@@ -96,5 +98,8 @@ pub fn router() -> Router<Services> {
         .ruma::<get_profile_information::v1::Request, _, _>(query::profile)
         .ruma::<get_keys::v1::Request, _, _>(e2ee::query_keys)
         .ruma::<get_content::v1::Request, _, _>(query::media)
+        .ruma::<get_public_rooms::v1::Request, _, _>(query::public_rooms)
+        .ruma::<get_public_rooms_filtered::v1::Request, _, _>(query::public_rooms_filtered)
         .ruma::<claim_keys::v1::Request, _, _>(e2ee::claim_keys)
+        .ruma::<get_devices::v1::Request, _, _>(e2ee::user_devices)
 }

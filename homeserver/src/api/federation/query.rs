@@ -3,6 +3,7 @@
 use axum::extract::State;
 use ruma::api::federation::{
     authenticated_media::{Content, ContentMetadata, FileOrLocation, get_content},
+    directory::{get_public_rooms, get_public_rooms_filtered},
     query::{get_profile_information, get_room_information},
 };
 use ruma::http_headers::{ContentDisposition, ContentDispositionType};
@@ -50,4 +51,33 @@ pub async fn media(
     let disposition = ContentDisposition::new(ContentDispositionType::Attachment);
     let content = FileOrLocation::File(Content::new(file, content_type, disposition));
     Ok(get_content::v1::Response::new(ContentMetadata::new(), content).into())
+}
+
+pub async fn public_rooms(
+    State(services): State<Services>,
+    Fed { body, .. }: Fed<get_public_rooms::v1::Request>,
+) -> Result<RumaResponse<get_public_rooms::v1::Response>> {
+    let limit = body.limit.map(|l| u64::from(l) as usize);
+    let page = services.rooms.public_rooms(None, limit, body.since.as_deref()).await?;
+    let mut response = get_public_rooms::v1::Response::new();
+    response.chunk = page.chunk;
+    response.next_batch = page.next_batch;
+    response.prev_batch = page.prev_batch;
+    response.total_room_count_estimate = ruma::UInt::try_from(page.total as u64).ok();
+    Ok(response.into())
+}
+
+pub async fn public_rooms_filtered(
+    State(services): State<Services>,
+    Fed { body, .. }: Fed<get_public_rooms_filtered::v1::Request>,
+) -> Result<RumaResponse<get_public_rooms_filtered::v1::Response>> {
+    let limit = body.limit.map(|l| u64::from(l) as usize);
+    let term = body.filter.generic_search_term.as_deref();
+    let page = services.rooms.public_rooms(term, limit, body.since.as_deref()).await?;
+    let mut response = get_public_rooms_filtered::v1::Response::new();
+    response.chunk = page.chunk;
+    response.next_batch = page.next_batch;
+    response.prev_batch = page.prev_batch;
+    response.total_room_count_estimate = ruma::UInt::try_from(page.total as u64).ok();
+    Ok(response.into())
 }

@@ -175,6 +175,11 @@ impl Keys {
         self.announce(&update.user_id, position).await
     }
 
+    /// The device-lists stream position (the `stream_id` of a resync).
+    pub async fn device_list_position(&self) -> Result<i64> {
+        self.store.stream_position("device_lists").await
+    }
+
     /// Tells the servers of users sharing a room with a local user that
     /// the user's devices changed.
     pub(super) async fn send_device_list_update(

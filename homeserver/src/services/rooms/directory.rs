@@ -1,5 +1,6 @@
 //! Room aliases and the public room directory.
 
+use ruma::api::federation::directory::get_public_rooms_filtered;
 use ruma::{OwnedRoomAliasId, RoomAliasId, RoomId, UserId, events::room::member::MembershipState};
 
 use super::Rooms;
@@ -95,6 +96,33 @@ pub struct PublicRoomsPage {
 }
 
 impl Rooms {
+    /// The published rooms of `server` (this one when None), asked of that
+    /// server over federation when it is another.
+    pub async fn public_rooms_of(
+        &self,
+        server: Option<&ruma::ServerName>,
+        search: Option<&str>,
+        limit: Option<usize>,
+        since: Option<&str>,
+    ) -> Result<PublicRoomsPage> {
+        let Some(server) = server.filter(|s| *s != self.inner.config.server.server_name) else {
+            return self.public_rooms(search, limit, since).await;
+        };
+        let mut request = get_public_rooms_filtered::v1::Request::new();
+        request.limit = limit.and_then(|l| ruma::UInt::try_from(l as u64).ok());
+        request.since = since.map(str::to_owned);
+        request.filter.generic_search_term = search.map(str::to_owned);
+        let answer = self.inner.federation.send(server, request).await?;
+        let total =
+            answer.total_room_count_estimate.map_or(answer.chunk.len(), |n| u64::from(n) as usize);
+        Ok(PublicRoomsPage {
+            chunk: answer.chunk,
+            next_batch: answer.next_batch,
+            prev_batch: answer.prev_batch,
+            total,
+        })
+    }
+
     /// The published rooms, optionally matching a search term, by offset.
     pub async fn public_rooms(
         &self,
