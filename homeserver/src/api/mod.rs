@@ -23,6 +23,21 @@ use tracing::{Span, field::Empty};
 
 use crate::{error::Error, services::Services};
 
+/// Fills a public room directory answer from a page: the client and the
+/// federation APIs share the shape, not the type.
+macro_rules! public_rooms_page {
+    ($response:expr, $page:expr) => {{
+        let mut response = $response;
+        let page = $page;
+        response.chunk = page.chunk;
+        response.next_batch = page.next_batch;
+        response.prev_batch = page.prev_batch;
+        response.total_room_count_estimate = ruma::UInt::try_from(page.total as u64).ok();
+        response
+    }};
+}
+pub(crate) use public_rooms_page;
+
 /// The whole HTTP surface of the server.
 pub fn router(services: Services) -> Router {
     let timeout = services.config.limits.request_timeout;

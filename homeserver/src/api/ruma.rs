@@ -118,13 +118,10 @@ where
 
     async fn from_request(request: Request, services: &Services) -> Result<Self> {
         let (mut parts, body) = request.into_parts();
-        let params = RawPathParams::from_request_parts(&mut parts, services)
-            .await
-            .map_err(|e| Error::invalid_param(e.to_string()))?;
-        let mut path_args: Vec<&str> = params.iter().map(|(_, value)| value).collect();
+        let mut path_args = path_args(&mut parts, services).await?;
         // Routes that leave out an empty trailing state key (see `ruma()`).
         if path_args.len() + 1 == T::_path_parameters().len() {
-            path_args.push("");
+            path_args.push(String::new());
         }
 
         // Authenticate before reading anything the client sent.
@@ -152,10 +149,30 @@ where
 
         let bytes = read_body(body, services.config.limits.max_request_bytes).await?;
         let request = http::Request::from_parts(parts, bytes.as_ref());
-        let body =
-            T::try_from_http_request(request, &path_args).map_err(|e| request_error(&bytes, e))?;
+        let body = parse(request, &path_args, &bytes)?;
         Ok(Self { body, auth })
     }
+}
+
+/// The values of the route's path parameters, in order.
+pub(crate) async fn path_args(
+    parts: &mut http::request::Parts,
+    services: &Services,
+) -> Result<Vec<String>> {
+    let params = RawPathParams::from_request_parts(parts, services)
+        .await
+        .map_err(|e| Error::invalid_param(e.to_string()))?;
+    Ok(params.iter().map(|(_, value)| value.to_owned()).collect())
+}
+
+/// Parses a read request as the ruma type `T`.
+pub(crate) fn parse<T: IncomingRequest>(
+    request: http::Request<&[u8]>,
+    path_args: &[String],
+    bytes: &[u8],
+) -> Result<T> {
+    let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
+    T::try_from_http_request(request, &args).map_err(|e| request_error(bytes, e))
 }
 
 /// The client's address: the peer's, or, behind a trusted proxy, the

@@ -118,11 +118,7 @@ pub async fn public_rooms(
         .rooms
         .public_rooms_of(body.server.as_deref(), None, limit, body.since.as_deref())
         .await?;
-    let mut response = get_public_rooms::v3::Response::new(page.chunk);
-    response.next_batch = page.next_batch;
-    response.prev_batch = page.prev_batch;
-    response.total_room_count_estimate = ruma::UInt::try_from(page.total as u64).ok();
-    Ok(response.into())
+    Ok(crate::api::public_rooms_page!(get_public_rooms::v3::Response::new(Vec::new()), page).into())
 }
 
 pub async fn public_rooms_filtered(
@@ -135,12 +131,7 @@ pub async fn public_rooms_filtered(
         .rooms
         .public_rooms_of(body.server.as_deref(), term, limit, body.since.as_deref())
         .await?;
-    let mut response = get_public_rooms_filtered::v3::Response::new();
-    response.chunk = page.chunk;
-    response.next_batch = page.next_batch;
-    response.prev_batch = page.prev_batch;
-    response.total_room_count_estimate = ruma::UInt::try_from(page.total as u64).ok();
-    Ok(response.into())
+    Ok(crate::api::public_rooms_page!(get_public_rooms_filtered::v3::Response::new(), page).into())
 }
 
 pub async fn upgrade(

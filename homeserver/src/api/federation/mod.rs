@@ -10,14 +10,11 @@ mod transactions;
 
 use axum::{
     Router,
-    extract::{FromRequest, FromRequestParts, RawPathParams, Request},
+    extract::{FromRequest, Request},
 };
-use ruma::{
-    OwnedServerName,
-    api::{IncomingRequest, IncomingRequestExt},
-};
+use ruma::{OwnedServerName, api::IncomingRequest};
 
-use super::ruma::{RumaRouter, read_body, request_error};
+use super::ruma::{RumaRouter, parse, path_args, read_body};
 use crate::{
     error::{Error, Result},
     services::{Services, rate_limit::LimitClass},
@@ -41,21 +38,14 @@ where
 
     async fn from_request(request: Request, services: &Services) -> Result<Self> {
         let (mut parts, body) = request.into_parts();
-        let params = RawPathParams::from_request_parts(&mut parts, services)
-            .await
-            .map_err(|e| Error::invalid_param(e.to_string()))?;
-        let path_args: Vec<String> = params.iter().map(|(_, value)| value.to_owned()).collect();
+        let path_args = path_args(&mut parts, services).await?;
         // The signature covers the body, so it is read (bounded) first.
         let bytes = read_body(body, MAX_BODY).await?;
         let request = http::Request::from_parts(parts, bytes.as_ref());
         let origin = services.federation.authenticate(&request).await?;
         tracing::Span::current().record("user", origin.as_str());
         services.rate_limits.check(LimitClass::Federation, origin.as_str())?;
-        let body = T::try_from_http_request(
-            request,
-            &path_args.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-        .map_err(|e| request_error(&bytes, e))?;
+        let body = parse(request, &path_args, &bytes)?;
         Ok(Self { origin, body })
     }
 }

@@ -59,12 +59,7 @@ pub async fn public_rooms(
 ) -> Result<RumaResponse<get_public_rooms::v1::Response>> {
     let limit = body.limit.map(|l| u64::from(l) as usize);
     let page = services.rooms.public_rooms(None, limit, body.since.as_deref()).await?;
-    let mut response = get_public_rooms::v1::Response::new();
-    response.chunk = page.chunk;
-    response.next_batch = page.next_batch;
-    response.prev_batch = page.prev_batch;
-    response.total_room_count_estimate = ruma::UInt::try_from(page.total as u64).ok();
-    Ok(response.into())
+    Ok(crate::api::public_rooms_page!(get_public_rooms::v1::Response::new(), page).into())
 }
 
 pub async fn public_rooms_filtered(
@@ -74,10 +69,5 @@ pub async fn public_rooms_filtered(
     let limit = body.limit.map(|l| u64::from(l) as usize);
     let term = body.filter.generic_search_term.as_deref();
     let page = services.rooms.public_rooms(term, limit, body.since.as_deref()).await?;
-    let mut response = get_public_rooms_filtered::v1::Response::new();
-    response.chunk = page.chunk;
-    response.next_batch = page.next_batch;
-    response.prev_batch = page.prev_batch;
-    response.total_room_count_estimate = ruma::UInt::try_from(page.total as u64).ok();
-    Ok(response.into())
+    Ok(crate::api::public_rooms_page!(get_public_rooms_filtered::v1::Response::new(), page).into())
 }

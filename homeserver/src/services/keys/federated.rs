@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
 use super::Keys;
-use crate::{error::Result, services::sync::notifier::Stream};
+use crate::error::Result;
 
 type Wanted<T> = BTreeMap<OwnedUserId, T>;
 
@@ -139,24 +139,8 @@ impl Keys {
             recipients.push(user_id.clone());
         }
         // The origin stands in for the sending device in the duplicate check.
-        let position = self
-            .store
-            .queue_to_device(
-                edu.sender.as_str(),
-                origin.as_str(),
-                &edu.message_id,
-                &edu.kind,
-                &rows,
-            )
-            .await?;
-        if let Some(position) = position {
-            self.notifier.advance(
-                Stream::ToDevice,
-                position,
-                recipients.iter().map(|u| u.as_ref()),
-            );
-        }
-        Ok(())
+        let sender = (edu.sender.as_str(), origin.as_str());
+        self.deliver(sender, &edu.message_id, &edu.kind, &rows, &recipients).await
     }
 
     /// An `m.device_list_update` EDU: the user's devices changed; local

@@ -67,16 +67,22 @@ impl Keys {
             let kind = event_type.to_string();
             self.send_remote_to_device(&requester.user_id, &kind, txn_id, remote).await?;
         }
-        let position = self
-            .store
-            .queue_to_device(
-                requester.user_id.as_str(),
-                requester.device_id.as_str(),
-                txn_id,
-                &event_type.to_string(),
-                &rows,
-            )
-            .await?;
+        let sender = (requester.user_id.as_str(), requester.device_id.as_str());
+        self.deliver(sender, txn_id, &event_type.to_string(), &rows, &recipients).await
+    }
+
+    /// Queues messages for local devices once per (sender, device, txn id)
+    /// and wakes the recipients' syncs.
+    pub(super) async fn deliver(
+        &self,
+        (sender, sender_device): (&str, &str),
+        txn_id: &str,
+        event_type: &str,
+        rows: &[(String, String, String)],
+        recipients: &[OwnedUserId],
+    ) -> Result<()> {
+        let position =
+            self.store.queue_to_device(sender, sender_device, txn_id, event_type, rows).await?;
         if let Some(position) = position {
             self.notifier.advance(
                 Stream::ToDevice,

@@ -28,8 +28,9 @@ use crate::{
     store::ResolvedState,
 };
 
-/// The state an invitee sees before joining.
-const INVITE_STATE: [&str; 6] = [
+/// The state an invitee sees before joining (also what sync shows with an
+/// invite).
+pub const INVITE_STATE: [&str; 6] = [
     "m.room.create",
     "m.room.join_rules",
     "m.room.name",
@@ -120,10 +121,8 @@ impl Rooms {
             Some(version) => version,
             None => self.room_version(room_id).await?,
         };
-        let rules =
-            version.rules().ok_or_else(|| Error::UnsupportedRoomVersion(version.to_string()))?;
         let leave =
-            self.sign_template(room_id, user_id, "leave", &rules, &answer.event, reason).await?;
+            self.sign_template(room_id, user_id, "leave", &version, &answer.event, reason).await?;
         let request = create_leave_event::v2::Request::new(
             room_id.to_owned(),
             leave.event_id.clone(),

@@ -169,10 +169,8 @@ impl Rooms {
         request.ver = supported_versions();
         let answer = self.inner.federation.send(server, request).await?;
         let version = answer.room_version.unwrap_or(RoomVersionId::V1);
-        let rules =
-            version.rules().ok_or_else(|| Error::UnsupportedRoomVersion(version.to_string()))?;
         let join =
-            self.sign_template(room_id, user_id, "join", &rules, &answer.event, reason).await?;
+            self.sign_template(room_id, user_id, "join", &version, &answer.event, reason).await?;
         let request = create_join_event::v2::Request::new(
             room_id.to_owned(),
             join.event_id.clone(),
@@ -195,10 +193,12 @@ impl Rooms {
         room_id: &RoomId,
         user_id: &UserId,
         membership: &str,
-        rules: &ruma::room_version_rules::RoomVersionRules,
+        version: &RoomVersionId,
         template: &RawValue,
         reason: Option<&str>,
     ) -> Result<Pdu> {
+        let rules =
+            version.rules().ok_or_else(|| Error::UnsupportedRoomVersion(version.to_string()))?;
         let mut event: serde_json::Value =
             serde_json::from_str(template.get()).map_err(|e| Error::BadJson(e.to_string()))?;
         let valid_template = event["type"] == "m.room.member"
@@ -217,7 +217,7 @@ impl Rooms {
             }
         }
         let server_name = &self.inner.config.server.server_name;
-        sign_event(event, Some(room_id), rules, server_name, &self.inner.key)
+        sign_event(event, Some(room_id), &rules, server_name, &self.inner.key)
     }
 
     /// Checks the state and auth chain a send_join answered: signatures of

@@ -33,6 +33,7 @@ pub use self::{
     builder::EventDraft,
     create::CreateRoom,
     directory::PublicRoomsPage,
+    federated_invite::INVITE_STATE,
     federated_join::supported_versions,
     history::{Context, Direction, MessagesPage, MessagesQuery, token as history_token},
     relations::{RelationsPage, RelationsQuery},

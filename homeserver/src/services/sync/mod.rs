@@ -581,14 +581,6 @@ impl SyncService {
         incremental: bool,
         changes: &[EventRow],
     ) -> Result<Vec<(OwnedRoomId, Vec<Raw<ruma::events::AnyStrippedStateEvent>>)>> {
-        const SHOWN: [&str; 6] = [
-            "m.room.create",
-            "m.room.join_rules",
-            "m.room.name",
-            "m.room.avatar",
-            "m.room.canonical_alias",
-            "m.room.encryption",
-        ];
         let mut rooms = Vec::new();
         for room_id in candidates {
             if incremental && !changes.iter().any(|row| &row.room_id == room_id) {
@@ -601,7 +593,10 @@ impl SyncService {
                     let mut events: Vec<JsonValue> = head
                         .state
                         .values()
-                        .filter(|pdu| SHOWN.contains(&pdu.kind.to_string().as_str()))
+                        .filter(|pdu| {
+                            crate::services::rooms::INVITE_STATE
+                                .contains(&pdu.kind.to_string().as_str())
+                        })
                         .map(|pdu| stripped(pdu))
                         .collect();
                     if let Some(member) = head.get(&StateEventType::RoomMember, user.as_str()) {
