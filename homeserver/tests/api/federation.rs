@@ -363,6 +363,25 @@ async fn media_of_one_server_is_served_by_another(backend: Backend) {
     assert_eq!(kept.bytes().await.expect("bytes").as_ref(), picture.as_slice());
 }
 
+async fn rooms_of_older_versions_federate(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let b = server(backend, &ca).await;
+    let alice = a.register("alice", "correct horse").await;
+    let bob = b.register("bob", "battery staple").await;
+    for version in ["3", "5", "7", "9", "10", "11"] {
+        let room_id = a
+            .create_room(&alice.token, json!({"preset": "public_chat", "room_version": version}))
+            .await;
+        // By room id, with the server to go through.
+        let path = format!("/_matrix/client/v3/join/{room_id}?via={}", a.name());
+        b.post(&path, Some(&bob.token), json!({})).await.ok();
+        let text = format!("hello in v{version}");
+        b.send_text(&bob.token, &room_id, &text).await;
+        sync_until(&a, &alice, |s| timeline_bodies(s, &room_id).contains(&text)).await;
+    }
+}
+
 /// The membership of `user` and the power of `whom` as `server` sees them.
 async fn view(
     server: &TestServer,
@@ -472,6 +491,7 @@ async fn a_state_fork_resolves_alike_everywhere(backend: Backend) {
 }
 
 crate::backend_tests!(
+    rooms_of_older_versions_federate,
     media_of_one_server_is_served_by_another,
     a_user_on_another_server_is_invited,
     a_state_fork_resolves_alike_everywhere,

@@ -55,7 +55,7 @@ async fn create_room_with_presets_and_state(backend: Backend) {
 async fn room_versions_are_checked(backend: Backend) {
     let s = TestServer::new(backend).await;
     let alice = s.register("alice", "pw").await;
-    for version in ["10", "11"] {
+    for version in ["3", "6", "9", "10", "11"] {
         let room =
             s.create_room(&alice.token, json!({"room_version": version, "name": "old"})).await;
         assert!(room.ends_with(":localhost"), "v{version} room ids name the server: {room}");
@@ -69,15 +69,22 @@ async fn room_versions_are_checked(backend: Backend) {
         assert_eq!(create["room_version"], version);
         s.send_text(&alice.token, &room, "works").await;
     }
-    s.post("/_matrix/client/v3/createRoom", Some(&alice.token), json!({"room_version": "999"}))
+    for unsupported in ["999", "1", "2"] {
+        s.post(
+            "/_matrix/client/v3/createRoom",
+            Some(&alice.token),
+            json!({"room_version": unsupported}),
+        )
         .await
         .err(400, "M_UNSUPPORTED_ROOM_VERSION");
+    }
     assert_eq!(
         s.get("/_matrix/client/v3/joined_rooms", Some(&alice.token)).await.ok()["joined_rooms"]
             .as_array()
             .expect("rooms")
             .len(),
-        2
+        5,
+        "unsupported versions made no rooms"
     );
 }
 

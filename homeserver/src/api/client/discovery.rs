@@ -51,7 +51,7 @@ pub async fn capabilities(
 ) -> Result<RumaResponse<get_capabilities::v3::Response>> {
     let mut capabilities = Capabilities::new();
     capabilities.change_password.enabled = true;
-    let available = [RoomVersionId::V10, RoomVersionId::V11, RoomVersionId::V12]
+    let available = crate::services::rooms::SUPPORTED_VERSIONS
         .into_iter()
         .map(|v| (v, RoomVersionStability::Stable))
         .collect();

@@ -12,9 +12,21 @@ use serde_json::{Value as JsonValue, json};
 use super::{EventDraft, Rooms, head::RoomHead};
 use crate::error::{Error, Result};
 
-/// The room versions this server creates rooms in.
-pub const SUPPORTED_VERSIONS: [RoomVersionId; 3] =
-    [RoomVersionId::V10, RoomVersionId::V11, RoomVersionId::V12];
+/// The room versions this server creates and joins rooms in. Versions 1
+/// and 2 (event ids chosen by the sender, references as id/hash pairs) are
+/// not among them.
+pub const SUPPORTED_VERSIONS: [RoomVersionId; 10] = [
+    RoomVersionId::V3,
+    RoomVersionId::V4,
+    RoomVersionId::V5,
+    RoomVersionId::V6,
+    RoomVersionId::V7,
+    RoomVersionId::V8,
+    RoomVersionId::V9,
+    RoomVersionId::V10,
+    RoomVersionId::V11,
+    RoomVersionId::V12,
+];
 pub const DEFAULT_VERSION: RoomVersionId = RoomVersionId::V12;
 
 /// What a client asked for in POST /createRoom.
@@ -126,7 +138,8 @@ impl Rooms {
             merge(&mut create, extra);
             create["room_version"] = json!(version.as_str());
         }
-        if matches!(version, RoomVersionId::V10) {
+        // Before v11 the creator is named in the content.
+        if !head.rules.authorization.use_room_create_sender {
             create["creator"] = json!(creator);
         }
         let room_id_for_create = if matches!(version, RoomVersionId::V12) {

@@ -28,10 +28,9 @@ use crate::{
     store::ResolvedState,
 };
 
-/// The room versions this server can join.
+/// The room versions this server can join (those it can create too).
 pub fn supported_versions() -> Vec<RoomVersionId> {
-    use RoomVersionId as V;
-    vec![V::V12, V::V11, V::V10, V::V9, V::V8, V::V7, V::V6, V::V5, V::V4, V::V3, V::V2, V::V1]
+    super::create::SUPPORTED_VERSIONS.iter().rev().cloned().collect()
 }
 
 pub(super) fn raw(pdu: &Pdu) -> Result<Box<RawValue>> {

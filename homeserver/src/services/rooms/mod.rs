@@ -31,7 +31,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 pub use self::{
     builder::EventDraft,
-    create::CreateRoom,
+    create::{CreateRoom, SUPPORTED_VERSIONS},
     directory::PublicRoomsPage,
     federated_invite::INVITE_STATE,
     federated_join::supported_versions,
