@@ -382,6 +382,40 @@ async fn rooms_of_older_versions_federate(backend: Backend) {
     }
 }
 
+async fn a_knock_from_another_server_is_let_in(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let b = server(backend, &ca).await;
+    let alice = a.register("alice", "correct horse").await;
+    let bob = b.register("bob", "battery staple").await;
+    let knock_rule =
+        json!({"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}});
+    let room_id = a
+        .create_room(&alice.token, json!({"preset": "private_chat", "name": "Members only", "initial_state": [knock_rule]}))
+        .await;
+    let path = format!("/_matrix/client/v3/knock/{room_id}?via={}", a.name());
+    b.post(&path, Some(&bob.token), json!({"reason": "let me in"})).await.ok();
+    let member = format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{}", bob.user_id);
+    let knock = a.get(&member, Some(&alice.token)).await.ok();
+    assert_eq!(knock["membership"], "knock");
+    assert_eq!(knock["reason"], "let me in");
+    // Bob's server shows the knock with the room's name.
+    let sync = sync_until(&b, &bob, |s| s["rooms"]["knock"].get(&room_id).is_some()).await;
+    let shown = &sync["rooms"]["knock"][&room_id]["knock_state"]["events"];
+    assert!(
+        shown.as_array().into_iter().flatten().any(|e| e["content"]["name"] == "Members only"),
+        "{shown}"
+    );
+
+    a.invite(&alice.token, &room_id, &bob.user_id).await.ok();
+    b.join(&bob.token, &room_id).await.ok();
+    b.send_text(&bob.token, &room_id, "thanks for letting me in").await;
+    sync_until(&a, &alice, |s| {
+        timeline_bodies(s, &room_id).contains(&"thanks for letting me in".to_owned())
+    })
+    .await;
+}
+
 /// The membership of `user` and the power of `whom` as `server` sees them.
 async fn view(
     server: &TestServer,
@@ -491,6 +525,7 @@ async fn a_state_fork_resolves_alike_everywhere(backend: Backend) {
 }
 
 crate::backend_tests!(
+    a_knock_from_another_server_is_let_in,
     rooms_of_older_versions_federate,
     media_of_one_server_is_served_by_another,
     a_user_on_another_server_is_invited,

@@ -153,7 +153,9 @@ pub async fn knock(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<knock_room::v3::Request>,
 ) -> Result<RumaResponse<knock_room::v3::Response>> {
-    let room_id =
-        services.rooms.knock(&body.room_id_or_alias, &auth.user_id, body.reason.as_deref()).await?;
+    let room_id = services
+        .rooms
+        .knock(&body.room_id_or_alias, &auth.user_id, body.reason.as_deref(), &body.via)
+        .await?;
     Ok(knock_room::v3::Response::new(room_id).into())
 }

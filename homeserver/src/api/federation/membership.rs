@@ -4,8 +4,8 @@ use axum::extract::State;
 use ruma::{
     CanonicalJsonObject,
     api::federation::membership::{
-        create_invite, create_join_event, create_leave_event, prepare_join_event,
-        prepare_leave_event,
+        create_invite, create_join_event, create_knock_event, create_leave_event,
+        prepare_join_event, prepare_knock_event, prepare_leave_event,
     },
 };
 
@@ -84,4 +84,25 @@ pub async fn send_leave(
         .receive_membership(&origin, &body.room_id, &body.event_id, json, "leave")
         .await?;
     Ok(create_leave_event::v2::Response::new().into())
+}
+
+pub async fn make_knock(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<prepare_knock_event::v1::Request>,
+) -> Result<RumaResponse<prepare_knock_event::v1::Response>> {
+    let (version, event) = services
+        .rooms
+        .make_membership(&origin, &body.room_id, &body.user_id, "knock", &body.ver)
+        .await?;
+    Ok(prepare_knock_event::v1::Response::new(version, event).into())
+}
+
+pub async fn send_knock(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<create_knock_event::v1::Request>,
+) -> Result<RumaResponse<create_knock_event::v1::Response>> {
+    let json: CanonicalJsonObject =
+        serde_json::from_str(body.pdu.get()).map_err(|e| Error::BadJson(e.to_string()))?;
+    let state = services.rooms.send_knock(&origin, &body.room_id, &body.event_id, json).await?;
+    Ok(create_knock_event::v1::Response::new(state).into())
 }

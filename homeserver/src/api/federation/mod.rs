@@ -63,8 +63,8 @@ pub fn router() -> Router<Services> {
         event::{get_event, get_missing_events, get_room_state_ids},
         keys::{claim_keys, get_keys},
         membership::{
-            create_invite, create_join_event, create_leave_event, prepare_join_event,
-            prepare_leave_event,
+            create_invite, create_join_event, create_knock_event, create_leave_event,
+            prepare_join_event, prepare_knock_event, prepare_leave_event,
         },
         query::{get_profile_information, get_room_information},
         transactions::send_transaction_message,
@@ -84,6 +84,8 @@ pub fn router() -> Router<Services> {
         .ruma::<create_invite::v2::Request, _, _>(membership::invite)
         .ruma::<prepare_leave_event::v1::Request, _, _>(membership::make_leave)
         .ruma::<create_leave_event::v2::Request, _, _>(membership::send_leave)
+        .ruma::<prepare_knock_event::v1::Request, _, _>(membership::make_knock)
+        .ruma::<create_knock_event::v1::Request, _, _>(membership::send_knock)
         .ruma::<get_room_information::v1::Request, _, _>(query::directory)
         .ruma::<get_profile_information::v1::Request, _, _>(query::profile)
         .ruma::<get_keys::v1::Request, _, _>(e2ee::query_keys)

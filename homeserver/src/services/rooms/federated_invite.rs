@@ -9,7 +9,8 @@ use std::sync::Arc;
 use ruma::{
     CanonicalJsonObject, EventId, RoomId, RoomVersionId, ServerName, UserId,
     api::federation::membership::{
-        RawStrippedState, create_invite, create_leave_event, prepare_leave_event,
+        RawStrippedState, create_invite, create_knock_event, create_leave_event,
+        prepare_knock_event, prepare_leave_event,
     },
     events::{StateEventType, TimelineEventType, room::member::MembershipState},
 };
@@ -54,29 +55,16 @@ impl Rooms {
             content["is_direct"] = serde_json::json!(true);
         }
         let draft = EventDraft::state(TimelineEventType::RoomMember, target.as_str(), content);
-        let (event, rules, version, shown) = self
+        let (event, rules, version) = self
             .with_head(room_id, |head| {
-                let shown: Vec<Arc<Pdu>> = head
-                    .state
-                    .values()
-                    .filter(|p| INVITE_STATE.contains(&p.kind.to_string().as_str()))
-                    .cloned()
-                    .collect();
-                (
-                    template(head, Some(room_id), sender, draft),
-                    head.rules.clone(),
-                    head.version.clone(),
-                    shown,
-                )
+                let event = template(head, Some(room_id), sender, draft);
+                (event, head.rules.clone(), head.version.clone())
             })
             .await?;
         let own = &self.inner.config.server.server_name;
         let invite = sign_event(event?, Some(room_id), &rules, own, &self.inner.key)?;
         self.with_head(room_id, |head| authorize(head, &invite)).await??;
-        let mut state = Vec::with_capacity(shown.len());
-        for pdu in &shown {
-            state.push(RawStrippedState::Pdu(raw(pdu)?));
-        }
+        let state = self.stub_state(room_id).await?;
         let request = create_invite::v2::Request::new(
             room_id.to_owned(),
             invite.event_id.clone(),
@@ -104,6 +92,69 @@ impl Rooms {
         let signed = Pdu::from_json(checked.event_id, room_id.to_owned(), checked.json)?;
         self.process_remote(server, Arc::new(signed), 0, Some(server)).await?;
         Ok(())
+    }
+
+    /// The room's public state as PDUs, for an invitee or a knocker.
+    async fn stub_state(&self, room_id: &RoomId) -> Result<Vec<RawStrippedState>> {
+        let shown: Vec<Arc<Pdu>> = self
+            .with_head(room_id, |head| {
+                head.state
+                    .values()
+                    .filter(|p| INVITE_STATE.contains(&p.kind.to_string().as_str()))
+                    .cloned()
+                    .collect()
+            })
+            .await?;
+        shown.iter().map(|pdu| Ok(RawStrippedState::Pdu(raw(pdu)?))).collect()
+    }
+
+    /// send_knock: takes a knock from `origin`'s user and answers the
+    /// room's public state.
+    pub async fn send_knock(
+        &self,
+        origin: &ServerName,
+        room_id: &RoomId,
+        event_id: &EventId,
+        json: CanonicalJsonObject,
+    ) -> Result<Vec<RawStrippedState>> {
+        self.receive_membership(origin, room_id, event_id, json, "knock").await?;
+        self.stub_state(room_id).await
+    }
+
+    /// Knocks on a room this server is not in, through one of `servers`.
+    pub(super) async fn knock_remote(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        servers: &[ruma::OwnedServerName],
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let own = self.inner.config.server.server_name.clone();
+        let mut last_error = Error::not_found("no server to knock through");
+        for server in servers.iter().filter(|s| **s != own).cloned().collect::<Vec<_>>() {
+            let mut request =
+                prepare_knock_event::v1::Request::new(room_id.to_owned(), user_id.to_owned());
+            request.ver = super::supported_versions();
+            let answer = match self.inner.federation.send(&server, request).await {
+                Ok(answer) => answer,
+                Err(error) => {
+                    last_error = error;
+                    continue;
+                }
+            };
+            let version = answer.room_version;
+            let knock = self
+                .sign_template(room_id, user_id, "knock", &version, &answer.event, reason)
+                .await?;
+            let request = create_knock_event::v1::Request::new(
+                room_id.to_owned(),
+                knock.event_id.clone(),
+                raw(&knock)?,
+            );
+            let state = self.inner.federation.send(&server, request).await?.knock_room_state;
+            return self.keep_invite_stub(room_id, &version, Arc::new(knock), &state).await;
+        }
+        Err(last_error)
     }
 
     /// Declines an invite to a room this server is not in: the leave goes
@@ -193,7 +244,8 @@ impl Rooms {
         raw(&signed)
     }
 
-    /// A room known only through an invite: its public state and the invite.
+    /// A room known only through an invite or a knock: its public state
+    /// and that membership event.
     async fn keep_invite_stub(
         &self,
         room_id: &RoomId,

@@ -163,8 +163,24 @@ impl Rooms {
         room: &RoomOrAliasId,
         user_id: &UserId,
         reason: Option<&str>,
+        via: &[OwnedServerName],
     ) -> Result<OwnedRoomId> {
-        let room_id = self.resolve_room(room).await?;
+        let (room_id, mut servers) = self.resolve_room_and_servers(room).await?;
+        servers.extend(via.iter().cloned());
+        servers.extend(room_id.server_name().map(ToOwned::to_owned));
+        let local_members = match self.store().room_version(room_id.as_str()).await? {
+            None => false,
+            Some(_) => {
+                self.with_head(&room_id, |head| {
+                    head.members_with(&[MembershipState::Join]).iter().any(|u| self.is_local(u))
+                })
+                .await?
+            }
+        };
+        if !local_members && self.inner.federation.enabled() && !servers.is_empty() {
+            self.knock_remote(&room_id, user_id, &servers, reason).await?;
+            return Ok(room_id);
+        }
         self.set_membership(&room_id, user_id, user_id, "knock", reason).await?;
         Ok(room_id)
     }
