@@ -97,8 +97,12 @@ impl Services {
         );
         let accounts =
             accounts::Accounts::new(store.clone(), config.clone(), auth.clone(), keys.clone());
-        let presence =
-            ephemeral::Presence::new(store.clone(), notifier.clone(), config.presence.enabled);
+        let presence = ephemeral::Presence::new(
+            store.clone(),
+            notifier.clone(),
+            config.presence.enabled,
+            federation.clone(),
+        );
         let admin = admin::Admin::new(
             store.clone(),
             config.clone(),

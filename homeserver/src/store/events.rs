@@ -344,7 +344,7 @@ async fn persist_one(
 }
 
 /// Writes a full state as a new snapshot group and returns its id.
-async fn insert_snapshot(
+pub(super) async fn insert_snapshot(
     tx: &mut Transaction<'_, Any>,
     room_id: &str,
     state: &[StateEntry],

@@ -1,8 +1,20 @@
 //! Federation's tables: other servers' keys, outlier events and the
 //! outbound queue.
 
-use super::Store;
+use super::{Backend, StateEntry, Store};
 use crate::error::Result;
+
+/// An event of a room's history fetched from another server.
+pub struct BackfilledEvent {
+    pub event_id: String,
+    pub sender: String,
+    pub event_type: String,
+    pub state_key: Option<String>,
+    pub depth: i64,
+    pub origin_server_ts: i64,
+    pub pdu: String,
+    pub relation: Option<(String, String)>,
+}
 
 /// One queued item for a destination: (id, kind `pdu`/`edu`, JSON).
 pub type OutboxRow = (i64, String, String);
@@ -147,6 +159,68 @@ impl Store {
         .bind(depth)
         .bind(limit)
         .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Stores history older than anything the room's timeline holds:
+    /// newest first, at stream positions below every other (negative), so
+    /// pagination finds them in order and no sync sees them as new. They
+    /// share one state group, `state`.
+    pub async fn persist_backfill(
+        &self,
+        room_id: &str,
+        events: &[BackfilledEvent],
+        state: &[StateEntry],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let group = super::events::insert_snapshot(&mut tx, room_id, state).await?;
+        let lowest: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(stream) FROM events").fetch_one(&mut *tx).await?;
+        let mut stream = lowest.unwrap_or(0).min(0);
+        // An identity column takes explicit values only when told to.
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "INSERT INTO events (stream, event_id, room_id, sender, event_type, state_key, depth, \
+                 origin_server_ts, pdu, state_group, relates_to, rel_type) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (event_id) DO NOTHING"
+            }
+            Backend::Postgres => {
+                "INSERT INTO events (stream, event_id, room_id, sender, event_type, state_key, depth, \
+                 origin_server_ts, pdu, state_group, relates_to, rel_type) OVERRIDING SYSTEM VALUE \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (event_id) DO NOTHING"
+            }
+        };
+        for event in events {
+            stream -= 1;
+            sqlx::query(sql)
+                .bind(stream)
+                .bind(&event.event_id)
+                .bind(room_id)
+                .bind(&event.sender)
+                .bind(&event.event_type)
+                .bind(event.state_key.as_deref())
+                .bind(event.depth)
+                .bind(event.origin_server_ts)
+                .bind(&event.pdu)
+                .bind(group)
+                .bind(event.relation.as_ref().map(|(parent, _)| parent.as_str()))
+                .bind(event.relation.as_ref().map(|(_, kind)| kind.as_str()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The room's oldest timeline event: (event_id, pdu).
+    pub async fn oldest_event(&self, room_id: &str) -> Result<Option<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT event_id, pdu FROM events WHERE room_id = $1 ORDER BY stream ASC LIMIT 1",
+        )
+        .bind(room_id)
+        .fetch_optional(&self.pool)
         .await?)
     }
 }

@@ -38,6 +38,7 @@ pub use self::{
     device_keys::OneTimeKeyRow,
     ephemeral::{PresenceRow, ReceiptRow},
     events::{EventRow, NewEvent, ResolvedState, StateEntry, StateGroupCache},
+    federation::BackfilledEvent,
     media::MediaRow,
     registration_tokens::TokenRow,
     search::SearchOrder,

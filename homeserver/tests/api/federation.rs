@@ -125,6 +125,22 @@ async fn users_on_three_servers_talk(backend: Backend) {
     })
     .await;
 
+    // And presence, with its status message.
+    let path = format!("/_matrix/client/v3/presence/{}/status", bob.user_id);
+    b.put(&path, Some(&bob.token), json!({"presence": "online", "status_msg": "on the train"}))
+        .await
+        .ok();
+    sync_until(&a, &alice, |s| {
+        s["presence"]["events"].as_array().is_some_and(|events| {
+            events.iter().any(|e| {
+                e["sender"] == bob.user_id.as_str() && e["content"]["status_msg"] == "on the train"
+            })
+        })
+    })
+    .await;
+    let status = a.get(&path, Some(&alice.token)).await.ok();
+    assert_eq!(status["presence"], "online");
+
     // And so does a read receipt.
     let last = a.send_text(&alice.token, &room_id, "read me").await;
     sync_until(&b, &bob, |s| timeline_bodies(s, &room_id).contains(&"read me".to_owned())).await;
@@ -416,6 +432,45 @@ async fn a_knock_from_another_server_is_let_in(backend: Backend) {
     .await;
 }
 
+async fn history_from_before_a_join_is_backfilled(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let b = server(backend, &ca).await;
+    let alice = a.register("alice", "correct horse").await;
+    let bob = b.register("bob", "battery staple").await;
+    let room_id = a
+        .create_room(&alice.token, json!({"preset": "public_chat", "room_alias_name": "old"}))
+        .await;
+    let said: Vec<String> = (0..70).map(|i| format!("earlier {i}")).collect();
+    for text in &said {
+        a.send_text(&alice.token, &room_id, text).await;
+    }
+    b.join(&bob.token, &format!("#old:{}", a.name())).await.ok();
+    let since = b.sync(&bob.token, None, 0).await["next_batch"].as_str().map(str::to_owned);
+
+    // Paging back from B fetches what came before the join, in order.
+    let mut seen = Vec::new();
+    let mut from: Option<String> = None;
+    for _ in 0..10 {
+        let mut path = format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=30");
+        if let Some(from) = &from {
+            path.push_str(&format!("&from={from}"));
+        }
+        let page = b.get(&path, Some(&bob.token)).await.ok();
+        seen.extend(TestServer::bodies(&page["chunk"]));
+        match page["end"].as_str() {
+            Some(end) => from = Some(end.to_owned()),
+            None => break,
+        }
+    }
+    seen.reverse();
+    assert_eq!(seen, said, "all history, oldest first");
+
+    // Old history is not news: an incremental sync does not show it.
+    let sync = b.sync(&bob.token, since.as_deref(), 0).await;
+    assert!(timeline_bodies(&sync, &room_id).is_empty(), "{sync}");
+}
+
 /// The membership of `user` and the power of `whom` as `server` sees them.
 async fn view(
     server: &TestServer,
@@ -525,6 +580,7 @@ async fn a_state_fork_resolves_alike_everywhere(backend: Backend) {
 }
 
 crate::backend_tests!(
+    history_from_before_a_join_is_backfilled,
     a_knock_from_another_server_is_let_in,
     rooms_of_older_versions_federate,
     media_of_one_server_is_served_by_another,

@@ -16,6 +16,7 @@ pub struct Presence {
     store: Store,
     notifier: Arc<Notifier>,
     enabled: bool,
+    federation: crate::services::federation::Federation,
 }
 
 /// What GET /presence/{user}/status answers.
@@ -37,8 +38,13 @@ impl PresenceStatus {
 }
 
 impl Presence {
-    pub fn new(store: Store, notifier: Arc<Notifier>, enabled: bool) -> Self {
-        Self { store, notifier, enabled }
+    pub fn new(
+        store: Store,
+        notifier: Arc<Notifier>,
+        enabled: bool,
+        federation: crate::services::federation::Federation,
+    ) -> Self {
+        Self { store, notifier, enabled, federation }
     }
 
     pub fn enabled(&self) -> bool {
@@ -60,9 +66,40 @@ impl Presence {
             let peers = self.store.room_peers(user_id.as_str()).await?;
             let peers: Vec<_> =
                 peers.iter().filter_map(|p| <&UserId>::try_from(p.as_str()).ok()).collect();
+            if user_id.server_name() == self.federation.server_name() {
+                self.tell_other_servers(user_id, state, status_msg, &peers).await?;
+            }
             self.notifier.advance(Stream::Presence, position, peers.into_iter().chain([user_id]));
         }
         Ok(())
+    }
+
+    /// An `m.presence` EDU to the servers of those who share a room with
+    /// a local user.
+    async fn tell_other_servers(
+        &self,
+        user_id: &UserId,
+        state: &PresenceState,
+        status_msg: Option<&str>,
+        peers: &[&UserId],
+    ) -> Result<()> {
+        let own = self.federation.server_name();
+        let mut servers: Vec<String> = peers
+            .iter()
+            .map(|p| p.server_name())
+            .filter(|s| *s != own)
+            .map(|s| s.to_string())
+            .collect();
+        servers.sort();
+        servers.dedup();
+        let edu = serde_json::json!({"edu_type": "m.presence", "content": {"push": [{
+            "user_id": user_id,
+            "presence": state.as_str(),
+            "status_msg": status_msg,
+            "last_active_ago": 0,
+            "currently_active": *state == PresenceState::Online,
+        }]}});
+        self.federation.send_edu(&servers, &edu).await
     }
 
     /// Marks a syncing user with `state`, keeping their status message.

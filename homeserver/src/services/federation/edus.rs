@@ -46,6 +46,7 @@ impl Services {
                 }
             }
             "m.receipt" => self.receive_receipts(origin, edu.content).await,
+            "m.presence" => self.receive_presence(origin, edu.content).await,
             "m.direct_to_device" => {
                 if let Err(error) = self.keys.receive_to_device(origin, edu.content).await {
                     tracing::warn!(%error, %origin, "could not queue remote to-device messages");
@@ -58,6 +59,27 @@ impl Services {
                 }
             }
             other => tracing::debug!(edu_type = other, "EDU type not handled"),
+        }
+    }
+
+    /// `m.presence`: {push: [{user_id, presence, status_msg}]}.
+    async fn receive_presence(&self, origin: &ServerName, content: serde_json::Value) {
+        for update in content["push"].as_array().into_iter().flatten() {
+            let Some(user_id) =
+                update["user_id"].as_str().and_then(|u| ruma::UserId::parse(u).ok())
+            else {
+                continue;
+            };
+            if user_id.server_name() != origin {
+                tracing::warn!(%origin, user = %user_id, "presence EDU for another server's user");
+                continue;
+            }
+            let Some(state) = update["presence"].as_str() else { continue };
+            let state = ruma::presence::PresenceState::from(state);
+            let message = update["status_msg"].as_str();
+            if let Err(error) = self.presence.set(&user_id, &state, message).await {
+                tracing::debug!(%error, "remote presence refused");
+            }
         }
     }
 

@@ -130,16 +130,27 @@ impl Rooms {
         let from = match from.as_deref() {
             Some(token) => parse_token(token)?,
             None if dir == Direction::Backward => newest,
-            None => 0,
+            None => i64::MIN,
         };
-        let rows = match dir {
-            Direction::Backward => {
-                self.store().room_events(room_id.as_str(), 0, from, false, limit).await?
-            }
-            Direction::Forward => {
-                self.store().room_events(room_id.as_str(), from, i64::MAX, true, limit).await?
+        let page = |from: i64| async move {
+            match dir {
+                Direction::Backward => {
+                    self.store().room_events(room_id.as_str(), i64::MIN, from, false, limit).await
+                }
+                Direction::Forward => {
+                    self.store().room_events(room_id.as_str(), from, i64::MAX, true, limit).await
+                }
             }
         };
+        let mut rows = page(from).await?;
+        // Paging past the oldest event here: older history may be elsewhere.
+        if dir == Direction::Backward && (rows.len() as i64) < limit {
+            match self.backfill_remote(room_id).await {
+                Ok(true) => rows = page(from).await?,
+                Ok(false) => {}
+                Err(error) => tracing::info!(%error, %room_id, "could not backfill"),
+            }
+        }
         let end = match (dir, rows.last()) {
             (Direction::Backward, Some(last)) if rows.len() as i64 == limit => {
                 Some(token(last.stream - 1))
@@ -334,8 +345,10 @@ impl Rooms {
     ) -> Result<Context> {
         let (row, mut visibility) = self.visible_row(room_id, user_id, event_id).await?;
         let half = (limit.clamp(0, 100) / 2).max(1) as i64;
-        let before_rows =
-            self.store().room_events(room_id.as_str(), 0, row.stream - 1, false, half).await?;
+        let before_rows = self
+            .store()
+            .room_events(room_id.as_str(), i64::MIN, row.stream - 1, false, half)
+            .await?;
         let after_rows =
             self.store().room_events(room_id.as_str(), row.stream, i64::MAX, true, half).await?;
         let start = token(before_rows.last().map_or(row.stream - 1, |r| r.stream - 1));

@@ -2,6 +2,7 @@
 //! build -> hash and sign -> authorize against the room's state -> persist
 //! (group commit) -> notify.
 
+mod backfill;
 pub mod builder;
 mod create;
 mod directory;

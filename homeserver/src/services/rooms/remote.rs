@@ -330,7 +330,7 @@ impl Rooms {
 
     /// The auth events of `pdu`, fetched from `origin` when unknown (kept
     /// as outliers once their own checks pass).
-    async fn auth_events_of(
+    pub(super) async fn auth_events_of(
         &self,
         origin: &ServerName,
         pdu: &Pdu,
@@ -379,7 +379,7 @@ impl Rooms {
 }
 
 /// The room version's rules against the event's own auth events.
-fn authorize_against(head: &RoomHead, pdu: &Pdu, auth: &StateMap) -> Result<()> {
+pub(super) fn authorize_against(head: &RoomHead, pdu: &Pdu, auth: &StateMap) -> Result<()> {
     let rules = &head.rules.authorization;
     let by_id: std::collections::HashMap<&EventId, &Pdu> =
         auth.values().map(|p| (&*p.event_id, p.as_ref())).collect();

@@ -49,10 +49,19 @@ impl TestCa {
     }
 }
 
-/// A free port on 127.0.0.1 (the server binds it right after).
+/// A free port on 127.0.0.1 for a federation listener. It is taken below
+/// the kernel's ephemeral range (32768 and up), so that no server of a
+/// parallel test binding port 0 can grab it before our server binds it.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = std::process::id() % 600 * 20;
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let port = 20_000 + ((base + n) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Makes `config` a federating server named `<host>:<port>`.
