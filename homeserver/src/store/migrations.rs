@@ -61,6 +61,7 @@ const STEPS: &[Step] = &[
     shared!(18, "0018_second_factors"),
     per_backend!(19, "0019_federation"),
     shared!(20, "0020_remote_media"),
+    shared!(21, "0021_openid"),
 ];
 
 /// The migrator for one backend.

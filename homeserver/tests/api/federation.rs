@@ -207,6 +207,26 @@ async fn keys_are_published_and_signed(backend: Backend) {
         .await
         .expect("JSON");
     assert_eq!(version["server"]["name"], "Lattice");
+
+    // An OpenID token proves to a third party who its holder is.
+    let alice = a.register("alice", "correct horse").await;
+    let path = format!("/_matrix/client/v3/user/{}/openid/request_token", alice.user_id);
+    let token = a.post(&path, Some(&alice.token), json!({})).await.ok();
+    assert_eq!(token["matrix_server_name"], a.name());
+    let userinfo = |token: &str| {
+        http.get(format!(
+            "{}/_matrix/federation/v1/openid/userinfo?access_token={token}",
+            a.federation_url()
+        ))
+        .send()
+    };
+    let access_token = token["access_token"].as_str().expect("token");
+    let who: Value = userinfo(access_token).await.expect("userinfo").json().await.expect("JSON");
+    assert_eq!(who["sub"], alice.user_id.as_str());
+    let unknown = userinfo("lat_oi_nonsense").await.expect("userinfo");
+    assert_eq!(unknown.status(), 401);
+    let bob = a.register("bob", "battery staple").await;
+    a.post(&path, Some(&bob.token), json!({})).await.err(403, "M_FORBIDDEN");
 }
 
 async fn unsigned_and_forged_requests_are_refused(backend: Backend) {
@@ -471,6 +491,42 @@ async fn history_from_before_a_join_is_backfilled(backend: Backend) {
     assert!(timeline_bodies(&sync, &room_id).is_empty(), "{sync}");
 }
 
+/// A is away while C says 150 things, and all but the last are lost on
+/// the way. A cannot fetch that many missing events (a few rounds of 20),
+/// so it takes the state before what it got from C and goes on.
+async fn a_gap_in_history_is_bridged_with_remote_state(backend: Backend) {
+    let ca = TestCa::new();
+    let mut a = server(backend, &ca).await;
+    let c = server(backend, &ca).await;
+    let alice = a.register("alice", "correct horse").await;
+    let carol = c.register("carol", "carol's password").await;
+    let room_id = a
+        .create_room(&alice.token, json!({"preset": "public_chat", "room_alias_name": "gap"}))
+        .await;
+    c.join(&carol.token, &format!("#gap:{}", a.name())).await.ok();
+
+    a.stop().await;
+    for i in 0..150 {
+        c.send_text(&carol.token, &room_id, &format!("while away {i}")).await;
+    }
+    let store = &c.services().store;
+    let queued = store.outbox(&a.name(), 1000).await.expect("queue");
+    assert_eq!(queued.len(), 150);
+    let lost: Vec<i64> = queued[..149].iter().map(|(id, _, _)| *id).collect();
+    store.ack_outbox(&a.name(), &lost).await.expect("lose them");
+    a.start_again().await;
+
+    sync_until(&a, &alice, |s| timeline_bodies(s, &room_id).contains(&"while away 149".to_owned()))
+        .await;
+    // The gap is real: the earliest messages never reached A.
+    let path = format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=500");
+    let history = TestServer::bodies(&a.get(&path, Some(&alice.token)).await.ok()["chunk"]);
+    assert!(!history.contains(&"while away 0".to_owned()), "{history:?}");
+    a.send_text(&alice.token, &room_id, "welcome back").await;
+    sync_until(&c, &carol, |s| timeline_bodies(s, &room_id).contains(&"welcome back".to_owned()))
+        .await;
+}
+
 /// The membership of `user` and the power of `whom` as `server` sees them.
 async fn view(
     server: &TestServer,
@@ -580,6 +636,7 @@ async fn a_state_fork_resolves_alike_everywhere(backend: Backend) {
 }
 
 crate::backend_tests!(
+    a_gap_in_history_is_bridged_with_remote_state,
     history_from_before_a_join_is_backfilled,
     a_knock_from_another_server_is_let_in,
     rooms_of_older_versions_federate,

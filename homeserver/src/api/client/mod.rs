@@ -23,7 +23,7 @@ use axum::Router;
 use ruma::api::client::{
     account::{
         change_password, check_registration_token_validity, deactivate, get_username_availability,
-        register as register_api, whoami,
+        register as register_api, request_openid_token, whoami,
     },
     config::{
         get_global_account_data, get_room_account_data, set_global_account_data,
@@ -99,6 +99,7 @@ pub fn router() -> Router<Services> {
         .ruma::<logout::v3::Request, _, _>(session::logout)
         .ruma::<logout_all::v3::Request, _, _>(session::logout_all)
         .ruma::<whoami::v3::Request, _, _>(session::whoami)
+        .ruma::<request_openid_token::v3::Request, _, _>(session::request_openid_token)
         // Account
         .ruma::<change_password::v3::Request, _, _>(account::change_password)
         .ruma::<deactivate::v3::Request, _, _>(account::deactivate)

@@ -1,8 +1,8 @@
-//! Logging in and out, refreshing tokens, whoami.
+//! Logging in and out, refreshing tokens, whoami, OpenID tokens.
 
 use axum::extract::State;
 use ruma::api::client::{
-    account::whoami,
+    account::{request_openid_token, whoami},
     session::{
         get_login_types::{
             self,
@@ -116,4 +116,22 @@ pub async fn whoami(
     let mut response = whoami::v3::Response::new(auth.user_id, false);
     response.device_id = Some(auth.device_id);
     Ok(response.into())
+}
+
+/// POST /user/{userId}/openid/request_token: proof of identity for a third party.
+pub async fn request_openid_token(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<request_openid_token::v3::Request>,
+) -> Result<RumaResponse<request_openid_token::v3::Response>> {
+    if body.user_id != auth.user_id {
+        return Err(Error::forbidden("you can only ask for a token of your own"));
+    }
+    let token = services.federation.issue_openid_token(&auth.user_id).await?;
+    Ok(request_openid_token::v3::Response::new(
+        token,
+        ruma::authentication::TokenType::Bearer,
+        services.federation.server_name().to_owned(),
+        crate::services::federation::OPENID_LIFETIME,
+    )
+    .into())
 }

@@ -60,12 +60,13 @@ pub fn router() -> Router<Services> {
             get_remote_server_keys, get_remote_server_keys_batch, get_server_keys,
             get_server_version,
         },
-        event::{get_event, get_missing_events, get_room_state_ids},
+        event::{get_event, get_missing_events, get_room_state, get_room_state_ids},
         keys::{claim_keys, get_keys},
         membership::{
             create_invite, create_join_event, create_knock_event, create_leave_event,
             prepare_join_event, prepare_knock_event, prepare_leave_event,
         },
+        openid::get_openid_userinfo,
         query::{get_profile_information, get_room_information},
         transactions::send_transaction_message,
     };
@@ -77,6 +78,7 @@ pub fn router() -> Router<Services> {
         .ruma::<send_transaction_message::v1::Request, _, _>(transactions::send)
         .ruma::<get_event::v1::Request, _, _>(transactions::event)
         .ruma::<get_room_state_ids::v1::Request, _, _>(transactions::state_ids)
+        .ruma::<get_room_state::v1::Request, _, _>(transactions::state)
         .ruma::<get_backfill::v1::Request, _, _>(transactions::backfill)
         .ruma::<get_missing_events::v1::Request, _, _>(transactions::missing_events)
         .ruma::<prepare_join_event::v1::Request, _, _>(membership::make_join)
@@ -90,6 +92,7 @@ pub fn router() -> Router<Services> {
         .ruma::<get_profile_information::v1::Request, _, _>(query::profile)
         .ruma::<get_keys::v1::Request, _, _>(e2ee::query_keys)
         .ruma::<get_content::v1::Request, _, _>(query::media)
+        .ruma::<get_openid_userinfo::v1::Request, _, _>(query::openid_userinfo)
         .ruma::<get_public_rooms::v1::Request, _, _>(query::public_rooms)
         .ruma::<get_public_rooms_filtered::v1::Request, _, _>(query::public_rooms_filtered)
         .ruma::<claim_keys::v1::Request, _, _>(e2ee::claim_keys)

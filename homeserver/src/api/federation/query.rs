@@ -4,6 +4,7 @@ use axum::extract::State;
 use ruma::api::federation::{
     authenticated_media::{Content, ContentMetadata, FileOrLocation, get_content},
     directory::{get_public_rooms, get_public_rooms_filtered},
+    openid::get_openid_userinfo,
     query::{get_profile_information, get_room_information},
 };
 use ruma::http_headers::{ContentDisposition, ContentDispositionType};
@@ -70,4 +71,13 @@ pub async fn public_rooms_filtered(
     let term = body.filter.generic_search_term.as_deref();
     let page = services.rooms.public_rooms(term, limit, body.since.as_deref()).await?;
     Ok(crate::api::public_rooms_page!(get_public_rooms_filtered::v1::Response::new(), page).into())
+}
+
+/// Who an OpenID token stands for (asked by third parties, unsigned).
+pub async fn openid_userinfo(
+    State(services): State<Services>,
+    crate::api::ruma::Ruma { body, .. }: crate::api::ruma::Ruma<get_openid_userinfo::v1::Request>,
+) -> Result<RumaResponse<get_openid_userinfo::v1::Response>> {
+    let user = services.federation.openid_userinfo(&body.access_token).await?;
+    Ok(get_openid_userinfo::v1::Response::new(user).into())
 }

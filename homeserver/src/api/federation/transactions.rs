@@ -8,12 +8,13 @@ use ruma::{
     CanonicalJsonObject, MilliSecondsSinceUnixEpoch,
     api::federation::{
         backfill::get_backfill,
-        event::{get_event, get_missing_events, get_room_state_ids},
+        event::{get_event, get_missing_events, get_room_state, get_room_state_ids},
         transactions::send_transaction_message,
     },
 };
 
 use super::Fed;
+use crate::services::rooms::pdu::Pdu;
 use crate::{
     api::ruma::RumaResponse,
     error::{Error, Result},
@@ -59,9 +60,26 @@ pub async fn state_ids(
     State(services): State<Services>,
     Fed { origin, body }: Fed<get_room_state_ids::v1::Request>,
 ) -> Result<RumaResponse<get_room_state_ids::v1::Response>> {
-    let (pdu_ids, auth_chain_ids) =
-        services.rooms.state_ids_at(&origin, &body.room_id, &body.event_id).await?;
-    Ok(get_room_state_ids::v1::Response::new(auth_chain_ids, pdu_ids).into())
+    let (state, chain) = services.rooms.state_at(&origin, &body.room_id, &body.event_id).await?;
+    let ids =
+        |events: Vec<std::sync::Arc<Pdu>>| events.iter().map(|p| p.event_id.clone()).collect();
+    Ok(get_room_state_ids::v1::Response::new(ids(chain), ids(state)).into())
+}
+
+pub async fn state(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<get_room_state::v1::Request>,
+) -> Result<RumaResponse<get_room_state::v1::Response>> {
+    let (state, chain) = services.rooms.state_at(&origin, &body.room_id, &body.event_id).await?;
+    let raw = |events: Vec<std::sync::Arc<Pdu>>| -> Result<Vec<_>> {
+        events
+            .iter()
+            .map(|p| {
+                serde_json::value::RawValue::from_string(p.to_stored()).map_err(Error::internal)
+            })
+            .collect()
+    };
+    Ok(get_room_state::v1::Response::new(raw(chain)?, raw(state)?).into())
 }
 
 pub async fn backfill(

@@ -6,6 +6,7 @@
 
 mod edus;
 mod keystore;
+mod openid;
 pub mod sender;
 
 use std::{sync::Arc, time::Duration};
@@ -31,7 +32,10 @@ use ruma::{
 };
 
 use self::keystore::StoreKeys;
-pub use self::sender::{Outbox, OutboxSignal};
+pub use self::{
+    openid::OPENID_LIFETIME,
+    sender::{Outbox, OutboxSignal},
+};
 use super::{security::Security, server_key::ServerKey};
 use crate::{
     config::Config,
@@ -54,6 +58,7 @@ struct Inner {
     keys: KeyRing<StoreKeys>,
     outbox: Outbox,
     security: Security,
+    store: Store,
 }
 
 impl Federation {
@@ -79,8 +84,9 @@ impl Federation {
         let origin = config.server.server_name.clone();
         let client = Arc::new(FederationClient::new(http, origin, key.key_pair.clone()));
         let keys = KeyRing::new(client.clone(), StoreKeys(store.clone()), own_keys(&key));
-        let outbox = Outbox::spawn(store, client.clone(), signal, &config);
-        Ok(Self { inner: Arc::new(Inner { config, key, client, keys, outbox, security }) })
+        let outbox = Outbox::spawn(store.clone(), client.clone(), signal, &config);
+        let inner = Inner { config, key, client, keys, outbox, security, store };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     pub fn server_name(&self) -> &ServerName {

@@ -56,13 +56,14 @@ impl Rooms {
         RawValue::from_string(text).map_err(Error::internal)
     }
 
-    /// The state before an event (ids), and the auth chain of that state.
-    pub async fn state_ids_at(
+    /// The state before an event, and the auth chain of that state
+    /// (GET /state and /state_ids).
+    pub async fn state_at(
         &self,
         server: &ServerName,
         room_id: &RoomId,
         event_id: &EventId,
-    ) -> Result<(Vec<OwnedEventId>, Vec<OwnedEventId>)> {
+    ) -> Result<(Vec<Arc<Pdu>>, Vec<Arc<Pdu>>)> {
         self.ensure_server_in_room(room_id, server).await?;
         let row = self
             .store()
@@ -76,10 +77,12 @@ impl Rooms {
         let rules = self.with_head(room_id, |head| head.rules.clone()).await?;
         let state = self.state_before_event(&rules, &pdu).await?;
         let mut cache = EventCache::new();
-        let chain = self
-            .auth_chain(&state.values().map(|p| p.event_id.clone()).collect::<Vec<_>>(), &mut cache)
-            .await?;
-        Ok((state.values().map(|p| p.event_id.clone()).collect(), chain.into_iter().collect()))
+        let ids: Vec<OwnedEventId> = state.values().map(|p| p.event_id.clone()).collect();
+        let mut chain = Vec::new();
+        for id in self.auth_chain(&ids, &mut cache).await? {
+            chain.extend(self.known_event(&id, &mut cache).await?);
+        }
+        Ok((state.into_values().collect(), chain))
     }
 
     /// Events before `from` (inclusive), newest first, walking prev_events.

@@ -10,7 +10,7 @@ use std::{collections::HashSet, sync::Arc};
 use ruma::{
     CanonicalJsonObject, CanonicalJsonValue, EventId, OwnedEventId, RoomId, RoomVersionId,
     ServerName, UInt,
-    api::federation::event::get_missing_events,
+    api::federation::event::{get_missing_events, get_room_state_ids},
     events::StateEventType,
     state_res::{check_state_dependent_auth_rules, check_state_independent_auth_rules},
 };
@@ -29,6 +29,8 @@ use crate::{
 /// How many rounds of missing prev_events are fetched before giving up.
 const MISSING_EVENTS_ROUNDS: usize = 3;
 const MISSING_EVENTS_LIMIT: u32 = 20;
+/// The largest state taken from another server to fill a gap.
+const MAX_GAP_STATE: usize = 50_000;
 
 /// What became of a received event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,9 +147,12 @@ impl Rooms {
         if rounds > 0 && !self.missing_prev_events(&pdu).await?.is_empty() {
             self.fetch_missing(origin, &pdu, rounds).await;
         }
-        if !self.missing_prev_events(&pdu).await?.is_empty() {
-            return Err(Error::BadJson("the event's prev_events are unknown here".into()));
-        }
+        // A gap that missing events did not close: take the state before
+        // the event from the sending server instead.
+        let gap_state = match self.missing_prev_events(&pdu).await?.is_empty() {
+            true => None,
+            false => Some(self.remote_state_before(origin, &pdu).await?),
+        };
         let mut cache = EventCache::new();
         let auth = self.auth_events_of(origin, &pdu, &mut cache).await?;
         let slot = self.slot(&pdu.room_id);
@@ -163,10 +168,11 @@ impl Rooms {
                 .or_insert_with(|| create.clone());
         }
         authorize_against(head, &pdu, &auth)?;
-        let linear = same_set(&pdu.prev_events, &head.extremities);
-        let state_before = match linear {
-            true => head.state.clone(),
-            false => self.state_before_event(&head.rules, &pdu).await?,
+        let linear = gap_state.is_none() && same_set(&pdu.prev_events, &head.extremities);
+        let state_before = match (gap_state, linear) {
+            (Some(state), _) => state,
+            (None, true) => head.state.clone(),
+            (None, false) => self.state_before_event(&head.rules, &pdu).await?,
         };
         authorize_state(head, &pdu, &state_before)?;
         if authorize_state(head, &pdu, &head.state).is_err() {
@@ -268,6 +274,33 @@ impl Rooms {
         let redacted = ruma::canonical_json::redact(target_pdu.json, &head.rules.redaction, None)
             .map_err(Error::internal)?;
         Ok(Some(serde_json::to_string(&redacted).map_err(Error::internal)?))
+    }
+
+    /// The state before `pdu` as `origin` sees it (/state_ids), each event
+    /// we lack fetched and checked.
+    async fn remote_state_before(&self, origin: &ServerName, pdu: &Pdu) -> Result<StateMap> {
+        let request =
+            get_room_state_ids::v1::Request::new(pdu.event_id.clone(), pdu.room_id.clone());
+        let answer = self.inner.federation.send(origin, request).await?;
+        if answer.pdu_ids.len() > MAX_GAP_STATE {
+            return Err(Error::Upstream("the state to fill a gap with is too large".into()));
+        }
+        let mut cache = EventCache::new();
+        let mut state = StateMap::new();
+        for id in &answer.pdu_ids {
+            let event = match self.known_event(id, &mut cache).await? {
+                Some(event) => event,
+                None => self.fetch_outlier(origin, &pdu.room_id, id).await?,
+            };
+            if event.room_id != pdu.room_id {
+                return Err(Error::forbidden("the gap's state mixes in another room"));
+            }
+            if let Some(key) = &event.state_key {
+                state.insert((event.kind.to_string().into(), key.clone()), event);
+            }
+        }
+        tracing::info!(event = %pdu.event_id, %origin, size = state.len(), "filled a gap in the room's history with remote state");
+        Ok(state)
     }
 
     async fn missing_prev_events(&self, pdu: &Pdu) -> Result<Vec<OwnedEventId>> {
