@@ -16,7 +16,7 @@ use ruma::{
 
 use crate::{
     Error, Result,
-    discovery::{Destination, Resolver},
+    discovery::{ConnectOverrides, Destination, DnsSrv, Resolver, SrvLookup},
 };
 
 /// The largest answer read from another server (a large room's join
@@ -33,13 +33,20 @@ pub struct FederationClient {
 
 impl FederationClient {
     /// A client for server `origin` signing with `key_pair`. `http` decides
-    /// TLS (trusted roots) and timeouts.
+    /// TLS (trusted roots) and timeouts; its DNS resolution is taken over
+    /// so that SRV targets are connected to under the server's name.
     pub fn new(
-        http: reqwest::Client,
+        http: reqwest::ClientBuilder,
         origin: OwnedServerName,
         key_pair: Arc<Ed25519KeyPair>,
-    ) -> Self {
-        Self { resolver: Resolver::new(http.clone()), http, origin, key_pair }
+    ) -> Result<Self> {
+        let overrides = ConnectOverrides::default();
+        let http = http
+            .dns_resolver(Arc::new(overrides.clone()))
+            .build()
+            .map_err(|e| Error::Malformed(format!("HTTP client: {e}")))?;
+        let srv = DnsSrv::from_system().map(|dns| Box::new(dns) as Box<dyn SrvLookup>);
+        Ok(Self { resolver: Resolver::new(http.clone(), srv, overrides), http, origin, key_pair })
     }
 
     /// The server this client speaks for.

@@ -50,10 +50,11 @@ async fn push(
     let key = ServerKey::load_or_create(&rogue.services().store).await.expect("key");
     let origin = OwnedServerName::try_from(origin).expect("origin");
     let client = FederationClient::new(
-        ca.client(),
+        ca.client_builder(),
         ServerName::parse(rogue.name()).expect("name"),
         key.key_pair.clone(),
-    );
+    )
+    .expect("client");
     let mut request = send_transaction_message::v1::Request::new(
         format!("forged{}", rand_suffix()).into(),
         origin,

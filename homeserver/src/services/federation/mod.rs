@@ -80,9 +80,9 @@ impl Federation {
                 .map_err(|e| Error::internal(format!("bad certificate {}: {e}", path.display())))?;
             builder = builder.tls_certs_merge(certs);
         }
-        let http = builder.build().map_err(Error::internal)?;
+
         let origin = config.server.server_name.clone();
-        let client = Arc::new(FederationClient::new(http, origin, key.key_pair.clone()));
+        let client = Arc::new(FederationClient::new(builder, origin, key.key_pair.clone())?);
         let keys = KeyRing::new(client.clone(), StoreKeys(store.clone()), own_keys(&key));
         let outbox = Outbox::spawn(store.clone(), client.clone(), signal, &config);
         let inner = Inner { config, key, client, keys, outbox, security, store };

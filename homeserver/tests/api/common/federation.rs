@@ -40,12 +40,14 @@ impl TestCa {
 
     /// A client that trusts this CA.
     pub fn client(&self) -> reqwest::Client {
+        self.client_builder().build().expect("client")
+    }
+
+    /// A client builder that trusts this CA.
+    pub fn client_builder(&self) -> reqwest::ClientBuilder {
         let pem = std::fs::read(&self.ca).expect("read CA");
         let certs = reqwest::Certificate::from_pem_bundle(&pem).expect("CA PEM");
-        lattice_homeserver::services::http::client_builder()
-            .tls_certs_merge(certs)
-            .build()
-            .expect("client")
+        lattice_homeserver::services::http::client_builder().tls_certs_merge(certs)
     }
 }
 
