@@ -187,3 +187,75 @@ impl Store {
             .await?)
     }
 }
+
+impl Store {
+    /// Deletes a room's history before stream position `before`: message
+    /// events only (state events make up the room's state and stay), and
+    /// this server's users' events only when `delete_local`. Returns how
+    /// many events went.
+    pub async fn purge_history(
+        &self,
+        room_id: &str,
+        before: i64,
+        delete_local: bool,
+        local_suffix: &str,
+    ) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        // The search index forgets a row when its text is cleared.
+        sqlx::query(
+            "UPDATE events SET search_text = NULL WHERE room_id = $1 AND stream < $2 \
+             AND state_key IS NULL AND ($3 = 1 OR sender NOT LIKE '%' || $4)",
+        )
+        .bind(room_id)
+        .bind(before)
+        .bind(i64::from(delete_local))
+        .bind(local_suffix)
+        .execute(&mut *tx)
+        .await?;
+        let removed = sqlx::query(
+            "DELETE FROM events WHERE room_id = $1 AND stream < $2 \
+             AND state_key IS NULL AND ($3 = 1 OR sender NOT LIKE '%' || $4)",
+        )
+        .bind(room_id)
+        .bind(before)
+        .bind(i64::from(delete_local))
+        .bind(local_suffix)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Deletes everything this server holds of a room (its block, if any,
+    /// stays so that it cannot come back).
+    pub async fn purge_room(&self, room_id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE events SET search_text = NULL WHERE room_id = $1")
+            .bind(room_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "DELETE FROM state_group_entries WHERE group_id IN \
+             (SELECT group_id FROM state_groups WHERE room_id = $1)",
+        )
+        .bind(room_id)
+        .execute(&mut *tx)
+        .await?;
+        for sql in [
+            "DELETE FROM events WHERE room_id = $1",
+            "DELETE FROM state_groups WHERE room_id = $1",
+            "DELETE FROM current_state WHERE room_id = $1",
+            "DELETE FROM forward_extremities WHERE room_id = $1",
+            "DELETE FROM outlier_events WHERE room_id = $1",
+            "DELETE FROM receipts WHERE room_id = $1",
+            "DELETE FROM room_aliases WHERE room_id = $1",
+            "DELETE FROM forgotten_rooms WHERE room_id = $1",
+            "DELETE FROM rooms WHERE room_id = $1",
+        ] {
+            sqlx::query(sql).bind(room_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

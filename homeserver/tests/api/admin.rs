@@ -12,6 +12,7 @@ backend_tests!(
     admins_manage_users,
     reports_reach_admins,
     admins_inspect_and_shut_down_rooms,
+    admins_purge_old_history,
     registration_tokens_admit_registrations,
     admins_quarantine_and_delete_media,
     admins_send_server_notices,
@@ -59,7 +60,7 @@ async fn reports_reach_admins(backend: Backend) {
     s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
 }
 
-const ROUTES: [(&str, &str); 31] = [
+const ROUTES: [(&str, &str); 34] = [
     ("GET", "/_synapse/admin/v2/users/@alice:localhost/devices"),
     ("DELETE", "/_synapse/admin/v2/users/@alice:localhost/devices/PHONE"),
     ("GET", "/_lattice/admin/v1/audit_log"),
@@ -91,6 +92,9 @@ const ROUTES: [(&str, &str); 31] = [
     ("GET", "/_synapse/admin/v1/rooms/!room:localhost/members"),
     ("GET", "/_synapse/admin/v1/rooms/!room:localhost/state"),
     ("DELETE", "/_synapse/admin/v1/rooms/!room:localhost"),
+    ("POST", "/_synapse/admin/v1/purge_history/!room:localhost"),
+    ("POST", "/_synapse/admin/v1/purge_history/!room:localhost/$event"),
+    ("GET", "/_synapse/admin/v1/purge_history_status/abc"),
 ];
 
 /// spec/admin-api.json lists exactly the routes above.
@@ -250,7 +254,11 @@ async fn admins_inspect_and_shut_down_rooms(backend: Backend) {
     // Shut the spam room down: everyone leaves, the alias goes, and nobody
     // can come back.
     let done = s
-        .delete(&format!("/_synapse/admin/v1/rooms/{spam}"), token, Some(json!({"block": true})))
+        .delete(
+            &format!("/_synapse/admin/v1/rooms/{spam}"),
+            token,
+            Some(json!({"block": true, "purge": false})),
+        )
         .await
         .ok();
     let mut kicked: Vec<String> =
@@ -269,6 +277,59 @@ async fn admins_inspect_and_shut_down_rooms(backend: Backend) {
         .err(404, "M_NOT_FOUND");
     // Other rooms are untouched.
     s.send_text(&bob.token, &quiet, "still here").await;
+
+    // Deleting with the default purge forgets the room entirely.
+    s.delete(&format!("/_synapse/admin/v1/rooms/{spam}"), token, Some(json!({"block": true})))
+        .await
+        .ok();
+    s.get(&format!("/_synapse/admin/v1/rooms/{spam}"), token).await.err(404, "M_NOT_FOUND");
+    let path = format!("/_matrix/client/v3/rooms/{spam}/messages?dir=b");
+    assert!(s.get(&path, Some(&alice.token)).await.status.is_client_error());
+    s.join(&bob.token, &spam).await.err(403, "M_FORBIDDEN");
+    let listed = s.get("/_synapse/admin/v1/rooms", token).await.ok();
+    assert_eq!(listed["total_rooms"], 1);
+}
+
+async fn admins_purge_old_history(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let root = s.admin().await;
+    let alice = s.register("alice", "pw").await;
+    let token = Some(root.token.as_str());
+    let room = s.create_room(&alice.token, json!({"name": "Chatty"})).await;
+    let mut said = Vec::new();
+    for i in 0..10 {
+        said.push(s.send_text(&alice.token, &room, &format!("message {i}")).await);
+    }
+    let path = format!("/_synapse/admin/v1/purge_history/{room}");
+    // Only this server's users' messages here: nothing goes without delete_local_events.
+    let kept = s.post(&path, token, json!({"purge_up_to_event_id": said[6]})).await.ok();
+    let status = format!(
+        "/_synapse/admin/v1/purge_history_status/{}",
+        kept["purge_id"].as_str().expect("id")
+    );
+    assert_eq!(s.get(&status, token).await.ok()["status"], "complete");
+    let messages = format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=50");
+    assert_eq!(
+        TestServer::bodies(&s.get(&messages, Some(&alice.token)).await.ok()["chunk"]).len(),
+        10
+    );
+
+    let body = json!({"purge_up_to_event_id": said[6], "delete_local_events": true});
+    s.post(&path, token, body).await.ok();
+    let left = TestServer::bodies(&s.get(&messages, Some(&alice.token)).await.ok()["chunk"]);
+    assert_eq!(left, ["message 9", "message 8", "message 7", "message 6"]);
+    // The room's state is intact: its name, and alice can still talk.
+    let name = s
+        .get(&format!("/_matrix/client/v3/rooms/{room}/state/m.room.name/"), Some(&alice.token))
+        .await
+        .ok();
+    assert_eq!(name["name"], "Chatty");
+    s.send_text(&alice.token, &room, "after the purge").await;
+    // Bad requests change nothing.
+    s.post(&path, token, json!({})).await.err(400, "M_MISSING_PARAM");
+    s.post(&path, token, json!({"purge_up_to_event_id": "$nothing"})).await.err(404, "M_NOT_FOUND");
+    s.get("/_synapse/admin/v1/purge_history_status/nope", token).await.err(404, "M_NOT_FOUND");
+    s.post(&path, Some(&alice.token), json!({"purge_up_to_ts": 0})).await.err(403, "M_FORBIDDEN");
 }
 
 async fn registration_tokens_admit_registrations(backend: Backend) {

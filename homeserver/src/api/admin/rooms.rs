@@ -1,4 +1,5 @@
-//! Synapse's admin API for rooms: list, details, members, state, shutdown.
+//! Synapse's admin API for rooms: list, details, members, state, shutdown,
+//! history purges.
 
 use axum::{
     Json,
@@ -12,7 +13,7 @@ use super::{AdminUser, ListQuery};
 use crate::{
     api::authed::{MatrixJson, MatrixQuery},
     error::{Error, Result},
-    services::Services,
+    services::{Services, admin::purge::PurgePoint},
 };
 
 fn room_id(raw: &str) -> Result<OwnedRoomId> {
@@ -67,10 +68,17 @@ pub async fn state(
     Ok(Json(json!({"state": services.admin.room_state(&room_id(&raw)?).await?})))
 }
 
+fn yes() -> bool {
+    true
+}
+
 #[derive(Deserialize)]
 pub struct ShutdownBody {
     #[serde(default)]
     block: bool,
+    /// Synapse's default: the room's data goes too.
+    #[serde(default = "yes")]
+    purge: bool,
 }
 
 /// DELETE /v1/rooms/{id}: Synapse's synchronous room shutdown.
@@ -81,5 +89,51 @@ pub async fn shutdown(
     MatrixJson(body): MatrixJson<ShutdownBody>,
 ) -> Result<Json<Value>> {
     let room = room_id(&raw)?;
-    Ok(Json(services.admin.shutdown_room(&admin.user_id, &room, body.block).await?))
+    Ok(Json(services.admin.shutdown_room(&admin.user_id, &room, body.block, body.purge).await?))
+}
+
+#[derive(Deserialize)]
+pub struct PurgeBody {
+    #[serde(default)]
+    delete_local_events: bool,
+    purge_up_to_event_id: Option<ruma::OwnedEventId>,
+    purge_up_to_ts: Option<i64>,
+}
+
+/// POST /v1/purge_history/{room_id}[/{event_id}]: deletes old messages.
+pub async fn purge_history(
+    State(services): State<Services>,
+    AdminUser(admin): AdminUser,
+    Path(params): Path<Vec<String>>,
+    MatrixJson(body): MatrixJson<PurgeBody>,
+) -> Result<Json<Value>> {
+    let room = room_id(params.first().map(String::as_str).unwrap_or_default())?;
+    let in_path = match params.get(1) {
+        Some(id) => {
+            Some(ruma::EventId::parse(id).map_err(|e| Error::invalid_param(e.to_string()))?)
+        }
+        None => None,
+    };
+    let up_to =
+        match (in_path.as_deref().or(body.purge_up_to_event_id.as_deref()), body.purge_up_to_ts) {
+            (Some(event_id), _) => PurgePoint::Event(event_id),
+            (None, Some(ts)) => PurgePoint::Timestamp(ts),
+            (None, None) => {
+                return Err(Error::MissingParam("purge_up_to_event_id or purge_up_to_ts".into()));
+            }
+        };
+    let purge_id = services
+        .admin
+        .purge_history(&admin.user_id, &room, up_to, body.delete_local_events)
+        .await?;
+    Ok(Json(json!({"purge_id": purge_id})))
+}
+
+/// GET /v1/purge_history_status/{purge_id}.
+pub async fn purge_status(
+    State(services): State<Services>,
+    _: AdminUser,
+    Path(purge_id): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(json!({"status": services.admin.purge_status(&purge_id)?})))
 }

@@ -1,6 +1,7 @@
 //! What server admins may do, whatever the front end (the `lattice admin`
 //! commands, the admin API): accounts here, rooms in `rooms.rs`.
 
+pub mod purge;
 mod registration_tokens;
 mod rooms;
 mod server_notices;
@@ -27,6 +28,8 @@ pub struct Admin {
     rate_limits: Arc<RateLimiter>,
     /// Told when an admin ends a session, so that contacts stop encrypting for it.
     keys: Keys,
+    /// History purges this process ran, by id, with their status.
+    purges: Arc<std::sync::Mutex<std::collections::HashMap<String, &'static str>>>,
 }
 
 impl Admin {
@@ -39,7 +42,7 @@ impl Admin {
         rate_limits: Arc<RateLimiter>,
         keys: Keys,
     ) -> Self {
-        Self { store, config, auth, accounts, rooms, rate_limits, keys }
+        Self { store, config, auth, accounts, rooms, rate_limits, keys, purges: Arc::default() }
     }
 
     /// Creates an account even when registration is closed.

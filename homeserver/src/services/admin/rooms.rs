@@ -1,6 +1,7 @@
 //! Rooms for server admins: a listing with what Synapse's admin API shows
 //! (so that its tools work), one room's members and state, and shutting a
-//! room down (everyone local leaves, aliases go, joins are blocked).
+//! room down (everyone local leaves, aliases go, joins are blocked, and
+//! unless told otherwise its data is purged).
 
 use std::collections::HashMap;
 
@@ -130,6 +131,7 @@ impl Admin {
         admin: &UserId,
         room_id: &RoomId,
         block: bool,
+        purge: bool,
     ) -> Result<JsonValue> {
         self.room(room_id).await?;
         let id = room_id.as_str();
@@ -156,6 +158,9 @@ impl Admin {
             self.store.delete_alias(alias).await?;
         }
         self.store.set_room_public(id, false).await?;
+        if purge {
+            self.purge_room(admin, room_id).await?;
+        }
         Ok(json!({
             "kicked_users": kicked,
             "failed_to_kick_users": failed,

@@ -133,6 +133,13 @@ impl Rooms {
         ruma::OwnedEventId::try_from(id).map_err(Error::internal)
     }
 
+    /// Forgets a room's head (after its data was purged).
+    pub async fn evict(&self, room_id: &RoomId) {
+        self.slot(room_id).lock().await.take();
+        let mut heads = self.inner.heads.lock().unwrap_or_else(|e| e.into_inner());
+        heads.remove(room_id);
+    }
+
     /// Whether the user is one of this server's.
     pub fn is_local(&self, user_id: &UserId) -> bool {
         user_id.server_name() == self.inner.config.server.server_name
