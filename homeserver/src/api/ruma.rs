@@ -147,7 +147,12 @@ where
             services.rate_limits.check(class, &key)?;
         }
 
-        let bytes = read_body(body, services.config.limits.max_request_bytes).await?;
+        let limits = &services.config.limits;
+        let limit = match T::Authentication::user_key(&auth) {
+            Some(_) => limits.max_request_bytes,
+            None => limits.max_unauthenticated_request_bytes.min(limits.max_request_bytes),
+        };
+        let bytes = read_body(body, limit).await?;
         let request = http::Request::from_parts(parts, bytes.as_ref());
         let body = parse(request, &path_args, &bytes)?;
         Ok(Self { body, auth })

@@ -289,11 +289,15 @@ pub struct Argon2Config {
 pub struct LimitsConfig {
     /// Largest JSON request body accepted, in bytes.
     pub max_request_bytes: usize,
+    /// Largest body of a request without an access token (login,
+    /// registration...): anyone can send those, so they get less room.
+    pub max_unauthenticated_request_bytes: usize,
     /// Requests taking longer are answered 503 (long-poll syncs excepted).
     #[serde(with = "seconds")]
     pub request_timeout: Duration,
     /// A client that has not sent its request headers within this time is
-    /// disconnected (slow-loris protection).
+    /// disconnected (slow-loris protection); so is a kept-alive connection
+    /// that asks nothing more for as long.
     #[serde(with = "seconds")]
     pub header_read_timeout: Duration,
     /// Connections served at once; more wait to be accepted.
@@ -351,6 +355,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_request_bytes: 1024 * 1024,
+            max_unauthenticated_request_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,

@@ -1,5 +1,6 @@
-//! The accept loop's limits: a client that dribbles its headers is cut
-//! off, and connections past the cap wait until one closes.
+//! The accept loop's limits: a client that dribbles its headers, or keeps
+//! a connection open without asking anything more, is cut off, and
+//! connections past the cap wait until one closes.
 
 use std::time::Duration;
 
@@ -31,6 +32,13 @@ async fn slow_headers_are_cut_off() {
     let mut silent = TcpStream::connect(address(&s)).await.expect("connect");
     let ended = tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut rest)).await;
     assert!(ended.is_ok(), "the server kept a silent connection");
+    // A kept-alive connection that goes quiet after a request is closed too.
+    let mut idle = TcpStream::connect(address(&s)).await.expect("connect");
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n").await.expect("write");
+    let mut answer = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(10), idle.read_to_end(&mut answer)).await;
+    assert!(ended.is_ok(), "the server kept an idle keep-alive connection");
+    assert!(String::from_utf8_lossy(&answer).contains("200 OK"), "the request was answered");
     // Whole requests are still served.
     let health = s.http().get(format!("{}/health", s.url())).send().await.expect("health");
     assert_eq!(health.status(), 200);

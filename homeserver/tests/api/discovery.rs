@@ -13,6 +13,7 @@ backend_tests!(
     capabilities_need_a_token,
     malformed_requests_get_matrix_errors,
     oversized_body_is_refused,
+    unauthenticated_bodies_get_less_room,
 );
 
 async fn versions_and_well_known(backend: Backend) {
@@ -93,4 +94,16 @@ async fn oversized_body_is_refused(backend: Backend) {
     )
     .await
     .err(404, "M_NOT_FOUND");
+}
+
+async fn unauthenticated_bodies_get_less_room(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "secret-pw").await;
+    let padding = "x".repeat(100 * 1024);
+    // 100 KiB is too much for a login...
+    let login = json!({"type": "m.login.password", "user": "alice", "password": "secret-pw", "padding": padding});
+    s.post("/_matrix/client/v3/login", None, login).await.err(413, "M_TOO_LARGE");
+    // ...but fine for a logged-in user's own data.
+    let path = format!("/_matrix/client/v3/user/{}/account_data/org.example.big", alice.user_id);
+    s.put(&path, Some(&alice.token), json!({"blob": padding})).await.ok();
 }
