@@ -134,14 +134,9 @@ where
         // those the spec marks as rate limited.
         let user_key = T::Authentication::user_key(&auth);
         if T::RATE_LIMITED || user_key.is_some() {
-            let path = parts.uri.path();
-            let class = if path.ends_with("/login") || path.ends_with("/register") {
-                LimitClass::Login
-            } else {
-                LimitClass::Client
-            };
+            let class = LimitClass::for_path(parts.uri.path());
             let key = match user_key {
-                Some(user) if class == LimitClass::Client => user,
+                Some(user) if class.per_user() => user,
                 _ => client_ip(&parts, &services.config.server.trusted_proxies),
             };
             services.rate_limits.check(class, &key)?;

@@ -127,9 +127,21 @@ pub struct RateLimitConfig {
     /// Sustained requests per second, and burst, per user (per IP before login).
     pub client_per_second: u32,
     pub client_burst: u32,
-    /// Login and registration attempts per minute, and burst, per IP.
+    /// Login attempts per minute, and burst, per IP.
     pub login_per_minute: u32,
     pub login_burst: u32,
+    /// Registrations per minute, and burst, per IP.
+    pub registration_per_minute: u32,
+    pub registration_burst: u32,
+    /// Events sent (messages, state, redactions) per second, and burst, per user.
+    pub messages_per_second: u32,
+    pub messages_burst: u32,
+    /// Joins and knocks per minute, and burst, per user.
+    pub joins_per_minute: u32,
+    pub joins_burst: u32,
+    /// One-time key claims per minute, and burst, per user.
+    pub key_claims_per_minute: u32,
+    pub key_claims_burst: u32,
     /// Media uploads per minute, and burst, per user.
     pub upload_per_minute: u32,
     pub upload_burst: u32,
@@ -146,6 +158,14 @@ impl Default for RateLimitConfig {
             client_burst: 100,
             login_per_minute: 30,
             login_burst: 10,
+            registration_per_minute: 10,
+            registration_burst: 5,
+            messages_per_second: 10,
+            messages_burst: 50,
+            joins_per_minute: 60,
+            joins_burst: 20,
+            key_claims_per_minute: 300,
+            key_claims_burst: 100,
             upload_per_minute: 60,
             upload_burst: 20,
             federation_per_second: 50,

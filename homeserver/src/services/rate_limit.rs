@@ -14,16 +14,61 @@ use crate::{
 };
 
 /// Which budget a request draws on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LimitClass {
-    /// Login and registration: few, per address.
+    /// Login attempts: few, per address.
     Login,
+    /// Registrations: few, per address.
+    Registration,
     /// Everything else the spec marks as rate limited.
     Client,
+    /// Sending events (messages and state).
+    Messages,
+    /// Joining and knocking on rooms.
+    Joins,
+    /// Claiming one-time keys (each claim uses a key up).
+    KeyClaims,
     /// Media uploads: each one costs disk, so they have their own budget.
     Upload,
     /// Requests from another server, per origin.
     Federation,
+}
+
+impl LimitClass {
+    /// The budget a client-server request path draws on.
+    pub fn for_path(path: &str) -> Self {
+        if path.ends_with("/login") {
+            Self::Login
+        } else if path.ends_with("/register") {
+            Self::Registration
+        } else if path.contains("/send/") || path.contains("/state/") || path.contains("/redact/") {
+            Self::Messages
+        } else if path.contains("/join/") || path.ends_with("/join") || path.contains("/knock/") {
+            Self::Joins
+        } else if path.ends_with("/keys/claim") {
+            Self::KeyClaims
+        } else {
+            Self::Client
+        }
+    }
+
+    /// Whether a logged-in user's budget is their own (else the address's).
+    pub fn per_user(self) -> bool {
+        !matches!(self, Self::Login | Self::Registration | Self::Federation)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Registration => "registration",
+            Self::Client => "client",
+            Self::Messages => "messages",
+            Self::Joins => "joins",
+            Self::KeyClaims => "key_claims",
+            Self::Upload => "upload",
+            Self::Federation => "federation",
+        }
+    }
 }
 
 /// A user's own budget, set by an admin.
@@ -35,12 +80,9 @@ enum Override {
 
 pub struct RateLimiter {
     enabled: bool,
-    /// Per-user budgets that replace the client budget.
+    /// Per-user budgets that replace the per-user classes' budgets.
     overrides: std::sync::RwLock<std::collections::HashMap<String, Override>>,
-    login: DefaultKeyedRateLimiter<String>,
-    client: DefaultKeyedRateLimiter<String>,
-    upload: DefaultKeyedRateLimiter<String>,
-    federation: DefaultKeyedRateLimiter<String>,
+    budgets: std::collections::HashMap<LimitClass, DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
 }
 
@@ -56,19 +98,34 @@ fn per_minute(per_minute: u32, burst: u32) -> Quota {
 
 impl RateLimiter {
     pub fn new(config: &RateLimitConfig) -> Self {
-        let login = per_minute(config.login_per_minute, config.login_burst);
-        let upload = per_minute(config.upload_per_minute, config.upload_burst);
-        let client = Quota::per_second(nonzero(config.client_per_second))
-            .allow_burst(nonzero(config.client_burst));
-        let federation = Quota::per_second(nonzero(config.federation_per_second))
-            .allow_burst(nonzero(config.federation_burst));
+        let per_second =
+            |rate: u32, burst: u32| Quota::per_second(nonzero(rate)).allow_burst(nonzero(burst));
+        let budgets = [
+            (LimitClass::Login, per_minute(config.login_per_minute, config.login_burst)),
+            (
+                LimitClass::Registration,
+                per_minute(config.registration_per_minute, config.registration_burst),
+            ),
+            (LimitClass::Client, per_second(config.client_per_second, config.client_burst)),
+            (LimitClass::Messages, per_second(config.messages_per_second, config.messages_burst)),
+            (LimitClass::Joins, per_minute(config.joins_per_minute, config.joins_burst)),
+            (
+                LimitClass::KeyClaims,
+                per_minute(config.key_claims_per_minute, config.key_claims_burst),
+            ),
+            (LimitClass::Upload, per_minute(config.upload_per_minute, config.upload_burst)),
+            (
+                LimitClass::Federation,
+                per_second(config.federation_per_second, config.federation_burst),
+            ),
+        ]
+        .into_iter()
+        .map(|(class, quota)| (class, DefaultKeyedRateLimiter::keyed(quota)))
+        .collect();
         Self {
             enabled: config.enabled,
-            login: DefaultKeyedRateLimiter::keyed(login),
-            client: DefaultKeyedRateLimiter::keyed(client),
             overrides: Default::default(),
-            upload: DefaultKeyedRateLimiter::keyed(upload),
-            federation: DefaultKeyedRateLimiter::keyed(federation),
+            budgets,
             clock: DefaultClock::default(),
         }
     }
@@ -79,7 +136,8 @@ impl RateLimiter {
         if !self.enabled {
             return Ok(());
         }
-        if class == LimitClass::Client
+        if class.per_user()
+            && class != LimitClass::Upload
             && let Ok(overrides) = self.overrides.read()
             && let Some(own) = overrides.get(key)
         {
@@ -90,12 +148,7 @@ impl RateLimiter {
                 }
             };
         }
-        let limiter = match class {
-            LimitClass::Login => &self.login,
-            LimitClass::Client => &self.client,
-            LimitClass::Upload => &self.upload,
-            LimitClass::Federation => &self.federation,
-        };
+        let Some(limiter) = self.budgets.get(&class) else { return Ok(()) };
         limiter.check_key(&key.to_owned()).map_err(|not_until| self.refusal(class, &not_until))
     }
 
@@ -123,13 +176,7 @@ impl RateLimiter {
         class: LimitClass,
         not_until: &governor::NotUntil<<DefaultClock as Clock>::Instant>,
     ) -> Error {
-        let class = match class {
-            LimitClass::Login => "login",
-            LimitClass::Client => "client",
-            LimitClass::Upload => "upload",
-            LimitClass::Federation => "federation",
-        };
-        metrics::counter!("lattice_rate_limited_total", "class" => class).increment(1);
+        metrics::counter!("lattice_rate_limited_total", "class" => class.name()).increment(1);
         let wait = not_until.wait_time_from(self.clock.now());
         Error::LimitExceeded { retry_after_ms: wait.as_millis().max(1) as u64 }
     }

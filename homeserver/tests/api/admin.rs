@@ -13,6 +13,7 @@ backend_tests!(
     reports_reach_admins,
     admins_inspect_and_shut_down_rooms,
     admins_purge_old_history,
+    admins_take_over_rooms,
     registration_tokens_admit_registrations,
     admins_quarantine_and_delete_media,
     admins_send_server_notices,
@@ -60,7 +61,7 @@ async fn reports_reach_admins(backend: Backend) {
     s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
 }
 
-const ROUTES: [(&str, &str); 34] = [
+const ROUTES: [(&str, &str); 35] = [
     ("GET", "/_synapse/admin/v2/users/@alice:localhost/devices"),
     ("DELETE", "/_synapse/admin/v2/users/@alice:localhost/devices/PHONE"),
     ("GET", "/_lattice/admin/v1/audit_log"),
@@ -95,6 +96,7 @@ const ROUTES: [(&str, &str); 34] = [
     ("POST", "/_synapse/admin/v1/purge_history/!room:localhost"),
     ("POST", "/_synapse/admin/v1/purge_history/!room:localhost/$event"),
     ("GET", "/_synapse/admin/v1/purge_history_status/abc"),
+    ("POST", "/_synapse/admin/v1/rooms/!room:localhost/make_room_admin"),
 ];
 
 /// spec/admin-api.json lists exactly the routes above.
@@ -288,6 +290,36 @@ async fn admins_inspect_and_shut_down_rooms(backend: Backend) {
     s.join(&bob.token, &spam).await.err(403, "M_FORBIDDEN");
     let listed = s.get("/_synapse/admin/v1/rooms", token).await.ok();
     assert_eq!(listed["total_rooms"], 1);
+}
+
+async fn admins_take_over_rooms(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let root = s.admin().await;
+    let alice = s.register("alice", "pw").await;
+    let token = Some(root.token.as_str());
+    let room =
+        s.create_room(&alice.token, json!({"preset": "private_chat", "name": "Abandoned"})).await;
+    // The room is private: the admin is invited and given alice's power.
+    let path = format!("/_synapse/admin/v1/rooms/{room}/make_room_admin");
+    s.post(&path, token, json!({})).await.ok();
+    s.join(&root.token, &room).await.ok();
+    let levels = s
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room}/state/m.room.power_levels/"),
+            Some(&root.token),
+        )
+        .await
+        .ok();
+    assert_eq!(levels["users"][&root.user_id], 100);
+    let rename = format!("/_matrix/client/v3/rooms/{room}/state/m.room.name/");
+    s.put(&rename, Some(&root.token), json!({"name": "Moderated"})).await.ok();
+    // Remote users and unknown rooms are refused.
+    s.post(&path, token, json!({"user_id": "@bob:elsewhere.example"}))
+        .await
+        .err(400, "M_INVALID_PARAM");
+    s.post("/_synapse/admin/v1/rooms/!nothing:localhost/make_room_admin", token, json!({}))
+        .await
+        .err(404, "M_NOT_FOUND");
 }
 
 async fn admins_purge_old_history(backend: Backend) {

@@ -12,6 +12,7 @@ use crate::{
 
 backend_tests!(
     bursts_are_limited_then_recover,
+    each_class_has_its_own_budget,
     login_attempts_are_limited_per_address,
     admins_override_a_users_limit,
 );
@@ -19,8 +20,8 @@ backend_tests!(
 async fn bursts_are_limited_then_recover(backend: Backend) {
     let s = TestServer::start(backend, |c| {
         c.rate_limits.enabled = true;
-        c.rate_limits.client_per_second = 5;
-        c.rate_limits.client_burst = 5;
+        c.rate_limits.messages_per_second = 5;
+        c.rate_limits.messages_burst = 5;
     })
     .await;
     let alice = s.register("alice", "pw").await;
@@ -66,9 +67,35 @@ async fn login_attempts_are_limited_per_address(backend: Backend) {
     for _ in 0..4 {
         statuses.push(s.login("alice", "wrong", None).await.status.as_u16());
     }
-    // One registration and two failed logins used the burst of three.
-    assert_eq!(statuses[..2], [403, 403]);
-    assert_eq!(statuses[2..], [429, 429]);
+    // Three failed logins use the burst of three (registering has its own).
+    assert_eq!(statuses[..3], [403, 403, 403]);
+    assert_eq!(statuses[3..], [429]);
+}
+
+/// Joining draws on its own budget: a user who joins too fast is slowed
+/// there, and can still talk.
+async fn each_class_has_its_own_budget(backend: Backend) {
+    let s = TestServer::start(backend, |c| {
+        c.rate_limits.enabled = true;
+        c.rate_limits.joins_per_minute = 1;
+        c.rate_limits.joins_burst = 2;
+    })
+    .await;
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let mut rooms = Vec::new();
+    for name in ["one", "two", "three"] {
+        rooms.push(
+            s.create_room(&alice.token, json!({"preset": "public_chat", "name": name})).await,
+        );
+    }
+    s.join(&bob.token, &rooms[0]).await.ok();
+    s.join(&bob.token, &rooms[1]).await.ok();
+    let third = s.join(&bob.token, &rooms[2]).await.err(429, "M_LIMIT_EXCEEDED");
+    assert!(third["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0));
+    s.send_text(&bob.token, &rooms[0], "joined enough, still talking").await;
+    // Another user's joins are their own.
+    s.join(&alice.token, &rooms[0]).await.ok();
 }
 
 async fn admins_override_a_users_limit(backend: Backend) {

@@ -64,6 +64,7 @@ pub fn router() -> Router<Services> {
         .route("/_synapse/admin/v1/rooms/{room_id}", get(rooms::details).delete(rooms::shutdown))
         .route("/_synapse/admin/v1/rooms/{room_id}/members", get(rooms::members))
         .route("/_synapse/admin/v1/rooms/{room_id}/state", get(rooms::state))
+        .route("/_synapse/admin/v1/rooms/{room_id}/make_room_admin", post(rooms::make_room_admin))
         .route("/_synapse/admin/v1/purge_history/{room_id}", post(rooms::purge_history))
         .route("/_synapse/admin/v1/purge_history/{room_id}/{event_id}", post(rooms::purge_history))
         .route("/_synapse/admin/v1/purge_history_status/{purge_id}", get(rooms::purge_status))

@@ -137,3 +137,28 @@ pub async fn purge_status(
 ) -> Result<Json<Value>> {
     Ok(Json(json!({"status": services.admin.purge_status(&purge_id)?})))
 }
+
+#[derive(Deserialize)]
+pub struct MakeAdminBody {
+    user_id: Option<ruma::OwnedUserId>,
+}
+
+/// POST /v1/rooms/{id}/make_room_admin: the user (by default the caller)
+/// gets the highest power a local member of the room has.
+pub async fn make_room_admin(
+    State(services): State<Services>,
+    AdminUser(admin): AdminUser,
+    Path(raw): Path<String>,
+    MatrixJson(body): MatrixJson<MakeAdminBody>,
+) -> Result<Json<Value>> {
+    let room = services
+        .rooms
+        .resolve_room(
+            <&ruma::RoomOrAliasId>::try_from(raw.as_str())
+                .map_err(|e| Error::invalid_param(e.to_string()))?,
+        )
+        .await?;
+    let target = body.user_id.unwrap_or_else(|| admin.user_id.clone());
+    services.admin.make_room_admin(&admin.user_id, &room, &target).await?;
+    Ok(Json(json!({})))
+}

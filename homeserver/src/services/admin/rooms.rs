@@ -5,13 +5,16 @@
 
 use std::collections::HashMap;
 
-use ruma::{RoomId, UserId};
+use ruma::{
+    RoomId, UserId,
+    events::{StateEventType, TimelineEventType, room::member::MembershipState},
+};
 use serde_json::{Value as JsonValue, json};
 
 use super::Admin;
 use crate::{
     error::{Error, Result},
-    services::rooms::pdu::Pdu,
+    services::rooms::{EventDraft, pdu::Pdu},
     store::SummaryRow,
 };
 
@@ -167,5 +170,63 @@ impl Admin {
             "local_aliases": aliases,
             "new_room_id": null,
         }))
+    }
+
+    /// Makes a local user an admin of a room: the local member with the
+    /// most power there grants it (Synapse's make_room_admin), and invites
+    /// the user if the room is not open to them.
+    pub async fn make_room_admin(
+        &self,
+        admin: &UserId,
+        room_id: &RoomId,
+        target: &UserId,
+    ) -> Result<()> {
+        if target.server_name() != self.config.server.server_name {
+            return Err(Error::invalid_param("only users of this server can be made room admins"));
+        }
+        let own = self.config.server.server_name.clone();
+        let (grantor, level, levels, target_membership, public) = self
+            .rooms
+            .with_head(room_id, |head| {
+                let grantor = head
+                    .members_with(&[MembershipState::Join])
+                    .into_iter()
+                    .filter(|u| u.server_name() == own)
+                    .max_by_key(|u| head.power_of(u));
+                let levels = head
+                    .get(&StateEventType::RoomPowerLevels, "")
+                    .map(|p| p.content_value())
+                    .unwrap_or_else(|| json!({}));
+                // A v12 creator's power is unbounded; grant the top listed level.
+                let level = grantor.as_ref().map_or(0, |g| match head.power_of(g) {
+                    i64::MAX => levels["users"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(_, l)| l.as_i64())
+                        .max()
+                        .unwrap_or(100)
+                        .max(100),
+                    power => power,
+                });
+                let public = head
+                    .get(&StateEventType::RoomJoinRules, "")
+                    .and_then(|p| p.content_str("join_rule"))
+                    .is_some_and(|rule| rule == "public");
+                (grantor, level, levels, head.membership(target), public)
+            })
+            .await?;
+        let grantor = grantor.ok_or_else(|| {
+            Error::BadRequest("no local member of the room can grant power".into())
+        })?;
+        let mut levels = levels;
+        levels["users"][target.as_str()] = json!(level);
+        let draft = EventDraft::state(TimelineEventType::RoomPowerLevels, "", levels);
+        self.rooms.append(room_id, &grantor, draft, None).await?;
+        if target_membership != Some(MembershipState::Join) && !public {
+            self.rooms.invite(room_id, &grantor, target, None).await?;
+        }
+        let details = json!({"room_id": room_id, "user_id": target, "level": level});
+        self.auth.security().audit("make_room_admin", Some(admin.as_str()), details).await
     }
 }
