@@ -165,12 +165,50 @@ pub(crate) async fn path_args(
     Ok(params.iter().map(|(_, value)| value.to_owned()).collect())
 }
 
+/// Deepest nesting of arrays and objects accepted in a request body.
+/// Bodies kept as raw JSON (event contents, account data) are not parsed
+/// into trees here, so serde's own recursion limit would not catch them;
+/// whoever parses them later must not be handed a stack overflow.
+const MAX_JSON_DEPTH: usize = 64;
+
+/// Whether `bytes` nests arrays and objects at most `max` deep (strings,
+/// with their escapes, are skipped).
+fn nesting_within(bytes: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in bytes {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
 /// Parses a read request as the ruma type `T`.
 pub(crate) fn parse<T: IncomingRequest>(
     request: http::Request<&[u8]>,
     path_args: &[String],
     bytes: &[u8],
 ) -> Result<T> {
+    if !nesting_within(bytes, MAX_JSON_DEPTH) {
+        return Err(Error::NotJson(format!("JSON nested deeper than {MAX_JSON_DEPTH} levels")));
+    }
     let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
     T::try_from_http_request(request, &args).map_err(|e| request_error(bytes, e))
 }
@@ -270,5 +308,17 @@ impl RumaRouter for Router<Services> {
             }
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nesting_within;
+
+    #[test]
+    fn nesting_is_counted_outside_strings() {
+        assert!(nesting_within(br#"{"a": [[1]], "b": "[[[[[[["}"#, 3));
+        assert!(!nesting_within(br#"{"a": [[[1]]]}"#, 3));
+        assert!(nesting_within(br#"{"a": "\"[[[[\""}"#, 1));
     }
 }

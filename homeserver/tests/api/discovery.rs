@@ -14,6 +14,7 @@ backend_tests!(
     malformed_requests_get_matrix_errors,
     oversized_body_is_refused,
     unauthenticated_bodies_get_less_room,
+    deeply_nested_json_is_refused,
 );
 
 async fn versions_and_well_known(backend: Backend) {
@@ -94,6 +95,32 @@ async fn oversized_body_is_refused(backend: Backend) {
     )
     .await
     .err(404, "M_NOT_FOUND");
+}
+
+async fn deeply_nested_json_is_refused(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "secret-pw").await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    let deep = format!("{{\"body\": {}1{}}}", "[".repeat(1000), "]".repeat(1000));
+    let send = |path: String| {
+        s.http()
+            .put(format!("{}{path}", s.url()))
+            .bearer_auth(&alice.token)
+            .body(deep.clone())
+            .send()
+    };
+    let data = format!("/_matrix/client/v3/user/{}/account_data/org.example.deep", alice.user_id);
+    let message = format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/deep");
+    for path in [data.clone(), message] {
+        let answer = send(path).await.expect("sent");
+        assert_eq!(answer.status(), 400);
+        let body: serde_json::Value = answer.json().await.expect("JSON");
+        assert_eq!(body["errcode"], "M_NOT_JSON", "{body}");
+    }
+    s.get(&data, Some(&alice.token)).await.err(404, "M_NOT_FOUND");
+    let messages = format!("/_matrix/client/v3/rooms/{room}/messages?dir=b");
+    let page = s.get(&messages, Some(&alice.token)).await.ok();
+    assert!(TestServer::bodies(&page["chunk"]).is_empty());
 }
 
 async fn unauthenticated_bodies_get_less_room(backend: Backend) {
