@@ -35,6 +35,16 @@ fn timeline_bodies(sync: &Value, room_id: &str) -> Vec<String> {
     TestServer::bodies(&sync["rooms"]["join"][room_id]["timeline"]["events"])
 }
 
+/// Two servers with a user each: alice on A, bob on B (and their CA).
+async fn alice_and_bob(backend: Backend) -> (TestCa, TestServer, TestServer, Session, Session) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let b = server(backend, &ca).await;
+    let alice = a.register("alice", "correct horse").await;
+    let bob = b.register("bob", "battery staple").await;
+    (ca, a, b, alice, bob)
+}
+
 /// alice on A makes a public room with an alias; bob on B joins it by alias.
 async fn shared_room(a: &TestServer, b: &TestServer) -> (Session, Session, String) {
     let alice = a.register("alice", "correct horse").await;
@@ -299,11 +309,7 @@ async fn unsigned_and_forged_requests_are_refused(backend: Backend) {
 }
 
 async fn a_user_on_another_server_is_invited(backend: Backend) {
-    let ca = TestCa::new();
-    let a = server(backend, &ca).await;
-    let b = server(backend, &ca).await;
-    let alice = a.register("alice", "correct horse").await;
-    let bob = b.register("bob", "battery staple").await;
+    let (_ca, a, b, alice, bob) = alice_and_bob(backend).await;
     let room_id = a
         .create_room(&alice.token, json!({"preset": "private_chat", "name": "Secret plans"}))
         .await;
@@ -400,11 +406,7 @@ async fn media_of_one_server_is_served_by_another(backend: Backend) {
 }
 
 async fn rooms_of_older_versions_federate(backend: Backend) {
-    let ca = TestCa::new();
-    let a = server(backend, &ca).await;
-    let b = server(backend, &ca).await;
-    let alice = a.register("alice", "correct horse").await;
-    let bob = b.register("bob", "battery staple").await;
+    let (_ca, a, b, alice, bob) = alice_and_bob(backend).await;
     for version in ["3", "5", "7", "9", "10", "11"] {
         let room_id = a
             .create_room(&alice.token, json!({"preset": "public_chat", "room_version": version}))
@@ -419,11 +421,7 @@ async fn rooms_of_older_versions_federate(backend: Backend) {
 }
 
 async fn a_knock_from_another_server_is_let_in(backend: Backend) {
-    let ca = TestCa::new();
-    let a = server(backend, &ca).await;
-    let b = server(backend, &ca).await;
-    let alice = a.register("alice", "correct horse").await;
-    let bob = b.register("bob", "battery staple").await;
+    let (_ca, a, b, alice, bob) = alice_and_bob(backend).await;
     let knock_rule =
         json!({"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}});
     let room_id = a
@@ -453,11 +451,7 @@ async fn a_knock_from_another_server_is_let_in(backend: Backend) {
 }
 
 async fn history_from_before_a_join_is_backfilled(backend: Backend) {
-    let ca = TestCa::new();
-    let a = server(backend, &ca).await;
-    let b = server(backend, &ca).await;
-    let alice = a.register("alice", "correct horse").await;
-    let bob = b.register("bob", "battery staple").await;
+    let (_ca, a, b, alice, bob) = alice_and_bob(backend).await;
     let room_id = a
         .create_room(&alice.token, json!({"preset": "public_chat", "room_alias_name": "old"}))
         .await;

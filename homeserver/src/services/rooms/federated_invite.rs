@@ -12,7 +12,7 @@ use ruma::{
         RawStrippedState, create_invite, create_knock_event, create_leave_event,
         prepare_knock_event, prepare_leave_event,
     },
-    events::{StateEventType, TimelineEventType, room::member::MembershipState},
+    events::{TimelineEventType, room::member::MembershipState},
 };
 use serde_json::value::RawValue;
 
@@ -22,12 +22,9 @@ use super::{
     federated_join::raw,
     head::RoomHead,
     pdu::Pdu,
-    resolve::{StateMap, entries},
+    resolve::StateMap,
 };
-use crate::{
-    error::{Error, Result},
-    store::ResolvedState,
-};
+use crate::error::{Error, Result};
 
 /// The state an invitee sees before joining (also what sync shows with an
 /// invite).
@@ -272,39 +269,14 @@ impl Rooms {
                 Err(error) => tracing::info!(%error, "dropping invite state that fails its checks"),
             }
         }
-        let outliers: Vec<(String, String, String)> = state
-            .values()
-            .map(|p| (p.event_id.to_string(), room_id.to_string(), p.to_stored()))
-            .collect();
-        self.store().insert_outliers(&outliers).await?;
         let is_new = self.store().room_version(room_id.as_str()).await?.is_none();
         // A second invite to the same stub keeps what the first one brought.
         let mut head = match is_new {
             true => RoomHead::new(version.clone())?,
             false => self.with_head(room_id, |head| head.clone()).await?,
         };
+        let cache = state.values().map(|p| (p.event_id.clone(), p.clone())).collect();
         head.state.extend(state);
-        if let Some(key) = &invite.state_key {
-            head.state.insert((StateEventType::RoomMember, key.clone()), invite.clone());
-        }
-        let current = entries(&head.state);
-        let resolved = ResolvedState { after_event: current.clone(), current };
-        let mut built = self.built(
-            Vec::new(),
-            invite,
-            None,
-            None,
-            Some(Arc::new(resolved)),
-            Vec::new(),
-            version,
-        );
-        built.row.is_new_room = is_new;
-        let slot = self.slot(room_id);
-        let mut guard = slot.lock().await;
-        let pending = self.submit(vec![built]).await?;
-        *guard = None;
-        drop(guard);
-        self.durable(room_id, pending).await?;
-        Ok(())
+        self.persist_joined_room(room_id, head, invite, cache).await
     }
 }
