@@ -164,8 +164,21 @@ pub fn check_key_document(
     if keys.verify_keys.is_empty() {
         return Err(Error::bad_response(&server, "key document lists no keys"));
     }
-    let object: CanonicalJsonObject =
+    let mut object: CanonicalJsonObject =
         serde_json::from_str(raw.json().get()).map_err(|e| Error::bad_response(&server, e))?;
+    // Only the server's own signatures are checked here (a notary's sit
+    // beside them), and they must be there: verify_json checks only the
+    // entities that did sign.
+    let signed = match object.get_mut("signatures") {
+        Some(ruma::CanonicalJsonValue::Object(signatures)) => {
+            signatures.retain(|entity, _| entity == server.as_str());
+            !signatures.is_empty()
+        }
+        _ => false,
+    };
+    if !signed {
+        return Err(Error::BadSignature(format!("key document of {server} is not signed by it")));
+    }
     let set: PublicKeySet =
         keys.verify_keys.iter().map(|(id, key)| (id.to_string(), key.key.clone())).collect();
     let map: PublicKeyMap = BTreeMap::from([(server.to_string(), set)]);
@@ -193,4 +206,42 @@ fn valid_at(keys: &ServerSigningKeys, at: MilliSecondsSinceUnixEpoch) -> PublicK
 /// Milliseconds as ruma's timestamp (saturating).
 pub fn millis(ms: u64) -> MilliSecondsSinceUnixEpoch {
     MilliSecondsSinceUnixEpoch(UInt::new_saturating(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use ruma::{ServerName, serde::Raw, signatures::Ed25519KeyPair};
+
+    use super::check_key_document;
+
+    fn document(sign: bool) -> Raw<ruma::api::federation::discovery::ServerSigningKeys> {
+        let pair = Ed25519KeyPair::from_der(&Ed25519KeyPair::generate(), "a".into()).expect("key");
+        let public = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+            pair.public_key(),
+        );
+        let mut object: ruma::CanonicalJsonObject = serde_json::from_value(serde_json::json!({
+            "server_name": "example.org",
+            "verify_keys": {"ed25519:a": {"key": public}},
+            "old_verify_keys": {},
+            "valid_until_ts": 4_000_000_000_000u64,
+        }))
+        .expect("object");
+        if sign {
+            ruma::signatures::sign_json("example.org", &pair, &mut object).expect("signed");
+        } else {
+            object
+                .insert("signatures".into(), ruma::CanonicalJsonValue::Object(Default::default()));
+        }
+        Raw::from_json_string(serde_json::to_string(&object).expect("json")).expect("raw")
+    }
+
+    #[test]
+    fn key_documents_must_be_signed_by_their_server() {
+        let server = ServerName::parse("example.org").expect("name");
+        assert!(check_key_document(&server, &document(true)).is_ok());
+        assert!(check_key_document(&server, &document(false)).is_err(), "unsigned is refused");
+        let other = ServerName::parse("other.org").expect("name");
+        assert!(check_key_document(&other, &document(true)).is_err(), "about another server");
+    }
 }

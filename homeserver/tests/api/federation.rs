@@ -218,6 +218,25 @@ async fn keys_are_published_and_signed(backend: Backend) {
         .expect("JSON");
     assert_eq!(version["server"]["name"], "Lattice");
 
+    // As a notary, A passes on another server's keys with its own
+    // signature beside that server's.
+    let b = server(backend, &ca).await;
+    let notary: Value = http
+        .get(format!("{}/_matrix/key/v2/query/{}", a.federation_url(), b.name()))
+        .send()
+        .await
+        .expect("notary request")
+        .json()
+        .await
+        .expect("JSON");
+    let document = &notary["server_keys"][0];
+    assert_eq!(document["server_name"], b.name());
+    assert!(document["signatures"].get(b.name()).is_some(), "{document}");
+    assert!(document["signatures"].get(a.name()).is_some(), "{document}");
+    let raw = ruma::serde::Raw::from_json_string(document.to_string()).expect("raw");
+    let b_name = ruma::ServerName::parse(b.name()).expect("name");
+    lattice_federation::keys::check_key_document(&b_name, &raw).expect("still B's own document");
+
     // An OpenID token proves to a third party who its holder is.
     let alice = a.register("alice", "correct horse").await;
     let path = format!("/_matrix/client/v3/user/{}/openid/request_token", alice.user_id);

@@ -179,7 +179,12 @@ impl Federation {
         if server == self.server_name() {
             return self.key_document().ok();
         }
-        self.inner.keys.document(server).await
+        let document = self.inner.keys.document(server).await?;
+        // As a notary we vouch for what we pass on: our signature joins the server's.
+        let mut object: CanonicalJsonObject = serde_json::from_str(document.json().get()).ok()?;
+        let own = self.server_name().as_str();
+        ruma::signatures::sign_json(own, &*self.inner.key.key_pair, &mut object).ok()?;
+        Raw::from_json_string(serde_json::to_string(&object).ok()?).ok()
     }
 
     /// Queues EDUs for servers and wakes their senders.
