@@ -201,28 +201,23 @@ impl Store {
         local_suffix: &str,
     ) -> Result<u64> {
         let mut tx = self.begin().await?;
-        // The search index forgets a row when its text is cleared.
-        sqlx::query(
+        let mut removed = 0;
+        // The search index forgets a row when its text is cleared; then the rows go.
+        for sql in [
             "UPDATE events SET search_text = NULL WHERE room_id = $1 AND stream < $2 \
              AND state_key IS NULL AND ($3 = 1 OR sender NOT LIKE '%' || $4)",
-        )
-        .bind(room_id)
-        .bind(before)
-        .bind(i64::from(delete_local))
-        .bind(local_suffix)
-        .execute(&mut *tx)
-        .await?;
-        let removed = sqlx::query(
             "DELETE FROM events WHERE room_id = $1 AND stream < $2 \
              AND state_key IS NULL AND ($3 = 1 OR sender NOT LIKE '%' || $4)",
-        )
-        .bind(room_id)
-        .bind(before)
-        .bind(i64::from(delete_local))
-        .bind(local_suffix)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        ] {
+            removed = sqlx::query(sql)
+                .bind(room_id)
+                .bind(before)
+                .bind(i64::from(delete_local))
+                .bind(local_suffix)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
         tx.commit().await?;
         Ok(removed)
     }
