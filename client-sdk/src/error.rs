@@ -29,12 +29,18 @@ pub enum Error {
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),
     /// The password was right and the account wants its second factor:
-    /// finish with [`Client::login_totp`](crate::Client::login_totp) (or a
-    /// recovery code) under this session.
+    /// finish with [`Client::login_second_factor`](crate::Client::login_second_factor)
+    /// under this session.
     #[error("a second factor is required to log in")]
     SecondFactorRequired {
         /// The login session the second step continues.
         session: String,
+        /// The stages that can finish it (`org.lattice.login.totp`,
+        /// `org.lattice.login.webauthn`, `org.lattice.login.recovery_code`).
+        stages: Vec<String>,
+        /// For WebAuthn: the options to give the authenticator
+        /// (`navigator.credentials.get`'s argument, as JSON).
+        webauthn_challenge: Option<serde_json::Value>,
     },
     /// The call needs a logged-in client.
     #[error("the client is not logged in")]

@@ -49,7 +49,7 @@ mod timeline;
 pub use ruma;
 
 pub use self::{
-    client::{Client, ClientBuilder},
+    client::{Client, ClientBuilder, SecondFactor},
     crypto::verification::{SasCode, Verification},
     error::{Error, Result},
     event_handler::SyncEvent,

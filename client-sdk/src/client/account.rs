@@ -11,22 +11,6 @@ use ruma::api::client::{
 
 use super::Client;
 
-/// Lattice's second-factor login stages (spec/second-factor.md).
-const TOTP_STAGE: &str = "org.lattice.login.totp";
-const RECOVERY_STAGE: &str = "org.lattice.login.recovery_code";
-
-/// A 401 to a password login that offers a second-factor stage becomes
-/// [`Error::SecondFactorRequired`]; anything else stays as it was.
-fn second_factor_needed(error: ruma::api::error::Error) -> Error {
-    if let ruma::api::error::ErrorBody::Json(body) = &error.body
-        && error.status_code == http::StatusCode::UNAUTHORIZED
-        && body.to_string().contains(TOTP_STAGE)
-        && let Some(session) = body["session"].as_str()
-    {
-        return Error::SecondFactorRequired { session: session.to_owned() };
-    }
-    Error::Api(error)
-}
 use crate::{
     error::{Error, Result},
     session::Session,
@@ -45,31 +29,31 @@ impl Client {
         let identifier = UserIdentifier::Matrix(MatrixUserIdentifier::new(user.to_owned()));
         let info = login::v3::Password::new(identifier, password.to_owned());
         let response = match self.send_login(LoginInfo::Password(info), device_name).await {
-            Err(Error::Api(error)) => return Err(second_factor_needed(error)),
+            Err(Error::Api(error)) => return Err(super::second_factor::needed(error)),
             other => other?,
         };
         self.finish_login(response).await
     }
 
-    /// Finishes a login that asked for a second factor with a code from
-    /// the user's authenticator app (`recovery` for a recovery code).
-    pub async fn login_totp(
-        &self,
-        session: &str,
-        code: &str,
-        recovery: bool,
-        device_name: Option<&str>,
-    ) -> Result<Session> {
-        let stage = if recovery { RECOVERY_STAGE } else { TOTP_STAGE };
-        let mut data = serde_json::Map::new();
-        data.insert("session".into(), session.into());
-        data.insert("code".into(), code.into());
-        let info = LoginInfo::new(stage, data)?;
+    /// Logs in with the loginToken the server's web login page handed
+    /// back (m.login.token; see [`Client::sso_login_url`]).
+    pub async fn login_token(&self, token: &str, device_name: Option<&str>) -> Result<Session> {
+        let info = LoginInfo::Token(login::v3::Token::new(token.to_owned()));
         let response = self.send_login(info, device_name).await?;
         self.finish_login(response).await
     }
 
-    async fn send_login(
+    /// The address of the server's web login page (m.login.sso) that ends
+    /// by sending the browser to `redirect_url` with a `loginToken`.
+    pub fn sso_login_url(&self, redirect_url: &str) -> Result<String> {
+        let mut url = reqwest::Url::parse(self.homeserver())
+            .and_then(|base| base.join("/_matrix/client/v3/login/sso/redirect"))
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        url.query_pairs_mut().append_pair("redirectUrl", redirect_url);
+        Ok(url.into())
+    }
+
+    pub(super) async fn send_login(
         &self,
         info: LoginInfo,
         device_name: Option<&str>,
@@ -80,7 +64,7 @@ impl Client {
         self.send(request).await
     }
 
-    async fn finish_login(&self, response: login::v3::Response) -> Result<Session> {
+    pub(super) async fn finish_login(&self, response: login::v3::Response) -> Result<Session> {
         let session = Session {
             user_id: response.user_id,
             device_id: response.device_id,
@@ -128,38 +112,6 @@ impl Client {
         Ok(session)
     }
 
-    /// Adds a TOTP authenticator to the account (Lattice's extension,
-    /// confirmed with the password): returns the base32 secret and an
-    /// otpauth:// URI to show as a QR code. [`confirm_totp`](Self::confirm_totp)
-    /// turns it on.
-    pub async fn enable_totp(&self, password: &str) -> Result<(String, String)> {
-        const SETUP: &str = "/_matrix/client/unstable/org.lattice.mfa/totp/setup";
-        let user = self.require_user_id()?;
-        let session =
-            match self.send_json(http::Method::POST, SETUP, Some(&serde_json::json!({}))).await {
-                Err(Error::Uia(info)) => info.session.clone(),
-                Err(error) => return Err(error),
-                Ok(answer) => return totp_setup(&answer),
-            };
-        let auth = serde_json::json!({
-            "type": "m.login.password", "session": session, "password": password,
-            "identifier": {"type": "m.id.user", "user": user},
-        });
-        let answer = self
-            .send_json(http::Method::POST, SETUP, Some(&serde_json::json!({"auth": auth})))
-            .await?;
-        totp_setup(&answer)
-    }
-
-    /// Turns TOTP on with a first code from the app; returns the recovery
-    /// codes (show them once: the server keeps only their hashes).
-    pub async fn confirm_totp(&self, code: &str) -> Result<Vec<String>> {
-        const CONFIRM: &str = "/_matrix/client/unstable/org.lattice.mfa/totp/confirm";
-        let body = serde_json::json!({"code": code});
-        let answer = self.send_json(http::Method::POST, CONFIRM, Some(&body)).await?;
-        Ok(serde_json::from_value(answer["recovery_codes"].clone())?)
-    }
-
     /// Logs out this device and forgets the session and everything synced.
     pub async fn logout(&self) -> Result<()> {
         self.send(logout::v3::Request::new()).await?;
@@ -169,12 +121,5 @@ impl Client {
     /// Asks the server who the access token belongs to.
     pub async fn whoami(&self) -> Result<whoami::v3::Response> {
         self.send(whoami::v3::Request::new()).await
-    }
-}
-
-fn totp_setup(answer: &serde_json::Value) -> Result<(String, String)> {
-    match (answer["secret"].as_str(), answer["otpauth_uri"].as_str()) {
-        (Some(secret), Some(uri)) => Ok((secret.to_owned(), uri.to_owned())),
-        _ => Err(Error::Response("the TOTP setup answer lacks a secret".into())),
     }
 }

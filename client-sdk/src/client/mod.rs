@@ -4,6 +4,9 @@
 mod account;
 mod builder;
 mod rooms;
+mod second_factor;
+
+pub use self::second_factor::SecondFactor;
 
 use std::{
     collections::BTreeMap,

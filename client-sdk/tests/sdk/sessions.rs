@@ -10,7 +10,7 @@ use wiremock::{
 
 use crate::backend_tests;
 
-backend_tests!(discovery_and_logout, totp_second_factor);
+backend_tests!(discovery_and_logout, totp_second_factor, passkey_second_factor);
 
 async fn discovery_and_logout(backend: Backend) {
     let server = TestServer::start(backend, |_| {}).await;
@@ -125,7 +125,7 @@ async fn totp_second_factor(backend: Backend) {
 
     let phone = Client::builder().homeserver_url(server.url()).build().await.expect("client");
     let halfway = phone.login_password("alice", "correct horse", None).await.expect_err("halfway");
-    let lattice_sdk::Error::SecondFactorRequired { session } = halfway else {
+    let lattice_sdk::Error::SecondFactorRequired { session, .. } = halfway else {
         panic!("expected a second-factor request, got {halfway}");
     };
     clock.advance(std::time::Duration::from_secs(30));
@@ -134,11 +134,54 @@ async fn totp_second_factor(backend: Backend) {
     assert_eq!(phone.whoami().await.expect("whoami").user_id.as_str(), "@alice:localhost");
 
     let laptop = Client::builder().homeserver_url(server.url()).build().await.expect("client");
-    let Err(lattice_sdk::Error::SecondFactorRequired { session }) =
+    let Err(lattice_sdk::Error::SecondFactorRequired { session, .. }) =
         laptop.login_password("alice", "correct horse", None).await
     else {
         panic!("expected a second-factor request");
     };
     laptop.login_totp(&session, &recovery[0], true, None).await.expect("recovery code");
     assert!(laptop.logged_in());
+}
+
+/// A passkey (here a software authenticator) enrolled through the SDK
+/// answers the challenge of the next login.
+async fn passkey_second_factor(backend: Backend) {
+    use webauthn_authenticator_rs::{
+        WebauthnAuthenticator,
+        prelude::{Url, *},
+        softpasskey::SoftPasskey,
+    };
+    let server = TestServer::start(backend, |config| {
+        config.auth.webauthn.rp_id = Some("lattice.test".into());
+        config.auth.webauthn.rp_origin = Some("https://lattice.test".into());
+    })
+    .await;
+    let origin = Url::parse("https://lattice.test").expect("url");
+    let mut key = SoftPasskey::new(true);
+    let alice = Client::builder().homeserver_url(server.url()).build().await.expect("client");
+    alice.register("alice", "correct horse").await.expect("registered");
+    let (registration, options) =
+        alice.start_webauthn_registration("correct horse").await.expect("started");
+    let options: CreationChallengeResponse = serde_json::from_value(options).expect("options");
+    let credential = key.do_registration(origin.clone(), options).expect("registered key");
+    let credential = serde_json::to_value(credential).expect("json");
+    let codes = alice
+        .finish_webauthn_registration(&registration, "yubikey", credential)
+        .await
+        .expect("enrolled");
+    assert_eq!(codes.map(|c| c.len()), Some(10), "the first factor brings recovery codes");
+
+    let phone = Client::builder().homeserver_url(server.url()).build().await.expect("client");
+    let Err(lattice_sdk::Error::SecondFactorRequired { session, stages, webauthn_challenge }) =
+        phone.login_password("alice", "correct horse", None).await
+    else {
+        panic!("expected a second-factor request");
+    };
+    assert!(stages.iter().any(|s| s == "org.lattice.login.webauthn"), "{stages:?}");
+    let challenge: RequestChallengeResponse =
+        serde_json::from_value(webauthn_challenge.expect("challenge")).expect("options");
+    let answer = key.do_authentication(origin, challenge).expect("assertion");
+    let answer = lattice_sdk::SecondFactor::WebAuthn(serde_json::to_value(answer).expect("json"));
+    phone.login_second_factor(&session, answer, Some("phone")).await.expect("logged in");
+    assert_eq!(phone.whoami().await.expect("whoami").user_id.as_str(), "@alice:localhost");
 }

@@ -6,6 +6,7 @@ mod client;
 mod federation;
 mod media;
 pub mod ruma;
+mod sso;
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},
@@ -46,6 +47,7 @@ pub fn router(services: Services) -> Router {
         .merge(media::router())
         .merge(admin::router())
         .merge(federation::router())
+        .merge(sso::router())
         .route("/health", axum::routing::get(|| async { "OK" }))
         .route("/ready", axum::routing::get(ready))
         .fallback(|| async { Error::Unrecognized })

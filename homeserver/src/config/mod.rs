@@ -292,7 +292,23 @@ pub struct AuthConfig {
     /// A session unused this long is logged out (soft logout); 0: never.
     #[serde(with = "seconds")]
     pub session_idle_timeout: Duration,
+    /// How long a loginToken from the web login page stays valid.
+    #[serde(with = "seconds")]
+    pub login_token_lifetime: Duration,
     pub argon2: Argon2Config,
+    pub webauthn: WebauthnConfig,
+}
+
+/// The WebAuthn relying party that passkeys and security keys are bound
+/// to. Unset, both come from `server.public_baseurl` (else the server name).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnConfig {
+    /// The domain credentials belong to, e.g. `example.com`.
+    pub rp_id: Option<String>,
+    /// The web origin the login page is served from, e.g.
+    /// `https://matrix.example.com`; it must be `rp_id` or a subdomain.
+    pub rp_origin: Option<String>,
 }
 
 /// argon2id cost parameters; the defaults follow OWASP's recommendation.
@@ -360,7 +376,9 @@ impl Default for AuthConfig {
             access_token_lifetime: Duration::from_secs(300),
             uia_session_lifetime: Duration::from_secs(900),
             session_idle_timeout: Duration::from_secs(30 * 24 * 3600),
+            login_token_lifetime: Duration::from_secs(120),
             argon2: Argon2Config::default(),
+            webauthn: WebauthnConfig::default(),
         }
     }
 }

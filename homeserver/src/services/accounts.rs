@@ -38,8 +38,17 @@ pub struct RegisterParams {
     pub auth: Option<AuthData>,
 }
 
+/// The device a login creates (or takes over), as the client asked.
+pub struct NewDevice<'a> {
+    pub device_id: Option<&'a DeviceId>,
+    pub display_name: Option<String>,
+    /// Whether the client wants a refresh token (and an expiring access token).
+    pub refresh_token: bool,
+}
+
 /// A new account, with a session unless login was inhibited.
 #[derive(Debug)]
+
 pub struct Registered {
     pub user_id: OwnedUserId,
     pub session: Option<IssuedSession>,
@@ -149,9 +158,7 @@ impl Accounts {
         &self,
         user: &str,
         password: &str,
-        device_id: Option<&DeviceId>,
-        display_name: Option<String>,
-        refresh: bool,
+        device: NewDevice<'_>,
     ) -> Result<(OwnedUserId, IssuedSession)> {
         let Some(user_id) = super::auth::user_from_input(user, &self.config.server.server_name)
         else {
@@ -159,25 +166,43 @@ impl Accounts {
         };
         self.auth.check_password(&user_id, password).await?;
         if self.auth.has_second_factor(&user_id).await? {
-            return Err(self.auth.second_factor_challenge(&user_id).await?);
+            return Err(self.auth.second_factor_challenge(&user_id).await?.into_error());
         }
-        let session = self.auth.start_session(&user_id, device_id, display_name, refresh).await?;
-        Ok((user_id, session))
+        self.start_session(user_id, device).await
     }
 
-    /// The second step of a login with a second factor (`stage` is TOTP or
-    /// a recovery code), under the session the password step opened.
+    /// The second step of a login with a second factor (`stage` is TOTP,
+    /// WebAuthn or a recovery code), under the session the password step
+    /// opened.
     pub async fn login_second_factor(
         &self,
         session: &str,
         stage: &str,
-        code: &str,
-        device_id: Option<&DeviceId>,
-        display_name: Option<String>,
-        refresh: bool,
+        answer: &serde_json::Map<String, serde_json::Value>,
+        device: NewDevice<'_>,
     ) -> Result<(OwnedUserId, IssuedSession)> {
-        let user_id = self.auth.finish_second_factor(session, stage, code).await?;
-        let session = self.auth.start_session(&user_id, device_id, display_name, refresh).await?;
+        let user_id = self.auth.finish_second_factor(session, stage, answer).await?;
+        self.start_session(user_id, device).await
+    }
+
+    /// Logs in with a loginToken from the web login page (m.login.token).
+    pub async fn login_token(
+        &self,
+        token: &str,
+        device: NewDevice<'_>,
+    ) -> Result<(OwnedUserId, IssuedSession)> {
+        let user_id = self.auth.redeem_login_token(token).await?;
+        self.start_session(user_id, device).await
+    }
+
+    async fn start_session(
+        &self,
+        user_id: OwnedUserId,
+        device: NewDevice<'_>,
+    ) -> Result<(OwnedUserId, IssuedSession)> {
+        let NewDevice { device_id, display_name, refresh_token } = device;
+        let session =
+            self.auth.start_session(&user_id, device_id, display_name, refresh_token).await?;
         Ok((user_id, session))
     }
 

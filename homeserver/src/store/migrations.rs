@@ -62,6 +62,7 @@ const STEPS: &[Step] = &[
     per_backend!(19, "0019_federation"),
     shared!(20, "0020_remote_media"),
     shared!(21, "0021_openid"),
+    shared!(22, "0022_webauthn_and_login_tokens"),
 ];
 
 /// The migrator for one backend.

@@ -24,6 +24,7 @@ mod to_device;
 mod uia;
 mod unread;
 mod users;
+mod webauthn;
 
 use std::{str::FromStr, time::Duration};
 
@@ -45,6 +46,7 @@ pub use self::{
     sessions::{DeviceRow, NewSession, TokenLookup},
     state::StateRow,
     users::UserRow,
+    webauthn::WebauthnCredentialRow,
 };
 use crate::error::{Error, Result};
 

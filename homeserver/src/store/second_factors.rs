@@ -42,6 +42,15 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Turns TOTP off; false if it was not set up.
+    pub async fn remove_totp(&self, user_id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM totp_factors WHERE user_id = $1 AND confirmed = 1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Replaces a user's recovery codes.
     pub async fn set_recovery_codes(&self, user_id: &str, hashes: &[String]) -> Result<()> {
         let mut tx = self.begin().await?;

@@ -97,6 +97,10 @@ impl Store {
             "DELETE FROM refresh_tokens WHERE user_id = $1",
             "DELETE FROM devices WHERE user_id = $1",
             "DELETE FROM profile_fields WHERE user_id = $1",
+            "DELETE FROM totp_factors WHERE user_id = $1",
+            "DELETE FROM recovery_codes WHERE user_id = $1",
+            "DELETE FROM webauthn_credentials WHERE user_id = $1",
+            "DELETE FROM login_tokens WHERE user_id = $1",
         ] {
             sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
         }

@@ -35,3 +35,6 @@ mod security;
 mod session_lifetime;
 mod sync;
 mod user_data;
+mod web_login;
+mod web_login_browser;
+mod webauthn;

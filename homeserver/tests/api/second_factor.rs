@@ -54,6 +54,7 @@ async fn totp_guards_the_login(backend: Backend) {
     let setup = s.post(&format!("{MFA}/totp/setup"), token, json!({"auth": auth})).await.ok();
     let secret = setup["secret"].as_str().expect("secret").to_owned();
     assert!(setup["otpauth_uri"].as_str().is_some_and(|uri| uri.starts_with("otpauth://totp/")));
+    assert!(setup["qr_code_svg"].as_str().is_some_and(|svg| svg.contains("<svg")));
     s.post(&format!("{MFA}/totp/confirm"), token, json!({"code": "000000"}))
         .await
         .err(403, "M_FORBIDDEN");

@@ -1,20 +1,26 @@
-//! Enrolling a second factor (our extension, documented in
-//! spec/second-factor.md): TOTP set up behind the password, confirmed
-//! with a first code, which yields single-use recovery codes.
+//! Enrolling and removing second factors (our extension, documented in
+//! spec/second-factor.md): TOTP confirmed with a first code, WebAuthn
+//! credentials registered with a ceremony; the first factor yields
+//! single-use recovery codes. Everything that changes factors sits behind
+//! user-interactive auth.
 
 use axum::{
     Json, Router,
-    extract::State,
-    routing::{get, post},
+    extract::{Path, State},
+    routing::{delete, get, post},
 };
 use ruma::api::client::uiaa::AuthData;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use crate::{
     api::authed::{Authed, MatrixJson},
-    error::Result,
-    services::{Services, auth::UiaFlows},
+    error::{Error, Result},
+    services::{
+        Services,
+        auth::{Requester, UiaFlows, second_factor},
+    },
 };
 
 const PREFIX: &str = "/_matrix/client/unstable/org.lattice.mfa";
@@ -23,12 +29,30 @@ pub fn router() -> Router<Services> {
     Router::new()
         .route(&format!("{PREFIX}/totp/setup"), post(setup))
         .route(&format!("{PREFIX}/totp/confirm"), post(confirm))
+        .route(&format!("{PREFIX}/totp"), delete(remove_totp))
+        .route(&format!("{PREFIX}/webauthn/register"), post(start_webauthn))
+        .route(&format!("{PREFIX}/webauthn/register/finish"), post(finish_webauthn))
+        .route(&format!("{PREFIX}/webauthn/{{credential_id}}"), delete(remove_webauthn))
         .route(&format!("{PREFIX}/factors"), get(factors))
+        .route(&format!("{PREFIX}/recovery_codes"), post(new_recovery_codes))
 }
 
+/// A body that carries only user-interactive auth.
 #[derive(Deserialize)]
-struct SetupBody {
+struct AuthBody {
     auth: Option<AuthData>,
+}
+
+/// Runs the password (and, once enrolled, second-factor) UIA for a change
+/// to the requester's factors.
+async fn confirm_identity(
+    services: &Services,
+    requester: &Requester,
+    body: &AuthBody,
+) -> Result<()> {
+    let flows = UiaFlows::password();
+    services.auth.user_interactive(&flows, body.auth.as_ref(), Some(&requester.user_id)).await?;
+    Ok(())
 }
 
 /// Starts a TOTP enrolment after the password (UIA); answers the secret
@@ -36,12 +60,12 @@ struct SetupBody {
 async fn setup(
     State(services): State<Services>,
     Authed(requester): Authed,
-    MatrixJson(body): MatrixJson<SetupBody>,
+    MatrixJson(body): MatrixJson<AuthBody>,
 ) -> Result<Json<Value>> {
-    let flows = UiaFlows::password();
-    services.auth.user_interactive(&flows, body.auth.as_ref(), Some(&requester.user_id)).await?;
+    confirm_identity(&services, &requester, &body).await?;
     let (secret, uri) = services.auth.start_totp(&requester.user_id).await?;
-    Ok(Json(json!({"secret": secret, "otpauth_uri": uri})))
+    let qr_code_svg = second_factor::qr_code_svg(&uri)?;
+    Ok(Json(json!({"secret": secret, "otpauth_uri": uri, "qr_code_svg": qr_code_svg})))
 }
 
 #[derive(Deserialize)]
@@ -55,13 +79,103 @@ async fn confirm(
     MatrixJson(body): MatrixJson<ConfirmBody>,
 ) -> Result<Json<Value>> {
     let codes = services.auth.confirm_totp(&requester.user_id, &body.code).await?;
-    Ok(Json(json!({"recovery_codes": codes})))
+    Ok(Json(with_recovery_codes(json!({}), codes)))
+}
+
+/// Adds the recovery codes a first factor brings to an answer.
+fn with_recovery_codes(mut answer: Value, codes: Option<Vec<String>>) -> Value {
+    if let Some(codes) = codes {
+        answer["recovery_codes"] = json!(codes);
+    }
+    answer
+}
+
+/// Replaces the recovery codes (the old ones stop working).
+async fn new_recovery_codes(
+    State(services): State<Services>,
+    Authed(requester): Authed,
+    MatrixJson(body): MatrixJson<AuthBody>,
+) -> Result<Json<Value>> {
+    confirm_identity(&services, &requester, &body).await?;
+    if !services.auth.has_second_factor(&requester.user_id).await? {
+        return Err(Error::BadRequest("recovery codes need a second factor first".into()));
+    }
+    let codes = services.auth.issue_recovery_codes(&requester.user_id).await?;
+    Ok(Json(with_recovery_codes(json!({}), Some(codes))))
+}
+
+async fn remove_totp(
+    State(services): State<Services>,
+    Authed(requester): Authed,
+    MatrixJson(body): MatrixJson<AuthBody>,
+) -> Result<Json<Value>> {
+    confirm_identity(&services, &requester, &body).await?;
+    services.auth.remove_second_factor(&requester.user_id, None).await?;
+    Ok(Json(json!({})))
+}
+
+/// Starts a WebAuthn enrolment; answers the options for
+/// `navigator.credentials.create` and the id to finish it under.
+async fn start_webauthn(
+    State(services): State<Services>,
+    Authed(requester): Authed,
+    MatrixJson(body): MatrixJson<AuthBody>,
+) -> Result<Json<Value>> {
+    confirm_identity(&services, &requester, &body).await?;
+    let (registration, options) =
+        services.auth.start_webauthn_registration(&requester.user_id).await?;
+    Ok(Json(json!({"registration": registration, "options": options})))
+}
+
+#[derive(Deserialize)]
+struct FinishWebauthnBody {
+    registration: String,
+    #[serde(default)]
+    name: String,
+    credential: RegisterPublicKeyCredential,
+}
+
+async fn finish_webauthn(
+    State(services): State<Services>,
+    Authed(requester): Authed,
+    MatrixJson(body): MatrixJson<FinishWebauthnBody>,
+) -> Result<Json<Value>> {
+    let (credential_id, codes) = services
+        .auth
+        .finish_webauthn_registration(
+            &requester.user_id,
+            &body.registration,
+            &body.name,
+            &body.credential,
+        )
+        .await?;
+    Ok(Json(with_recovery_codes(json!({"credential_id": credential_id}), codes)))
+}
+
+async fn remove_webauthn(
+    State(services): State<Services>,
+    Authed(requester): Authed,
+    Path(credential_id): Path<String>,
+    MatrixJson(body): MatrixJson<AuthBody>,
+) -> Result<Json<Value>> {
+    confirm_identity(&services, &requester, &body).await?;
+    services.auth.remove_second_factor(&requester.user_id, Some(&credential_id)).await?;
+    Ok(Json(json!({})))
 }
 
 async fn factors(
     State(services): State<Services>,
     Authed(requester): Authed,
 ) -> Result<Json<Value>> {
-    let (totp, recovery_codes_left) = services.auth.second_factors(&requester.user_id).await?;
-    Ok(Json(json!({"totp": totp, "recovery_codes_left": recovery_codes_left})))
+    let (totp, recovery_codes_left) = services.auth.totp_and_recovery(&requester.user_id).await?;
+    let credentials = services.auth.webauthn_credentials(&requester.user_id).await?;
+    let webauthn: Vec<Value> = credentials
+        .into_iter()
+        .map(|(id, name, created_ts)| json!({"credential_id": id, "name": name, "created_ts": created_ts}))
+        .collect();
+    Ok(Json(json!({
+        "totp": totp,
+        "webauthn": webauthn,
+        "recovery_codes_left": recovery_codes_left,
+    })))
 }

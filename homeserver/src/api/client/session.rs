@@ -6,7 +6,7 @@ use ruma::api::client::{
     session::{
         get_login_types::{
             self,
-            v3::{LoginType, PasswordLoginType},
+            v3::{LoginType, PasswordLoginType, SsoLoginType, TokenLoginType},
         },
         login::{
             self,
@@ -21,13 +21,19 @@ use crate::{
     api::ruma::{Ruma, RumaResponse},
     error::{Error, Result},
     services::Services,
-    services::auth::second_factor::{RECOVERY_STAGE, TOTP_STAGE},
+    services::{accounts::NewDevice, auth::second_factor::is_factor_stage},
 };
 
+/// Password for clients that can do our second-factor step, and the web
+/// login page (m.login.sso, then m.login.token) for those that cannot.
 pub async fn login_types(
     _: Ruma<get_login_types::v3::Request>,
 ) -> Result<RumaResponse<get_login_types::v3::Response>> {
-    let flows = vec![LoginType::Password(PasswordLoginType::new())];
+    let flows = vec![
+        LoginType::Password(PasswordLoginType::new()),
+        LoginType::Sso(SsoLoginType::new()),
+        LoginType::Token(TokenLoginType::new()),
+    ];
     Ok(get_login_types::v3::Response::new(flows).into())
 }
 
@@ -35,8 +41,11 @@ pub async fn login(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<login::v3::Request>,
 ) -> Result<RumaResponse<login::v3::Response>> {
-    let device = body.device_id.as_deref();
-    let display_name = body.initial_device_display_name.clone();
+    let device = NewDevice {
+        device_id: body.device_id.as_deref(),
+        display_name: body.initial_device_display_name.clone(),
+        refresh_token: body.refresh_token,
+    };
     let (user_id, session) = match &body.login_info {
         LoginInfo::Password(password) => {
             #[allow(deprecated)]
@@ -45,31 +54,19 @@ pub async fn login(
                 (None, Some(user)) => user.clone(),
                 _ => return Err(Error::forbidden("only user id identifiers are supported")),
             };
-            services
-                .accounts
-                .login_password(&user, &password.password, device, display_name, body.refresh_token)
-                .await?
+            services.accounts.login_password(&user, &password.password, device).await?
         }
+        LoginInfo::Token(token) => services.accounts.login_token(&token.token, device).await?,
         // The second step of a login with a second factor (our extension).
-        other if matches!(other.login_type(), TOTP_STAGE | RECOVERY_STAGE) => {
+        other if is_factor_stage(other.login_type()) => {
             let data = other.data();
-            let field = |name: &str| {
-                data.get(name)
-                    .and_then(|value| value.as_str())
-                    .map(str::to_owned)
-                    .ok_or_else(|| Error::MissingParam(format!("{name} is required")))
-            };
-            let (session, code) = (field("session")?, field("code")?);
+            let session = data
+                .get("session")
+                .and_then(|value| value.as_str())
+                .ok_or_else(|| Error::MissingParam("session is required".into()))?;
             services
                 .accounts
-                .login_second_factor(
-                    &session,
-                    other.login_type(),
-                    &code,
-                    device,
-                    display_name,
-                    body.refresh_token,
-                )
+                .login_second_factor(session, other.login_type(), &data, device)
                 .await?
         }
         _ => return Err(Error::BadRequest("unsupported login type".into())),

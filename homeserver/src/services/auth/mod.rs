@@ -9,6 +9,8 @@ mod token_cache;
 pub mod tokens;
 pub mod totp;
 mod uia;
+mod web_login;
+mod webauthn;
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ pub use self::{
     password::PasswordHasher,
     sessions::IssuedSession,
     uia::{UiaFlows, UiaOutcome},
+    web_login::WebSignIn,
 };
 use crate::{config::Config, error::Result, store::Store};
 
@@ -38,6 +41,8 @@ pub struct Auth {
     tokens: Arc<token_cache::TokenCache>,
     security: crate::services::security::Security,
     clock: crate::services::clock::Clock,
+    /// The WebAuthn relying party; None when the config gives no usable one.
+    webauthn: Option<Arc<::webauthn_rs::Webauthn>>,
 }
 
 impl Auth {
@@ -45,7 +50,8 @@ impl Auth {
         let passwords = PasswordHasher::new(&config.auth.argon2)?;
         let security = crate::services::security::Security::new(store.clone(), config.clone());
         let clock = crate::services::clock::Clock::default();
-        Ok(Self { store, config, passwords, tokens: Arc::default(), security, clock })
+        let webauthn = webauthn::relying_party(&config)?.map(Arc::new);
+        Ok(Self { store, config, passwords, tokens: Arc::default(), security, clock, webauthn })
     }
 
     pub fn passwords(&self) -> &PasswordHasher {

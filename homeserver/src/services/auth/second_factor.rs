@@ -1,35 +1,102 @@
-//! Second factors: a TOTP app and single-use recovery codes. A user who
-//! enrolled one cannot log in with the password alone: the password stage
-//! answers 401 with the remaining stage and a session, the user-interactive
-//! pattern the spec uses elsewhere (our extension; see spec/).
+//! Second factors: a TOTP app, WebAuthn credentials, and single-use
+//! recovery codes. A user who enrolled one cannot log in with the password
+//! alone: the password stage answers 401 with the remaining stages and a
+//! session, the user-interactive pattern the spec uses elsewhere (our
+//! extension; see spec/second-factor.md).
 
 use ruma::{
     OwnedUserId, UserId,
     api::client::uiaa::{AuthFlow, AuthType, UiaaInfo},
 };
-use sha2::{Digest, Sha256};
+use serde_json::{Map, Value};
 
 use super::{Auth, tokens, totp};
 use crate::error::{Error, Result};
 
 /// The login stage that takes a TOTP code.
 pub const TOTP_STAGE: &str = "org.lattice.login.totp";
+/// The login stage that takes a WebAuthn assertion.
+pub const WEBAUTHN_STAGE: &str = "org.lattice.login.webauthn";
 /// The login stage that takes a recovery code.
 pub const RECOVERY_STAGE: &str = "org.lattice.login.recovery_code";
 /// Recovery codes issued at enrolment.
 const RECOVERY_CODES: usize = 10;
 
-fn hash(code: &str) -> String {
-    Sha256::digest(code.trim().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+/// Whether `stage` is one of our second-factor stages.
+pub fn is_factor_stage(stage: &str) -> bool {
+    matches!(stage, TOTP_STAGE | WEBAUTHN_STAGE | RECOVERY_STAGE)
+}
+
+/// The otpauth:// URI as a QR code to scan, in SVG.
+pub fn qr_code_svg(uri: &str) -> Result<String> {
+    let code = qrcode::QrCode::new(uri.as_bytes()).map_err(Error::internal)?;
+    Ok(code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).build())
+}
+
+fn recovery_hash(code: &str) -> String {
+    tokens::hash(&code.trim().to_lowercase())
+}
+
+/// What a sign-in still needs after the password: the session to answer
+/// under, the stages that can complete it, and the WebAuthn options when
+/// the user has credentials.
+#[derive(Debug, Clone)]
+pub struct FactorChallenge {
+    pub session: String,
+    pub stages: Vec<&'static str>,
+    pub webauthn_options: Option<Value>,
+}
+
+impl FactorChallenge {
+    /// The 401 body for API clients: password plus any one factor.
+    pub fn into_error(self) -> Error {
+        let flows = self
+            .stages
+            .iter()
+            .map(|stage| AuthFlow::new(vec![AuthType::Password, AuthType::from(*stage)]))
+            .collect();
+        let mut info = UiaaInfo::new(flows);
+        info.session = Some(self.session);
+        info.completed = vec![AuthType::Password];
+        info.params = stage_params(self.webauthn_options);
+        Error::Uia(Box::new(info))
+    }
+}
+
+/// The `params` of a UIA answer: the WebAuthn challenge, if any.
+pub(super) fn stage_params(
+    webauthn_options: Option<Value>,
+) -> Option<Box<serde_json::value::RawValue>> {
+    let options = webauthn_options?;
+    serde_json::value::to_raw_value(&serde_json::json!({ WEBAUTHN_STAGE: options })).ok()
 }
 
 impl Auth {
-    /// Whether the user has a confirmed second factor.
-    pub async fn has_second_factor(&self, user_id: &UserId) -> Result<bool> {
-        Ok(self.store.totp(user_id.as_str()).await?.is_some_and(|(_, confirmed, _)| confirmed))
+    /// The factor stages that can complete a sign-in for the user: empty
+    /// when they have no second factor.
+    pub async fn second_factor_stages(&self, user_id: &UserId) -> Result<Vec<&'static str>> {
+        let totp = self.store.totp(user_id.as_str()).await?.is_some_and(|(_, ok, _)| ok);
+        let webauthn = !self.store.webauthn_credentials(user_id.as_str()).await?.is_empty();
+        let mut stages = Vec::new();
+        if webauthn {
+            stages.push(WEBAUTHN_STAGE);
+        }
+        if totp {
+            stages.push(TOTP_STAGE);
+        }
+        if !stages.is_empty() {
+            stages.push(RECOVERY_STAGE);
+        }
+        Ok(stages)
     }
 
-    /// Starts a TOTP enrolment: (base32 secret, otpauth:// URI for a QR code).
+    /// Whether the user has a second factor.
+    pub async fn has_second_factor(&self, user_id: &UserId) -> Result<bool> {
+        Ok(!self.second_factor_stages(user_id).await?.is_empty())
+    }
+
+    /// Starts a TOTP enrolment: (base32 secret, otpauth:// URI for the
+    /// authenticator app).
     pub async fn start_totp(&self, user_id: &UserId) -> Result<(String, String)> {
         let mut secret = [0u8; 20];
         getrandom::fill(&mut secret).map_err(Error::internal)?;
@@ -42,19 +109,50 @@ impl Auth {
         Ok((encoded, uri))
     }
 
-    /// Confirms the enrolment with a first code; returns the recovery codes
-    /// (shown once, stored only as hashes).
-    pub async fn confirm_totp(&self, user_id: &UserId, code: &str) -> Result<Vec<String>> {
+    /// Confirms the enrolment with a first code. Returns recovery codes
+    /// (shown once, stored only as hashes) when this is the user's first
+    /// second factor; codes given out earlier stay valid otherwise.
+    pub async fn confirm_totp(&self, user_id: &UserId, code: &str) -> Result<Option<Vec<String>>> {
         if self.store.totp(user_id.as_str()).await?.is_none() {
             return Err(Error::BadRequest("start the TOTP enrolment first".into()));
         }
+        let first_factor = !self.has_second_factor(user_id).await?;
         self.check_totp(user_id, code).await?;
+        match first_factor {
+            true => Ok(Some(self.issue_recovery_codes(user_id).await?)),
+            false => Ok(None),
+        }
+    }
+
+    /// Replaces the user's recovery codes with new ones.
+    pub async fn issue_recovery_codes(&self, user_id: &UserId) -> Result<Vec<String>> {
         let codes = (0..RECOVERY_CODES)
             .map(|_| tokens::random_letters(12).map(|c| c.to_lowercase()))
             .collect::<Result<Vec<_>>>()?;
-        let hashes: Vec<String> = codes.iter().map(|c| hash(c)).collect();
+        let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
         self.store.set_recovery_codes(user_id.as_str(), &hashes).await?;
         Ok(codes)
+    }
+
+    /// Removes the TOTP factor or one WebAuthn credential (`None`: TOTP);
+    /// with the last factor gone, the recovery codes go too.
+    pub async fn remove_second_factor(
+        &self,
+        user_id: &UserId,
+        credential_id: Option<&str>,
+    ) -> Result<()> {
+        let removed = match credential_id {
+            Some(id) => self.store.remove_webauthn_credential(user_id.as_str(), id).await?,
+            None => self.store.remove_totp(user_id.as_str()).await?,
+        };
+        if !removed {
+            return Err(Error::not_found("no such second factor"));
+        }
+        if !self.has_second_factor(user_id).await? {
+            self.store.set_recovery_codes(user_id.as_str(), &[]).await?;
+        }
+        tracing::info!(user = %user_id, "second factor removed");
+        Ok(())
     }
 
     /// Checks a TOTP code; a code is good once (no replay).
@@ -71,28 +169,25 @@ impl Auth {
         Ok(())
     }
 
-    /// The 401 a password login answers when a second factor is still due.
-    pub async fn second_factor_challenge(&self, user_id: &UserId) -> Result<Error> {
+    /// Opens the second step of a sign-in whose password was just checked.
+    pub async fn second_factor_challenge(&self, user_id: &UserId) -> Result<FactorChallenge> {
         let session = tokens::random_letters(24)?;
         let lifetime = self.config.auth.uia_session_lifetime.as_millis() as i64;
         let expires = self.clock.now_ms() + lifetime;
         self.store.create_uia_session(&session, Some(user_id.as_str()), expires).await?;
         self.store.set_uia_completed(&session, r#"["m.login.password"]"#).await?;
-        let flows = [TOTP_STAGE, RECOVERY_STAGE]
-            .map(|stage| AuthFlow::new(vec![AuthType::Password, AuthType::from(stage)]));
-        let mut info = UiaaInfo::new(flows.to_vec());
-        info.session = Some(session);
-        info.completed = vec![AuthType::Password];
-        Ok(Error::Uia(Box::new(info)))
+        let stages = self.second_factor_stages(user_id).await?;
+        let webauthn_options = self.webauthn_challenge(&session, user_id).await?;
+        Ok(FactorChallenge { session, stages, webauthn_options })
     }
 
-    /// Completes a login whose password was checked under `session` with
-    /// the second factor; returns the user, and ends the session.
+    /// Completes a sign-in whose password was checked under `session` with
+    /// a second factor; returns the user, and ends the session.
     pub async fn finish_second_factor(
         &self,
         session: &str,
         stage: &str,
-        code: &str,
+        answer: &Map<String, Value>,
     ) -> Result<OwnedUserId> {
         let unknown = || Error::forbidden("unknown or expired login session");
         let (owner, completed) = self.store.uia_session(session).await?.ok_or_else(unknown)?;
@@ -100,27 +195,45 @@ impl Auth {
         if !completed.contains("m.login.password") {
             return Err(unknown());
         }
-        self.check_factor(&user_id, stage, code).await?;
+        self.check_factor(&user_id, session, stage, answer).await?;
         self.store.delete_uia_session(session).await?;
         Ok(user_id)
     }
 
-    /// Checks a second-factor stage (TOTP or recovery code) for `user_id`;
-    /// a wrong code counts like a wrong password.
+    /// Checks a second-factor answer for `user_id` under `session`: `code`
+    /// for TOTP and recovery codes, `credential` for WebAuthn. A wrong
+    /// answer counts like a wrong password.
     pub(super) async fn check_factor(
         &self,
         user_id: &UserId,
+        session: &str,
         stage: &str,
-        code: &str,
+        answer: &Map<String, Value>,
     ) -> Result<()> {
         self.security.ensure_not_locked(user_id.as_str()).await?;
+        if !self.second_factor_stages(user_id).await?.contains(&stage) {
+            return Err(Error::forbidden(format!("{stage} is not one of your second factors")));
+        }
+        let code = || {
+            answer
+                .get("code")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::MissingParam("code is required".into()))
+        };
         let checked = match stage {
-            TOTP_STAGE => self.check_totp(user_id, code).await,
+            TOTP_STAGE => self.check_totp(user_id, code()?).await,
             RECOVERY_STAGE => {
-                match self.store.use_recovery_code(user_id.as_str(), &hash(code)).await? {
+                let hash = recovery_hash(code()?);
+                match self.store.use_recovery_code(user_id.as_str(), &hash).await? {
                     true => Ok(()),
                     false => Err(Error::forbidden("wrong or already used recovery code")),
                 }
+            }
+            WEBAUTHN_STAGE => {
+                let credential = answer
+                    .get("credential")
+                    .ok_or_else(|| Error::MissingParam("credential is required".into()))?;
+                self.check_webauthn(session, user_id, credential).await
             }
             _ => Err(Error::BadRequest(format!("unknown login stage {stage}"))),
         };
@@ -132,8 +245,8 @@ impl Auth {
     }
 
     /// (has TOTP, recovery codes left).
-    pub async fn second_factors(&self, user_id: &UserId) -> Result<(bool, i64)> {
-        let totp = self.has_second_factor(user_id).await?;
+    pub async fn totp_and_recovery(&self, user_id: &UserId) -> Result<(bool, i64)> {
+        let totp = self.store.totp(user_id.as_str()).await?.is_some_and(|(_, ok, _)| ok);
         Ok((totp, self.store.recovery_codes_left(user_id.as_str()).await?))
     }
 }

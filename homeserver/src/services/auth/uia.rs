@@ -35,11 +35,18 @@ impl UiaFlows {
         Self(vec![vec![AuthType::Password]])
     }
 
-    fn info(&self, session: &str, completed: Vec<AuthType>, error: Option<Error>) -> Box<UiaaInfo> {
+    fn info(
+        &self,
+        session: &str,
+        completed: Vec<AuthType>,
+        error: Option<Error>,
+        webauthn_options: Option<serde_json::Value>,
+    ) -> Box<UiaaInfo> {
         let mut info =
             UiaaInfo::new(self.0.iter().map(|stages| AuthFlow::new(stages.clone())).collect());
         info.session = Some(session.to_owned());
         info.completed = completed;
+        info.params = second_factor::stage_params(webauthn_options);
         info.auth_error = error.map(|e| {
             let kind = match e {
                 Error::Forbidden(_) => ErrorKind::Forbidden,
@@ -50,15 +57,15 @@ impl UiaFlows {
         Box::new(info)
     }
 
-    /// The same flows, each password flow also asking for a second factor
-    /// (a TOTP code, or a recovery code).
-    fn with_second_factor(&self) -> Self {
+    /// The same flows, each password flow also asking for one of the
+    /// user's second factors.
+    fn with_second_factor(&self, factors: &[&str]) -> Self {
         let mut flows = Vec::new();
         for flow in &self.0 {
             if flow.contains(&AuthType::Password) {
-                for factor in [second_factor::TOTP_STAGE, second_factor::RECOVERY_STAGE] {
+                for factor in factors {
                     let mut stages = flow.clone();
-                    stages.push(AuthType::from(factor));
+                    stages.push(AuthType::from(*factor));
                     flows.push(stages);
                 }
             } else {
@@ -88,20 +95,32 @@ impl Auth {
     ) -> Result<UiaOutcome> {
         // With a second factor, the password alone no longer unlocks
         // sensitive operations: each password flow gains a factor stage.
+        let factors = match user {
+            Some(user) => self.second_factor_stages(user).await?,
+            None => Vec::new(),
+        };
         let with_factor;
-        let flows = match user {
-            Some(user) if self.has_second_factor(user).await? => {
-                with_factor = flows.with_second_factor();
-                &with_factor
+        let flows = if factors.is_empty() {
+            flows
+        } else {
+            with_factor = flows.with_second_factor(&factors);
+            &with_factor
+        };
+        // Each answer carries a fresh WebAuthn challenge for the session.
+        let webauthn = factors.contains(&second_factor::WEBAUTHN_STAGE);
+        let challenge = |session: String| async move {
+            match user {
+                Some(user) if webauthn => self.webauthn_challenge(&session, user).await,
+                _ => Ok(None),
             }
-            _ => flows,
         };
         let lifetime = self.config.auth.uia_session_lifetime.as_millis() as i64;
         let user_str = user.map(|u| u.as_str());
         let Some(auth) = auth else {
             let session = tokens::random_letters(24)?;
             self.store.create_uia_session(&session, user_str, now_ms() + lifetime).await?;
-            return Err(Error::Uia(flows.info(&session, Vec::new(), None)));
+            let options = challenge(session.clone()).await?;
+            return Err(Error::Uia(flows.info(&session, Vec::new(), None, options)));
         };
         let session = match auth.session() {
             Some(session) => session.to_owned(),
@@ -153,21 +172,17 @@ impl Auth {
             },
             // Acknowledging a fallback page only re-reads the session's state.
             (_, AuthData::FallbackAcknowledgement(_)) => Ok(()),
-            (Some(stage), custom)
-                if matches!(
-                    stage.as_str(),
-                    second_factor::TOTP_STAGE | second_factor::RECOVERY_STAGE
-                ) =>
-            {
-                match (user, custom.data().get("code").and_then(|c| c.as_str())) {
-                    (Some(user), Some(code)) => self.check_factor(user, stage.as_str(), code).await,
-                    _ => Err(Error::forbidden("a code is required")),
+            (Some(stage), custom) if second_factor::is_factor_stage(stage.as_str()) => match user {
+                Some(user) => {
+                    self.check_factor(user, &session, stage.as_str(), &custom.data()).await
                 }
-            }
+                None => Err(Error::forbidden("a second factor needs an existing account")),
+            },
             _ => Err(Error::forbidden("unsupported auth stage")),
         };
         if let Err(error) = checked {
-            return Err(Error::Uia(flows.info(&session, completed, Some(error))));
+            let options = challenge(session.clone()).await?;
+            return Err(Error::Uia(flows.info(&session, completed, Some(error), options)));
         }
         if let Some(stage) = stage
             && !completed.contains(&stage)
@@ -180,6 +195,7 @@ impl Auth {
         }
         let json = serde_json::to_string(&completed).map_err(Error::internal)?;
         self.store.set_uia_completed(&session, &json).await?;
-        Err(Error::Uia(flows.info(&session, completed, None)))
+        let options = challenge(session.clone()).await?;
+        Err(Error::Uia(flows.info(&session, completed, None, options)))
     }
 }

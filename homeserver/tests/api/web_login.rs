@@ -1,0 +1,165 @@
+//! The web login page behind m.login.sso, driven over plain HTTP as a
+//! browser would post its forms: password, second factor, then back to
+//! the client with a loginToken that logs in once and expires.
+
+use std::time::Duration;
+
+use lattice_homeserver::services::auth::totp;
+use reqwest::{StatusCode, redirect::Policy};
+use serde_json::json;
+
+use crate::{
+    backend_tests,
+    common::{Backend, TestServer},
+};
+
+backend_tests!(
+    the_web_page_hands_the_client_a_single_use_token,
+    the_web_page_asks_for_the_second_factor
+);
+
+const CLIENT: &str = "https://client.example/welcome?from=sso";
+const LOGIN: &str = "/_matrix/client/v3/login";
+
+/// A browser without script: posts forms, does not follow redirects.
+pub struct Browser {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// A page or redirect: status, body, and the Location header.
+pub struct Page {
+    pub status: StatusCode,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+impl Browser {
+    pub fn new(s: &TestServer) -> Self {
+        let http = lattice_homeserver::services::http::client_builder()
+            .redirect(Policy::none())
+            .build()
+            .expect("client");
+        Self { http, base: s.url().to_owned() }
+    }
+
+    async fn page(response: reqwest::Response) -> Page {
+        let status = response.status();
+        let location =
+            response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Page { status, location, body: response.text().await.expect("body") }
+    }
+
+    pub async fn open(&self, redirect_url: &str) -> Page {
+        let query = serde_urlencoded::to_string([("redirectUrl", redirect_url)]).expect("query");
+        let url = format!("{}/_matrix/client/v3/login/sso/redirect?{query}", self.base);
+        Self::page(self.http.get(url).send().await.expect("get")).await
+    }
+
+    pub async fn submit(&self, action: &str, fields: &[(&str, &str)]) -> Page {
+        let url = format!("{}{action}", self.base);
+        let form = serde_urlencoded::to_string(fields).expect("form");
+        let request =
+            self.http.post(url).header("content-type", "application/x-www-form-urlencoded");
+        Self::page(request.body(form).send().await.expect("post")).await
+    }
+}
+
+/// The loginToken in a redirect to the client.
+fn token_in(page: &Page) -> String {
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let location = page.location.as_deref().expect("location");
+    assert!(location.starts_with("https://client.example/welcome?from=sso&loginToken="));
+    location.rsplit("loginToken=").next().expect("token").to_owned()
+}
+
+/// The value of a hidden form field on a page.
+fn field(page: &Page, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.body.find(&marker).expect("field") + marker.len();
+    page.body[start..].split('"').next().expect("value").to_owned()
+}
+
+async fn the_web_page_hands_the_client_a_single_use_token(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    s.register("alice", "pw").await;
+    let browser = Browser::new(&s);
+
+    // Element sees the web flow offered next to the password.
+    let types = s.get(LOGIN, None).await.ok().to_string();
+    assert!(types.contains("m.login.sso") && types.contains("m.login.token"), "{types}");
+
+    let page = browser.open(CLIENT).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("client.example"), "the page names the client");
+    let form = [("redirect_url", CLIENT), ("username", "alice"), ("password", "wrong")];
+    let refused = browser.submit("/_lattice/sso/password", &form).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("invalid username or password"));
+    let form = [("redirect_url", CLIENT), ("username", "alice"), ("password", "pw")];
+    let token = token_in(&browser.submit("/_lattice/sso/password", &form).await);
+
+    let login = json!({"type": "m.login.token", "token": token});
+    let done = s.post(LOGIN, None, login.clone()).await.ok();
+    assert_eq!(done["user_id"], "@alice:localhost");
+    s.get("/_matrix/client/v3/account/whoami", done["access_token"].as_str()).await.ok();
+    s.post(LOGIN, None, login).await.err(403, "M_FORBIDDEN");
+
+    // A token not used in time is worth nothing.
+    let late = token_in(&browser.submit("/_lattice/sso/password", &form).await);
+    s.services().auth.clock().advance(Duration::from_secs(121));
+    s.post(LOGIN, None, json!({"type": "m.login.token", "token": late}))
+        .await
+        .err(403, "M_FORBIDDEN");
+
+    // No page for a missing or script redirect.
+    let missing = s.get("/_matrix/client/v3/login/sso/redirect", None).await;
+    missing.err(400, "M_MISSING_PARAM");
+    let script = browser.open("javascript:alert(1)").await;
+    assert_eq!(script.status, StatusCode::BAD_REQUEST);
+}
+
+async fn the_web_page_asks_for_the_second_factor(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let token = Some(alice.token.as_str());
+    let mfa = "/_matrix/client/unstable/org.lattice.mfa";
+    let auth = json!({"type": "m.login.password", "password": "pw",
+        "identifier": {"type": "m.id.user", "user": "alice"}});
+    let setup = s.post(&format!("{mfa}/totp/setup"), token, json!({"auth": auth})).await.ok();
+    let secret = totp::from_base32(setup["secret"].as_str().expect("secret")).expect("base32");
+    let code_now = || {
+        let now = s.services().auth.clock().now_ms();
+        totp::code(&secret, now / 1000 / totp::STEP)
+    };
+    s.post(&format!("{mfa}/totp/confirm"), token, json!({"code": code_now()})).await.ok();
+
+    let browser = Browser::new(&s);
+    let form = [("redirect_url", CLIENT), ("username", "alice"), ("password", "pw")];
+    let second = browser.submit("/_lattice/sso/password", &form).await;
+    assert_eq!(second.status, StatusCode::OK, "the password alone does not redirect");
+    assert!(second.location.is_none());
+    assert!(second.body.contains("authenticator app"));
+    let session = field(&second, "session");
+
+    let attempt = |code: String| {
+        let session = session.clone();
+        let browser = &browser;
+        async move {
+            let form = [
+                ("redirect_url", CLIENT),
+                ("session", session.as_str()),
+                ("stage", "org.lattice.login.totp"),
+                ("code", code.as_str()),
+            ];
+            browser.submit("/_lattice/sso/factor", &form).await
+        }
+    };
+    // A wrong code shows the step again; the session stays usable.
+    let wrong = attempt("000000".into()).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert!(wrong.body.contains("wrong or already used code"));
+    s.services().auth.clock().advance(Duration::from_secs(30));
+    let token = token_in(&attempt(code_now()).await);
+    s.post(LOGIN, None, json!({"type": "m.login.token", "token": token})).await.ok();
+}

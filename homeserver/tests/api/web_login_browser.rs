@@ -1,0 +1,247 @@
+//! The web login page in a real headless Chromium, driven over WebDriver
+//! with a virtual WebAuthn authenticator: password, then the passkey, then
+//! the redirect to the client with a loginToken that logs in.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`; without them the test
+//! says it was skipped, unless LATTICE_REQUIRE_BROWSER is set (as in CI).
+//! With LATTICE_SCREENSHOTS=<dir> it saves the pages it sees there (the
+//! pictures in spec/images come from it).
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use axum::{Router, extract::Query, routing::get};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::common::{Backend, TestServer, federation::free_port};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A chromedriver process, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    /// Starts chromedriver and waits for its "started" line.
+    async fn start() -> Option<Self> {
+        if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists()
+        {
+            assert!(
+                std::env::var_os("LATTICE_REQUIRE_BROWSER").is_none(),
+                "LATTICE_REQUIRE_BROWSER is set but chromium/chromedriver are not installed"
+            );
+            eprintln!("skipped: chromium and chromium-driver are not installed");
+            return None;
+        }
+        let port = free_port();
+        let mut child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let ready = tokio::task::spawn_blocking(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .any(|line| line.contains("started successfully"))
+        });
+        let ready = tokio::time::timeout(Duration::from_secs(30), ready).await;
+        assert!(matches!(ready, Ok(Ok(true))), "chromedriver did not start");
+        Some(Self { child, url: format!("http://127.0.0.1:{port}") })
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One WebDriver session: a headless Chromium window.
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+}
+
+impl Browser {
+    async fn open(driver: &Driver) -> Self {
+        let http = lattice_homeserver::services::http::client_builder().build().expect("client");
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=760,820", "--force-device-scale-factor=1"]}}}});
+        let answer: Value = http
+            .post(format!("{}/session", driver.url))
+            .json(&capabilities)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("json");
+        let id = answer["value"]["sessionId"].as_str().expect("session id");
+        Self { http, session: format!("{}/session/{id}", driver.url) }
+    }
+
+    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.session));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value =
+            request.send().await.expect("webdriver").json().await.expect("webdriver json");
+        assert!(answer["value"]["error"].is_null(), "webdriver {path}: {answer}");
+        answer["value"].clone()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.command(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn go(&self, url: &str) {
+        self.post("/url", json!({"url": url})).await;
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let found = self.post("/element", json!({"using": "css selector", "value": css})).await;
+        found[ELEMENT].as_str().expect("element id").to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.element(css).await;
+        self.post(&format!("/element/{element}/value"), json!({"text": text})).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.element(css).await;
+        self.post(&format!("/element/{element}/click"), json!({})).await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let element = self.element(css).await;
+        let path = format!("/element/{element}/text");
+        let text = self.command(reqwest::Method::GET, &path, None).await;
+        text.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Saves the window as `<LATTICE_SCREENSHOTS>/<name>.png`, if asked to.
+    async fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("LATTICE_SCREENSHOTS") else { return };
+        let png = self.command(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = STANDARD.decode(png.as_str().expect("base64")).expect("png");
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), bytes)
+            .expect("screenshot saved");
+    }
+
+    async fn close(self) {
+        let _ = self.http.delete(&self.session).send().await;
+    }
+}
+
+/// Registers a passkey the way a web client on the server's origin would:
+/// `navigator.credentials.create` with the options the API gave.
+const CREATE_PASSKEY: &str = r#"
+const [options, done] = arguments;
+const decode = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+const encode = (b) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const publicKey = options.publicKey;
+publicKey.challenge = decode(publicKey.challenge);
+publicKey.user.id = decode(publicKey.user.id);
+(publicKey.excludeCredentials || []).forEach((c) => { c.id = decode(c.id); });
+navigator.credentials.create({ publicKey }).then((c) => done({
+  id: c.id, rawId: encode(c.rawId), type: c.type, extensions: {},
+  response: { attestationObject: encode(c.response.attestationObject),
+              clientDataJSON: encode(c.response.clientDataJSON) },
+}), (e) => done({ error: String(e) }));
+"#;
+
+/// A stand-in for the client the page redirects to: it reports the
+/// loginToken it receives.
+async fn client_landing() -> (String, mpsc::Receiver<String>) {
+    let (sender, receiver) = mpsc::channel(1);
+    let app = Router::new().route(
+        "/done",
+        get(move |Query(query): Query<std::collections::HashMap<String, String>>| {
+            let sender = sender.clone();
+            async move {
+                if let Some(token) = query.get("loginToken") {
+                    let _ = sender.send(token.clone()).await;
+                }
+                "Signed in; you can close this window."
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://localhost:{port}/done"), receiver)
+}
+
+#[tokio::test]
+async fn a_passkey_signs_in_through_the_web_page_in_chromium() {
+    let Some(driver) = Driver::start().await else { return };
+    let port = free_port();
+    let origin = format!("http://localhost:{port}");
+    let s = TestServer::start(Backend::Sqlite, |config| {
+        config.server.bind = ([127, 0, 0, 1], port).into();
+        config.auth.webauthn.rp_id = Some("localhost".into());
+        config.auth.webauthn.rp_origin = Some(origin.clone());
+    })
+    .await;
+    let alice = s.register("alice", "pw").await;
+    let browser = Browser::open(&driver).await;
+    let authenticator = json!({"protocol": "ctap2", "transport": "internal",
+        "hasResidentKey": true, "hasUserVerification": true, "isUserConsenting": true,
+        "isUserVerified": true});
+    browser.post("/webauthn/authenticator", authenticator).await;
+
+    // Enrolment: the API's options, answered by the browser's authenticator.
+    let register = "/_matrix/client/unstable/org.lattice.mfa/webauthn/register";
+    let auth = json!({"type": "m.login.password", "password": "pw",
+        "identifier": {"type": "m.id.user", "user": "alice"}});
+    let started = s.post(register, Some(&alice.token), json!({"auth": auth})).await.ok();
+    browser.go(&format!("{origin}/_matrix/client/versions")).await;
+    let credential = browser
+        .post("/execute/async", json!({"script": CREATE_PASSKEY, "args": [started["options"]]}))
+        .await;
+    assert!(credential["error"].is_null(), "{credential}");
+    let finish = json!({"registration": started["registration"], "name": "Chromium",
+        "credential": credential});
+    s.post(&format!("{register}/finish"), Some(&alice.token), finish).await.ok();
+
+    // The sign-in a Matrix client starts with m.login.sso.
+    let (client, mut tokens) = client_landing().await;
+    let start = format!("{origin}/_matrix/client/v3/login/sso/redirect?redirectUrl={client}");
+    browser.go(&start).await;
+    browser.screenshot("web-login-password").await;
+    browser.type_into("#username", "alice").await;
+    browser.type_into("#password", "wrong").await;
+    browser.click("#sign-in").await;
+    assert!(browser.text(".error").await.contains("invalid username or password"));
+    browser.type_into("#password", "pw").await;
+    browser.click("#sign-in").await;
+    browser.screenshot("web-login-second-factor").await;
+    browser.click("#use-passkey").await;
+    let token = tokio::time::timeout(Duration::from_secs(30), tokens.recv())
+        .await
+        .expect("the page redirected to the client in time")
+        .expect("a loginToken");
+    browser.close().await;
+
+    let login = json!({"type": "m.login.token", "token": token});
+    let done = s.post("/_matrix/client/v3/login", None, login).await.ok();
+    assert_eq!(done["user_id"], "@alice:localhost");
+}

@@ -1,0 +1,143 @@
+//! WebAuthn as a second factor, with a software authenticator in place of
+//! a security key: enrolment behind the password, login in two steps, the
+//! challenge good once and only for our origin, sensitive changes asking
+//! for the key, and removal.
+
+use serde_json::{Value, json};
+use webauthn_authenticator_rs::{
+    WebauthnAuthenticator,
+    prelude::{CreationChallengeResponse, RequestChallengeResponse, Url},
+    softpasskey::SoftPasskey,
+};
+
+use crate::{
+    backend_tests,
+    common::{Backend, TestServer},
+};
+
+backend_tests!(a_passkey_guards_the_login);
+
+const MFA: &str = "/_matrix/client/unstable/org.lattice.mfa";
+const LOGIN: &str = "/_matrix/client/v3/login";
+pub const ORIGIN: &str = "https://lattice.test";
+const WEBAUTHN: &str = "org.lattice.login.webauthn";
+/// An origin under the relying party's domain that is not its origin.
+const STRAY_ORIGIN: &str = "https://login.lattice.test";
+
+/// A server whose WebAuthn relying party is `lattice.test`.
+pub async fn server(backend: Backend) -> TestServer {
+    TestServer::start(backend, |config| {
+        config.auth.webauthn.rp_id = Some("lattice.test".into());
+        config.auth.webauthn.rp_origin = Some(ORIGIN.into());
+    })
+    .await
+}
+
+fn password_auth(session: &Value) -> Value {
+    json!({"type": "m.login.password", "session": session,
+        "identifier": {"type": "m.id.user", "user": "alice"}, "password": "pw"})
+}
+
+/// Enrols a credential from `key`, claiming `origin`; the finish answer.
+pub async fn enrol(
+    s: &TestServer,
+    token: &str,
+    key: &mut SoftPasskey,
+    origin: &str,
+) -> crate::common::Answer {
+    let register = format!("{MFA}/webauthn/register");
+    let challenge = s.post(&register, Some(token), json!({})).await;
+    assert_eq!(challenge.status, 401, "{}", challenge.body);
+    let auth = password_auth(&challenge.body["session"]);
+    let started = s.post(&register, Some(token), json!({"auth": auth})).await;
+    if started.status != 200 {
+        return started;
+    }
+    let options: CreationChallengeResponse =
+        serde_json::from_value(started.body["options"].clone()).expect("creation options");
+    let credential =
+        key.do_registration(Url::parse(origin).expect("url"), options).expect("registration");
+    let finish = json!({"registration": started.body["registration"], "name": "laptop",
+        "credential": credential});
+    s.post(&format!("{MFA}/webauthn/register/finish"), Some(token), finish).await
+}
+
+/// The key's answer to the WebAuthn challenge in a 401's params.
+fn answer(key: &mut SoftPasskey, challenge: &Value, origin: &str) -> Value {
+    let options: RequestChallengeResponse =
+        serde_json::from_value(challenge["params"][WEBAUTHN].clone()).expect("request options");
+    let assertion =
+        key.do_authentication(Url::parse(origin).expect("url"), options).expect("assertion");
+    serde_json::to_value(assertion).expect("json")
+}
+
+async fn password_step(s: &TestServer) -> Value {
+    let body = json!({"type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": "alice"}, "password": "pw"});
+    let answer = s.post(LOGIN, None, body).await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    answer.body
+}
+
+async fn a_passkey_guards_the_login(backend: Backend) {
+    let s = server(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let token = alice.token.as_str();
+    let mut key = SoftPasskey::new(true);
+
+    // A credential made on another origin (a taken-over subdomain, say) is
+    // refused and not kept.
+    let mut stray = SoftPasskey::new(true);
+    enrol(&s, token, &mut stray, STRAY_ORIGIN).await.err(403, "M_FORBIDDEN");
+    let factors = s.get(&format!("{MFA}/factors"), Some(token)).await.ok();
+    assert_eq!(factors["webauthn"], json!([]));
+
+    let enrolled = enrol(&s, token, &mut key, ORIGIN).await.ok();
+    let recovery = enrolled["recovery_codes"].as_array().expect("first factor: recovery codes");
+    assert_eq!(recovery.len(), 10);
+    let credential_id = enrolled["credential_id"].as_str().expect("id").to_owned();
+    let factors = s.get(&format!("{MFA}/factors"), Some(token)).await.ok();
+    assert_eq!(factors["webauthn"][0]["name"], "laptop");
+    assert_eq!(factors["webauthn"][0]["credential_id"], credential_id.as_str());
+
+    // The password opens the second step, with a challenge for the key.
+    let first = password_step(&s).await;
+    let flows = first["flows"].to_string();
+    assert!(flows.contains(WEBAUTHN) && flows.contains("org.lattice.login.recovery_code"));
+    assert!(!flows.contains("org.lattice.login.totp"), "no TOTP enrolled: {flows}");
+    let assertion = answer(&mut key, &first, ORIGIN);
+    let second = json!({"type": WEBAUTHN, "session": first["session"], "credential": assertion});
+    let done = s.post(LOGIN, None, second.clone()).await.ok();
+    assert_eq!(done["user_id"], "@alice:localhost");
+    s.get("/_matrix/client/v3/account/whoami", done["access_token"].as_str()).await.ok();
+    // The session and its challenge are spent: the same answer again fails...
+    s.post(LOGIN, None, second).await.err(403, "M_FORBIDDEN");
+    // ...and so does that answer under a new session (another challenge).
+    let first = password_step(&s).await;
+    let replay = json!({"type": WEBAUTHN, "session": first["session"], "credential": assertion});
+    s.post(LOGIN, None, replay).await.err(403, "M_FORBIDDEN");
+    // An answer made on another origin (a phishing page) is refused.
+    let first = password_step(&s).await;
+    let phished = answer(&mut key, &first, STRAY_ORIGIN);
+    let body = json!({"type": WEBAUTHN, "session": first["session"], "credential": phished});
+    s.post(LOGIN, None, body).await.err(403, "M_FORBIDDEN");
+
+    // Removing the key is a sensitive change: password, then the key.
+    let remove = format!("{MFA}/webauthn/{credential_id}");
+    let start = s.delete(&remove, Some(token), Some(json!({}))).await;
+    assert_eq!(start.status, 401);
+    let halfway = s
+        .delete(&remove, Some(token), Some(json!({"auth": password_auth(&start.body["session"])})))
+        .await;
+    assert_eq!(halfway.status, 401, "the password alone is not enough: {}", halfway.body);
+    let auth = json!({"type": WEBAUTHN, "session": halfway.body["session"],
+        "credential": answer(&mut key, &halfway.body, ORIGIN)});
+    s.delete(&remove, Some(token), Some(json!({"auth": auth}))).await.ok();
+    let factors = s.get(&format!("{MFA}/factors"), Some(token)).await.ok();
+    assert_eq!(
+        (factors["webauthn"].clone(), factors["recovery_codes_left"].clone()),
+        (json!([]), json!(0))
+    );
+    // With no factor left, the password alone logs in again.
+    s.login("alice", "pw", None).await.ok();
+}
