@@ -23,15 +23,6 @@ fn code_now(s: &TestServer, secret: &str) -> String {
     totp::code(&key, now / 1000 / totp::STEP)
 }
 
-/// The first login step: the password, answered 401 with a session.
-async fn password_step(s: &TestServer) -> Value {
-    let body = json!({"type": "m.login.password",
-        "identifier": {"type": "m.id.user", "user": "alice"}, "password": "pw"});
-    let answer = s.post(LOGIN, None, body).await;
-    assert_eq!(answer.status, 401, "{}", answer.body);
-    answer.body
-}
-
 async fn second_step(
     s: &TestServer,
     session: &str,
@@ -71,7 +62,7 @@ async fn totp_guards_the_login(backend: Backend) {
     );
 
     // The password alone no longer logs in: it opens the second step.
-    let first = password_step(&s).await;
+    let first = s.password_step("alice", "pw").await;
     assert_eq!(first["completed"], json!(["m.login.password"]));
     let stages: Vec<&str> = first["flows"]
         .as_array()
@@ -102,10 +93,10 @@ async fn totp_guards_the_login(backend: Backend) {
         .err(403, "M_FORBIDDEN");
 
     // A recovery code works once.
-    let first = password_step(&s).await;
+    let first = s.password_step("alice", "pw").await;
     let session = first["session"].as_str().expect("session").to_owned();
     second_step(&s, &session, "org.lattice.login.recovery_code", &recovery[0]).await.ok();
-    let first = password_step(&s).await;
+    let first = s.password_step("alice", "pw").await;
     let session = first["session"].as_str().expect("session").to_owned();
     second_step(&s, &session, "org.lattice.login.recovery_code", &recovery[0])
         .await

@@ -3,6 +3,7 @@
 //! challenge good once and only for our origin, sensitive changes asking
 //! for the key, and removal.
 
+use lattice_homeserver::services::auth::totp;
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::{
     WebauthnAuthenticator,
@@ -15,7 +16,7 @@ use crate::{
     common::{Backend, TestServer},
 };
 
-backend_tests!(a_passkey_guards_the_login);
+backend_tests!(a_passkey_guards_the_login, factors_add_up);
 
 const MFA: &str = "/_matrix/client/unstable/org.lattice.mfa";
 const LOGIN: &str = "/_matrix/client/v3/login";
@@ -71,14 +72,6 @@ fn answer(key: &mut SoftPasskey, challenge: &Value, origin: &str) -> Value {
     serde_json::to_value(assertion).expect("json")
 }
 
-async fn password_step(s: &TestServer) -> Value {
-    let body = json!({"type": "m.login.password",
-        "identifier": {"type": "m.id.user", "user": "alice"}, "password": "pw"});
-    let answer = s.post(LOGIN, None, body).await;
-    assert_eq!(answer.status, 401, "{}", answer.body);
-    answer.body
-}
-
 async fn a_passkey_guards_the_login(backend: Backend) {
     let s = server(backend).await;
     let alice = s.register("alice", "pw").await;
@@ -101,7 +94,7 @@ async fn a_passkey_guards_the_login(backend: Backend) {
     assert_eq!(factors["webauthn"][0]["credential_id"], credential_id.as_str());
 
     // The password opens the second step, with a challenge for the key.
-    let first = password_step(&s).await;
+    let first = s.password_step("alice", "pw").await;
     let flows = first["flows"].to_string();
     assert!(flows.contains(WEBAUTHN) && flows.contains("org.lattice.login.recovery_code"));
     assert!(!flows.contains("org.lattice.login.totp"), "no TOTP enrolled: {flows}");
@@ -113,11 +106,11 @@ async fn a_passkey_guards_the_login(backend: Backend) {
     // The session and its challenge are spent: the same answer again fails...
     s.post(LOGIN, None, second).await.err(403, "M_FORBIDDEN");
     // ...and so does that answer under a new session (another challenge).
-    let first = password_step(&s).await;
+    let first = s.password_step("alice", "pw").await;
     let replay = json!({"type": WEBAUTHN, "session": first["session"], "credential": assertion});
     s.post(LOGIN, None, replay).await.err(403, "M_FORBIDDEN");
     // An answer made on another origin (a phishing page) is refused.
-    let first = password_step(&s).await;
+    let first = s.password_step("alice", "pw").await;
     let phished = answer(&mut key, &first, STRAY_ORIGIN);
     let body = json!({"type": WEBAUTHN, "session": first["session"], "credential": phished});
     s.post(LOGIN, None, body).await.err(403, "M_FORBIDDEN");
@@ -140,4 +133,49 @@ async fn a_passkey_guards_the_login(backend: Backend) {
     );
     // With no factor left, the password alone logs in again.
     s.login("alice", "pw", None).await.ok();
+}
+
+/// A second factor added later keeps the recovery codes given out with the
+/// first; either factor logs in; renewing the codes retires the old ones.
+async fn factors_add_up(backend: Backend) {
+    let s = server(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let token = Some(alice.token.as_str());
+    let mut key = SoftPasskey::new(true);
+    let enrolled = enrol(&s, &alice.token, &mut key, ORIGIN).await.ok();
+    let first_codes = enrolled["recovery_codes"].clone();
+
+    // TOTP now asks for the passkey too, and brings no new codes.
+    let setup = format!("{MFA}/totp/setup");
+    let start = s.post(&setup, token, json!({})).await;
+    let halfway =
+        s.post(&setup, token, json!({"auth": password_auth(&start.body["session"])})).await;
+    assert_eq!(halfway.status, 401, "{}", halfway.body);
+    let auth = json!({"type": WEBAUTHN, "session": halfway.body["session"],
+        "credential": answer(&mut key, &halfway.body, ORIGIN)});
+    let secret = s.post(&setup, token, json!({"auth": auth})).await.ok()["secret"].clone();
+    let secret = totp::from_base32(secret.as_str().expect("secret")).expect("base32");
+    let code = totp::code(&secret, s.services().auth.clock().now_ms() / 1000 / totp::STEP);
+    let confirmed = s.post(&format!("{MFA}/totp/confirm"), token, json!({"code": code})).await.ok();
+    assert!(confirmed.get("recovery_codes").is_none(), "{confirmed}");
+    let first = s.password_step("alice", "pw").await;
+    let flows = first["flows"].to_string();
+    assert!(flows.contains(WEBAUTHN) && flows.contains("org.lattice.login.totp"), "{flows}");
+
+    // New recovery codes: the old ones stop working.
+    let renew = format!("{MFA}/recovery_codes");
+    let start = s.post(&renew, token, json!({})).await;
+    let halfway =
+        s.post(&renew, token, json!({"auth": password_auth(&start.body["session"])})).await;
+    let auth = json!({"type": "org.lattice.login.recovery_code",
+        "session": halfway.body["session"], "code": first_codes[0]});
+    let renewed = s.post(&renew, token, json!({"auth": auth})).await.ok();
+    assert_eq!(renewed["recovery_codes"].as_array().map(Vec::len), Some(10));
+    let first = s.password_step("alice", "pw").await;
+    let old = json!({"type": "org.lattice.login.recovery_code", "session": first["session"],
+        "code": first_codes[1]});
+    s.post(LOGIN, None, old).await.err(403, "M_FORBIDDEN");
+    let new = json!({"type": "org.lattice.login.recovery_code", "session": first["session"],
+        "code": renewed["recovery_codes"][0]});
+    s.post(LOGIN, None, new).await.ok();
 }

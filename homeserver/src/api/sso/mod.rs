@@ -61,6 +61,11 @@ impl Target {
         }
     }
 
+    /// The frame of a page for this client.
+    fn frame(&self, server_name: String, redirect_url: String) -> Frame {
+        Frame { server_name, redirect_url, client_host: self.host(), error: None }
+    }
+
     /// The client's URL with the login token added.
     fn with_token(&self, token: &str) -> Response {
         let mut url = self.url.clone();
@@ -125,14 +130,7 @@ async fn start(State(services): State<Services>, Query(query): Query<StartQuery>
         Ok(target) => target,
         Err(error) => return error.into_response(),
     };
-    let host = target.host();
-    let frame = Frame {
-        server_name: &server_name,
-        redirect_url: &redirect_url,
-        client_host: &host,
-        error: None,
-    };
-    html(StatusCode::OK, frame.password(""))
+    html(StatusCode::OK, target.frame(server_name, redirect_url).password(""))
 }
 
 /// We have one sign-in, not several identity providers.
@@ -156,6 +154,29 @@ async fn read_form<T: DeserializeOwned>(services: &Services, request: Request) -
     serde_urlencoded::from_bytes(&bytes).map_err(|e| Error::BadRequest(format!("bad form: {e}")))
 }
 
+/// A form post of the page: its fields, and where the client waits.
+trait StepForm: DeserializeOwned {
+    fn redirect_url(&self) -> &str;
+}
+
+/// Reads a step's form: the form, the client it is for and the frame of
+/// the next page; or the page that says why the step cannot go on.
+async fn read_step<T: StepForm>(
+    services: &Services,
+    request: Request,
+) -> std::result::Result<(T, Target, Frame), Response> {
+    let server_name = services.config.server.server_name.to_string();
+    let form: T = read_form(services, request).await.map_err(|error| {
+        let (status, message) = explain(&error);
+        html(status, page::problem(&server_name, &message))
+    })?;
+    let target = Target::parse(form.redirect_url()).map_err(|error| {
+        html(StatusCode::BAD_REQUEST, page::problem(&server_name, &error.to_string()))
+    })?;
+    let frame = target.frame(server_name, form.redirect_url().to_owned());
+    Ok((form, target, frame))
+}
+
 #[derive(Deserialize)]
 struct PasswordForm {
     redirect_url: String,
@@ -163,26 +184,16 @@ struct PasswordForm {
     password: String,
 }
 
+impl StepForm for PasswordForm {
+    fn redirect_url(&self) -> &str {
+        &self.redirect_url
+    }
+}
+
 async fn password(State(services): State<Services>, request: Request) -> Response {
-    let server_name = services.config.server.server_name.to_string();
-    let form: PasswordForm = match read_form(&services, request).await {
-        Ok(form) => form,
-        Err(error) => {
-            return html(explain(&error).0, page::problem(&server_name, &explain(&error).1));
-        }
-    };
-    let target = match Target::parse(&form.redirect_url) {
-        Ok(target) => target,
-        Err(error) => {
-            return html(StatusCode::BAD_REQUEST, page::problem(&server_name, &error.to_string()));
-        }
-    };
-    let host = target.host();
-    let mut frame = Frame {
-        server_name: &server_name,
-        redirect_url: &form.redirect_url,
-        client_host: &host,
-        error: None,
+    let (form, target, mut frame) = match read_step::<PasswordForm>(&services, request).await {
+        Ok(step) => step,
+        Err(page) => return page,
     };
     match services.auth.web_password_step(&form.username, &form.password).await {
         Ok(WebSignIn::Done(token)) => target.with_token(&token),
@@ -191,7 +202,7 @@ async fn password(State(services): State<Services>, request: Request) -> Respons
         }
         Err(error) => {
             let (status, message) = explain(&error);
-            frame.error = Some(&message);
+            frame.error = Some(message);
             html(status, frame.password(&form.username))
         }
     }
@@ -207,6 +218,12 @@ struct FactorForm {
     /// The WebAuthn assertion, as JSON.
     #[serde(default)]
     credential: Option<String>,
+}
+
+impl StepForm for FactorForm {
+    fn redirect_url(&self) -> &str {
+        &self.redirect_url
+    }
 }
 
 impl FactorForm {
@@ -226,25 +243,9 @@ impl FactorForm {
 }
 
 async fn factor(State(services): State<Services>, request: Request) -> Response {
-    let server_name = services.config.server.server_name.to_string();
-    let form: FactorForm = match read_form(&services, request).await {
-        Ok(form) => form,
-        Err(error) => {
-            return html(explain(&error).0, page::problem(&server_name, &explain(&error).1));
-        }
-    };
-    let target = match Target::parse(&form.redirect_url) {
-        Ok(target) => target,
-        Err(error) => {
-            return html(StatusCode::BAD_REQUEST, page::problem(&server_name, &error.to_string()));
-        }
-    };
-    let host = target.host();
-    let mut frame = Frame {
-        server_name: &server_name,
-        redirect_url: &form.redirect_url,
-        client_host: &host,
-        error: None,
+    let (form, target, mut frame) = match read_step::<FactorForm>(&services, request).await {
+        Ok(step) => step,
+        Err(page) => return page,
     };
     let outcome = services.auth.web_factor_step(&form.session, &form.stage, &form.answer()).await;
     let error = match outcome {
@@ -252,7 +253,7 @@ async fn factor(State(services): State<Services>, request: Request) -> Response 
         Err(error) => error,
     };
     let (status, message) = explain(&error);
-    frame.error = Some(&message);
+    frame.error = Some(message);
     // Another try under the same session, with a fresh passkey challenge;
     // once the session is gone, back to the password.
     match services.auth.resume_factor_challenge(&form.session).await {

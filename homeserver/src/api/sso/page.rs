@@ -24,22 +24,23 @@ pub fn escape(text: &str) -> String {
 }
 
 /// What every page shows: which server, and which client will be let in.
-pub struct Frame<'a> {
-    pub server_name: &'a str,
+pub struct Frame {
+    pub server_name: String,
     /// The client's redirect URL, carried through the forms.
-    pub redirect_url: &'a str,
+    pub redirect_url: String,
     /// The host the browser goes back to, shown so users notice a phishing
     /// link that would hand their account to someone else's client.
-    pub client_host: &'a str,
-    pub error: Option<&'a str>,
+    pub client_host: String,
+    pub error: Option<String>,
 }
 
-impl Frame<'_> {
+impl Frame {
     fn render(&self, body: &str) -> String {
-        let server = escape(self.server_name);
-        let client = escape(self.client_host);
+        let server = escape(&self.server_name);
+        let client = escape(&self.client_host);
         let error = self
             .error
+            .as_deref()
             .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
             .unwrap_or_default();
         format!(
@@ -57,7 +58,7 @@ impl Frame<'_> {
     fn hidden_redirect(&self) -> String {
         format!(
             "<input type=\"hidden\" name=\"redirect_url\" value=\"{}\">",
-            escape(self.redirect_url)
+            escape(&self.redirect_url)
         )
     }
 
@@ -148,10 +149,10 @@ mod tests {
     #[test]
     fn user_text_cannot_break_out_of_the_markup() {
         let frame = Frame {
-            server_name: "example.org",
-            redirect_url: "https://client.example/\"><script>alert(1)</script>",
-            client_host: "client.example",
-            error: Some("<b>no</b>"),
+            server_name: "example.org".into(),
+            redirect_url: "https://client.example/\"><script>alert(1)</script>".into(),
+            client_host: "client.example".into(),
+            error: Some("<b>no</b>".into()),
         };
         let page = frame.password("\"><img src=x onerror=alert(1)>");
         assert!(!page.contains("<script>alert"));

@@ -134,6 +134,16 @@ impl TestServer {
         self.call(Method::DELETE, path, token, body).await
     }
 
+    /// The first step of a login for a user with a second factor: the
+    /// password, answered 401 with the session and stages of the second.
+    pub async fn password_step(&self, user: &str, password: &str) -> Value {
+        let body = json!({"type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": user}, "password": password});
+        let answer = self.post("/_matrix/client/v3/login", None, body).await;
+        assert_eq!(answer.status, 401, "{}", answer.body);
+        answer.body
+    }
+
     /// Registers `name` with `password` through the dummy flow.
     pub async fn register(&self, name: &str, password: &str) -> Session {
         let body = self
