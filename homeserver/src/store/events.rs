@@ -79,15 +79,21 @@ impl Store {
         events: &[NewEvent],
         groups: &mut StateGroupCache,
     ) -> Result<Vec<i64>> {
+        let rooms: HashSet<&str> = events.iter().map(|e| e.room_id.as_str()).collect();
+        // Messages leave a room's state group as it was: only a changed
+        // group is written back.
+        let groups_before: HashMap<&str, i64> =
+            rooms.iter().filter_map(|room| Some((*room, groups.get(*room)?.0))).collect();
         let mut tx = self.begin().await?;
         let mut streams = Vec::with_capacity(events.len());
         for event in events {
             streams.push(persist_one(&mut tx, event, groups).await?);
         }
         update_extremities(&mut tx, events).await?;
-        let rooms: HashSet<&str> = events.iter().map(|e| e.room_id.as_str()).collect();
         for room_id in rooms {
-            if let Some((group, _)) = groups.get(room_id) {
+            if let Some((group, _)) = groups.get(room_id)
+                && groups_before.get(room_id) != Some(group)
+            {
                 sqlx::query("UPDATE rooms SET current_group = $1 WHERE room_id = $2")
                     .bind(group)
                     .bind(room_id)
@@ -202,6 +208,24 @@ impl Store {
     }
 
     /// Looks up an event sent with a transaction id.
+    /// The transaction ids a device has sent events with (up to `limit`).
+    pub async fn device_txn_ids(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT txn_id FROM events WHERE sender = $1 AND sender_device = $2 \
+             AND txn_id IS NOT NULL LIMIT $3",
+        )
+        .bind(user_id)
+        .bind(device_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub async fn txn_event(
         &self,
         user_id: &str,

@@ -68,38 +68,36 @@ impl Store {
         up_to: i64,
         limit: i64,
     ) -> Result<Vec<(i64, String, String, String)>> {
-        let delivered: Option<i64> = sqlx::query_scalar(
-            "SELECT stream_id FROM to_device_messages \
-             WHERE recipient_user = $1 AND recipient_device = $2 AND stream_id <= $3 LIMIT 1",
-        )
-        .bind(user_id)
-        .bind(device_id)
-        .bind(acknowledged)
-        .fetch_optional(&self.pool)
-        .await?;
-        if delivered.is_some() {
-            sqlx::query(
-                "DELETE FROM to_device_messages \
-                 WHERE recipient_user = $1 AND recipient_device = $2 AND stream_id <= $3",
+        // One read in the common case: the device's messages up to `up_to`,
+        // oldest first. Rows at or below `acknowledged` were delivered by
+        // the previous sync: they are deleted, then the new ones read again.
+        let read = |from: i64| {
+            sqlx::query_as::<_, (i64, String, String, String)>(
+                "SELECT stream_id, sender, event_type, content FROM to_device_messages \
+                 WHERE recipient_user = $1 AND recipient_device = $2 AND stream_id > $3 \
+                 AND stream_id <= $4 ORDER BY stream_id LIMIT $5",
             )
             .bind(user_id)
             .bind(device_id)
-            .bind(acknowledged)
-            .execute(&self.pool)
-            .await?;
+            .bind(from)
+            .bind(up_to)
+            .bind(limit)
+            .fetch_all(&self.pool)
+        };
+        let rows = read(-1).await?;
+        if rows.first().is_none_or(|(stream, ..)| *stream > acknowledged) {
+            return Ok(rows);
         }
-        Ok(sqlx::query_as(
-            "SELECT stream_id, sender, event_type, content FROM to_device_messages \
-             WHERE recipient_user = $1 AND recipient_device = $2 AND stream_id > $3 \
-             AND stream_id <= $4 ORDER BY stream_id LIMIT $5",
+        sqlx::query(
+            "DELETE FROM to_device_messages \
+             WHERE recipient_user = $1 AND recipient_device = $2 AND stream_id <= $3",
         )
         .bind(user_id)
         .bind(device_id)
         .bind(acknowledged)
-        .bind(up_to)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .execute(&self.pool)
+        .await?;
+        Ok(read(acknowledged).await?)
     }
 
     /// Device ids of a user (for messages addressed to `*`).

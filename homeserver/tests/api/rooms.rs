@@ -89,7 +89,7 @@ async fn room_versions_are_checked(backend: Backend) {
 }
 
 async fn same_txn_id_yields_one_event(backend: Backend) {
-    let s = TestServer::new(backend).await;
+    let mut s = TestServer::new(backend).await;
     let alice = s.register("alice", "pw").await;
     let room = s.create_room(&alice.token, json!({})).await;
     let path = format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/txn-1");
@@ -102,6 +102,15 @@ async fn same_txn_id_yields_one_event(backend: Backend) {
     assert_eq!(first["event_id"], second["event_id"]);
     let third = s.put(&path, Some(&alice.token), body.clone()).await.ok();
     assert_eq!(first["event_id"], third["event_id"]);
+    // A retry after a restart still finds the first send (the ids a device
+    // used are remembered from the database, not only in memory).
+    s.restart().await;
+    let after_restart = s.put(&path, Some(&alice.token), body.clone()).await.ok();
+    assert_eq!(first["event_id"], after_restart["event_id"]);
+    let fresh = format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/txn-2");
+    let new_txn = s.put(&fresh, Some(&alice.token), body.clone()).await.ok();
+    assert_ne!(new_txn["event_id"], first["event_id"]);
+    assert_eq!(s.put(&fresh, Some(&alice.token), body.clone()).await.ok(), new_txn);
 
     // Another device may reuse the txn id for its own event.
     let other = crate::common::session_from(&s.login("alice", "pw", None).await.ok());
@@ -115,7 +124,7 @@ async fn same_txn_id_yields_one_event(backend: Backend) {
         )
         .await
         .ok();
-    assert_eq!(TestServer::bodies(&page["chunk"]), vec!["once", "once"]);
+    assert_eq!(TestServer::bodies(&page["chunk"]), vec!["once", "once", "once"]);
     // The txn id is echoed to the sending device only.
     let mine = page["chunk"]
         .as_array()

@@ -52,15 +52,15 @@ impl Rooms {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Arc<Pdu>>>,
     {
-        let _guard = self.txn_lock(&requester.user_id, &requester.device_id, txn_id).await;
-        if let Some(event_id) = self
-            .store()
-            .txn_event(requester.user_id.as_str(), requester.device_id.as_str(), txn_id)
-            .await?
-        {
+        let (user, device) = (&requester.user_id, &requester.device_id);
+        let _guard = self.txn_lock(user, device, txn_id).await;
+        let txn_ids = &self.inner.txn_ids;
+        if let Some(event_id) = txn_ids.previous_send(self.store(), user, device, txn_id).await? {
             return EventId::parse(event_id).map_err(Error::internal);
         }
-        Ok(send().await?.event_id.clone())
+        let event_id = send().await?.event_id.clone();
+        txn_ids.record(user, device, txn_id);
+        Ok(event_id)
     }
 
     pub async fn set_state(

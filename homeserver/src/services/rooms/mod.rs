@@ -18,6 +18,7 @@ mod relations;
 mod remote;
 mod resolve;
 mod search;
+mod txn_ids;
 mod upgrade;
 mod visibility;
 mod writer;
@@ -76,6 +77,8 @@ struct Inner {
     heads: std::sync::Mutex<HashMap<OwnedRoomId, HeadSlot>>,
     /// Requests carrying the same transaction id wait for each other.
     txns: std::sync::Mutex<HashMap<TxnKey, Arc<AsyncMutex<()>>>>,
+    /// The transaction ids devices have used.
+    txn_ids: txn_ids::TxnIds,
     /// Users whose events are dropped while they are told they were sent.
     shadow_banned: std::sync::RwLock<std::collections::HashSet<OwnedUserId>>,
 }
@@ -97,6 +100,7 @@ impl Rooms {
         outbox: Arc<OutboxSignal>,
     ) -> Self {
         let writer = Writer::spawn(store.clone(), notifier, outbox);
+        let txn_ids = txn_ids::TxnIds::new(&store);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -106,6 +110,7 @@ impl Rooms {
                 federation,
                 heads: Default::default(),
                 txns: Default::default(),
+                txn_ids,
                 shadow_banned: Default::default(),
             }),
         }
