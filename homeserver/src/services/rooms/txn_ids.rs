@@ -7,7 +7,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    hash::{BuildHasher, Hash, Hasher},
+    hash::BuildHasher,
     sync::Mutex,
 };
 
@@ -46,9 +46,7 @@ impl TxnIds {
     }
 
     fn hash(&self, txn_id: &str) -> u64 {
-        let mut hasher = self.hasher.build_hasher();
-        txn_id.hash(&mut hasher);
-        hasher.finish()
+        self.hasher.hash_one(txn_id)
     }
 
     /// Whether the id may have been used: None when the device's ids are
