@@ -1,6 +1,7 @@
-//! Other servers' signing keys: fetched from the server itself, checked
-//! against their own signatures, cached in memory and kept by a
-//! [`KeyStore`] so that a restart does not refetch the world.
+//! Other servers' signing keys: fetched from the server itself (or, when
+//! it cannot be reached, from the notaries we trust), checked against the
+//! server's own signatures, cached in memory and kept by a [`KeyStore`] so
+//! that a restart does not refetch the world.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -11,7 +12,7 @@ use std::{
 
 use ruma::{
     CanonicalJsonObject, MilliSecondsSinceUnixEpoch, OwnedServerName, ServerName, UInt,
-    api::federation::discovery::{ServerSigningKeys, get_server_keys},
+    api::federation::discovery::{ServerSigningKeys, get_remote_server_keys, get_server_keys},
     serde::Raw,
     signatures::{PublicKeyMap, PublicKeySet},
 };
@@ -48,13 +49,23 @@ pub struct KeyRing<S> {
     own_keys: PublicKeySet,
     cache: Mutex<HashMap<OwnedServerName, Arc<ServerSigningKeys>>>,
     fetched: Mutex<HashMap<OwnedServerName, Instant>>,
+    /// Servers asked for another server's keys when it cannot be reached.
+    notaries: Vec<OwnedServerName>,
 }
 
 impl<S: KeyStore> KeyRing<S> {
     /// A key ring for the server `client` speaks for, whose own public keys
     /// are `own_keys` (key id -> public key).
     pub fn new(client: Arc<FederationClient>, store: S, own_keys: PublicKeySet) -> Self {
-        Self { client, store, own_keys, cache: Mutex::default(), fetched: Mutex::default() }
+        let (cache, fetched) = (Mutex::default(), Mutex::default());
+        Self { client, store, own_keys, cache, fetched, notaries: Vec::new() }
+    }
+
+    /// Trusts `notaries` to vouch for the keys of servers that cannot be
+    /// reached themselves (a server that is down, or gone).
+    pub fn with_notaries(mut self, notaries: Vec<OwnedServerName>) -> Self {
+        self.notaries = notaries;
+        self
     }
 
     /// The keys of `servers` valid at `at`, for checking their signatures.
@@ -117,9 +128,24 @@ impl<S: KeyStore> KeyRing<S> {
         fetched.get(server).is_some_and(|at| at.elapsed() < REFETCH_AFTER)
     }
 
-    /// Fetches `server`'s keys from the server itself and checks that the
-    /// document is about that server and signed by each of its keys.
+    /// Fetches `server`'s keys from the server itself, else from a trusted
+    /// notary, and checks that the document is about that server and
+    /// signed by each of its keys (and by the notary that passed it on).
     pub async fn fetch(&self, server: &ServerName) -> Result<Arc<ServerSigningKeys>> {
+        let direct = self.fetch_direct(server).await;
+        if direct.is_ok() {
+            return direct;
+        }
+        for notary in self.notaries.iter().filter(|n| *n != server && *n != self.client.origin()) {
+            match self.fetch_via(notary, server).await {
+                Ok(keys) => return Ok(keys),
+                Err(error) => tracing::debug!(%server, %notary, %error, "notary did not help"),
+            }
+        }
+        direct
+    }
+
+    async fn fetch_direct(&self, server: &ServerName) -> Result<Arc<ServerSigningKeys>> {
         self.fetched
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -127,19 +153,57 @@ impl<S: KeyStore> KeyRing<S> {
         let response =
             self.client.send_unsigned(server, get_server_keys::v2::Request::new()).await?;
         let raw = response.server_key;
-        let mut keys = check_key_document(server, &raw)?;
+        let keys = check_key_document(server, &raw)?;
+        Ok(self.keep(server, &raw, keys).await)
+    }
+
+    /// Asks `notary` for `server`'s keys. The notary's own keys come from
+    /// the notary directly, so notaries never vouch for each other.
+    async fn fetch_via(
+        &self,
+        notary: &ServerName,
+        server: &ServerName,
+    ) -> Result<Arc<ServerSigningKeys>> {
+        let notary_keys = match self.known(notary).await {
+            Some(keys) => keys,
+            None => self.fetch_direct(notary).await?,
+        };
+        let now = MilliSecondsSinceUnixEpoch::now();
+        let request = get_remote_server_keys::v2::Request::new(server.to_owned(), now);
+        let response = self.client.send_unsigned(notary, request).await?;
+        let notary_set = valid_at(&notary_keys, now);
+        let mut last = Error::bad_response(&notary, "no key document of that server");
+        for raw in response.server_keys {
+            let checked = check_key_document(server, &raw)
+                .and_then(|keys| verify_signed_by(notary, &notary_set, &raw).map(|()| keys));
+            match checked {
+                Ok(keys) => return Ok(self.keep(server, &raw, keys).await),
+                Err(error) => last = error,
+            }
+        }
+        Err(last)
+    }
+
+    /// Keeps a checked key document (validity capped) in the store and the
+    /// cache.
+    async fn keep(
+        &self,
+        server: &ServerName,
+        raw: &Raw<ServerSigningKeys>,
+        mut keys: ServerSigningKeys,
+    ) -> Arc<ServerSigningKeys> {
         let cap = MilliSecondsSinceUnixEpoch::from_system_time(
             std::time::SystemTime::now() + MAX_VALIDITY,
         )
         .unwrap_or_else(MilliSecondsSinceUnixEpoch::now);
         keys.valid_until_ts = keys.valid_until_ts.min(cap);
-        self.store.save(server, &raw, keys.valid_until_ts).await;
+        self.store.save(server, raw, keys.valid_until_ts).await;
         let keys = Arc::new(keys);
         self.cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(server.to_owned(), keys.clone());
-        Ok(keys)
+        keys
     }
 
     /// The stored key document of `server`, fetching it if unknown (for
@@ -164,27 +228,35 @@ pub fn check_key_document(
     if keys.verify_keys.is_empty() {
         return Err(Error::bad_response(&server, "key document lists no keys"));
     }
+    let set: PublicKeySet =
+        keys.verify_keys.iter().map(|(id, key)| (id.to_string(), key.key.clone())).collect();
+    verify_signed_by(server, &set, raw)?;
+    Ok(keys)
+}
+
+/// Checks that `entity` signed a document with one of `keys`. Other
+/// signers are left aside (a notary's signature sits beside the server's),
+/// and `entity`'s must be there: verify_json checks only those who signed.
+fn verify_signed_by(
+    entity: &ServerName,
+    keys: &PublicKeySet,
+    raw: &Raw<ServerSigningKeys>,
+) -> Result<()> {
     let mut object: CanonicalJsonObject =
-        serde_json::from_str(raw.json().get()).map_err(|e| Error::bad_response(&server, e))?;
-    // Only the server's own signatures are checked here (a notary's sit
-    // beside them), and they must be there: verify_json checks only the
-    // entities that did sign.
+        serde_json::from_str(raw.json().get()).map_err(|e| Error::bad_response(&entity, e))?;
     let signed = match object.get_mut("signatures") {
         Some(ruma::CanonicalJsonValue::Object(signatures)) => {
-            signatures.retain(|entity, _| entity == server.as_str());
+            signatures.retain(|signer, _| signer == entity.as_str());
             !signatures.is_empty()
         }
         _ => false,
     };
     if !signed {
-        return Err(Error::BadSignature(format!("key document of {server} is not signed by it")));
+        return Err(Error::BadSignature(format!("key document is not signed by {entity}")));
     }
-    let set: PublicKeySet =
-        keys.verify_keys.iter().map(|(id, key)| (id.to_string(), key.key.clone())).collect();
-    let map: PublicKeyMap = BTreeMap::from([(server.to_string(), set)]);
+    let map: PublicKeyMap = BTreeMap::from([(entity.to_string(), keys.clone())]);
     ruma::signatures::verify_json(&map, &object)
-        .map_err(|e| Error::BadSignature(format!("key document of {server}: {e}")))?;
-    Ok(keys)
+        .map_err(|e| Error::BadSignature(format!("{entity}'s signature on a key document: {e}")))
 }
 
 /// The keys of a document that were valid at `at`: current keys if the
@@ -212,7 +284,7 @@ pub fn millis(ms: u64) -> MilliSecondsSinceUnixEpoch {
 mod tests {
     use ruma::{ServerName, serde::Raw, signatures::Ed25519KeyPair};
 
-    use super::check_key_document;
+    use super::{check_key_document, verify_signed_by};
 
     fn document(sign: bool) -> Raw<ruma::api::federation::discovery::ServerSigningKeys> {
         let pair = Ed25519KeyPair::from_der(&Ed25519KeyPair::generate(), "a".into()).expect("key");
@@ -234,6 +306,27 @@ mod tests {
                 .insert("signatures".into(), ruma::CanonicalJsonValue::Object(Default::default()));
         }
         Raw::from_json_string(serde_json::to_string(&object).expect("json")).expect("raw")
+    }
+
+    #[test]
+    fn a_notary_must_have_signed_what_it_passes_on() {
+        let notary = ServerName::parse("notary.org").expect("name");
+        let pair = Ed25519KeyPair::from_der(&Ed25519KeyPair::generate(), "n".into()).expect("key");
+        let public = ruma::serde::Base64::new(pair.public_key().to_vec());
+        let keys = ruma::signatures::PublicKeySet::from([("ed25519:n".to_owned(), public)]);
+        let unsigned = document(true);
+        assert!(verify_signed_by(&notary, &keys, &unsigned).is_err(), "no notary signature");
+        let mut object: ruma::CanonicalJsonObject =
+            serde_json::from_str(unsigned.json().get()).expect("object");
+        ruma::signatures::sign_json("notary.org", &pair, &mut object).expect("signed");
+        let signed =
+            Raw::from_json_string(serde_json::to_string(&object).expect("json")).expect("raw");
+        assert!(verify_signed_by(&notary, &keys, &signed).is_ok());
+        let impostor =
+            Ed25519KeyPair::from_der(&Ed25519KeyPair::generate(), "n".into()).expect("key");
+        let other = ruma::serde::Base64::new(impostor.public_key().to_vec());
+        let wrong = ruma::signatures::PublicKeySet::from([("ed25519:n".to_owned(), other)]);
+        assert!(verify_signed_by(&notary, &wrong, &signed).is_err(), "signed with another key");
     }
 
     #[test]

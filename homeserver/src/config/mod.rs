@@ -53,6 +53,10 @@ pub struct FederationConfig {
     pub request_timeout: u64,
     /// Longest wait, in seconds, between attempts to reach a server that is down.
     pub max_retry_interval: u64,
+    /// Notaries asked for a server's signing keys when that server cannot
+    /// be reached (for example `matrix.org`). Empty: only servers themselves
+    /// are believed.
+    pub trusted_key_servers: Vec<OwnedServerName>,
 }
 
 impl Default for FederationConfig {
@@ -65,6 +69,7 @@ impl Default for FederationConfig {
             extra_ca_certificates: Vec::new(),
             request_timeout: 30,
             max_retry_interval: 3600,
+            trusted_key_servers: Vec::new(),
         }
     }
 }

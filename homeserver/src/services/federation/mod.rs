@@ -83,7 +83,8 @@ impl Federation {
 
         let origin = config.server.server_name.clone();
         let client = Arc::new(FederationClient::new(builder, origin, key.key_pair.clone())?);
-        let keys = KeyRing::new(client.clone(), StoreKeys(store.clone()), own_keys(&key));
+        let keys = KeyRing::new(client.clone(), StoreKeys(store.clone()), own_keys(&key))
+            .with_notaries(config.federation.trusted_key_servers.clone());
         let outbox = Outbox::spawn(store.clone(), client.clone(), signal, &config);
         let inner = Inner { config, key, client, keys, outbox, security, store };
         Ok(Self { inner: Arc::new(inner) })
