@@ -181,6 +181,18 @@ impl Auth {
         Ok(FactorChallenge { session, stages, webauthn_options })
     }
 
+    /// The user of a live sign-in session whose password step is done.
+    pub(super) async fn password_checked(&self, session: &str) -> Result<Option<OwnedUserId>> {
+        let Some((Some(owner), completed)) = self.store.uia_session(session).await? else {
+            return Ok(None);
+        };
+        let completed: Vec<String> = serde_json::from_str(&completed).unwrap_or_default();
+        if !completed.iter().any(|stage| stage == "m.login.password") {
+            return Ok(None);
+        }
+        Ok(UserId::parse(owner).ok())
+    }
+
     /// Completes a sign-in whose password was checked under `session` with
     /// a second factor; returns the user, and ends the session.
     pub async fn finish_second_factor(
@@ -189,12 +201,10 @@ impl Auth {
         stage: &str,
         answer: &Map<String, Value>,
     ) -> Result<OwnedUserId> {
-        let unknown = || Error::forbidden("unknown or expired login session");
-        let (owner, completed) = self.store.uia_session(session).await?.ok_or_else(unknown)?;
-        let user_id = owner.and_then(|o| UserId::parse(o).ok()).ok_or_else(unknown)?;
-        if !completed.contains("m.login.password") {
-            return Err(unknown());
-        }
+        let user_id = self
+            .password_checked(session)
+            .await?
+            .ok_or_else(|| Error::forbidden("unknown or expired login session"))?;
         self.check_factor(&user_id, session, stage, answer).await?;
         self.store.delete_uia_session(session).await?;
         Ok(user_id)

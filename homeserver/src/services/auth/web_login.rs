@@ -41,13 +41,7 @@ impl Auth {
     /// The second step again after a wrong answer, with a fresh WebAuthn
     /// challenge; None once the session has ended or expired.
     pub async fn resume_factor_challenge(&self, session: &str) -> Result<Option<FactorChallenge>> {
-        let Some((Some(owner), completed)) = self.store.uia_session(session).await? else {
-            return Ok(None);
-        };
-        let Ok(user_id) = UserId::parse(owner) else { return Ok(None) };
-        if !completed.contains("m.login.password") {
-            return Ok(None);
-        }
+        let Some(user_id) = self.password_checked(session).await? else { return Ok(None) };
         let stages = self.second_factor_stages(&user_id).await?;
         let webauthn_options = self.webauthn_challenge(session, &user_id).await?;
         Ok(Some(FactorChallenge { session: session.to_owned(), stages, webauthn_options }))
