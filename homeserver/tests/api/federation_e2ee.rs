@@ -22,7 +22,7 @@ use crate::{
     },
 };
 
-backend_tests!(encrypted_chat_across_servers);
+backend_tests!(encrypted_chat_across_servers, device_list_updates_are_told_apart);
 
 async fn user(s: &TestServer, name: &str) -> Client {
     let client = Client::builder().homeserver_url(s.url()).build().await.expect("client");
@@ -114,4 +114,38 @@ async fn encrypted_chat_across_servers(backend: Backend) {
         page["chunk"].as_array().into_iter().flatten().filter_map(|e| e["type"].as_str()).collect();
     assert!(types.contains(&"m.room.encrypted"), "{types:?}");
     assert!(!types.contains(&"m.room.message"), "no plaintext message stored on A: {types:?}");
+}
+
+/// Every device-list update for another server carries a stream id of its
+/// own (a receiver drops an update whose stream id it saw before). B is
+/// down, so the updates wait in A's outbound queue, where they are read.
+async fn device_list_updates_are_told_apart(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let mut b = server(backend, &ca).await;
+    let alice = a.register("alice", "correct horse").await;
+    let bob = b.register("bob", "battery staple").await;
+    let room_id = a.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+    b.join(&bob.token, &format!("{room_id}?server_name={}", a.name())).await.ok();
+    b.stop().await;
+
+    for device in ["PHONE", "TABLET"] {
+        a.login("alice", "correct horse", Some(device)).await.ok();
+        let path = format!("/_matrix/client/v3/devices/{device}");
+        let auth = json!({"auth": {"type": "m.login.password", "password": "correct horse",
+            "identifier": {"type": "m.id.user", "user": "alice"}}});
+        a.delete(&path, Some(&alice.token), Some(auth)).await.ok();
+    }
+    let queued = a.services().store.outbox(&b.name(), 100).await.expect("outbox");
+    let stream_ids: Vec<i64> = queued
+        .iter()
+        .filter_map(|(_, _, payload)| serde_json::from_str::<serde_json::Value>(payload).ok())
+        .filter(|edu| edu["edu_type"] == "m.device_list_update")
+        .map(|edu| {
+            assert_eq!(edu["content"]["user_id"], alice.user_id.as_str());
+            edu["content"]["stream_id"].as_i64().expect("stream id")
+        })
+        .collect();
+    assert_eq!(stream_ids.len(), 2, "one update per deleted device: {queued:?}");
+    assert!(stream_ids[0] > 0 && stream_ids[1] > stream_ids[0], "{stream_ids:?}");
 }

@@ -165,10 +165,16 @@ impl Keys {
     }
 
     /// Tells the servers of users sharing a room with a local user that
-    /// the user's devices changed.
+    /// the user's devices changed (at device-list `position`).
+    ///
+    /// Each update carries a new `stream_id` (receivers such as Synapse drop
+    /// an update whose stream id they saw before) and no `prev_id`, which
+    /// tells the receiver to resync the whole list from `/user/devices`
+    /// rather than patch one device.
     pub(super) async fn send_device_list_update(
         &self,
         user_id: &UserId,
+        position: i64,
         sharing: &[OwnedUserId],
     ) -> Result<()> {
         let mut servers: Vec<String> = sharing
@@ -184,7 +190,7 @@ impl Keys {
         }
         let edu = json!({
             "edu_type": "m.device_list_update",
-            "content": {"user_id": user_id, "device_id": "", "stream_id": 0, "prev_id": []},
+            "content": {"user_id": user_id, "device_id": "", "stream_id": position, "prev_id": []},
         });
         self.federation.send_edu(&servers, &edu).await
     }

@@ -78,7 +78,7 @@ impl Keys {
         users.push(user_id.to_owned());
         self.notifier.advance(Stream::DeviceLists, position, users.iter().map(|u| u.as_ref()));
         if self.is_local(user_id) {
-            self.send_device_list_update(user_id, &users).await?;
+            self.send_device_list_update(user_id, position, &users).await?;
         }
         Ok(())
     }
