@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{Any, Transaction};
 
 use super::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Full snapshots are written after this many deltas, bounding lookups.
 const MAX_STATE_CHAIN: i64 = 64;
@@ -42,6 +42,20 @@ pub struct NewEvent {
     /// Servers this event is to be sent to, queued in the same transaction.
     pub destinations: Vec<String>,
 }
+
+impl NewEvent {
+    /// A message-like event: a row in `events` and nothing else to change
+    /// (no state, no redaction, no new room).
+    fn is_plain(&self) -> bool {
+        !self.is_new_room
+            && self.resolved_state.is_none()
+            && self.state_key.is_none()
+            && self.redacts.is_none()
+    }
+}
+
+/// Most event rows one INSERT writes (few statement shapes to prepare).
+const ROWS_PER_INSERT: usize = 16;
 
 /// One piece of state: (type, state_key, event_id, membership).
 pub type StateEntry = (String, String, String, Option<String>);
@@ -86,8 +100,19 @@ impl Store {
             rooms.iter().filter_map(|room| Some((*room, groups.get(*room)?.0))).collect();
         let mut tx = self.begin().await?;
         let mut streams = Vec::with_capacity(events.len());
-        for event in events {
-            streams.push(persist_one(&mut tx, event, groups).await?);
+        let mut next = 0;
+        while next < events.len() {
+            // Runs of plain messages share one INSERT: fewer statements per
+            // message is what group commit is for.
+            let run =
+                events[next..].iter().take_while(|e| e.is_plain()).take(ROWS_PER_INSERT).count();
+            if run > 1 {
+                streams.extend(persist_plain(&mut tx, &events[next..next + run], groups).await?);
+                next += run;
+            } else {
+                streams.push(persist_one(&mut tx, &events[next], groups).await?);
+                next += 1;
+            }
         }
         update_extremities(&mut tx, events).await?;
         for room_id in rooms {
@@ -316,32 +341,7 @@ async fn persist_one(
             .await?;
         }
     }
-    let (device, txn) = match &e.txn {
-        Some((device, txn)) => (Some(device.as_str()), Some(txn.as_str())),
-        None => (None, None),
-    };
-    let stream: i64 = sqlx::query_scalar(
-        "INSERT INTO events (event_id, room_id, sender, event_type, state_key, depth, \
-         origin_server_ts, pdu, state_group, sender_device, txn_id, relates_to, rel_type, \
-         search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-         RETURNING stream",
-    )
-    .bind(&e.event_id)
-    .bind(&e.room_id)
-    .bind(&e.sender)
-    .bind(&e.event_type)
-    .bind(e.state_key.as_deref())
-    .bind(e.depth)
-    .bind(e.origin_server_ts)
-    .bind(&e.pdu)
-    .bind(event_group.unwrap_or(group))
-    .bind(device)
-    .bind(txn)
-    .bind(e.relation.as_ref().map(|(parent, _)| parent.as_str()))
-    .bind(e.relation.as_ref().map(|(_, kind)| kind.as_str()))
-    .bind(e.search_text.as_deref())
-    .fetch_one(&mut **tx)
-    .await?;
+    let stream = insert_event_rows(tx, &[(e, event_group.unwrap_or(group))]).await?[0];
     if let (Some(target), Some(redacted)) = (&e.redacts, &e.redacted_target_pdu) {
         // A redacted event loses its content, and so its relation.
         sqlx::query(
@@ -354,6 +354,90 @@ async fn persist_one(
         .execute(&mut **tx)
         .await?;
     }
+    queue_for_destinations(tx, e).await?;
+    groups.insert(e.room_id.clone(), (group, chain));
+    Ok(stream)
+}
+
+/// Persists plain events (see [`NewEvent::is_plain`]) with one INSERT:
+/// each takes its room's current state group.
+async fn persist_plain(
+    tx: &mut Transaction<'_, Any>,
+    events: &[NewEvent],
+    groups: &mut StateGroupCache,
+) -> Result<Vec<i64>> {
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events {
+        let group = match groups.get(&e.room_id) {
+            Some((group, _)) => *group,
+            None => {
+                let known = latest_group(tx, &e.room_id).await?;
+                groups.insert(e.room_id.clone(), known);
+                known.0
+            }
+        };
+        rows.push((e, group));
+    }
+    let streams = insert_event_rows(tx, &rows).await?;
+    for e in events {
+        queue_for_destinations(tx, e).await?;
+    }
+    Ok(streams)
+}
+
+/// Inserts event rows (each with its state group) in one statement and
+/// returns their stream positions, in the order given (rows are numbered
+/// in the order of the VALUES list).
+async fn insert_event_rows(
+    tx: &mut Transaction<'_, Any>,
+    rows: &[(&NewEvent, i64)],
+) -> Result<Vec<i64>> {
+    const COLUMNS: usize = 14;
+    let mut sql = String::from(
+        "INSERT INTO events (event_id, room_id, sender, event_type, state_key, depth, \
+         origin_server_ts, pdu, state_group, sender_device, txn_id, relates_to, rel_type, \
+         search_text) VALUES ",
+    );
+    for row in 0..rows.len() {
+        let placeholders: Vec<String> =
+            (1..=COLUMNS).map(|column| format!("${}", row * COLUMNS + column)).collect();
+        let separator = if row == 0 { "" } else { ", " };
+        sql.push_str(&format!("{separator}({})", placeholders.join(", ")));
+    }
+    sql.push_str(" RETURNING event_id, stream");
+    // Only placeholders are generated; every value is bound.
+    let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql.as_str()));
+    for (e, group) in rows {
+        let (device, txn) = match &e.txn {
+            Some((device, txn)) => (Some(device.as_str()), Some(txn.as_str())),
+            None => (None, None),
+        };
+        query = query
+            .bind(&e.event_id)
+            .bind(&e.room_id)
+            .bind(&e.sender)
+            .bind(&e.event_type)
+            .bind(e.state_key.as_deref())
+            .bind(e.depth)
+            .bind(e.origin_server_ts)
+            .bind(&e.pdu)
+            .bind(*group)
+            .bind(device)
+            .bind(txn)
+            .bind(e.relation.as_ref().map(|(parent, _)| parent.as_str()))
+            .bind(e.relation.as_ref().map(|(_, kind)| kind.as_str()))
+            .bind(e.search_text.as_deref());
+    }
+    let streams: HashMap<String, i64> = query.fetch_all(&mut **tx).await?.into_iter().collect();
+    rows.iter()
+        .map(|(e, _)| {
+            streams.get(&e.event_id).copied().ok_or_else(|| Error::internal("event row not stored"))
+        })
+        .collect()
+}
+
+/// Queues the event for the servers it goes to, in the event's transaction.
+async fn queue_for_destinations(tx: &mut Transaction<'_, Any>, e: &NewEvent) -> Result<()> {
     for destination in &e.destinations {
         sqlx::query(
             "INSERT INTO federation_outbox (destination, kind, payload) VALUES ($1, 'pdu', $2)",
@@ -363,8 +447,7 @@ async fn persist_one(
         .execute(&mut **tx)
         .await?;
     }
-    groups.insert(e.room_id.clone(), (group, chain));
-    Ok(stream)
+    Ok(())
 }
 
 /// Writes a full state as a new snapshot group and returns its id.
