@@ -93,7 +93,11 @@ impl Browser {
             .await
             .expect("json");
         let id = answer["value"]["sessionId"].as_str().expect("session id");
-        Self { http, session: format!("{}/session/{id}", driver.url) }
+        let browser = Self { http, session: format!("{}/session/{id}", driver.url) };
+        // A click that submits a form does not wait for the next page: the
+        // driver waits (up to 10 s) for an element to appear instead.
+        browser.post("/timeouts", json!({"implicit": 10_000, "pageLoad": 30_000})).await;
+        browser
     }
 
     async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -233,6 +237,7 @@ async fn a_passkey_signs_in_through_the_web_page_in_chromium() {
     assert!(browser.text(".error").await.contains("invalid username or password"));
     browser.type_into("#password", "pw").await;
     browser.click("#sign-in").await;
+    browser.element("#use-passkey").await; // the second step has arrived
     browser.screenshot("web-login-second-factor").await;
     browser.click("#use-passkey").await;
     let token = tokio::time::timeout(Duration::from_secs(30), tokens.recv())
