@@ -49,13 +49,13 @@ impl TxnIds {
         self.hasher.hash_one(txn_id)
     }
 
-    /// Whether the id may have been used: None when the device's ids are
-    /// not in memory (or memory cannot tell).
+    /// Whether the id may have been used (always, when memory cannot
+    /// tell); None when the device's ids are not loaded yet.
     fn may_be_used(&self, key: &(OwnedUserId, OwnedDeviceId), hash: u64) -> Option<bool> {
         let devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
         match devices.get(key)? {
             Known::Ids(ids) => Some(ids.contains(&hash)),
-            Known::TooMany => None,
+            Known::TooMany => Some(true),
         }
     }
 
