@@ -19,8 +19,8 @@ use crate::{
 };
 
 /// A device with more sends than this is always checked in the database
-/// (its ids would take too much memory).
-const MAX_PER_DEVICE: usize = 200_000;
+/// (its ids would take too much memory: each costs about 16 bytes).
+const MAX_PER_DEVICE: usize = 20_000;
 
 enum Known {
     /// Hashes of every id the device has used.
