@@ -1,9 +1,13 @@
 //! Presence: online, unavailable or offline, with a status message. Only
 //! changes are written, and only people who share a room are told.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
-use ruma::{UserId, presence::PresenceState};
+use ruma::{OwnedUserId, UserId, presence::PresenceState};
 
 use crate::{
     error::{Error, Result},
@@ -17,7 +21,14 @@ pub struct Presence {
     notifier: Arc<Notifier>,
     enabled: bool,
     federation: crate::services::federation::Federation,
+    /// The state each syncing user was last seen in here, and when: a
+    /// sync in the same state skips reading the database. Entries expire,
+    /// so a change made through another instance shows within a minute.
+    seen: Arc<Mutex<HashMap<OwnedUserId, (PresenceState, Instant)>>>,
 }
+
+/// How long a remembered presence state spares the database.
+const SEEN_FOR: Duration = Duration::from_secs(60);
 
 /// What GET /presence/{user}/status answers.
 #[derive(Debug, Clone)]
@@ -44,7 +55,20 @@ impl Presence {
         enabled: bool,
         federation: crate::services::federation::Federation,
     ) -> Self {
-        Self { store, notifier, enabled, federation }
+        Self { store, notifier, enabled, federation, seen: Arc::default() }
+    }
+
+    fn seen_recently(&self, user_id: &UserId, state: &PresenceState) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(user_id).is_some_and(|(last, at)| last == state && at.elapsed() < SEEN_FOR)
+    }
+
+    fn remember(&self, user_id: &UserId, state: &PresenceState) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= 100_000 {
+            seen.retain(|_, (_, at)| at.elapsed() < SEEN_FOR);
+        }
+        seen.insert(user_id.to_owned(), (state.clone(), Instant::now()));
     }
 
     pub fn enabled(&self) -> bool {
@@ -71,6 +95,7 @@ impl Presence {
             }
             self.notifier.advance(Stream::Presence, position, peers.into_iter().chain([user_id]));
         }
+        self.remember(user_id, state);
         Ok(())
     }
 
@@ -104,11 +129,12 @@ impl Presence {
 
     /// Marks a syncing user with `state`, keeping their status message.
     pub async fn touch(&self, user_id: &UserId, state: &PresenceState) -> Result<()> {
-        if !self.enabled {
+        if !self.enabled || self.seen_recently(user_id, state) {
             return Ok(());
         }
         let current = self.store.presence(user_id.as_str()).await?;
         if current.as_ref().is_some_and(|row| row.1 == state.as_str()) {
+            self.remember(user_id, state);
             return Ok(());
         }
         let message = current.and_then(|row| row.2);
