@@ -165,8 +165,8 @@ impl Accounts {
             return Err(Error::forbidden("invalid username or password"));
         };
         self.auth.check_password(&user_id, password).await?;
-        if self.auth.has_second_factor(&user_id).await? {
-            return Err(self.auth.second_factor_challenge(&user_id).await?.into_error());
+        if let Some(challenge) = self.auth.second_factor_challenge(&user_id).await? {
+            return Err(challenge.into_error());
         }
         self.start_session(user_id, device).await
     }

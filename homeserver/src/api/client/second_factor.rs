@@ -16,7 +16,7 @@ use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use crate::{
     api::authed::{Authed, MatrixJson},
-    error::{Error, Result},
+    error::Result,
     services::{
         Services,
         auth::{Requester, UiaFlows, second_factor},
@@ -97,10 +97,7 @@ async fn new_recovery_codes(
     MatrixJson(body): MatrixJson<AuthBody>,
 ) -> Result<Json<Value>> {
     confirm_identity(&services, &requester, &body).await?;
-    if !services.auth.has_second_factor(&requester.user_id).await? {
-        return Err(Error::BadRequest("recovery codes need a second factor first".into()));
-    }
-    let codes = services.auth.issue_recovery_codes(&requester.user_id).await?;
+    let codes = services.auth.renew_recovery_codes(&requester.user_id).await?;
     Ok(Json(with_recovery_codes(json!({}), Some(codes))))
 }
 

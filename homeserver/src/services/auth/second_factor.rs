@@ -124,8 +124,17 @@ impl Auth {
         }
     }
 
+    /// New recovery codes for a user with a second factor; the old ones
+    /// stop working.
+    pub async fn renew_recovery_codes(&self, user_id: &UserId) -> Result<Vec<String>> {
+        if !self.has_second_factor(user_id).await? {
+            return Err(Error::BadRequest("recovery codes need a second factor first".into()));
+        }
+        self.issue_recovery_codes(user_id).await
+    }
+
     /// Replaces the user's recovery codes with new ones.
-    pub async fn issue_recovery_codes(&self, user_id: &UserId) -> Result<Vec<String>> {
+    pub(super) async fn issue_recovery_codes(&self, user_id: &UserId) -> Result<Vec<String>> {
         let codes = (0..RECOVERY_CODES)
             .map(|_| tokens::random_letters(12).map(|c| c.to_lowercase()))
             .collect::<Result<Vec<_>>>()?;
@@ -169,16 +178,23 @@ impl Auth {
         Ok(())
     }
 
-    /// Opens the second step of a sign-in whose password was just checked.
-    pub async fn second_factor_challenge(&self, user_id: &UserId) -> Result<FactorChallenge> {
+    /// Opens the second step of a sign-in whose password was just checked;
+    /// None when the user has no second factor (the password is enough).
+    pub async fn second_factor_challenge(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Option<FactorChallenge>> {
+        let stages = self.second_factor_stages(user_id).await?;
+        if stages.is_empty() {
+            return Ok(None);
+        }
         let session = tokens::random_letters(24)?;
         let lifetime = self.config.auth.uia_session_lifetime.as_millis() as i64;
         let expires = self.clock.now_ms() + lifetime;
         self.store.create_uia_session(&session, Some(user_id.as_str()), expires).await?;
         self.store.set_uia_completed(&session, r#"["m.login.password"]"#).await?;
-        let stages = self.second_factor_stages(user_id).await?;
         let webauthn_options = self.webauthn_challenge(&session, user_id).await?;
-        Ok(FactorChallenge { session, stages, webauthn_options })
+        Ok(Some(FactorChallenge { session, stages, webauthn_options }))
     }
 
     /// The user of a live sign-in session whose password step is done.

@@ -21,8 +21,8 @@ impl Auth {
         let refused = || Error::forbidden("invalid username or password");
         let user_id = user_from_input(user.trim(), self.server_name()).ok_or_else(refused)?;
         self.check_password(&user_id, password).await?;
-        if self.has_second_factor(&user_id).await? {
-            return Ok(WebSignIn::SecondFactor(self.second_factor_challenge(&user_id).await?));
+        if let Some(challenge) = self.second_factor_challenge(&user_id).await? {
+            return Ok(WebSignIn::SecondFactor(challenge));
         }
         Ok(WebSignIn::Done(self.issue_login_token(&user_id).await?))
     }
