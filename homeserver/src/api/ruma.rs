@@ -39,6 +39,11 @@ where
 pub trait Authenticate: AuthScheme {
     type Identity: Send;
 
+    /// Whether the scheme looks at the Authorization header at all. Those
+    /// that do not must ignore it: other servers sign even key requests
+    /// with X-Matrix, which is no access token.
+    const READS_TOKEN: bool = true;
+
     /// The user a request is counted against for rate limits, if known.
     fn user_key(_identity: &Self::Identity) -> Option<String> {
         None
@@ -87,6 +92,7 @@ impl Authenticate for AccessTokenOptional {
 /// and these endpoints behave as unauthenticated ones.
 impl Authenticate for AppserviceTokenOptional {
     type Identity = ();
+    const READS_TOKEN: bool = false;
 
     async fn authenticate(_: &Services, _: Option<String>) -> Result<()> {
         Ok(())
@@ -95,6 +101,7 @@ impl Authenticate for AppserviceTokenOptional {
 
 impl Authenticate for NoAccessToken {
     type Identity = ();
+    const READS_TOKEN: bool = false;
 
     async fn authenticate(_: &Services, _: Option<String>) -> Result<()> {
         Ok(())
@@ -103,6 +110,7 @@ impl Authenticate for NoAccessToken {
 
 impl Authenticate for NoAuthentication {
     type Identity = ();
+    const READS_TOKEN: bool = false;
 
     async fn authenticate(_: &Services, _: Option<String>) -> Result<()> {
         Ok(())
@@ -126,8 +134,11 @@ where
 
         // Authenticate before reading anything the client sent.
         let probe = http::Request::from_parts(parts, ());
-        let token = AccessTokenOptional::extract_authentication(&probe)
-            .map_err(|e| Error::invalid_param(e.to_string()))?;
+        let token = match T::Authentication::READS_TOKEN {
+            true => AccessTokenOptional::extract_authentication(&probe)
+                .map_err(|e| Error::invalid_param(e.to_string()))?,
+            false => None,
+        };
         let auth = T::Authentication::authenticate(services, token).await?;
         let (parts, ()) = probe.into_parts();
         // Every authenticated request draws on its user's budget, besides

@@ -12,23 +12,17 @@ use crate::common::{
     federation::{TestCa, server, server_with},
 };
 
-/// Long-polls `session`'s sync until `found` says yes (each poll waits on
-/// the server side; the deadline only bounds a failing test).
+/// Long-polls `session`'s sync on `server` until `found` says yes.
 async fn sync_until(
     server: &TestServer,
     session: &Session,
-    mut found: impl FnMut(&Value) -> bool,
+    found: impl FnMut(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut since: Option<String> = None;
-    loop {
-        let sync = server.sync(&session.token, since.as_deref(), 5_000).await;
-        if found(&sync) {
-            return sync;
-        }
-        assert!(Instant::now() < deadline, "never saw what was expected; last sync: {sync}");
-        since = sync["next_batch"].as_str().map(str::to_owned);
-    }
+    crate::common::sync_until(
+        |since| async move { server.sync(&session.token, since.as_deref(), 5_000).await },
+        found,
+    )
+    .await
 }
 
 fn timeline_bodies(sync: &Value, room_id: &str) -> Vec<String> {

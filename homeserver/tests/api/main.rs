@@ -16,6 +16,7 @@ mod federation;
 mod federation_abuse;
 mod federation_e2ee;
 mod federation_notary;
+mod federation_synapse;
 mod history;
 mod injection;
 mod keys;

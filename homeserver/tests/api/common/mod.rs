@@ -3,6 +3,7 @@
 //! a small HTTP client to talk to it.
 
 pub mod federation;
+pub mod synapse;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -240,5 +241,27 @@ pub fn session_from(body: &Value) -> Session {
         user_id: body["user_id"].as_str().expect("user_id").to_owned(),
         device_id: body["device_id"].as_str().expect("device_id").to_owned(),
         token: body["access_token"].as_str().expect("access_token").to_owned(),
+    }
+}
+
+/// Syncs again and again (each `sync(since)` long-polls on the server's
+/// side) until `found` says yes; the deadline only bounds a failing test.
+pub async fn sync_until<F, Fut>(mut sync: F, mut found: impl FnMut(&Value) -> bool) -> Value
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut since: Option<String> = None;
+    loop {
+        let sync = sync(since.clone()).await;
+        if found(&sync) {
+            return sync;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never saw what was expected; last sync: {sync}"
+        );
+        since = sync["next_batch"].as_str().map(str::to_owned);
     }
 }
