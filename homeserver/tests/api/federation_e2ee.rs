@@ -17,15 +17,15 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use crate::{
     backend_tests,
     common::{
-        Backend, TestServer,
+        Backend,
         federation::{TestCa, server},
     },
 };
 
 backend_tests!(encrypted_chat_across_servers, device_list_updates_are_told_apart);
 
-async fn user(s: &TestServer, name: &str) -> Client {
-    let client = Client::builder().homeserver_url(s.url()).build().await.expect("client");
+async fn user(homeserver_url: &str, name: &str) -> Client {
+    let client = Client::builder().homeserver_url(homeserver_url).build().await.expect("client");
     client.register(name, "correct horse").await.expect("registered");
     client
 }
@@ -60,12 +60,13 @@ async fn hear(client: &Client, heard: &mut UnboundedReceiver<String>, body: &str
     tokio::time::timeout(Duration::from_secs(30), wait).await.expect("the message arrived");
 }
 
-async fn encrypted_chat_across_servers(backend: Backend) {
-    let ca = TestCa::new();
-    let a = server(backend, &ca).await;
-    let b = server(backend, &ca).await;
-    let alice = user(&a, "alice").await;
-    let bob = user(&b, "bob").await;
+/// alice, a user of the server at `alice_url`, makes an encrypted room and
+/// invites bob, a user of the server at `bob_url`; bob joins; they write
+/// to each other and each decrypts what the other wrote. Returns both
+/// clients and alice's room.
+pub(crate) async fn encrypted_chat(alice_url: &str, bob_url: &str) -> (Client, Client, Room) {
+    let alice = user(alice_url, "alice").await;
+    let bob = user(bob_url, "bob").await;
     let bob_id = bob.user_id().expect("id");
 
     let mut request = CreateRoom::new();
@@ -92,6 +93,15 @@ async fn encrypted_chat_across_servers(backend: Backend) {
     hear(&bob, &mut bob_heard, "across the wire").await;
     bobs_room.send_text("and back").await.expect("bob replies");
     hear(&alice, &mut alice_heard, "and back").await;
+    (alice, bob, room)
+}
+
+async fn encrypted_chat_across_servers(backend: Backend) {
+    let ca = TestCa::new();
+    let a = server(backend, &ca).await;
+    let b = server(backend, &ca).await;
+    let (alice, bob, room) = encrypted_chat(a.url(), b.url()).await;
+    let bob_id = bob.user_id().expect("id");
 
     // A server can resync a user's device list from the user's server.
     let resync = a

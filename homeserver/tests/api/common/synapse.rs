@@ -84,6 +84,11 @@ impl Synapse {
         panic!("Synapse did not start:\n{}", self.log_tail());
     }
 
+    /// The client-server API's base URL.
+    pub fn url(&self) -> &str {
+        &self.client_url
+    }
+
     /// The server's name (`localhost:<port>`).
     pub fn name(&self) -> &str {
         &self.name
