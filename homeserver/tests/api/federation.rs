@@ -420,7 +420,7 @@ async fn media_of_one_server_is_served_by_another(backend: Backend) {
 
 async fn rooms_of_older_versions_federate(backend: Backend) {
     let (_ca, a, b, alice, bob) = alice_and_bob(backend).await;
-    for version in ["3", "5", "7", "9", "10", "11"] {
+    for version in ["1", "2", "3", "5", "7", "9", "10", "11"] {
         let room_id = a
             .create_room(&alice.token, json!({"preset": "public_chat", "room_version": version}))
             .await;
@@ -594,6 +594,15 @@ async fn until_view(
 /// they meet again, all three servers hold the same state: the power
 /// change stands and the ban, which it outranks, does not.
 async fn a_state_fork_resolves_alike_everywhere(backend: Backend) {
+    state_fork_resolves_alike(backend, "12").await;
+}
+
+/// The same in a room of version 1, whose state resolution is its own.
+async fn a_state_fork_resolves_alike_in_a_version_1_room(backend: Backend) {
+    state_fork_resolves_alike(backend, "1").await;
+}
+
+async fn state_fork_resolves_alike(backend: Backend, version: &str) {
     let ca = TestCa::new();
     let a = server(backend, &ca).await;
     let mut b = server(backend, &ca).await;
@@ -603,7 +612,10 @@ async fn a_state_fork_resolves_alike_everywhere(backend: Backend) {
     let bob = b.register("bob", "battery staple").await;
     let carol = c.register("carol", "carol's password").await;
     let room_id = a
-        .create_room(&alice.token, json!({"preset": "public_chat", "room_alias_name": "fork"}))
+        .create_room(
+            &alice.token,
+            json!({"preset": "public_chat", "room_alias_name": "fork", "room_version": version}),
+        )
         .await;
     let alias = format!("#fork:{}", a.name());
     a.join(&dave.token, &room_id).await.ok();
@@ -650,6 +662,7 @@ crate::backend_tests!(
     media_of_one_server_is_served_by_another,
     a_user_on_another_server_is_invited,
     a_state_fork_resolves_alike_everywhere,
+    a_state_fork_resolves_alike_in_a_version_1_room,
     users_on_three_servers_talk,
     a_server_that_was_down_catches_up,
     keys_are_published_and_signed,

@@ -305,7 +305,7 @@ async fn synapse_rooms_of_every_version(backend: Backend) {
     let lattice = server(backend, &ca).await;
     let alice = lattice.register("alice", "correct horse").await;
     let bob = synapse.register("bob").await;
-    for version in ["3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] {
+    for version in ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] {
         let created = synapse
             .post(
                 "/_matrix/client/v3/createRoom",
@@ -328,7 +328,35 @@ async fn synapse_rooms_of_every_version(backend: Backend) {
     }
 }
 
+/// Rooms of older versions made on Lattice (1 and 2 with sender-chosen
+/// event ids and hash-pair references): Synapse accepts our events.
+async fn lattice_rooms_of_older_versions_take_synapse_users(backend: Backend) {
+    let ca = TestCa::new();
+    let Some(synapse) = Synapse::start(&ca).await else { return };
+    let lattice = server(backend, &ca).await;
+    let alice = lattice.register("alice", "correct horse").await;
+    let bob = synapse.register("bob").await;
+    for version in ["1", "2", "4", "10"] {
+        let room_id = lattice
+            .create_room(&alice.token, json!({"preset": "public_chat", "room_version": version}))
+            .await;
+        lattice.send_text(&alice.token, &room_id, &format!("before v{version}")).await;
+        let join =
+            format!("/_matrix/client/v3/join/{}?server_name={}", encode(&room_id), lattice.name());
+        let joined = synapse.post(&join, &bob.token, json!({})).await;
+        assert_eq!(joined.status, StatusCode::OK, "v{version}: {}", joined.body);
+        let reply = format!("from synapse v{version}");
+        synapse_sends(&synapse, &bob, &room_id, &reply).await;
+        lattice_sees(&lattice, &alice, |sync| timeline_bodies(sync, &room_id).contains(&reply))
+            .await;
+        let text = format!("from lattice v{version}");
+        lattice.send_text(&alice.token, &room_id, &text).await;
+        synapse.sync_until(&bob, |sync| timeline_bodies(sync, &room_id).contains(&text)).await;
+    }
+}
+
 crate::backend_tests!(
+    lattice_rooms_of_older_versions_take_synapse_users,
     synapse_user_joins_lattice_room,
     lattice_user_invited_to_synapse_room,
     history_and_receipts_cross,

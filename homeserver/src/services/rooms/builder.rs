@@ -7,6 +7,7 @@ use ruma::{
     CanonicalJsonObject, CanonicalJsonValue, EventId, MilliSecondsSinceUnixEpoch, OwnedEventId,
     OwnedRoomId, RoomId, ServerName, UserId,
     events::{StateEventType, TimelineEventType},
+    room_version_rules::EventIdFormatVersion,
     signatures::hash_and_sign_event,
     state_res::{
         auth_types_for_event, check_state_dependent_auth_rules, check_state_independent_auth_rules,
@@ -83,25 +84,26 @@ pub fn template(
         &rules.authorization,
     )
     .map_err(Error::BadJson)?;
-    let mut auth_events: Vec<OwnedEventId> = auth_types
-        .iter()
-        .filter_map(|(kind, key)| head.get(kind, key).map(|pdu| pdu.event_id.clone()))
-        .collect();
+    let mut auth_events: Vec<&Pdu> =
+        auth_types.iter().filter_map(|(kind, key)| head.get(kind, key).map(|p| &**p)).collect();
     if !rules.authorization.room_create_event_id_as_room_id
         && let Some(create) = head.get(&StateEventType::RoomCreate, "")
-        && !auth_events.contains(&create.event_id)
     {
-        auth_events.push(create.event_id.clone());
+        auth_events.push(create);
     }
-    auth_events.sort();
-    auth_events.dedup();
+    auth_events.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    auth_events.dedup_by(|a, b| a.event_id == b.event_id);
+    let auth_events: Vec<JsonValue> =
+        auth_events.into_iter().map(|pdu| head.reference(&pdu.event_id, Some(pdu))).collect();
+    let prev_events: Vec<JsonValue> =
+        head.extremities.iter().map(|id| head.reference(id, None)).collect();
 
     let mut event = json!({
         "type": draft.kind.to_string(),
         "content": draft.content,
         "sender": sender,
         "origin_server_ts": MilliSecondsSinceUnixEpoch::now(),
-        "prev_events": head.extremities,
+        "prev_events": prev_events,
         "auth_events": auth_events,
         "depth": head.depth + 1,
     });
@@ -139,6 +141,13 @@ pub fn sign_event(
         Ok(_) => return Err(Error::internal("event is not an object")),
         Err(e) => return Err(Error::BadJson(format!("content is not canonical JSON: {e}"))),
     };
+    // Room versions 1 and 2: the sending server names the event, and the
+    // name is signed with it.
+    let chosen_id = (rules.event_id_format == EventIdFormatVersion::V1).then(|| {
+        let id = EventId::new_v1(server_name);
+        object.insert("event_id".to_owned(), CanonicalJsonValue::String(id.to_string()));
+        id
+    });
     hash_and_sign_event(server_name.as_str(), &*key.key_pair, &mut object, &rules.redaction)
         .map_err(|e| match e {
             ruma::signatures::JsonError::PduTooLarge => Error::TooLarge,
@@ -151,7 +160,10 @@ pub fn sign_event(
         ruma::signatures::JsonError::PduTooLarge => Error::TooLarge,
         other => Error::internal(other),
     })?;
-    let event_id = EventId::parse(format!("${hash}")).map_err(Error::internal)?;
+    let event_id = match chosen_id {
+        Some(id) => id,
+        None => EventId::parse(format!("${hash}")).map_err(Error::internal)?,
+    };
     let room_id: OwnedRoomId = match room_id {
         Some(room_id) => room_id.to_owned(),
         None => RoomId::parse(format!("!{hash}")).map_err(Error::internal)?,

@@ -12,10 +12,11 @@ use serde_json::{Value as JsonValue, json};
 use super::{EventDraft, Rooms, head::RoomHead};
 use crate::error::{Error, Result};
 
-/// The room versions this server creates and joins rooms in. Versions 1
-/// and 2 (event ids chosen by the sender, references as id/hash pairs) are
-/// not among them.
-pub const SUPPORTED_VERSIONS: [RoomVersionId; 10] = [
+/// The room versions this server creates and joins rooms in (1 and 2 only
+/// for the rooms of the wider network that still use them).
+pub const SUPPORTED_VERSIONS: [RoomVersionId; 12] = [
+    RoomVersionId::V1,
+    RoomVersionId::V2,
     RoomVersionId::V3,
     RoomVersionId::V4,
     RoomVersionId::V5,

@@ -304,7 +304,6 @@ impl Rooms {
         self.store().insert_outliers(&outliers).await?;
         let is_new = self.store().room_version(room_id.as_str()).await?.is_none();
         head.apply(&join);
-        head.extremities = vec![join.event_id.clone()];
         let members = head.members_with(&[ruma::events::room::member::MembershipState::Join]);
         let state = entries(&head.state);
         let resolved = ResolvedState { after_event: state.clone(), current: state };

@@ -7,7 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 use ruma::{
     OwnedEventId, OwnedUserId, RoomId, RoomVersionId, UserId,
     events::{StateEventType, room::member::MembershipState},
-    room_version_rules::RoomVersionRules,
+    room_version_rules::{EventsReferenceFormatVersion, RoomVersionRules},
 };
 
 use super::pdu::Pdu;
@@ -24,6 +24,10 @@ pub struct RoomHead {
     pub rules: RoomVersionRules,
     pub state: HashMap<StateKey, Arc<Pdu>>,
     pub extremities: Vec<OwnedEventId>,
+    /// Room versions 1 and 2 reference events as (id, reference hash)
+    /// pairs: the hashes of the extremities, for the next event's
+    /// prev_events. Empty in later versions.
+    pub extremity_hashes: HashMap<OwnedEventId, String>,
     pub depth: u64,
 }
 
@@ -33,7 +37,14 @@ impl RoomHead {
         let rules = version
             .rules()
             .ok_or_else(|| Error::BadRequest(format!("unsupported room version {version}")))?;
-        Ok(Self { version, rules, state: HashMap::new(), extremities: Vec::new(), depth: 0 })
+        Ok(Self {
+            version,
+            rules,
+            state: HashMap::new(),
+            extremities: Vec::new(),
+            extremity_hashes: HashMap::new(),
+            depth: 0,
+        })
     }
 
     /// Loads a room's head from the database; None if the room is unknown.
@@ -53,6 +64,14 @@ impl RoomHead {
             .filter_map(|id| OwnedEventId::try_from(id).ok())
             .collect();
         head.depth = u64::try_from(store.max_depth(room_id.as_str()).await?).unwrap_or(0);
+        if head.uses_reference_pairs() {
+            for id in head.extremities.clone() {
+                if let Some(row) = store.event(id.as_str()).await? {
+                    let pdu = Pdu::from_stored(id.as_str(), room_id.as_str(), &row.pdu)?;
+                    head.remember_extremity(&pdu);
+                }
+            }
+        }
         Ok(Some(head))
     }
 
@@ -61,8 +80,43 @@ impl RoomHead {
         if let Some(key) = &pdu.state_key {
             self.state.insert((pdu.kind.to_string().into(), key.clone()), pdu.clone());
         }
-        self.extremities = vec![pdu.event_id.clone()];
+        self.set_extremities(vec![pdu.event_id.clone()], pdu);
         self.depth = self.depth.max(u64::from(pdu.depth));
+    }
+
+    /// Makes `extremities` the head's, `newest` being the one event among
+    /// them the head has not seen as an extremity before.
+    pub fn set_extremities(&mut self, extremities: Vec<OwnedEventId>, newest: &Pdu) {
+        self.extremities = extremities;
+        self.remember_extremity(newest);
+        let current = &self.extremities;
+        self.extremity_hashes.retain(|id, _| current.contains(id));
+    }
+
+    fn uses_reference_pairs(&self) -> bool {
+        self.rules.events_reference_format == EventsReferenceFormatVersion::V1
+    }
+
+    fn remember_extremity(&mut self, pdu: &Pdu) {
+        if self.uses_reference_pairs()
+            && let Ok(hash) = ruma::signatures::reference_hash(&pdu.json, &self.rules)
+        {
+            self.extremity_hashes.insert(pdu.event_id.clone(), hash);
+        }
+    }
+
+    /// How the next event references `id` in prev_events or auth_events:
+    /// the id, or (versions 1 and 2) an [id, {"sha256": hash}] pair.
+    /// `pdu` is the referenced event when at hand.
+    pub fn reference(&self, id: &OwnedEventId, pdu: Option<&Pdu>) -> serde_json::Value {
+        if !self.uses_reference_pairs() {
+            return serde_json::json!(id);
+        }
+        let hash = match pdu {
+            Some(pdu) => ruma::signatures::reference_hash(&pdu.json, &self.rules).ok(),
+            None => self.extremity_hashes.get(id).cloned(),
+        };
+        serde_json::json!([id, {"sha256": hash.unwrap_or_default()}])
     }
 
     pub fn get(&self, kind: &StateEventType, key: &str) -> Option<&Arc<Pdu>> {

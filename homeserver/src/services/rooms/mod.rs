@@ -17,6 +17,7 @@ pub mod pdu;
 mod relations;
 mod remote;
 mod resolve;
+mod resolve_v1;
 mod search;
 mod txn_ids;
 mod upgrade;

@@ -5,7 +5,10 @@ use ruma::{
     CanonicalJsonObject, CanonicalJsonValue, EventId, MilliSecondsSinceUnixEpoch, OwnedEventId,
     OwnedRoomId, OwnedUserId, RoomId, UInt, UserId, events::TimelineEventType,
 };
-use serde::Deserialize;
+use serde::{
+    Deserialize, Deserializer,
+    de::{self, SeqAccess, Visitor},
+};
 use serde_json::{Value as JsonValue, value::RawValue};
 
 use crate::error::{Error, Result};
@@ -28,7 +31,8 @@ pub struct Pdu {
     pub depth: UInt,
     /// Whether the JSON carries `room_id` (v12 create events do not).
     has_room_id: bool,
-    /// The signed event, without `event_id` (it is derived from the hash).
+    /// The signed event; `event_id` is in it only for room versions 1 and
+    /// 2 (later versions derive it from the hash).
     pub json: CanonicalJsonObject,
 }
 
@@ -41,12 +45,48 @@ struct Fields {
     kind: TimelineEventType,
     content: Box<RawValue>,
     state_key: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "references")]
     prev_events: Vec<OwnedEventId>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "references")]
     auth_events: Vec<OwnedEventId>,
     redacts: Option<OwnedEventId>,
     depth: UInt,
+}
+
+/// `prev_events` / `auth_events`: event ids, or (room versions 1 and 2)
+/// `[event id, {hashes}]` pairs, of which only the id is kept.
+fn references<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<OwnedEventId>, D::Error> {
+    struct Reference(OwnedEventId);
+
+    impl<'de> Deserialize<'de> for Reference {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(ReferenceVisitor)
+        }
+    }
+
+    struct ReferenceVisitor;
+
+    impl<'de> Visitor<'de> for ReferenceVisitor {
+        type Value = Reference;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an event id or an [event id, hashes] pair")
+        }
+
+        fn visit_str<E: de::Error>(self, id: &str) -> Result<Reference, E> {
+            EventId::parse(id).map(Reference).map_err(E::custom)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut pair: A) -> Result<Reference, A::Error> {
+            let id: OwnedEventId =
+                pair.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
+            while pair.next_element::<de::IgnoredAny>()?.is_some() {}
+            Ok(Reference(id))
+        }
+    }
+
+    let list = Vec::<Reference>::deserialize(deserializer)?;
+    Ok(list.into_iter().map(|r| r.0).collect())
 }
 
 #[derive(Deserialize)]
@@ -173,8 +213,8 @@ impl Pdu {
         serde_json::to_string(&self.json).unwrap_or_default()
     }
 
-    /// The signed PDU as sent over federation (with `event_id` stripped,
-    /// as the spec asks for room versions 3 and later).
+    /// The signed PDU as sent over federation (with `event_id` only in
+    /// room versions 1 and 2, where the sender chose it).
     pub fn canonical(&self) -> &CanonicalJsonObject {
         &self.json
     }

@@ -212,7 +212,7 @@ impl Rooms {
                 self.state_from_entries(&resolved.current, &state_after, head).await?
             }
         };
-        head.extremities = extremities;
+        head.set_extremities(extremities, &pdu);
         head.depth = head.depth.max(u64::from(pdu.depth));
         let members = head.members_with(&[ruma::events::room::member::MembershipState::Join]);
         let destinations = match forward {

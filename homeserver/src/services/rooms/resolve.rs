@@ -1,6 +1,6 @@
 //! State resolution where branches of a room's event graph meet (ruma's
-//! state-res: v2, and v2.1 for room version 12), and the auth chains it
-//! needs. Every state computation that merges branches comes here.
+//! state-res: v2, and v2.1 for room version 12; version 1 rooms have their
+//! own, in resolve_v1.rs), and the auth chains it needs. Every state computation that merges branches comes here.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -77,6 +77,9 @@ impl Rooms {
         if maps.len() <= 1 {
             return Ok(maps.into_iter().next().unwrap_or_default());
         }
+        let Some(v2) = rules.state_res.v2_rules() else {
+            return Ok(super::resolve_v1::resolve_v1(&rules.authorization, &maps));
+        };
         let mut cache: EventCache = HashMap::new();
         for map in &maps {
             for pdu in map.values() {
@@ -93,10 +96,6 @@ impl Rooms {
             .iter()
             .map(|map| map.iter().map(|(k, p)| (k.clone(), p.event_id.clone())).collect())
             .collect();
-        let v2 = rules
-            .state_res
-            .v2_rules()
-            .ok_or_else(|| Error::internal("state resolution v1 rooms are not supported"))?;
         let resolved = state_res::resolve(
             &rules.authorization,
             v2,

@@ -225,6 +225,7 @@ presence:
   enabled: true
 rc_message: {generous}
 rc_registration: {generous}
+rc_room_creation: {generous}
 rc_login:
   address: {generous}
   account: {generous}
