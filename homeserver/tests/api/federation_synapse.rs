@@ -355,7 +355,145 @@ async fn lattice_rooms_of_older_versions_take_synapse_users(backend: Backend) {
     }
 }
 
+/// A new device on either server reaches the other: the user shows in
+/// the other side's `device_lists.changed` and its key query lists both
+/// devices.
+async fn new_devices_are_announced_across(backend: Backend) {
+    let ca = TestCa::new();
+    let Some(synapse) = Synapse::start(&ca).await else { return };
+    let lattice = server(backend, &ca).await;
+    let (alice, bob, _room) =
+        crate::federation_e2ee::encrypted_chat(lattice.url(), synapse.url()).await;
+    let session = |client: &lattice_sdk::Client| {
+        let s = client.session().expect("session");
+        Session {
+            user_id: s.user_id.to_string(),
+            device_id: s.device_id.to_string(),
+            token: s.access_token,
+        }
+    };
+    let (alice, bob) = (session(&alice), session(&bob));
+
+    for (home, other_url, user, watcher, watch) in [
+        (lattice.url(), synapse.url(), &alice, &bob, Side::Synapse(&synapse)),
+        (synapse.url(), lattice.url(), &bob, &alice, Side::Lattice(&lattice)),
+    ] {
+        let since =
+            watch.sync(watcher, None).await["next_batch"].as_str().expect("since").to_owned();
+        let second =
+            lattice_sdk::Client::builder().homeserver_url(home).build().await.expect("client");
+        let name = user.user_id.trim_start_matches('@').split(':').next().expect("localpart");
+        second.login_password(name, "correct horse", Some("second")).await.expect("second device");
+        let mut since = Some(since);
+        loop {
+            let sync = watch.sync(watcher, since.as_deref()).await;
+            let changed = &sync["device_lists"]["changed"];
+            if changed.as_array().is_some_and(|c| c.iter().any(|u| u == user.user_id.as_str())) {
+                break;
+            }
+            since = sync["next_batch"].as_str().map(str::to_owned);
+        }
+        let query = json!({"device_keys": {user.user_id.as_str(): []}});
+        let keys = watch.post("/_matrix/client/v3/keys/query", watcher, query).await;
+        let devices = keys["device_keys"][user.user_id.as_str()].as_object().map_or(0, |d| d.len());
+        assert_eq!(devices, 2, "{}'s devices seen through {other_url}: {keys}", user.user_id);
+    }
+}
+
+/// Either server, behind one small interface for the test above.
+enum Side<'a> {
+    Lattice(&'a TestServer),
+    Synapse(&'a Synapse),
+}
+
+impl Side<'_> {
+    async fn sync(&self, session: &Session, since: Option<&str>) -> Value {
+        match self {
+            Side::Lattice(server) => server.sync(&session.token, since, 5_000).await,
+            Side::Synapse(synapse) => synapse.sync(&session.token, since, 5_000).await,
+        }
+    }
+
+    async fn post(&self, path: &str, session: &Session, body: Value) -> Value {
+        match self {
+            Side::Lattice(server) => server.post(path, Some(&session.token), body).await.ok(),
+            Side::Synapse(synapse) => synapse.post(path, &session.token, body).await.ok(),
+        }
+    }
+}
+
+/// A Lattice user invites a Synapse user, who sees the inviter's name,
+/// joins, and is banned; Synapse's room directory is read from Lattice.
+async fn invite_profile_and_ban_across(backend: Backend) {
+    let ca = TestCa::new();
+    let Some(synapse) = Synapse::start(&ca).await else { return };
+    let lattice = server(backend, &ca).await;
+    let alice = lattice.register("alice", "correct horse").await;
+    let bob = synapse.register("bob").await;
+    let name = format!("/_matrix/client/v3/profile/{}/displayname", alice.user_id);
+    lattice.put(&name, Some(&alice.token), json!({"displayname": "Alice Lattice"})).await.ok();
+
+    let room_id = lattice.create_room(&alice.token, json!({"preset": "private_chat"})).await;
+    lattice.invite(&alice.token, &room_id, &bob.user_id).await.ok();
+    synapse.sync_until(&bob, |sync| !sync["rooms"]["invite"][room_id.as_str()].is_null()).await;
+    let profile_path = format!("/_matrix/client/v3/profile/{}", alice.user_id);
+    let profile = synapse.get(&profile_path, &bob.token).await.ok();
+    assert_eq!(profile["displayname"], "Alice Lattice");
+    let join = format!("/_matrix/client/v3/rooms/{}/join", encode(&room_id));
+    synapse.post(&join, &bob.token, json!({})).await.ok();
+    synapse_sends(&synapse, &bob, &room_id, "thanks for the invite").await;
+    lattice_sees(&lattice, &alice, |sync| {
+        timeline_bodies(sync, &room_id).contains(&"thanks for the invite".to_owned())
+    })
+    .await;
+
+    let ban = format!("/_matrix/client/v3/rooms/{}/ban", encode(&room_id));
+    lattice.post(&ban, Some(&alice.token), json!({"user_id": bob.user_id})).await.ok();
+    synapse.sync_until(&bob, |sync| !sync["rooms"]["leave"][room_id.as_str()].is_null()).await;
+    let member = format!(
+        "/_matrix/client/v3/rooms/{}/state/m.room.member/{}",
+        encode(&room_id),
+        bob.user_id
+    );
+    assert_eq!(lattice.get(&member, Some(&alice.token)).await.ok()["membership"], "ban");
+    let rejoin_path =
+        format!("/_matrix/client/v3/join/{}?server_name={}", encode(&room_id), lattice.name());
+    let rejoin = synapse.post(&rejoin_path, &bob.token, json!({})).await;
+    assert_eq!(
+        rejoin.status,
+        StatusCode::FORBIDDEN,
+        "a banned user cannot rejoin: {}",
+        rejoin.body
+    );
+
+    // Synapse's public rooms, listed from Lattice.
+    synapse
+        .post(
+            "/_matrix/client/v3/createRoom",
+            &bob.token,
+            json!({"preset": "public_chat", "visibility": "public", "name": "Synapse lounge"}),
+        )
+        .await
+        .ok();
+    let listed = lattice
+        .get(
+            &format!("/_matrix/client/v3/publicRooms?server={}", synapse.name()),
+            Some(&alice.token),
+        )
+        .await
+        .ok();
+    let names: Vec<&str> = listed["chunk"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(names.contains(&"Synapse lounge"), "{listed}");
+}
+
 crate::backend_tests!(
+    new_devices_are_announced_across,
+    invite_profile_and_ban_across,
     lattice_rooms_of_older_versions_take_synapse_users,
     synapse_user_joins_lattice_room,
     lattice_user_invited_to_synapse_room,

@@ -184,7 +184,8 @@ fn urlencoding(text: &str) -> String {
 
 /// Synapse's configuration: SQLite, open registration, no key notary (it
 /// would ask matrix.org), loopback allowed for federation (Synapse refuses
-/// private addresses by default), rate limits out of the way.
+/// private addresses by default), its room directory open to other
+/// servers, rate limits out of the way.
 fn config_text(
     dir: &Path,
     name: &str,
@@ -219,6 +220,8 @@ federation_custom_ca_list: ["{ca}"]
 ip_range_whitelist: ['127.0.0.0/8', '::1/128']
 trusted_key_servers: []
 suppress_key_server_warning: true
+allow_public_rooms_over_federation: true
+room_list_publication_rules: [{{action: allow}}]
 enable_registration: true
 enable_registration_without_verification: true
 presence:
