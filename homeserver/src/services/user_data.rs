@@ -2,7 +2,7 @@
 //! filters and push rules.
 
 use ruma::{
-    RoomId, UserId,
+    OwnedUserId, RoomId, UserId,
     api::client::filter::FilterDefinition,
     push::{
         Action, AnyPushRule, InsertPushRuleError, NewPushRule, RemovePushRuleError, RuleKind,
@@ -11,10 +11,11 @@ use ruma::{
 };
 use serde_json::value::RawValue;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use super::{
     auth::Requester,
+    cache::TtlCache,
     sync::notifier::{Notifier, Stream},
 };
 use crate::{
@@ -30,7 +31,15 @@ const SERVER_OWNED_ROOM: &[&str] = &["m.fully_read"];
 pub struct UserData {
     store: Store,
     notifier: Arc<Notifier>,
+    /// What every sync reads, kept for a while: a user's push rules and
+    /// ignored users. Forgotten when changed here; another instance's
+    /// change shows within [`SYNC_INPUTS_FOR`].
+    rules: Arc<TtlCache<OwnedUserId, Arc<Ruleset>>>,
+    ignored: Arc<TtlCache<OwnedUserId, Arc<Vec<String>>>>,
 }
+
+const SYNC_INPUTS_FOR: Duration = Duration::from_secs(60);
+const SYNC_INPUTS_KEPT: usize = 100_000;
 
 fn ensure_self(requester: &Requester, user_id: &UserId) -> Result<()> {
     if requester.user_id == user_id {
@@ -46,7 +55,12 @@ fn room_key(room_id: Option<&RoomId>) -> &str {
 
 impl UserData {
     pub fn new(store: Store, notifier: Arc<Notifier>) -> Self {
-        Self { store, notifier }
+        Self {
+            store,
+            notifier,
+            rules: Arc::new(TtlCache::new(SYNC_INPUTS_FOR, SYNC_INPUTS_KEPT)),
+            ignored: Arc::new(TtlCache::new(SYNC_INPUTS_FOR, SYNC_INPUTS_KEPT)),
+        }
     }
 
     /// Account data, global when `room_id` is None.
@@ -88,6 +102,7 @@ impl UserData {
             .store
             .set_account_data(user_id.as_str(), room_key(room_id), data_type, content.get())
             .await?;
+        self.ignored.forget(user_id);
         self.notifier.advance(Stream::AccountData, position, [user_id]);
         Ok(())
     }
@@ -117,7 +132,18 @@ impl UserData {
     }
 
     /// The user's push rules: the server defaults with their changes applied.
-    pub async fn push_rules(&self, user_id: &UserId) -> Result<Ruleset> {
+    pub async fn push_rules(&self, user_id: &UserId) -> Result<Arc<Ruleset>> {
+        if let Some(rules) = self.rules.get(user_id) {
+            return Ok(rules);
+        }
+        let rules = Arc::new(self.load_push_rules(user_id).await?);
+        self.rules.insert(user_id.to_owned(), rules.clone());
+        Ok(rules)
+    }
+
+    /// The push rules as stored (changes start from these, never from a
+    /// copy that may be a minute old).
+    async fn load_push_rules(&self, user_id: &UserId) -> Result<Ruleset> {
         let defaults = Ruleset::server_default(user_id);
         match self.store.push_rules(user_id.as_str()).await? {
             Some(json) => {
@@ -135,9 +161,10 @@ impl UserData {
         user_id: &UserId,
         change: impl FnOnce(&mut Ruleset) -> Result<()>,
     ) -> Result<()> {
-        let mut rules = self.push_rules(user_id).await?;
+        let mut rules = self.load_push_rules(user_id).await?;
         change(&mut rules)?;
         let json = serde_json::to_string(&rules).map_err(Error::internal)?;
+        self.rules.forget(user_id);
         self.store.set_push_rules(user_id.as_str(), &json).await
     }
 
@@ -219,16 +246,20 @@ impl UserData {
 impl UserData {
     /// Users this user ignores (m.ignored_user_list): their events and
     /// invites are hidden from them.
-    pub async fn ignored_users(&self, user_id: &UserId) -> Result<Vec<String>> {
-        let Some(json) =
-            self.store.account_data(user_id.as_str(), "", "m.ignored_user_list").await?
-        else {
-            return Ok(Vec::new());
-        };
-        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-        Ok(value["ignored_users"]
-            .as_object()
-            .map(|users| users.keys().cloned().collect())
-            .unwrap_or_default())
+    pub async fn ignored_users(&self, user_id: &UserId) -> Result<Arc<Vec<String>>> {
+        if let Some(ignored) = self.ignored.get(user_id) {
+            return Ok(ignored);
+        }
+        let json = self.store.account_data(user_id.as_str(), "", "m.ignored_user_list").await?;
+        let value: serde_json::Value =
+            json.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+        let ignored: Arc<Vec<String>> = Arc::new(
+            value["ignored_users"]
+                .as_object()
+                .map(|users| users.keys().cloned().collect())
+                .unwrap_or_default(),
+        );
+        self.ignored.insert(user_id.to_owned(), ignored.clone());
+        Ok(ignored)
     }
 }

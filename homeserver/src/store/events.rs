@@ -505,21 +505,56 @@ async fn replace_current_state(
 
 /// Moves each room's forward extremities past a batch: once per batch, not
 /// once per event, since a busy room's events mostly point at each other.
-async fn update_extremities(tx: &mut Transaction<'_, Any>, events: &[NewEvent]) -> Result<()> {
+async fn update_extremities<'a>(
+    tx: &mut Transaction<'_, Any>,
+    events: &'a [NewEvent],
+) -> Result<()> {
     let added: HashSet<(&str, &str)> =
         events.iter().map(|e| (e.room_id.as_str(), e.event_id.as_str())).collect();
     let referenced: HashSet<(&str, &str)> = events
         .iter()
         .flat_map(|e| e.prev_events.iter().map(|p| (e.room_id.as_str(), p.as_str())))
         .collect();
+    let mut gone: HashMap<&'a str, Vec<&'a str>> = HashMap::new();
     for (room_id, event_id) in referenced.difference(&added) {
+        gone.entry(room_id).or_default().push(event_id);
+    }
+    let mut new: HashMap<&'a str, Vec<&'a str>> = HashMap::new();
+    for (room_id, event_id) in added.difference(&referenced) {
+        new.entry(room_id).or_default().push(event_id);
+    }
+    for (room_id, new_ids) in &mut new {
+        // The usual case, a room moving from one extremity to the next,
+        // is one statement (an insert if the old row was never there).
+        if let Some(old_ids) = gone.get_mut(room_id)
+            && let ([old], [new_id]) = (old_ids.as_slice(), new_ids.as_slice())
+        {
+            let moved = sqlx::query(
+                "UPDATE forward_extremities SET event_id = $1 WHERE room_id = $2 AND event_id = $3",
+            )
+            .bind(*new_id)
+            .bind(*room_id)
+            .bind(*old)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            old_ids.clear();
+            if moved == 1 {
+                new_ids.clear();
+            }
+        }
+    }
+    let pairs = |by_room: HashMap<&'a str, Vec<&'a str>>| -> Vec<(&'a str, &'a str)> {
+        by_room.into_iter().flat_map(|(r, ids)| ids.into_iter().map(move |e| (r, e))).collect()
+    };
+    for (room_id, event_id) in pairs(gone) {
         sqlx::query("DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = $2")
             .bind(room_id)
             .bind(event_id)
             .execute(&mut **tx)
             .await?;
     }
-    for (room_id, event_id) in added.difference(&referenced) {
+    for (room_id, event_id) in pairs(new) {
         sqlx::query("INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)")
             .bind(room_id)
             .bind(event_id)

@@ -8,7 +8,8 @@ use lattice_sdk::{
     Client, Room, SyncSettings,
     ruma::{
         api::client::room::create_room::v3::Request as CreateRoom,
-        events::room::message::OriginalSyncRoomMessageEvent, serde::Raw,
+        events::room::{member::MembershipState, message::OriginalSyncRoomMessageEvent},
+        serde::Raw,
     },
 };
 use serde_json::json;
@@ -84,9 +85,25 @@ pub(crate) async fn encrypted_chat(alice_url: &str, bob_url: &str) -> (Client, C
     let bobs_room = bob.join_room_by_id_or_alias(room.room_id().as_str()).await.expect("bob joins");
     assert!(bobs_room.is_encrypted().await.expect("settings"), "B knows the room is encrypted");
 
+    // The room key goes to the members alice's client knows of when she
+    // sends: she waits until bob's join has reached her (as a user would
+    // see him join) before writing.
+    let joined = async {
+        loop {
+            alice
+                .sync_once(SyncSettings::new().timeout(Duration::from_secs(5)))
+                .await
+                .expect("sync");
+            let members = room.members().await.expect("members");
+            if members.iter().any(|m| m.user_id == bob_id && m.membership == MembershipState::Join)
+            {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), joined).await.expect("bob's join reached alice");
     let mut bob_heard = listen(&bob);
     let mut alice_heard = listen(&alice);
-    alice.sync_once(SyncSettings::new()).await.expect("sync");
     bob.sync_once(SyncSettings::new()).await.expect("sync");
 
     room.send_text("across the wire").await.expect("sent encrypted");

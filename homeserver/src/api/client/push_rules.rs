@@ -17,7 +17,7 @@ pub async fn get_all(
     Ruma { auth, .. }: Ruma<get_pushrules_all::v3::Request>,
 ) -> Result<RumaResponse<get_pushrules_all::v3::Response>> {
     let rules = services.user_data.push_rules(&auth.user_id).await?;
-    Ok(get_pushrules_all::v3::Response::new(rules).into())
+    Ok(get_pushrules_all::v3::Response::new((*rules).clone()).into())
 }
 
 pub async fn get_global(
@@ -25,7 +25,7 @@ pub async fn get_global(
     Ruma { auth, .. }: Ruma<get_pushrules_global_scope::v3::Request>,
 ) -> Result<RumaResponse<get_pushrules_global_scope::v3::Response>> {
     let rules = services.user_data.push_rules(&auth.user_id).await?;
-    Ok(get_pushrules_global_scope::v3::Response::new(rules).into())
+    Ok(get_pushrules_global_scope::v3::Response::new((*rules).clone()).into())
 }
 
 pub async fn get(

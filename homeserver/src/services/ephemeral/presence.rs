@@ -1,17 +1,16 @@
 //! Presence: online, unavailable or offline, with a status message. Only
 //! changes are written, and only people who share a room are told.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use ruma::{OwnedUserId, UserId, presence::PresenceState};
 
 use crate::{
     error::{Error, Result},
-    services::sync::notifier::{Notifier, Stream},
+    services::{
+        cache::TtlCache,
+        sync::notifier::{Notifier, Stream},
+    },
     store::{PresenceRow, Store, now_ms},
 };
 
@@ -21,10 +20,10 @@ pub struct Presence {
     notifier: Arc<Notifier>,
     enabled: bool,
     federation: crate::services::federation::Federation,
-    /// The state each syncing user was last seen in here, and when: a
-    /// sync in the same state skips reading the database. Entries expire,
-    /// so a change made through another instance shows within a minute.
-    seen: Arc<Mutex<HashMap<OwnedUserId, (PresenceState, Instant)>>>,
+    /// The state each syncing user was last seen in here: a sync in the
+    /// same state skips reading the database. Entries expire, so a change
+    /// made through another instance shows within a minute.
+    seen: Arc<TtlCache<OwnedUserId, PresenceState>>,
 }
 
 /// How long a remembered presence state spares the database.
@@ -55,20 +54,16 @@ impl Presence {
         enabled: bool,
         federation: crate::services::federation::Federation,
     ) -> Self {
-        Self { store, notifier, enabled, federation, seen: Arc::default() }
+        let seen = Arc::new(TtlCache::new(SEEN_FOR, 100_000));
+        Self { store, notifier, enabled, federation, seen }
     }
 
     fn seen_recently(&self, user_id: &UserId, state: &PresenceState) -> bool {
-        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.get(user_id).is_some_and(|(last, at)| last == state && at.elapsed() < SEEN_FOR)
+        self.seen.get(user_id).as_ref() == Some(state)
     }
 
     fn remember(&self, user_id: &UserId, state: &PresenceState) {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() >= 100_000 {
-            seen.retain(|_, (_, at)| at.elapsed() < SEEN_FOR);
-        }
-        seen.insert(user_id.to_owned(), (state.clone(), Instant::now()));
+        self.seen.insert(user_id.to_owned(), state.clone());
     }
 
     pub fn enabled(&self) -> bool {

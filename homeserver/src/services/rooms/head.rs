@@ -139,8 +139,7 @@ impl RoomHead {
     /// A user's current membership, if any.
     pub fn membership(&self, user_id: &UserId) -> Option<MembershipState> {
         self.get(&StateEventType::RoomMember, user_id.as_str())
-            .and_then(|pdu| pdu.content_str("membership"))
-            .map(MembershipState::from)
+            .and_then(|pdu| pdu.membership.clone())
     }
 
     /// Users whose membership is one of `states`.
@@ -149,8 +148,8 @@ impl RoomHead {
             .iter()
             .filter(|((kind, _), _)| *kind == StateEventType::RoomMember)
             .filter_map(|((_, key), pdu)| {
-                let membership = MembershipState::from(pdu.content_str("membership")?);
-                states.contains(&membership).then(|| OwnedUserId::try_from(key.as_str()).ok())?
+                let membership = pdu.membership.as_ref()?;
+                states.contains(membership).then(|| OwnedUserId::try_from(key.as_str()).ok())?
             })
             .collect()
     }

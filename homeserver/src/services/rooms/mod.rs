@@ -263,9 +263,7 @@ impl Rooms {
             sender: pdu.sender.to_string(),
             event_type: pdu.kind.to_string(),
             state_key: pdu.state_key.clone(),
-            membership: (pdu.kind == TimelineEventType::RoomMember)
-                .then(|| pdu.content_str("membership"))
-                .flatten(),
+            membership: pdu.membership.as_ref().map(|m| m.as_str().to_owned()),
             depth: i64::from(pdu.depth),
             origin_server_ts: i64::from(pdu.origin_server_ts.get()),
             pdu: pdu.to_stored(),

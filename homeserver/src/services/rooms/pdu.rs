@@ -3,7 +3,8 @@
 
 use ruma::{
     CanonicalJsonObject, CanonicalJsonValue, EventId, MilliSecondsSinceUnixEpoch, OwnedEventId,
-    OwnedRoomId, OwnedUserId, RoomId, UInt, UserId, events::TimelineEventType,
+    OwnedRoomId, OwnedUserId, RoomId, UInt, UserId,
+    events::{TimelineEventType, room::member::MembershipState},
 };
 use serde::{
     Deserialize, Deserializer,
@@ -29,6 +30,9 @@ pub struct Pdu {
     pub auth_events: Vec<OwnedEventId>,
     pub redacts: Option<OwnedEventId>,
     pub depth: UInt,
+    /// `content.membership` of a member event, read once: membership is
+    /// asked of every member's event on every send.
+    pub membership: Option<MembershipState>,
     /// Whether the JSON carries `room_id` (v12 create events do not).
     has_room_id: bool,
     /// The signed event; `event_id` is in it only for room versions 1 and
@@ -90,6 +94,11 @@ fn references<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<OwnedEve
 }
 
 #[derive(Deserialize)]
+struct MembershipContent {
+    membership: MembershipState,
+}
+
+#[derive(Deserialize)]
 struct RedactsInContent {
     redacts: Option<OwnedEventId>,
 }
@@ -122,8 +131,13 @@ impl Pdu {
                 .ok()
                 .and_then(|c| c.redacts),
         };
+        let membership = (fields.kind == TimelineEventType::RoomMember)
+            .then(|| serde_json::from_str::<MembershipContent>(fields.content.get()).ok())
+            .flatten()
+            .map(|content| content.membership);
         Self {
             event_id,
+            membership,
             has_room_id: fields.room_id.is_some(),
             room_id: fields.room_id.unwrap_or(room_id),
             sender: fields.sender,

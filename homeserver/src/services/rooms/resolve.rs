@@ -203,9 +203,7 @@ pub(super) fn entries(state: &StateMap) -> Vec<StateEntry> {
     let mut rows: Vec<StateEntry> = state
         .iter()
         .map(|((kind, key), pdu)| {
-            let membership = (pdu.kind == ruma::events::TimelineEventType::RoomMember)
-                .then(|| pdu.content_str("membership"))
-                .flatten();
+            let membership = pdu.membership.as_ref().map(|m| m.as_str().to_owned());
             (kind.to_string(), key.clone(), pdu.event_id.to_string(), membership)
         })
         .collect();
