@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::common::{
     Backend, Session, TestServer,
-    federation::{TestCa, server, server_with},
+    federation::{TestCa, federation_thumbnail, server, server_with},
 };
 
 /// Long-polls `session`'s sync on `server` until `found` says yes.
@@ -401,6 +401,24 @@ async fn media_of_one_server_is_served_by_another(backend: Backend) {
     let fetched = download(&c).await.expect("download");
     assert_eq!(fetched.status(), 200);
     assert_eq!(fetched.bytes().await.expect("bytes").as_ref(), picture.as_slice());
+
+    // C asks A for a thumbnail of A's picture over federation.
+    let png = crate::media::thumbnails::picture(image::ImageFormat::Png);
+    let uploaded: Value = a
+        .http()
+        .post(format!("{}/_matrix/media/v3/upload", a.url()))
+        .bearer_auth(&alice.token)
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("JSON");
+    let png_id = uploaded["content_uri"].as_str().expect("mxc").rsplit('/').next().expect("id");
+    let thumb = federation_thumbnail(&c, &a.name(), png_id, (32, 32)).await;
+    assert_eq!((thumb.width(), thumb.height()), (32, 32));
 
     // Media A never had is a clean 404 on C.
     let missing = c

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::common::{
     Backend, Session, TestServer,
-    federation::{TestCa, server},
+    federation::{TestCa, federation_thumbnail, server},
     synapse::Synapse,
 };
 
@@ -295,6 +295,42 @@ async fn media_crosses(backend: Backend) {
         assert_eq!(fetched.status(), 200, "{mxc} through {to}");
         assert_eq!(fetched.bytes().await.expect("bytes").as_ref(), picture.as_slice());
     }
+
+    // Pictures: Synapse thumbnails ours (from the original it fetched),
+    // and Synapse's federation thumbnail endpoint answers Lattice.
+    let png = crate::media::thumbnails::picture(image::ImageFormat::Png);
+    let mut ids = Vec::new();
+    for (url, token) in [(lattice.url(), &alice.token), (synapse.url(), &bob.token)] {
+        let uploaded: Value = http
+            .post(format!("{url}/_matrix/media/v3/upload"))
+            .bearer_auth(token)
+            .header("content-type", "image/png")
+            .body(png.clone())
+            .send()
+            .await
+            .expect("upload")
+            .json()
+            .await
+            .expect("JSON");
+        let mxc = uploaded["content_uri"].as_str().expect("content_uri");
+        ids.push(mxc.rsplit('/').next().expect("id").to_owned());
+    }
+    let thumb = http
+        .get(format!(
+            "{}/_matrix/client/v1/media/thumbnail/{}/{}?width=96&height=96&method=crop",
+            synapse.url(),
+            lattice.name(),
+            ids[0]
+        ))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .expect("thumbnail");
+    assert_eq!(thumb.status(), 200);
+    let image = image::load_from_memory(&thumb.bytes().await.expect("bytes")).expect("an image");
+    assert_eq!((image.width(), image.height()), (96, 96));
+    let theirs = federation_thumbnail(&lattice, synapse.name(), &ids[1], (32, 32)).await;
+    assert_eq!((theirs.width(), theirs.height()), (32, 32));
 }
 
 /// Rooms of every version Synapse makes: a Lattice user joins each and

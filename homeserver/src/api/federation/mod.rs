@@ -52,7 +52,7 @@ where
 
 pub fn router() -> Router<Services> {
     use ruma::api::federation::{
-        authenticated_media::get_content,
+        authenticated_media::{get_content, get_content_thumbnail},
         backfill::get_backfill,
         device::get_devices,
         directory::{get_public_rooms, get_public_rooms_filtered},
@@ -92,6 +92,7 @@ pub fn router() -> Router<Services> {
         .ruma::<get_profile_information::v1::Request, _, _>(query::profile)
         .ruma::<get_keys::v1::Request, _, _>(e2ee::query_keys)
         .ruma::<get_content::v1::Request, _, _>(query::media)
+        .ruma::<get_content_thumbnail::v1::Request, _, _>(query::media_thumbnail)
         .ruma::<get_openid_userinfo::v1::Request, _, _>(query::openid_userinfo)
         .ruma::<get_public_rooms::v1::Request, _, _>(query::public_rooms)
         .ruma::<get_public_rooms_filtered::v1::Request, _, _>(query::public_rooms_filtered)

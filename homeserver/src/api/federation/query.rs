@@ -1,8 +1,11 @@
-//! Queries: room aliases, user profiles and media of this server.
+//! Queries: room aliases, user profiles and media (and thumbnails) of
+//! this server.
 
 use axum::extract::State;
 use ruma::api::federation::{
-    authenticated_media::{Content, ContentMetadata, FileOrLocation, get_content},
+    authenticated_media::{
+        Content, ContentMetadata, FileOrLocation, get_content, get_content_thumbnail,
+    },
     directory::{get_public_rooms, get_public_rooms_filtered},
     openid::get_openid_userinfo,
     query::{get_profile_information, get_room_information},
@@ -13,7 +16,10 @@ use super::Fed;
 use crate::{
     api::ruma::RumaResponse,
     error::{Error, Result},
-    services::Services,
+    services::{
+        Services,
+        media::thumbnail::{self, Method},
+    },
 };
 
 pub async fn directory(
@@ -46,12 +52,36 @@ pub async fn media(
     State(services): State<Services>,
     Fed { body, .. }: Fed<get_content::v1::Request>,
 ) -> Result<RumaResponse<get_content::v1::Response>> {
-    let (file, content_type) = services.media.for_federation(&body.media_id).await?;
+    let file = services.media.for_federation(&body.media_id, None).await?;
+    Ok(get_content::v1::Response::new(ContentMetadata::new(), file_content(file)).into())
+}
+
+/// A thumbnail of our media, made (or taken from those made before) as
+/// for our own clients.
+pub async fn media_thumbnail(
+    State(services): State<Services>,
+    Fed { body, .. }: Fed<get_content_thumbnail::v1::Request>,
+) -> Result<RumaResponse<get_content_thumbnail::v1::Response>> {
+    let method = match body.method {
+        Some(ruma::media::Method::Crop) => Method::Crop,
+        _ => Method::Scale,
+    };
+    let size = |n: ruma::UInt| u32::try_from(u64::from(n)).unwrap_or(u32::MAX).max(1);
+    let request = thumbnail::Request {
+        width: size(body.width),
+        height: size(body.height),
+        method,
+        animated: body.animated.unwrap_or(false),
+    };
+    let file = services.media.for_federation(&body.media_id, Some(request)).await?;
+    Ok(get_content_thumbnail::v1::Response::new(ContentMetadata::new(), file_content(file)).into())
+}
+
+fn file_content((file, content_type): (Vec<u8>, Option<String>)) -> FileOrLocation {
     let content_type = content_type.unwrap_or_else(|| "application/octet-stream".to_owned());
     // Served as an attachment, as our client-facing downloads are.
     let disposition = ContentDisposition::new(ContentDispositionType::Attachment);
-    let content = FileOrLocation::File(Content::new(file, content_type, disposition));
-    Ok(get_content::v1::Response::new(ContentMetadata::new(), content).into())
+    FileOrLocation::File(Content::new(file, content_type, disposition))
 }
 
 pub async fn public_rooms(

@@ -57,10 +57,18 @@ impl Media {
         self.store.remote_media(server, media_id).await
     }
 
-    /// What another server asks for: our own media's bytes and type.
-    pub async fn for_federation(&self, media_id: &str) -> Result<(Vec<u8>, Option<String>)> {
+    /// What another server asks for: our own media's bytes and type, or
+    /// those of a thumbnail of it.
+    pub async fn for_federation(
+        &self,
+        media_id: &str,
+        thumbnail: Option<super::thumbnail::Request>,
+    ) -> Result<(Vec<u8>, Option<String>)> {
         let own = self.config.server.server_name.to_string();
-        let mut download = self.download(&own, media_id, false).await?;
+        let mut download = match thumbnail {
+            Some(request) => self.thumbnail(&own, media_id, request, false).await?,
+            None => self.download(&own, media_id, false).await?,
+        };
         let mut bytes = Vec::with_capacity(download.size as usize);
         tokio::io::AsyncReadExt::read_to_end(&mut download.file, &mut bytes)
             .await

@@ -116,3 +116,23 @@ impl TestServer {
         format!("https://localhost:{}", bind.port())
     }
 }
+
+/// Asks `server` over federation, as `asker` would, for a `width`×`height`
+/// thumbnail of its media `media_id`; the decoded image.
+pub async fn federation_thumbnail(
+    asker: &TestServer,
+    server: &str,
+    media_id: &str,
+    (width, height): (u32, u32),
+) -> image::DynamicImage {
+    use lattice_federation::federation::authenticated_media::{
+        FileOrLocation, get_content_thumbnail,
+    };
+    let mut request =
+        get_content_thumbnail::v1::Request::new(media_id.to_owned(), width.into(), height.into());
+    request.method = Some(ruma::media::Method::Crop);
+    let server = ruma::ServerName::parse(server).expect("server name");
+    let answer = asker.services().federation.send(&server, request).await.expect("thumbnail");
+    let FileOrLocation::File(content) = answer.content else { panic!("a redirect") };
+    image::load_from_memory(&content.file).expect("a real image")
+}

@@ -10,7 +10,7 @@ use crate::{
 };
 
 mod previews;
-mod thumbnails;
+pub(crate) mod thumbnails;
 
 backend_tests!(
     upload_and_download_round_trip,

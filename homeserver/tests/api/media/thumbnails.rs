@@ -18,7 +18,8 @@ use crate::{
 
 backend_tests!(thumbnails_of_each_format, animated_thumbnails, bad_images_are_refused_cheaply);
 
-fn picture(format: ImageFormat) -> Vec<u8> {
+/// A 1000×500 gradient in `format`.
+pub(crate) fn picture(format: ImageFormat) -> Vec<u8> {
     let image =
         RgbImage::from_fn(1000, 500, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
     let mut out = Cursor::new(Vec::new());
