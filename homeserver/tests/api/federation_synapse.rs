@@ -58,24 +58,71 @@ async fn synapse_user_joins_lattice_room(backend: Backend) {
     let room_id = lattice
         .create_room(&alice.token, json!({"preset": "public_chat", "room_alias_name": "interop"}))
         .await;
+    let before =
+        lattice.sync(&alice.token, None, 0).await["next_batch"].as_str().map(str::to_owned);
     let alias = format!("#interop:{}", lattice.name());
     let join = format!("/_matrix/client/v3/join/{}", encode(&alias));
     let joined = synapse.post(&join, &bob.token, json!({})).await;
     assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
     assert_eq!(joined.body["room_id"], room_id.as_str());
+    // Sharing a room with bob now, alice's client is told to fetch his keys.
+    crate::common::sync_from(
+        before,
+        |since| {
+            let (server, token) = (&lattice, &alice.token);
+            async move { server.sync(token, since.as_deref(), 5_000).await }
+        },
+        |sync| {
+            sync["device_lists"]["changed"]
+                .as_array()
+                .is_some_and(|users| users.iter().any(|u| u == bob.user_id.as_str()))
+        },
+    )
+    .await;
 
-    synapse_sends(&synapse, &bob, &room_id, "hello from synapse").await;
+    let bobs = synapse_sends(&synapse, &bob, &room_id, "hello from synapse").await;
     lattice_sees(&lattice, &alice, |sync| {
         timeline_bodies(sync, &room_id).contains(&"hello from synapse".to_owned())
     })
     .await;
 
-    lattice.send_text(&alice.token, &room_id, "hello from lattice").await;
+    let alices = lattice.send_text(&alice.token, &room_id, "hello from lattice").await;
     synapse
         .sync_until(&bob, |sync| {
             timeline_bodies(sync, &room_id).contains(&"hello from lattice".to_owned())
         })
         .await;
+
+    // Redactions cross both ways and leave no body behind.
+    let redact = |event_id: &str| {
+        format!(
+            "/_matrix/client/v3/rooms/{}/redact/{}/r-{}",
+            encode(&room_id),
+            encode(event_id),
+            rand_suffix()
+        )
+    };
+    synapse.put(&redact(&bobs), &bob.token, json!({"reason": "typo"})).await.ok();
+    lattice.put(&redact(&alices), Some(&alice.token), json!({})).await.ok();
+    let redaction_of = |sync: &Value, target: &str| {
+        sync["rooms"]["join"][room_id.as_str()]["timeline"]["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| {
+                e["type"] == "m.room.redaction"
+                    && (e["redacts"] == target || e["content"]["redacts"] == target)
+            })
+    };
+    lattice_sees(&lattice, &alice, |sync| redaction_of(sync, &bobs)).await;
+    synapse.sync_until(&bob, |sync| redaction_of(sync, &alices)).await;
+    let event =
+        |id: &str| format!("/_matrix/client/v3/rooms/{}/event/{}", encode(&room_id), encode(id));
+    let on_lattice = lattice.get(&event(&bobs), Some(&alice.token)).await.ok();
+    let on_synapse = synapse.get(&event(&alices), &bob.token).await.ok();
+    for seen in [on_lattice, on_synapse] {
+        assert_eq!(seen["content"], json!({}), "the body is gone: {seen}");
+    }
 
     // Both servers agree on who is in the room.
     let members_path = format!("/_matrix/client/v3/rooms/{}/joined_members", encode(&room_id));
@@ -501,6 +548,13 @@ async fn invite_profile_and_ban_across(backend: Backend) {
         "a banned user cannot rejoin: {}",
         rejoin.body
     );
+    // Unbanned and invited again, bob comes back.
+    let unban = format!("/_matrix/client/v3/rooms/{}/unban", encode(&room_id));
+    lattice.post(&unban, Some(&alice.token), json!({"user_id": bob.user_id})).await.ok();
+    lattice.invite(&alice.token, &room_id, &bob.user_id).await.ok();
+    synapse.sync_until(&bob, |sync| !sync["rooms"]["invite"][room_id.as_str()].is_null()).await;
+    synapse.post(&join, &bob.token, json!({})).await.ok();
+    assert_eq!(lattice.get(&member, Some(&alice.token)).await.ok()["membership"], "join");
 
     // Synapse's public rooms, listed from Lattice.
     synapse

@@ -246,13 +246,25 @@ pub fn session_from(body: &Value) -> Session {
 
 /// Syncs again and again (each `sync(since)` long-polls on the server's
 /// side) until `found` says yes; the deadline only bounds a failing test.
-pub async fn sync_until<F, Fut>(mut sync: F, mut found: impl FnMut(&Value) -> bool) -> Value
+pub async fn sync_until<F, Fut>(sync: F, found: impl FnMut(&Value) -> bool) -> Value
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    sync_from(None, sync, found).await
+}
+
+/// [`sync_until`], starting from the token `since`.
+pub async fn sync_from<F, Fut>(
+    mut since: Option<String>,
+    mut sync: F,
+    mut found: impl FnMut(&Value) -> bool,
+) -> Value
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Value>,
 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let mut since: Option<String> = None;
     loop {
         let sync = sync(since.clone()).await;
         if found(&sync) {
