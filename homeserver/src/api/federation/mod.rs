@@ -4,6 +4,7 @@
 
 mod e2ee;
 mod keys;
+mod media;
 mod membership;
 mod query;
 mod transactions;
@@ -91,8 +92,8 @@ pub fn router() -> Router<Services> {
         .ruma::<get_room_information::v1::Request, _, _>(query::directory)
         .ruma::<get_profile_information::v1::Request, _, _>(query::profile)
         .ruma::<get_keys::v1::Request, _, _>(e2ee::query_keys)
-        .ruma::<get_content::v1::Request, _, _>(query::media)
-        .ruma::<get_content_thumbnail::v1::Request, _, _>(query::media_thumbnail)
+        .ruma::<get_content::v1::Request, _, _>(media::download)
+        .ruma::<get_content_thumbnail::v1::Request, _, _>(media::thumbnail)
         .ruma::<get_openid_userinfo::v1::Request, _, _>(query::openid_userinfo)
         .ruma::<get_public_rooms::v1::Request, _, _>(query::public_rooms)
         .ruma::<get_public_rooms_filtered::v1::Request, _, _>(query::public_rooms_filtered)

@@ -1,25 +1,18 @@
-//! Queries: room aliases, user profiles and media (and thumbnails) of
-//! this server.
+//! Queries: room aliases and user profiles of this server; its room
+//! directory; OpenID.
 
 use axum::extract::State;
 use ruma::api::federation::{
-    authenticated_media::{
-        Content, ContentMetadata, FileOrLocation, get_content, get_content_thumbnail,
-    },
     directory::{get_public_rooms, get_public_rooms_filtered},
     openid::get_openid_userinfo,
     query::{get_profile_information, get_room_information},
 };
-use ruma::http_headers::{ContentDisposition, ContentDispositionType};
 
 use super::Fed;
 use crate::{
     api::ruma::RumaResponse,
     error::{Error, Result},
-    services::{
-        Services,
-        media::thumbnail::{self, Method},
-    },
+    services::Services,
 };
 
 pub async fn directory(
@@ -46,42 +39,6 @@ pub async fn profile(
     let mut response = get_profile_information::v1::Response::new();
     response.data = data;
     Ok(response.into())
-}
-
-pub async fn media(
-    State(services): State<Services>,
-    Fed { body, .. }: Fed<get_content::v1::Request>,
-) -> Result<RumaResponse<get_content::v1::Response>> {
-    let file = services.media.for_federation(&body.media_id, None).await?;
-    Ok(get_content::v1::Response::new(ContentMetadata::new(), file_content(file)).into())
-}
-
-/// A thumbnail of our media, made (or taken from those made before) as
-/// for our own clients.
-pub async fn media_thumbnail(
-    State(services): State<Services>,
-    Fed { body, .. }: Fed<get_content_thumbnail::v1::Request>,
-) -> Result<RumaResponse<get_content_thumbnail::v1::Response>> {
-    let method = match body.method {
-        Some(ruma::media::Method::Crop) => Method::Crop,
-        _ => Method::Scale,
-    };
-    let size = |n: ruma::UInt| u32::try_from(u64::from(n)).unwrap_or(u32::MAX).max(1);
-    let request = thumbnail::Request {
-        width: size(body.width),
-        height: size(body.height),
-        method,
-        animated: body.animated.unwrap_or(false),
-    };
-    let file = services.media.for_federation(&body.media_id, Some(request)).await?;
-    Ok(get_content_thumbnail::v1::Response::new(ContentMetadata::new(), file_content(file)).into())
-}
-
-fn file_content((file, content_type): (Vec<u8>, Option<String>)) -> FileOrLocation {
-    let content_type = content_type.unwrap_or_else(|| "application/octet-stream".to_owned());
-    // Served as an attachment, as our client-facing downloads are.
-    let disposition = ContentDisposition::new(ContentDispositionType::Attachment);
-    FileOrLocation::File(Content::new(file, content_type, disposition))
 }
 
 pub async fn public_rooms(

@@ -57,22 +57,16 @@ impl Media {
         self.store.remote_media(server, media_id).await
     }
 
-    /// What another server asks for: our own media's bytes and type, or
-    /// those of a thumbnail of it.
+    /// What another server asks for: our own media, or a thumbnail of it.
     pub async fn for_federation(
         &self,
         media_id: &str,
         thumbnail: Option<super::thumbnail::Request>,
-    ) -> Result<(Vec<u8>, Option<String>)> {
+    ) -> Result<super::Download> {
         let own = self.config.server.server_name.to_string();
-        let mut download = match thumbnail {
-            Some(request) => self.thumbnail(&own, media_id, request, false).await?,
-            None => self.download(&own, media_id, false).await?,
-        };
-        let mut bytes = Vec::with_capacity(download.size as usize);
-        tokio::io::AsyncReadExt::read_to_end(&mut download.file, &mut bytes)
-            .await
-            .map_err(Error::internal)?;
-        Ok((bytes, download.content_type))
+        match thumbnail {
+            Some(request) => self.thumbnail(&own, media_id, request, false).await,
+            None => self.download(&own, media_id, false).await,
+        }
     }
 }
