@@ -89,41 +89,85 @@ impl FederationClient {
         self.execute::<R>(destination, request).await
     }
 
+    /// Sends a request that needs X-Matrix authentication and hands back
+    /// a successful answer unread, for bodies too large to hold in memory
+    /// (media); the caller reads it as a stream.
+    pub async fn send_streamed<R>(
+        &self,
+        destination: &ServerName,
+        request: R,
+    ) -> Result<reqwest::Response>
+    where
+        R: OutgoingRequest<Authentication = ServerSignatures, PathBuilder = SinglePath>,
+    {
+        let base = self.resolver.resolve(destination).await;
+        let input =
+            XMatrixSigningInput::new(self.origin.clone(), destination.to_owned(), &self.key_pair);
+        let request = request
+            .try_into_http_request::<Vec<u8>>(&base.base_url, input, ())
+            .map_err(|e| Error::Malformed(e.to_string()))?;
+        let mut response = self.answer(destination, request).await?;
+        if !response.status().is_success() {
+            let body = read_capped(destination, &mut response).await?;
+            return Err(remote_error(destination, response.status(), &body));
+        }
+        Ok(response)
+    }
+
+    async fn answer(
+        &self,
+        destination: &ServerName,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<reqwest::Response> {
+        let request =
+            reqwest::Request::try_from(request).map_err(|e| Error::transport(&destination, e))?;
+        self.http.execute(request).await.map_err(|e| Error::transport(&destination, e))
+    }
+
     async fn execute<R: OutgoingRequest>(
         &self,
         destination: &ServerName,
         request: http::Request<Vec<u8>>,
     ) -> Result<R::IncomingResponse> {
-        let request =
-            reqwest::Request::try_from(request).map_err(|e| Error::transport(&destination, e))?;
-        let mut response =
-            self.http.execute(request).await.map_err(|e| Error::transport(&destination, e))?;
+        let mut response = self.answer(destination, request).await?;
         let status = response.status();
-        let headers = std::mem::take(response.headers_mut());
-        let mut body = Vec::new();
-        while let Some(chunk) =
-            response.chunk().await.map_err(|e| Error::transport(&destination, e))?
-        {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(Error::bad_response(&destination, "answer too large"));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_capped(destination, &mut response).await?;
         if !status.is_success() {
-            let errcode = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("errcode").and_then(|c| c.as_str()).map(str::to_owned));
-            return Err(Error::Remote {
-                server: destination.to_string(),
-                status: status.as_u16(),
-                errcode,
-                body: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
-            });
+            return Err(remote_error(destination, status, &body));
         }
+        let headers = std::mem::take(response.headers_mut());
         let mut answer = http::Response::new(body.as_slice());
         *answer.status_mut() = status;
         *answer.headers_mut() = headers;
         R::IncomingResponse::try_from_http_response(answer)
             .map_err(|e| Error::bad_response(&destination, e))
+    }
+}
+
+/// The whole body of an answer, refused past [`MAX_RESPONSE_BYTES`].
+async fn read_capped(
+    destination: &ServerName,
+    response: &mut reqwest::Response,
+) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| Error::transport(&destination, e))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(Error::bad_response(&destination, "answer too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A remote server's refusal, with its Matrix error code if it sent one.
+fn remote_error(destination: &ServerName, status: reqwest::StatusCode, body: &[u8]) -> Error {
+    let errcode = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("errcode").and_then(|c| c.as_str()).map(str::to_owned));
+    Error::Remote {
+        server: destination.to_string(),
+        status: status.as_u16(),
+        errcode,
+        body: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
     }
 }

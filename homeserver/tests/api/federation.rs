@@ -376,7 +376,8 @@ async fn media_of_one_server_is_served_by_another(backend: Backend) {
     let c = server(backend, &ca).await;
     let alice = a.register("alice", "correct horse").await;
     let carol = c.register("carol", "carol's password").await;
-    let picture: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    // Large enough to arrive in many chunks, which C stores as they come.
+    let picture: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let uploaded: Value = a
         .http()
         .post(format!("{}/_matrix/media/v3/upload", a.url()))

@@ -136,6 +136,21 @@ impl Federation {
         Ok(self.inner.client.send(destination, request).await?)
     }
 
+    /// [`send`](Self::send) for answers read as a stream (media).
+    pub async fn send_streamed<R>(
+        &self,
+        destination: &ServerName,
+        request: R,
+    ) -> Result<reqwest::Response>
+    where
+        R: OutgoingRequest<Authentication = ServerSignatures, PathBuilder = SinglePath>,
+    {
+        if !self.enabled() {
+            return Err(Error::forbidden("federation is disabled on this server"));
+        }
+        Ok(self.inner.client.send_streamed(destination, request).await?)
+    }
+
     /// Checks a PDU received from another server (format, signatures,
     /// content hash) and derives its event id.
     pub async fn check_pdu(

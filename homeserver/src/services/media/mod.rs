@@ -2,6 +2,7 @@
 //! their limits. Independent of HTTP: bytes come in as chunks and go out
 //! as a file.
 
+mod multipart;
 pub mod preview;
 mod remote;
 pub mod storage;

@@ -2,12 +2,12 @@
 //! media, `/_matrix/federation/v1/media/download`), kept in the same
 //! content-addressed storage, then served like our own.
 
-use ruma::{
-    ServerName,
-    api::federation::authenticated_media::{FileOrLocation, get_content},
-};
+use ruma::{ServerName, api::federation::authenticated_media::get_content};
 
-use super::Media;
+use super::{
+    Media, Upload,
+    multipart::{self, MediaParts},
+};
 use crate::{
     error::{Error, Result},
     store::MediaRow,
@@ -26,33 +26,28 @@ impl Media {
         let Some(federation) = &self.federation else { return Ok(None) };
         let origin = ServerName::parse(server).map_err(|_| Error::not_found("media not found"))?;
         let request = get_content::v1::Request::new(media_id.to_owned());
-        let answer = match federation.send(&origin, request).await {
+        let mut answer = match federation.send_streamed(&origin, request).await {
             Ok(answer) => answer,
             Err(Error::NotFound(_)) => return Ok(None),
             Err(error) => return Err(error),
         };
-        let FileOrLocation::File(content) = answer.content else {
-            // Redirects to other hosts are not followed: that would let a
-            // server point us anywhere.
-            return Err(Error::Upstream("the media's server answered with a redirect".into()));
+        let content_type = answer.headers().get(reqwest::header::CONTENT_TYPE);
+        let boundary = content_type
+            .and_then(|value| value.to_str().ok())
+            .and_then(multipart::boundary)
+            .ok_or_else(|| Error::Upstream("the media answer is not multipart/mixed".into()))?;
+        let mut upload = self.begin_upload(None).await?;
+        let fetched = fetch_into(&mut answer, &boundary, &mut upload).await;
+        let content_type = match fetched {
+            Ok(content_type) => content_type,
+            Err(error) => {
+                upload.abort().await;
+                return Err(error);
+            }
         };
-        if content.file.len() as u64 > self.max_upload() {
-            return Err(Error::TooLarge);
-        }
-        let mut upload = self.begin_upload(Some(content.file.len() as u64)).await?;
-        if let Err(error) = upload.write(&content.file).await {
-            upload.abort().await;
-            return Err(error);
-        }
         let (sha256, size) = upload.finish().await?;
         self.store
-            .insert_remote_media(
-                server,
-                media_id,
-                content.content_type.as_deref(),
-                size as i64,
-                &sha256,
-            )
+            .insert_remote_media(server, media_id, content_type.as_deref(), size as i64, &sha256)
             .await?;
         self.store.remote_media(server, media_id).await
     }
@@ -69,4 +64,33 @@ impl Media {
             None => self.download(&own, media_id, false).await,
         }
     }
+}
+
+/// Streams the file part of a media answer into `upload`; its content
+/// type. Redirects to other hosts are not followed: that would let a
+/// server point us anywhere.
+async fn fetch_into(
+    answer: &mut reqwest::Response,
+    boundary: &str,
+    upload: &mut Upload,
+) -> Result<Option<String>> {
+    let mut parts = MediaParts::new(boundary);
+    let mut content_type = None;
+    let upstream = |e: reqwest::Error| Error::Upstream(format!("media download failed: {e}"));
+    while let Some(chunk) = answer.chunk().await.map_err(upstream)? {
+        let (headers, file) = parts.feed(&chunk)?;
+        if let Some(headers) = headers {
+            if headers.location.is_some() {
+                return Err(Error::Upstream("the media's server answered with a redirect".into()));
+            }
+            content_type = headers.content_type;
+        }
+        if !file.is_empty() {
+            upload.write(&file).await?;
+        }
+        if parts.finished() {
+            return Ok(content_type);
+        }
+    }
+    Err(Error::Upstream("the media answer ended early".into()))
 }
