@@ -154,13 +154,13 @@ mod tests {
             let mut out = Vec::new();
             let mut headers = None;
             for chunk in [&body[..cut], &body[cut..]] {
-                let (found, bytes) = parts.feed(chunk).unwrap();
+                let (found, bytes) = parts.feed(chunk).expect("well formed");
                 headers = headers.or(found);
                 out.extend_from_slice(&bytes);
             }
             assert!(parts.finished(), "cut at {cut}");
             assert_eq!(out, file, "cut at {cut}");
-            assert_eq!(headers.unwrap().content_type.as_deref(), Some("image/png"));
+            assert_eq!(headers.expect("headers").content_type.as_deref(), Some("image/png"));
         }
     }
 
@@ -168,14 +168,14 @@ mod tests {
     fn a_redirect_and_bad_answers_are_told() {
         let body = answer("b", "Location: https://elsewhere.example/file", b"");
         let mut parts = MediaParts::new("b");
-        let headers = parts.feed(&body).unwrap().0.unwrap();
+        let headers = parts.feed(&body).expect("well formed").0.expect("headers");
         assert_eq!(headers.location.as_deref(), Some("https://elsewhere.example/file"));
 
         // An answer cut short never finishes (the fetch then fails and
         // keeps nothing).
         let full = answer("b", "Content-Type: text/plain", b"most of a file");
         let mut cut = MediaParts::new("b");
-        cut.feed(&full[..full.len() - 6]).unwrap();
+        cut.feed(&full[..full.len() - 6]).expect("well formed so far");
         assert!(!cut.finished());
 
         let mut endless = MediaParts::new("b");
