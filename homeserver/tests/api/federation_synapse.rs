@@ -581,7 +581,72 @@ async fn invite_profile_and_ban_across(backend: Backend) {
     assert!(names.contains(&"Synapse lounge"), "{listed}");
 }
 
+/// Cross-signing keys made on either server reach the other: the user
+/// shows as changed to the other side, whose key query returns the new
+/// master key.
+async fn cross_signing_keys_cross(backend: Backend) {
+    use crate::keys::{Signer, cross_signing_key, device_keys};
+    let ca = TestCa::new();
+    let Some(synapse) = Synapse::start(&ca).await else { return };
+    let lattice = server(backend, &ca).await;
+    let alice = lattice.register("alice", "correct horse").await;
+    let bob = synapse.register("bob").await;
+    let room_id = lattice.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+    let join =
+        format!("/_matrix/client/v3/join/{}?server_name={}", encode(&room_id), lattice.name());
+    synapse.post(&join, &bob.token, json!({})).await.ok();
+
+    for (owner, home, watcher, watch) in [
+        (&alice, Side::Lattice(&lattice), &bob, Side::Synapse(&synapse)),
+        (&bob, Side::Synapse(&synapse), &alice, Side::Lattice(&lattice)),
+    ] {
+        // The watcher's server has looked at the owner's keys before.
+        let query = json!({"device_keys": {owner.user_id.as_str(): []}});
+        watch.post("/_matrix/client/v3/keys/query", watcher, query.clone()).await;
+        let since = watch.sync(watcher, None).await["next_batch"].as_str().map(str::to_owned);
+
+        let device = Signer::new(Some(&owner.device_id));
+        home.post(
+            "/_matrix/client/v3/keys/upload",
+            owner,
+            json!({"device_keys": device_keys(owner, &device)}),
+        )
+        .await;
+        let master = Signer::new(None);
+        let self_signing = Signer::new(None);
+        let keys = json!({
+            "master_key": cross_signing_key(owner, &master, "master"),
+            "self_signing_key": master.sign(&owner.user_id, cross_signing_key(owner, &self_signing, "self_signing")),
+        });
+        home.post("/_matrix/client/v3/keys/device_signing/upload", owner, keys).await;
+
+        crate::common::sync_from(
+            since,
+            |since| {
+                let (watch, watcher) = (&watch, watcher);
+                async move { watch.sync(watcher, since.as_deref()).await }
+            },
+            |sync| {
+                sync["device_lists"]["changed"]
+                    .as_array()
+                    .is_some_and(|users| users.iter().any(|u| u == owner.user_id.as_str()))
+            },
+        )
+        .await;
+        let found = watch.post("/_matrix/client/v3/keys/query", watcher, query).await;
+        let master_id = format!("ed25519:{}", master.public);
+        assert_eq!(
+            found["master_keys"][owner.user_id.as_str()]["keys"][&master_id],
+            master.public,
+            "{}'s master key as seen by {}: {found}",
+            owner.user_id,
+            watcher.user_id
+        );
+    }
+}
+
 crate::backend_tests!(
+    cross_signing_keys_cross,
     new_devices_are_announced_across,
     invite_profile_and_ban_across,
     lattice_rooms_of_older_versions_take_synapse_users,

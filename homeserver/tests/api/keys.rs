@@ -24,9 +24,9 @@ backend_tests!(
 );
 
 /// An ed25519 key and the name it signs with (a device id, or the key itself).
-struct Signer {
+pub(crate) struct Signer {
     pair: Ed25519KeyPair,
-    public: String,
+    pub(crate) public: String,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -35,7 +35,7 @@ fn b64(bytes: &[u8]) -> String {
 
 impl Signer {
     /// A key whose id is `ed25519:{name}`; `None` names it after itself.
-    fn new(name: Option<&str>) -> Self {
+    pub(crate) fn new(name: Option<&str>) -> Self {
         let der = Ed25519KeyPair::generate();
         let probe = Ed25519KeyPair::from_der(&der, String::new()).expect("key");
         let public = b64(&probe.public_key());
@@ -43,7 +43,7 @@ impl Signer {
         Self { pair: Ed25519KeyPair::from_der(&der, version).expect("key"), public }
     }
 
-    fn sign(&self, user: &str, value: Value) -> Value {
+    pub(crate) fn sign(&self, user: &str, value: Value) -> Value {
         let mut object: CanonicalJsonObject = match CanonicalJsonValue::try_from(value) {
             Ok(CanonicalJsonValue::Object(object)) => object,
             _ => panic!("an object"),
@@ -53,7 +53,7 @@ impl Signer {
     }
 }
 
-fn device_keys(session: &Session, signer: &Signer) -> Value {
+pub(crate) fn device_keys(session: &Session, signer: &Signer) -> Value {
     let device = &session.device_id;
     signer.sign(
         &session.user_id,
@@ -67,6 +67,16 @@ fn device_keys(session: &Session, signer: &Signer) -> Value {
             },
         }),
     )
+}
+
+/// A cross-signing key of `session`'s user for `usage` (`master`,
+/// `self_signing`, `user_signing`).
+pub(crate) fn cross_signing_key(session: &Session, signer: &Signer, usage: &str) -> Value {
+    json!({
+        "user_id": session.user_id,
+        "usage": [usage],
+        "keys": {format!("ed25519:{}", signer.public): signer.public},
+    })
 }
 
 fn one_time_key(session: &Session, signer: &Signer, n: u8, fallback: bool) -> Value {
@@ -255,7 +265,7 @@ async fn cross_signing_keys_and_signatures(backend: Backend) {
     upload(&s, &alice, json!({"device_keys": device_keys(&alice, &device)})).await.ok();
     let master = Signer::new(None);
     let self_signing = Signer::new(None);
-    let cross_key = |signer: &Signer, usage: &str| json!({"user_id": alice.user_id, "usage": [usage], "keys": {format!("ed25519:{}", signer.public): signer.public}});
+    let cross_key = |signer: &Signer, usage: &str| cross_signing_key(&alice, signer, usage);
     let master_key = cross_key(&master, "master");
     let self_key = master.sign(&alice.user_id, cross_key(&self_signing, "self_signing"));
     // Not signed by the master key: refused.
