@@ -64,13 +64,25 @@ impl FederationClient {
     where
         R: OutgoingRequest<Authentication = ServerSignatures, PathBuilder = SinglePath>,
     {
+        let request = self.signed(destination, request).await?;
+        self.execute::<R>(destination, request).await
+    }
+
+    /// The request as sent to `destination`, with X-Matrix authorization.
+    async fn signed<R>(
+        &self,
+        destination: &ServerName,
+        request: R,
+    ) -> Result<http::Request<Vec<u8>>>
+    where
+        R: OutgoingRequest<Authentication = ServerSignatures, PathBuilder = SinglePath>,
+    {
         let base = self.resolver.resolve(destination).await;
         let input =
             XMatrixSigningInput::new(self.origin.clone(), destination.to_owned(), &self.key_pair);
-        let request = request
+        request
             .try_into_http_request::<Vec<u8>>(&base.base_url, input, ())
-            .map_err(|e| Error::Malformed(e.to_string()))?;
-        self.execute::<R>(destination, request).await
+            .map_err(|e| Error::Malformed(e.to_string()))
     }
 
     /// Sends a request that needs no authentication (server keys, version).
@@ -100,12 +112,7 @@ impl FederationClient {
     where
         R: OutgoingRequest<Authentication = ServerSignatures, PathBuilder = SinglePath>,
     {
-        let base = self.resolver.resolve(destination).await;
-        let input =
-            XMatrixSigningInput::new(self.origin.clone(), destination.to_owned(), &self.key_pair);
-        let request = request
-            .try_into_http_request::<Vec<u8>>(&base.base_url, input, ())
-            .map_err(|e| Error::Malformed(e.to_string()))?;
+        let request = self.signed(destination, request).await?;
         let mut response = self.answer(destination, request).await?;
         if !response.status().is_success() {
             let body = read_capped(destination, &mut response).await?;

@@ -10,20 +10,8 @@ use serde_json::{Value, json};
 use crate::common::{
     Backend, Session, TestServer,
     federation::{TestCa, federation_thumbnail, server, server_with},
+    upload_media,
 };
-
-/// Long-polls `session`'s sync on `server` until `found` says yes.
-async fn sync_until(
-    server: &TestServer,
-    session: &Session,
-    found: impl FnMut(&Value) -> bool,
-) -> Value {
-    crate::common::sync_until(
-        |since| async move { server.sync(&session.token, since.as_deref(), 5_000).await },
-        found,
-    )
-    .await
-}
 
 fn timeline_bodies(sync: &Value, room_id: &str) -> Vec<String> {
     TestServer::bodies(&sync["rooms"]["join"][room_id]["timeline"]["events"])
@@ -110,17 +98,18 @@ async fn users_on_three_servers_talk(backend: Backend) {
     }
     for (server, session) in [(&a, &alice), (&b, &bob), (&c, &carol)] {
         let mut seen = Vec::new();
-        sync_until(server, session, |s| {
-            seen.extend(timeline_bodies(s, &room_id));
-            talk.iter().all(|(_, _, text)| seen.contains(&(*text).to_owned()))
-        })
-        .await;
+        server
+            .sync_until(session, |s| {
+                seen.extend(timeline_bodies(s, &room_id));
+                talk.iter().all(|(_, _, text)| seen.contains(&(*text).to_owned()))
+            })
+            .await;
     }
 
     // Typing crosses over as an EDU.
     let path = format!("/_matrix/client/v3/rooms/{room_id}/typing/{}", bob.user_id);
     b.put(&path, Some(&bob.token), json!({"typing": true, "timeout": 20000})).await.ok();
-    sync_until(&a, &alice, |s| {
+    a.sync_until(&alice, |s| {
         s["rooms"]["join"][&room_id]["ephemeral"]["events"].as_array().is_some_and(|events| {
             events.iter().any(|e| {
                 e["type"] == "m.typing" && e["content"]["user_ids"][0] == bob.user_id.as_str()
@@ -134,7 +123,7 @@ async fn users_on_three_servers_talk(backend: Backend) {
     b.put(&path, Some(&bob.token), json!({"presence": "online", "status_msg": "on the train"}))
         .await
         .ok();
-    sync_until(&a, &alice, |s| {
+    a.sync_until(&alice, |s| {
         s["presence"]["events"].as_array().is_some_and(|events| {
             events.iter().any(|e| {
                 e["sender"] == bob.user_id.as_str() && e["content"]["status_msg"] == "on the train"
@@ -147,10 +136,10 @@ async fn users_on_three_servers_talk(backend: Backend) {
 
     // And so does a read receipt.
     let last = a.send_text(&alice.token, &room_id, "read me").await;
-    sync_until(&b, &bob, |s| timeline_bodies(s, &room_id).contains(&"read me".to_owned())).await;
+    b.sync_until(&bob, |s| timeline_bodies(s, &room_id).contains(&"read me".to_owned())).await;
     let path = format!("/_matrix/client/v3/rooms/{room_id}/receipt/m.read/{last}");
     b.post(&path, Some(&bob.token), json!({})).await.ok();
-    sync_until(&a, &alice, |s| {
+    a.sync_until(&alice, |s| {
         s["rooms"]["join"][&room_id]["ephemeral"]["events"].as_array().is_some_and(|events| {
             events.iter().any(|e| {
                 e["type"] == "m.receipt"
@@ -167,7 +156,7 @@ async fn a_server_that_was_down_catches_up(backend: Backend) {
     let mut b = server(backend, &ca).await;
     let (alice, bob, room_id) = shared_room(&a, &b).await;
     a.send_text(&alice.token, &room_id, "before").await;
-    sync_until(&b, &bob, |s| timeline_bodies(s, &room_id).contains(&"before".to_owned())).await;
+    b.sync_until(&bob, |s| timeline_bodies(s, &room_id).contains(&"before".to_owned())).await;
 
     b.stop().await;
     for text in ["while down 1", "while down 2", "while down 3"] {
@@ -175,7 +164,7 @@ async fn a_server_that_was_down_catches_up(backend: Backend) {
     }
     b.start_again().await;
     let mut seen = Vec::new();
-    sync_until(&b, &bob, |s| {
+    b.sync_until(&bob, |s| {
         seen.extend(timeline_bodies(s, &room_id));
         ["while down 1", "while down 2", "while down 3"]
             .iter()
@@ -329,7 +318,7 @@ async fn a_user_on_another_server_is_invited(backend: Backend) {
     a.invite(&alice.token, &room_id, &bob.user_id).await.ok();
 
     // Bob's server shows the invite with the room's name, before any join.
-    let sync = sync_until(&b, &bob, |s| s["rooms"]["invite"].get(&room_id).is_some()).await;
+    let sync = b.sync_until(&bob, |s| s["rooms"]["invite"].get(&room_id).is_some()).await;
     let shown = &sync["rooms"]["invite"][&room_id]["invite_state"]["events"];
     let name = shown.as_array().into_iter().flatten().find(|e| e["type"] == "m.room.name");
     assert_eq!(name.map(|e| e["content"]["name"].clone()), Some(json!("Secret plans")), "{shown}");
@@ -347,7 +336,7 @@ async fn a_user_on_another_server_is_invited(backend: Backend) {
     // Dan, also invited, declines: the leave goes back through A.
     let dan = b.register("dan", "dan's password").await;
     a.invite(&alice.token, &room_id, &dan.user_id).await.ok();
-    sync_until(&b, &dan, |s| s["rooms"]["invite"].get(&room_id).is_some()).await;
+    b.sync_until(&dan, |s| s["rooms"]["invite"].get(&room_id).is_some()).await;
     b.post(&format!("/_matrix/client/v3/rooms/{room_id}/leave"), Some(&dan.token), json!({}))
         .await
         .ok();
@@ -364,10 +353,9 @@ async fn a_user_on_another_server_is_invited(backend: Backend) {
     // Bob accepts by room id alone: the invite says where to go.
     b.join(&bob.token, &room_id).await.ok();
     a.send_text(&alice.token, &room_id, "welcome bob").await;
-    sync_until(&b, &bob, |s| timeline_bodies(s, &room_id).contains(&"welcome bob".to_owned()))
-        .await;
+    b.sync_until(&bob, |s| timeline_bodies(s, &room_id).contains(&"welcome bob".to_owned())).await;
     b.send_text(&bob.token, &room_id, "thanks").await;
-    sync_until(&a, &alice, |s| timeline_bodies(s, &room_id).contains(&"thanks".to_owned())).await;
+    a.sync_until(&alice, |s| timeline_bodies(s, &room_id).contains(&"thanks".to_owned())).await;
 }
 
 async fn media_of_one_server_is_served_by_another(backend: Backend) {
@@ -378,19 +366,9 @@ async fn media_of_one_server_is_served_by_another(backend: Backend) {
     let carol = c.register("carol", "carol's password").await;
     // Large enough to arrive in many chunks, which C stores as they come.
     let picture: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-    let uploaded: Value = a
-        .http()
-        .post(format!("{}/_matrix/media/v3/upload", a.url()))
-        .bearer_auth(&alice.token)
-        .header("content-type", "application/octet-stream")
-        .body(picture.clone())
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("JSON");
-    let mxc = uploaded["content_uri"].as_str().expect("content_uri");
+    let mxc =
+        upload_media(a.http(), a.url(), &alice.token, "application/octet-stream", picture.clone())
+            .await;
     let path = mxc.strip_prefix("mxc://").expect("mxc");
     let download = |server: &TestServer| {
         server
@@ -405,19 +383,8 @@ async fn media_of_one_server_is_served_by_another(backend: Backend) {
 
     // C asks A for a thumbnail of A's picture over federation.
     let png = crate::media::thumbnails::picture(image::ImageFormat::Png);
-    let uploaded: Value = a
-        .http()
-        .post(format!("{}/_matrix/media/v3/upload", a.url()))
-        .bearer_auth(&alice.token)
-        .header("content-type", "image/png")
-        .body(png)
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("JSON");
-    let png_id = uploaded["content_uri"].as_str().expect("mxc").rsplit('/').next().expect("id");
+    let png_mxc = upload_media(a.http(), a.url(), &alice.token, "image/png", png).await;
+    let png_id = png_mxc.rsplit('/').next().expect("id");
     let thumb = federation_thumbnail(&c, &a.name(), png_id, (32, 32)).await;
     assert_eq!((thumb.width(), thumb.height()), (32, 32));
 
@@ -448,7 +415,7 @@ async fn rooms_of_older_versions_federate(backend: Backend) {
         b.post(&path, Some(&bob.token), json!({})).await.ok();
         let text = format!("hello in v{version}");
         b.send_text(&bob.token, &room_id, &text).await;
-        sync_until(&a, &alice, |s| timeline_bodies(s, &room_id).contains(&text)).await;
+        a.sync_until(&alice, |s| timeline_bodies(s, &room_id).contains(&text)).await;
     }
 }
 
@@ -466,7 +433,7 @@ async fn a_knock_from_another_server_is_let_in(backend: Backend) {
     assert_eq!(knock["membership"], "knock");
     assert_eq!(knock["reason"], "let me in");
     // Bob's server shows the knock with the room's name.
-    let sync = sync_until(&b, &bob, |s| s["rooms"]["knock"].get(&room_id).is_some()).await;
+    let sync = b.sync_until(&bob, |s| s["rooms"]["knock"].get(&room_id).is_some()).await;
     let shown = &sync["rooms"]["knock"][&room_id]["knock_state"]["events"];
     assert!(
         shown.as_array().into_iter().flatten().any(|e| e["content"]["name"] == "Members only"),
@@ -476,7 +443,7 @@ async fn a_knock_from_another_server_is_let_in(backend: Backend) {
     a.invite(&alice.token, &room_id, &bob.user_id).await.ok();
     b.join(&bob.token, &room_id).await.ok();
     b.send_text(&bob.token, &room_id, "thanks for letting me in").await;
-    sync_until(&a, &alice, |s| {
+    a.sync_until(&alice, |s| {
         timeline_bodies(s, &room_id).contains(&"thanks for letting me in".to_owned())
     })
     .await;
@@ -542,14 +509,14 @@ async fn a_gap_in_history_is_bridged_with_remote_state(backend: Backend) {
     store.ack_outbox(&a.name(), &lost).await.expect("lose them");
     a.start_again().await;
 
-    sync_until(&a, &alice, |s| timeline_bodies(s, &room_id).contains(&"while away 149".to_owned()))
+    a.sync_until(&alice, |s| timeline_bodies(s, &room_id).contains(&"while away 149".to_owned()))
         .await;
     // The gap is real: the earliest messages never reached A.
     let path = format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=500");
     let history = TestServer::bodies(&a.get(&path, Some(&alice.token)).await.ok()["chunk"]);
     assert!(!history.contains(&"while away 0".to_owned()), "{history:?}");
     a.send_text(&alice.token, &room_id, "welcome back").await;
-    sync_until(&c, &carol, |s| timeline_bodies(s, &room_id).contains(&"welcome back".to_owned()))
+    c.sync_until(&carol, |s| timeline_bodies(s, &room_id).contains(&"welcome back".to_owned()))
         .await;
 }
 

@@ -9,23 +9,11 @@ use crate::common::{
     Backend, Session, TestServer,
     federation::{TestCa, federation_thumbnail, server},
     synapse::Synapse,
+    upload_media,
 };
 
 fn timeline_bodies(sync: &Value, room_id: &str) -> Vec<String> {
     TestServer::bodies(&sync["rooms"]["join"][room_id]["timeline"]["events"])
-}
-
-/// Lattice's sync until `found` says yes.
-async fn lattice_sees(
-    server: &TestServer,
-    session: &Session,
-    found: impl FnMut(&Value) -> bool,
-) -> Value {
-    crate::common::sync_until(
-        |since| async move { server.sync(&session.token, since.as_deref(), 5_000).await },
-        found,
-    )
-    .await
 }
 
 fn encode(room: &str) -> String {
@@ -81,10 +69,11 @@ async fn synapse_user_joins_lattice_room(backend: Backend) {
     .await;
 
     let bobs = synapse_sends(&synapse, &bob, &room_id, "hello from synapse").await;
-    lattice_sees(&lattice, &alice, |sync| {
-        timeline_bodies(sync, &room_id).contains(&"hello from synapse".to_owned())
-    })
-    .await;
+    lattice
+        .sync_until(&alice, |sync| {
+            timeline_bodies(sync, &room_id).contains(&"hello from synapse".to_owned())
+        })
+        .await;
 
     let alices = lattice.send_text(&alice.token, &room_id, "hello from lattice").await;
     synapse
@@ -114,7 +103,7 @@ async fn synapse_user_joins_lattice_room(backend: Backend) {
                     && (e["redacts"] == target || e["content"]["redacts"] == target)
             })
     };
-    lattice_sees(&lattice, &alice, |sync| redaction_of(sync, &bobs)).await;
+    lattice.sync_until(&alice, |sync| redaction_of(sync, &bobs)).await;
     synapse.sync_until(&bob, |sync| redaction_of(sync, &alices)).await;
     let event =
         |id: &str| format!("/_matrix/client/v3/rooms/{}/event/{}", encode(&room_id), encode(id));
@@ -142,14 +131,17 @@ async fn synapse_user_joins_lattice_room(backend: Backend) {
     // Typing on Synapse shows on Lattice.
     let typing = format!("/_matrix/client/v3/rooms/{}/typing/{}", encode(&room_id), bob.user_id);
     synapse.put(&typing, &bob.token, json!({"typing": true, "timeout": 10_000})).await.ok();
-    lattice_sees(&lattice, &alice, |sync| {
-        sync["rooms"]["join"][room_id.as_str()]["ephemeral"]["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| e["type"] == "m.typing" && e["content"]["user_ids"][0] == bob.user_id.as_str())
-    })
-    .await;
+    lattice
+        .sync_until(&alice, |sync| {
+            sync["rooms"]["join"][room_id.as_str()]["ephemeral"]["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| {
+                    e["type"] == "m.typing" && e["content"]["user_ids"][0] == bob.user_id.as_str()
+                })
+        })
+        .await;
 }
 
 /// A room made on Synapse (its default room version): a Lattice user is
@@ -170,8 +162,7 @@ async fn lattice_user_invited_to_synapse_room(backend: Backend) {
     let invited = synapse.post(&invite, &bob.token, json!({"user_id": alice.user_id})).await;
     assert_eq!(invited.status, StatusCode::OK, "{}", invited.body);
 
-    lattice_sees(&lattice, &alice, |sync| !sync["rooms"]["invite"][room_id.as_str()].is_null())
-        .await;
+    lattice.sync_until(&alice, |sync| !sync["rooms"]["invite"][room_id.as_str()].is_null()).await;
     let joined = lattice.join(&alice.token, &room_id).await;
     assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
 
@@ -182,16 +173,14 @@ async fn lattice_user_invited_to_synapse_room(backend: Backend) {
         })
         .await;
     synapse_sends(&synapse, &bob, &room_id, "welcome").await;
-    lattice_sees(&lattice, &alice, |sync| {
-        timeline_bodies(sync, &room_id).contains(&"welcome".to_owned())
-    })
-    .await;
+    lattice
+        .sync_until(&alice, |sync| timeline_bodies(sync, &room_id).contains(&"welcome".to_owned()))
+        .await;
 
     // The owner on Synapse kicks the Lattice user: Lattice applies it.
     let kick = format!("/_matrix/client/v3/rooms/{}/kick", encode(&room_id));
     synapse.post(&kick, &bob.token, json!({"user_id": alice.user_id, "reason": "bye"})).await.ok();
-    lattice_sees(&lattice, &alice, |sync| !sync["rooms"]["leave"][room_id.as_str()].is_null())
-        .await;
+    lattice.sync_until(&alice, |sync| !sync["rooms"]["leave"][room_id.as_str()].is_null()).await;
     let refused = lattice
         .put(
             &format!(
@@ -232,7 +221,7 @@ async fn history_and_receipts_cross(backend: Backend) {
     let last = synapse_sends(&synapse, &bob, &room_id, "read this").await;
     let receipt = format!("/_matrix/client/v3/rooms/{}/receipt/m.read/", encode(&room_id));
     synapse.post(&format!("{receipt}{}", encode(&last)), &bob.token, json!({})).await.ok();
-    lattice_sees(&lattice, &alice, |sync| receipt_by(sync, &room_id, &last, &bob.user_id)).await;
+    lattice.sync_until(&alice, |sync| receipt_by(sync, &room_id, &last, &bob.user_id)).await;
     let mine = lattice.send_text(&alice.token, &room_id, "and this").await;
     lattice.post(&format!("{receipt}{}", encode(&mine)), Some(&alice.token), json!({})).await.ok();
     synapse.sync_until(&bob, |sync| receipt_by(sync, &room_id, &mine, &alice.user_id)).await;
@@ -320,18 +309,8 @@ async fn media_crosses(backend: Backend) {
         (lattice.url(), &alice.token, synapse.url(), &bob.token),
         (synapse.url(), &bob.token, lattice.url(), &alice.token),
     ] {
-        let uploaded: Value = http
-            .post(format!("{from}/_matrix/media/v3/upload"))
-            .bearer_auth(from_token)
-            .header("content-type", "application/octet-stream")
-            .body(picture.clone())
-            .send()
-            .await
-            .expect("upload")
-            .json()
-            .await
-            .expect("JSON");
-        let mxc = uploaded["content_uri"].as_str().expect("content_uri");
+        let mxc =
+            upload_media(http, from, from_token, "application/octet-stream", picture.clone()).await;
         let path = mxc.strip_prefix("mxc://").expect("mxc");
         let fetched = http
             .get(format!("{to}/_matrix/client/v1/media/download/{path}"))
@@ -348,18 +327,7 @@ async fn media_crosses(backend: Backend) {
     let png = crate::media::thumbnails::picture(image::ImageFormat::Png);
     let mut ids = Vec::new();
     for (url, token) in [(lattice.url(), &alice.token), (synapse.url(), &bob.token)] {
-        let uploaded: Value = http
-            .post(format!("{url}/_matrix/media/v3/upload"))
-            .bearer_auth(token)
-            .header("content-type", "image/png")
-            .body(png.clone())
-            .send()
-            .await
-            .expect("upload")
-            .json()
-            .await
-            .expect("JSON");
-        let mxc = uploaded["content_uri"].as_str().expect("content_uri");
+        let mxc = upload_media(http, url, token, "image/png", png.clone()).await;
         ids.push(mxc.rsplit('/').next().expect("id").to_owned());
     }
     let thumb = http
@@ -406,8 +374,7 @@ async fn synapse_rooms_of_every_version(backend: Backend) {
         synapse.sync_until(&bob, |sync| timeline_bodies(sync, &room_id).contains(&text)).await;
         let reply = format!("reply v{version}");
         synapse_sends(&synapse, &bob, &room_id, &reply).await;
-        lattice_sees(&lattice, &alice, |sync| timeline_bodies(sync, &room_id).contains(&reply))
-            .await;
+        lattice.sync_until(&alice, |sync| timeline_bodies(sync, &room_id).contains(&reply)).await;
     }
 }
 
@@ -430,8 +397,7 @@ async fn lattice_rooms_of_older_versions_take_synapse_users(backend: Backend) {
         assert_eq!(joined.status, StatusCode::OK, "v{version}: {}", joined.body);
         let reply = format!("from synapse v{version}");
         synapse_sends(&synapse, &bob, &room_id, &reply).await;
-        lattice_sees(&lattice, &alice, |sync| timeline_bodies(sync, &room_id).contains(&reply))
-            .await;
+        lattice.sync_until(&alice, |sync| timeline_bodies(sync, &room_id).contains(&reply)).await;
         let text = format!("from lattice v{version}");
         lattice.send_text(&alice.token, &room_id, &text).await;
         synapse.sync_until(&bob, |sync| timeline_bodies(sync, &room_id).contains(&text)).await;
@@ -525,10 +491,11 @@ async fn invite_profile_and_ban_across(backend: Backend) {
     let join = format!("/_matrix/client/v3/rooms/{}/join", encode(&room_id));
     synapse.post(&join, &bob.token, json!({})).await.ok();
     synapse_sends(&synapse, &bob, &room_id, "thanks for the invite").await;
-    lattice_sees(&lattice, &alice, |sync| {
-        timeline_bodies(sync, &room_id).contains(&"thanks for the invite".to_owned())
-    })
-    .await;
+    lattice
+        .sync_until(&alice, |sync| {
+            timeline_bodies(sync, &room_id).contains(&"thanks for the invite".to_owned())
+        })
+        .await;
 
     let ban = format!("/_matrix/client/v3/rooms/{}/ban", encode(&room_id));
     lattice.post(&ban, Some(&alice.token), json!({"user_id": bob.user_id})).await.ok();

@@ -130,10 +130,15 @@ impl Federation {
     where
         R: OutgoingRequest<Authentication = ServerSignatures, PathBuilder = SinglePath>,
     {
-        if !self.enabled() {
-            return Err(Error::forbidden("federation is disabled on this server"));
-        }
+        self.ensure_enabled()?;
         Ok(self.inner.client.send(destination, request).await?)
+    }
+
+    fn ensure_enabled(&self) -> Result<()> {
+        match self.enabled() {
+            true => Ok(()),
+            false => Err(Error::forbidden("federation is disabled on this server")),
+        }
     }
 
     /// [`send`](Self::send) for answers read as a stream (media).
@@ -145,9 +150,7 @@ impl Federation {
     where
         R: OutgoingRequest<Authentication = ServerSignatures, PathBuilder = SinglePath>,
     {
-        if !self.enabled() {
-            return Err(Error::forbidden("federation is disabled on this server"));
-        }
+        self.ensure_enabled()?;
         Ok(self.inner.client.send_streamed(destination, request).await?)
     }
 

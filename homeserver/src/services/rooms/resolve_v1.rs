@@ -165,43 +165,46 @@ mod tests {
         map[&(kind, key.to_owned())].event_id.to_string()
     }
 
+    fn member(id: &str, user: &str, by: &str, depth: u64, membership: &str) -> Arc<Pdu> {
+        event(id, "m.room.member", user, by, depth, json!({"membership": membership}))
+    }
+
+    /// A public room of alice's (depths 1 to 5), carol joined at `carol`'s
+    /// power level.
+    fn room(carol: i64) -> Vec<Arc<Pdu>> {
+        let by = "@alice:a.test";
+        vec![
+            event("$create:a.test", "m.room.create", "", by, 1, json!({"creator": by})),
+            member("$alice:a.test", by, by, 2, "join"),
+            event("$power:a.test", "m.room.power_levels", "", by, 3, levels(carol)),
+            event("$rules:a.test", "m.room.join_rules", "", by, 4, json!({"join_rule": "public"})),
+            member("$carol:c.test", "@carol:c.test", "@carol:c.test", 5, "join"),
+        ]
+    }
+
+    /// The room's state with `power` as its power levels, plus `more`.
+    fn state_with(room: &[Arc<Pdu>], power: &Arc<Pdu>, more: &[&Arc<Pdu>]) -> StateMap {
+        let mut events: Vec<&Arc<Pdu>> =
+            room.iter().filter(|p| p.kind.to_string() != "m.room.power_levels").collect();
+        events.push(power);
+        events.extend_from_slice(more);
+        state(&events)
+    }
+
     /// alice lowers carol's power while carol bans dave: the power change
     /// is settled first, and the ban it forbids loses — whichever order
     /// the states come in.
     #[test]
     fn the_power_change_outranks_the_ban_it_forbids() {
         let rules = RoomVersionRules::V1.authorization;
-        let create = event(
-            "$create:a.test",
-            "m.room.create",
-            "",
-            "@alice:a.test",
-            1,
-            json!({"creator": "@alice:a.test"}),
-        );
-        let member = |id: &str, user: &str, by: &str, depth: u64, membership: &str| {
-            event(id, "m.room.member", user, by, depth, json!({"membership": membership}))
-        };
-        let alice = member("$alice:a.test", "@alice:a.test", "@alice:a.test", 2, "join");
-        let power =
-            event("$power:a.test", "m.room.power_levels", "", "@alice:a.test", 3, levels(50));
-        let public = event(
-            "$rules:a.test",
-            "m.room.join_rules",
-            "",
-            "@alice:a.test",
-            4,
-            json!({"join_rule": "public"}),
-        );
-        let carol = member("$carol:c.test", "@carol:c.test", "@carol:c.test", 5, "join");
+        let room = room(50);
         let dave = member("$dave:a.test", "@dave:a.test", "@dave:a.test", 6, "join");
         let lowered =
             event("$lowered:a.test", "m.room.power_levels", "", "@alice:a.test", 7, levels(0));
         let ban = member("$ban:c.test", "@dave:a.test", "@carol:c.test", 8, "ban");
 
-        let common = [&create, &alice, &public, &carol];
-        let with_lowered = state(&[&common[..], &[&lowered, &dave]].concat());
-        let with_ban = state(&[&common[..], &[&power, &ban]].concat());
+        let with_lowered = state_with(&room, &lowered, &[&dave]);
+        let with_ban = state_with(&room, &room[2], &[&ban]);
         for maps in [[with_lowered.clone(), with_ban.clone()], [with_ban, with_lowered]] {
             let resolved = resolve_v1(&rules, &maps);
             assert_eq!(id_of(&resolved, StateEventType::RoomPowerLevels, ""), "$lowered:a.test");
@@ -217,45 +220,17 @@ mod tests {
     #[test]
     fn the_deepest_allowed_topic_wins() {
         let rules = RoomVersionRules::V1.authorization;
-        let create = event(
-            "$create:a.test",
-            "m.room.create",
-            "",
-            "@alice:a.test",
-            1,
-            json!({"creator": "@alice:a.test"}),
-        );
-        let alice = event(
-            "$alice:a.test",
-            "m.room.member",
-            "@alice:a.test",
-            "@alice:a.test",
-            2,
-            json!({"membership": "join"}),
-        );
-        let power =
-            event("$power:a.test", "m.room.power_levels", "", "@alice:a.test", 3, levels(0));
-        let carol = event(
-            "$carol:c.test",
-            "m.room.member",
-            "@carol:c.test",
-            "@carol:c.test",
-            4,
-            json!({"membership": "join"}),
-        );
+        let room = room(0);
         let topic = |id: &str, by: &str, depth: u64| {
             event(id, "m.room.topic", "", by, depth, json!({"topic": id}))
         };
-        let (first, second, forbidden) = (
-            topic("$t1:a.test", "@alice:a.test", 5),
-            topic("$t2:a.test", "@alice:a.test", 6),
-            topic("$t3:c.test", "@carol:c.test", 7),
-        );
-        let common = [&create, &alice, &power, &carol];
-        let maps: Vec<StateMap> = [&first, &second, &forbidden]
-            .iter()
-            .map(|t| state(&[&common[..], &[*t]].concat()))
-            .collect();
+        let topics = [
+            topic("$t1:a.test", "@alice:a.test", 6),
+            topic("$t2:a.test", "@alice:a.test", 7),
+            topic("$t3:c.test", "@carol:c.test", 8),
+        ];
+        let maps: Vec<StateMap> =
+            topics.iter().map(|t| state_with(&room, &room[2], &[t])).collect();
         let resolved = resolve_v1(&rules, &maps);
         assert_eq!(id_of(&resolved, StateEventType::RoomTopic, ""), "$t2:a.test");
     }

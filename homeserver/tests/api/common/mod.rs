@@ -222,6 +222,15 @@ impl TestServer {
     }
 
     /// Bodies of the m.room.message events of a /messages page or timeline.
+    /// Long-polls `session`'s sync until `found` says yes.
+    pub async fn sync_until(&self, session: &Session, found: impl FnMut(&Value) -> bool) -> Value {
+        sync_until(
+            |since| async move { self.sync(&session.token, since.as_deref(), 5_000).await },
+            found,
+        )
+        .await
+    }
+
     pub fn bodies(events: &Value) -> Vec<String> {
         events
             .as_array()
@@ -276,4 +285,27 @@ where
         );
         since = sync["next_batch"].as_str().map(str::to_owned);
     }
+}
+
+/// Uploads `bytes` to the server at `base_url` as `token`'s user; the
+/// mxc:// URI.
+pub async fn upload_media(
+    http: &reqwest::Client,
+    base_url: &str,
+    token: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> String {
+    let uploaded: Value = http
+        .post(format!("{base_url}/_matrix/media/v3/upload"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("JSON");
+    uploaded["content_uri"].as_str().expect("content_uri").to_owned()
 }

@@ -9,7 +9,7 @@
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde_json::{Value, json};
@@ -51,14 +51,18 @@ impl Synapse {
             .expect("run Synapse's key generation");
         assert!(generated.status.success(), "Synapse --generate-keys: {generated:?}");
 
-        let log = std::fs::File::create(dir.path().join("synapse.log")).expect("log file");
-        let child = Command::new(&python)
+        let mut child = Command::new(&python)
             .args(["-m", "synapse.app.homeserver", "-c"])
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start Synapse");
+        let ready = copy_log_until_listening(
+            child.stderr.take().expect("Synapse's log"),
+            dir.path().join("synapse.log"),
+            client_port,
+        );
         let synapse = Self {
             dir,
             child,
@@ -66,22 +70,14 @@ impl Synapse {
             name,
             http: lattice_homeserver::services::http::client_builder().build().expect("client"),
         };
-        synapse.wait_until_ready().await;
+        // Synapse starts in a few seconds (the deadline bounds a failure).
+        let started = tokio::time::timeout(Duration::from_secs(60), ready).await;
+        assert!(
+            started.is_ok_and(|said| said.is_ok()),
+            "Synapse did not start:\n{}",
+            synapse.log_tail()
+        );
         Some(synapse)
-    }
-
-    /// Synapse starts in a few seconds; its client API answering is the
-    /// only sign of being ready that it gives to another process.
-    async fn wait_until_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let versions = format!("{}/_matrix/client/versions", self.client_url);
-        while Instant::now() < deadline {
-            if self.http.get(&versions).send().await.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("Synapse did not start:\n{}", self.log_tail());
     }
 
     /// The client-server API's base URL.
@@ -176,6 +172,31 @@ impl Drop for Synapse {
             eprintln!("Synapse's log (end):\n{}", self.log_tail());
         }
     }
+}
+
+/// Copies Synapse's log (stderr) to `path` on a thread of its own; the
+/// receiver hears once Synapse says its client listener is up.
+fn copy_log_until_listening(
+    stderr: std::process::ChildStderr,
+    path: PathBuf,
+    client_port: u16,
+) -> tokio::sync::oneshot::Receiver<()> {
+    let (listening, ready) = tokio::sync::oneshot::channel();
+    let sign = format!("Synapse now listening on TCP port {client_port}");
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        let mut log = std::fs::File::create(path).expect("log file");
+        let mut listening = Some(listening);
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = writeln!(log, "{line}");
+            if line.ends_with(&sign)
+                && let Some(listening) = listening.take()
+            {
+                let _ = listening.send(());
+            }
+        }
+    });
+    ready
 }
 
 fn urlencoding(text: &str) -> String {
