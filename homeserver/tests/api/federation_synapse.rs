@@ -16,6 +16,31 @@ fn timeline_bodies(sync: &Value, room_id: &str) -> Vec<String> {
     TestServer::bodies(&sync["rooms"]["join"][room_id]["timeline"]["events"])
 }
 
+/// A Lattice server and a Synapse that trust the same CA (None when no
+/// Synapse is installed and none is required).
+async fn servers(backend: Backend) -> Option<(TestCa, Synapse, TestServer)> {
+    let ca = TestCa::new();
+    let synapse = Synapse::start(&ca).await?;
+    let lattice = server(backend, &ca).await;
+    Some((ca, synapse, lattice))
+}
+
+/// Both servers, with alice on Lattice and bob on Synapse.
+struct Pair {
+    _ca: TestCa,
+    synapse: Synapse,
+    lattice: TestServer,
+    alice: Session,
+    bob: Session,
+}
+
+async fn pair(backend: Backend) -> Option<Pair> {
+    let (_ca, synapse, lattice) = servers(backend).await?;
+    let alice = lattice.register("alice", "correct horse").await;
+    let bob = synapse.register("bob").await;
+    Some(Pair { _ca, synapse, lattice, alice, bob })
+}
+
 fn encode(room: &str) -> String {
     serde_urlencoded::to_string([("", room)]).expect("encode")[1..].to_owned()
 }
@@ -36,11 +61,7 @@ fn rand_suffix() -> u64 {
 /// A room made on Lattice: a Synapse user joins it by alias, both talk,
 /// both see the same members, Synapse's typing reaches Lattice.
 async fn synapse_user_joins_lattice_room(backend: Backend) {
-    let ca = TestCa::new();
-    let Some(synapse) = Synapse::start(&ca).await else { return };
-    let lattice = server(backend, &ca).await;
-    let alice = lattice.register("alice", "correct horse").await;
-    let bob = synapse.register("bob").await;
+    let Some(Pair { _ca, synapse, lattice, alice, bob }) = pair(backend).await else { return };
     assert!(bob.user_id.ends_with(synapse.name()), "{} is not on Synapse", bob.user_id);
 
     let room_id = lattice
@@ -147,11 +168,7 @@ async fn synapse_user_joins_lattice_room(backend: Backend) {
 /// A room made on Synapse (its default room version): a Lattice user is
 /// invited, joins, talks, and is then kicked by the Synapse room's owner.
 async fn lattice_user_invited_to_synapse_room(backend: Backend) {
-    let ca = TestCa::new();
-    let Some(synapse) = Synapse::start(&ca).await else { return };
-    let lattice = server(backend, &ca).await;
-    let alice = lattice.register("alice", "correct horse").await;
-    let bob = synapse.register("bob").await;
+    let Some(Pair { _ca, synapse, lattice, alice, bob }) = pair(backend).await else { return };
 
     let created = synapse
         .post("/_matrix/client/v3/createRoom", &bob.token, json!({"preset": "private_chat"}))
@@ -197,11 +214,7 @@ async fn lattice_user_invited_to_synapse_room(backend: Backend) {
 /// History from before a join: each side backfills from the other, and
 /// read receipts cross both ways.
 async fn history_and_receipts_cross(backend: Backend) {
-    let ca = TestCa::new();
-    let Some(synapse) = Synapse::start(&ca).await else { return };
-    let lattice = server(backend, &ca).await;
-    let alice = lattice.register("alice", "correct horse").await;
-    let bob = synapse.register("bob").await;
+    let Some(Pair { _ca, synapse, lattice, alice, bob }) = pair(backend).await else { return };
 
     // A Lattice room with history, joined from Synapse.
     let room_id = lattice.create_room(&alice.token, json!({"preset": "public_chat"})).await;
@@ -289,20 +302,14 @@ fn receipt_by(sync: &Value, room_id: &str, event_id: &str, user_id: &str) -> boo
 /// (vodozemac), device keys queried and one-time keys claimed over
 /// federation, room keys sent as to-device messages — both ways round.
 async fn encrypted_chat_with_synapse(backend: Backend) {
-    let ca = TestCa::new();
-    let Some(synapse) = Synapse::start(&ca).await else { return };
-    let lattice = server(backend, &ca).await;
+    let Some((_ca, synapse, lattice)) = servers(backend).await else { return };
     crate::federation_e2ee::encrypted_chat(lattice.url(), synapse.url()).await;
     crate::federation_e2ee::encrypted_chat(synapse.url(), lattice.url()).await;
 }
 
 /// Media uploaded on either server is downloaded through the other.
 async fn media_crosses(backend: Backend) {
-    let ca = TestCa::new();
-    let Some(synapse) = Synapse::start(&ca).await else { return };
-    let lattice = server(backend, &ca).await;
-    let alice = lattice.register("alice", "correct horse").await;
-    let bob = synapse.register("bob").await;
+    let Some(Pair { _ca, synapse, lattice, alice, bob }) = pair(backend).await else { return };
     let http = lattice.http();
     let picture: Vec<u8> = (0..40_000u32).map(|i| (i % 253) as u8).collect();
     for (from, from_token, to, to_token) in [
@@ -351,11 +358,7 @@ async fn media_crosses(backend: Backend) {
 /// Rooms of every version Synapse makes: a Lattice user joins each and
 /// both sides see each other's messages.
 async fn synapse_rooms_of_every_version(backend: Backend) {
-    let ca = TestCa::new();
-    let Some(synapse) = Synapse::start(&ca).await else { return };
-    let lattice = server(backend, &ca).await;
-    let alice = lattice.register("alice", "correct horse").await;
-    let bob = synapse.register("bob").await;
+    let Some(Pair { _ca, synapse, lattice, alice, bob }) = pair(backend).await else { return };
     for version in ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] {
         let created = synapse
             .post(
@@ -381,11 +384,7 @@ async fn synapse_rooms_of_every_version(backend: Backend) {
 /// Rooms of older versions made on Lattice (1 and 2 with sender-chosen
 /// event ids and hash-pair references): Synapse accepts our events.
 async fn lattice_rooms_of_older_versions_take_synapse_users(backend: Backend) {
-    let ca = TestCa::new();
-    let Some(synapse) = Synapse::start(&ca).await else { return };
-    let lattice = server(backend, &ca).await;
-    let alice = lattice.register("alice", "correct horse").await;
-    let bob = synapse.register("bob").await;
+    let Some(Pair { _ca, synapse, lattice, alice, bob }) = pair(backend).await else { return };
     for version in ["1", "2", "4", "10"] {
         let room_id = lattice
             .create_room(&alice.token, json!({"preset": "public_chat", "room_version": version}))
@@ -408,9 +407,7 @@ async fn lattice_rooms_of_older_versions_take_synapse_users(backend: Backend) {
 /// the other side's `device_lists.changed` and its key query lists both
 /// devices.
 async fn new_devices_are_announced_across(backend: Backend) {
-    let ca = TestCa::new();
-    let Some(synapse) = Synapse::start(&ca).await else { return };
-    let lattice = server(backend, &ca).await;
+    let Some((_ca, synapse, lattice)) = servers(backend).await else { return };
     let (alice, bob, _room) =
         crate::federation_e2ee::encrypted_chat(lattice.url(), synapse.url()).await;
     let session = |client: &lattice_sdk::Client| {
@@ -474,11 +471,7 @@ impl Side<'_> {
 /// A Lattice user invites a Synapse user, who sees the inviter's name,
 /// joins, and is banned; Synapse's room directory is read from Lattice.
 async fn invite_profile_and_ban_across(backend: Backend) {
-    let ca = TestCa::new();
-    let Some(synapse) = Synapse::start(&ca).await else { return };
-    let lattice = server(backend, &ca).await;
-    let alice = lattice.register("alice", "correct horse").await;
-    let bob = synapse.register("bob").await;
+    let Some(Pair { _ca, synapse, lattice, alice, bob }) = pair(backend).await else { return };
     let name = format!("/_matrix/client/v3/profile/{}/displayname", alice.user_id);
     lattice.put(&name, Some(&alice.token), json!({"displayname": "Alice Lattice"})).await.ok();
 
@@ -553,11 +546,7 @@ async fn invite_profile_and_ban_across(backend: Backend) {
 /// master key.
 async fn cross_signing_keys_cross(backend: Backend) {
     use crate::keys::{Signer, cross_signing_key, device_keys};
-    let ca = TestCa::new();
-    let Some(synapse) = Synapse::start(&ca).await else { return };
-    let lattice = server(backend, &ca).await;
-    let alice = lattice.register("alice", "correct horse").await;
-    let bob = synapse.register("bob").await;
+    let Some(Pair { _ca, synapse, lattice, alice, bob }) = pair(backend).await else { return };
     let room_id = lattice.create_room(&alice.token, json!({"preset": "public_chat"})).await;
     let join =
         format!("/_matrix/client/v3/join/{}?server_name={}", encode(&room_id), lattice.name());
