@@ -12,6 +12,11 @@ use crate::common::{
     upload_media,
 };
 
+/// The timeline events of a joined room in a sync response.
+fn timeline<'a>(sync: &'a Value, room_id: &str) -> impl Iterator<Item = &'a Value> {
+    sync["rooms"]["join"][room_id]["timeline"]["events"].as_array().into_iter().flatten()
+}
+
 fn timeline_bodies(sync: &Value, room_id: &str) -> Vec<String> {
     TestServer::bodies(&sync["rooms"]["join"][room_id]["timeline"]["events"])
 }
@@ -115,14 +120,10 @@ async fn synapse_user_joins_lattice_room(backend: Backend) {
     synapse.put(&redact(&bobs), &bob.token, json!({"reason": "typo"})).await.ok();
     lattice.put(&redact(&alices), Some(&alice.token), json!({})).await.ok();
     let redaction_of = |sync: &Value, target: &str| {
-        sync["rooms"]["join"][room_id.as_str()]["timeline"]["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| {
-                e["type"] == "m.room.redaction"
-                    && (e["redacts"] == target || e["content"]["redacts"] == target)
-            })
+        timeline(sync, &room_id).any(|e| {
+            e["type"] == "m.room.redaction"
+                && (e["redacts"] == target || e["content"]["redacts"] == target)
+        })
     };
     lattice.sync_until(&alice, |sync| redaction_of(sync, &bobs)).await;
     synapse.sync_until(&bob, |sync| redaction_of(sync, &alices)).await;
@@ -133,6 +134,13 @@ async fn synapse_user_joins_lattice_room(backend: Backend) {
     for seen in [on_lattice, on_synapse] {
         assert_eq!(seen["content"], json!({}), "the body is gone: {seen}");
     }
+
+    // A second, non-ASCII alias resolves from Synapse too.
+    let unicode = format!("#café-ünïcode:{}", lattice.name());
+    let directory = format!("/_matrix/client/v3/directory/room/{}", encode(&unicode));
+    lattice.put(&directory, Some(&alice.token), json!({"room_id": room_id})).await.ok();
+    let resolved = synapse.get(&directory, &bob.token).await.ok();
+    assert_eq!(resolved["room_id"], room_id.as_str());
 
     // Both servers agree on who is in the room.
     let members_path = format!("/_matrix/client/v3/rooms/{}/joined_members", encode(&room_id));
@@ -148,6 +156,23 @@ async fn synapse_user_joins_lattice_room(backend: Backend) {
     expected.sort();
     assert_eq!(names(&on_lattice), expected);
     assert_eq!(names(&on_synapse), expected);
+
+    // Power given on Lattice lets bob change the topic from Synapse.
+    let power = format!("/_matrix/client/v3/rooms/{}/state/m.room.power_levels/", encode(&room_id));
+    let mut levels = lattice.get(&power, Some(&alice.token)).await.ok();
+    levels["users"][bob.user_id.as_str()] = json!(50);
+    lattice.put(&power, Some(&alice.token), levels).await.ok();
+    let topic = format!("/_matrix/client/v3/rooms/{}/state/m.room.topic/", encode(&room_id));
+    synapse
+        .sync_until(&bob, |sync| {
+            timeline(sync, &room_id).any(|e| e["type"] == "m.room.power_levels")
+        })
+        .await;
+    synapse.put(&topic, &bob.token, json!({"topic": "set from synapse"})).await.ok();
+    lattice
+        .sync_until(&alice, |sync| timeline(sync, &room_id).any(|e| e["type"] == "m.room.topic"))
+        .await;
+    assert_eq!(lattice.get(&topic, Some(&alice.token)).await.ok()["topic"], "set from synapse");
 
     // Typing on Synapse shows on Lattice.
     let typing = format!("/_matrix/client/v3/rooms/{}/typing/{}", encode(&room_id), bob.user_id);
