@@ -55,7 +55,7 @@ impl NewEvent {
 }
 
 /// Most event rows one INSERT writes (few statement shapes to prepare).
-const ROWS_PER_INSERT: usize = 16;
+const ROWS_PER_INSERT: usize = 32;
 
 /// One piece of state: (type, state_key, event_id, membership).
 pub type StateEntry = (String, String, String, Option<String>);
