@@ -362,6 +362,9 @@ impl Store {
     /// Users whose membership changed in (since, up_to], with the room:
     /// (user, room).
     pub async fn member_changes(&self, since: i64, up_to: i64) -> Result<Vec<(String, String)>> {
+        if self.no_member_events_after(since) {
+            return Ok(Vec::new());
+        }
         Ok(sqlx::query_as(
             "SELECT state_key, room_id FROM events \
              WHERE event_type = 'm.room.member' AND stream > $1 AND stream <= $2",

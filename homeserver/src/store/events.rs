@@ -127,6 +127,11 @@ impl Store {
             }
         }
         tx.commit().await?;
+        for (event, stream) in events.iter().zip(&streams) {
+            if event.membership.is_some() {
+                self.members_moved_to(*stream);
+            }
+        }
         Ok(streams)
     }
 
@@ -226,6 +231,9 @@ impl Store {
         since: i64,
         up_to: i64,
     ) -> Result<Vec<EventRow>> {
+        if self.no_member_events_after(since) {
+            return Ok(Vec::new());
+        }
         let sql = "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, \
                    redacted_by FROM events WHERE event_type = 'm.room.member' AND state_key = $1 \
                    AND stream > $2 AND stream <= $3 ORDER BY stream ASC";

@@ -26,7 +26,14 @@ mod unread;
 mod users;
 mod webauthn;
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
 
 use sqlx::{
     AnyPool, Executor,
@@ -62,6 +69,11 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The newest stream position of a membership event this process
+    /// stored. With SQLite this process is the only writer, so "which
+    /// memberships changed since" (asked by every sync) needs no query
+    /// when none did.
+    members_moved: Arc<AtomicI64>,
 }
 
 impl Store {
@@ -108,7 +120,21 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
-        Ok(Self { pool, backend })
+        let store = Self { pool, backend, members_moved: Arc::default() };
+        // Anything stored before this start counts as possibly moved.
+        store.members_moved.store(store.max_event_stream().await?, Ordering::Release);
+        Ok(store)
+    }
+
+    /// Notes that membership events were stored up to stream `position`.
+    pub(crate) fn members_moved_to(&self, position: i64) {
+        self.members_moved.fetch_max(position, Ordering::AcqRel);
+    }
+
+    /// Whether no membership event can have been stored after `since`
+    /// (known only with SQLite, where this process is the only writer).
+    pub(crate) fn no_member_events_after(&self, since: i64) -> bool {
+        self.backend == Backend::Sqlite && self.members_moved.load(Ordering::Acquire) <= since
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once
