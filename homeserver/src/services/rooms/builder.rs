@@ -153,7 +153,8 @@ pub fn sign_event(
             ruma::signatures::JsonError::PduTooLarge => Error::TooLarge,
             other => Error::internal(other),
         })?;
-    if serde_json::to_vec(&object).map_err(Error::internal)?.len() > MAX_PDU_BYTES {
+    let text = serde_json::to_vec(&object).map_err(Error::internal)?;
+    if text.len() > MAX_PDU_BYTES {
         return Err(Error::TooLarge);
     }
     let hash = ruma::signatures::reference_hash(&object, rules).map_err(|e| match e {
@@ -168,7 +169,7 @@ pub fn sign_event(
         Some(room_id) => room_id.to_owned(),
         None => RoomId::parse(format!("!{hash}")).map_err(Error::internal)?,
     };
-    Pdu::from_json(event_id, room_id, object)
+    Pdu::from_json_text(event_id, room_id, object, &text)
 }
 
 /// Runs the authorization rules against the head's state.

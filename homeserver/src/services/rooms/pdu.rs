@@ -110,8 +110,19 @@ impl Pdu {
         room_id: OwnedRoomId,
         json: CanonicalJsonObject,
     ) -> Result<Self> {
-        let value = serde_json::to_value(&json).map_err(Error::internal)?;
-        let fields: Fields = serde_json::from_value(value)
+        let text = serde_json::to_vec(&json).map_err(Error::internal)?;
+        Self::from_json_text(event_id, room_id, json, &text)
+    }
+
+    /// [`from_json`](Self::from_json) when the JSON's text is at hand:
+    /// the fields are read from it rather than from a converted copy.
+    pub fn from_json_text(
+        event_id: OwnedEventId,
+        room_id: OwnedRoomId,
+        json: CanonicalJsonObject,
+        text: &[u8],
+    ) -> Result<Self> {
+        let fields: Fields = serde_json::from_slice(text)
             .map_err(|e| Error::BadJson(format!("invalid PDU: {e}")))?;
         Ok(Self::assemble(event_id, room_id, fields, json))
     }
