@@ -106,17 +106,7 @@ impl TestServer {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let mut request = self.http.request(method, format!("{}{path}", self.url()));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request sent");
-        let status = response.status();
-        let bytes = response.bytes().await.expect("body read");
-        Answer { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        call_at(&self.http, self.url(), method, path, token, body).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
@@ -308,4 +298,27 @@ pub async fn upload_media(
         .await
         .expect("JSON");
     uploaded["content_uri"].as_str().expect("content_uri").to_owned()
+}
+
+/// A request to `path` under the server at `base_url`, with an optional
+/// token and JSON body (for Lattice and Synapse alike).
+pub async fn call_at(
+    http: &reqwest::Client,
+    base_url: &str,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let mut request = http.request(method, format!("{base_url}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status();
+    let bytes = response.bytes().await.expect("body read");
+    Answer { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
 }

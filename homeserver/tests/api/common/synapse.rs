@@ -105,17 +105,7 @@ impl Synapse {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let mut request = self.http.request(method, format!("{}{path}", self.client_url));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request to Synapse");
-        let status = response.status();
-        let bytes = response.bytes().await.expect("Synapse's answer");
-        Answer { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        super::call_at(&self.http, &self.client_url, method, path, token, body).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Answer {
