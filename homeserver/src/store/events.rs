@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Transaction, pool::PoolConnection};
 
 use super::Store;
 use crate::error::{Error, Result};
@@ -86,10 +86,11 @@ pub struct EventRow {
 pub type StateGroupCache = HashMap<String, (i64, i64)>;
 
 impl Store {
-    /// Persists a batch in one transaction (one fsync for all of it) and
-    /// returns each event's stream position.
+    /// Persists a batch in one transaction (one fsync for all of it) on the
+    /// writer's own connection and returns each event's stream position.
     pub async fn persist_events(
         &self,
+        conn: &mut PoolConnection<Any>,
         events: &[NewEvent],
         groups: &mut StateGroupCache,
     ) -> Result<Vec<i64>> {
@@ -98,7 +99,7 @@ impl Store {
         // group is written back.
         let groups_before: HashMap<&str, i64> =
             rooms.iter().filter_map(|room| Some((*room, groups.get(*room)?.0))).collect();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_on(conn).await?;
         let mut streams = Vec::with_capacity(events.len());
         let mut next = 0;
         while next < events.len() {

@@ -36,8 +36,9 @@ use std::{
 };
 
 use sqlx::{
-    AnyPool, Executor,
+    Any, AnyPool, Connection, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
+    pool::PoolConnection,
 };
 
 pub use self::{
@@ -145,6 +146,25 @@ impl Store {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// A connection of the pool kept by one long-lived user (the event
+    /// writer): with SQLite its page cache then stays warm, where a pooled
+    /// connection re-reads every page after another connection wrote.
+    pub async fn dedicated(&self) -> Result<PoolConnection<Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// Starts a write transaction on a connection of one's own (see
+    /// [`Store::begin`]).
+    pub(crate) async fn begin_on<'c>(
+        &self,
+        conn: &'c mut PoolConnection<Any>,
+    ) -> Result<sqlx::Transaction<'c, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => conn.begin().await?,
         })
     }
 

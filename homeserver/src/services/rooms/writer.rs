@@ -6,6 +6,7 @@
 use std::{collections::BTreeSet, sync::Arc};
 
 use ruma::OwnedUserId;
+use sqlx::{Any, pool::PoolConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
@@ -67,6 +68,7 @@ async fn run(
     outbox: Arc<OutboxSignal>,
 ) {
     let mut groups = StateGroupCache::new();
+    let mut conn = None;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -76,7 +78,7 @@ async fn run(
             }
         }
         let events: Vec<NewEvent> = batch.iter().map(|p| p.event.clone()).collect();
-        match store.persist_events(&events, &mut groups).await {
+        match persist(&store, &mut conn, &events, &mut groups).await {
             Ok(streams) => {
                 metrics::counter!("lattice_events_persisted_total").increment(streams.len() as u64);
                 metrics::histogram!("lattice_persist_batch_size").record(streams.len() as f64);
@@ -98,9 +100,8 @@ async fn run(
                 tracing::warn!(%error, size = batch.len(), "batch failed; persisting one by one");
                 groups.clear();
                 for request in batch {
-                    let result = store
-                        .persist_events(std::slice::from_ref(&request.event), &mut groups)
-                        .await;
+                    let event = std::slice::from_ref(&request.event);
+                    let result = persist(&store, &mut conn, event, &mut groups).await;
                     match &result {
                         Ok(streams) => {
                             notifier.advance(
@@ -117,4 +118,23 @@ async fn run(
             }
         }
     }
+}
+
+/// Persists on the writer's own connection, acquired when first needed; a
+/// failed batch gives it up, in case the connection is what broke.
+async fn persist(
+    store: &Store,
+    conn: &mut Option<PoolConnection<Any>>,
+    events: &[NewEvent],
+    groups: &mut StateGroupCache,
+) -> Result<Vec<i64>> {
+    let own = match conn {
+        Some(own) => own,
+        None => conn.insert(store.dedicated().await?),
+    };
+    let result = store.persist_events(own, events, groups).await;
+    if result.is_err() {
+        *conn = None;
+    }
+    result
 }
