@@ -189,16 +189,7 @@ mod filters {
 
     backend_tests!(sync_filters_rooms_types_and_members);
 
-    fn encode(text: &str) -> String {
-        text.bytes()
-            .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                    (b as char).to_string()
-                }
-                other => format!("%{other:02X}"),
-            })
-            .collect()
-    }
+    use super::urlencode as encode;
 
     async fn sync_filters_rooms_types_and_members(backend: Backend) {
         let s = TestServer::new(backend).await;
@@ -301,6 +292,39 @@ mod unread {
         assert_eq!(counts["highlight_count"], 1, "{counts}");
         let since = synced["next_batch"].as_str().expect("token").to_owned();
 
+        // New events are counted from the incremental sync's timeline...
+        s.send_text(&bob.token, &room, "one more").await;
+        let mention = s
+            .put(
+                &format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/again"),
+                Some(&bob.token),
+                json!({"msgtype": "m.text", "body": "alice?", "m.mentions": {"user_ids": [alice.user_id]}}),
+            )
+            .await
+            .ok();
+        let synced = s.sync(&alice.token, Some(&since), 0).await;
+        let counts = &synced["rooms"]["join"][&room]["unread_notifications"];
+        assert_eq!(counts["notification_count"], 6, "{counts}");
+        assert_eq!(counts["highlight_count"], 2, "{counts}");
+        let since = synced["next_batch"].as_str().expect("token").to_owned();
+
+        // ...and from the store when the filtered timeline leaves them out.
+        s.send_text(&bob.token, &room, "filtered out").await;
+        let filter = super::urlencode(
+            &json!({"room": {"timeline": {"not_types": ["m.room.message"]}}}).to_string(),
+        );
+        let synced = s
+            .get(
+                &format!("/_matrix/client/v3/sync?since={since}&timeout=0&filter={filter}"),
+                Some(&alice.token),
+            )
+            .await
+            .ok();
+        let counts = &synced["rooms"]["join"][&room]["unread_notifications"];
+        assert_eq!(counts["notification_count"], 7, "{synced}");
+        assert_eq!(counts["highlight_count"], 2, "{synced}");
+        let since = synced["next_batch"].as_str().expect("token").to_owned();
+
         let last = mention["event_id"].as_str().expect("event id");
         s.post(
             &format!("/_matrix/client/v3/rooms/{room}/receipt/m.read/{last}"),
@@ -311,7 +335,7 @@ mod unread {
         .ok();
         let synced = s.sync(&alice.token, Some(&since), 0).await;
         let counts = &synced["rooms"]["join"][&room]["unread_notifications"];
-        assert_eq!(counts["notification_count"], 0, "{synced}");
+        assert_eq!(counts["notification_count"], 1, "only what followed the receipt: {synced}");
         assert_eq!(counts["highlight_count"], 0);
     }
 }

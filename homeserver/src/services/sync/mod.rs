@@ -110,6 +110,27 @@ struct UnreadMemo {
 
 type UnreadMemos = std::sync::Mutex<HashMap<(OwnedUserId, OwnedRoomId), UnreadMemo>>;
 
+/// What a sync's timeline of one room holds, so that unread counting can
+/// reuse it instead of reading and parsing the same events again.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Stream position of the newest event in the timeline.
+    latest: Option<i64>,
+    /// Set when the timeline holds every event after this position (not
+    /// limited, nothing filtered out).
+    complete_after: Option<i64>,
+    /// Per timeline event: its stream position and whether it can notify
+    /// (from someone else, not state, not redacted).
+    events: Vec<(i64, bool)>,
+}
+
+impl Seen {
+    /// The timeline's events, when they include every event after `after`.
+    fn covering(&self, after: i64) -> Option<&[(i64, bool)]> {
+        self.complete_after.filter(|from| *from <= after).map(|_| self.events.as_slice())
+    }
+}
+
 #[derive(Clone)]
 pub struct SyncService {
     unread: Arc<UnreadMemos>,
@@ -233,9 +254,9 @@ impl SyncService {
         let fresh: Vec<String> = changes.iter().map(|row| row.room_id.clone()).collect();
 
         let joined = rooms_with("join");
-        let mut latest = HashMap::new();
+        let mut seen = HashMap::new();
         response.rooms = self
-            .joined_rooms(requester, since, now, options, &fresh, &joined, &ignored, &mut latest)
+            .joined_rooms(requester, since, now, options, &fresh, &joined, &ignored, &mut seen)
             .await?;
         // Invites and knocks are new only where the membership changed.
         if since.is_none() || !changes.is_empty() {
@@ -260,7 +281,7 @@ impl SyncService {
         self.leaves(user, since, now, options, &changes, &mut response.rooms).await?;
 
         self.ephemeral(user, since, now, &joined, &mut response.rooms).await?;
-        self.unread_counts(user, now.events, &latest, &mut response.rooms).await?;
+        self.unread_counts(user, now.events, &seen, &mut response.rooms).await?;
         // Each stream is read only when it moved.
         if self.presence.enabled() && since.is_none_or(|s| s.presence < now.presence) {
             let since_presence = since.map_or(0, |s| s.presence);
@@ -314,7 +335,7 @@ impl SyncService {
         fresh: &[String],
         joined: &[String],
         ignored: &[String],
-        latest: &mut HashMap<OwnedRoomId, i64>,
+        seen: &mut HashMap<OwnedRoomId, Seen>,
     ) -> Result<SyncRooms> {
         let user = &requester.user_id;
         let limit = options.timeline_limit();
@@ -368,15 +389,24 @@ impl SyncService {
             let device = requester.device_id.as_str();
             let mut in_timeline: Vec<String> = Vec::new();
             let mut senders = vec![user.to_string()];
+            let mut room_seen =
+                Seen { latest: rows.last().map(|row| row.stream), ..Seen::default() };
             for row in &rows {
                 let event = self.rooms.client_event(row, Some((user, device)))?;
-                let from_ignored =
-                    event["sender"].as_str().is_some_and(|s| ignored.iter().any(|i| i == s));
+                let sender = event["sender"].as_str();
+                let from_ignored = sender.is_some_and(|s| ignored.iter().any(|i| i == s));
                 if passes(&options.filter.room.timeline, &event) && !from_ignored {
-                    senders.extend(event["sender"].as_str().map(str::to_owned));
+                    let countable = sender != Some(user.as_str())
+                        && event.get("state_key").is_none()
+                        && row.redacted_by.is_none();
+                    room_seen.events.push((row.stream, countable));
+                    senders.extend(sender.map(str::to_owned));
                     in_timeline.push(row.event_id.clone());
                     timeline_events.push(event);
                 }
+            }
+            if !limited && room_seen.events.len() == rows.len() {
+                room_seen.complete_after = Some(since_events);
             }
             timeline_rooms.push(in_timeline.len());
             if initial || limited {
@@ -398,9 +428,7 @@ impl SyncService {
             let room_id = RoomId::parse(&room_id).map_err(Error::internal)?;
             room.summary = self.summary(&room_id, user).await?;
             room.account_data = RoomAccountData::new();
-            if let Some(last) = rows.last() {
-                latest.insert(room_id.clone(), last.stream);
-            }
+            seen.insert(room_id.clone(), room_seen);
             order.push(room_id.clone());
             rooms.join.insert(room_id, room);
         }
@@ -424,7 +452,7 @@ impl SyncService {
         &self,
         user: &UserId,
         now: i64,
-        latest: &HashMap<OwnedRoomId, i64>,
+        seen: &HashMap<OwnedRoomId, Seen>,
         rooms: &mut SyncRooms,
     ) -> Result<()> {
         if rooms.join.is_empty() {
@@ -436,7 +464,11 @@ impl SyncService {
         for (room_id, joined) in rooms.join.iter_mut() {
             let read_pos = read.get(room_id.as_str()).copied().unwrap_or(0);
             // Read up to the room's newest event: nothing to count.
-            if latest.get(room_id).is_some_and(|newest| *newest <= read_pos) {
+            if seen
+                .get(room_id)
+                .and_then(|seen| seen.latest)
+                .is_some_and(|newest| newest <= read_pos)
+            {
                 joined.unread_notifications.notification_count = Some(UInt::MIN);
                 joined.unread_notifications.highlight_count = Some(UInt::MIN);
                 continue;
@@ -447,17 +479,18 @@ impl SyncService {
                 Some(memo) if memo.read_pos == read_pos && memo.through <= now => memo,
                 _ => UnreadMemo { read_pos, through: read_pos, notify: 0, highlight: 0 },
             };
-            let rows = self
-                .store
-                .unread_in_room(
-                    user.as_str(),
-                    room_id.as_str(),
-                    counts.through,
-                    now,
-                    MAX_COUNTED_UNREAD,
-                )
-                .await?;
-            if !rows.is_empty() {
+            let events = match seen.get(room_id).and_then(|seen| seen.covering(counts.through)) {
+                Some(events) => joined
+                    .timeline
+                    .events
+                    .iter()
+                    .zip(events)
+                    .filter(|(_, (stream, countable))| *countable && *stream > counts.through)
+                    .map(|(event, _)| event.clone())
+                    .collect(),
+                None => self.unread_events(user, room_id, counts.through, now).await?,
+            };
+            if !events.is_empty() {
                 let context = self
                     .rooms
                     .with_head(room_id, |head| {
@@ -474,10 +507,8 @@ impl SyncService {
                         )
                     })
                     .await?;
-                for row in &rows {
-                    let event: Raw<ruma::events::AnySyncTimelineEvent> =
-                        raw(&self.rooms.client_event(row, None)?)?;
-                    let actions = rules.get_actions(&event, &context).await;
+                for event in &events {
+                    let actions = rules.get_actions(event, &context).await;
                     counts.notify += u64::from(actions.iter().any(|a| a.should_notify()));
                     counts.highlight += u64::from(actions.iter().any(|a| a.is_highlight()));
                 }
@@ -488,6 +519,22 @@ impl SyncService {
             joined.unread_notifications.highlight_count = UInt::try_from(counts.highlight).ok();
         }
         Ok(())
+    }
+
+    /// Events of a room after `after` that could notify the user, read
+    /// from the store (when the sync's timeline does not hold them all).
+    async fn unread_events(
+        &self,
+        user: &UserId,
+        room_id: &RoomId,
+        after: i64,
+        now: i64,
+    ) -> Result<Vec<Raw<ruma::events::AnySyncTimelineEvent>>> {
+        let rows = self
+            .store
+            .unread_in_room(user.as_str(), room_id.as_str(), after, now, MAX_COUNTED_UNREAD)
+            .await?;
+        rows.iter().map(|row| raw(&self.rooms.client_event(row, None)?)).collect()
     }
 
     /// Typing notices and receipts of the user's joined rooms.
