@@ -156,6 +156,12 @@ impl Store {
         Ok(self.pool.acquire().await?)
     }
 
+    /// Resolves once [`Store::close`] was called: holders of a dedicated
+    /// connection give it back then, or closing would wait for them forever.
+    pub fn closing(&self) -> impl Future<Output = ()> + use<> {
+        self.pool.close_event()
+    }
+
     /// Starts a write transaction on a connection of one's own (see
     /// [`Store::begin`]).
     pub(crate) async fn begin_on<'c>(

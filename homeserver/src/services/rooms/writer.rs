@@ -69,7 +69,15 @@ async fn run(
 ) {
     let mut groups = StateGroupCache::new();
     let mut conn = None;
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            first = rx.recv() => first,
+            () = store.closing(), if conn.is_some() => {
+                conn = None;
+                continue;
+            }
+        };
+        let Some(first) = first else { break };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
