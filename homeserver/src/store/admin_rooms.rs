@@ -251,6 +251,7 @@ impl Store {
             sqlx::query(sql).bind(room_id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.memberships.changed();
         Ok(())
     }
 }

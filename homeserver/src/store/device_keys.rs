@@ -125,6 +125,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.key_summaries.changed();
         Ok(position)
     }
 
@@ -193,16 +194,21 @@ impl Store {
         user_id: &str,
         device_id: &str,
     ) -> Result<Vec<(String, i64, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT algorithm, COUNT(*), CAST(0 AS BIGINT) FROM one_time_keys \
-             WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm \
-             UNION ALL SELECT algorithm, CAST(0 AS BIGINT), CAST(1 AS BIGINT) FROM fallback_keys \
-             WHERE user_id = $1 AND device_id = $2 AND used = 0",
-        )
-        .bind(user_id)
-        .bind(device_id)
-        .fetch_all(&self.pool)
-        .await?)
+        let key = (user_id.to_owned(), device_id.to_owned());
+        self.key_summaries
+            .get_or_read(key, || async {
+                Ok(sqlx::query_as(
+                    "SELECT algorithm, COUNT(*), CAST(0 AS BIGINT) FROM one_time_keys \
+                     WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm \
+                     UNION ALL SELECT algorithm, CAST(0 AS BIGINT), CAST(1 AS BIGINT) \
+                     FROM fallback_keys WHERE user_id = $1 AND device_id = $2 AND used = 0",
+                )
+                .bind(user_id)
+                .bind(device_id)
+                .fetch_all(&self.pool)
+                .await?)
+            })
+            .await
     }
 
     /// Claims one key of `algorithm` for a device: a one-time key (removed,
@@ -236,10 +242,11 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
             if let Some(json) = claimed {
+                self.key_summaries.changed();
                 return Ok(Some((key_id, json)));
             }
         }
-        Ok(sqlx::query_as(
+        let fallback = sqlx::query_as(
             "UPDATE fallback_keys SET used = 1 \
              WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 RETURNING key_id, key_json",
         )
@@ -247,7 +254,9 @@ impl Store {
         .bind(device_id)
         .bind(algorithm)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        self.key_summaries.changed();
+        Ok(fallback)
     }
 
     /// A user's cross-signing keys: (type, JSON).
@@ -278,6 +287,7 @@ impl Store {
         }
         let position = device_list_changed(&mut tx, user_id).await?;
         tx.commit().await?;
+        self.key_summaries.changed();
         Ok(position)
     }
 
@@ -307,6 +317,7 @@ impl Store {
             position = Some(device_list_changed(&mut tx, target_user).await?);
         }
         tx.commit().await?;
+        self.key_summaries.changed();
         Ok(position)
     }
 
@@ -332,6 +343,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let position = device_list_changed(&mut tx, user_id).await?;
         tx.commit().await?;
+        self.key_summaries.changed();
         Ok(position)
     }
 

@@ -133,6 +133,10 @@ impl Store {
                 self.members_moved_to(*stream);
             }
         }
+        // Resolved state can change memberships without a member event.
+        if events.iter().any(|e| e.membership.is_some() || e.resolved_state.is_some()) {
+            self.memberships.changed();
+        }
         Ok(streams)
     }
 

@@ -12,6 +12,7 @@ mod events;
 mod federation;
 mod keys;
 mod media;
+mod memo;
 mod migrations;
 mod registration_tokens;
 mod relations;
@@ -41,6 +42,7 @@ use sqlx::{
     pool::PoolConnection,
 };
 
+use self::memo::Memo;
 pub use self::{
     admin_rooms::SummaryRow,
     backup::BackupKeyRow,
@@ -75,6 +77,10 @@ pub struct Store {
     /// memberships changed since" (asked by every sync) needs no query
     /// when none did.
     members_moved: Arc<AtomicI64>,
+    /// Each user's memberships (read by every sync).
+    memberships: Arc<Memo<String, Vec<(String, String)>>>,
+    /// Each device's one-time key counts and fallback keys (read by every sync).
+    key_summaries: Arc<Memo<(String, String), Vec<(String, i64, i64)>>>,
 }
 
 impl Store {
@@ -121,7 +127,14 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
-        let store = Self { pool, backend, members_moved: Arc::default() };
+        let sqlite = backend == Backend::Sqlite;
+        let store = Self {
+            pool,
+            backend,
+            members_moved: Arc::default(),
+            memberships: Arc::new(Memo::new(sqlite)),
+            key_summaries: Arc::new(Memo::new(sqlite)),
+        };
         // Anything stored before this start counts as possibly moved.
         store.members_moved.store(store.max_event_stream().await?, Ordering::Release);
         Ok(store)

@@ -270,6 +270,7 @@ impl Store {
         }
         let position = device_list_changed(&mut tx, user_id).await?;
         tx.commit().await?;
+        self.key_summaries.changed();
         Ok(position)
     }
 
@@ -287,6 +288,7 @@ impl Store {
         forget_device_keys(&mut tx, user_id, DeviceSelector::AllBut(keep)).await?;
         let position = device_list_changed(&mut tx, user_id).await?;
         tx.commit().await?;
+        self.key_summaries.changed();
         Ok(position)
     }
 }

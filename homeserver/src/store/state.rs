@@ -247,12 +247,17 @@ impl Store {
 impl Store {
     /// Every room the user has a membership in, with that membership.
     pub async fn memberships(&self, user_id: &str) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT room_id, membership FROM current_state WHERE event_type = 'm.room.member' \
-             AND state_key = $1 AND membership IS NOT NULL ORDER BY room_id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?)
+        self.memberships
+            .get_or_read(user_id.to_owned(), || async {
+                Ok(sqlx::query_as(
+                    "SELECT room_id, membership FROM current_state \
+                     WHERE event_type = 'm.room.member' AND state_key = $1 \
+                     AND membership IS NOT NULL ORDER BY room_id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?)
+            })
+            .await
     }
 }

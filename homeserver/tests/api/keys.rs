@@ -113,6 +113,9 @@ async fn keys_are_uploaded_queried_and_claimed(backend: Backend) {
     .await
     .ok();
     assert_eq!(answer["one_time_key_counts"]["signed_curve25519"], 2);
+    let sync = s.sync(&alice.token, None, 0).await;
+    assert_eq!(sync["device_one_time_keys_count"]["signed_curve25519"], 2);
+    assert_eq!(sync["device_unused_fallback_key_types"], json!(["signed_curve25519"]));
 
     let query = json!({"device_keys": {alice.user_id.clone(): []}});
     let found = s.post("/_matrix/client/v3/keys/query", Some(&bob.token), query).await.ok();
