@@ -9,6 +9,10 @@ use crate::error::Result;
 /// A one-time or fallback key to store: (key id, algorithm, JSON).
 pub type OneTimeKeyRow = (String, String, String);
 
+/// A line of a device's key summary: (algorithm, unclaimed one-time keys,
+/// 1 when it is an unused fallback key).
+pub type KeySummaryRow = (String, i64, i64);
+
 /// Takes the next position on a counter stream inside a transaction.
 pub(super) async fn next_position(tx: &mut Transaction<'_, Any>, stream: &str) -> Result<i64> {
     Ok(sqlx::query_scalar(
@@ -189,11 +193,7 @@ impl Store {
 
     /// Counts and fallback keys in one round trip, for sync: (algorithm, unclaimed
     /// one-time keys, whether it is an unused fallback key).
-    pub async fn key_summary(
-        &self,
-        user_id: &str,
-        device_id: &str,
-    ) -> Result<Vec<(String, i64, i64)>> {
+    pub async fn key_summary(&self, user_id: &str, device_id: &str) -> Result<Vec<KeySummaryRow>> {
         let key = (user_id.to_owned(), device_id.to_owned());
         self.key_summaries
             .get_or_read(key, || async {

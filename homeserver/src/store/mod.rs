@@ -80,7 +80,7 @@ pub struct Store {
     /// Each user's memberships (read by every sync).
     memberships: Arc<Memo<String, Vec<(String, String)>>>,
     /// Each device's one-time key counts and fallback keys (read by every sync).
-    key_summaries: Arc<Memo<(String, String), Vec<(String, i64, i64)>>>,
+    key_summaries: Arc<Memo<(String, String), Vec<device_keys::KeySummaryRow>>>,
 }
 
 impl Store {

@@ -278,8 +278,7 @@ mod unread {
         for i in 0..3 {
             s.send_text(&bob.token, &room, &format!("unread {i}")).await;
         }
-        let mention = s
-            .put(
+        s.put(
                 &format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/mention"),
                 Some(&bob.token),
                 json!({"msgtype": "m.text", "body": "hey alice", "m.mentions": {"user_ids": [alice.user_id]}}),
