@@ -63,6 +63,7 @@ const STEPS: &[Step] = &[
     shared!(20, "0020_remote_media"),
     shared!(21, "0021_openid"),
     shared!(22, "0022_webauthn_and_login_tokens"),
+    shared!(23, "0023_partial_event_indexes"),
 ];
 
 /// The migrator for one backend.
