@@ -98,7 +98,8 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
+            // The event writer keeps one connection; the rest serve reads.
+            .max_connections(max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))
             // A SQLite connection cannot drop like a socket, and pinging it
             // is a round trip to its thread before every statement.
@@ -156,10 +157,14 @@ impl Store {
     /// would fail with "database is locked" instead of waiting if another
     /// writer committed in between.
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+        Ok(self.pool.begin_with(self.begin_statement()).await?)
+    }
+
+    fn begin_statement(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
     }
 
     /// A connection of the pool kept by one long-lived user (the event
@@ -181,10 +186,7 @@ impl Store {
         &self,
         conn: &'c mut PoolConnection<Any>,
     ) -> Result<sqlx::Transaction<'c, Any>> {
-        Ok(match self.backend {
-            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => conn.begin().await?,
-        })
+        Ok(conn.begin_with(self.begin_statement()).await?)
     }
 
     /// Connections open and idle in the pool.
