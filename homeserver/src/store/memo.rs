@@ -61,3 +61,47 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{cell::Cell, convert::Infallible};
+
+    use super::Memo;
+
+    #[tokio::test]
+    async fn answers_are_kept_until_a_write_and_never_from_a_read_it_overtook() {
+        let memo = Memo::new(true);
+        let reads = Cell::new(0);
+        let read = |value: u32| {
+            let reads = &reads;
+            move || async move {
+                reads.set(reads.get() + 1);
+                Ok::<_, Infallible>(value)
+            }
+        };
+        assert_eq!(memo.get_or_read("alice", read(1)).await, Ok(1));
+        assert_eq!(memo.get_or_read("alice", read(2)).await, Ok(1), "kept");
+        assert_eq!(reads.get(), 1);
+
+        memo.changed();
+        assert_eq!(memo.get_or_read("alice", read(3)).await, Ok(3), "read again after a write");
+
+        // A write that commits while a read is under way: the read's answer
+        // is handed out but not kept.
+        let overtaken = memo
+            .get_or_read("bob", || async {
+                memo.changed();
+                Ok::<_, Infallible>(4)
+            })
+            .await;
+        assert_eq!(overtaken, Ok(4));
+        assert_eq!(memo.get_or_read("bob", read(5)).await, Ok(5));
+    }
+
+    #[tokio::test]
+    async fn a_disabled_memo_always_reads() {
+        let memo = Memo::new(false);
+        assert_eq!(memo.get_or_read(1, || async { Ok::<_, Infallible>("a") }).await, Ok("a"));
+        assert_eq!(memo.get_or_read(1, || async { Ok::<_, Infallible>("b") }).await, Ok("b"));
+    }
+}
