@@ -1,8 +1,6 @@
 //! Turning what a client asked for into a signed PDU, and checking it
 //! against the room version's authorization rules before anything is stored.
 
-use std::collections::HashMap;
-
 use ruma::{
     CanonicalJsonObject, CanonicalJsonValue, EventId, MilliSecondsSinceUnixEpoch, OwnedEventId,
     OwnedRoomId, RoomId, ServerName, UserId,
@@ -175,10 +173,27 @@ pub fn sign_event(
 /// Runs the authorization rules against the head's state.
 pub fn authorize(head: &RoomHead, pdu: &Pdu) -> Result<()> {
     let rules = &head.rules.authorization;
-    let by_id: HashMap<&EventId, &Pdu> =
-        head.state.values().map(|pdu| (&*pdu.event_id, pdu.as_ref())).collect();
-    check_state_independent_auth_rules(rules, pdu, |id: &EventId| by_id.get(id).copied())
-        .map_err(Error::Forbidden)?;
+    // An event's auth events are nearly always among these few; the whole
+    // state (every member of a large room) is searched only for the rest.
+    let target = pdu.state_key.as_deref().filter(|_| pdu.kind == TimelineEventType::RoomMember);
+    let likely: Vec<&Pdu> = [
+        (StateEventType::RoomCreate, ""),
+        (StateEventType::RoomPowerLevels, ""),
+        (StateEventType::RoomJoinRules, ""),
+        (StateEventType::RoomMember, pdu.sender.as_str()),
+    ]
+    .into_iter()
+    .chain(target.map(|key| (StateEventType::RoomMember, key)))
+    .filter_map(|(kind, key)| head.get(&kind, key).map(|p| p.as_ref()))
+    .collect();
+    let find = |id: &EventId| {
+        likely
+            .iter()
+            .copied()
+            .find(|p| *p.event_id == *id)
+            .or_else(|| head.state.values().map(|p| p.as_ref()).find(|p| *p.event_id == *id))
+    };
+    check_state_independent_auth_rules(rules, pdu, find).map_err(Error::Forbidden)?;
     check_state_dependent_auth_rules(rules, pdu, |kind: &StateEventType, key: &str| {
         head.get(kind, key).map(|p| p.as_ref())
     })
