@@ -255,7 +255,9 @@ impl Store {
         .bind(algorithm)
         .fetch_optional(&self.pool)
         .await?;
-        self.key_summaries.changed();
+        if fallback.is_some() {
+            self.key_summaries.changed();
+        }
         Ok(fallback)
     }
 

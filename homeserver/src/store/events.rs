@@ -128,13 +128,15 @@ impl Store {
             }
         }
         tx.commit().await?;
+        let mut memberships_changed = false;
         for (event, stream) in events.iter().zip(&streams) {
             if event.membership.is_some() {
                 self.members_moved_to(*stream);
             }
+            // Resolved state can change memberships without a member event.
+            memberships_changed |= event.membership.is_some() || event.resolved_state.is_some();
         }
-        // Resolved state can change memberships without a member event.
-        if events.iter().any(|e| e.membership.is_some() || e.resolved_state.is_some()) {
+        if memberships_changed {
             self.memberships.changed();
         }
         Ok(streams)
