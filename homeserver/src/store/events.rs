@@ -413,12 +413,7 @@ async fn insert_event_rows(
          origin_server_ts, pdu, state_group, sender_device, txn_id, relates_to, rel_type, \
          search_text) VALUES ",
     );
-    for row in 0..rows.len() {
-        let placeholders: Vec<String> =
-            (1..=COLUMNS).map(|column| format!("${}", row * COLUMNS + column)).collect();
-        let separator = if row == 0 { "" } else { ", " };
-        sql.push_str(&format!("{separator}({})", placeholders.join(", ")));
-    }
+    sql.push_str(&values_list(rows.len(), COLUMNS));
     sql.push_str(" RETURNING event_id, stream");
     // Only placeholders are generated; every value is bound.
     let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql.as_str()));
@@ -449,6 +444,20 @@ async fn insert_event_rows(
             streams.get(&e.event_id).copied().ok_or_else(|| Error::internal("event row not stored"))
         })
         .collect()
+}
+
+/// `($1, $2), ($3, $4)`: the placeholders of `rows` rows of `columns` values.
+fn values_list(rows: usize, columns: usize) -> String {
+    let mut list = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        list.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 1..=columns {
+            let separator = if column == 1 { "" } else { ", " };
+            list.push_str(&format!("{separator}${}", row * columns + column));
+        }
+        list.push(')');
+    }
+    list
 }
 
 /// Queues the event for the servers it goes to, in the event's transaction.
@@ -538,24 +547,35 @@ async fn update_extremities<'a>(
     for (room_id, event_id) in added.difference(&referenced) {
         new.entry(room_id).or_default().push(event_id);
     }
-    for (room_id, new_ids) in &mut new {
-        // The usual case, a room moving from one extremity to the next,
-        // is one statement (an insert if the old row was never there).
-        if let Some(old_ids) = gone.get_mut(room_id)
-            && let ([old], [new_id]) = (old_ids.as_slice(), new_ids.as_slice())
-        {
-            let moved = sqlx::query(
-                "UPDATE forward_extremities SET event_id = $1 WHERE room_id = $2 AND event_id = $3",
-            )
-            .bind(*new_id)
-            .bind(*room_id)
-            .bind(*old)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-            old_ids.clear();
-            if moved == 1 {
-                new_ids.clear();
+    // The usual case, rooms each moving from one extremity to the next, is
+    // one statement for the whole batch (then an insert for a room whose
+    // old row was never there).
+    let moves: Vec<(&str, &str, &str)> = new
+        .iter()
+        .filter_map(|(room_id, new_ids)| {
+            match (gone.get(room_id)?.as_slice(), new_ids.as_slice()) {
+                ([old], [new_id]) => Some((*room_id, *old, *new_id)),
+                _ => None,
+            }
+        })
+        .collect();
+    if !moves.is_empty() {
+        let sql = format!(
+            "UPDATE forward_extremities SET event_id = v.column3 FROM (VALUES {}) AS v \
+             WHERE forward_extremities.room_id = v.column1 \
+             AND forward_extremities.event_id = v.column2 RETURNING room_id",
+            values_list(moves.len(), 3)
+        );
+        // Only placeholders are generated; every value is bound.
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        for (room_id, old, new_id) in &moves {
+            query = query.bind(*room_id).bind(*old).bind(*new_id);
+        }
+        let moved: HashSet<String> = query.fetch_all(&mut **tx).await?.into_iter().collect();
+        for (room_id, _, _) in moves {
+            gone.remove(room_id);
+            if moved.contains(room_id) {
+                new.remove(room_id);
             }
         }
     }
