@@ -455,10 +455,24 @@ async fn history_from_before_a_join_is_backfilled(backend: Backend) {
         .create_room(&alice.token, json!({"preset": "public_chat", "room_alias_name": "old"}))
         .await;
     let said: Vec<String> = (0..70).map(|i| format!("earlier {i}")).collect();
+    let mut ids = Vec::new();
     for text in &said {
-        a.send_text(&alice.token, &room_id, text).await;
+        ids.push(a.send_text(&alice.token, &room_id, text).await);
     }
     b.join(&bob.token, &format!("#old:{}", a.name())).await.ok();
+
+    // No other server was in the room, so A kept these unsigned; they are
+    // signed on their way out, and B's check of A's signature passes.
+    let stored = a.services().store.event(&ids[0]).await.expect("read").expect("stored");
+    assert!(!stored.pdu.contains("\"signatures\""), "{}", stored.pdu);
+    let a_name = ruma::ServerName::parse(a.name()).expect("name");
+    let event_id = ruma::EventId::parse(&ids[0]).expect("event id");
+    let request = lattice_federation::federation::event::get_event::v1::Request::new(event_id);
+    let answer = b.services().federation.send(&a_name, request).await.expect("event from A");
+    let json = serde_json::from_str(answer.pdu.get()).expect("JSON");
+    let version = ruma::RoomVersionId::V12;
+    let checked = b.services().federation.check_pdu(json, &version).await.expect("signed by A");
+    assert_eq!(checked.event_id.as_str(), ids[0]);
     let since = b.sync(&bob.token, None, 0).await["next_batch"].as_str().map(str::to_owned);
 
     // Paging back from B fetches what came before the join, in order.

@@ -71,15 +71,9 @@ pub async fn state(
     Fed { origin, body }: Fed<get_room_state::v1::Request>,
 ) -> Result<RumaResponse<get_room_state::v1::Response>> {
     let (state, chain) = services.rooms.state_at(&origin, &body.room_id, &body.event_id).await?;
-    let raw = |events: Vec<std::sync::Arc<Pdu>>| -> Result<Vec<_>> {
-        events
-            .iter()
-            .map(|p| {
-                serde_json::value::RawValue::from_string(p.to_stored()).map_err(Error::internal)
-            })
-            .collect()
-    };
-    Ok(get_room_state::v1::Response::new(raw(chain)?, raw(state)?).into())
+    let chain = services.rooms.outgoing_all(&body.room_id, &chain).await?;
+    let state = services.rooms.outgoing_all(&body.room_id, &state).await?;
+    Ok(get_room_state::v1::Response::new(chain, state).into())
 }
 
 pub async fn backfill(

@@ -5,8 +5,8 @@ use ruma::{
     CanonicalJsonObject, CanonicalJsonValue, EventId, MilliSecondsSinceUnixEpoch, OwnedEventId,
     OwnedRoomId, RoomId, ServerName, UserId,
     events::{StateEventType, TimelineEventType},
-    room_version_rules::EventIdFormatVersion,
-    signatures::hash_and_sign_event,
+    room_version_rules::{EventIdFormatVersion, RedactionRules, RoomVersionRules},
+    signatures::add_content_hash_to_event,
     state_res::{
         auth_types_for_event, check_state_dependent_auth_rules, check_state_independent_auth_rules,
     },
@@ -45,9 +45,12 @@ impl EventDraft {
     }
 }
 
-/// Builds, hashes, signs and authorizes an event on top of `head`.
-/// `room_id` is None only for a room version 12 create event, whose room id
-/// derives from its own hash.
+/// Builds, hashes and authorizes an event on top of `head`, unsigned: the
+/// caller signs it if it leaves the server now, and [`outgoing`] does if it
+/// leaves later. `room_id` is None only for a room version 12 create event,
+/// whose room id derives from its own hash.
+///
+/// [`outgoing`]: super::Rooms::outgoing
 pub fn build_event(
     head: &RoomHead,
     room_id: Option<&RoomId>,
@@ -57,7 +60,7 @@ pub fn build_event(
     key: &ServerKey,
 ) -> Result<Pdu> {
     let event = template(head, room_id, sender, draft)?;
-    let pdu = sign_event(event, room_id, &head.rules, server_name, key)?;
+    let pdu = hash_event(event, room_id, &head.rules, server_name, key)?;
     authorize(head, &pdu)?;
     Ok(pdu)
 }
@@ -130,7 +133,21 @@ pub fn template(
 pub fn sign_event(
     event: JsonValue,
     room_id: Option<&RoomId>,
-    rules: &ruma::room_version_rules::RoomVersionRules,
+    rules: &RoomVersionRules,
+    server_name: &ServerName,
+    key: &ServerKey,
+) -> Result<Pdu> {
+    let mut pdu = hash_event(event, room_id, rules, server_name, key)?;
+    add_signature(&mut pdu, &rules.redaction, server_name, key)?;
+    Ok(pdu)
+}
+
+/// Adds the content hash and derives the event id (and a v12 create's room
+/// id), leaving room under the size limit for our signature.
+fn hash_event(
+    event: JsonValue,
+    room_id: Option<&RoomId>,
+    rules: &RoomVersionRules,
     server_name: &ServerName,
     key: &ServerKey,
 ) -> Result<Pdu> {
@@ -146,13 +163,12 @@ pub fn sign_event(
         object.insert("event_id".to_owned(), CanonicalJsonValue::String(id.to_string()));
         id
     });
-    hash_and_sign_event(server_name.as_str(), &*key.key_pair, &mut object, &rules.redaction)
-        .map_err(|e| match e {
-            ruma::signatures::JsonError::PduTooLarge => Error::TooLarge,
-            other => Error::internal(other),
-        })?;
+    add_content_hash_to_event(&mut object).map_err(|e| match e {
+        ruma::signatures::JsonError::PduTooLarge => Error::TooLarge,
+        other => Error::internal(other),
+    })?;
     let text = serde_json::to_vec(&object).map_err(Error::internal)?;
-    if text.len() > MAX_PDU_BYTES {
+    if text.len() + signature_size(server_name, key) > MAX_PDU_BYTES {
         return Err(Error::TooLarge);
     }
     let hash = ruma::signatures::reference_hash(&object, rules).map_err(|e| match e {
@@ -168,6 +184,24 @@ pub fn sign_event(
         None => RoomId::parse(format!("!{hash}")).map_err(Error::internal)?,
     };
     Pdu::from_json_text(event_id, room_id, object, &text)
+}
+
+/// Bytes our signature adds to an event:
+/// `,"signatures":{"<server>":{"<key id>":"<86 base64 characters>"}}`.
+fn signature_size(server_name: &ServerName, key: &ServerKey) -> usize {
+    server_name.as_str().len() + key.key_id.len() + 112
+}
+
+/// Signs an event in our server's name (over its redacted form, so the
+/// signature holds for the redacted event too).
+pub fn add_signature(
+    pdu: &mut Pdu,
+    rules: &RedactionRules,
+    server_name: &ServerName,
+    key: &ServerKey,
+) -> Result<()> {
+    ruma::signatures::sign_event(server_name.as_str(), &*key.key_pair, &mut pdu.json, rules)
+        .map_err(Error::internal)
 }
 
 /// Runs the authorization rules against the head's state.

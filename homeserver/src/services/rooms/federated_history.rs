@@ -51,9 +51,10 @@ impl Rooms {
             .any_event(event_id.as_str())
             .await?
             .ok_or_else(|| Error::not_found("unknown event"))?;
-        let room_id = RoomId::parse(room_id).map_err(Error::internal)?;
-        self.ensure_server_in_room(&room_id, server).await?;
-        RawValue::from_string(text).map_err(Error::internal)
+        let pdu = Arc::new(Pdu::from_stored(event_id.as_str(), &room_id, &text)?);
+        self.ensure_server_in_room(&pdu.room_id, server).await?;
+        let mut sent = self.outgoing_all(&pdu.room_id, [&pdu]).await?;
+        sent.pop().ok_or_else(|| Error::internal("no event"))
     }
 
     /// The state before an event, and the auth chain of that state
@@ -96,11 +97,7 @@ impl Rooms {
         self.ensure_server_in_room(room_id, server).await?;
         let events =
             self.walk_back(room_id, from.to_vec(), &HashSet::new(), limit.min(MAX_EVENTS)).await?;
-        events
-            .values()
-            .rev()
-            .map(|p| RawValue::from_string(p.to_stored()).map_err(Error::internal))
-            .collect()
+        self.outgoing_all(room_id, events.values().rev()).await
     }
 
     /// The events between `earliest` and `latest` (exclusive of both), oldest first.
@@ -122,10 +119,7 @@ impl Rooms {
         }
         let stop: HashSet<OwnedEventId> = earliest.iter().cloned().collect();
         let events = self.walk_back(room_id, start, &stop, limit.min(MAX_EVENTS)).await?;
-        events
-            .values()
-            .map(|p| RawValue::from_string(p.to_stored()).map_err(Error::internal))
-            .collect()
+        self.outgoing_all(room_id, events.values()).await
     }
 
     /// Walks prev_events back from `start` (breadth first, `start`

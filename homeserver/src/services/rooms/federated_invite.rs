@@ -19,8 +19,8 @@ use serde_json::value::RawValue;
 use super::{
     EventDraft, Rooms,
     builder::{authorize, sign_event, template},
-    federated_join::raw,
     head::RoomHead,
+    outgoing::rules_of_version,
     pdu::Pdu,
     resolve::StateMap,
 };
@@ -66,7 +66,7 @@ impl Rooms {
             room_id.to_owned(),
             invite.event_id.clone(),
             version.clone(),
-            raw(&invite)?,
+            self.outgoing(&rules, &invite)?,
             state,
         );
         let server = target.server_name();
@@ -93,16 +93,18 @@ impl Rooms {
 
     /// The room's public state as PDUs, for an invitee or a knocker.
     async fn stub_state(&self, room_id: &RoomId) -> Result<Vec<RawStrippedState>> {
-        let shown: Vec<Arc<Pdu>> = self
+        let (rules, shown) = self
             .with_head(room_id, |head| {
-                head.state
+                let shown: Vec<Arc<Pdu>> = head
+                    .state
                     .values()
                     .filter(|p| INVITE_STATE.contains(&p.kind.to_string().as_str()))
                     .cloned()
-                    .collect()
+                    .collect();
+                (head.rules.clone(), shown)
             })
             .await?;
-        shown.iter().map(|pdu| Ok(RawStrippedState::Pdu(raw(pdu)?))).collect()
+        shown.iter().map(|pdu| Ok(RawStrippedState::Pdu(self.outgoing(&rules, pdu)?))).collect()
     }
 
     /// send_knock: takes a knock from `origin`'s user and answers the
@@ -146,7 +148,7 @@ impl Rooms {
             let request = create_knock_event::v1::Request::new(
                 room_id.to_owned(),
                 knock.event_id.clone(),
-                raw(&knock)?,
+                self.outgoing(&rules_of_version(&version)?, &knock)?,
             );
             let state = self.inner.federation.send(&server, request).await?.knock_room_state;
             return self.keep_invite_stub(room_id, &version, Arc::new(knock), &state).await;
@@ -174,7 +176,7 @@ impl Rooms {
         let request = create_leave_event::v2::Request::new(
             room_id.to_owned(),
             leave.event_id.clone(),
-            raw(&leave)?,
+            self.outgoing(&rules_of_version(&version)?, &leave)?,
         );
         self.inner.federation.send(server, request).await?;
         let head = self.with_head(room_id, |head| head.clone()).await?;
@@ -238,7 +240,7 @@ impl Rooms {
         } else {
             self.keep_invite_stub(room_id, version, signed.clone(), invite_state).await?;
         }
-        raw(&signed)
+        self.outgoing(&rules, &signed)
     }
 
     /// A room known only through an invite or a knock: its public state

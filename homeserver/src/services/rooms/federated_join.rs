@@ -19,6 +19,7 @@ use super::{
     EventDraft, Rooms,
     builder::{sign_event, template},
     head::RoomHead,
+    outgoing::rules_of_version,
     pdu::Pdu,
     remote::Received,
     resolve::{EventCache, StateMap, entries},
@@ -31,10 +32,6 @@ use crate::{
 /// The room versions this server can join (those it can create too).
 pub fn supported_versions() -> Vec<RoomVersionId> {
     super::create::SUPPORTED_VERSIONS.iter().rev().cloned().collect()
-}
-
-pub(super) fn raw(pdu: &Pdu) -> Result<Box<RawValue>> {
-    RawValue::from_string(pdu.to_stored()).map_err(Error::internal)
 }
 
 impl Rooms {
@@ -81,10 +78,8 @@ impl Rooms {
         event_id: &ruma::EventId,
         json: CanonicalJsonObject,
     ) -> Result<create_join_event::v2::RoomState> {
-        let version = self.room_version(room_id).await?;
+        let rules = self.rules_of(room_id).await?;
         let pdu = self.receive_membership(origin, room_id, event_id, json, "join").await?;
-        let rules =
-            version.rules().ok_or_else(|| Error::UnsupportedRoomVersion(version.to_string()))?;
         let state = self.state_before_event(&rules, &pdu).await?;
         let mut cache = EventCache::new();
         let chain = self
@@ -92,14 +87,14 @@ impl Rooms {
             .await?;
         let mut room_state = create_join_event::v2::RoomState::new();
         for event in state.values() {
-            room_state.state.push(raw(event)?);
+            room_state.state.push(self.outgoing(&rules, event)?);
         }
         for id in chain {
             if let Some(event) = self.known_event(&id, &mut cache).await? {
-                room_state.auth_chain.push(raw(&event)?);
+                room_state.auth_chain.push(self.outgoing(&rules, &event)?);
             }
         }
-        room_state.event = Some(raw(&pdu)?);
+        room_state.event = Some(self.outgoing(&rules, &pdu)?);
         Ok(room_state)
     }
 
@@ -173,7 +168,7 @@ impl Rooms {
         let request = create_join_event::v2::Request::new(
             room_id.to_owned(),
             join.event_id.clone(),
-            raw(&join)?,
+            self.outgoing(&rules_of_version(&version)?, &join)?,
         );
         let answer = self.inner.federation.send(server, request).await?.room_state;
         let mut cache = EventCache::new();
@@ -196,8 +191,7 @@ impl Rooms {
         template: &RawValue,
         reason: Option<&str>,
     ) -> Result<Pdu> {
-        let rules =
-            version.rules().ok_or_else(|| Error::UnsupportedRoomVersion(version.to_string()))?;
+        let rules = rules_of_version(version)?;
         let mut event: serde_json::Value =
             serde_json::from_str(template.get()).map_err(|e| Error::BadJson(e.to_string()))?;
         let valid_template = event["type"] == "m.room.member"

@@ -13,6 +13,7 @@ pub mod head;
 mod history;
 mod membership;
 mod messages;
+mod outgoing;
 pub mod pdu;
 mod relations;
 mod remote;
@@ -44,7 +45,7 @@ pub use self::{
     search::SearchPage,
 };
 use self::{
-    builder::build_event,
+    builder::{add_signature, build_event},
     head::RoomHead,
     pdu::Pdu,
     writer::{Pending, Writer},
@@ -195,8 +196,15 @@ impl Rooms {
         redacted_target: Option<String>,
     ) -> Result<Built> {
         let server_name = &self.inner.config.server.server_name;
-        let pdu =
-            Arc::new(build_event(head, room_id, sender, draft, server_name, &self.inner.key)?);
+        let mut pdu = build_event(head, room_id, sender, draft, server_name, &self.inner.key)?;
+        // The members before this event: they differ from those after it
+        // only in the event's target, whom both lists below add anyway.
+        let members = head.members_with(&[MembershipState::Join]);
+        let destinations = self.destinations(&members, &pdu, None);
+        if !destinations.is_empty() {
+            add_signature(&mut pdu, &head.rules.redaction, server_name, &self.inner.key)?;
+        }
+        let pdu = Arc::new(pdu);
         head.apply(&pdu);
         // A redacted state event must not keep its old content in the head.
         if let (Some(target), Some(redacted)) = (&pdu.redacts, &redacted_target)
@@ -206,8 +214,6 @@ impl Rooms {
             let redacted = Pdu::from_stored(target.as_str(), pdu.room_id.as_str(), redacted)?;
             head.state.insert(key, Arc::new(redacted));
         }
-        let members = head.members_with(&[MembershipState::Join]);
-        let destinations = self.destinations(&members, &pdu, None);
         Ok(self.built(members, pdu, txn, redacted_target, None, destinations, &head.version))
     }
 

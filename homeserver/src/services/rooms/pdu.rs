@@ -14,8 +14,9 @@ use serde_json::{Value as JsonValue, value::RawValue};
 
 use crate::error::{Error, Result};
 
-/// A room event with the fields the server reads parsed out, and the signed
-/// canonical JSON kept as the source of truth.
+/// A room event with the fields the server reads parsed out, and the
+/// canonical JSON kept as the source of truth (signed by its server; our
+/// own events only once they leave, see `Rooms::outgoing`).
 #[derive(Debug, Clone)]
 pub struct Pdu {
     pub event_id: OwnedEventId,
@@ -35,8 +36,8 @@ pub struct Pdu {
     pub membership: Option<MembershipState>,
     /// Whether the JSON carries `room_id` (v12 create events do not).
     has_room_id: bool,
-    /// The signed event; `event_id` is in it only for room versions 1 and
-    /// 2 (later versions derive it from the hash).
+    /// The event; `event_id` is in it only for room versions 1 and 2
+    /// (later versions derive it from the hash).
     pub json: CanonicalJsonObject,
 }
 
@@ -238,10 +239,10 @@ impl Pdu {
         serde_json::to_string(&self.json).unwrap_or_default()
     }
 
-    /// The signed PDU as sent over federation (with `event_id` only in
-    /// room versions 1 and 2, where the sender chose it).
-    pub fn canonical(&self) -> &CanonicalJsonObject {
-        &self.json
+    /// Whether `server` has signed the event.
+    pub fn is_signed_by(&self, server: &ruma::ServerName) -> bool {
+        matches!(self.json.get("signatures"), Some(CanonicalJsonValue::Object(by_server))
+            if by_server.contains_key(server.as_str()))
     }
 
     pub fn json_field(&self, name: &str) -> Option<&CanonicalJsonValue> {
