@@ -12,7 +12,11 @@ use ruma::{
 };
 use serde_json::{Value as JsonValue, json};
 
-use super::{Rooms, pdu::Pdu, visibility::Visibility};
+use super::{
+    Rooms,
+    pdu::{ClientView, Pdu},
+    visibility::Visibility,
+};
 use crate::{
     error::{Error, Result},
     store::EventRow,
@@ -63,11 +67,11 @@ impl Rooms {
         row: &EventRow,
         viewer: Option<(&UserId, &str)>,
     ) -> Result<JsonValue> {
-        let pdu = Pdu::from_stored(&row.event_id, &row.room_id, &row.pdu)?;
+        let view = ClientView::from_stored(&row.event_id, &row.room_id, &row.pdu)?;
         let mut unsigned = serde_json::Map::new();
         if let (Some((user, device)), Some(sender_device), Some(txn)) =
             (viewer, &row.sender_device, &row.txn_id)
-            && pdu.sender == user
+            && view.sender == user.as_str()
             && sender_device == device
         {
             unsigned.insert("transaction_id".into(), json!(txn));
@@ -75,9 +79,9 @@ impl Rooms {
         if let Some(by) = &row.redacted_by {
             unsigned.insert("redacted_because".into(), json!({"event_id": by}));
         }
-        let age = ruma::MilliSecondsSinceUnixEpoch::now().get() - pdu.origin_server_ts.get();
-        unsigned.insert("age".into(), json!(age));
-        Ok(pdu.to_client_event(Some(JsonValue::Object(unsigned))))
+        let now = u64::from(ruma::MilliSecondsSinceUnixEpoch::now().get());
+        unsigned.insert("age".into(), json!(now.saturating_sub(view.origin_server_ts)));
+        Ok(view.to_json(Some(JsonValue::Object(unsigned))))
     }
 
     /// An event of this room the user may see (M_NOT_FOUND otherwise, so
@@ -372,7 +376,7 @@ impl Rooms {
         let state = latest
             .into_values()
             .map(|(id, pdu)| {
-                Pdu::from_stored(&id, room_id.as_str(), &pdu).map(|p| p.to_client_event(None))
+                ClientView::from_stored(&id, room_id.as_str(), &pdu).map(|v| v.to_json(None))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Context { before, event: self.client_event(&row, None)?, after, state, start, end })

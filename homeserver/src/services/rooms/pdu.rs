@@ -6,6 +6,8 @@ use ruma::{
     OwnedRoomId, OwnedUserId, RoomId, UInt, UserId,
     events::{TimelineEventType, room::member::MembershipState},
 };
+use std::borrow::Cow;
+
 use serde::{
     Deserialize, Deserializer,
     de::{self, SeqAccess, Visitor},
@@ -214,24 +216,18 @@ impl Pdu {
 
     /// The event as clients see it (the client-server "ClientEvent" format).
     pub fn to_client_event(&self, unsigned: Option<JsonValue>) -> JsonValue {
-        let mut event = serde_json::json!({
-            "event_id": self.event_id,
-            "room_id": self.room_id,
-            "sender": self.sender,
-            "origin_server_ts": self.origin_server_ts,
-            "type": self.kind.to_string(),
-            "content": self.content_value(),
-        });
-        if let Some(state_key) = &self.state_key {
-            event["state_key"] = JsonValue::from(state_key.as_str());
+        let kind = self.kind.to_string();
+        ClientView {
+            event_id: self.event_id.as_str(),
+            room_id: self.room_id.as_str(),
+            sender: self.sender.as_str().into(),
+            origin_server_ts: self.origin_server_ts.get().into(),
+            kind: kind.as_str().into(),
+            content: &self.content,
+            state_key: self.state_key.as_deref().map(Into::into),
+            redacts: self.redacts.as_ref().map(|id| id.as_str().into()),
         }
-        if let Some(redacts) = &self.redacts {
-            event["redacts"] = JsonValue::from(redacts.as_str());
-        }
-        if let Some(unsigned) = unsigned.filter(|u| u.as_object().is_some_and(|o| !o.is_empty())) {
-            event["unsigned"] = unsigned;
-        }
-        event
+        .to_json(unsigned)
     }
 
     /// The stored text of the signed event.
@@ -247,6 +243,88 @@ impl Pdu {
 
     pub fn json_field(&self, name: &str) -> Option<&CanonicalJsonValue> {
         self.json.get(name)
+    }
+}
+
+/// What clients see of a stored PDU, read from its text without building
+/// the whole event (hashes, signatures, prev and auth events are skipped):
+/// syncs and history turn many stored events into client events.
+#[derive(Debug)]
+pub struct ClientView<'a> {
+    pub event_id: &'a str,
+    pub room_id: &'a str,
+    pub sender: Cow<'a, str>,
+    pub origin_server_ts: u64,
+    pub kind: Cow<'a, str>,
+    pub content: &'a RawValue,
+    pub state_key: Option<Cow<'a, str>>,
+    pub redacts: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ClientFields<'a> {
+    #[serde(borrow)]
+    sender: Cow<'a, str>,
+    origin_server_ts: u64,
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    content: &'a RawValue,
+    #[serde(borrow)]
+    state_key: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    redacts: Option<Cow<'a, str>>,
+}
+
+impl<'a> ClientView<'a> {
+    /// Reads the stored text of event `event_id` of room `room_id`.
+    pub fn from_stored(event_id: &'a str, room_id: &'a str, text: &'a str) -> Result<Self> {
+        let fields: ClientFields<'a> = serde_json::from_str(text).map_err(Error::internal)?;
+        // Since v11 a redaction names its target in the content; clients
+        // still find it at the top level too.
+        let redacts = match fields.redacts {
+            Some(id) => Some(id),
+            None if fields.kind == "m.room.redaction" => {
+                serde_json::from_str::<RedactsInContent>(fields.content.get())
+                    .ok()
+                    .and_then(|c| c.redacts)
+                    .map(|id| Cow::Owned(id.to_string()))
+            }
+            None => None,
+        };
+        Ok(Self {
+            event_id,
+            room_id,
+            sender: fields.sender,
+            origin_server_ts: fields.origin_server_ts,
+            kind: fields.kind,
+            content: fields.content,
+            state_key: fields.state_key,
+            redacts,
+        })
+    }
+
+    /// The client-server "ClientEvent" JSON; `unsigned` only if not empty.
+    pub fn to_json(&self, unsigned: Option<JsonValue>) -> JsonValue {
+        let content: JsonValue =
+            serde_json::from_str(self.content.get()).unwrap_or(JsonValue::Null);
+        let mut event = serde_json::Map::new();
+        event.insert("event_id".into(), self.event_id.into());
+        event.insert("room_id".into(), self.room_id.into());
+        event.insert("sender".into(), self.sender.as_ref().into());
+        event.insert("origin_server_ts".into(), self.origin_server_ts.into());
+        event.insert("type".into(), self.kind.as_ref().into());
+        event.insert("content".into(), content);
+        if let Some(state_key) = &self.state_key {
+            event.insert("state_key".into(), state_key.as_ref().into());
+        }
+        if let Some(redacts) = &self.redacts {
+            event.insert("redacts".into(), redacts.as_ref().into());
+        }
+        if let Some(unsigned) = unsigned.filter(|u| u.as_object().is_some_and(|o| !o.is_empty())) {
+            event.insert("unsigned".into(), unsigned);
+        }
+        JsonValue::Object(event)
     }
 }
 

@@ -31,7 +31,10 @@ use super::{
     auth::Requester,
     ephemeral::{Presence, Typing, presence::PresenceStatus},
     keys::Keys,
-    rooms::{Rooms, pdu::Pdu},
+    rooms::{
+        Rooms,
+        pdu::{ClientView, Pdu},
+    },
     user_data::UserData,
 };
 use crate::{
@@ -353,13 +356,13 @@ impl SyncService {
         let needs_state =
             |room: &String| since.is_none() || options.full_state || fresh.contains(room);
         let limited_somewhere = timelines.values().any(|rows| rows.len() as i64 > limit);
-        let mut states: BTreeMap<String, Vec<Pdu>> = BTreeMap::new();
+        // (event id, stored text) of each room's state.
+        let mut states: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         if limited_somewhere || joined.iter().any(needs_state) {
             for (room_id, event_id, pdu) in
                 self.store.current_state_for_user_rooms(user.as_str(), "join").await?
             {
-                let pdu = Pdu::from_stored(&event_id, &room_id, &pdu)?;
-                states.entry(room_id).or_default().push(pdu);
+                states.entry(room_id).or_default().push((event_id, pdu));
             }
         }
 
@@ -411,14 +414,15 @@ impl SyncService {
             timeline_rooms.push(in_timeline.len());
             if initial || limited {
                 let mut events = Vec::new();
-                for pdu in states.get(&room_id).into_iter().flatten() {
+                for (event_id, text) in states.get(&room_id).into_iter().flatten() {
+                    let view = ClientView::from_stored(event_id, &room_id, text)?;
                     // Lazy loading sends only the members the timeline needs.
                     let needless_member = options.lazy_members()
-                        && pdu.kind.to_string() == "m.room.member"
-                        && !pdu.state_key.as_ref().is_some_and(|k| senders.contains(k));
-                    let shown = in_timeline.iter().any(|id| id == pdu.event_id.as_str());
+                        && view.kind == "m.room.member"
+                        && !view.state_key.as_ref().is_some_and(|k| senders.iter().any(|s| s == k));
+                    let shown = in_timeline.iter().any(|id| id == event_id);
                     if !shown && !needless_member {
-                        events.push(raw(&sync_event(pdu.to_client_event(None)))?);
+                        events.push(raw(&sync_event(view.to_json(None)))?);
                     }
                 }
                 let mut state = StateEvents::new();
