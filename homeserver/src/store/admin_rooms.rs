@@ -219,6 +219,8 @@ impl Store {
                 .rows_affected();
         }
         tx.commit().await?;
+        // A deleted event may have been where someone had read up to.
+        self.read_positions.changed();
         Ok(removed)
     }
 
@@ -252,6 +254,7 @@ impl Store {
         }
         tx.commit().await?;
         self.memberships.changed();
+        self.read_positions.changed();
         Ok(())
     }
 }

@@ -49,6 +49,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.read_positions.forget([user_id]);
         Ok(position)
     }
 

@@ -139,6 +139,9 @@ impl Store {
         if memberships_changed {
             self.memberships.changed();
         }
+        // A user's own events move their read positions.
+        let senders: HashSet<&str> = events.iter().map(|e| e.sender.as_str()).collect();
+        self.read_positions.forget(senders);
         Ok(streams)
     }
 

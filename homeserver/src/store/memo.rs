@@ -10,13 +10,15 @@ use std::{
     },
 };
 
-/// Remembered answers, all forgotten at once when what they were read from
-/// changes (writes of that kind are rare next to the reads).
+/// Remembered answers, forgotten when what they were read from changes:
+/// all at once ([`changed`](Memo::changed)) or those of a few keys
+/// ([`forget`](Memo::forget)).
 #[derive(Debug)]
 pub(super) struct Memo<K, V> {
     enabled: bool,
+    /// Moves on every write, so that a read a write overtook is not kept.
     generation: AtomicU64,
-    entries: Mutex<HashMap<K, (u64, V)>>,
+    entries: Mutex<HashMap<K, V>>,
 }
 
 impl<K: Eq + Hash, V: Clone> Memo<K, V> {
@@ -37,14 +39,13 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
         // Taken before reading: a write committed during the read bumps it,
         // and the answer is then not kept.
         let generation = self.generation.load(Ordering::Acquire);
-        if let Some((seen, value)) = self.lock().get(&key)
-            && *seen == generation
-        {
+        if let Some(value) = self.lock().get(&key) {
             return Ok(value.clone());
         }
         let value = read().await?;
+        let mut entries = self.lock();
         if self.generation.load(Ordering::Acquire) == generation {
-            self.lock().insert(key, (generation, value.clone()));
+            entries.insert(key, value.clone());
         }
         Ok(value)
     }
@@ -52,12 +53,28 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     /// Forgets every answer; call after the write has committed.
     pub(super) fn changed(&self) {
         if self.enabled {
+            let mut entries = self.lock();
             self.generation.fetch_add(1, Ordering::AcqRel);
-            self.lock().clear();
+            entries.clear();
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (u64, V)>> {
+    /// Forgets the answers for `keys`; call after the write has committed.
+    pub(super) fn forget<'a, Q>(&self, keys: impl IntoIterator<Item = &'a Q>)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized + 'a,
+    {
+        if self.enabled {
+            let mut entries = self.lock();
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            for key in keys {
+                entries.remove(key);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, V>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -96,6 +113,28 @@ mod tests {
             .await;
         assert_eq!(overtaken, Ok(4));
         assert_eq!(memo.get_or_read("bob", read(5)).await, Ok(5));
+    }
+
+    #[tokio::test]
+    async fn forgetting_a_key_keeps_the_others() {
+        let memo = Memo::new(true);
+        let answer = |value: u32| move || async move { Ok::<_, Infallible>(value) };
+        memo.get_or_read("alice".to_owned(), answer(1)).await.ok();
+        memo.get_or_read("bob".to_owned(), answer(2)).await.ok();
+        memo.forget(["alice"]);
+        assert_eq!(memo.get_or_read("alice".to_owned(), answer(3)).await, Ok(3), "read again");
+        assert_eq!(memo.get_or_read("bob".to_owned(), answer(4)).await, Ok(2), "still kept");
+
+        // A read that a write to another key overtook is not kept either:
+        // the memo cannot tell which key the write was about.
+        let overtaken = memo
+            .get_or_read("carol".to_owned(), || async {
+                memo.forget(["bob"]);
+                Ok::<_, Infallible>(5)
+            })
+            .await;
+        assert_eq!(overtaken, Ok(5));
+        assert_eq!(memo.get_or_read("carol".to_owned(), answer(6)).await, Ok(6));
     }
 
     #[tokio::test]

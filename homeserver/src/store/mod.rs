@@ -81,6 +81,9 @@ pub struct Store {
     memberships: Arc<Memo<String, Vec<(String, String)>>>,
     /// Each device's one-time key counts and fallback keys (read by every sync).
     key_summaries: Arc<Memo<(String, String), Vec<device_keys::KeySummaryRow>>>,
+    /// Each user's read position per room (read by every sync); moved only
+    /// by the user's own events and receipts.
+    read_positions: Arc<Memo<String, Vec<(String, i64)>>>,
 }
 
 impl Store {
@@ -135,6 +138,7 @@ impl Store {
             members_moved: Arc::default(),
             memberships: Arc::new(Memo::new(sqlite)),
             key_summaries: Arc::new(Memo::new(sqlite)),
+            read_positions: Arc::new(Memo::new(sqlite)),
         };
         // Anything stored before this start counts as possibly moved.
         store.members_moved.store(store.max_event_stream().await?, Ordering::Release);

@@ -8,6 +8,12 @@ impl Store {
     /// Per room, how far a user has read: the later of their read receipt
     /// and their own latest event.
     pub async fn read_positions(&self, user_id: &str) -> Result<Vec<(String, i64)>> {
+        self.read_positions
+            .get_or_read(user_id.to_owned(), || self.read_positions_now(user_id))
+            .await
+    }
+
+    async fn read_positions_now(&self, user_id: &str) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(
             "SELECT room_id, MAX(stream) FROM ( \
                SELECT r.room_id AS room_id, e.stream AS stream FROM receipts r \

@@ -336,5 +336,12 @@ mod unread {
         let counts = &synced["rooms"]["join"][&room]["unread_notifications"];
         assert_eq!(counts["notification_count"], 1, "only what followed the receipt: {synced}");
         assert_eq!(counts["highlight_count"], 0);
+
+        // Her own message marks everything before it as read.
+        let since = synced["next_batch"].as_str().expect("token").to_owned();
+        s.send_text(&alice.token, &room, "caught up").await;
+        let synced = s.sync(&alice.token, Some(&since), 0).await;
+        let counts = &synced["rooms"]["join"][&room]["unread_notifications"];
+        assert_eq!(counts["notification_count"], 0, "{synced}");
     }
 }
