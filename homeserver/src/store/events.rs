@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{Any, Transaction, pool::PoolConnection};
 
-use super::Store;
+use super::{Backend, Store};
 use crate::error::{Error, Result};
 
 /// Full snapshots are written after this many deltas, bounding lookups.
@@ -204,14 +204,46 @@ impl Store {
         up_to: i64,
         limit: i64,
     ) -> Result<Vec<EventRow>> {
-        let sql = "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, \
-                   redacted_by FROM ( \
-                     SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.room_id ORDER BY e.stream DESC) AS rn \
-                     FROM events e \
-                     WHERE e.stream > $2 AND e.stream <= $3 AND e.room_id IN ( \
-                       SELECT room_id FROM current_state \
-                       WHERE event_type = 'm.room.member' AND state_key = $1 AND membership = $4) \
-                   ) ranked WHERE rn <= $5 ORDER BY stream ASC";
+        // Since a recent token, few events are in range: rank them all. From
+        // the start (initial sync), ranking would read every room's whole
+        // history, so each room's newest events are found on its
+        // (room, stream) index instead: `limit` index entries per room.
+        let sql = match (since > 0, self.backend) {
+            (true, _) => {
+                "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, \
+                 redacted_by FROM ( \
+                   SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.room_id ORDER BY e.stream DESC) AS rn \
+                   FROM events e \
+                   WHERE e.stream > $2 AND e.stream <= $3 AND e.room_id IN ( \
+                     SELECT room_id FROM current_state \
+                     WHERE event_type = 'm.room.member' AND state_key = $1 AND membership = $4) \
+                 ) ranked WHERE rn <= $5 ORDER BY stream ASC"
+            }
+            // SQLite has no LATERAL: each room's cutoff is a scalar subquery.
+            (false, Backend::Sqlite) => {
+                "SELECT e.stream, e.event_id, e.room_id, e.pdu, e.state_group, e.sender_device, \
+                 e.txn_id, e.redacted_by FROM ( \
+                   SELECT c.room_id AS room_id, COALESCE(( \
+                     SELECT x.stream FROM events x \
+                     WHERE x.room_id = c.room_id AND x.stream > $2 AND x.stream <= $3 \
+                     ORDER BY x.stream DESC LIMIT 1 OFFSET $5 - 1), $2 + 1) AS cutoff \
+                   FROM current_state c \
+                   WHERE c.event_type = 'm.room.member' AND c.state_key = $1 AND c.membership = $4 \
+                 ) r JOIN events e ON e.room_id = r.room_id \
+                 WHERE e.stream >= r.cutoff AND e.stream <= $3 \
+                 ORDER BY e.stream ASC"
+            }
+            // PostgreSQL would run that subquery per joined row: LATERAL it is.
+            (false, Backend::Postgres) => {
+                "SELECT e.stream, e.event_id, e.room_id, e.pdu, e.state_group, e.sender_device, \
+                 e.txn_id, e.redacted_by FROM current_state c CROSS JOIN LATERAL ( \
+                   SELECT * FROM events x \
+                   WHERE x.room_id = c.room_id AND x.stream > $2 AND x.stream <= $3 \
+                   ORDER BY x.stream DESC LIMIT $5) e \
+                 WHERE c.event_type = 'm.room.member' AND c.state_key = $1 AND c.membership = $4 \
+                 ORDER BY e.stream ASC"
+            }
+        };
         Ok(sqlx::query_as(sql)
             .bind(user_id)
             .bind(since)

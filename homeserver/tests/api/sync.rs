@@ -98,6 +98,31 @@ async fn timeline_is_limited_with_prev_batch(backend: Backend) {
         .await
         .ok();
     assert_eq!(TestServer::bodies(&page["chunk"]), vec!["n9", "n8", "n7"]);
+
+    // An initial sync limits each room on its own to its newest five: the
+    // busy room's messages, the quiet room's message after its state.
+    let quiet = s.create_room(&alice.token, json!({})).await;
+    s.send_text(&alice.token, &quiet, "q0").await;
+    s.send_text(&alice.token, &room, "n15").await;
+    let path = format!("/_matrix/client/v3/sync?filter={}", urlencode(filter));
+    let synced = s.get(&path, Some(&alice.token)).await.ok();
+    let timeline = &synced["rooms"]["join"][&room]["timeline"];
+    assert_eq!(timeline["limited"], json!(true));
+    assert_eq!(TestServer::bodies(&timeline["events"]), vec!["n11", "n12", "n13", "n14", "n15"]);
+    let quiet_timeline = &synced["rooms"]["join"][&quiet]["timeline"];
+    let quiet_events = quiet_timeline["events"].as_array().expect("events");
+    assert_eq!(quiet_events.len(), 5, "{quiet_timeline}");
+    assert_eq!(quiet_events[4]["content"]["body"], "q0", "{quiet_timeline}");
+    assert_eq!(TestServer::bodies(&quiet_timeline["events"]), vec!["q0"]);
+    let prev = timeline["prev_batch"].as_str().expect("prev_batch");
+    let page = s
+        .get(
+            &format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=2&from={prev}"),
+            Some(&alice.token),
+        )
+        .await
+        .ok();
+    assert_eq!(TestServer::bodies(&page["chunk"]), vec!["n10", "n9"]);
 }
 
 fn urlencode(text: &str) -> String {
