@@ -19,6 +19,9 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub use crate::{config::Config, error::Error};
 use crate::{error::Result, services::Services, store::Store};
 
+/// A bound federation port and the TLS it speaks.
+type FederationListener = (TcpListener, tokio_rustls::TlsAcceptor);
+
 /// A configured server, ready to serve.
 pub struct Server {
     services: Services,
@@ -48,17 +51,31 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let store = self.services.store.clone();
-        let config = self.services.config.clone();
-        let limits = config.limits.clone();
-        let federation = match config.federation.bind {
-            Some(bind) if config.federation.enabled => {
-                let acceptor = connections::tls_acceptor(&config.federation)
+        let federation = self.bind_federation().await?;
+        self.serve_bound(listener, federation, shutdown).await
+    }
+
+    /// The federation listener, if federation has one of its own.
+    async fn bind_federation(&self) -> std::io::Result<Option<FederationListener>> {
+        let config = &self.services.config.federation;
+        match config.bind {
+            Some(bind) if config.enabled => {
+                let acceptor = connections::tls_acceptor(config)
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
-                Some((TcpListener::bind(bind).await?, acceptor))
+                Ok(Some((TcpListener::bind(bind).await?, acceptor)))
             }
-            _ => None,
-        };
+            _ => Ok(None),
+        }
+    }
+
+    async fn serve_bound(
+        self,
+        listener: TcpListener,
+        federation: Option<FederationListener>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let store = self.services.store.clone();
+        let limits = self.services.config.limits.clone();
         let app = api::router(self.services);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let federation_task = federation.map(|(listener, acceptor)| {
@@ -89,8 +106,13 @@ impl Server {
             .await
             .map_err(|e| Error::internal(format!("cannot listen: {e}")))?;
         let addr = listener.local_addr().map_err(Error::internal)?;
+        // Bound before returning: a caller may talk to either port at once.
+        let federation = self
+            .bind_federation()
+            .await
+            .map_err(|e| Error::internal(format!("cannot listen for federation: {e}")))?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(self.serve(listener, async {
+        let task = tokio::spawn(self.serve_bound(listener, federation, async {
             let _ = stopped.await;
         }));
         Ok(RunningServer { addr, stop, task })

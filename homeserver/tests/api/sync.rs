@@ -1,6 +1,6 @@
 //! /sync: initial, incremental, long-polling, invites, leaves, restarts.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{
     backend_tests,
@@ -89,15 +89,13 @@ async fn timeline_is_limited_with_prev_batch(backend: Backend) {
     assert_eq!(timeline["limited"], json!(true));
     assert_eq!(TestServer::bodies(&timeline["events"]), vec!["n10", "n11", "n12", "n13", "n14"]);
     // prev_batch continues backwards from the gap.
-    let prev = timeline["prev_batch"].as_str().expect("prev_batch");
-    let page = s
-        .get(
-            &format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=3&from={prev}"),
-            Some(&alice.token),
-        )
-        .await
-        .ok();
-    assert_eq!(TestServer::bodies(&page["chunk"]), vec!["n9", "n8", "n7"]);
+    let back = async |timeline: &Value, limit: u32| {
+        let prev = timeline["prev_batch"].as_str().expect("prev_batch");
+        let path =
+            format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit={limit}&from={prev}");
+        TestServer::bodies(&s.get(&path, Some(&alice.token)).await.ok()["chunk"])
+    };
+    assert_eq!(back(timeline, 3).await, vec!["n9", "n8", "n7"]);
 
     // An initial sync limits each room on its own to its newest five: the
     // busy room's messages, the quiet room's message after its state.
@@ -114,15 +112,7 @@ async fn timeline_is_limited_with_prev_batch(backend: Backend) {
     assert_eq!(quiet_events.len(), 5, "{quiet_timeline}");
     assert_eq!(quiet_events[4]["content"]["body"], "q0", "{quiet_timeline}");
     assert_eq!(TestServer::bodies(&quiet_timeline["events"]), vec!["q0"]);
-    let prev = timeline["prev_batch"].as_str().expect("prev_batch");
-    let page = s
-        .get(
-            &format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=2&from={prev}"),
-            Some(&alice.token),
-        )
-        .await
-        .ok();
-    assert_eq!(TestServer::bodies(&page["chunk"]), vec!["n10", "n9"]);
+    assert_eq!(back(timeline, 2).await, vec!["n10", "n9"]);
 }
 
 fn urlencode(text: &str) -> String {
