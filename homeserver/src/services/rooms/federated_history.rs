@@ -51,10 +51,9 @@ impl Rooms {
             .any_event(event_id.as_str())
             .await?
             .ok_or_else(|| Error::not_found("unknown event"))?;
-        let pdu = Arc::new(Pdu::from_stored(event_id.as_str(), &room_id, &text)?);
+        let pdu = Pdu::from_stored(event_id.as_str(), &room_id, &text)?;
         self.ensure_server_in_room(&pdu.room_id, server).await?;
-        let mut sent = self.outgoing_all(&pdu.room_id, [&pdu]).await?;
-        sent.pop().ok_or_else(|| Error::internal("no event"))
+        self.outgoing(&self.rules_of(&pdu.room_id).await?, &pdu)
     }
 
     /// The state before an event, and the auth chain of that state
