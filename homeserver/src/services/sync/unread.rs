@@ -1,0 +1,146 @@
+//! Unread notification counts of a sync: the events after the user's read
+//! position, judged by their push rules, counted from the sync's own
+//! timeline when it holds them all and from the store otherwise.
+
+use std::collections::HashMap;
+
+use ruma::{
+    OwnedRoomId, OwnedUserId, RoomId, UInt, UserId,
+    api::client::sync::sync_events::v3::Rooms as SyncRooms,
+    events::{StateEventType, room::member::MembershipState},
+    push::PushConditionRoomCtx,
+    serde::Raw,
+};
+
+use super::{SyncService, raw};
+use crate::error::Result;
+
+/// Unread events counted per room; clients show "99+" well before this.
+const MAX_COUNTED_UNREAD: i64 = 100;
+
+/// Unread counts of one user in one room, as of stream position `through`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct UnreadMemo {
+    read_pos: i64,
+    through: i64,
+    notify: u64,
+    highlight: u64,
+}
+
+pub(super) type UnreadMemos = std::sync::Mutex<HashMap<(OwnedUserId, OwnedRoomId), UnreadMemo>>;
+
+/// What a sync's timeline of one room holds, so that unread counting can
+/// reuse it instead of reading and parsing the same events again.
+#[derive(Debug, Default)]
+pub(super) struct Seen {
+    /// Stream position of the newest event in the timeline.
+    pub(super) latest: Option<i64>,
+    /// Set when the timeline holds every event after this position (not
+    /// limited, nothing filtered out).
+    pub(super) complete_after: Option<i64>,
+    /// Per timeline event: its stream position and whether it can notify
+    /// (from someone else, not state, not redacted).
+    pub(super) events: Vec<(i64, bool)>,
+}
+
+impl Seen {
+    /// The timeline's events, when they include every event after `after`.
+    fn covering(&self, after: i64) -> Option<&[(i64, bool)]> {
+        self.complete_after.filter(|from| *from <= after).map(|_| self.events.as_slice())
+    }
+}
+
+impl SyncService {
+    /// Notification and highlight counts (by the user's push rules) of the
+    /// events after their read marker, for each joined room in the response.
+    /// Counts are remembered per user and room, so that a sync evaluates
+    /// only the events that arrived since the last one.
+    pub(super) async fn unread_counts(
+        &self,
+        user: &UserId,
+        now: i64,
+        seen: &HashMap<OwnedRoomId, Seen>,
+        rooms: &mut SyncRooms,
+    ) -> Result<()> {
+        if rooms.join.is_empty() {
+            return Ok(());
+        }
+        let rules = self.user_data.push_rules(user).await?;
+        let read: HashMap<String, i64> =
+            self.store.read_positions(user.as_str()).await?.into_iter().collect();
+        for (room_id, joined) in rooms.join.iter_mut() {
+            let read_pos = read.get(room_id.as_str()).copied().unwrap_or(0);
+            // Read up to the room's newest event: nothing to count.
+            if seen
+                .get(room_id)
+                .and_then(|seen| seen.latest)
+                .is_some_and(|newest| newest <= read_pos)
+            {
+                joined.unread_notifications.notification_count = Some(UInt::MIN);
+                joined.unread_notifications.highlight_count = Some(UInt::MIN);
+                continue;
+            }
+            let key = (user.to_owned(), room_id.clone());
+            let memo = self.unread.lock().unwrap_or_else(|e| e.into_inner()).get(&key).copied();
+            let mut counts = match memo {
+                Some(memo) if memo.read_pos == read_pos && memo.through <= now => memo,
+                _ => UnreadMemo { read_pos, through: read_pos, notify: 0, highlight: 0 },
+            };
+            let events = match seen.get(room_id).and_then(|seen| seen.covering(counts.through)) {
+                Some(events) => joined
+                    .timeline
+                    .events
+                    .iter()
+                    .zip(events)
+                    .filter(|(_, (stream, countable))| *countable && *stream > counts.through)
+                    .map(|(event, _)| event.clone())
+                    .collect(),
+                None => self.unread_events(user, room_id, counts.through, now).await?,
+            };
+            if !events.is_empty() {
+                let context = self
+                    .rooms
+                    .with_head(room_id, |head| {
+                        let members = head.members_with(&[MembershipState::Join]).len() as u64;
+                        let name = head
+                            .get(&StateEventType::RoomMember, user.as_str())
+                            .and_then(|member| member.content_str("displayname"))
+                            .unwrap_or_else(|| user.localpart().to_owned());
+                        PushConditionRoomCtx::new(
+                            room_id.clone(),
+                            UInt::try_from(members).unwrap_or_default(),
+                            user.to_owned(),
+                            name,
+                        )
+                    })
+                    .await?;
+                for event in &events {
+                    let actions = rules.get_actions(event, &context).await;
+                    counts.notify += u64::from(actions.iter().any(|a| a.should_notify()));
+                    counts.highlight += u64::from(actions.iter().any(|a| a.is_highlight()));
+                }
+            }
+            counts.through = now.max(counts.through);
+            self.unread.lock().unwrap_or_else(|e| e.into_inner()).insert(key, counts);
+            joined.unread_notifications.notification_count = UInt::try_from(counts.notify).ok();
+            joined.unread_notifications.highlight_count = UInt::try_from(counts.highlight).ok();
+        }
+        Ok(())
+    }
+
+    /// Events of a room after `after` that could notify the user, read
+    /// from the store (when the sync's timeline does not hold them all).
+    async fn unread_events(
+        &self,
+        user: &UserId,
+        room_id: &RoomId,
+        after: i64,
+        now: i64,
+    ) -> Result<Vec<Raw<ruma::events::AnySyncTimelineEvent>>> {
+        let rows = self
+            .store
+            .unread_in_room(user.as_str(), room_id.as_str(), after, now, MAX_COUNTED_UNREAD)
+            .await?;
+        rows.iter().map(|row| raw(&self.rooms.client_event(row, None)?)).collect()
+    }
+}
