@@ -138,7 +138,7 @@ pub fn sign_event(
     key: &ServerKey,
 ) -> Result<Pdu> {
     let mut pdu = hash_event(event, room_id, rules, server_name, key)?;
-    add_signature(&mut pdu, &rules.redaction, server_name, key)?;
+    add_signature(&mut pdu.json, &rules.redaction, server_name, key)?;
     Ok(pdu)
 }
 
@@ -195,12 +195,12 @@ fn signature_size(server_name: &ServerName, key: &ServerKey) -> usize {
 /// Signs an event in our server's name (over its redacted form, so the
 /// signature holds for the redacted event too).
 pub fn add_signature(
-    pdu: &mut Pdu,
+    event: &mut CanonicalJsonObject,
     rules: &RedactionRules,
     server_name: &ServerName,
     key: &ServerKey,
 ) -> Result<()> {
-    ruma::signatures::sign_event(server_name.as_str(), &*key.key_pair, &mut pdu.json, rules)
+    ruma::signatures::sign_event(server_name.as_str(), &*key.key_pair, event, rules)
         .map_err(Error::internal)
 }
 

@@ -202,7 +202,7 @@ impl Rooms {
         let members = head.members_with(&[MembershipState::Join]);
         let destinations = self.destinations(&members, &pdu, None);
         if !destinations.is_empty() {
-            add_signature(&mut pdu, &head.rules.redaction, server_name, &self.inner.key)?;
+            add_signature(&mut pdu.json, &head.rules.redaction, server_name, &self.inner.key)?;
         }
         let pdu = Arc::new(pdu);
         head.apply(&pdu);

@@ -20,9 +20,9 @@ impl Rooms {
     pub(super) fn outgoing(&self, rules: &RoomVersionRules, pdu: &Pdu) -> Result<Box<RawValue>> {
         let own = &self.inner.config.server.server_name;
         let text = if pdu.sender.server_name() == own && !pdu.is_signed_by(own) {
-            let mut signed = pdu.clone();
+            let mut signed = pdu.json.clone();
             add_signature(&mut signed, &rules.redaction, own, &self.inner.key)?;
-            signed.to_stored()
+            serde_json::to_string(&signed).map_err(Error::internal)?
         } else {
             pdu.to_stored()
         };
