@@ -9,7 +9,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bytes::Bytes;
+use hyper::Method;
 use serde_json::{Value, json};
+
+use crate::raw::{Connection, Sent, SyncBody};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -65,6 +69,32 @@ impl Client {
         Ok(sent["event_id"].as_str().ok_or("no event id")?.to_owned())
     }
 
+    /// A bare connection for the measured loops, authenticated as this user.
+    pub async fn connection(&self) -> Result<Connection, Error> {
+        let url = self.base.trim_end_matches("/_matrix/client/v3");
+        Connection::open(url, &self.token).await
+    }
+
+    /// Sends `count` text messages one after another on one bare connection,
+    /// handing each event id to `sent` as soon as its send is answered.
+    pub async fn send_texts(
+        &self,
+        room: &str,
+        count: usize,
+        mut sent: impl FnMut(String),
+    ) -> Result<(), Error> {
+        let mut connection = self.connection().await?;
+        let prefix = format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/");
+        for n in 0..count {
+            let txn = TXN.fetch_add(1, Ordering::Relaxed);
+            let body = format!(r#"{{"msgtype":"m.text","body":"message {n}"}}"#);
+            let answer =
+                connection.call(Method::PUT, &format!("{prefix}b{txn}"), body.into()).await?;
+            sent(serde_json::from_slice::<Sent>(&answer)?.event_id);
+        }
+        Ok(())
+    }
+
     pub async fn sync(&self, since: Option<&str>, timeout_ms: u64) -> Result<Value, Error> {
         let mut url = format!("{}/sync?timeout={timeout_ms}", self.base);
         if let Some(since) = since {
@@ -87,18 +117,19 @@ impl Client {
         let mut seen: HashMap<String, Instant> = HashMap::new();
         let deadline = Instant::now() + Duration::from_secs(600);
         let filter = "%7B%22room%22%3A%7B%22timeline%22%3A%7B%22limit%22%3A100%7D%7D%7D";
+        let mut connection = self.connection().await?;
         while seen.len() < expected && Instant::now() < deadline {
-            let url = format!("{}/sync?timeout=2000&filter={filter}&since={since}", self.base);
-            let body = self.call(self.http.get(url)).await?;
+            let path =
+                format!("/_matrix/client/v3/sync?timeout=2000&filter={filter}&since={since}");
+            let body = connection.call(Method::GET, &path, Bytes::new()).await?;
             let before = seen.len();
             let arrived = Instant::now();
-            since = body["next_batch"].as_str().ok_or("no next_batch")?.to_owned();
-            for (_, room) in body["rooms"]["join"].as_object().into_iter().flatten() {
-                for event in room["timeline"]["events"].as_array().into_iter().flatten() {
-                    if event["type"] == "m.room.message"
-                        && let Some(id) = event["event_id"].as_str()
-                    {
-                        seen.insert(id.to_owned(), arrived);
+            let body: SyncBody = serde_json::from_slice(&body)?;
+            since = body.next_batch;
+            for room in body.rooms.join.into_values() {
+                for event in room.timeline.events {
+                    if event.kind == "m.room.message" {
+                        seen.insert(event.event_id, arrived);
                     }
                 }
             }

@@ -88,12 +88,7 @@ impl ServerProcess {
 
     /// User + system CPU time the server has used so far.
     pub fn cpu_time(&self) -> Result<Duration, crate::client::Error> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
-        // Fields after the command name, which is in parentheses.
-        let rest = stat.rsplit_once(')').ok_or("bad stat")?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-        Ok(Duration::from_millis(ticks * 10))
+        cpu_time(self.pid)
     }
 
     pub fn stop(self) {
@@ -102,4 +97,14 @@ impl ServerProcess {
             let _ = child.wait();
         }
     }
+}
+
+/// User + system CPU time process `pid` has used so far.
+pub fn cpu_time(pid: u32) -> Result<Duration, crate::client::Error> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').ok_or("bad stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    Ok(Duration::from_millis(ticks * 10))
 }
