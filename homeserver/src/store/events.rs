@@ -130,6 +130,7 @@ impl Store {
             }
         }
         tx.commit().await?;
+        self.batch_committed();
         let mut memberships_changed = false;
         for (event, stream) in events.iter().zip(&streams) {
             if event.membership.is_some() {

@@ -6,6 +6,7 @@
 mod account_data;
 mod admin_rooms;
 mod backup;
+mod checkpoint;
 mod device_keys;
 mod ephemeral;
 mod events;
@@ -84,6 +85,8 @@ pub struct Store {
     /// Each user's read position per room (read by every sync); moved only
     /// by the user's own events and receipts.
     read_positions: Arc<Memo<String, Vec<(String, i64)>>>,
+    /// SQLite checkpoints, started by the writer's commits.
+    checkpoints: Arc<checkpoint::Checkpoints>,
 }
 
 impl Store {
@@ -139,6 +142,7 @@ impl Store {
             memberships: Arc::new(Memo::new(sqlite)),
             key_summaries: Arc::new(Memo::new(sqlite)),
             read_positions: Arc::new(Memo::new(sqlite)),
+            checkpoints: Arc::default(),
         };
         // Anything stored before this start counts as possibly moved.
         store.members_moved.store(store.max_event_stream().await?, Ordering::Release);
@@ -175,7 +179,9 @@ impl Store {
     /// writer): with SQLite its page cache then stays warm, where a pooled
     /// connection re-reads every page after another connection wrote.
     pub async fn dedicated(&self) -> Result<PoolConnection<Any>> {
-        Ok(self.pool.acquire().await?)
+        let mut conn = self.pool.acquire().await?;
+        self.prepare_writer(&mut conn).await?;
+        Ok(conn)
     }
 
     /// Resolves once [`Store::close`] was called: holders of a dedicated

@@ -93,6 +93,11 @@ impl TestServer {
         self.server.url()
     }
 
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &Config {
+        self.server.config()
+    }
+
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }
