@@ -5,10 +5,7 @@
 //! only as a backstop, and every few batches a pooled connection runs a
 //! passive checkpoint on another thread while the writer goes on.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, AtomicU64, Ordering},
-};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use sqlx::{Any, Executor, pool::PoolConnection};
 
@@ -25,7 +22,7 @@ const BACKSTOP_PAGES: u32 = 10_000;
 #[derive(Debug, Default)]
 pub(super) struct Checkpoints {
     batches: AtomicU64,
-    running: Arc<AtomicBool>,
+    running: AtomicBool,
 }
 
 impl Store {
@@ -49,13 +46,12 @@ impl Store {
         {
             return;
         }
-        let pool = self.pool.clone();
-        let running = checkpoints.running.clone();
+        let (pool, checkpoints) = (self.pool.clone(), checkpoints.clone());
         tokio::spawn(async move {
             if let Err(error) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
                 tracing::warn!(%error, "WAL checkpoint failed");
             }
-            running.store(false, Ordering::Release);
+            checkpoints.running.store(false, Ordering::Release);
         });
     }
 }
