@@ -21,6 +21,9 @@ use crate::{
 /// Most events committed in one transaction.
 const MAX_BATCH: usize = 512;
 
+/// Most times the writer lets other tasks run while its queue grows.
+const MAX_YIELDS: usize = 8;
+
 struct Persist {
     event: NewEvent,
     /// Users whose syncs should wake once the event is durable.
@@ -78,18 +81,27 @@ async fn run(
             }
         };
         let Some(first) = first else { break };
-        // Let the sends already under way on this thread queue up too: a
-        // bigger batch shares one commit (no timer, so no added latency
-        // when nothing else is running).
-        tokio::task::yield_now().await;
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        // Let the sends already under way on this thread queue up too, as
+        // long as more keep arriving: a bigger batch shares one commit. No
+        // timer, so nothing waits when nothing else is running.
+        for _ in 0..MAX_YIELDS {
+            let queued = rx.len();
+            tokio::task::yield_now().await;
+            if rx.len() == queued {
+                break;
+            }
+        }
+        let mut events = vec![first.event];
+        let mut waiting = vec![(first.wake, first.reply)];
+        while events.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(next) => batch.push(next),
+                Ok(next) => {
+                    events.push(next.event);
+                    waiting.push((next.wake, next.reply));
+                }
                 Err(_) => break,
             }
         }
-        let events: Vec<NewEvent> = batch.iter().map(|p| p.event.clone()).collect();
         match persist(&store, &mut conn, &events, &mut groups).await {
             Ok(streams) => {
                 metrics::counter!("lattice_events_persisted_total").increment(streams.len() as u64);
@@ -97,35 +109,30 @@ async fn run(
                 let (size, idle) = store.pool_use();
                 metrics::gauge!("lattice_db_connections", "state" => "open").set(size as f64);
                 metrics::gauge!("lattice_db_connections", "state" => "idle").set(idle as f64);
-                let wake: BTreeSet<&OwnedUserId> = batch.iter().flat_map(|p| &p.wake).collect();
+                let wake: BTreeSet<&OwnedUserId> =
+                    waiting.iter().flat_map(|(wake, _)| wake).collect();
                 let top = streams.iter().copied().max().unwrap_or_default();
                 notifier.advance(Stream::Events, top, wake.into_iter().map(|u| &**u));
-                outbox.wake(
-                    batch.iter().flat_map(|p| p.event.destinations.iter().map(String::as_str)),
-                );
-                for (request, stream) in batch.into_iter().zip(streams) {
-                    let _ = request.reply.send(Ok(stream));
+                outbox.wake(events.iter().flat_map(|e| e.destinations.iter().map(String::as_str)));
+                for ((_, reply), stream) in waiting.into_iter().zip(streams) {
+                    let _ = reply.send(Ok(stream));
                 }
             }
             Err(error) => {
                 // One bad event must not sink the others: retry them alone.
-                tracing::warn!(%error, size = batch.len(), "batch failed; persisting one by one");
+                tracing::warn!(%error, size = events.len(), "batch failed; persisting one by one");
                 groups.clear();
-                for request in batch {
-                    let event = std::slice::from_ref(&request.event);
-                    let result = persist(&store, &mut conn, event, &mut groups).await;
+                for (event, (wake, reply)) in events.iter().zip(waiting) {
+                    let result =
+                        persist(&store, &mut conn, std::slice::from_ref(event), &mut groups).await;
                     match &result {
                         Ok(streams) => {
-                            notifier.advance(
-                                Stream::Events,
-                                streams[0],
-                                request.wake.iter().map(|u| &**u),
-                            );
-                            outbox.wake(request.event.destinations.iter().map(String::as_str));
+                            notifier.advance(Stream::Events, streams[0], wake.iter().map(|u| &**u));
+                            outbox.wake(event.destinations.iter().map(String::as_str));
                         }
                         Err(_) => groups.clear(),
                     }
-                    let _ = request.reply.send(result.map(|s| s[0]));
+                    let _ = reply.send(result.map(|s| s[0]));
                 }
             }
         }
