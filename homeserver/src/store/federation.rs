@@ -173,7 +173,7 @@ impl Store {
         state: &[StateEntry],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let group = super::events::insert_snapshot(&mut tx, room_id, state).await?;
+        let group = super::event_writes::insert_snapshot(&mut tx, room_id, state).await?;
         let lowest: Option<i64> =
             sqlx::query_scalar("SELECT MIN(stream) FROM events").fetch_one(&mut *tx).await?;
         let mut stream = lowest.unwrap_or(0).min(0);

@@ -9,6 +9,7 @@ mod backup;
 mod checkpoint;
 mod device_keys;
 mod ephemeral;
+mod event_writes;
 mod events;
 mod federation;
 mod keys;
@@ -49,7 +50,8 @@ pub use self::{
     backup::BackupKeyRow,
     device_keys::OneTimeKeyRow,
     ephemeral::{PresenceRow, ReceiptRow},
-    events::{EventRow, NewEvent, ResolvedState, StateEntry, StateGroupCache},
+    event_writes::{NewEvent, ResolvedState, StateEntry, StateGroupCache},
+    events::EventRow,
     federation::BackfilledEvent,
     media::MediaRow,
     registration_tokens::TokenRow,
