@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{Any, Transaction, pool::PoolConnection};
+use sqlx::{Any, Transaction, any::AnyArguments, pool::PoolConnection};
 
 use super::{Backend, Store};
 use crate::error::{Error, Result};
@@ -46,7 +46,7 @@ pub struct NewEvent {
 impl NewEvent {
     /// A message-like event: a row in `events` and nothing else to change
     /// (no state, no redaction, no new room).
-    fn is_plain(&self) -> bool {
+    pub(super) fn is_plain(&self) -> bool {
         !self.is_new_room
             && self.resolved_state.is_none()
             && self.state_key.is_none()
@@ -55,7 +55,7 @@ impl NewEvent {
 }
 
 /// Most event rows one INSERT writes (few statement shapes to prepare).
-const ROWS_PER_INSERT: usize = 32;
+pub(super) const ROWS_PER_INSERT: usize = 32;
 
 /// One piece of state: (type, state_key, event_id, membership).
 pub type StateEntry = (String, String, String, Option<String>);
@@ -81,6 +81,9 @@ impl Store {
         events: &[NewEvent],
         groups: &mut StateGroupCache,
     ) -> Result<Vec<i64>> {
+        if let Some(done) = self.persist_in_one_round_trip(conn, events, groups).await {
+            return done;
+        }
         let rooms: HashSet<&str> = events.iter().map(|e| e.room_id.as_str()).collect();
         // Messages leave a room's state group as it was: only a changed
         // group is written back.
@@ -117,9 +120,16 @@ impl Store {
             }
         }
         tx.commit().await?;
+        self.events_committed(events, &streams);
+        Ok(streams)
+    }
+
+    /// What a committed batch changes beyond the database: checkpoints and
+    /// the memos of memberships and read positions.
+    pub(super) fn events_committed(&self, events: &[NewEvent], streams: &[i64]) {
         self.batch_committed();
         let mut memberships_changed = false;
-        for (event, stream) in events.iter().zip(&streams) {
+        for (event, stream) in events.iter().zip(streams) {
             if event.membership.is_some() {
                 self.members_moved_to(*stream);
             }
@@ -132,7 +142,6 @@ impl Store {
         // A user's own events move their read positions.
         let senders: HashSet<&str> = events.iter().map(|e| e.sender.as_str()).collect();
         self.read_positions.forget(senders);
-        Ok(streams)
     }
 }
 
@@ -256,23 +265,57 @@ async fn persist_plain(
 }
 
 /// Inserts event rows (each with its state group) in one statement and
-/// returns their stream positions, in the order given (rows are numbered
-/// in the order of the VALUES list).
+/// returns their stream positions, in the order given.
 async fn insert_event_rows(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     rows: &[(&NewEvent, i64)],
 ) -> Result<Vec<i64>> {
-    const COLUMNS: usize = 14;
-    let mut sql = String::from(
-        "INSERT INTO events (event_id, room_id, sender, event_type, state_key, depth, \
-         origin_server_ts, pdu, state_group, sender_device, txn_id, relates_to, rel_type, \
-         search_text) VALUES ",
-    );
-    sql.push_str(&values_list(backend, rows.len(), COLUMNS));
-    sql.push_str(" RETURNING event_id, stream");
+    let sql = insert_events_sql(backend, rows.len());
     // Only placeholders are generated; every value is bound.
-    let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql.as_str()));
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+    let returned = bind_event_rows(query, rows).fetch_all(&mut **tx).await?;
+    streams_in_order(rows.iter().map(|(e, _)| *e), returned)
+}
+
+/// An INSERT of event rows returning (event_id, stream).
+pub(super) type EventInsert<'q> = sqlx::query::QueryAs<'q, Any, (String, i64), AnyArguments>;
+
+/// The INSERT of `rows` event rows, returning each one's event id and
+/// stream position (and, on SQLite, their full-text indexing).
+pub(super) fn insert_events_sql(backend: Backend, rows: usize) -> String {
+    const COLUMNS: usize = 14;
+    // SQLite: OR FAIL, so that SQLite keeps no statement journal (a copy of
+    // every page the INSERT touches) to undo a failed statement alone: a
+    // failure rolls the whole batch back anyway.
+    let verb = match backend {
+        Backend::Sqlite => "INSERT OR FAIL",
+        Backend::Postgres => "INSERT",
+    };
+    let mut sql = format!(
+        "{verb} INTO events (event_id, room_id, sender, event_type, state_key, depth, \
+         origin_server_ts, pdu, state_group, sender_device, txn_id, relates_to, rel_type, \
+         search_text) VALUES "
+    );
+    sql.push_str(&values_list(backend, rows, COLUMNS));
+    sql.push_str(" RETURNING event_id, stream");
+    if backend == Backend::Sqlite {
+        // Indexed for search in the same round trip. The rows just inserted
+        // are the last `rows` stream positions: one writer, and
+        // AUTOINCREMENT numbers a statement's rows one after the other.
+        sql.push_str(&format!(
+            "; INSERT INTO event_search (rowid, body) SELECT stream, search_text FROM events \
+             WHERE stream > last_insert_rowid() - {rows} AND search_text IS NOT NULL"
+        ));
+    }
+    sql
+}
+
+/// Binds the values of [`insert_events_sql`]'s rows, in order.
+pub(super) fn bind_event_rows<'q>(
+    mut query: EventInsert<'q>,
+    rows: &'q [(&'q NewEvent, i64)],
+) -> EventInsert<'q> {
     for (e, group) in rows {
         let (device, txn) = match &e.txn {
             Some((device, txn)) => (Some(device.as_str()), Some(txn.as_str())),
@@ -294,9 +337,18 @@ async fn insert_event_rows(
             .bind(e.relation.as_ref().map(|(_, kind)| kind.as_str()))
             .bind(e.search_text.as_deref());
     }
-    let streams: HashMap<String, i64> = query.fetch_all(&mut **tx).await?.into_iter().collect();
-    rows.iter()
-        .map(|(e, _)| {
+    query
+}
+
+/// The stream positions of `events` from the (event_id, stream) pairs
+/// their INSERT returned.
+pub(super) fn streams_in_order<'a>(
+    events: impl Iterator<Item = &'a NewEvent>,
+    returned: Vec<(String, i64)>,
+) -> Result<Vec<i64>> {
+    let streams: HashMap<String, i64> = returned.into_iter().collect();
+    events
+        .map(|e| {
             streams.get(&e.event_id).copied().ok_or_else(|| Error::internal("event row not stored"))
         })
         .collect()
@@ -306,7 +358,7 @@ async fn insert_event_rows(
 /// values, bound in order. SQLite gets anonymous `?`s: to bind a numbered
 /// one, sqlx asks SQLite its name, a linear search, so a multi-row INSERT
 /// spent quadratic time binding (6% of the event writer's thread).
-fn values_list(backend: Backend, rows: usize, columns: usize) -> String {
+pub(super) fn values_list(backend: Backend, rows: usize, columns: usize) -> String {
     let mut list = String::with_capacity(rows * columns * 5);
     for row in 0..rows {
         list.push_str(if row == 0 { "(" } else { ", (" });
@@ -393,25 +445,12 @@ async fn replace_current_state(
 
 /// Moves each room's forward extremities past a batch: once per batch, not
 /// once per event, since a busy room's events mostly point at each other.
-async fn update_extremities<'a>(
+async fn update_extremities(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
-    events: &'a [NewEvent],
+    events: &[NewEvent],
 ) -> Result<()> {
-    let added: HashSet<(&str, &str)> =
-        events.iter().map(|e| (e.room_id.as_str(), e.event_id.as_str())).collect();
-    let referenced: HashSet<(&str, &str)> = events
-        .iter()
-        .flat_map(|e| e.prev_events.iter().map(|p| (e.room_id.as_str(), p.as_str())))
-        .collect();
-    let mut gone: HashMap<&'a str, Vec<&'a str>> = HashMap::new();
-    for (room_id, event_id) in referenced.difference(&added) {
-        gone.entry(room_id).or_default().push(event_id);
-    }
-    let mut new: HashMap<&'a str, Vec<&'a str>> = HashMap::new();
-    for (room_id, event_id) in added.difference(&referenced) {
-        new.entry(room_id).or_default().push(event_id);
-    }
+    let (mut gone, mut new) = extremity_changes(events);
     // The usual case, rooms each moving from one extremity to the next, is
     // one statement for the whole batch (then an insert for a room whose
     // old row was never there).
@@ -444,9 +483,6 @@ async fn update_extremities<'a>(
             }
         }
     }
-    let pairs = |by_room: HashMap<&'a str, Vec<&'a str>>| -> Vec<(&'a str, &'a str)> {
-        by_room.into_iter().flat_map(|(r, ids)| ids.into_iter().map(move |e| (r, e))).collect()
-    };
     for (room_id, event_id) in pairs(gone) {
         sqlx::query("DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = $2")
             .bind(room_id)
@@ -462,6 +498,33 @@ async fn update_extremities<'a>(
             .await?;
     }
     Ok(())
+}
+
+/// Per room, the forward extremities a batch replaces (referenced by its
+/// events) and the ones it adds (its events nothing in it points at).
+pub(super) type ByRoom<'a> = HashMap<&'a str, Vec<&'a str>>;
+
+pub(super) fn extremity_changes(events: &[NewEvent]) -> (ByRoom<'_>, ByRoom<'_>) {
+    let added: HashSet<(&str, &str)> =
+        events.iter().map(|e| (e.room_id.as_str(), e.event_id.as_str())).collect();
+    let referenced: HashSet<(&str, &str)> = events
+        .iter()
+        .flat_map(|e| e.prev_events.iter().map(|p| (e.room_id.as_str(), p.as_str())))
+        .collect();
+    let mut gone = ByRoom::new();
+    for (room_id, event_id) in referenced.difference(&added) {
+        gone.entry(room_id).or_default().push(event_id);
+    }
+    let mut new = ByRoom::new();
+    for (room_id, event_id) in added.difference(&referenced) {
+        new.entry(room_id).or_default().push(event_id);
+    }
+    (gone, new)
+}
+
+/// (room, event) pairs of a [`ByRoom`].
+pub(super) fn pairs(by_room: ByRoom<'_>) -> Vec<(&str, &str)> {
+    by_room.into_iter().flat_map(|(r, ids)| ids.into_iter().map(move |e| (r, e))).collect()
 }
 
 /// The state group after a room's latest event, and its chain length.

@@ -64,6 +64,7 @@ const STEPS: &[Step] = &[
     shared!(21, "0021_openid"),
     shared!(22, "0022_webauthn_and_login_tokens"),
     shared!(23, "0023_partial_event_indexes"),
+    per_backend!(24, "0024_search_insert_by_writer"),
 ];
 
 /// The migrator for one backend.

@@ -9,6 +9,7 @@ mod backup;
 mod checkpoint;
 mod device_keys;
 mod ephemeral;
+mod event_batch;
 mod event_writes;
 mod events;
 mod federation;

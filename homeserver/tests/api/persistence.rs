@@ -1,5 +1,6 @@
 //! A restart keeps everything a client was told.
 
+use lattice_homeserver::store::{NewEvent, SearchOrder, StateGroupCache};
 use serde_json::json;
 
 use crate::{
@@ -7,7 +8,7 @@ use crate::{
     common::{Backend, TestServer, session_from},
 };
 
-backend_tests!(restart_keeps_accounts_sessions_and_data);
+backend_tests!(restart_keeps_accounts_sessions_and_data, a_failed_write_batch_stores_none_of_it);
 
 async fn restart_keeps_accounts_sessions_and_data(backend: Backend) {
     let mut s = TestServer::new(backend).await;
@@ -74,4 +75,64 @@ async fn sent_messages_are_checkpointed_into_the_database_file() {
     }
     let after = std::fs::metadata(&file).expect("database file").len();
     assert!(after > before, "the database file grew from {before} to {after} bytes");
+}
+
+/// A write batch commits as a whole or not at all, and the writer's
+/// connection goes on after a failed one (on SQLite a plain batch is one
+/// command that opens and commits its own transaction).
+async fn a_failed_write_batch_stores_none_of_it(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    let first = s.send_text(&alice.token, &room, "first").await;
+    let store = &s.services().store;
+    let group = store.event(&first).await.expect("read").expect("stored").state_group;
+    let groups: StateGroupCache = [(room.clone(), (group, 0))].into();
+    let message = |event_id: &str, body: &str| NewEvent {
+        event_id: event_id.to_owned(),
+        room_id: room.clone(),
+        sender: alice.user_id.to_string(),
+        event_type: "m.room.message".to_owned(),
+        state_key: None,
+        membership: None,
+        depth: 100,
+        origin_server_ts: 0,
+        pdu: json!({"type": "m.room.message", "content": {"body": body}}).to_string(),
+        prev_events: vec![first.clone()],
+        redacts: None,
+        redacted_target_pdu: None,
+        txn: None,
+        relation: None,
+        search_text: Some(body.to_owned()),
+        is_new_room: false,
+        room_version: "12".to_owned(),
+        resolved_state: None,
+        destinations: Vec::new(),
+    };
+    let user = alice.user_id.as_str();
+    let search = async |term: &str| {
+        let found =
+            store.search_events(user, term, SearchOrder::Recent, 10, 0).await.expect("search");
+        found.into_iter().map(|row| row.event_id).collect::<Vec<_>>()
+    };
+    let mut conn = store.dedicated().await.expect("a connection");
+
+    // The second event repeats the id of one already stored.
+    let batch = [message("$batch-one", "zebra"), message(&first, "yak")];
+    let failed = store.persist_events(&mut conn, &batch, &mut groups.clone()).await;
+    assert!(failed.is_err(), "a duplicate event id fails the batch");
+    assert!(store.event("$batch-one").await.expect("read").is_none(), "nothing of it is stored");
+    assert!(search("zebra").await.is_empty(), "nor indexed for search");
+
+    // The same connection takes the next batch: no transaction was left open.
+    let batch = [message("$batch-two", "okapi")];
+    let streams =
+        store.persist_events(&mut conn, &batch, &mut groups.clone()).await.expect("stored");
+    assert_eq!(streams.len(), 1);
+    assert_eq!(search("okapi").await, ["$batch-two"]);
+    drop(conn);
+
+    // And the server's own writer was not disturbed.
+    let next = s.send_text(&alice.token, &room, "after").await;
+    assert!(store.event(&next).await.expect("read").is_some());
 }
