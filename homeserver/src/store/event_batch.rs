@@ -8,9 +8,10 @@ use sqlx::{AnyConnection, Executor};
 use super::{
     Backend, Store,
     event_writes::{
-        NewEvent, ROWS_PER_INSERT, StateGroupCache, bind_event_rows, extremity_changes,
-        insert_events_sql, pairs, streams_in_order, values_list,
+        NewEvent, ROWS_PER_INSERT, StateGroupCache, bind_event_rows, insert_events_sql,
+        streams_in_order, values_list,
     },
+    extremities::{extremity_changes, pairs},
 };
 use crate::error::Result;
 

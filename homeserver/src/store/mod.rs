@@ -12,6 +12,7 @@ mod ephemeral;
 mod event_batch;
 mod event_writes;
 mod events;
+mod extremities;
 mod federation;
 mod keys;
 mod media;
