@@ -44,6 +44,11 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// The event this one relates to, if any.
+    pub(super) fn relation_target(&self) -> Option<&str> {
+        self.relation.as_ref().map(|(parent, _)| parent.as_str())
+    }
+
     /// A message-like event: a row in `events` and nothing else to change
     /// (no state, no redaction, no new room).
     pub(super) fn is_plain(&self) -> bool {
@@ -81,6 +86,7 @@ impl Store {
         events: &[NewEvent],
         groups: &mut StateGroupCache,
     ) -> Result<Vec<i64>> {
+        self.relation_targets.add(events.iter().filter_map(NewEvent::relation_target));
         if let Some(done) = self.persist_in_one_round_trip(conn, events, groups).await {
             return done;
         }

@@ -172,6 +172,8 @@ impl Store {
         events: &[BackfilledEvent],
         state: &[StateEntry],
     ) -> Result<()> {
+        let parents = events.iter().filter_map(|e| e.relation.as_ref().map(|(p, _)| p.as_str()));
+        self.relation_targets.add(parents);
         let mut tx = self.begin().await?;
         let group = super::event_writes::insert_snapshot(&mut tx, room_id, state).await?;
         let lowest: Option<i64> =

@@ -91,6 +91,8 @@ pub struct Store {
     read_positions: Arc<Memo<String, Vec<(String, i64)>>>,
     /// SQLite checkpoints, started by the writer's commits.
     checkpoints: Arc<checkpoint::Checkpoints>,
+    /// The events something relates to (asked by every page of events).
+    relation_targets: Arc<relations::RelationTargets>,
 }
 
 impl Store {
@@ -139,7 +141,7 @@ impl Store {
             .await
             .map_err(|e| Error::internal(format!("migration failed: {e}")))?;
         let sqlite = backend == Backend::Sqlite;
-        let store = Self {
+        let mut store = Self {
             pool,
             backend,
             members_moved: Arc::default(),
@@ -147,7 +149,9 @@ impl Store {
             key_summaries: Arc::new(Memo::new(sqlite)),
             read_positions: Arc::new(Memo::new(sqlite)),
             checkpoints: Arc::default(),
+            relation_targets: Arc::default(),
         };
+        store.relation_targets = Arc::new(store.load_relation_targets().await?);
         // Anything stored before this start counts as possibly moved.
         store.members_moved.store(store.max_event_stream().await?, Ordering::Release);
         Ok(store)

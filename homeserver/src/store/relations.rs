@@ -1,10 +1,49 @@
 //! Relations between events: children of an event, summaries for bundling,
 //! and thread roots.
 
+use std::{
+    collections::HashSet,
+    hash::{BuildHasher, RandomState},
+    sync::Mutex,
+};
+
 use sqlx::AssertSqlSafe;
 
 use super::{EventRow, Store};
 use crate::error::Result;
+
+/// The events something relates to (hashes of their ids), so that a page
+/// of events none of which has a child (nearly every page) needs no query.
+/// Kept with SQLite only, where this process is the only writer; with
+/// PostgreSQL every page asks. A hash collision or a redacted child only
+/// costs a query.
+#[derive(Debug, Default)]
+pub(super) struct RelationTargets {
+    hasher: RandomState,
+    /// None when not kept (PostgreSQL).
+    ids: Option<Mutex<HashSet<u64>>>,
+}
+
+impl RelationTargets {
+    /// Remembers that events relate to `parents`; called before the
+    /// transaction that stores them commits, so that no read misses them.
+    pub(super) fn add<'a>(&self, parents: impl IntoIterator<Item = &'a str>) {
+        if let Some(ids) = &self.ids {
+            let mut ids = ids.lock().unwrap_or_else(|e| e.into_inner());
+            ids.extend(parents.into_iter().map(|id| self.hasher.hash_one(id)));
+        }
+    }
+
+    fn may_have_children(&self, event_id: &str) -> bool {
+        match &self.ids {
+            Some(ids) => ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&self.hasher.hash_one(event_id)),
+            None => true,
+        }
+    }
+}
 
 /// A child relation of one of the events asked about:
 /// (parent, rel_type, child event row).
@@ -19,6 +58,21 @@ struct ChildRow {
 }
 
 impl Store {
+    /// Loads the events something relates to (SQLite; see [`RelationTargets`]).
+    pub(super) async fn load_relation_targets(&self) -> Result<RelationTargets> {
+        let mut targets = RelationTargets::default();
+        if self.backend == super::Backend::Sqlite {
+            let parents: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT relates_to FROM events WHERE relates_to IS NOT NULL",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            let ids = parents.iter().map(|id| targets.hasher.hash_one(id)).collect();
+            targets.ids = Some(Mutex::new(ids));
+        }
+        Ok(targets)
+    }
+
     /// Children of `parent`, optionally of one relation and event type,
     /// within (after, up_to], newest first unless `forward`.
     #[allow(clippy::too_many_arguments)]
@@ -56,6 +110,8 @@ impl Store {
 
     /// Every child of any of `parents`, oldest first: one query for a page.
     pub async fn children_of(&self, parents: &[String]) -> Result<Vec<RelationRow>> {
+        let parents: Vec<&String> =
+            parents.iter().filter(|id| self.relation_targets.may_have_children(id)).collect();
         if parents.is_empty() {
             return Ok(Vec::new());
         }

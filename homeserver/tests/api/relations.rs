@@ -15,7 +15,7 @@ async fn send(s: &TestServer, token: &str, room: &str, txn: &str, content: Value
 }
 
 async fn edits_and_threads_are_bundled(backend: Backend) {
-    let s = TestServer::new(backend).await;
+    let mut s = TestServer::new(backend).await;
     let alice = s.register("alice", "pw").await;
     let bob = s.register("bob", "pw").await;
     let room = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
@@ -97,6 +97,19 @@ async fn edits_and_threads_are_bundled(backend: Backend) {
         fetched["unsigned"]["m.relations"]["m.replace"]["content"]["m.new_content"]["body"],
         "first edit"
     );
+
+    // After a restart the same aggregations are found (in sync as well).
+    s.restart().await;
+    let fetched = s
+        .get(&format!("/_matrix/client/v3/rooms/{room}/event/{root}"), Some(&alice.token))
+        .await
+        .ok();
+    assert_eq!(fetched["unsigned"]["m.relations"]["m.thread"]["count"], 1);
+    let synced = s.sync(&bob.token, None, 0).await;
+    let timeline =
+        synced["rooms"]["join"][&room]["timeline"]["events"].as_array().expect("timeline");
+    let root_event = timeline.iter().find(|e| e["event_id"] == root.as_str()).expect("root");
+    assert_eq!(root_event["unsigned"]["m.relations"]["m.thread"]["count"], 1);
 }
 
 async fn relations_paginate_and_filter(backend: Backend) {
