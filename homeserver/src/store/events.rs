@@ -155,7 +155,6 @@ impl Store {
         Ok(sqlx::query_as(sql).bind(user_id).bind(since).bind(up_to).fetch_all(&self.pool).await?)
     }
 
-    /// Looks up an event sent with a transaction id.
     /// The transaction ids a device has sent events with (up to `limit`).
     pub async fn device_txn_ids(
         &self,
@@ -174,6 +173,7 @@ impl Store {
         .await?)
     }
 
+    /// Looks up an event sent with a transaction id.
     pub async fn txn_event(
         &self,
         user_id: &str,

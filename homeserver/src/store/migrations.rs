@@ -65,6 +65,7 @@ const STEPS: &[Step] = &[
     shared!(22, "0022_webauthn_and_login_tokens"),
     shared!(23, "0023_partial_event_indexes"),
     per_backend!(24, "0024_search_insert_by_writer"),
+    per_backend!(25, "0025_one_sender_index"),
 ];
 
 /// The migrator for one backend.
