@@ -9,9 +9,9 @@ use super::{
     Backend, Store,
     event_writes::{
         NewEvent, ROWS_PER_INSERT, StateGroupCache, bind_event_rows, insert_events_sql,
-        streams_in_order, values_list,
+        streams_in_order,
     },
-    extremities::{extremity_changes, pairs},
+    extremities::{delete_extremities_sql, extremity_changes, insert_extremities_sql, pairs},
 };
 use crate::error::Result;
 
@@ -43,17 +43,12 @@ impl Store {
             sql.push_str("; ");
         }
         if !gone.is_empty() {
-            sql.push_str(&format!(
-                "DELETE FROM forward_extremities WHERE (room_id, event_id) IN (VALUES {}); ",
-                values_list(Backend::Sqlite, gone.len(), 2)
-            ));
+            sql.push_str(&delete_extremities_sql(Backend::Sqlite, gone.len()));
+            sql.push_str("; ");
         }
         if !new.is_empty() {
-            sql.push_str(&format!(
-                "INSERT INTO forward_extremities (room_id, event_id) VALUES {} \
-                 ON CONFLICT DO NOTHING; ",
-                values_list(Backend::Sqlite, new.len(), 2)
-            ));
+            sql.push_str(&insert_extremities_sql(Backend::Sqlite, new.len()));
+            sql.push_str("; ");
         }
         sql.push_str("COMMIT");
 
@@ -63,20 +58,18 @@ impl Store {
         for (room_id, event_id) in gone.iter().chain(&new) {
             query = query.bind(*room_id).bind(*event_id);
         }
-        let returned = match query.fetch_all(&mut *conn).await {
-            Ok(returned) => returned,
+        let result = match query.fetch_all(&mut *conn).await {
+            Ok(returned) => streams_in_order(events.iter(), returned),
             Err(error) => {
                 // A statement failed inside the transaction this command
                 // opened: end it here (an error if none is open is fine).
                 let _ = conn.execute("ROLLBACK").await;
-                return Some(Err(error.into()));
+                Err(error.into())
             }
         };
-        let streams = match streams_in_order(events.iter(), returned) {
-            Ok(streams) => streams,
-            Err(error) => return Some(Err(error)),
-        };
-        self.events_committed(events, &streams);
-        Some(Ok(streams))
+        if let Ok(streams) = &result {
+            self.events_committed(events, streams);
+        }
+        Some(result)
     }
 }

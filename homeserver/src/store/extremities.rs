@@ -51,21 +51,37 @@ pub(super) async fn update_extremities(
             }
         }
     }
-    for (room_id, event_id) in pairs(gone) {
-        sqlx::query("DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = $2")
-            .bind(room_id)
-            .bind(event_id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    for (room_id, event_id) in pairs(new) {
-        sqlx::query("INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)")
-            .bind(room_id)
-            .bind(event_id)
-            .execute(&mut **tx)
-            .await?;
+    for (sql, rows) in [
+        (delete_extremities_sql(backend, gone.len()), pairs(gone)),
+        (insert_extremities_sql(backend, new.len()), pairs(new)),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        // Only placeholders are generated; every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (room_id, event_id) in rows {
+            query = query.bind(room_id).bind(event_id);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// Removes `rows` (room, event) pairs from the forward extremities.
+pub(super) fn delete_extremities_sql(backend: Backend, rows: usize) -> String {
+    format!(
+        "DELETE FROM forward_extremities WHERE (room_id, event_id) IN (VALUES {})",
+        values_list(backend, rows, 2)
+    )
+}
+
+/// Adds `rows` (room, event) pairs to the forward extremities.
+pub(super) fn insert_extremities_sql(backend: Backend, rows: usize) -> String {
+    format!(
+        "INSERT INTO forward_extremities (room_id, event_id) VALUES {} ON CONFLICT DO NOTHING",
+        values_list(backend, rows, 2)
+    )
 }
 
 /// Per room, the forward extremities a batch replaces (referenced by its
