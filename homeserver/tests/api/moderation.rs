@@ -3,7 +3,12 @@
 
 use lattice_sdk::{
     Client, Room,
-    ruma::api::client::room::create_room::v3::{Request as CreateRoom, RoomPreset},
+    ruma::{
+        api::client::room::create_room::v3::{Request as CreateRoom, RoomPreset},
+        events::room::power_levels::RoomPowerLevelsEventContent,
+        int,
+        room_version_rules::AuthorizationRules,
+    },
 };
 
 use crate::{
@@ -45,6 +50,17 @@ async fn power_levels_kicks_and_bans(backend: Backend) {
     assert_eq!(known.name().await.expect("store").as_deref(), Some("Town square"));
     let members = known.members().await.expect("members");
     assert_eq!(members.len(), 2);
+
+    // Raising the level messages need silences Bob at once, though he was
+    // allowed a moment ago; lowering it again lets him talk.
+    let mut levels = RoomPowerLevelsEventContent::new(&AuthorizationRules::V12);
+    levels.events_default = int!(50);
+    room.send_state("", &levels).await.expect("levels raised");
+    let muted = bobs.send_text("still here?").await.expect_err("muted");
+    assert_eq!(muted.errcode().as_deref(), Some("M_FORBIDDEN"));
+    levels.events_default = int!(0);
+    room.send_state("", &levels).await.expect("levels lowered");
+    bobs.send_text("back again").await.expect("may talk again");
 
     // Alice bans Bob: he is out and cannot come back until unbanned.
     room.ban_user(&bob_id, Some("spam")).await.expect("banned");

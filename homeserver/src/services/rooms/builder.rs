@@ -13,7 +13,12 @@ use ruma::{
 };
 use serde_json::{Value as JsonValue, json};
 
-use super::{head::RoomHead, pdu::Pdu};
+use std::sync::Arc;
+
+use super::{
+    head::{AuthBasis, RoomHead},
+    pdu::Pdu,
+};
 use crate::{
     error::{Error, Result},
     services::server_key::ServerKey,
@@ -52,7 +57,7 @@ impl EventDraft {
 ///
 /// [`outgoing`]: super::Rooms::outgoing
 pub fn build_event(
-    head: &RoomHead,
+    head: &mut RoomHead,
     room_id: Option<&RoomId>,
     sender: &UserId,
     draft: EventDraft,
@@ -61,7 +66,7 @@ pub fn build_event(
 ) -> Result<Pdu> {
     let event = template(head, room_id, sender, draft)?;
     let pdu = hash_event(event, room_id, &head.rules, server_name, key)?;
-    authorize(head, &pdu)?;
+    authorize_local(head, &pdu)?;
     Ok(pdu)
 }
 
@@ -75,6 +80,7 @@ pub fn template(
 ) -> Result<JsonValue> {
     let rules = &head.rules;
     let content_text = serde_json::to_string(&draft.content).map_err(Error::internal)?;
+    let content_len = content_text.len();
     let content_raw =
         serde_json::value::RawValue::from_string(content_text).map_err(Error::internal)?;
     let auth_types = auth_types_for_event(
@@ -122,8 +128,9 @@ pub fn template(
             event["redacts"] = json!(redacts);
         }
     }
-    // Refuse oversized content before spending a signature on it.
-    if event.to_string().len() > MAX_PDU_BYTES {
+    // Content that alone is too large is refused before hashing; the
+    // whole event's size is checked once it is canonical (`hash_event`).
+    if content_len > MAX_PDU_BYTES {
         return Err(Error::TooLarge);
     }
     Ok(event)
@@ -202,6 +209,37 @@ pub fn add_signature(
 ) -> Result<()> {
     ruma::signatures::sign_event(server_name.as_str(), &*key.key_pair, event, rules)
         .map_err(Error::internal)
+}
+
+/// [`authorize`] for an event built on `head`. The verdict on a non-state
+/// event depends only on its sender, its type and the [`AuthBasis`] (its
+/// auth events are chosen from those three), so an allowed (sender, type)
+/// is not checked again while its basis stays the same.
+fn authorize_local(head: &mut RoomHead, pdu: &Pdu) -> Result<()> {
+    let kind = &pdu.kind;
+    if pdu.is_state()
+        || *kind == TimelineEventType::RoomRedaction
+        || *kind == TimelineEventType::RoomCreate
+    {
+        return authorize(head, pdu);
+    }
+    let basis = head.auth_basis(&pdu.sender);
+    let key = (pdu.sender.clone(), kind.clone());
+    if head.authorized.get(&key).is_some_and(|known| same_basis(known, &basis)) {
+        return Ok(());
+    }
+    authorize(head, pdu)?;
+    head.authorized.insert(key, basis);
+    Ok(())
+}
+
+/// Whether two bases hold the very same events (not merely equal ones).
+fn same_basis(a: &AuthBasis, b: &AuthBasis) -> bool {
+    a.iter().zip(b).all(|pair| match pair {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    })
 }
 
 /// Runs the authorization rules against the head's state.

@@ -6,7 +6,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use ruma::{
     OwnedEventId, OwnedUserId, RoomId, RoomVersionId, UserId,
-    events::{StateEventType, room::member::MembershipState},
+    events::{StateEventType, TimelineEventType, room::member::MembershipState},
     room_version_rules::{EventsReferenceFormatVersion, RoomVersionRules},
 };
 
@@ -17,6 +17,10 @@ use crate::{
 };
 
 pub type StateKey = (StateEventType, String);
+
+/// The state a local non-state event's authorization depends on: the
+/// create event, the power levels and the sender's member event.
+pub type AuthBasis = [Option<Arc<Pdu>>; 3];
 
 #[derive(Debug, Clone)]
 pub struct RoomHead {
@@ -29,6 +33,9 @@ pub struct RoomHead {
     /// prev_events. Empty in later versions.
     pub extremity_hashes: HashMap<OwnedEventId, String>,
     pub depth: u64,
+    /// (sender, type) pairs of local non-state events that passed the auth
+    /// rules, with the basis they passed on (see `builder::authorize_local`).
+    pub authorized: HashMap<(OwnedUserId, TimelineEventType), AuthBasis>,
 }
 
 impl RoomHead {
@@ -44,6 +51,7 @@ impl RoomHead {
             extremities: Vec::new(),
             extremity_hashes: HashMap::new(),
             depth: 0,
+            authorized: HashMap::new(),
         })
     }
 
@@ -79,6 +87,7 @@ impl RoomHead {
     pub fn apply(&mut self, pdu: &Arc<Pdu>) {
         if let Some(key) = &pdu.state_key {
             self.state.insert((pdu.kind.to_string().into(), key.clone()), pdu.clone());
+            self.authorized.clear();
         }
         self.set_extremities(vec![pdu.event_id.clone()], pdu);
         self.depth = self.depth.max(u64::from(pdu.depth));
@@ -121,6 +130,15 @@ impl RoomHead {
 
     pub fn get(&self, kind: &StateEventType, key: &str) -> Option<&Arc<Pdu>> {
         self.state.get(&(kind.clone(), key.to_owned()))
+    }
+
+    /// The state events a non-state event of `sender` is authorized by.
+    pub fn auth_basis(&self, sender: &UserId) -> AuthBasis {
+        [
+            self.get(&StateEventType::RoomCreate, "").cloned(),
+            self.get(&StateEventType::RoomPowerLevels, "").cloned(),
+            self.get(&StateEventType::RoomMember, sender.as_str()).cloned(),
+        ]
     }
 
     /// Whether the room's server ACL (m.room.server_acl) lets `server` take
