@@ -58,7 +58,7 @@ impl Rooms {
                 }
             };
             let mut probe = RoomHead::new(version.clone())?;
-            probe.state = self.state_after(room_id, &oldest.event_id).await?;
+            probe.set_state(self.state_after(room_id, &oldest.event_id).await?);
             let mut cache = EventCache::new();
             let mut events = Vec::new();
             for raw in pdus {
@@ -93,7 +93,7 @@ impl Rooms {
                 continue;
             }
             events.sort_by_key(|p| Reverse(p.depth));
-            let mut before = probe.state;
+            let mut before = probe.into_state();
             if let Some(key) = &oldest.state_key {
                 before.remove(&(oldest.kind.to_string().into(), key.clone()));
             }

@@ -263,7 +263,7 @@ pub fn authorize(head: &RoomHead, pdu: &Pdu) -> Result<()> {
             .iter()
             .copied()
             .find(|p| *p.event_id == *id)
-            .or_else(|| head.state.values().map(|p| p.as_ref()).find(|p| *p.event_id == *id))
+            .or_else(|| head.state().values().map(|p| p.as_ref()).find(|p| *p.event_id == *id))
     };
     check_state_independent_auth_rules(rules, pdu, find).map_err(Error::Forbidden)?;
     check_state_dependent_auth_rules(rules, pdu, |kind: &StateEventType, key: &str| {

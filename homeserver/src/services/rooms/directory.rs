@@ -151,7 +151,7 @@ impl Rooms {
                     let text = |kind: StateEventType, field: &str| {
                         head.get(&kind, "").and_then(|pdu| pdu.content_str(field))
                     };
-                    let joined = head.members_with(&[MembershipState::Join]).len() as u64;
+                    let joined = head.joined().len() as u64;
                     let mut chunk: PublicRoomsChunk = PublicRoomsChunkInit {
                         num_joined_members: ruma::UInt::try_from(joined).unwrap_or_default(),
                         room_id: room_id.clone(),

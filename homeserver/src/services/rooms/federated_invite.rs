@@ -12,7 +12,7 @@ use ruma::{
         RawStrippedState, create_invite, create_knock_event, create_leave_event,
         prepare_knock_event, prepare_leave_event,
     },
-    events::{TimelineEventType, room::member::MembershipState},
+    events::TimelineEventType,
 };
 use serde_json::value::RawValue;
 
@@ -96,7 +96,7 @@ impl Rooms {
         let (rules, shown) = self
             .with_head(room_id, |head| {
                 let shown: Vec<Arc<Pdu>> = head
-                    .state
+                    .state()
                     .values()
                     .filter(|p| INVITE_STATE.contains(&p.kind.to_string().as_str()))
                     .cloned()
@@ -231,9 +231,7 @@ impl Rooms {
         let known = self.store().room_version(room_id.as_str()).await?.is_some();
         let in_room = known
             && self
-                .with_head(room_id, |head| {
-                    head.members_with(&[MembershipState::Join]).iter().any(|u| self.is_local(u))
-                })
+                .with_head(room_id, |head| head.joined().iter().any(|u| self.is_local(u)))
                 .await?;
         if in_room {
             self.process_remote(origin, signed.clone(), 1, None).await?;
@@ -278,7 +276,7 @@ impl Rooms {
             false => self.with_head(room_id, |head| head.clone()).await?,
         };
         let cache = state.values().map(|p| (p.event_id.clone(), p.clone())).collect();
-        head.state.extend(state);
+        head.extend_state(state);
         self.persist_joined_room(room_id, head, invite, cache).await
     }
 }

@@ -174,7 +174,7 @@ impl Rooms {
         let mut cache = EventCache::new();
         let state = self.checked_join_state(room_id, &version, &answer, &mut cache).await?;
         let mut head = RoomHead::new(version.clone())?;
-        head.state = state;
+        head.set_state(state);
         let join = Arc::new(join);
         super::builder::authorize(&head, &join)?;
         self.persist_joined_room(room_id, head, join, cache).await
@@ -262,12 +262,11 @@ impl Rooms {
                 })
                 .collect();
             let mut probe = RoomHead::new(version.clone())?;
-            probe.state = auth;
+            let mut auth = auth;
             // Since v12 the create event is implied by the room id, not listed.
-            probe
-                .state
-                .entry((StateEventType::RoomCreate, String::new()))
+            auth.entry((StateEventType::RoomCreate, String::new()))
                 .or_insert_with(|| create.clone());
+            probe.set_state(auth);
             if let Err(error) = super::builder::authorize(&probe, &pdu) {
                 tracing::info!(%error, event = %pdu.event_id, "dropping a state event that fails auth");
                 continue;
@@ -298,8 +297,8 @@ impl Rooms {
         self.store().insert_outliers(&outliers).await?;
         let is_new = self.store().room_version(room_id.as_str()).await?.is_none();
         head.apply(&join);
-        let members = head.members_with(&[ruma::events::room::member::MembershipState::Join]);
-        let state = entries(&head.state);
+        let members = head.joined();
+        let state = entries(head.state());
         let resolved = ResolvedState { after_event: state.clone(), current: state };
         let version = head.version.clone();
         let mut built = self.built(

@@ -2,7 +2,10 @@
 //! and depth the next local event builds on, so that a send reads nothing
 //! from the database.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+};
 
 use ruma::{
     OwnedEventId, OwnedUserId, RoomId, RoomVersionId, UserId,
@@ -26,7 +29,12 @@ pub type AuthBasis = [Option<Arc<Pdu>>; 3];
 pub struct RoomHead {
     pub version: RoomVersionId,
     pub rules: RoomVersionRules,
-    pub state: HashMap<StateKey, Arc<Pdu>>,
+    /// Private so that every change goes through the methods that forget
+    /// what was derived from it (`joined`, `authorized`).
+    state: HashMap<StateKey, Arc<Pdu>>,
+    /// The joined members, worked out once per state: every send wakes
+    /// them and every sync counts them.
+    joined: OnceLock<Arc<[OwnedUserId]>>,
     pub extremities: Vec<OwnedEventId>,
     /// Room versions 1 and 2 reference events as (id, reference hash)
     /// pairs: the hashes of the extremities, for the next event's
@@ -48,6 +56,7 @@ impl RoomHead {
             version,
             rules,
             state: HashMap::new(),
+            joined: OnceLock::new(),
             extremities: Vec::new(),
             extremity_hashes: HashMap::new(),
             depth: 0,
@@ -63,7 +72,7 @@ impl RoomHead {
         let mut head = Self::new(RoomVersionId::try_from(version).map_err(Error::internal)?)?;
         for (kind, key, event_id, pdu) in store.current_state(room_id.as_str()).await? {
             let pdu = Pdu::from_stored(&event_id, room_id.as_str(), &pdu)?;
-            head.state.insert((StateEventType::from(kind), key), Arc::new(pdu));
+            head.put_state((StateEventType::from(kind), key), Arc::new(pdu));
         }
         head.extremities = store
             .forward_extremities(room_id.as_str())
@@ -86,8 +95,7 @@ impl RoomHead {
     /// Moves the head past a new event.
     pub fn apply(&mut self, pdu: &Arc<Pdu>) {
         if let Some(key) = &pdu.state_key {
-            self.state.insert((pdu.kind.to_string().into(), key.clone()), pdu.clone());
-            self.authorized.clear();
+            self.put_state((pdu.kind.to_string().into(), key.clone()), pdu.clone());
         }
         self.set_extremities(vec![pdu.event_id.clone()], pdu);
         self.depth = self.depth.max(u64::from(pdu.depth));
@@ -126,6 +134,44 @@ impl RoomHead {
             None => self.extremity_hashes.get(id).cloned(),
         };
         serde_json::json!([id, {"sha256": hash.unwrap_or_default()}])
+    }
+
+    /// The room's state at the head.
+    pub fn state(&self) -> &HashMap<StateKey, Arc<Pdu>> {
+        &self.state
+    }
+
+    /// The state, given up (for a throwaway head).
+    pub fn into_state(self) -> HashMap<StateKey, Arc<Pdu>> {
+        self.state
+    }
+
+    /// Replaces the whole state.
+    pub fn set_state(&mut self, state: HashMap<StateKey, Arc<Pdu>>) {
+        self.state = state;
+        self.state_changed();
+    }
+
+    /// Sets one entry of the state.
+    pub fn put_state(&mut self, key: StateKey, pdu: Arc<Pdu>) {
+        self.state.insert(key, pdu);
+        self.state_changed();
+    }
+
+    /// Adds or replaces several entries of the state.
+    pub fn extend_state(&mut self, entries: impl IntoIterator<Item = (StateKey, Arc<Pdu>)>) {
+        self.state.extend(entries);
+        self.state_changed();
+    }
+
+    fn state_changed(&mut self) {
+        self.joined = OnceLock::new();
+        self.authorized.clear();
+    }
+
+    /// The joined members (local and remote), shared until the state changes.
+    pub fn joined(&self) -> Arc<[OwnedUserId]> {
+        self.joined.get_or_init(|| self.members_with(&[MembershipState::Join]).into()).clone()
     }
 
     pub fn get(&self, kind: &StateEventType, key: &str) -> Option<&Arc<Pdu>> {

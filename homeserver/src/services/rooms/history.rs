@@ -222,7 +222,7 @@ impl Rooms {
                 let member = head.get(&StateEventType::RoomMember, user_id.as_str()).cloned();
                 (
                     member,
-                    head.state.values().cloned().collect::<Vec<_>>(),
+                    head.state().values().cloned().collect::<Vec<_>>(),
                     visibility == Some(HistoryVisibility::WorldReadable),
                 )
             })

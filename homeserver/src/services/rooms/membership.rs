@@ -48,15 +48,12 @@ impl Rooms {
         room_id: &RoomId,
         user_id: &UserId,
     ) -> Result<Vec<ruma::OwnedUserId>> {
-        let (membership, members) = self
-            .with_head(room_id, |head| {
-                (head.membership(user_id), head.members_with(&[MembershipState::Join]))
-            })
-            .await?;
+        let (membership, members) =
+            self.with_head(room_id, |head| (head.membership(user_id), head.joined())).await?;
         if membership != Some(MembershipState::Join) {
             return Err(Error::forbidden("you are not in this room"));
         }
-        Ok(members)
+        Ok(members.to_vec())
     }
 
     /// Resolves a room id or an alias; a remote alias is asked of its
@@ -131,7 +128,7 @@ impl Rooms {
             Some(_) => {
                 let (local_members, inviter) = self
                     .with_head(&room_id, |head| {
-                        let members = head.members_with(&[MembershipState::Join]);
+                        let members = head.joined();
                         let inviter = head
                             .get(&ruma::events::StateEventType::RoomMember, user_id.as_str())
                             .filter(|p| p.content_str("membership").as_deref() == Some("invite"))
@@ -171,10 +168,8 @@ impl Rooms {
         let local_members = match self.store().room_version(room_id.as_str()).await? {
             None => false,
             Some(_) => {
-                self.with_head(&room_id, |head| {
-                    head.members_with(&[MembershipState::Join]).iter().any(|u| self.is_local(u))
-                })
-                .await?
+                self.with_head(&room_id, |head| head.joined().iter().any(|u| self.is_local(u)))
+                    .await?
             }
         };
         if !local_members && self.inner.federation.enabled() && !servers.is_empty() {
@@ -220,8 +215,7 @@ impl Rooms {
         let (membership, inviter, local_members) = self
             .with_head(room_id, |head| {
                 let member = head.get(&ruma::events::StateEventType::RoomMember, user_id.as_str());
-                let local =
-                    head.members_with(&[MembershipState::Join]).iter().any(|u| self.is_local(u));
+                let local = head.joined().iter().any(|u| self.is_local(u));
                 (head.membership(user_id), member.map(|p| p.sender.server_name().to_owned()), local)
             })
             .await?;

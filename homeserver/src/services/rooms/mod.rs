@@ -27,10 +27,7 @@ mod writer;
 
 use std::{collections::HashMap, sync::Arc};
 
-use ruma::{
-    DeviceId, OwnedRoomId, OwnedUserId, RoomId, UserId,
-    events::{TimelineEventType, room::member::MembershipState},
-};
+use ruma::{DeviceId, OwnedRoomId, OwnedUserId, RoomId, UserId, events::TimelineEventType};
 use tokio::sync::Mutex as AsyncMutex;
 
 pub use self::{
@@ -48,7 +45,7 @@ use self::{
     builder::{add_signature, build_event},
     head::RoomHead,
     pdu::Pdu,
-    writer::{Pending, Writer},
+    writer::{Pending, Wake, Writer},
 };
 use super::{
     federation::{Federation, OutboxSignal},
@@ -89,7 +86,7 @@ struct Inner {
 struct Built {
     pdu: Arc<Pdu>,
     row: NewEvent,
-    wake: Vec<OwnedUserId>,
+    wake: Wake,
 }
 
 impl Rooms {
@@ -199,7 +196,7 @@ impl Rooms {
         let mut pdu = build_event(head, room_id, sender, draft, server_name, &self.inner.key)?;
         // The members before this event: they differ from those after it
         // only in the event's target, whom both lists below add anyway.
-        let members = head.members_with(&[MembershipState::Join]);
+        let members = head.joined();
         let destinations = self.destinations(&members, &pdu, None);
         if !destinations.is_empty() {
             add_signature(&mut pdu.json, &head.rules.redaction, server_name, &self.inner.key)?;
@@ -209,10 +206,10 @@ impl Rooms {
         // A redacted state event must not keep its old content in the head.
         if let (Some(target), Some(redacted)) = (&pdu.redacts, &redacted_target)
             && let Some(key) =
-                head.state.iter().find(|(_, p)| &p.event_id == target).map(|(k, _)| k.clone())
+                head.state().iter().find(|(_, p)| &p.event_id == target).map(|(k, _)| k.clone())
         {
             let redacted = Pdu::from_stored(target.as_str(), pdu.room_id.as_str(), redacted)?;
-            head.state.insert(key, Arc::new(redacted));
+            head.put_state(key, Arc::new(redacted));
         }
         Ok(self.built(members, pdu, txn, redacted_target, None, destinations, &head.version))
     }
@@ -242,11 +239,12 @@ impl Rooms {
             .collect()
     }
 
-    /// The row and wake-up list of an event already applied to `head`.
+    /// The row and wake-up list of an event already applied to `head`;
+    /// `members` are the room's joined members before it.
     #[allow(clippy::too_many_arguments)]
     fn built(
         &self,
-        mut wake: Vec<OwnedUserId>,
+        members: Arc<[OwnedUserId]>,
         pdu: Arc<Pdu>,
         txn: Option<(&DeviceId, &str)>,
         redacted_target: Option<String>,
@@ -255,14 +253,13 @@ impl Rooms {
         version: &ruma::RoomVersionId,
     ) -> Built {
         let is_new_room = pdu.kind == TimelineEventType::RoomCreate;
-        wake.retain(|user| user.server_name() == self.inner.config.server.server_name);
-        if pdu.kind == TimelineEventType::RoomMember
-            && let Some(target) =
-                pdu.state_key.as_deref().and_then(|k| OwnedUserId::try_from(k).ok())
-            && !wake.contains(&target)
-        {
-            wake.push(target);
-        }
+        // The target of a membership change hears of it even if not (or
+        // no longer) joined; remote users in the list are skipped by the
+        // notifier, which knows only local syncs.
+        let target = (pdu.kind == TimelineEventType::RoomMember)
+            .then(|| pdu.state_key.as_deref().and_then(|k| OwnedUserId::try_from(k).ok()))
+            .flatten();
+        let wake = Wake { members, target };
         let row = NewEvent {
             event_id: pdu.event_id.to_string(),
             room_id: pdu.room_id.to_string(),

@@ -89,11 +89,7 @@ impl Rooms {
     /// The servers with joined members, this one first if it is among them.
     pub async fn servers_in_room(&self, room_id: &RoomId) -> Result<Vec<ruma::OwnedServerName>> {
         let own = self.inner.config.server.server_name.clone();
-        let members = self
-            .with_head(room_id, |head| {
-                head.members_with(&[ruma::events::room::member::MembershipState::Join])
-            })
-            .await?;
+        let members = self.with_head(room_id, |head| head.joined()).await?;
         let mut servers: Vec<ruma::OwnedServerName> =
             members.iter().map(|u| u.server_name().to_owned()).collect();
         servers.sort();
@@ -171,11 +167,11 @@ impl Rooms {
         let linear = gap_state.is_none() && same_set(&pdu.prev_events, &head.extremities);
         let state_before = match (gap_state, linear) {
             (Some(state), _) => state,
-            (None, true) => head.state.clone(),
+            (None, true) => head.state().clone(),
             (None, false) => self.state_before_event(&head.rules, &pdu).await?,
         };
         authorize_state(head, &pdu, &state_before)?;
-        if authorize_state(head, &pdu, &head.state).is_err() {
+        if authorize_state(head, &pdu, head.state()).is_err() {
             tracing::info!(event = %pdu.event_id, %origin, "event soft-failed");
             let row = (pdu.event_id.to_string(), pdu.room_id.to_string(), pdu.to_stored());
             self.store().insert_outliers(&[row]).await?;
@@ -197,7 +193,7 @@ impl Rooms {
             (false, _) => {
                 let rules = head.rules.clone();
                 let current = self
-                    .resolve_states(&rules, vec![head.state.clone(), state_after.clone()])
+                    .resolve_states(&rules, vec![head.state().clone(), state_after.clone()])
                     .await?;
                 Some(ResolvedState {
                     after_event: entries(&state_after),
@@ -206,15 +202,16 @@ impl Rooms {
             }
         };
         let redacted_target = self.remote_redaction(head, &pdu).await?;
-        head.state = match &resolved {
+        let state = match &resolved {
             None => state_after,
             Some(resolved) => {
                 self.state_from_entries(&resolved.current, &state_after, head).await?
             }
         };
+        head.set_state(state);
         head.set_extremities(extremities, &pdu);
         head.depth = head.depth.max(u64::from(pdu.depth));
-        let members = head.members_with(&[ruma::events::room::member::MembershipState::Join]);
+        let members = head.joined();
         let destinations = match forward {
             Some(origin) => self.destinations(&members, &pdu, Some(origin)),
             None => Vec::new(),
@@ -243,7 +240,7 @@ impl Rooms {
         head: &RoomHead,
     ) -> Result<StateMap> {
         let mut cache: EventCache = head
-            .state
+            .state()
             .values()
             .chain(state_after.values())
             .map(|p| (p.event_id.clone(), p.clone()))

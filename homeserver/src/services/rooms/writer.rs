@@ -3,9 +3,9 @@
 //! senders share one fsync (group commit). A single writer also keeps
 //! stream positions in commit order, which sync relies on.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::sync::Arc;
 
-use ruma::OwnedUserId;
+use ruma::{OwnedUserId, UserId};
 use sqlx::{Any, pool::PoolConnection};
 use tokio::sync::{mpsc, oneshot};
 
@@ -26,9 +26,37 @@ const MAX_YIELDS: usize = 8;
 
 struct Persist {
     event: NewEvent,
-    /// Users whose syncs should wake once the event is durable.
-    wake: Vec<OwnedUserId>,
+    wake: Wake,
     reply: oneshot::Sender<Result<i64>>,
+}
+
+/// Users whose syncs wake once an event is durable: the room's joined
+/// members, as one list shared by the events sent while it stays the same
+/// (a batch wakes each list once, however many events it holds), and the
+/// target of a membership change.
+pub struct Wake {
+    pub members: Arc<[OwnedUserId]>,
+    pub target: Option<OwnedUserId>,
+}
+
+impl Wake {
+    fn users(&self) -> impl Iterator<Item = &UserId> {
+        self.members.iter().chain(&self.target).map(|user| &**user)
+    }
+}
+
+/// The users to wake for a batch: each shared member list once.
+fn wake_once<'a>(wakes: impl Iterator<Item = &'a Wake>) -> Vec<&'a UserId> {
+    let mut lists: Vec<&Arc<[OwnedUserId]>> = Vec::new();
+    let mut users = Vec::new();
+    for wake in wakes {
+        if !lists.iter().any(|list| Arc::ptr_eq(list, &wake.members)) {
+            lists.push(&wake.members);
+            users.extend(wake.members.iter().map(|user| &**user));
+        }
+        users.extend(wake.target.as_deref());
+    }
+    users
 }
 
 #[derive(Clone)]
@@ -45,7 +73,7 @@ impl Writer {
 
     /// Queues an event; the receiver yields its stream position once it is
     /// durable. Events are written in the order they are submitted.
-    pub async fn submit(&self, event: NewEvent, wake: Vec<OwnedUserId>) -> Result<Pending> {
+    pub async fn submit(&self, event: NewEvent, wake: Wake) -> Result<Pending> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Persist { event, wake, reply })
@@ -109,10 +137,8 @@ async fn run(
                 let (size, idle) = store.pool_use();
                 metrics::gauge!("lattice_db_connections", "state" => "open").set(size as f64);
                 metrics::gauge!("lattice_db_connections", "state" => "idle").set(idle as f64);
-                let wake: BTreeSet<&OwnedUserId> =
-                    waiting.iter().flat_map(|(wake, _)| wake).collect();
                 let top = streams.iter().copied().max().unwrap_or_default();
-                notifier.advance(Stream::Events, top, wake.into_iter().map(|u| &**u));
+                notifier.advance(Stream::Events, top, wake_once(waiting.iter().map(|(w, _)| w)));
                 outbox.wake(events.iter().flat_map(|e| e.destinations.iter().map(String::as_str)));
                 for ((_, reply), stream) in waiting.into_iter().zip(streams) {
                     let _ = reply.send(Ok(stream));
@@ -127,7 +153,7 @@ async fn run(
                         persist(&store, &mut conn, std::slice::from_ref(event), &mut groups).await;
                     match &result {
                         Ok(streams) => {
-                            notifier.advance(Stream::Events, streams[0], wake.iter().map(|u| &**u));
+                            notifier.advance(Stream::Events, streams[0], wake.users());
                             outbox.wake(event.destinations.iter().map(String::as_str));
                         }
                         Err(_) => groups.clear(),

@@ -462,7 +462,7 @@ impl SyncService {
     async fn summary(&self, room_id: &RoomId, user: &UserId) -> Result<RoomSummary> {
         self.rooms
             .with_head(room_id, |head| {
-                let joined = head.members_with(&[MembershipState::Join]);
+                let joined = head.joined();
                 let invited = head.members_with(&[MembershipState::Invite]);
                 let mut summary = RoomSummary::new();
                 summary.joined_member_count = UInt::try_from(joined.len() as u64).ok();
@@ -471,7 +471,7 @@ impl SyncService {
                     || head.get(&StateEventType::RoomCanonicalAlias, "").is_some();
                 if !has_name {
                     let mut heroes: Vec<_> =
-                        joined.into_iter().chain(invited).filter(|u| u != user).collect();
+                        joined.iter().chain(&invited).filter(|u| *u != user).cloned().collect();
                     heroes.sort();
                     heroes.truncate(5);
                     summary.heroes = heroes;
@@ -517,7 +517,7 @@ impl SyncService {
                 .rooms
                 .with_head(&room_id, |head| {
                     let mut events: Vec<JsonValue> = head
-                        .state
+                        .state()
                         .values()
                         .filter(|pdu| {
                             crate::services::rooms::INVITE_STATE

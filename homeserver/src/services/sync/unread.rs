@@ -6,10 +6,8 @@ use std::collections::HashMap;
 
 use ruma::{
     OwnedRoomId, OwnedUserId, RoomId, UInt, UserId,
-    api::client::sync::sync_events::v3::Rooms as SyncRooms,
-    events::{StateEventType, room::member::MembershipState},
-    push::PushConditionRoomCtx,
-    serde::Raw,
+    api::client::sync::sync_events::v3::Rooms as SyncRooms, events::StateEventType,
+    push::PushConditionRoomCtx, serde::Raw,
 };
 
 use super::{SyncService, raw};
@@ -101,7 +99,7 @@ impl SyncService {
                 let context = self
                     .rooms
                     .with_head(room_id, |head| {
-                        let members = head.members_with(&[MembershipState::Join]).len() as u64;
+                        let members = head.joined().len() as u64;
                         let name = head
                             .get(&StateEventType::RoomMember, user.as_str())
                             .and_then(|member| member.content_str("displayname"))
