@@ -1,6 +1,8 @@
 //! Turning what a client asked for into a signed PDU, and checking it
 //! against the room version's authorization rules before anything is stored.
 
+use std::sync::Arc;
+
 use ruma::{
     CanonicalJsonObject, CanonicalJsonValue, EventId, MilliSecondsSinceUnixEpoch, OwnedEventId,
     OwnedRoomId, RoomId, ServerName, UserId,
@@ -12,8 +14,6 @@ use ruma::{
     },
 };
 use serde_json::{Value as JsonValue, json};
-
-use std::sync::Arc;
 
 use super::{
     head::{AuthBasis, RoomHead},
