@@ -39,14 +39,8 @@ pub struct Wake {
     pub target: Option<OwnedUserId>,
 }
 
-impl Wake {
-    fn users(&self) -> impl Iterator<Item = &UserId> {
-        self.members.iter().chain(&self.target).map(|user| &**user)
-    }
-}
-
 /// The users to wake for a batch: each shared member list once.
-fn wake_once<'a>(wakes: impl Iterator<Item = &'a Wake>) -> Vec<&'a UserId> {
+fn wake_once<'a>(wakes: impl IntoIterator<Item = &'a Wake>) -> Vec<&'a UserId> {
     let mut lists: Vec<&Arc<[OwnedUserId]>> = Vec::new();
     let mut users = Vec::new();
     for wake in wakes {
@@ -153,7 +147,7 @@ async fn run(
                         persist(&store, &mut conn, std::slice::from_ref(event), &mut groups).await;
                     match &result {
                         Ok(streams) => {
-                            notifier.advance(Stream::Events, streams[0], wake.users());
+                            notifier.advance(Stream::Events, streams[0], wake_once([&wake]));
                             outbox.wake(event.destinations.iter().map(String::as_str));
                         }
                         Err(_) => groups.clear(),
