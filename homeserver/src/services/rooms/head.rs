@@ -8,7 +8,7 @@ use std::{
 };
 
 use ruma::{
-    OwnedEventId, OwnedUserId, RoomId, RoomVersionId, UserId,
+    OwnedEventId, OwnedServerName, OwnedUserId, RoomId, RoomVersionId, UserId,
     events::{StateEventType, TimelineEventType, room::member::MembershipState},
     room_version_rules::{EventsReferenceFormatVersion, RoomVersionRules},
 };
@@ -35,6 +35,8 @@ pub struct RoomHead {
     /// The joined members, worked out once per state: every send wakes
     /// them and every sync counts them.
     joined: OnceLock<Arc<[OwnedUserId]>>,
+    /// Their servers, sorted: where every event of the room goes.
+    servers: OnceLock<Arc<[OwnedServerName]>>,
     pub extremities: Vec<OwnedEventId>,
     /// Room versions 1 and 2 reference events as (id, reference hash)
     /// pairs: the hashes of the extremities, for the next event's
@@ -57,6 +59,7 @@ impl RoomHead {
             rules,
             state: HashMap::new(),
             joined: OnceLock::new(),
+            servers: OnceLock::new(),
             extremities: Vec::new(),
             extremity_hashes: HashMap::new(),
             depth: 0,
@@ -166,12 +169,27 @@ impl RoomHead {
 
     fn state_changed(&mut self) {
         self.joined = OnceLock::new();
+        self.servers = OnceLock::new();
         self.authorized.clear();
     }
 
     /// The joined members (local and remote), shared until the state changes.
     pub fn joined(&self) -> Arc<[OwnedUserId]> {
         self.joined.get_or_init(|| self.members_with(&[MembershipState::Join]).into()).clone()
+    }
+
+    /// The servers of the joined members (ours included), sorted, shared
+    /// until the state changes.
+    pub fn servers(&self) -> Arc<[OwnedServerName]> {
+        self.servers
+            .get_or_init(|| {
+                let mut servers: Vec<OwnedServerName> =
+                    self.joined().iter().map(|user| user.server_name().to_owned()).collect();
+                servers.sort();
+                servers.dedup();
+                servers.into()
+            })
+            .clone()
     }
 
     pub fn get(&self, kind: &StateEventType, key: &str) -> Option<&Arc<Pdu>> {

@@ -197,7 +197,7 @@ impl Rooms {
         // The members before this event: they differ from those after it
         // only in the event's target, whom both lists below add anyway.
         let members = head.joined();
-        let destinations = self.destinations(&members, &pdu, None);
+        let destinations = self.destinations(head, &pdu, None);
         if !destinations.is_empty() {
             add_signature(&mut pdu.json, &head.rules.redaction, server_name, &self.inner.key)?;
         }
@@ -219,21 +219,21 @@ impl Rooms {
     /// server the event came from.
     fn destinations(
         &self,
-        members: &[OwnedUserId],
+        head: &RoomHead,
         pdu: &Pdu,
         origin: Option<&ruma::ServerName>,
     ) -> Vec<String> {
         let own = &self.inner.config.server.server_name;
-        let mut servers: std::collections::BTreeSet<&ruma::ServerName> =
-            members.iter().map(|user| user.server_name()).collect();
-        let target = pdu.state_key.as_deref().and_then(|k| <&UserId>::try_from(k).ok());
-        if pdu.kind == TimelineEventType::RoomMember
-            && let Some(target) = target
-        {
-            servers.insert(target.server_name());
-        }
+        let servers = head.servers();
+        let target = (pdu.kind == TimelineEventType::RoomMember)
+            .then(|| pdu.state_key.as_deref().and_then(|k| <&UserId>::try_from(k).ok()))
+            .flatten()
+            .map(|target| target.server_name())
+            .filter(|server| !servers.iter().any(|s| s == server));
         servers
-            .into_iter()
+            .iter()
+            .map(|server| &**server)
+            .chain(target)
             .filter(|server| *server != own && Some(*server) != origin)
             .map(|server| server.to_string())
             .collect()

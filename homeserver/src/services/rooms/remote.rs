@@ -89,11 +89,7 @@ impl Rooms {
     /// The servers with joined members, this one first if it is among them.
     pub async fn servers_in_room(&self, room_id: &RoomId) -> Result<Vec<ruma::OwnedServerName>> {
         let own = self.inner.config.server.server_name.clone();
-        let members = self.with_head(room_id, |head| head.joined()).await?;
-        let mut servers: Vec<ruma::OwnedServerName> =
-            members.iter().map(|u| u.server_name().to_owned()).collect();
-        servers.sort();
-        servers.dedup();
+        let mut servers = self.with_head(room_id, |head| head.servers().to_vec()).await?;
         if let Some(at) = servers.iter().position(|s| *s == own) {
             servers.remove(at);
             servers.insert(0, own);
@@ -213,7 +209,7 @@ impl Rooms {
         head.depth = head.depth.max(u64::from(pdu.depth));
         let members = head.joined();
         let destinations = match forward {
-            Some(origin) => self.destinations(&members, &pdu, Some(origin)),
+            Some(origin) => self.destinations(head, &pdu, Some(origin)),
             None => Vec::new(),
         };
         let version = head.version.clone();
