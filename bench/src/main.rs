@@ -28,6 +28,10 @@ struct Args {
     /// Messages each sender sends.
     #[arg(long, default_value_t = 500)]
     messages: usize,
+    /// Idle members who join the senders' room first: a large room, where
+    /// every send is routed to and wakes all of them.
+    #[arg(long, default_value_t = 0)]
+    members: usize,
     /// Rooms for the initial sync measurement.
     #[arg(long, default_value_t = 100)]
     rooms: usize,
@@ -46,6 +50,34 @@ struct Args {
     /// The process id of the server given with --url.
     #[arg(long)]
     pid: Option<u32>,
+}
+
+/// Registers `count` users who join `room` and then stay silent, a few
+/// at a time (registration hashes a password).
+async fn join_idle_members(
+    http: &reqwest::Client,
+    url: &str,
+    room: &str,
+    count: usize,
+) -> Result<(), client::Error> {
+    let started = Instant::now();
+    for chunk in (0..count).collect::<Vec<_>>().chunks(8) {
+        let mut joins = Vec::new();
+        for &i in chunk {
+            let (http, url, room) = (http.clone(), url.to_owned(), room.to_owned());
+            joins.push(tokio::spawn(async move {
+                let member = Client::register(&http, &url, &format!("member{i}")).await?;
+                member.join(&room).await
+            }));
+        }
+        for join in joins {
+            join.await?.map_err(|e| e.to_string())?;
+        }
+    }
+    if count > 0 {
+        println!("room: {count} idle members joined in {:.1}s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -81,6 +113,7 @@ async fn main() -> Result<(), client::Error> {
         sender.join(&room).await?;
         senders.push(sender);
     }
+    join_idle_members(&http, &server.url, &room, args.members).await?;
     let watcher = Client::register(&http, &server.url, "watcher").await?;
     watcher.join(&room).await?;
     let since = watcher.sync(None, 0).await?["next_batch"].as_str().unwrap_or_default().to_owned();
