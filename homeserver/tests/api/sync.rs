@@ -14,6 +14,7 @@ backend_tests!(
     invites_and_leaves_appear,
     account_data_syncs,
     tokens_survive_a_restart,
+    summary_of_an_unnamed_room,
 );
 
 async fn initial_then_incremental_sync(backend: Backend) {
@@ -52,6 +53,31 @@ async fn initial_then_incremental_sync(backend: Backend) {
     s.get("/_matrix/client/v3/sync?since=bogus", Some(&bob.token))
         .await
         .err(400, "M_INVALID_PARAM");
+}
+
+/// A room without a name is named by its heroes: the first five other
+/// members (joined or invited) by user id, whatever the room's size.
+async fn summary_of_an_unnamed_room(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let room = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+    let mut others = Vec::new();
+    // Registered out of order, so that the heroes are sorted, not the first in.
+    for name in ["hero7", "hero3", "hero6", "hero1", "hero5", "hero2"] {
+        let user = s.register(name, "pw").await;
+        s.join(&user.token, &room).await.ok();
+        others.push(user.user_id);
+    }
+    let invited = s.register("hero4", "pw").await;
+    s.invite(&alice.token, &room, &invited.user_id).await.ok();
+    others.push(invited.user_id);
+    others.sort();
+
+    let sync = s.sync(&alice.token, None, 0).await;
+    let summary = &sync["rooms"]["join"][&room]["summary"];
+    assert_eq!(summary["m.joined_member_count"], 7);
+    assert_eq!(summary["m.invited_member_count"], 1);
+    assert_eq!(summary["m.heroes"], json!(others[..5]), "{summary}");
 }
 
 async fn long_poll_wakes_on_a_new_message(backend: Backend) {

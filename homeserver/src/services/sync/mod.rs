@@ -470,11 +470,16 @@ impl SyncService {
                 let has_name = head.get(&StateEventType::RoomName, "").is_some()
                     || head.get(&StateEventType::RoomCanonicalAlias, "").is_some();
                 if !has_name {
+                    // The five first by id, picked without sorting (or
+                    // copying) every member of a large room.
                     let mut heroes: Vec<_> =
-                        joined.iter().chain(&invited).filter(|u| *u != user).cloned().collect();
-                    heroes.sort();
-                    heroes.truncate(5);
-                    summary.heroes = heroes;
+                        joined.iter().chain(&invited).filter(|u| *u != user).collect();
+                    if heroes.len() > 5 {
+                        heroes.select_nth_unstable(5);
+                        heroes.truncate(5);
+                    }
+                    heroes.sort_unstable();
+                    summary.heroes = heroes.into_iter().cloned().collect();
                 }
                 summary
             })
