@@ -16,7 +16,8 @@ use ruma::{
 
 use crate::{
     Error, Result,
-    discovery::{ConnectOverrides, Destination, DnsSrv, Resolver, SrvLookup},
+    address::AddressPolicy,
+    discovery::{ConnectOverrides, Destination, DnsSrv, Resolver, SrvLookup, is_valid_server_name},
 };
 
 /// The largest answer read from another server (a large room's join
@@ -29,24 +30,29 @@ pub struct FederationClient {
     resolver: Resolver,
     origin: OwnedServerName,
     key_pair: Arc<Ed25519KeyPair>,
+    /// Judges address literals, which never reach the resolver.
+    policy: AddressPolicy,
 }
 
 impl FederationClient {
     /// A client for server `origin` signing with `key_pair`. `http` decides
     /// TLS (trusted roots) and timeouts; its DNS resolution is taken over
-    /// so that SRV targets are connected to under the server's name.
+    /// so that SRV targets are connected to under the server's name, and
+    /// so that no connection goes to an address `policy` refuses.
     pub fn new(
         http: reqwest::ClientBuilder,
         origin: OwnedServerName,
         key_pair: Arc<Ed25519KeyPair>,
+        policy: AddressPolicy,
     ) -> Result<Self> {
-        let overrides = ConnectOverrides::default();
+        let overrides = ConnectOverrides::new(policy.clone());
         let http = http
             .dns_resolver(Arc::new(overrides.clone()))
             .build()
             .map_err(|e| Error::Malformed(format!("HTTP client: {e}")))?;
         let srv = DnsSrv::from_system().map(|dns| Box::new(dns) as Box<dyn SrvLookup>);
-        Ok(Self { resolver: Resolver::new(http.clone(), srv, overrides), http, origin, key_pair })
+        let resolver = Resolver::new(http.clone(), srv, overrides);
+        Ok(Self { resolver, http, origin, key_pair, policy })
     }
 
     /// The server this client speaks for.
@@ -57,6 +63,15 @@ impl FederationClient {
     /// Where requests for `server` go.
     pub async fn destination(&self, server: &ServerName) -> Destination {
         self.resolver.resolve(server).await
+    }
+
+    /// Where requests for `server` go; a name outside the spec's grammar is
+    /// refused before any lookup or connection.
+    async fn locate(&self, server: &ServerName) -> Result<Destination> {
+        if !is_valid_server_name(server) {
+            return Err(Error::InvalidServerName(server.to_string()));
+        }
+        Ok(self.resolver.resolve(server).await)
     }
 
     /// Sends a request that needs X-Matrix authentication.
@@ -77,7 +92,7 @@ impl FederationClient {
     where
         R: OutgoingRequest<Authentication = ServerSignatures, PathBuilder = SinglePath>,
     {
-        let base = self.resolver.resolve(destination).await;
+        let base = self.locate(destination).await?;
         let input =
             XMatrixSigningInput::new(self.origin.clone(), destination.to_owned(), &self.key_pair);
         request
@@ -94,7 +109,7 @@ impl FederationClient {
     where
         R: OutgoingRequest<Authentication = NoAuthentication, PathBuilder = SinglePath>,
     {
-        let base = self.resolver.resolve(destination).await;
+        let base = self.locate(destination).await?;
         let request = request
             .try_into_http_request::<Vec<u8>>(&base.base_url, (), ())
             .map_err(|e| Error::Malformed(e.to_string()))?;
@@ -128,7 +143,14 @@ impl FederationClient {
     ) -> Result<reqwest::Response> {
         let request =
             reqwest::Request::try_from(request).map_err(|e| Error::transport(&destination, e))?;
-        self.http.execute(request).await.map_err(|e| Error::transport(&destination, e))
+        let denied = || Error::Denied { server: destination.to_string() };
+        if let Some(host) = request.url().host_str() {
+            self.policy.check_host(host).map_err(|_| denied())?;
+        }
+        self.http.execute(request).await.map_err(|e| match AddressPolicy::denied_in(&e) {
+            Some(_) => denied(),
+            None => Error::transport(&destination, e),
+        })
     }
 
     async fn execute<R: OutgoingRequest>(

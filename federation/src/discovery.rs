@@ -11,7 +11,6 @@
 use std::{
     collections::HashMap,
     future::Future,
-    net::SocketAddr,
     pin::Pin,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -20,12 +19,37 @@ use std::{
 use ruma::{OwnedServerName, ServerName};
 use serde::Deserialize;
 
+use crate::address::AddressPolicy;
+
 /// The default federation port.
 pub const DEFAULT_PORT: u16 = 8448;
 const WELL_KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
 const WELL_KNOWN_FAILURE_TTL: Duration = Duration::from_secs(3600);
 /// A delegation document larger than this is not a delegation document.
 const WELL_KNOWN_MAX_BYTES: usize = 64 * 1024;
+
+/// Whether `name` follows the spec's server-name grammar strictly: an IP
+/// literal, or a DNS name of ASCII labels (letters, digits, inner hyphens,
+/// at most 63 characters each, none empty), with an optional non-zero port.
+/// ruma's parser is laxer (it lets `..` or non-ASCII letters through); no
+/// connection is tried for such a name.
+pub fn is_valid_server_name(name: &ServerName) -> bool {
+    if name.port() == Some(0) {
+        return false;
+    }
+    if name.is_ip_literal() {
+        return true;
+    }
+    let host = name.host();
+    host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
 
 /// Where requests for one server go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,18 +114,33 @@ impl SrvLookup for DnsSrv {
 
 /// Hosts whose connections go to an SRV target instead: the client's DNS
 /// resolver consults it, so that URLs (and TLS) keep the server's name.
+/// Every address it hands out passed the outbound [`AddressPolicy`].
 #[derive(Clone, Default)]
-pub struct ConnectOverrides(Arc<Mutex<HashMap<String, String>>>);
+pub struct ConnectOverrides {
+    targets: Arc<Mutex<HashMap<String, String>>>,
+    policy: AddressPolicy,
+}
+
+impl ConnectOverrides {
+    /// No overrides yet; resolved addresses are checked against `policy`.
+    pub fn new(policy: AddressPolicy) -> Self {
+        Self { targets: Arc::default(), policy }
+    }
+
+    fn insert(&self, host: String, target: String) {
+        self.targets.lock().unwrap_or_else(|e| e.into_inner()).insert(host, target);
+    }
+}
 
 impl reqwest::dns::Resolve for ConnectOverrides {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = {
-            let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let map = self.targets.lock().unwrap_or_else(|e| e.into_inner());
             map.get(name.as_str()).cloned().unwrap_or_else(|| name.as_str().to_owned())
         };
+        let policy = self.policy.clone();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs = policy.resolve(&host).await?;
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }
@@ -150,8 +189,7 @@ impl Resolver {
             false => self.via_srv(&target).await.unwrap_or_else(|| Destination::of(&target)),
         };
         if let Some(host) = &destination.connect_to {
-            let mut overrides = self.overrides.0.lock().unwrap_or_else(|e| e.into_inner());
-            overrides.insert(target.host().to_owned(), host.clone());
+            self.overrides.insert(target.host().to_owned(), host.clone());
         }
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.insert(name.to_owned(), (destination.clone(), Instant::now() + ttl));
@@ -225,7 +263,7 @@ mod tests {
     /// A resolver whose well-known fetches are refused at once.
     fn resolver(srv: Vec<(&'static str, SrvTarget)>) -> (Resolver, ConnectOverrides) {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let closed = SocketAddr::from(([127, 0, 0, 1], 1));
+        let closed = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
         let http = reqwest::Client::builder()
             .resolve("fed.test", closed)
             .resolve("old.test", closed)
@@ -255,7 +293,7 @@ mod tests {
             plain,
             Destination { base_url: "https://plain.test:8448".into(), connect_to: None }
         );
-        let map = overrides.0.lock().expect("lock");
+        let map = overrides.targets.lock().expect("lock");
         assert_eq!(map.get("fed.test").map(String::as_str), Some("matrix.host.test"));
         assert!(!map.contains_key("plain.test"));
     }
@@ -275,12 +313,34 @@ mod tests {
             stream.write_all(answer.as_bytes()).await.expect("write");
         });
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let overrides = ConnectOverrides::default();
-        overrides.0.lock().expect("lock").insert("fed.test".into(), "127.0.0.1".into());
+        let loopback = AddressPolicy::new(&["127.0.0.0/8".parse().expect("range")]);
+        let overrides = ConnectOverrides::new(loopback);
+        overrides.insert("fed.test".into(), "127.0.0.1".into());
         let http =
             reqwest::Client::builder().dns_resolver(Arc::new(overrides)).build().expect("client");
         let answer = http.get(format!("http://fed.test:{port}/")).send().await.expect("connected");
         assert_eq!(answer.text().await.expect("body"), "named", "the Host header keeps the name");
+    }
+
+    #[test]
+    fn server_names_follow_the_grammar_strictly() {
+        let valid = |n: &str| is_valid_server_name(&ServerName::parse(n).expect("ruma accepts it"));
+        for good in ["example.org", "matrix.example.org:8448", "1.2.3.4", "[::1]:80", "localhost"] {
+            assert!(valid(good), "{good}");
+        }
+        let bad_names = [
+            "..",
+            "a..b",
+            ".example.org",
+            "example.org.",
+            "-a.org",
+            "a-.org",
+            "\u{e4}.org",
+            "a.org:0",
+        ];
+        for bad in bad_names {
+            assert!(ServerName::parse(bad).is_err() || !valid(bad), "{bad}");
+        }
     }
 
     #[test]

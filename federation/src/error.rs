@@ -3,6 +3,13 @@
 /// What can go wrong talking to, or trusting, another server.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A server name outside the spec's grammar: no connection is tried.
+    #[error("invalid server name {0}")]
+    InvalidServerName(String),
+    /// The server's address is one the outbound address policy refuses
+    /// (loopback, a private network, ...): no connection was made.
+    #[error("{server} may not be connected to")]
+    Denied { server: String },
     /// The server name could not be turned into an address.
     #[error("cannot find server {server}: {reason}")]
     Discovery { server: String, reason: String },

@@ -11,8 +11,11 @@ use std::{
 };
 
 use ruma::{
-    CanonicalJsonObject, MilliSecondsSinceUnixEpoch, OwnedServerName, ServerName, UInt,
-    api::federation::discovery::{ServerSigningKeys, get_remote_server_keys, get_server_keys},
+    CanonicalJsonObject, MilliSecondsSinceUnixEpoch, OwnedServerName, OwnedServerSigningKeyId,
+    ServerName, UInt,
+    api::federation::discovery::{
+        OldVerifyKey, ServerSigningKeys, get_remote_server_keys, get_server_keys,
+    },
     serde::Raw,
     signatures::{PublicKeyMap, PublicKeySet},
 };
@@ -22,7 +25,8 @@ use crate::{Error, Result, client::FederationClient};
 /// Keys are trusted for at most this long after they were fetched, whatever
 /// `valid_until_ts` says (the spec's cap for room versions 5 and later).
 const MAX_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
-/// A server whose keys were just fetched is not asked again before this.
+/// A key id that just sent us to its server does not send us again before
+/// this.
 const REFETCH_AFTER: Duration = Duration::from_secs(30);
 
 /// Where fetched keys are kept: the signed key document, as the server
@@ -40,15 +44,28 @@ pub trait KeyStore: Send + Sync {
         keys: &Raw<ServerSigningKeys>,
         valid_until: MilliSecondsSinceUnixEpoch,
     ) -> impl Future<Output = ()> + Send;
+    /// Keys `server` listed once and no longer does (it rotated its key, or
+    /// was reinstalled under the same name), with the time each stopped
+    /// being valid: they still check what they signed before then.
+    fn load_retired(&self, server: &ServerName) -> impl Future<Output = RetiredKeys> + Send;
+    /// Keeps keys `server` no longer lists (adding to those kept).
+    fn retire(&self, server: &ServerName, keys: &RetiredKeys) -> impl Future<Output = ()> + Send;
 }
+
+/// Keys a server no longer lists, by key id.
+pub type RetiredKeys = BTreeMap<OwnedServerSigningKeyId, OldVerifyKey>;
 
 /// Signing keys of other servers, with our own known up front.
 pub struct KeyRing<S> {
     client: Arc<FederationClient>,
     store: S,
     own_keys: PublicKeySet,
+    /// Each server's last key document, with its retired keys merged into
+    /// `old_verify_keys`.
     cache: Mutex<HashMap<OwnedServerName, Arc<ServerSigningKeys>>>,
-    fetched: Mutex<HashMap<OwnedServerName, Instant>>,
+    /// When each (server, key id) last sent us to the server, so that a
+    /// flood of events naming unknown keys costs one fetch per key id.
+    asked: Mutex<HashMap<(OwnedServerName, String), Instant>>,
     /// Servers asked for another server's keys when it cannot be reached.
     notaries: Vec<OwnedServerName>,
 }
@@ -57,8 +74,8 @@ impl<S: KeyStore> KeyRing<S> {
     /// A key ring for the server `client` speaks for, whose own public keys
     /// are `own_keys` (key id -> public key).
     pub fn new(client: Arc<FederationClient>, store: S, own_keys: PublicKeySet) -> Self {
-        let (cache, fetched) = (Mutex::default(), Mutex::default());
-        Self { client, store, own_keys, cache, fetched, notaries: Vec::new() }
+        let (cache, asked) = (Mutex::default(), Mutex::default());
+        Self { client, store, own_keys, cache, asked, notaries: Vec::new() }
     }
 
     /// Trusts `notaries` to vouch for the keys of servers that cannot be
@@ -68,16 +85,21 @@ impl<S: KeyStore> KeyRing<S> {
         self
     }
 
-    /// The keys of `servers` valid at `at`, for checking their signatures.
-    /// Fails if a server has no key valid at that time.
+    /// The keys of each signing server valid at `at`, for checking its
+    /// signatures; `signers` names each server with the key ids its
+    /// signatures carry. A key id we do not know (valid then) sends us to
+    /// the server once per key id and [`REFETCH_AFTER`]: a peer that
+    /// rotated its key, or was reinstalled under the same name, is believed
+    /// as soon as it signs with the new one. Fails if a server has no key
+    /// valid at that time.
     pub async fn public_keys(
         &self,
-        servers: &[OwnedServerName],
+        signers: &[(OwnedServerName, Vec<String>)],
         at: MilliSecondsSinceUnixEpoch,
     ) -> Result<PublicKeyMap> {
         let mut map = PublicKeyMap::new();
-        for server in servers {
-            map.insert(server.to_string(), self.keys_of(server, at).await?);
+        for (server, key_ids) in signers {
+            map.insert(server.to_string(), self.keys_of(server, key_ids, at).await?);
         }
         Ok(map)
     }
@@ -85,28 +107,25 @@ impl<S: KeyStore> KeyRing<S> {
     async fn keys_of(
         &self,
         server: &ServerName,
+        key_ids: &[String],
         at: MilliSecondsSinceUnixEpoch,
     ) -> Result<PublicKeySet> {
         if server == self.client.origin() {
             return Ok(self.own_keys.clone());
         }
-        if let Some(keys) = self.known(server).await {
-            let set = valid_at(&keys, at);
-            if keys.valid_until_ts >= at && !set.is_empty() {
-                return Ok(set);
-            }
+        let known = self.known(server).await.map(|keys| valid_at(&keys, at));
+        if let Some(set) = &known
+            && key_ids.iter().any(|id| set.contains_key(id))
+        {
+            return Ok(set.clone());
         }
-        if self.recently_fetched(server) {
-            let keys = self.known(server).await;
-            return keys
-                .map(|keys| valid_at(&keys, at))
-                .filter(|set| !set.is_empty())
-                .ok_or_else(|| Error::BadSignature(format!("no key of {server} valid then")));
+        let no_key = || Error::BadSignature(format!("no key of {server} valid then"));
+        if !self.ask_again(server, key_ids) {
+            return known.filter(|set| !set.is_empty()).ok_or_else(no_key);
         }
-        let keys = self.fetch(server).await?;
-        let set = valid_at(&keys, at);
+        let set = valid_at(&*self.fetch(server).await?, at);
         if set.is_empty() {
-            return Err(Error::BadSignature(format!("no key of {server} valid then")));
+            return Err(no_key());
         }
         Ok(set)
     }
@@ -115,7 +134,11 @@ impl<S: KeyStore> KeyRing<S> {
         if let Some(keys) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(server) {
             return Some(keys.clone());
         }
-        let keys = Arc::new(self.store.load(server).await?.deserialize().ok()?);
+        let mut keys: ServerSigningKeys = self.store.load(server).await?.deserialize().ok()?;
+        for (id, old) in self.store.load_retired(server).await {
+            keys.old_verify_keys.entry(id).or_insert(old);
+        }
+        let keys = Arc::new(keys);
         self.cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -123,9 +146,26 @@ impl<S: KeyStore> KeyRing<S> {
         Some(keys)
     }
 
-    fn recently_fetched(&self, server: &ServerName) -> bool {
-        let fetched = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
-        fetched.get(server).is_some_and(|at| at.elapsed() < REFETCH_AFTER)
+    /// Whether `server` may be asked for its keys now on account of
+    /// `key_ids` (an empty list stands for "any key"); the ones that may
+    /// are marked as asked.
+    fn ask_again(&self, server: &ServerName, key_ids: &[String]) -> bool {
+        let any = [String::new()];
+        let ids = if key_ids.is_empty() { &any[..] } else { key_ids };
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let mut again = false;
+        for id in ids {
+            let entry = asked.entry((server.to_owned(), id.clone()));
+            if let std::collections::hash_map::Entry::Occupied(at) = &entry
+                && now.duration_since(*at.get()) < REFETCH_AFTER
+            {
+                continue;
+            }
+            entry.insert_entry(now);
+            again = true;
+        }
+        again
     }
 
     /// Fetches `server`'s keys from the server itself, else from a trusted
@@ -146,10 +186,6 @@ impl<S: KeyStore> KeyRing<S> {
     }
 
     async fn fetch_direct(&self, server: &ServerName) -> Result<Arc<ServerSigningKeys>> {
-        self.fetched
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(server.to_owned(), Instant::now());
         let response =
             self.client.send_unsigned(server, get_server_keys::v2::Request::new()).await?;
         let raw = response.server_key;
@@ -185,7 +221,9 @@ impl<S: KeyStore> KeyRing<S> {
     }
 
     /// Keeps a checked key document (validity capped) in the store and the
-    /// cache.
+    /// cache. Keys of the document it replaces that it no longer lists are
+    /// retired, valid until the old document was: they still check what
+    /// they signed before then.
     async fn keep(
         &self,
         server: &ServerName,
@@ -197,6 +235,13 @@ impl<S: KeyStore> KeyRing<S> {
         )
         .unwrap_or_else(MilliSecondsSinceUnixEpoch::now);
         keys.valid_until_ts = keys.valid_until_ts.min(cap);
+        if let Some(previous) = self.known(server).await {
+            let retired = retired_by(&previous, &keys);
+            if !retired.is_empty() {
+                self.store.retire(server, &retired).await;
+            }
+            keys.old_verify_keys.extend(retired);
+        }
         self.store.save(server, raw, keys.valid_until_ts).await;
         let keys = Arc::new(keys);
         self.cache
@@ -209,7 +254,7 @@ impl<S: KeyStore> KeyRing<S> {
     /// The stored key document of `server`, fetching it if unknown (for
     /// answering key queries as a notary).
     pub async fn document(&self, server: &ServerName) -> Option<Raw<ServerSigningKeys>> {
-        if self.store.load(server).await.is_none() && !self.recently_fetched(server) {
+        if self.store.load(server).await.is_none() && self.ask_again(server, &[]) {
             let _ = self.fetch(server).await;
         }
         self.store.load(server).await
@@ -257,6 +302,20 @@ fn verify_signed_by(
     let map: PublicKeyMap = BTreeMap::from([(entity.to_string(), keys.clone())]);
     ruma::signatures::verify_json(&map, &object)
         .map_err(|e| Error::BadSignature(format!("{entity}'s signature on a key document: {e}")))
+}
+
+/// The keys of `previous` that `next` no longer lists, current or old,
+/// each valid until `previous` was (or until its own expiry, if older).
+fn retired_by(previous: &ServerSigningKeys, next: &ServerSigningKeys) -> RetiredKeys {
+    let listed = |id: &OwnedServerSigningKeyId| {
+        next.verify_keys.contains_key(id) || next.old_verify_keys.contains_key(id)
+    };
+    let current = previous
+        .verify_keys
+        .iter()
+        .map(|(id, key)| (id.clone(), OldVerifyKey::new(previous.valid_until_ts, key.key.clone())));
+    let old = previous.old_verify_keys.iter().map(|(id, old)| (id.clone(), old.clone()));
+    current.chain(old).filter(|(id, _)| !listed(id)).collect()
 }
 
 /// The keys of a document that were valid at `at`: current keys if the

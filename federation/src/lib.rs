@@ -1,6 +1,7 @@
 //! The Matrix server-server protocol, as Lattice speaks it.
 //!
 //! This crate knows the wire and the cryptography, not rooms or storage:
+//! - [`address`]: the outbound address policy every connection passes;
 //! - [`discovery`]: from a server name to the address to connect to
 //!   (IP literals, explicit ports, `/.well-known/matrix/server`), cached;
 //! - [`client`]: typed, X-Matrix-signed requests to other servers over HTTPS;
@@ -12,6 +13,7 @@
 //!
 //! The homeserver mounts the routes and implements the storage.
 
+pub mod address;
 pub mod client;
 pub mod discovery;
 mod error;

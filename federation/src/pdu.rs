@@ -42,6 +42,17 @@ pub fn event_id(json: &CanonicalJsonObject, rules: &RoomVersionRules) -> Result<
     EventId::parse(format!("${hash}")).map_err(|e| Error::Malformed(e.to_string()))
 }
 
+/// The key ids of `server`'s signatures on an event.
+fn signature_key_ids(json: &CanonicalJsonObject, server: &str) -> Vec<String> {
+    match json.get("signatures") {
+        Some(CanonicalJsonValue::Object(signatures)) => match signatures.get(server) {
+            Some(CanonicalJsonValue::Object(by_key)) => by_key.keys().cloned().collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
 /// Checks a received PDU of a room with `version`.
 pub async fn check_pdu<S: KeyStore>(
     keys: &KeyRing<S>,
@@ -65,8 +76,14 @@ pub async fn check_pdu<S: KeyStore>(
         _ => MilliSecondsSinceUnixEpoch::now(),
     };
     let at = if rules.enforce_key_validity { ts } else { crate::keys::millis(0) };
-    let servers: Vec<_> = servers.into_iter().collect();
-    let map = keys.public_keys(&servers, at).await?;
+    let signers: Vec<_> = servers
+        .into_iter()
+        .map(|server| {
+            let key_ids = signature_key_ids(&json, server.as_str());
+            (server, key_ids)
+        })
+        .collect();
+    let map = keys.public_keys(&signers, at).await?;
     let redacted = match verify_event(&map, &json, &rules) {
         Ok(Verified::All) => false,
         Ok(Verified::Signatures) => true,

@@ -27,8 +27,9 @@ pub async fn authenticate<S: KeyStore, T: AsRef<[u8]>>(
     if header.destination.as_deref().is_some_and(|d| d != destination) {
         return Err(Error::Unauthorized("request meant for another server".into()));
     }
+    let signer = (header.origin.clone(), vec![header.key.to_string()]);
     let map = keys
-        .public_keys(std::slice::from_ref(&header.origin), MilliSecondsSinceUnixEpoch::now())
+        .public_keys(std::slice::from_ref(&signer), MilliSecondsSinceUnixEpoch::now())
         .await
         .map_err(|e| Error::Unauthorized(format!("no key for {}: {e}", header.origin)))?;
     header

@@ -203,7 +203,23 @@ impl From<lattice_federation::Error> for Error {
             F::Unauthorized(reason) => Self::Unauthorized(reason),
             F::BadSignature(reason) => Self::Forbidden(reason),
             F::Malformed(reason) => Self::BadJson(reason),
-            other => Self::Upstream(other.to_string()),
+            F::InvalidServerName(name) => {
+                Self::invalid_param(format!("invalid server name {name}"))
+            }
+            F::Denied { server } => Self::forbidden(format!("{server} may not be contacted")),
+            // The cause (addresses, TLS, a remote body) goes to the log;
+            // the client learns which server failed, not how.
+            other => {
+                tracing::warn!(error = %other, "a request to another server failed");
+                let server = match &other {
+                    F::Discovery { server, .. }
+                    | F::Transport { server, .. }
+                    | F::Remote { server, .. }
+                    | F::BadResponse { server, .. } => server.as_str(),
+                    _ => "another server",
+                };
+                Self::Upstream(format!("{server} could not be reached or answered badly"))
+            }
         }
     }
 }

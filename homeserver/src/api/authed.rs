@@ -1,12 +1,13 @@
 //! Extractors for handlers outside ruma's types (media, admin): an
-//! authenticated, rate-limited user, and a JSON body whose faults are
-//! answered as Matrix errors.
+//! authenticated, rate-limited user, and a JSON body, query and path
+//! whose faults are answered as Matrix errors.
 
 use axum::{
     extract::{FromRequest, FromRequestParts},
     http::request::Parts,
 };
 
+use super::json_text;
 use crate::{
     error::{Error, Result},
     services::{Services, auth::Requester, rate_limit::LimitClass},
@@ -42,7 +43,9 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for MatrixJs
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
             .map_err(|e| Error::BadJson(format!("could not read the body: {e}")))?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
+        let bytes = json_text::or_empty_object(&bytes);
+        json_text::check(bytes, json_text::MAX_DEPTH, json_text::Strings::Clean)?;
+        let value: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| Error::NotJson(format!("the body is not JSON: {e}")))?;
         serde_json::from_value(value).map(Self).map_err(|e| Error::BadJson(e.to_string()))
     }
@@ -56,9 +59,37 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Mat
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        if json_text::query_has_nul(parts.uri.query()) {
+            return Err(Error::invalid_param("the query holds a NUL character"));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|query| Self(query.0))
+            .map_err(|e| Error::invalid_param(e.body_text()))
+    }
+}
+
+/// Path parameters; a malformed one (bad percent-encoding, a NUL, not
+/// the expected type) is M_INVALID_PARAM, not axum's plain-text 400.
+pub struct MatrixPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for MatrixPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::invalid_param(e.body_text()))?;
+        if params.iter().any(|(_, value)| value.contains('\0')) {
+            return Err(Error::invalid_param("the path holds a NUL character"));
+        }
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|path| Self(path.0))
             .map_err(|e| Error::invalid_param(e.body_text()))
     }
 }

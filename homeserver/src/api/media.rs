@@ -3,9 +3,9 @@
 //! directly; the rules live in `services::media`.
 
 use axum::{
-    Json, Router,
+    Json,
     body::Body,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
     routing::{get, post, put},
@@ -16,7 +16,10 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::io::ReaderStream;
 
-use super::authed::{Authed, MatrixQuery};
+use super::{
+    authed::{Authed, MatrixPath, MatrixQuery},
+    routes::Routes,
+};
 use crate::{
     error::{Error, Result},
     services::{
@@ -56,8 +59,8 @@ const INLINE_TYPES: &[&str] = &[
     "text/plain",
 ];
 
-pub fn router() -> Router<Services> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/_matrix/media/v3/upload", post(upload))
         .route("/_matrix/media/v1/create", post(create))
         .route("/_matrix/media/v3/upload/{server}/{media_id}", put(upload_pending))
@@ -141,7 +144,7 @@ async fn create(
 async fn upload_pending(
     State(services): State<Services>,
     Authed(requester): Authed,
-    Path((server, media_id)): Path<(String, String)>,
+    MatrixPath((server, media_id)): MatrixPath<(String, String)>,
     MatrixQuery(query): MatrixQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
@@ -161,7 +164,9 @@ async fn upload_pending(
     Ok(Json(json!({})))
 }
 
-async fn config(State(services): State<Services>) -> Json<serde_json::Value> {
+/// [`GET /media/config`](https://spec.matrix.org/v1.16/client-server-api/#get_matrixclientv1mediaconfig):
+/// authenticated like the rest of the media API.
+async fn config(State(services): State<Services>, _: Authed) -> Json<serde_json::Value> {
     Json(json!({"m.upload.size": services.media.max_upload()}))
 }
 
@@ -181,7 +186,7 @@ async fn preview_url(
 async fn download(
     State(services): State<Services>,
     _: Authed,
-    Path((server, media_id)): Path<(String, String)>,
+    MatrixPath((server, media_id)): MatrixPath<(String, String)>,
 ) -> Result<Response> {
     serve(services.media.download(&server, &media_id, false).await?, None)
 }
@@ -189,21 +194,21 @@ async fn download(
 async fn download_named(
     State(services): State<Services>,
     _: Authed,
-    Path((server, media_id, filename)): Path<(String, String, String)>,
+    MatrixPath((server, media_id, filename)): MatrixPath<(String, String, String)>,
 ) -> Result<Response> {
     serve(services.media.download(&server, &media_id, false).await?, Some(filename))
 }
 
 async fn legacy_download(
     State(services): State<Services>,
-    Path((server, media_id)): Path<(String, String)>,
+    MatrixPath((server, media_id)): MatrixPath<(String, String)>,
 ) -> Result<Response> {
     serve(services.media.download(&server, &media_id, true).await?, None)
 }
 
 async fn legacy_download_named(
     State(services): State<Services>,
-    Path((server, media_id, filename)): Path<(String, String, String)>,
+    MatrixPath((server, media_id, filename)): MatrixPath<(String, String, String)>,
 ) -> Result<Response> {
     serve(services.media.download(&server, &media_id, true).await?, Some(filename))
 }
@@ -239,7 +244,7 @@ impl ThumbnailQuery {
 async fn thumbnail(
     State(services): State<Services>,
     _: Authed,
-    Path((server, media_id)): Path<(String, String)>,
+    MatrixPath((server, media_id)): MatrixPath<(String, String)>,
     MatrixQuery(query): MatrixQuery<ThumbnailQuery>,
 ) -> Result<Response> {
     let request = query.request()?;
@@ -248,7 +253,7 @@ async fn thumbnail(
 
 async fn legacy_thumbnail(
     State(services): State<Services>,
-    Path((server, media_id)): Path<(String, String)>,
+    MatrixPath((server, media_id)): MatrixPath<(String, String)>,
     MatrixQuery(query): MatrixQuery<ThumbnailQuery>,
 ) -> Result<Response> {
     let request = query.request()?;

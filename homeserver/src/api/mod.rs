@@ -4,7 +4,9 @@ mod admin;
 mod authed;
 mod client;
 mod federation;
+pub mod json_text;
 mod media;
+pub mod routes;
 pub mod ruma;
 mod sso;
 
@@ -16,12 +18,14 @@ use std::{
 use axum::{Router, extract::Request, response::Response};
 use http::{Method, header};
 use tower_http::{
+    catch_panic::CatchPanicLayer,
     cors::{Any, CorsLayer},
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 use tracing::{Span, field::Empty};
 
+use self::routes::Routes;
 use crate::{error::Error, services::Services};
 
 /// Fills a public room directory answer from a page: the client and the
@@ -42,16 +46,13 @@ pub(crate) use public_rooms_page;
 /// The whole HTTP surface of the server.
 pub fn router(services: Services) -> Router {
     let timeout = services.config.limits.request_timeout;
-    Router::new()
-        .merge(client::router())
-        .merge(media::router())
-        .merge(admin::router())
-        .merge(federation::router())
-        .merge(sso::router())
-        .route("/health", axum::routing::get(|| async { "OK" }))
-        .route("/ready", axum::routing::get(ready))
+    routes()
+        .into_router()
         .fallback(|| async { Error::Unrecognized })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        // Inside the metrics layer, so that a panic's 500 is counted and
+        // raises the server-error alert like any other.
+        .layer(CatchPanicLayer::custom(answer_panic))
         .layer(axum::middleware::from_fn_with_state(services.clone(), record_metrics))
         .with_state(services)
         .layer(TimeoutLayer::with_status_code(http::StatusCode::SERVICE_UNAVAILABLE, timeout))
@@ -63,6 +64,18 @@ pub fn router(services: Services) -> Router {
                 .on_response(log_response)
                 .on_failure(()),
         )
+}
+
+/// Every route the server serves, with its path template.
+pub fn routes() -> Routes {
+    Routes::new()
+        .merge(client::router())
+        .merge(media::router())
+        .merge(admin::router())
+        .merge(federation::router())
+        .merge(sso::router())
+        .route("/health", axum::routing::get(|| async { "OK" }))
+        .route("/ready", axum::routing::get(ready))
 }
 
 /// Counts requests by route template (never by concrete path, which would
@@ -89,6 +102,20 @@ async fn record_metrics(
     metrics::histogram!("lattice_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A handler that panicked: the client gets a 500 M_UNKNOWN instead of a
+/// dropped connection, the log one line with the panic's message, and
+/// `lattice_handler_panics_total` one more. A panic is always a bug.
+fn answer_panic(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    use axum::response::IntoResponse;
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    metrics::counter!("lattice_handler_panics_total").increment(1);
+    Error::internal(format!("a handler panicked: {message}")).into_response()
 }
 
 /// Readiness: the database answers.
@@ -141,5 +168,30 @@ fn log_response(response: &Response, latency: Duration, _span: &Span) {
         tracing::warn!(status, latency_ms, "answered");
     } else {
         tracing::debug!(status, latency_ms, "answered");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, body::Body, routing::get};
+    use tower::ServiceExt;
+    use tower_http::catch_panic::CatchPanicLayer;
+
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_m_unknown() {
+        let router: Router = Router::new()
+            .route("/boom", get(boom))
+            .layer(CatchPanicLayer::custom(super::answer_panic));
+        let request = http::Request::get("/boom").body(Body::empty()).expect("request");
+        let response = router.oneshot(request).await.expect("an answer");
+        assert_eq!(response.status(), 500);
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["errcode"], "M_UNKNOWN");
+        assert!(!body.to_string().contains("boom"), "the panic's text stays in the log");
     }
 }

@@ -1,13 +1,9 @@
 //! The bridge between axum and ruma: an extractor that authenticates and
-//! parses any ruma request type, a response wrapper for any ruma response
-//! type, and a router method that mounts an endpoint on all of its paths.
-
+//! parses any ruma request type, and a response wrapper for any ruma
+//! response type. `Routes::ruma` mounts an endpoint on all of its paths.
 use axum::{
-    Router,
     extract::{FromRequest, FromRequestParts, RawPathParams, Request},
-    handler::Handler,
     response::{IntoResponse, Response},
-    routing::{MethodFilter, on},
 };
 use bytes::Bytes;
 use ruma::api::{
@@ -17,10 +13,10 @@ use ruma::api::{
         NoAuthentication,
     },
     error::{DeserializationError, FromHttpRequestError},
-    path_builder::PathBuilder,
 };
 use tracing::Span;
 
+use super::json_text::{self, Strings};
 use crate::{
     error::{Error, Result},
     services::{Services, auth::Requester, rate_limit::LimitClass},
@@ -125,6 +121,22 @@ where
     type Rejection = Error;
 
     async fn from_request(request: Request, services: &Services) -> Result<Self> {
+        Self::from_request_checked(request, services, |_| Ok(())).await
+    }
+}
+
+impl<T> Ruma<T>
+where
+    T: IncomingRequest + Send,
+    T::Authentication: Authenticate,
+{
+    /// Like `from_request`, with `check` run on the body before ruma parses
+    /// it: for the few ruma types whose deserializers panic on some input.
+    pub async fn from_request_checked(
+        request: Request,
+        services: &Services,
+        check: impl FnOnce(&[u8]) -> Result<()>,
+    ) -> Result<Self> {
         let (mut parts, body) = request.into_parts();
         let mut path_args = path_args(&mut parts, services).await?;
         // Routes that leave out an empty trailing state key (see `ruma()`).
@@ -159,8 +171,10 @@ where
             None => limits.max_unauthenticated_request_bytes.min(limits.max_request_bytes),
         };
         let bytes = read_body(body, limit).await?;
-        let request = http::Request::from_parts(parts, bytes.as_ref());
-        let body = parse(request, &path_args, &bytes)?;
+        let bytes = json_text::or_empty_object(&bytes);
+        check(bytes)?;
+        let request = http::Request::from_parts(parts, bytes);
+        let body = parse(request, &path_args, bytes, Strings::Clean)?;
         Ok(Self { body, auth })
     }
 }
@@ -173,42 +187,11 @@ pub(crate) async fn path_args(
     let params = RawPathParams::from_request_parts(parts, services)
         .await
         .map_err(|e| Error::invalid_param(e.to_string()))?;
-    Ok(params.iter().map(|(_, value)| value.to_owned()).collect())
-}
-
-/// Deepest nesting of arrays and objects accepted in a request body.
-/// Bodies kept as raw JSON (event contents, account data) are not parsed
-/// into trees here, so serde's own recursion limit would not catch them;
-/// whoever parses them later must not be handed a stack overflow.
-const MAX_JSON_DEPTH: usize = 64;
-
-/// Whether `bytes` nests arrays and objects at most `max` deep (strings,
-/// with their escapes, are skipped).
-fn nesting_within(bytes: &[u8], max: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &byte in bytes {
-        if in_string {
-            match (escaped, byte) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return false;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+    let args: Vec<String> = params.iter().map(|(_, value)| value.to_owned()).collect();
+    if args.iter().any(|arg| arg.contains('\0')) || json_text::query_has_nul(parts.uri.query()) {
+        return Err(Error::invalid_param("the path or query holds a NUL character"));
     }
-    true
+    Ok(args)
 }
 
 /// Parses a read request as the ruma type `T`.
@@ -216,10 +199,9 @@ pub(crate) fn parse<T: IncomingRequest>(
     request: http::Request<&[u8]>,
     path_args: &[String],
     bytes: &[u8],
+    strings: Strings,
 ) -> Result<T> {
-    if !nesting_within(bytes, MAX_JSON_DEPTH) {
-        return Err(Error::NotJson(format!("JSON nested deeper than {MAX_JSON_DEPTH} levels")));
-    }
+    json_text::check(bytes, json_text::MAX_DEPTH, strings)?;
     let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
     T::try_from_http_request(request, &args).map_err(|e| request_error(bytes, e))
 }
@@ -288,48 +270,5 @@ impl<T: OutgoingResponse> IntoResponse for RumaResponse<T> {
                 Error::internal(format!("could not serialise a response: {e}")).into_response()
             }
         }
-    }
-}
-
-/// Mounts ruma endpoints on a router.
-pub trait RumaRouter {
-    /// Routes every path of endpoint `T` (stable, legacy r0 and unstable) to `handler`.
-    fn ruma<T, H, X>(self, handler: H) -> Self
-    where
-        T: IncomingRequest,
-        H: Handler<X, Services>,
-        X: 'static;
-}
-
-impl RumaRouter for Router<Services> {
-    fn ruma<T, H, X>(mut self, handler: H) -> Self
-    where
-        T: IncomingRequest,
-        H: Handler<X, Services>,
-        X: 'static,
-    {
-        let filter =
-            MethodFilter::try_from(T::METHOD).expect("ruma endpoints use standard methods");
-        for path in T::PATH_BUILDER.all_paths() {
-            self = self.route(path, on(filter, handler.clone()));
-            // An empty state key may be left out: `/state/{type}` and `/state/{type}/`.
-            if let Some(base) = path.strip_suffix("/{state_key}") {
-                self = self.route(base, on(filter, handler.clone()));
-                self = self.route(&format!("{base}/"), on(filter, handler.clone()));
-            }
-        }
-        self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::nesting_within;
-
-    #[test]
-    fn nesting_is_counted_outside_strings() {
-        assert!(nesting_within(br#"{"a": [[1]], "b": "[[[[[[["}"#, 3));
-        assert!(!nesting_within(br#"{"a": [[[1]]]}"#, 3));
-        assert!(nesting_within(br#"{"a": "\"[[[[\""}"#, 1));
     }
 }

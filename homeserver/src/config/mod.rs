@@ -57,6 +57,11 @@ pub struct FederationConfig {
     /// be reached (for example `matrix.org`). Empty: only servers themselves
     /// are believed.
     pub trusted_key_servers: Vec<OwnedServerName>,
+    /// Address ranges other servers may be reached at although they are
+    /// private, loopback or link-local (a federation inside one network,
+    /// tests). Empty: such addresses are never connected to, whatever a
+    /// server name, `.well-known` or SRV record says.
+    pub allowed_ranges: Vec<ipnet::IpNet>,
 }
 
 impl Default for FederationConfig {
@@ -70,6 +75,7 @@ impl Default for FederationConfig {
             request_timeout: 30,
             max_retry_interval: 3600,
             trusted_key_servers: Vec::new(),
+            allowed_ranges: Vec::new(),
         }
     }
 }

@@ -46,6 +46,40 @@ impl Store {
         Ok(())
     }
 
+    /// Keys `server` no longer lists: (key id, public key, expired at).
+    pub async fn retired_server_keys(&self, server: &str) -> Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT key_id, public_key, expired_ts FROM retired_server_keys WHERE server_name = $1",
+        )
+        .bind(server)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Keeps a key `server` no longer lists; a key retired again keeps the
+    /// later expiry.
+    pub async fn retire_server_key(
+        &self,
+        server: &str,
+        key_id: &str,
+        public_key: &str,
+        expired_ts: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO retired_server_keys (server_name, key_id, public_key, expired_ts) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (server_name, key_id) DO UPDATE SET \
+             expired_ts = CASE WHEN excluded.expired_ts > retired_server_keys.expired_ts \
+             THEN excluded.expired_ts ELSE retired_server_keys.expired_ts END",
+        )
+        .bind(server)
+        .bind(key_id)
+        .bind(public_key)
+        .bind(expired_ts)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Keeps events that are known as state or auth events only.
     pub async fn insert_outliers(&self, events: &[(String, String, String)]) -> Result<()> {
         let mut tx = self.begin().await?;

@@ -66,6 +66,7 @@ const STEPS: &[Step] = &[
     shared!(23, "0023_partial_event_indexes"),
     per_backend!(24, "0024_search_insert_by_writer"),
     per_backend!(25, "0025_one_sender_index"),
+    shared!(26, "0026_retired_server_keys"),
 ];
 
 /// The migrator for one backend.

@@ -14,6 +14,7 @@ mod event_writes;
 mod events;
 mod extremities;
 mod federation;
+mod inventory;
 mod keys;
 mod media;
 mod memo;

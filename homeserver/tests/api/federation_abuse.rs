@@ -53,6 +53,7 @@ async fn push(
         ca.client_builder(),
         ServerName::parse(rogue.name()).expect("name"),
         key.key_pair.clone(),
+        crate::common::federation::loopback(),
     )
     .expect("client");
     let mut request = send_transaction_message::v1::Request::new(

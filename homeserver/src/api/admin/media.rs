@@ -1,18 +1,19 @@
 //! Synapse's admin API for media: a user's uploads, quarantine, deletion.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use serde_json::{Value, json};
 
 use super::{AdminUser, ListQuery, user_id};
-use crate::{api::authed::MatrixQuery, error::Result, services::Services};
+use crate::{
+    api::authed::{MatrixPath, MatrixQuery},
+    error::Result,
+    services::Services,
+};
 
 pub async fn user_media(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
     MatrixQuery(query): MatrixQuery<ListQuery>,
 ) -> Result<Json<Value>> {
     let offset = query.from.as_deref().and_then(|f| f.parse().ok()).unwrap_or(0i64);
@@ -29,7 +30,7 @@ pub async fn user_media(
 pub async fn quarantine(
     State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path((server, media_id)): Path<(String, String)>,
+    MatrixPath((server, media_id)): MatrixPath<(String, String)>,
 ) -> Result<Json<Value>> {
     services.media.quarantine(&server, &media_id, Some(&admin.user_id)).await?;
     Ok(Json(json!({})))
@@ -38,7 +39,7 @@ pub async fn quarantine(
 pub async fn unquarantine(
     State(services): State<Services>,
     _: AdminUser,
-    Path((server, media_id)): Path<(String, String)>,
+    MatrixPath((server, media_id)): MatrixPath<(String, String)>,
 ) -> Result<Json<Value>> {
     services.media.quarantine(&server, &media_id, None).await?;
     Ok(Json(json!({})))
@@ -47,7 +48,7 @@ pub async fn unquarantine(
 pub async fn delete(
     State(services): State<Services>,
     _: AdminUser,
-    Path((server, media_id)): Path<(String, String)>,
+    MatrixPath((server, media_id)): MatrixPath<(String, String)>,
 ) -> Result<Json<Value>> {
     services.media.delete(&server, &media_id).await?;
     Ok(Json(json!({"deleted_media": [media_id], "total": 1})))

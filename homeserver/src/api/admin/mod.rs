@@ -3,8 +3,8 @@
 //! Every route checks that the requester is a server admin first.
 
 use axum::{
-    Json, Router,
-    extract::{Path, State},
+    Json,
+    extract::State,
     routing::{delete, get, post},
 };
 use ruma::{OwnedUserId, UserId};
@@ -15,7 +15,10 @@ mod media;
 mod registration_tokens;
 mod rooms;
 
-use super::authed::{Authed, MatrixJson, MatrixQuery};
+use super::{
+    authed::{Authed, MatrixJson, MatrixPath, MatrixQuery},
+    routes::Routes,
+};
 use crate::services::auth::Requester;
 use crate::{
     error::{Error, Result},
@@ -23,8 +26,8 @@ use crate::{
 };
 use axum::{extract::FromRequestParts, http::request::Parts};
 
-pub fn router() -> Router<Services> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/_synapse/admin/v1/server_version", get(server_version))
         .route("/_synapse/admin/v2/users", get(list_users))
         .route("/_synapse/admin/v2/users/{user_id}", get(get_user).put(put_user))
@@ -118,7 +121,7 @@ async fn list_users(
 async fn get_user(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     let view = services.admin.user(&user_id(&raw)?).await?;
     Ok(Json(serde_json::to_value(view).map_err(Error::internal)?))
@@ -128,7 +131,7 @@ async fn get_user(
 async fn put_user(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
     MatrixJson(changes): MatrixJson<UserChanges>,
 ) -> Result<(http::StatusCode, Json<Value>)> {
     let (created, view) = services.admin.put_user(&user_id(&raw)?, changes).await?;
@@ -145,7 +148,7 @@ struct DeactivateBody {
 async fn deactivate(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
     MatrixJson(body): MatrixJson<DeactivateBody>,
 ) -> Result<Json<Value>> {
     services.admin.deactivate(&user_id(&raw)?, body.erase).await?;
@@ -160,7 +163,7 @@ struct ResetBody {
 async fn reset_password(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
     MatrixJson(body): MatrixJson<ResetBody>,
 ) -> Result<Json<Value>> {
     services.admin.reset_password(&user_id(&raw)?, &body.new_password).await?;
@@ -170,7 +173,7 @@ async fn reset_password(
 async fn whois(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     Ok(Json(services.admin.whois(&user_id(&raw)?).await?))
 }
@@ -178,7 +181,7 @@ async fn whois(
 async fn get_ratelimit(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     Ok(Json(match services.admin.ratelimit_override(&user_id(&raw)?).await? {
         Some((rate, burst)) => json!({"messages_per_second": rate, "burst_count": burst}),
@@ -197,7 +200,7 @@ struct RatelimitBody {
 async fn set_ratelimit(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
     MatrixJson(body): MatrixJson<RatelimitBody>,
 ) -> Result<Json<Value>> {
     let user = user_id(&raw)?;
@@ -213,7 +216,7 @@ async fn set_ratelimit(
 async fn delete_ratelimit(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     services.admin.delete_ratelimit_override(&user_id(&raw)?).await?;
     Ok(Json(json!({})))
@@ -222,7 +225,7 @@ async fn delete_ratelimit(
 async fn shadow_ban(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     services.admin.set_shadow_ban(&user_id(&raw)?, true).await?;
     Ok(Json(json!({})))
@@ -231,7 +234,7 @@ async fn shadow_ban(
 async fn lift_shadow_ban(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     services.admin.set_shadow_ban(&user_id(&raw)?, false).await?;
     Ok(Json(json!({})))
@@ -256,7 +259,7 @@ async fn send_server_notice(
 async fn devices(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     let devices = services.admin.devices(&user_id(&raw)?).await?;
     Ok(Json(json!({"total": devices.len(), "devices": devices})))
@@ -265,7 +268,7 @@ async fn devices(
 async fn delete_device(
     State(services): State<Services>,
     _: AdminUser,
-    Path((raw, device_id)): Path<(String, String)>,
+    MatrixPath((raw, device_id)): MatrixPath<(String, String)>,
 ) -> Result<Json<Value>> {
     services.admin.delete_device(&user_id(&raw)?, &device_id).await?;
     Ok(Json(json!({})))

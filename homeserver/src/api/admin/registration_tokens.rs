@@ -1,15 +1,12 @@
 //! Synapse's admin API for registration tokens.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AdminUser;
 use crate::{
-    api::authed::{MatrixJson, MatrixQuery},
+    api::authed::{MatrixJson, MatrixPath, MatrixQuery},
     error::{Error, Result},
     services::Services,
 };
@@ -31,7 +28,7 @@ pub async fn list(
 pub async fn get(
     State(services): State<Services>,
     _: AdminUser,
-    Path(token): Path<String>,
+    MatrixPath(token): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     Ok(Json(services.admin.registration_token(&token).await?))
 }
@@ -71,7 +68,7 @@ fn limit(body: &Value, name: &str) -> Result<Option<Option<i64>>> {
 pub async fn update(
     State(services): State<Services>,
     _: AdminUser,
-    Path(token): Path<String>,
+    MatrixPath(token): MatrixPath<String>,
     MatrixJson(body): MatrixJson<Value>,
 ) -> Result<Json<Value>> {
     let uses = limit(&body, "uses_allowed")?;
@@ -82,7 +79,7 @@ pub async fn update(
 pub async fn delete(
     State(services): State<Services>,
     _: AdminUser,
-    Path(token): Path<String>,
+    MatrixPath(token): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     services.admin.delete_registration_token(&token).await?;
     Ok(Json(json!({})))

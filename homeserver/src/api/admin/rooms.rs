@@ -1,17 +1,14 @@
 //! Synapse's admin API for rooms: list, details, members, state, shutdown,
 //! history purges.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use ruma::{OwnedRoomId, RoomId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AdminUser, ListQuery};
 use crate::{
-    api::authed::{MatrixJson, MatrixQuery},
+    api::authed::{MatrixJson, MatrixPath, MatrixQuery},
     error::{Error, Result},
     services::{Services, admin::purge::PurgePoint},
 };
@@ -46,7 +43,7 @@ fn rooms_len(body: &Value) -> i64 {
 pub async fn details(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     Ok(Json(services.admin.room(&room_id(&raw)?).await?))
 }
@@ -54,7 +51,7 @@ pub async fn details(
 pub async fn members(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     let members = services.admin.room_members(&room_id(&raw)?).await?;
     Ok(Json(json!({"total": members.len(), "members": members})))
@@ -63,7 +60,7 @@ pub async fn members(
 pub async fn state(
     State(services): State<Services>,
     _: AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     Ok(Json(json!({"state": services.admin.room_state(&room_id(&raw)?).await?})))
 }
@@ -85,7 +82,7 @@ pub struct ShutdownBody {
 pub async fn shutdown(
     State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
     MatrixJson(body): MatrixJson<ShutdownBody>,
 ) -> Result<Json<Value>> {
     let room = room_id(&raw)?;
@@ -104,7 +101,7 @@ pub struct PurgeBody {
 pub async fn purge_history(
     State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path(params): Path<Vec<String>>,
+    MatrixPath(params): MatrixPath<Vec<String>>,
     MatrixJson(body): MatrixJson<PurgeBody>,
 ) -> Result<Json<Value>> {
     let room = room_id(params.first().map(String::as_str).unwrap_or_default())?;
@@ -133,7 +130,7 @@ pub async fn purge_history(
 pub async fn purge_status(
     State(services): State<Services>,
     _: AdminUser,
-    Path(purge_id): Path<String>,
+    MatrixPath(purge_id): MatrixPath<String>,
 ) -> Result<Json<Value>> {
     Ok(Json(json!({"status": services.admin.purge_status(&purge_id)?})))
 }
@@ -148,7 +145,7 @@ pub struct MakeAdminBody {
 pub async fn make_room_admin(
     State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path(raw): Path<String>,
+    MatrixPath(raw): MatrixPath<String>,
     MatrixJson(body): MatrixJson<MakeAdminBody>,
 ) -> Result<Json<Value>> {
     let room = services

@@ -1,7 +1,9 @@
 //! Password changes and deactivation.
 
 use axum::extract::State;
-use ruma::api::client::account::{ThirdPartyIdRemovalStatus, change_password, deactivate};
+use ruma::api::client::account::{
+    ThirdPartyIdRemovalStatus, change_password, deactivate, get_3pids,
+};
 
 use crate::{
     api::ruma::{Ruma, RumaResponse},
@@ -29,4 +31,13 @@ pub async fn deactivate(
     let requester = auth.ok_or(Error::MissingToken)?;
     services.accounts.deactivate(&requester, body.erase, body.auth.as_ref()).await?;
     Ok(deactivate::v3::Response::new(ThirdPartyIdRemovalStatus::NoSupport).into())
+}
+
+/// [`GET /account/3pid`](https://spec.matrix.org/v1.16/client-server-api/#get_matrixclientv3account3pid):
+/// this server binds no e-mail addresses or phone numbers, so the list is
+/// always empty (Element asks on its settings page).
+pub async fn third_party_ids(
+    _: Ruma<get_3pids::v3::Request>,
+) -> Result<RumaResponse<get_3pids::v3::Response>> {
+    Ok(get_3pids::v3::Response::new(Vec::new()).into())
 }

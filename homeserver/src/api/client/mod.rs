@@ -19,11 +19,10 @@ mod session;
 mod sync;
 mod user_data;
 
-use axum::Router;
 use ruma::api::client::{
     account::{
-        change_password, check_registration_token_validity, deactivate, get_username_availability,
-        register as register_api, request_openid_token, whoami,
+        change_password, check_registration_token_validity, deactivate, get_3pids,
+        get_username_availability, register as register_api, request_openid_token, whoami,
     },
     config::{
         get_global_account_data, get_room_account_data, set_global_account_data,
@@ -71,11 +70,8 @@ use ruma::api::client::{
     typing::create_typing_event,
 };
 
-use super::ruma::RumaRouter;
-use crate::{
-    error::{Error, Result},
-    services::Services,
-};
+use super::routes::Routes;
+use crate::error::{Error, Result};
 
 /// A client event as the raw JSON ruma's response types carry.
 fn raw_event<T>(event: &serde_json::Value) -> Result<ruma::serde::Raw<T>> {
@@ -83,8 +79,8 @@ fn raw_event<T>(event: &serde_json::Value) -> Result<ruma::serde::Raw<T>> {
     Ok(ruma::serde::Raw::from_json(raw))
 }
 
-pub fn router() -> Router<Services> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         // Discovery
         .ruma::<get_supported_versions::Request, _, _>(discovery::versions)
         .ruma::<discover_homeserver::Request, _, _>(discovery::well_known)
@@ -103,6 +99,7 @@ pub fn router() -> Router<Services> {
         // Account
         .ruma::<change_password::v3::Request, _, _>(account::change_password)
         .ruma::<deactivate::v3::Request, _, _>(account::deactivate)
+        .ruma::<get_3pids::v3::Request, _, _>(account::third_party_ids)
         // Devices
         .ruma::<get_devices::v3::Request, _, _>(devices::list)
         .ruma::<get_device::v3::Request, _, _>(devices::get)
@@ -114,6 +111,9 @@ pub fn router() -> Router<Services> {
         .ruma::<get_profile_field::v3::Request, _, _>(profile::get_field)
         .ruma::<set_profile_field::v3::Request, _, _>(profile::set_field)
         .ruma::<delete_profile_field::v3::Request, _, _>(profile::delete_field)
+        .ruma::<ruma::api::client::user_directory::search_users::v3::Request, _, _>(
+            profile::search_users,
+        )
         // Account data and filters
         .ruma::<get_global_account_data::v3::Request, _, _>(user_data::get_global)
         .ruma::<set_global_account_data::v3::Request, _, _>(user_data::set_global)
@@ -131,6 +131,9 @@ pub fn router() -> Router<Services> {
         .ruma::<set_pushrule_enabled::v3::Request, _, _>(push_rules::set_enabled)
         .ruma::<get_pushrule_actions::v3::Request, _, _>(push_rules::get_actions)
         .ruma::<set_pushrule_actions::v3::Request, _, _>(push_rules::set_actions)
+        .ruma::<ruma::api::client::push::get_notifications::v3::Request, _, _>(
+            push_rules::notifications,
+        )
         // Rooms and directory
         .ruma::<create_room::v3::Request, _, _>(rooms::create)
         .ruma::<upgrade_room::v3::Request, _, _>(rooms::upgrade)
@@ -188,7 +191,7 @@ pub fn router() -> Router<Services> {
 }
 
 /// End-to-end encryption: keys, to-device messages, key backups.
-fn encryption_router() -> Router<Services> {
+fn encryption_router() -> Routes {
     use ruma::api::client::{
         backup::{
             add_backup_keys, add_backup_keys_for_room, add_backup_keys_for_session,
@@ -203,7 +206,7 @@ fn encryption_router() -> Router<Services> {
         },
         to_device::send_event_to_device,
     };
-    Router::new()
+    Routes::new()
         .ruma::<upload_keys::v3::Request, _, _>(keys::upload)
         .ruma::<get_keys::v3::Request, _, _>(keys::query)
         .ruma::<claim_keys::v3::Request, _, _>(keys::claim)

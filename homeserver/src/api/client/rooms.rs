@@ -7,8 +7,13 @@ use ruma::{
         directory::{
             get_public_rooms, get_public_rooms_filtered, get_room_visibility, set_room_visibility,
         },
-        room::{Visibility, aliases, create_room, report_content, report_room, upgrade_room},
+        room::{
+            Visibility, aliases,
+            create_room::{self, v3::CreationContent},
+            report_content, report_room, upgrade_room,
+        },
     },
+    events::{AnyInitialStateEvent, room::power_levels::RoomPowerLevelsEventContent},
     serde::Raw,
 };
 use serde_json::Value as JsonValue;
@@ -23,13 +28,25 @@ fn to_json<T>(raw: &Raw<T>) -> Result<JsonValue> {
     serde_json::from_str(raw.json().get()).map_err(|e| Error::BadJson(e.to_string()))
 }
 
+/// A field ruma keeps as raw JSON, checked as the type `U` (ruma accepts
+/// anything there): a JSON object of the right shape.
+fn typed_object<U: serde::de::DeserializeOwned, T>(raw: &Raw<T>, field: &str) -> Result<JsonValue> {
+    serde_json::from_str::<U>(raw.json().get())
+        .map_err(|e| Error::BadJson(format!("{field}: {e}")))?;
+    match to_json(raw)? {
+        object @ JsonValue::Object(_) => Ok(object),
+        _ => Err(Error::BadJson(format!("{field} must be an object"))),
+    }
+}
+
+/// [`POST /createRoom`](https://spec.matrix.org/v1.16/client-server-api/#post_matrixclientv3createroom)
 pub async fn create(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<create_room::v3::Request>,
 ) -> Result<RumaResponse<create_room::v3::Response>> {
     let mut initial_state = Vec::with_capacity(body.initial_state.len());
     for event in &body.initial_state {
-        let event = to_json(event)?;
+        let event = typed_object::<AnyInitialStateEvent, _>(event, "initial_state")?;
         let kind = event["type"]
             .as_str()
             .ok_or_else(|| Error::BadJson("initial_state event without type".into()))?;
@@ -47,11 +64,17 @@ pub async fn create(
         power_level_content_override: body
             .power_level_content_override
             .as_ref()
-            .map(to_json)
+            .map(|raw| {
+                typed_object::<RoomPowerLevelsEventContent, _>(raw, "power_level_content_override")
+            })
             .transpose()?,
         is_direct: body.is_direct,
         room_version: body.room_version,
-        creation_content: body.creation_content.as_ref().map(to_json).transpose()?,
+        creation_content: body
+            .creation_content
+            .as_ref()
+            .map(|raw| typed_object::<CreationContent, _>(raw, "creation_content"))
+            .transpose()?,
     };
     let (room_id, _alias) = services.rooms.create_room(&auth.user_id, request).await?;
     Ok(create_room::v3::Response::new(room_id).into())

@@ -5,8 +5,8 @@
 //! user-interactive auth.
 
 use axum::{
-    Json, Router,
-    extract::{Path, State},
+    Json,
+    extract::State,
     routing::{delete, get, post},
 };
 use ruma::api::client::uiaa::AuthData;
@@ -14,8 +14,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
+use crate::api::routes::Routes;
 use crate::{
-    api::authed::{Authed, MatrixJson},
+    api::authed::{Authed, MatrixJson, MatrixPath},
     error::Result,
     services::{
         Services,
@@ -25,8 +26,8 @@ use crate::{
 
 const PREFIX: &str = "/_matrix/client/unstable/org.lattice.mfa";
 
-pub fn router() -> Router<Services> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(&format!("{PREFIX}/totp/setup"), post(setup))
         .route(&format!("{PREFIX}/totp/confirm"), post(confirm))
         .route(&format!("{PREFIX}/totp"), delete(remove_totp))
@@ -152,7 +153,7 @@ async fn finish_webauthn(
 async fn remove_webauthn(
     State(services): State<Services>,
     Authed(requester): Authed,
-    Path(credential_id): Path<String>,
+    MatrixPath(credential_id): MatrixPath<String>,
     MatrixJson(body): MatrixJson<AuthBody>,
 ) -> Result<Json<Value>> {
     confirm_identity(&services, &requester, &body).await?;

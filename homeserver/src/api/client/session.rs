@@ -1,6 +1,6 @@
 //! Logging in and out, refreshing tokens, whoami, OpenID tokens.
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use ruma::api::client::{
     account::{request_openid_token, whoami},
     session::{
@@ -37,9 +37,33 @@ pub async fn login_types(
     Ok(get_login_types::v3::Response::new(flows).into())
 }
 
+/// A login request whose body names its login type. ruma's `LoginInfo`
+/// deserializer indexes `type` without looking and panics when it is
+/// missing, so that is checked first.
+pub struct LoginRequest(login::v3::Request);
+
+impl FromRequest<Services> for LoginRequest {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, services: &Services) -> Result<Self> {
+        let ruma = Ruma::<login::v3::Request>::from_request_checked(request, services, |body| {
+            let Ok(serde_json::Value::Object(object)) = serde_json::from_slice(body) else {
+                return Ok(()); // not an object: ruma refuses it without panicking
+            };
+            match object.get("type") {
+                Some(serde_json::Value::String(_)) => Ok(()),
+                _ => Err(Error::BadJson("the login type (`type`) must be a string".into())),
+            }
+        })
+        .await?;
+        Ok(Self(ruma.body))
+    }
+}
+
+/// [`POST /login`](https://spec.matrix.org/v1.16/client-server-api/#post_matrixclientv3login)
 pub async fn login(
     State(services): State<Services>,
-    Ruma { body, .. }: Ruma<login::v3::Request>,
+    LoginRequest(body): LoginRequest,
 ) -> Result<RumaResponse<login::v3::Response>> {
     let device = NewDevice {
         device_id: body.device_id.as_deref(),

@@ -9,13 +9,14 @@ mod membership;
 mod query;
 mod transactions;
 
-use axum::{
-    Router,
-    extract::{FromRequest, Request},
-};
+use axum::extract::{FromRequest, Request};
 use ruma::{OwnedServerName, api::IncomingRequest};
 
-use super::ruma::{RumaRouter, parse, path_args, read_body};
+use super::{
+    json_text::Strings,
+    routes::Routes,
+    ruma::{parse, path_args, read_body},
+};
 use crate::{
     error::{Error, Result},
     services::{Services, rate_limit::LimitClass},
@@ -46,12 +47,12 @@ where
         let origin = services.federation.authenticate(&request).await?;
         tracing::Span::current().record("user", origin.as_str());
         services.rate_limits.check(LimitClass::Federation, origin.as_str())?;
-        let body = parse(request, &path_args, &bytes)?;
+        let body = parse(request, &path_args, &bytes, Strings::Any)?;
         Ok(Self { origin, body })
     }
 }
 
-pub fn router() -> Router<Services> {
+pub fn router() -> Routes {
     use ruma::api::federation::{
         authenticated_media::{get_content, get_content_thumbnail},
         backfill::get_backfill,
@@ -71,7 +72,7 @@ pub fn router() -> Router<Services> {
         query::{get_profile_information, get_room_information},
         transactions::send_transaction_message,
     };
-    Router::new()
+    Routes::new()
         .ruma::<get_server_keys::v2::Request, _, _>(keys::server_keys)
         .ruma::<get_remote_server_keys::v2::Request, _, _>(keys::query_keys)
         .ruma::<get_remote_server_keys_batch::v2::Request, _, _>(keys::query_keys_batch)

@@ -7,7 +7,6 @@
 mod page;
 
 use axum::{
-    Router,
     extract::{Query, Request, State},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -18,14 +17,15 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use self::page::Frame;
+use crate::api::routes::Routes;
 use crate::{
     api::ruma::{client_ip, read_body},
     error::{Error, Result},
     services::{Services, auth::WebSignIn, rate_limit::LimitClass},
 };
 
-pub fn router() -> Router<Services> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/_matrix/client/v3/login/sso/redirect", get(start))
         .route("/_matrix/client/r0/login/sso/redirect", get(start))
         .route("/_matrix/client/v3/login/sso/redirect/{idp_id}", get(start_with_provider))

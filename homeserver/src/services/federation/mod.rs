@@ -12,6 +12,7 @@ pub mod sender;
 use std::{sync::Arc, time::Duration};
 
 use lattice_federation::{
+    address::AddressPolicy,
     client::FederationClient,
     keys::KeyRing,
     pdu::{CheckedPdu, check_pdu},
@@ -82,7 +83,9 @@ impl Federation {
         }
 
         let origin = config.server.server_name.clone();
-        let client = Arc::new(FederationClient::new(builder, origin, key.key_pair.clone())?);
+        let policy = AddressPolicy::new(&config.federation.allowed_ranges);
+        let client =
+            Arc::new(FederationClient::new(builder, origin, key.key_pair.clone(), policy)?);
         let keys = KeyRing::new(client.clone(), StoreKeys(store.clone()), own_keys(&key))
             .with_notaries(config.federation.trusted_key_servers.clone());
         let outbox = Outbox::spawn(store.clone(), client.clone(), signal, &config);

@@ -24,7 +24,8 @@ impl Media {
             return Ok(Some(row));
         }
         let Some(federation) = &self.federation else { return Ok(None) };
-        let origin = ServerName::parse(server).map_err(|_| Error::not_found("media not found"))?;
+        let origin = ServerName::parse(server)
+            .map_err(|e| Error::invalid_param(format!("invalid server name: {e}")))?;
         let request = get_content::v1::Request::new(media_id.to_owned());
         let mut answer = match federation.send_streamed(&origin, request).await {
             Ok(answer) => answer,
@@ -76,7 +77,10 @@ async fn fetch_into(
 ) -> Result<Option<String>> {
     let mut parts = MediaParts::new(boundary);
     let mut content_type = None;
-    let upstream = |e: reqwest::Error| Error::Upstream(format!("media download failed: {e}"));
+    let upstream = |e: reqwest::Error| {
+        tracing::warn!(error = %e, "a remote media download failed");
+        Error::Upstream("the media download from its server failed".into())
+    };
     while let Some(chunk) = answer.chunk().await.map_err(upstream)? {
         let (headers, file) = parts.feed(&chunk)?;
         if let Some(headers) = headers {

@@ -114,14 +114,17 @@ pub struct SyncService {
     notifier: Arc<Notifier>,
 }
 
-pub(crate) fn since_token(p: Positions) -> String {
+/// The `next_batch` token for stream positions `p`.
+pub fn since_token(p: Positions) -> String {
     format!(
         "s{}_{}_{}_{}_{}_{}_{}",
         p.events, p.account_data, p.receipts, p.typing, p.presence, p.to_device, p.device_lists
     )
 }
 
-pub(crate) fn parse_since(token: &str) -> Result<Positions> {
+/// The positions a `since` token names; M_INVALID_PARAM for anything that
+/// is not one (tokens of older formats, with fewer parts, still parse).
+pub fn parse_since(token: &str) -> Result<Positions> {
     let invalid = || Error::invalid_param("invalid since token");
     let rest = token.strip_prefix('s').ok_or_else(invalid)?;
     let mut parts = rest.split('_').map(|p| p.parse::<i64>().map_err(|_| invalid()));

@@ -66,6 +66,15 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// The ranges test servers are reached at.
+pub const LOOPBACK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+
+/// An address policy that lets a test's own client reach its servers.
+pub fn loopback() -> lattice_federation::address::AddressPolicy {
+    let ranges: Vec<ipnet::IpNet> = LOOPBACK.iter().map(|r| r.parse().expect("range")).collect();
+    lattice_federation::address::AddressPolicy::new(&ranges)
+}
+
 /// Makes `config` a federating server named `<host>:<port>`.
 pub fn federate(config: &mut Config, ca: &TestCa, host: &str, port: u16) {
     config.server.server_name =
@@ -74,6 +83,8 @@ pub fn federate(config: &mut Config, ca: &TestCa, host: &str, port: u16) {
     config.federation.tls_certificate = Some(ca.cert.clone());
     config.federation.tls_private_key = Some(ca.key.clone());
     config.federation.extra_ca_certificates = vec![ca.ca.clone()];
+    // Every server of a test lives on this machine's loopback.
+    config.federation.allowed_ranges = LOOPBACK.iter().map(|r| r.parse().expect("range")).collect();
     // Tests stop servers for seconds, not hours.
     config.federation.max_retry_interval = 2;
 }

@@ -15,12 +15,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ipnet::IpNet;
 use reqwest::{Url, header, redirect};
 use ruma::UserId;
 use serde_json::{Map, Value};
 
-use self::guard::{Blocked, GuardedResolver, check_url};
+use lattice_federation::address::{AddressPolicy, Denied, GuardedResolver};
+
+use self::guard::check_url;
 use super::Media;
 use crate::{
     config::MediaConfig,
@@ -36,7 +37,7 @@ type Cached = (Instant, Map<String, Value>);
 
 pub struct Previewer {
     client: reqwest::Client,
-    allowed: Arc<[IpNet]>,
+    policy: AddressPolicy,
     max_bytes: u64,
     /// URL -> (fetched at, tags).
     cache: Mutex<HashMap<String, Cached>>,
@@ -61,14 +62,14 @@ impl Fetched {
 
 impl Previewer {
     pub fn new(config: &MediaConfig) -> Result<Self> {
-        let allowed: Arc<[IpNet]> = config.url_preview_allowed_ranges.clone().into();
-        let for_redirects = allowed.clone();
+        let policy = AddressPolicy::new(&config.url_preview_allowed_ranges);
+        let for_redirects = policy.clone();
         let client = crate::services::http::client_builder()
             .no_proxy()
-            .dns_resolver(GuardedResolver { allowed: allowed.clone() })
+            .dns_resolver(Arc::new(GuardedResolver(policy.clone())))
             .redirect(redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS {
-                    return attempt.error(Blocked("too many redirects".into()));
+                    return attempt.error(Denied("too many redirects".into()));
                 }
                 match check_url(attempt.url(), &for_redirects) {
                     Ok(()) => attempt.follow(),
@@ -81,7 +82,7 @@ impl Previewer {
             .map_err(Error::internal)?;
         Ok(Self {
             client,
-            allowed,
+            policy,
             max_bytes: config.url_preview_max_bytes,
             cache: Mutex::new(HashMap::new()),
         })
@@ -106,7 +107,7 @@ impl Previewer {
 
     /// Downloads `url` within the size limit.
     async fn fetch(&self, url: &Url) -> Result<Fetched> {
-        check_url(url, &self.allowed).map_err(|blocked| refused(&blocked))?;
+        check_url(url, &self.policy).map_err(|denied| refused(&denied))?;
         let mut response = self.client.get(url.clone()).send().await.map_err(fetch_error)?;
         if !response.status().is_success() {
             return Err(Error::Upstream(format!("the page answered {}", response.status())));
@@ -131,19 +132,15 @@ impl Previewer {
     }
 }
 
-fn refused(blocked: &Blocked) -> Error {
-    Error::forbidden(format!("this URL cannot be previewed: {blocked}"))
+fn refused(denied: &Denied) -> Error {
+    Error::forbidden(format!("this URL cannot be previewed: {denied}"))
 }
 
-/// A refusal by the guard anywhere in the error's chain is M_FORBIDDEN;
-/// anything else is the remote side's failure.
+/// A refusal by the address policy anywhere in the error's chain is
+/// M_FORBIDDEN; anything else is the remote side's failure.
 fn fetch_error(error: reqwest::Error) -> Error {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-    while let Some(cause) = source {
-        if let Some(blocked) = cause.downcast_ref::<Blocked>() {
-            return refused(blocked);
-        }
-        source = cause.source();
+    if let Some(denied) = AddressPolicy::denied_in(&error) {
+        return refused(denied);
     }
     if error.is_timeout() {
         return Error::Upstream("the page took too long".into());
