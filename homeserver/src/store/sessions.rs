@@ -166,8 +166,12 @@ impl Store {
         access_expires_at: Option<i64>,
     ) -> Result<Option<(String, String)>> {
         let mut tx = self.begin().await?;
+        // A write first, so that it locks the row: a second refresh with the
+        // same token waits, then sees the first one's successor and replaces
+        // it (as a retry does) instead of issuing a second live pair.
         let owner: Option<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT user_id, device_id, next_hash FROM refresh_tokens WHERE token_hash = $1",
+            "UPDATE refresh_tokens SET next_hash = next_hash WHERE token_hash = $1 \
+             RETURNING user_id, device_id, next_hash",
         )
         .bind(old_refresh_hash)
         .fetch_optional(&mut *tx)

@@ -146,19 +146,19 @@ impl Store {
     /// either way.
     pub async fn take_login_token(&self, token_hash: &str, now: i64) -> Result<Option<String>> {
         let mut tx = self.begin().await?;
-        let user: Option<String> = sqlx::query_scalar(
-            "SELECT user_id FROM login_tokens WHERE token_hash = $1 AND expires_ts > $2",
+        // Taken by the DELETE itself: of two redemptions at once, the one
+        // that waits for the other's row lock finds nothing left.
+        let taken: Option<(String, i64)> = sqlx::query_as(
+            "DELETE FROM login_tokens WHERE token_hash = $1 RETURNING user_id, expires_ts",
         )
         .bind(token_hash)
-        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM login_tokens WHERE token_hash = $1 OR expires_ts <= $2")
-            .bind(token_hash)
+        sqlx::query("DELETE FROM login_tokens WHERE expires_ts <= $1")
             .bind(now)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(user)
+        Ok(taken.filter(|(_, expires)| *expires > now).map(|(user, _)| user))
     }
 }

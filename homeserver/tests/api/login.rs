@@ -14,6 +14,7 @@ backend_tests!(
     unknown_and_missing_tokens,
     logout_and_logout_all,
     refresh_tokens_rotate,
+    a_refresh_token_spent_at_once_twice_leaves_one_session,
     expired_access_token_is_a_soft_logout,
 );
 
@@ -165,4 +166,30 @@ async fn expired_access_token_is_a_soft_logout(backend: Backend) {
         .await
         .ok();
     assert!(refreshed["access_token"].is_string());
+}
+
+/// Two refreshes with one token at the same moment (a client retrying, or a
+/// stolen token racing its owner) leave one live session, not two.
+async fn a_refresh_token_spent_at_once_twice_leaves_one_session(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    s.register("alice", "pw").await;
+    let login = s.login_with_refresh("alice", "pw").await;
+    let refresh = login["refresh_token"].as_str().expect("refresh").to_owned();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (http, url) = (s.http().clone(), s.url().to_owned());
+        let body = json!({"refresh_token": refresh});
+        tasks.spawn(async move {
+            let path = "/_matrix/client/v3/refresh";
+            crate::common::call_at(&http, &url, reqwest::Method::POST, path, None, Some(body)).await
+        });
+    }
+    let mut live = 0;
+    for answer in tasks.join_all().await {
+        let Some(access) = answer.body["access_token"].as_str() else { continue };
+        if s.get(WHOAMI, Some(access)).await.status == 200 {
+            live += 1;
+        }
+    }
+    assert_eq!(live, 1, "one refresh token, one session");
 }

@@ -25,6 +25,7 @@ mod login;
 mod media;
 mod membership;
 mod moderation;
+mod openapi;
 mod persistence;
 mod profile;
 mod push_rules;

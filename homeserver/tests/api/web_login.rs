@@ -10,12 +10,13 @@ use serde_json::json;
 
 use crate::{
     backend_tests,
-    common::{Backend, TestServer},
+    common::{Backend, TestServer, at_once},
 };
 
 backend_tests!(
     the_web_page_hands_the_client_a_single_use_token,
-    the_web_page_asks_for_the_second_factor
+    the_web_page_asks_for_the_second_factor,
+    a_login_token_redeemed_at_once_twice_logs_in_once,
 );
 
 const CLIENT: &str = "https://client.example/welcome?from=sso";
@@ -162,4 +163,18 @@ async fn the_web_page_asks_for_the_second_factor(backend: Backend) {
     s.services().auth.clock().advance(Duration::from_secs(30));
     let token = token_in(&attempt(code_now()).await);
     s.post(LOGIN, None, json!({"type": "m.login.token", "token": token})).await.ok();
+}
+
+/// Clients that retry, or an attacker racing the user: of several
+/// redemptions of one token at the same moment, one logs in.
+async fn a_login_token_redeemed_at_once_twice_logs_in_once(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    s.register("alice", "pw").await;
+    let browser = Browser::new(&s);
+    let form = [("redirect_url", CLIENT), ("username", "alice"), ("password", "pw")];
+    let token = token_in(&browser.submit("/_lattice/sso/password", &form).await);
+    let login = json!({"type": "m.login.token", "token": token});
+    let statuses = at_once(&s, LOGIN, login, 8).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 403), "{statuses:?}");
 }
