@@ -5,7 +5,7 @@
 
 pub mod api;
 pub mod config;
-mod connections;
+pub mod connections;
 pub mod error;
 pub mod logging;
 pub mod services;

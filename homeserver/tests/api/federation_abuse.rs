@@ -19,7 +19,24 @@ use crate::common::{
 
 /// Signs `draft` as `sender` on top of `rogue`'s view of the room, skipping
 /// the authorization a well-behaved server would run.
-async fn forge(rogue: &TestServer, room_id: &str, sender: &str, draft: EventDraft) -> Value {
+pub(crate) async fn forge(
+    rogue: &TestServer,
+    room_id: &str,
+    sender: &str,
+    draft: EventDraft,
+) -> Value {
+    forge_edited(rogue, room_id, sender, draft, |_| {}).await.1
+}
+
+/// [`forge`], with `edit` changing the event before it is hashed and
+/// signed; the event id and the event.
+pub(crate) async fn forge_edited(
+    rogue: &TestServer,
+    room_id: &str,
+    sender: &str,
+    draft: EventDraft,
+    edit: impl FnOnce(&mut Value),
+) -> (String, Value) {
     let key = ServerKey::load_or_create(&rogue.services().store).await.expect("key");
     let room_id = RoomId::parse(room_id).expect("room id");
     let sender = UserId::parse(sender).expect("user id");
@@ -32,9 +49,10 @@ async fn forge(rogue: &TestServer, room_id: &str, sender: &str, draft: EventDraf
         .await
         .expect("head");
     let name = ServerName::parse(rogue.name()).expect("name");
-    let pdu = builder::sign_event(event.expect("template"), Some(&room_id), &rules, &name, &key)
-        .expect("signed");
-    serde_json::from_str(&pdu.to_stored()).expect("json")
+    let mut event = event.expect("template");
+    edit(&mut event);
+    let pdu = builder::sign_event(event, Some(&room_id), &rules, &name, &key).expect("signed");
+    (pdu.event_id.to_string(), serde_json::from_str(&pdu.to_stored()).expect("json"))
 }
 
 /// Sends a transaction to `target` in `origin`'s name, signed with the
@@ -48,10 +66,24 @@ async fn push(
     edus: Vec<Value>,
 ) -> Result<send_transaction_message::v1::Response, lattice_federation::Error> {
     let key = ServerKey::load_or_create(&rogue.services().store).await.expect("key");
+    push_as(ca, &key, &rogue.name(), origin, target, pdus, edus).await
+}
+
+/// [`push`] with the rogue's key and name given (for a rogue no longer
+/// running).
+pub(crate) async fn push_as(
+    ca: &TestCa,
+    key: &ServerKey,
+    rogue_name: &str,
+    origin: &str,
+    target: &TestServer,
+    pdus: Vec<Value>,
+    edus: Vec<Value>,
+) -> Result<send_transaction_message::v1::Response, lattice_federation::Error> {
     let origin = OwnedServerName::try_from(origin).expect("origin");
     let client = FederationClient::new(
         ca.client_builder(),
-        ServerName::parse(rogue.name()).expect("name"),
+        ServerName::parse(rogue_name).expect("name"),
         key.key_pair.clone(),
         crate::common::federation::loopback(),
     )
@@ -79,7 +111,7 @@ fn rand_suffix() -> u64 {
         .unwrap_or(0)
 }
 
-async fn power_levels(server: &TestServer, session: &Session, room_id: &str) -> Value {
+pub(crate) async fn power_levels(server: &TestServer, session: &Session, room_id: &str) -> Value {
     let path = format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels/");
     server.get(&path, Some(&session.token)).await.ok()
 }

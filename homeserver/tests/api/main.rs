@@ -15,6 +15,7 @@ mod ephemeral;
 mod federation;
 mod federation_abuse;
 mod federation_e2ee;
+mod federation_gaps;
 mod federation_keys;
 mod federation_notary;
 mod federation_synapse;

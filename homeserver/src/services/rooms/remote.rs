@@ -1,7 +1,8 @@
 //! Events from other servers. Each has passed the wire checks (format,
 //! signatures, hash) in `services::federation`; here it is authorized the
 //! way the spec asks: against its own auth events, against the state before
-//! it (resolved over its prev_events), and against the room's current
+//! it (resolved over its prev_events; across a gap, the sender's claim is
+//! resolved against what this server knows), and against the room's current
 //! state (failing only that soft-fails it: kept, but not in the timeline).
 //! Then it takes the same writer path as local events.
 
@@ -12,6 +13,7 @@ use ruma::{
     ServerName, UInt,
     api::federation::event::{get_missing_events, get_room_state_ids},
     events::StateEventType,
+    room_version_rules::RoomVersionRules,
     state_res::{check_state_dependent_auth_rules, check_state_independent_auth_rules},
 };
 
@@ -162,7 +164,7 @@ impl Rooms {
         authorize_against(head, &pdu, &auth)?;
         let linear = gap_state.is_none() && same_set(&pdu.prev_events, &head.extremities);
         let state_before = match (gap_state, linear) {
-            (Some(state), _) => state,
+            (Some(claimed), _) => self.state_across_gap(&head.rules, &pdu, claimed).await?,
             (None, true) => head.state().clone(),
             (None, false) => self.state_before_event(&head.rules, &pdu).await?,
         };
@@ -294,6 +296,27 @@ impl Rooms {
         }
         tracing::info!(event = %pdu.event_id, %origin, size = state.len(), "filled a gap in the room's history with remote state");
         Ok(state)
+    }
+
+    /// The state before an event whose prev_events are not all known: the
+    /// sender's word for it (`claimed`) resolved against the state after
+    /// each prev event this server has. Taken alone, the claim would let a
+    /// peer roll the room's state back, or slip in state it signed itself,
+    /// by naming an event it never hands over; resolved, whatever the two
+    /// disagree on passes the authorization rules first.
+    async fn state_across_gap(
+        &self,
+        rules: &RoomVersionRules,
+        pdu: &Pdu,
+        claimed: StateMap,
+    ) -> Result<StateMap> {
+        let mut states = vec![claimed];
+        for prev in &pdu.prev_events {
+            if self.store().has_timeline_event(prev.as_str()).await? {
+                states.push(self.state_after(&pdu.room_id, prev).await?);
+            }
+        }
+        self.resolve_states(rules, states).await
     }
 
     async fn missing_prev_events(&self, pdu: &Pdu) -> Result<Vec<OwnedEventId>> {
