@@ -194,16 +194,8 @@ async fn forged_events_change_nothing(backend: Backend) {
     // A typing notice for alice, sent by C: dropped.
     let typing = json!({"edu_type": "m.typing", "content": {"room_id": room_id, "user_id": alice.user_id, "typing": true}});
     push(&ca, &c, &c.name(), &a, vec![], vec![typing]).await.expect("accepted, then ignored");
-    let sync = a.sync(&alice.token, None, 0).await;
-    let ephemeral = &sync["rooms"]["join"][&room_id]["ephemeral"]["events"];
-    let typing_users = ephemeral
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["type"] == "m.typing")
-        .flat_map(|e| e["content"]["user_ids"].as_array().cloned().unwrap_or_default())
-        .collect::<Vec<_>>();
-    assert!(typing_users.is_empty(), "nobody types: {typing_users:?}");
+    let typing_now = typing_users(&a, &alice, &room_id).await;
+    assert!(typing_now.is_empty(), "nobody types: {typing_now:?}");
 
     // Mallory's own, allowed message still gets through.
     let fine = forge(
@@ -220,6 +212,13 @@ async fn forged_events_change_nothing(backend: Backend) {
         answer.pdus
     );
 
+    // C's typing notices for its own user show, while the ACL allows C.
+    let typing = |on: bool| json!({"edu_type": "m.typing", "content": {"room_id": room_id, "user_id": mallory.user_id, "typing": on}});
+    push(&ca, &c, &c.name(), &a, vec![], vec![typing(true)]).await.expect("sent");
+    assert_eq!(typing_users(&a, &alice, &room_id).await, [json!(mallory.user_id)]);
+    push(&ca, &c, &c.name(), &a, vec![], vec![typing(false)]).await.expect("sent");
+    assert!(typing_users(&a, &alice, &room_id).await.is_empty());
+
     // Once the room's server ACL denies IP-literal servers, nothing of C's gets in.
     let acl = json!({"allow": ["*"], "deny": [], "allow_ip_literals": false});
     let path = format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.server_acl/");
@@ -232,6 +231,27 @@ async fn forged_events_change_nothing(backend: Backend) {
     let path = format!("/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50");
     let messages = a.get(&path, Some(&alice.token)).await.ok();
     assert!(!TestServer::bodies(&messages["chunk"]).contains(&"after the ACL".to_owned()));
+    // Nor its EDUs about the room: a typing notice and a read receipt.
+    let event_id = messages["chunk"][0]["event_id"].as_str().expect("an event").to_owned();
+    let receipt = json!({"edu_type": "m.receipt", "content": {&room_id: {"m.read": {&mallory.user_id: {"event_ids": [event_id], "data": {"ts": 1}}}}}});
+    push(&ca, &c, &c.name(), &a, vec![], vec![typing(true), receipt]).await.expect("sent");
+    assert!(typing_users(&a, &alice, &room_id).await.is_empty(), "a denied server's typing");
+    let sync = a.sync(&alice.token, None, 0).await;
+    let ephemeral = sync["rooms"]["join"][&room_id]["ephemeral"]["events"].to_string();
+    assert!(!ephemeral.contains(&mallory.user_id), "a denied server's receipt: {ephemeral}");
+}
+
+/// Who types in `room_id`, as `session` syncs it.
+async fn typing_users(server: &TestServer, session: &Session, room_id: &str) -> Vec<Value> {
+    let sync = server.sync(&session.token, None, 0).await;
+    let ephemeral = &sync["rooms"]["join"][room_id]["ephemeral"]["events"];
+    ephemeral
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["type"] == "m.typing")
+        .flat_map(|e| e["content"]["user_ids"].as_array().cloned().unwrap_or_default())
+        .collect()
 }
 
 /// A server that accepts connections and never answers: requests to it

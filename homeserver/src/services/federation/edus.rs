@@ -1,5 +1,6 @@
 //! EDUs from other servers: typing notices and read receipts. An EDU
-//! speaks for users, and a server may only speak for its own.
+//! speaks for users, and a server may only speak for its own; one about a
+//! room is dropped when the room's server ACL denies the sender.
 
 use std::time::Duration;
 
@@ -35,6 +36,9 @@ impl Services {
                 };
                 if typing.user_id.server_name() != origin {
                     tracing::warn!(%origin, user = %typing.user_id, "typing EDU for another server's user");
+                    return;
+                }
+                if !self.rooms.admits_server(&typing.room_id, origin).await {
                     return;
                 }
                 let result = self
@@ -88,6 +92,9 @@ impl Services {
         let Some(rooms) = content.as_object() else { return };
         for (room_id, types) in rooms {
             let Ok(room_id) = ruma::RoomId::parse(room_id) else { continue };
+            if !self.rooms.admits_server(&room_id, origin).await {
+                continue;
+            }
             let Some(read) = types.get("m.read").and_then(|r| r.as_object()) else { continue };
             for (user_id, receipt) in read {
                 let Ok(user_id) = ruma::UserId::parse(user_id) else { continue };

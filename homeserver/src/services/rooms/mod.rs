@@ -171,6 +171,12 @@ impl Rooms {
         Ok(f(head))
     }
 
+    /// Whether the room's server ACL lets `server` take part (false for a
+    /// room this server does not know).
+    pub async fn admits_server(&self, room_id: &RoomId, server: &ruma::ServerName) -> bool {
+        self.with_head(room_id, |head| head.server_allowed(server)).await.unwrap_or(false)
+    }
+
     async fn loaded<'a>(
         guard: &'a mut Option<RoomHead>,
         store: &Store,
