@@ -233,6 +233,34 @@ impl Store {
 }
 
 impl Store {
+    /// The history visibility and the memberships of `server`'s users in
+    /// the state of a group: (type, state key, PDU), nearest entries first.
+    /// User ids are matched by their ending here and exactly by the caller.
+    pub async fn server_visibility_state_at_group(
+        &self,
+        group: i64,
+        server: &str,
+    ) -> Result<Vec<(String, String, String)>> {
+        Ok(sqlx::query_as(
+            "WITH RECURSIVE chain(group_id, parent, lvl) AS ( \
+               SELECT group_id, parent, 0 FROM state_groups WHERE group_id = $1 \
+               UNION ALL \
+               SELECT g.group_id, g.parent, c.lvl + 1 FROM state_groups g JOIN chain c ON g.group_id = c.parent) \
+             SELECT s.event_type, s.state_key, COALESCE(e.pdu, o.pdu) FROM chain c \
+             JOIN state_group_entries s ON s.group_id = c.group_id \
+             LEFT JOIN events e ON e.event_id = s.event_id LEFT JOIN outlier_events o ON o.event_id = s.event_id \
+             WHERE (s.event_type = 'm.room.member' AND s.state_key LIKE $2) \
+                OR (s.event_type = 'm.room.history_visibility' AND s.state_key = '') \
+             ORDER BY c.lvl ASC",
+        )
+        .bind(group)
+        .bind(format!("%:{server}"))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+impl Store {
     /// Points an alias at another room (after an upgrade).
     pub async fn move_alias(&self, alias: &str, room_id: &str) -> Result<()> {
         sqlx::query("UPDATE room_aliases SET room_id = $1 WHERE alias = $2")

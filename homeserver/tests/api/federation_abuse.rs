@@ -2,9 +2,7 @@
 //! crafted by hand here, signed with C's real key (a compromised server).
 //! Nothing it sends may change the room beyond what its users may do.
 
-use lattice_federation::{
-    client::FederationClient, federation::transactions::send_transaction_message,
-};
+use lattice_federation::federation::transactions::send_transaction_message;
 use lattice_homeserver::services::{
     rooms::{EventDraft, builder},
     server_key::ServerKey,
@@ -14,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::common::{
     Backend, Session, TestServer,
-    federation::{TestCa, federate, free_port, server, server_on},
+    federation::{TestCa, client_as, federate, free_port, server, server_on},
 };
 
 /// Signs `draft` as `sender` on top of `rogue`'s view of the room, skipping
@@ -81,13 +79,7 @@ pub(crate) async fn push_as(
     edus: Vec<Value>,
 ) -> Result<send_transaction_message::v1::Response, lattice_federation::Error> {
     let origin = OwnedServerName::try_from(origin).expect("origin");
-    let client = FederationClient::new(
-        ca.client_builder(),
-        ServerName::parse(rogue_name).expect("name"),
-        key.key_pair.clone(),
-        crate::common::federation::loopback(),
-    )
-    .expect("client");
+    let client = client_as(ca, key, rogue_name);
     let mut request = send_transaction_message::v1::Request::new(
         format!("forged{}", rand_suffix()).into(),
         origin,

@@ -19,6 +19,7 @@ mod federation_gaps;
 mod federation_keys;
 mod federation_notary;
 mod federation_synapse;
+mod federation_visibility;
 mod history;
 mod injection;
 mod keys;

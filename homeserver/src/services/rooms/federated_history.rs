@@ -1,7 +1,8 @@
 //! What other servers may read of a room: single events, the state at an
 //! event, history before some events (backfill) and the gap between two
 //! sets of events. Only servers with a member in the room may read it
-//! (or anyone, for a world-readable room).
+//! (or anyone, for a world-readable room), and events from before their
+//! users could see them go out redacted.
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -11,7 +12,7 @@ use std::{
 use ruma::{EventId, OwnedEventId, RoomId, ServerName, events::room::member::MembershipState};
 use serde_json::value::RawValue;
 
-use super::{Rooms, pdu::Pdu, resolve::EventCache};
+use super::{Rooms, pdu::Pdu, resolve::EventCache, visibility::ServerVisibility};
 use crate::error::{Error, Result};
 
 /// Most events answered for one backfill or missing-events request.
@@ -51,9 +52,35 @@ impl Rooms {
             .any_event(event_id.as_str())
             .await?
             .ok_or_else(|| Error::not_found("unknown event"))?;
-        let pdu = Pdu::from_stored(event_id.as_str(), &room_id, &text)?;
+        let pdu = Arc::new(Pdu::from_stored(event_id.as_str(), &room_id, &text)?);
         self.ensure_server_in_room(&pdu.room_id, server).await?;
-        self.outgoing(&self.rules_of(&pdu.room_id).await?, &pdu)
+        let mut answer = self.visible_to(server, &pdu.room_id, [&pdu]).await?;
+        answer.pop().ok_or_else(|| Error::not_found("unknown event"))
+    }
+
+    /// Events as `server` may see them: those its users could not see (by
+    /// the history visibility at each event) go out redacted, so that the
+    /// event graph stays whole while their content stays here.
+    async fn visible_to<'a>(
+        &self,
+        server: &ServerName,
+        room_id: &RoomId,
+        pdus: impl IntoIterator<Item = &'a Arc<Pdu>>,
+    ) -> Result<Vec<Box<RawValue>>> {
+        let rules = self.rules_of(room_id).await?;
+        let mut visibility = ServerVisibility::new(self, server);
+        let mut answer = Vec::new();
+        for pdu in pdus {
+            if visibility.allows(&pdu.event_id).await? {
+                answer.push(self.outgoing(&rules, pdu)?);
+                continue;
+            }
+            let redacted = ruma::canonical_json::redact(pdu.json.clone(), &rules.redaction, None)
+                .map_err(Error::internal)?;
+            let redacted = Pdu::from_json(pdu.event_id.clone(), room_id.to_owned(), redacted)?;
+            answer.push(self.outgoing(&rules, &redacted)?);
+        }
+        Ok(answer)
     }
 
     /// The state before an event, and the auth chain of that state
@@ -96,7 +123,7 @@ impl Rooms {
         self.ensure_server_in_room(room_id, server).await?;
         let events =
             self.walk_back(room_id, from.to_vec(), &HashSet::new(), limit.min(MAX_EVENTS)).await?;
-        self.outgoing_all(room_id, events.values().rev()).await
+        self.visible_to(server, room_id, events.values().rev()).await
     }
 
     /// The events between `earliest` and `latest` (exclusive of both), oldest first.
@@ -118,7 +145,7 @@ impl Rooms {
         }
         let stop: HashSet<OwnedEventId> = earliest.iter().cloned().collect();
         let events = self.walk_back(room_id, start, &stop, limit.min(MAX_EVENTS)).await?;
-        self.outgoing_all(room_id, events.values()).await
+        self.visible_to(server, room_id, events.values()).await
     }
 
     /// Walks prev_events back from `start` (breadth first, `start`

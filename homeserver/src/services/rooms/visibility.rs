@@ -1,10 +1,12 @@
 //! History visibility: which events a user may see, decided on the room's
-//! state at each event (its state group) and the user's membership now.
+//! state at each event (its state group) and the user's membership now;
+//! and which events another server may see, decided on the memberships of
+//! its users at each event.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ruma::{
-    RoomId, UserId,
+    EventId, RoomId, ServerName, UserId,
     events::room::{history_visibility::HistoryVisibility, member::MembershipState},
 };
 
@@ -60,6 +62,61 @@ impl<'a> Visibility<'a> {
             _ => false,
         };
         self.by_group.insert(row.state_group, allowed);
+        Ok(allowed)
+    }
+}
+
+/// Answers "may this server see this event?" by the spec's rules for
+/// servers: world-readable and shared history is any member server's;
+/// invited history only a server one of whose users was invited or joined
+/// at the event; joined history only one whose user was joined. Answers are
+/// remembered per state group.
+pub(super) struct ServerVisibility<'a> {
+    rooms: &'a Rooms,
+    server: &'a ServerName,
+    by_group: HashMap<i64, bool>,
+}
+
+impl<'a> ServerVisibility<'a> {
+    pub fn new(rooms: &'a Rooms, server: &'a ServerName) -> Self {
+        Self { rooms, server, by_group: HashMap::new() }
+    }
+
+    pub async fn allows(&mut self, event_id: &EventId) -> Result<bool> {
+        // Outliers (state and auth events known from other servers) have no
+        // place in the timeline, hence no group; auth chains need them.
+        let Some(group) = self.rooms.store().event_state_group(event_id.as_str()).await? else {
+            return Ok(true);
+        };
+        if let Some(known) = self.by_group.get(&group) {
+            return Ok(*known);
+        }
+        let entries = self
+            .rooms
+            .store()
+            .server_visibility_state_at_group(group, self.server.as_str())
+            .await?;
+        let (mut seen, mut memberships, mut visibility) = (HashSet::new(), Vec::new(), None);
+        // Nearest entries come first: keep the first of each key.
+        for (kind, key, pdu) in entries {
+            if kind == "m.room.history_visibility" {
+                visibility = visibility.or_else(|| {
+                    stored_content_str(&pdu, "history_visibility").map(HistoryVisibility::from)
+                });
+            } else if seen.insert(key.clone())
+                && UserId::parse(&key).is_ok_and(|user| user.server_name() == self.server)
+            {
+                memberships
+                    .extend(stored_content_str(&pdu, "membership").map(MembershipState::from));
+            }
+        }
+        let any = |wanted: &[MembershipState]| memberships.iter().any(|m| wanted.contains(m));
+        let allowed = match visibility.unwrap_or(HistoryVisibility::Shared) {
+            HistoryVisibility::WorldReadable | HistoryVisibility::Shared => true,
+            HistoryVisibility::Invited => any(&[MembershipState::Invite, MembershipState::Join]),
+            _ => any(&[MembershipState::Join]),
+        };
+        self.by_group.insert(group, allowed);
         Ok(allowed)
     }
 }

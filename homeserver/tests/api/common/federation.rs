@@ -147,3 +147,19 @@ pub async fn federation_thumbnail(
     let FileOrLocation::File(content) = answer.content else { panic!("a redirect") };
     image::load_from_memory(&content.file).expect("a real image")
 }
+
+/// A federation client speaking as the server `name` with its `key` (to
+/// send, from a test, what that server would or should not).
+pub fn client_as(
+    ca: &TestCa,
+    key: &lattice_homeserver::services::server_key::ServerKey,
+    name: &str,
+) -> lattice_federation::client::FederationClient {
+    lattice_federation::client::FederationClient::new(
+        ca.client_builder(),
+        ruma::ServerName::parse(name).expect("name"),
+        key.key_pair.clone(),
+        loopback(),
+    )
+    .expect("client")
+}
