@@ -7,16 +7,29 @@ use crate::error::Result;
 /// One piece of state with its event: (type, state_key, event_id, pdu).
 pub type StateRow = (String, String, String, String);
 
-/// Walks a state group's delta chain up to its snapshot; the nearest entry
-/// for each (type, state_key) wins.
-const STATE_AT_GROUP: &str = "WITH RECURSIVE chain(group_id, parent, lvl) AS ( \
-       SELECT group_id, parent, 0 FROM state_groups WHERE group_id = $1 \
-       UNION ALL \
-       SELECT g.group_id, g.parent, c.lvl + 1 FROM state_groups g JOIN chain c ON g.group_id = c.parent) \
-     SELECT s.event_type, s.state_key, s.event_id, COALESCE(e.pdu, o.pdu) FROM chain c \
+/// A query over the state of group `$1`: `chain` walks the group's delta
+/// chain up to its snapshot (`lvl` 0 is the group itself, so the nearest
+/// entry for a (type, state_key) has the lowest `lvl`).
+macro_rules! over_state_chain {
+    ($query:literal) => {
+        concat!(
+            "WITH RECURSIVE chain(group_id, parent, lvl) AS ( \
+               SELECT group_id, parent, 0 FROM state_groups WHERE group_id = $1 \
+               UNION ALL \
+               SELECT g.group_id, g.parent, c.lvl + 1 FROM state_groups g JOIN chain c ON g.group_id = c.parent) ",
+            $query
+        )
+    };
+}
+
+/// The whole state of a group; the nearest entry for each (type,
+/// state_key) wins (it comes last).
+const STATE_AT_GROUP: &str = over_state_chain!(
+    "SELECT s.event_type, s.state_key, s.event_id, COALESCE(e.pdu, o.pdu) FROM chain c \
      JOIN state_group_entries s ON s.group_id = c.group_id \
      LEFT JOIN events e ON e.event_id = s.event_id LEFT JOIN outlier_events o ON o.event_id = s.event_id \
-     ORDER BY c.lvl DESC";
+     ORDER BY c.lvl DESC"
+);
 
 impl Store {
     pub async fn room_version(&self, room_id: &str) -> Result<Option<String>> {
@@ -213,18 +226,15 @@ impl Store {
         group: i64,
         user_id: &str,
     ) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
-            "WITH RECURSIVE chain(group_id, parent, lvl) AS ( \
-               SELECT group_id, parent, 0 FROM state_groups WHERE group_id = $1 \
-               UNION ALL \
-               SELECT g.group_id, g.parent, c.lvl + 1 FROM state_groups g JOIN chain c ON g.group_id = c.parent) \
-             SELECT s.event_type, COALESCE(e.pdu, o.pdu) FROM chain c \
-             JOIN state_group_entries s ON s.group_id = c.group_id \
-             LEFT JOIN events e ON e.event_id = s.event_id LEFT JOIN outlier_events o ON o.event_id = s.event_id \
-             WHERE (s.event_type = 'm.room.member' AND s.state_key = $2) \
-                OR (s.event_type = 'm.room.history_visibility' AND s.state_key = '') \
-             ORDER BY c.lvl ASC",
-        )
+        Ok(sqlx::query_as(over_state_chain!(
+            "SELECT s.event_type, COALESCE(e.pdu, o.pdu) FROM chain c \
+                 JOIN state_group_entries s ON s.group_id = c.group_id \
+                 LEFT JOIN events e ON e.event_id = s.event_id \
+                 LEFT JOIN outlier_events o ON o.event_id = s.event_id \
+                 WHERE (s.event_type = 'm.room.member' AND s.state_key = $2) \
+                    OR (s.event_type = 'm.room.history_visibility' AND s.state_key = '') \
+                 ORDER BY c.lvl ASC"
+        ))
         .bind(group)
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -241,18 +251,15 @@ impl Store {
         group: i64,
         server: &str,
     ) -> Result<Vec<(String, String, String)>> {
-        Ok(sqlx::query_as(
-            "WITH RECURSIVE chain(group_id, parent, lvl) AS ( \
-               SELECT group_id, parent, 0 FROM state_groups WHERE group_id = $1 \
-               UNION ALL \
-               SELECT g.group_id, g.parent, c.lvl + 1 FROM state_groups g JOIN chain c ON g.group_id = c.parent) \
-             SELECT s.event_type, s.state_key, COALESCE(e.pdu, o.pdu) FROM chain c \
-             JOIN state_group_entries s ON s.group_id = c.group_id \
-             LEFT JOIN events e ON e.event_id = s.event_id LEFT JOIN outlier_events o ON o.event_id = s.event_id \
-             WHERE (s.event_type = 'm.room.member' AND s.state_key LIKE $2) \
-                OR (s.event_type = 'm.room.history_visibility' AND s.state_key = '') \
-             ORDER BY c.lvl ASC",
-        )
+        Ok(sqlx::query_as(over_state_chain!(
+            "SELECT s.event_type, s.state_key, COALESCE(e.pdu, o.pdu) FROM chain c \
+                 JOIN state_group_entries s ON s.group_id = c.group_id \
+                 LEFT JOIN events e ON e.event_id = s.event_id \
+                 LEFT JOIN outlier_events o ON o.event_id = s.event_id \
+                 WHERE (s.event_type = 'm.room.member' AND s.state_key LIKE $2) \
+                    OR (s.event_type = 'm.room.history_visibility' AND s.state_key = '') \
+                 ORDER BY c.lvl ASC"
+        ))
         .bind(group)
         .bind(format!("%:{server}"))
         .fetch_all(&self.pool)
