@@ -2,7 +2,10 @@
 //! never panics, and every token the server hands out parses back to the
 //! positions it was made from.
 
-use lattice_homeserver::services::sync::{notifier::Positions, parse_since, since_token};
+use lattice_homeserver::services::{
+    notifier::Positions,
+    sync::{parse_since, since_token},
+};
 use proptest::prelude::*;
 
 proptest! {

@@ -7,11 +7,13 @@ pub mod auth;
 pub mod cache;
 pub mod clock;
 pub mod devices;
+mod edus;
 pub mod ephemeral;
 pub mod federation;
 pub mod http;
 pub mod keys;
 pub mod media;
+pub mod notifier;
 pub mod profile;
 pub mod rate_limit;
 pub mod rooms;
@@ -64,7 +66,7 @@ impl Services {
         let config = Arc::new(config);
         let auth = auth::Auth::new(store.clone(), config.clone())?;
         let key = Arc::new(server_key::ServerKey::load_or_create(&store).await?);
-        let notifier = Arc::new(sync::notifier::Notifier::new(sync::notifier::Positions {
+        let notifier = Arc::new(notifier::Notifier::new(notifier::Positions {
             events: store.max_event_stream().await?,
             account_data: store.account_data_position().await?,
             receipts: store.stream_position("receipts").await?,

@@ -16,7 +16,7 @@ use std::{sync::Arc, time::Duration};
 use super::{
     auth::Requester,
     cache::TtlCache,
-    sync::notifier::{Notifier, Stream},
+    notifier::{Notifier, Stream},
 };
 use crate::{
     error::{Error, Result},

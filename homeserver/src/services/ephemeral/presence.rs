@@ -9,7 +9,7 @@ use crate::{
     error::{Error, Result},
     services::{
         cache::TtlCache,
-        sync::notifier::{Notifier, Stream},
+        notifier::{Notifier, Stream},
     },
     store::{PresenceRow, Store, now_ms},
 };

@@ -7,8 +7,8 @@ use ruma::{EventId, RoomId, UserId};
 use crate::{
     error::{Error, Result},
     services::{
+        notifier::{Notifier, Stream},
         rooms::Rooms,
-        sync::notifier::{Notifier, Stream},
     },
     store::Store,
 };

@@ -13,8 +13,8 @@ use tokio::time::Instant;
 use crate::{
     error::Result,
     services::{
+        notifier::{Notifier, Stream},
         rooms::Rooms,
-        sync::notifier::{Notifier, Stream},
     },
 };
 

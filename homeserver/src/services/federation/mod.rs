@@ -4,7 +4,6 @@
 //! server answers. Room events from other servers go through
 //! `services::rooms` (the `remote` module) like local ones.
 
-mod edus;
 mod keystore;
 mod openid;
 pub mod sender;

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashSet};
 use ruma::{OwnedUserId, UserId};
 
 use super::Keys;
-use crate::{error::Result, services::sync::notifier::Positions};
+use crate::{error::Result, services::notifier::Positions};
 
 /// Users to re-query, and users no longer tracked.
 #[derive(Debug, Default)]

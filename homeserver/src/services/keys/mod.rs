@@ -24,7 +24,7 @@ use self::signed::{object, signed_by, string};
 use super::{
     auth::{Auth, Requester},
     federation::Federation,
-    sync::notifier::{Notifier, Stream},
+    notifier::{Notifier, Stream},
 };
 use crate::{
     config::Config,

@@ -16,7 +16,7 @@ use crate::{
     error::Result,
     services::{
         auth::Requester,
-        sync::notifier::{Positions, Stream},
+        notifier::{Positions, Stream},
     },
 };
 

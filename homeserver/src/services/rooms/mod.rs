@@ -49,8 +49,8 @@ use self::{
 };
 use super::{
     federation::{Federation, OutboxSignal},
+    notifier::Notifier,
     server_key::ServerKey,
-    sync::notifier::Notifier,
 };
 use crate::{
     config::Config,

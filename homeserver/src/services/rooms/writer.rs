@@ -13,7 +13,7 @@ use crate::{
     error::{Error, Result},
     services::{
         federation::OutboxSignal,
-        sync::notifier::{Notifier, Stream},
+        notifier::{Notifier, Stream},
     },
     store::{NewEvent, StateGroupCache, Store},
 };

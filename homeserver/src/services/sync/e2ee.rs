@@ -3,7 +3,8 @@
 
 use ruma::api::client::sync::sync_events::v3::Response;
 
-use super::{SyncService, notifier::Positions, since_token};
+use super::{SyncService, since_token};
+use crate::services::notifier::Positions;
 use crate::{error::Result, services::auth::Requester};
 
 impl SyncService {

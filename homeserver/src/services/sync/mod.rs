@@ -2,7 +2,6 @@
 //! the notifier and wake the moment something for them is durable.
 
 mod e2ee;
-pub mod notifier;
 mod unread;
 
 use std::{
@@ -23,14 +22,12 @@ use ruma::{
 };
 use serde_json::{Value as JsonValue, value::RawValue};
 
-use self::{
-    notifier::{Notifier, Positions},
-    unread::{Seen, UnreadMemos},
-};
+use self::unread::{Seen, UnreadMemos};
 use super::{
     auth::Requester,
     ephemeral::{Presence, Typing, presence::PresenceStatus},
     keys::Keys,
+    notifier::{Notifier, Positions},
     rooms::{
         Rooms,
         pdu::{ClientView, Pdu},
