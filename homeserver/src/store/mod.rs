@@ -21,6 +21,7 @@ mod memo;
 mod migrations;
 mod registration_tokens;
 mod relations;
+mod reports;
 mod search;
 mod second_factors;
 mod security;

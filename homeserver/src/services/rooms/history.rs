@@ -87,7 +87,7 @@ impl Rooms {
     /// An event of this room the user may see (M_NOT_FOUND otherwise, so
     /// that hidden events cannot be told from missing ones), with the
     /// visibility checker for its neighbours.
-    async fn visible_row<'a>(
+    pub(super) async fn visible_row<'a>(
         &'a self,
         room_id: &RoomId,
         user_id: &'a UserId,
@@ -405,33 +405,5 @@ impl Rooms {
         }
         let pdu = Pdu::from_stored(&row.event_id, &row.room_id, &row.pdu)?;
         Ok((pdu.event_id, i64::from(pdu.origin_server_ts.get())))
-    }
-}
-
-impl Rooms {
-    /// POST /rooms/{id}/report/{eventId}: only events the reporter can see
-    /// (M_NOT_FOUND otherwise, so a report reveals nothing).
-    pub async fn report_event(
-        &self,
-        room_id: &RoomId,
-        user_id: &UserId,
-        event_id: &EventId,
-        reason: Option<&str>,
-    ) -> Result<()> {
-        self.visible_row(room_id, user_id, event_id).await?;
-        self.store()
-            .add_report(user_id.as_str(), room_id.as_str(), Some(event_id.as_str()), reason)
-            .await
-    }
-
-    /// POST /rooms/{id}/report: a room the reporter knows.
-    pub async fn report_room(
-        &self,
-        room_id: &RoomId,
-        user_id: &UserId,
-        reason: &str,
-    ) -> Result<()> {
-        self.with_head(room_id, |_| ()).await?;
-        self.store().add_report(user_id.as_str(), room_id.as_str(), None, Some(reason)).await
     }
 }

@@ -108,6 +108,20 @@ impl Rooms {
         Ok(())
     }
 
+    /// The room a join or knock names, and the servers that may let us in:
+    /// those the alias names, then `via`, then the room id's own (rooms
+    /// before version 12 name their creator's server).
+    async fn room_and_servers(
+        &self,
+        room: &RoomOrAliasId,
+        via: &[OwnedServerName],
+    ) -> Result<(OwnedRoomId, Vec<OwnedServerName>)> {
+        let (room_id, mut servers) = self.resolve_room_and_servers(room).await?;
+        servers.extend(via.iter().cloned());
+        servers.extend(room_id.server_name().map(ToOwned::to_owned));
+        Ok((room_id, servers))
+    }
+
     /// Joins a room: here if this server is in it, else through one of
     /// the servers the alias or `via` names.
     pub async fn join(
@@ -117,11 +131,7 @@ impl Rooms {
         reason: Option<&str>,
         via: &[OwnedServerName],
     ) -> Result<OwnedRoomId> {
-        let (room_id, mut servers) = self.resolve_room_and_servers(room).await?;
-        servers.extend(via.iter().cloned());
-        if let Some(server) = room_id.server_name() {
-            servers.push(server.to_owned());
-        }
+        let (room_id, mut servers) = self.room_and_servers(room, via).await?;
         let own = &self.inner.config.server.server_name;
         let in_room = match self.store().room_version(room_id.as_str()).await? {
             None => false,
@@ -162,9 +172,7 @@ impl Rooms {
         reason: Option<&str>,
         via: &[OwnedServerName],
     ) -> Result<OwnedRoomId> {
-        let (room_id, mut servers) = self.resolve_room_and_servers(room).await?;
-        servers.extend(via.iter().cloned());
-        servers.extend(room_id.server_name().map(ToOwned::to_owned));
+        let (room_id, servers) = self.room_and_servers(room, via).await?;
         let local_members = match self.store().room_version(room_id.as_str()).await? {
             None => false,
             Some(_) => {

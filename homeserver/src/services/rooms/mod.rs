@@ -1,6 +1,8 @@
-//! Rooms: every room event, local or (later) remote, takes one path here:
-//! build -> hash and sign -> authorize against the room's state -> persist
-//! (group commit) -> notify.
+//! Rooms: every room event takes one path here. A local one is built,
+//! hashed and authorized against the room's state (`builder`); a remote one
+//! is checked on the wire, then authorized against its auth events, the
+//! state before it and the current state (`remote`). Both then go to the
+//! one writer (group commit), which notifies.
 
 mod backfill;
 pub mod builder;
@@ -17,6 +19,7 @@ mod outgoing;
 pub mod pdu;
 mod relations;
 mod remote;
+mod reports;
 mod resolve;
 mod resolve_v1;
 mod search;
