@@ -101,3 +101,59 @@ impl Notifier {
         self.positions[Stream::Typing as usize].fetch_add(1, Ordering::AcqRel) + 1
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        future::Future,
+        pin::pin,
+        task::{Context, Poll, Waker},
+    };
+
+    use ruma::user_id;
+
+    use super::{Notifier, Positions, Stream};
+
+    /// Whether a future is ready on its first poll (no timer involved).
+    fn ready<F: Future>(future: std::pin::Pin<&mut F>) -> bool {
+        matches!(future.poll(&mut Context::from_waker(Waker::noop())), Poll::Ready(_))
+    }
+
+    #[test]
+    fn a_wake_up_between_the_check_and_the_wait_is_not_lost() {
+        let notifier = Notifier::new(Positions::default());
+        let alice = user_id!("@alice:example.org");
+        let listener = notifier.listener(alice);
+        let mut notified = pin!(listener.notified());
+        notified.as_mut().enable();
+        // A sync looked, found nothing, and is about to wait: a write lands.
+        notifier.advance(Stream::Events, 5, [alice]);
+        assert!(ready(notified.as_mut()), "the wait ends at once");
+        assert_eq!(notifier.positions().events, 5);
+    }
+
+    #[test]
+    fn only_the_users_named_are_woken() {
+        let notifier = Notifier::new(Positions::default());
+        let (alice, bob) = (user_id!("@alice:example.org"), user_id!("@bob:example.org"));
+        let (for_alice, for_bob) = (notifier.listener(alice), notifier.listener(bob));
+        let mut alice_waits = pin!(for_alice.notified());
+        let mut bob_waits = pin!(for_bob.notified());
+        alice_waits.as_mut().enable();
+        bob_waits.as_mut().enable();
+        notifier.advance(Stream::Receipts, 1, [alice]);
+        assert!(ready(alice_waits.as_mut()));
+        assert!(!ready(bob_waits.as_mut()), "bob's sync keeps waiting");
+    }
+
+    #[test]
+    fn positions_only_move_forward() {
+        let notifier = Notifier::new(Positions { events: 10, ..Positions::default() });
+        notifier.advance(Stream::Events, 7, []);
+        assert_eq!(notifier.positions().events, 10, "a late batch does not move it back");
+        notifier.advance(Stream::Events, 11, []);
+        assert_eq!(notifier.positions().events, 11);
+        assert_eq!(notifier.next_typing(), 1);
+        assert_eq!(notifier.positions().typing, 1);
+    }
+}

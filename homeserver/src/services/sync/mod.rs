@@ -2,6 +2,8 @@
 //! the notifier and wake the moment something for them is durable.
 
 mod e2ee;
+mod joined;
+mod token;
 mod unread;
 
 use std::{
@@ -11,27 +13,24 @@ use std::{
 };
 
 use ruma::{
-    OwnedRoomId, RoomId, UInt, UserId,
+    OwnedRoomId, RoomId, UserId,
     api::client::filter::{FilterDefinition, RoomEventFilter},
     api::client::sync::sync_events::v3::{
-        InviteState, InvitedRoom, JoinedRoom, KnockState, KnockedRoom, LeftRoom, Response,
-        RoomAccountData, RoomSummary, Rooms as SyncRooms, State, StateEvents, Timeline,
+        InviteState, InvitedRoom, KnockState, KnockedRoom, LeftRoom, Response, Rooms as SyncRooms,
     },
-    events::{StateEventType, room::member::MembershipState},
+    events::StateEventType,
     serde::Raw,
 };
 use serde_json::{Value as JsonValue, value::RawValue};
 
-use self::unread::{Seen, UnreadMemos};
+pub use self::token::{parse_since, since_token};
+use self::unread::UnreadMemos;
 use super::{
     auth::Requester,
     ephemeral::{Presence, Typing, presence::PresenceStatus},
     keys::Keys,
     notifier::{Notifier, Positions},
-    rooms::{
-        Rooms,
-        pdu::{ClientView, Pdu},
-    },
+    rooms::{Rooms, pdu::Pdu},
     user_data::UserData,
 };
 use crate::{
@@ -109,33 +108,6 @@ pub struct SyncService {
     presence: Presence,
     keys: Keys,
     notifier: Arc<Notifier>,
-}
-
-/// The `next_batch` token for stream positions `p`.
-pub fn since_token(p: Positions) -> String {
-    format!(
-        "s{}_{}_{}_{}_{}_{}_{}",
-        p.events, p.account_data, p.receipts, p.typing, p.presence, p.to_device, p.device_lists
-    )
-}
-
-/// The positions a `since` token names; M_INVALID_PARAM for anything that
-/// is not one (tokens of older formats, with fewer parts, still parse).
-pub fn parse_since(token: &str) -> Result<Positions> {
-    let invalid = || Error::invalid_param("invalid since token");
-    let rest = token.strip_prefix('s').ok_or_else(invalid)?;
-    let mut parts = rest.split('_').map(|p| p.parse::<i64>().map_err(|_| invalid()));
-    let events = parts.next().ok_or_else(invalid)??;
-    let mut next = || parts.next().transpose().map(Option::unwrap_or_default);
-    Ok(Positions {
-        events,
-        account_data: next()?,
-        receipts: next()?,
-        typing: next()?,
-        presence: next()?,
-        to_device: next()?,
-        device_lists: next()?,
-    })
 }
 
 fn raw<T>(value: &JsonValue) -> Result<Raw<T>> {
@@ -294,196 +266,6 @@ impl SyncService {
         }
         self.e2ee(requester, since, now, &mut response).await?;
         Ok(response)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn joined_rooms(
-        &self,
-        requester: &Requester,
-        since: Option<Positions>,
-        now: Positions,
-        options: &SyncOptions,
-        fresh: &[String],
-        joined: &[String],
-        ignored: &[String],
-        seen: &mut HashMap<OwnedRoomId, Seen>,
-    ) -> Result<SyncRooms> {
-        let user = &requester.user_id;
-        let limit = options.timeline_limit();
-        let since_events = since.map_or(0, |s| s.events);
-        let rows = self
-            .store
-            .recent_events_for_user(user.as_str(), "join", since_events, now.events, limit + 1)
-            .await?;
-        let mut timelines: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
-        for row in rows {
-            timelines.entry(row.room_id.clone()).or_default().push(row);
-        }
-        let joined: Vec<String> =
-            joined.iter().filter(|room| options.wants_room(room)).cloned().collect();
-        let needs_state =
-            |room: &String| since.is_none() || options.full_state || fresh.contains(room);
-        let limited_somewhere = timelines.values().any(|rows| rows.len() as i64 > limit);
-        // (event id, stored text) of each room's state.
-        let mut states: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-        if limited_somewhere || joined.iter().any(needs_state) {
-            for (room_id, event_id, pdu) in
-                self.store.current_state_for_user_rooms(user.as_str(), "join").await?
-            {
-                states.entry(room_id).or_default().push((event_id, pdu));
-            }
-        }
-
-        let mut rooms = SyncRooms::new();
-        // Timelines are gathered first so that relations are bundled with
-        // one query for all rooms.
-        let mut timeline_events = Vec::new();
-        let mut timeline_rooms = Vec::new();
-        let mut order = Vec::new();
-        for room_id in joined {
-            let mut rows = timelines.remove(&room_id).unwrap_or_default();
-            let initial = needs_state(&room_id);
-            if rows.is_empty() && !initial {
-                continue;
-            }
-            let limited = rows.len() as i64 > limit;
-            if limited {
-                rows.remove(0);
-            }
-            let mut room = JoinedRoom::new();
-            room.timeline = Timeline::new();
-            room.timeline.limited = limited;
-            room.timeline.prev_batch = Some(match rows.first() {
-                Some(first) => crate::services::rooms::history_token(first.stream - 1),
-                None => crate::services::rooms::history_token(now.events),
-            });
-            let device = requester.device_id.as_str();
-            let mut in_timeline: Vec<String> = Vec::new();
-            let mut senders = vec![user.to_string()];
-            let mut room_seen =
-                Seen { latest: rows.last().map(|row| row.stream), ..Seen::default() };
-            for row in &rows {
-                let event = self.rooms.client_event(row, Some((user, device)))?;
-                let sender = event["sender"].as_str();
-                let from_ignored = sender.is_some_and(|s| ignored.iter().any(|i| i == s));
-                if passes(&options.filter.room.timeline, &event) && !from_ignored {
-                    let countable = sender != Some(user.as_str())
-                        && event.get("state_key").is_none()
-                        && row.redacted_by.is_none();
-                    room_seen.events.push((row.stream, countable));
-                    senders.extend(sender.map(str::to_owned));
-                    in_timeline.push(row.event_id.clone());
-                    timeline_events.push(event);
-                }
-            }
-            if !limited && room_seen.events.len() == rows.len() {
-                room_seen.complete_after = Some(since_events);
-            }
-            timeline_rooms.push(in_timeline.len());
-            if initial || limited {
-                let mut events = Vec::new();
-                for (event_id, text) in states.get(&room_id).into_iter().flatten() {
-                    let view = ClientView::from_stored(event_id, &room_id, text)?;
-                    // Lazy loading sends only the members the timeline needs.
-                    let needless_member = options.lazy_members()
-                        && view.kind == "m.room.member"
-                        && !view.state_key.as_ref().is_some_and(|k| senders.iter().any(|s| s == k));
-                    let shown = in_timeline.iter().any(|id| id == event_id);
-                    if !shown && !needless_member {
-                        events.push(raw(&sync_event(view.to_json(None)))?);
-                    }
-                }
-                let mut state = StateEvents::new();
-                state.events = events;
-                room.state = State::Before(state);
-            }
-            let room_id = RoomId::parse(&room_id).map_err(Error::internal)?;
-            room.summary = self.summary(&room_id, user).await?;
-            room.account_data = RoomAccountData::new();
-            seen.insert(room_id.clone(), room_seen);
-            order.push(room_id.clone());
-            rooms.join.insert(room_id, room);
-        }
-        self.rooms.bundle_relations(&mut timeline_events, user).await?;
-        let mut events = timeline_events.into_iter();
-        for (room_id, count) in order.into_iter().zip(timeline_rooms) {
-            if let Some(room) = rooms.join.get_mut(&room_id) {
-                for event in events.by_ref().take(count) {
-                    room.timeline.events.push(raw(&sync_event(event))?);
-                }
-            }
-        }
-        Ok(rooms)
-    }
-
-    /// Typing notices and receipts of the user's joined rooms.
-    async fn ephemeral(
-        &self,
-        user: &UserId,
-        since: Option<Positions>,
-        now: Positions,
-        joined: &[String],
-        rooms: &mut SyncRooms,
-    ) -> Result<()> {
-        let joined: Vec<OwnedRoomId> =
-            joined.iter().filter_map(|r| OwnedRoomId::try_from(r.as_str()).ok()).collect();
-        // Typing positions restart with the server: an older token sees all.
-        let since_typing = since.map_or(0, |s| if s.typing > now.typing { 0 } else { s.typing });
-        for (room_id, users) in self.typing.changes_since(since_typing, &joined) {
-            let event = serde_json::json!({"type": "m.typing", "content": {"user_ids": users}});
-            rooms.join.entry(room_id).or_default().ephemeral.events.push(raw(&event)?);
-        }
-        if since.is_some_and(|s| s.receipts >= now.receipts) {
-            return Ok(());
-        }
-        let since_receipts = since.map_or(0, |s| s.receipts);
-        let mut by_room: BTreeMap<String, JsonValue> = BTreeMap::new();
-        for (room_id, reader, kind, thread, event_id, ts) in
-            self.store.receipts_since(user.as_str(), since_receipts, now.receipts).await?
-        {
-            if kind == "m.read.private" && reader != user.as_str() {
-                continue;
-            }
-            let mut receipt = serde_json::json!({"ts": ts});
-            if !thread.is_empty() {
-                receipt["thread_id"] = JsonValue::from(thread);
-            }
-            let content = by_room.entry(room_id).or_insert_with(|| serde_json::json!({}));
-            content[&event_id][&kind][&reader] = receipt;
-        }
-        for (room_id, content) in by_room {
-            let Ok(room_id) = OwnedRoomId::try_from(room_id) else { continue };
-            let event = serde_json::json!({"type": "m.receipt", "content": content});
-            rooms.join.entry(room_id).or_default().ephemeral.events.push(raw(&event)?);
-        }
-        Ok(())
-    }
-
-    async fn summary(&self, room_id: &RoomId, user: &UserId) -> Result<RoomSummary> {
-        self.rooms
-            .with_head(room_id, |head| {
-                let joined = head.joined();
-                let invited = head.members_with(&[MembershipState::Invite]);
-                let mut summary = RoomSummary::new();
-                summary.joined_member_count = UInt::try_from(joined.len() as u64).ok();
-                summary.invited_member_count = UInt::try_from(invited.len() as u64).ok();
-                let has_name = head.get(&StateEventType::RoomName, "").is_some()
-                    || head.get(&StateEventType::RoomCanonicalAlias, "").is_some();
-                if !has_name {
-                    // The five first by id, picked without sorting (or
-                    // copying) every member of a large room.
-                    let mut heroes: Vec<_> =
-                        joined.iter().chain(&invited).filter(|u| *u != user).collect();
-                    if heroes.len() > 5 {
-                        heroes.select_nth_unstable(5);
-                        heroes.truncate(5);
-                    }
-                    heroes.sort_unstable();
-                    summary.heroes = heroes.into_iter().cloned().collect();
-                }
-                summary
-            })
-            .await
     }
 
     async fn invited_by_ignored(
