@@ -14,12 +14,8 @@ use crate::{Config, RunningServer, Server, services::Services};
 static DATABASES: AtomicU32 = AtomicU32::new(0);
 static DATA_DIRS: AtomicU32 = AtomicU32::new(0);
 
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+/// Which database a test runs on: the store's own notion of it.
+pub use crate::store::Backend;
 
 /// Runs each listed `async fn name(backend: Backend)` once on SQLite and
 /// once on PostgreSQL (skipped, with a note, when TEST_POSTGRES_URL is unset).

@@ -3,11 +3,25 @@
 use super::{Store, now_ms};
 use crate::error::Result;
 
-/// A stored receipt: (room, user, type, thread, event, ts).
-pub type ReceiptRow = (String, String, String, String, String, i64);
+/// A stored receipt (`thread_id` is empty for an unthreaded one).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReceiptRow {
+    pub room_id: String,
+    pub user_id: String,
+    pub receipt_type: String,
+    pub thread_id: String,
+    pub event_id: String,
+    pub ts: i64,
+}
 
-/// A user's presence: (user, state, status message, last active at).
-pub type PresenceRow = (String, String, Option<String>, i64);
+/// A user's presence.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PresenceRow {
+    pub user_id: String,
+    pub state: String,
+    pub status_msg: Option<String>,
+    pub last_active_at: i64,
+}
 
 impl Store {
     pub async fn stream_position(&self, name: &'static str) -> Result<i64> {

@@ -4,8 +4,15 @@
 use super::{Store, now_ms};
 use crate::error::Result;
 
-/// A stored report: (received_at, reporter, room, event, reason).
-pub type ReportRow = (i64, String, String, Option<String>, Option<String>);
+/// A stored report: of an event, or (no `event_id`) of a whole room.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReportRow {
+    pub received_at: i64,
+    pub reporter: String,
+    pub room_id: String,
+    pub event_id: Option<String>,
+    pub reason: Option<String>,
+}
 
 impl Store {
     pub async fn add_report(

@@ -335,9 +335,10 @@ impl Admin {
             .reports(limit.clamp(1, 1000))
             .await?
             .into_iter()
-            .map(|(received_ts, user_id, room_id, event_id, reason)| {
-                serde_json::json!({"received_ts": received_ts, "user_id": user_id, "room_id": room_id,
-                                   "event_id": event_id, "reason": reason})
+            .map(|report| {
+                serde_json::json!({"received_ts": report.received_at, "user_id": report.reporter,
+                                   "room_id": report.room_id, "event_id": report.event_id,
+                                   "reason": report.reason})
             })
             .collect())
     }

@@ -40,9 +40,9 @@ pub struct PresenceStatus {
 impl PresenceStatus {
     pub fn from_row(row: &PresenceRow) -> Self {
         Self {
-            state: PresenceState::from(row.1.as_str()),
-            status_msg: row.2.clone(),
-            last_active_ago_ms: u64::try_from(now_ms() - row.3).unwrap_or(0),
+            state: PresenceState::from(row.state.as_str()),
+            status_msg: row.status_msg.clone(),
+            last_active_ago_ms: u64::try_from(now_ms() - row.last_active_at).unwrap_or(0),
         }
     }
 }
@@ -128,11 +128,11 @@ impl Presence {
             return Ok(());
         }
         let current = self.store.presence(user_id.as_str()).await?;
-        if current.as_ref().is_some_and(|row| row.1 == state.as_str()) {
+        if current.as_ref().is_some_and(|row| row.state == state.as_str()) {
             self.remember(user_id, state);
             return Ok(());
         }
-        let message = current.and_then(|row| row.2);
+        let message = current.and_then(|row| row.status_msg);
         self.set(user_id, state, message.as_deref()).await
     }
 

@@ -17,7 +17,7 @@ use super::{SyncOptions, SyncService, passes, raw, sync_event, unread::Seen};
 use crate::{
     error::{Error, Result},
     services::{auth::Requester, notifier::Positions, rooms::pdu::ClientView},
-    store::EventRow,
+    store::{EventRow, ReceiptRow},
 };
 
 impl SyncService {
@@ -163,8 +163,16 @@ impl SyncService {
         }
         let since_receipts = since.map_or(0, |s| s.receipts);
         let mut by_room: BTreeMap<String, JsonValue> = BTreeMap::new();
-        for (room_id, reader, kind, thread, event_id, ts) in
-            self.store.receipts_since(user.as_str(), since_receipts, now.receipts).await?
+        let receipts =
+            self.store.receipts_since(user.as_str(), since_receipts, now.receipts).await?;
+        for ReceiptRow {
+            room_id,
+            user_id: reader,
+            receipt_type: kind,
+            thread_id: thread,
+            event_id,
+            ts,
+        } in receipts
         {
             if kind == "m.read.private" && reader != user.as_str() {
                 continue;

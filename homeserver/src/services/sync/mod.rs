@@ -239,8 +239,7 @@ impl SyncService {
                 if let Some(msg) = status.status_msg {
                     content["status_msg"] = JsonValue::from(msg);
                 }
-                let event =
-                    serde_json::json!({"type": "m.presence", "sender": row.0, "content": content});
+                let event = serde_json::json!({"type": "m.presence", "sender": row.user_id, "content": content});
                 response.presence.events.push(raw(&event)?);
             }
         }
