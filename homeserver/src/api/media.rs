@@ -118,6 +118,7 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
 }
 
+/// [`POST /_matrix/media/v3/upload`](https://spec.matrix.org/latest/client-server-api/#post_matrixmediav3upload)
 async fn upload(
     State(services): State<Services>,
     Authed(requester): Authed,
@@ -133,6 +134,7 @@ async fn upload(
     Ok(Json(json!({"content_uri": uri})))
 }
 
+/// [`POST /_matrix/media/v1/create`](https://spec.matrix.org/latest/client-server-api/#post_matrixmediav1create)
 async fn create(
     State(services): State<Services>,
     Authed(requester): Authed,
@@ -141,6 +143,7 @@ async fn create(
     Ok(Json(json!({"content_uri": uri, "unused_expires_at": expires_at})))
 }
 
+/// [`PUT /_matrix/media/v3/upload/{serverName}/{mediaId}`](https://spec.matrix.org/latest/client-server-api/#put_matrixmediav3uploadservernamemediaid)
 async fn upload_pending(
     State(services): State<Services>,
     Authed(requester): Authed,
@@ -164,7 +167,7 @@ async fn upload_pending(
     Ok(Json(json!({})))
 }
 
-/// [`GET /media/config`](https://spec.matrix.org/v1.16/client-server-api/#get_matrixclientv1mediaconfig):
+/// [`GET /_matrix/client/v1/media/config`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1mediaconfig):
 /// authenticated like the rest of the media API.
 async fn config(State(services): State<Services>, _: Authed) -> Json<serde_json::Value> {
     Json(json!({"m.upload.size": services.media.max_upload()}))
@@ -175,6 +178,7 @@ struct PreviewQuery {
     url: String,
 }
 
+/// [`GET /_matrix/client/v1/media/preview_url`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1mediapreview_url)
 async fn preview_url(
     State(services): State<Services>,
     Authed(requester): Authed,
@@ -183,6 +187,7 @@ async fn preview_url(
     Ok(Json(services.media.preview_url(&requester.user_id, &query.url).await?))
 }
 
+/// [`GET /_matrix/client/v1/media/download/{serverName}/{mediaId}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1mediadownloadservernamemediaid)
 async fn download(
     State(services): State<Services>,
     _: Authed,
@@ -191,6 +196,7 @@ async fn download(
     serve(services.media.download(&server, &media_id, false).await?, None)
 }
 
+/// [`GET /_matrix/client/v1/media/download/{serverName}/{mediaId}/{fileName}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1mediadownloadservernamemediaidfilename)
 async fn download_named(
     State(services): State<Services>,
     _: Authed,
@@ -199,6 +205,7 @@ async fn download_named(
     serve(services.media.download(&server, &media_id, false).await?, Some(filename))
 }
 
+/// [`GET /_matrix/media/v3/download/{serverName}/{mediaId}`](https://spec.matrix.org/latest/client-server-api/#get_matrixmediav3downloadservernamemediaid)
 async fn legacy_download(
     State(services): State<Services>,
     MatrixPath((server, media_id)): MatrixPath<(String, String)>,
@@ -206,6 +213,7 @@ async fn legacy_download(
     serve(services.media.download(&server, &media_id, true).await?, None)
 }
 
+/// [`GET /_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}`](https://spec.matrix.org/latest/client-server-api/#get_matrixmediav3downloadservernamemediaidfilename)
 async fn legacy_download_named(
     State(services): State<Services>,
     MatrixPath((server, media_id, filename)): MatrixPath<(String, String, String)>,
@@ -241,6 +249,7 @@ impl ThumbnailQuery {
     }
 }
 
+/// [`GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1mediathumbnailservernamemediaid)
 async fn thumbnail(
     State(services): State<Services>,
     _: Authed,
@@ -251,6 +260,7 @@ async fn thumbnail(
     serve(services.media.thumbnail(&server, &media_id, request, false).await?, None)
 }
 
+/// [`GET /_matrix/media/v3/thumbnail/{serverName}/{mediaId}`](https://spec.matrix.org/latest/client-server-api/#get_matrixmediav3thumbnailservernamemediaid)
 async fn legacy_thumbnail(
     State(services): State<Services>,
     MatrixPath((server, media_id)): MatrixPath<(String, String)>,

@@ -11,6 +11,7 @@ use crate::{
     services::Services,
 };
 
+/// [`POST /_matrix/client/v3/account/password`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3accountpassword)
 pub async fn change_password(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<change_password::v3::Request>,
@@ -24,6 +25,7 @@ pub async fn change_password(
     Ok(change_password::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/account/deactivate`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3accountdeactivate)
 pub async fn deactivate(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<deactivate::v3::Request>,
@@ -33,7 +35,7 @@ pub async fn deactivate(
     Ok(deactivate::v3::Response::new(ThirdPartyIdRemovalStatus::NoSupport).into())
 }
 
-/// [`GET /account/3pid`](https://spec.matrix.org/v1.16/client-server-api/#get_matrixclientv3account3pid):
+/// [`GET /_matrix/client/v3/account/3pid`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3account3pid):
 /// this server binds no e-mail addresses or phone numbers, so the list is
 /// always empty (Element asks on its settings page).
 pub async fn third_party_ids(

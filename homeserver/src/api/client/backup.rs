@@ -20,6 +20,7 @@ use crate::{
     services::Services,
 };
 
+/// [`POST /_matrix/client/v3/room_keys/version`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3room_keysversion)
 pub async fn create_version(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<create_backup_version::v3::Request>,
@@ -28,6 +29,7 @@ pub async fn create_version(
     Ok(create_backup_version::v3::Response::new(version).into())
 }
 
+/// [`GET /_matrix/client/v3/room_keys/version`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3room_keysversion)
 pub async fn latest_version(
     State(services): State<Services>,
     Ruma { auth, .. }: Ruma<get_latest_backup_info::v3::Request>,
@@ -36,6 +38,7 @@ pub async fn latest_version(
     Ok(get_latest_backup_info::v3::Response::new(algorithm, count, etag, version).into())
 }
 
+/// [`GET /_matrix/client/v3/room_keys/version/{version}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3room_keysversionversion)
 pub async fn get_version(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_backup_info::v3::Request>,
@@ -45,6 +48,7 @@ pub async fn get_version(
     Ok(get_backup_info::v3::Response::new(algorithm, count, etag, version).into())
 }
 
+/// [`PUT /_matrix/client/v3/room_keys/version/{version}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3room_keysversionversion)
 pub async fn update_version(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<update_backup_version::v3::Request>,
@@ -53,6 +57,7 @@ pub async fn update_version(
     Ok(update_backup_version::v3::Response::new().into())
 }
 
+/// [`DELETE /_matrix/client/v3/room_keys/version/{version}`](https://spec.matrix.org/latest/client-server-api/#delete_matrixclientv3room_keysversionversion)
 pub async fn delete_version(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<delete_backup_version::v3::Request>,
@@ -61,6 +66,7 @@ pub async fn delete_version(
     Ok(delete_backup_version::v3::Response::new().into())
 }
 
+/// [`PUT /_matrix/client/v3/room_keys/keys`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3room_keyskeys)
 pub async fn put_keys(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<add_backup_keys::v3::Request>,
@@ -78,6 +84,7 @@ pub async fn put_keys(
     Ok(add_backup_keys::v3::Response::new(etag, count).into())
 }
 
+/// [`PUT /_matrix/client/v3/room_keys/keys/{room_id}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3room_keyskeysroomid)
 pub async fn put_room_keys(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<add_backup_keys_for_room::v3::Request>,
@@ -89,6 +96,7 @@ pub async fn put_room_keys(
     Ok(add_backup_keys_for_room::v3::Response::new(etag, count).into())
 }
 
+/// [`PUT /_matrix/client/v3/room_keys/keys/{room_id}/{session_id}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3room_keyskeysroomidsessionid)
 pub async fn put_session_key(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<add_backup_keys_for_session::v3::Request>,
@@ -98,6 +106,7 @@ pub async fn put_session_key(
     Ok(add_backup_keys_for_session::v3::Response::new(etag, count).into())
 }
 
+/// [`GET /_matrix/client/v3/room_keys/keys`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3room_keyskeys)
 pub async fn get_keys(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_backup_keys::v3::Request>,
@@ -114,6 +123,7 @@ pub async fn get_keys(
     Ok(get_backup_keys::v3::Response::new(rooms).into())
 }
 
+/// [`GET /_matrix/client/v3/room_keys/keys/{room_id}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3room_keyskeysroomid)
 pub async fn get_room_keys(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_backup_keys_for_room::v3::Request>,
@@ -126,6 +136,7 @@ pub async fn get_room_keys(
     Ok(get_backup_keys_for_room::v3::Response::new(sessions).into())
 }
 
+/// [`GET /_matrix/client/v3/room_keys/keys/{room_id}/{session_id}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3room_keyskeysroomidsessionid)
 pub async fn get_session_key(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_backup_keys_for_session::v3::Request>,
@@ -144,6 +155,7 @@ pub async fn get_session_key(
     Ok(get_backup_keys_for_session::v3::Response::new(data).into())
 }
 
+/// [`DELETE /_matrix/client/v3/room_keys/keys`](https://spec.matrix.org/latest/client-server-api/#delete_matrixclientv3room_keyskeys)
 pub async fn delete_keys(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<delete_backup_keys::v3::Request>,
@@ -153,6 +165,7 @@ pub async fn delete_keys(
     Ok(delete_backup_keys::v3::Response::new(etag, count).into())
 }
 
+/// [`DELETE /_matrix/client/v3/room_keys/keys/{room_id}`](https://spec.matrix.org/latest/client-server-api/#delete_matrixclientv3room_keyskeysroomid)
 pub async fn delete_room_keys(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<delete_backup_keys_for_room::v3::Request>,
@@ -164,6 +177,7 @@ pub async fn delete_room_keys(
     Ok(delete_backup_keys_for_room::v3::Response::new(etag, count).into())
 }
 
+/// [`DELETE /_matrix/client/v3/room_keys/keys/{room_id}/{session_id}`](https://spec.matrix.org/latest/client-server-api/#delete_matrixclientv3room_keyskeysroomidsessionid)
 pub async fn delete_session_key(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<delete_backup_keys_for_session::v3::Request>,

@@ -11,6 +11,7 @@ use crate::{
     services::Services,
 };
 
+/// [`GET /_matrix/client/v3/devices`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3devices)
 pub async fn list(
     State(services): State<Services>,
     Ruma { auth, .. }: Ruma<get_devices::v3::Request>,
@@ -19,6 +20,7 @@ pub async fn list(
     Ok(get_devices::v3::Response::new(devices).into())
 }
 
+/// [`GET /_matrix/client/v3/devices/{device_id}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3devicesdeviceid)
 pub async fn get(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_device::v3::Request>,
@@ -27,6 +29,7 @@ pub async fn get(
     Ok(get_device::v3::Response::new(device).into())
 }
 
+/// [`PUT /_matrix/client/v3/devices/{device_id}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3devicesdeviceid)
 pub async fn update(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<update_device::v3::Request>,
@@ -38,6 +41,7 @@ pub async fn update(
     Ok(update_device::v3::Response::new().into())
 }
 
+/// [`DELETE /_matrix/client/v3/devices/{device_id}`](https://spec.matrix.org/latest/client-server-api/#delete_matrixclientv3devicesdeviceid)
 pub async fn delete(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<delete_device::v3::Request>,
@@ -46,6 +50,7 @@ pub async fn delete(
     Ok(delete_device::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/delete_devices`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3delete_devices)
 pub async fn delete_many(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<delete_devices::v3::Request>,

@@ -27,6 +27,7 @@ const SPEC_VERSIONS: &[&str] = &[
     "v1.11", "v1.12",
 ];
 
+/// [`GET /_matrix/client/versions`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientversions)
 pub async fn versions(
     _: Ruma<get_supported_versions::Request>,
 ) -> Result<RumaResponse<get_supported_versions::Response>> {
@@ -36,6 +37,7 @@ pub async fn versions(
     Ok(response.into())
 }
 
+/// [`GET /.well-known/matrix/client`](https://spec.matrix.org/latest/client-server-api/#getwell-knownmatrixclient)
 pub async fn well_known(
     State(services): State<Services>,
     _: Ruma<discover_homeserver::Request>,
@@ -46,6 +48,7 @@ pub async fn well_known(
     Ok(discover_homeserver::Response::new(HomeserverInfo::new(base_url)).into())
 }
 
+/// [`GET /_matrix/client/v3/capabilities`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3capabilities)
 pub async fn capabilities(
     _: Ruma<get_capabilities::v3::Request>,
 ) -> Result<RumaResponse<get_capabilities::v3::Response>> {

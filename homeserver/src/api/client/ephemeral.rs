@@ -19,6 +19,7 @@ use crate::{
     services::Services,
 };
 
+/// [`PUT /_matrix/client/v3/rooms/{room_id}/typing/{user_id}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3roomsroomidtypinguserid)
 pub async fn typing(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<create_typing_event::v3::Request>,
@@ -34,6 +35,7 @@ pub async fn typing(
     Ok(create_typing_event::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/receipt/{receipt_type}/{event_id}`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidreceiptreceipttypeeventid)
 pub async fn receipt(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<create_receipt::v3::Request>,
@@ -57,6 +59,7 @@ pub async fn receipt(
     Ok(create_receipt::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/read_markers`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidread_markers)
 pub async fn read_markers(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<set_read_marker::v3::Request>,
@@ -73,6 +76,7 @@ pub async fn read_markers(
     Ok(set_read_marker::v3::Response::new().into())
 }
 
+/// [`GET /_matrix/client/v3/presence/{user_id}/status`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3presenceuseridstatus)
 pub async fn get_presence(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_presence::v3::Request>,
@@ -84,6 +88,7 @@ pub async fn get_presence(
     Ok(response.into())
 }
 
+/// [`PUT /_matrix/client/v3/presence/{user_id}/status`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3presenceuseridstatus)
 pub async fn set_presence(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<set_presence::v3::Request>,

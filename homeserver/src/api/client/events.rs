@@ -30,6 +30,7 @@ fn content(raw: &serde_json::value::RawValue) -> Result<JsonValue> {
     serde_json::from_str(raw.get()).map_err(|e| Error::BadJson(e.to_string()))
 }
 
+/// [`PUT /_matrix/client/v3/rooms/{room_id}/send/{event_type}/{txn_id}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid)
 pub async fn send(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<send_message_event::v3::Request>,
@@ -47,6 +48,7 @@ pub async fn send(
     Ok(send_message_event::v3::Response::new(event_id).into())
 }
 
+/// [`PUT /_matrix/client/v3/rooms/{room_id}/state/{event_type}/{state_key}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3roomsroomidstateeventtypestatekey)
 pub async fn set_state(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<send_state_event::v3::Request>,
@@ -64,6 +66,7 @@ pub async fn set_state(
     Ok(send_state_event::v3::Response::new(event_id).into())
 }
 
+/// [`GET /_matrix/client/v3/rooms/{room_id}/state/{event_type}/{state_key}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3roomsroomidstateeventtypestatekey)
 pub async fn get_state(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_state_event_for_key::v3::Request>,
@@ -76,6 +79,7 @@ pub async fn get_state(
     Ok(get_state_event_for_key::v3::Response::new(raw).into())
 }
 
+/// [`GET /_matrix/client/v3/rooms/{room_id}/state`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3roomsroomidstate)
 pub async fn all_state(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_state_events::v3::Request>,
@@ -88,6 +92,7 @@ pub async fn all_state(
     Ok(get_state_events::v3::Response::new(events).into())
 }
 
+/// [`GET /_matrix/client/v3/rooms/{room_id}/event/{event_id}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3roomsroomideventeventid)
 pub async fn event(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_room_event::v3::Request>,
@@ -96,6 +101,7 @@ pub async fn event(
     Ok(get_room_event::v3::Response::new(raw_event(&event)?).into())
 }
 
+/// [`PUT /_matrix/client/v3/rooms/{room_id}/redact/{event_id}/{txn_id}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3roomsroomidredacteventidtxnid)
 pub async fn redact(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<redact_event::v3::Request>,
@@ -107,6 +113,7 @@ pub async fn redact(
     Ok(redact_event::v3::Response::new(event_id).into())
 }
 
+/// [`GET /_matrix/client/v3/rooms/{room_id}/messages`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3roomsroomidmessages)
 pub async fn messages(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_message_events::v3::Request>,
@@ -137,6 +144,7 @@ pub async fn messages(
     Ok(response.into())
 }
 
+/// [`GET /_matrix/client/v3/rooms/{room_id}/context/{event_id}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3roomsroomidcontexteventid)
 pub async fn context(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_context::v3::Request>,
@@ -154,6 +162,7 @@ pub async fn context(
     Ok(response.into())
 }
 
+/// [`GET /_matrix/client/v1/rooms/{room_id}/timestamp_to_event`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1roomsroomidtimestamp_to_event)
 pub async fn timestamp_to_event(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_event_by_timestamp::v1::Request>,

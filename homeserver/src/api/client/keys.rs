@@ -15,6 +15,7 @@ use crate::{
     services::{Services, sync::parse_since},
 };
 
+/// [`POST /_matrix/client/v3/keys/upload`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3keysupload)
 pub async fn upload(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<upload_keys::v3::Request>,
@@ -26,6 +27,7 @@ pub async fn upload(
     Ok(upload_keys::v3::Response::new(counts).into())
 }
 
+/// [`POST /_matrix/client/v3/keys/query`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3keysquery)
 pub async fn query(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_keys::v3::Request>,
@@ -33,6 +35,7 @@ pub async fn query(
     Ok(services.keys.query(&auth, &body.device_keys).await?.into())
 }
 
+/// [`POST /_matrix/client/v3/keys/claim`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3keysclaim)
 pub async fn claim(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<claim_keys::v3::Request>,
@@ -40,6 +43,7 @@ pub async fn claim(
     Ok(services.keys.claim(&body.one_time_keys).await?.into())
 }
 
+/// [`GET /_matrix/client/v3/keys/changes`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3keyschanges)
 pub async fn changes(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_key_changes::v3::Request>,
@@ -50,6 +54,7 @@ pub async fn changes(
     Ok(get_key_changes::v3::Response::new(lists.changed, lists.left).into())
 }
 
+/// [`POST /_matrix/client/v3/keys/device_signing/upload`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3keysdevice_signingupload)
 pub async fn upload_cross_signing(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<upload_signing_keys::v3::Request>,
@@ -67,6 +72,7 @@ pub async fn upload_cross_signing(
     Ok(upload_signing_keys::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/keys/signatures/upload`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3keyssignaturesupload)
 pub async fn upload_signatures(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<upload_signatures::v3::Request>,
@@ -77,6 +83,7 @@ pub async fn upload_signatures(
     Ok(response.into())
 }
 
+/// [`PUT /_matrix/client/v3/sendToDevice/{event_type}/{txn_id}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3sendtodeviceeventtypetxnid)
 pub async fn send_to_device(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<send_event_to_device::v3::Request>,

@@ -20,6 +20,7 @@ use crate::{
     services::Services,
 };
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/join`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidjoin)
 pub async fn join_by_id(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<join_room_by_id::v3::Request>,
@@ -29,6 +30,7 @@ pub async fn join_by_id(
     Ok(join_room_by_id::v3::Response::new(room_id).into())
 }
 
+/// [`POST /_matrix/client/v3/join/{room_id_or_alias}`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3joinroomidoralias)
 pub async fn join(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<join_room_by_id_or_alias::v3::Request>,
@@ -40,6 +42,7 @@ pub async fn join(
     Ok(join_room_by_id_or_alias::v3::Response::new(room_id).into())
 }
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/invite`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidinvite)
 pub async fn invite(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<invite_user::v3::Request>,
@@ -54,6 +57,7 @@ pub async fn invite(
     Ok(invite_user::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/leave`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidleave)
 pub async fn leave(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<leave_room::v3::Request>,
@@ -62,6 +66,7 @@ pub async fn leave(
     Ok(leave_room::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/forget`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidforget)
 pub async fn forget(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<forget_room::v3::Request>,
@@ -70,6 +75,7 @@ pub async fn forget(
     Ok(forget_room::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/kick`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidkick)
 pub async fn kick(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<kick_user::v3::Request>,
@@ -81,6 +87,7 @@ pub async fn kick(
     Ok(kick_user::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/ban`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidban)
 pub async fn ban(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<ban_user::v3::Request>,
@@ -89,6 +96,7 @@ pub async fn ban(
     Ok(ban_user::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/unban`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidunban)
 pub async fn unban(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<unban_user::v3::Request>,
@@ -100,6 +108,7 @@ pub async fn unban(
     Ok(unban_user::v3::Response::new().into())
 }
 
+/// [`GET /_matrix/client/v3/joined_rooms`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3joined_rooms)
 pub async fn joined(
     State(services): State<Services>,
     Ruma { auth, .. }: Ruma<joined_rooms::v3::Request>,
@@ -108,6 +117,7 @@ pub async fn joined(
     Ok(joined_rooms::v3::Response::new(rooms).into())
 }
 
+/// [`GET /_matrix/client/v3/rooms/{room_id}/members`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3roomsroomidmembers)
 pub async fn members(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_member_events::v3::Request>,
@@ -128,6 +138,7 @@ pub async fn members(
     Ok(get_member_events::v3::Response::new(chunk).into())
 }
 
+/// [`GET /_matrix/client/v3/rooms/{room_id}/joined_members`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3roomsroomidjoined_members)
 pub async fn joined_members(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<joined_members::v3::Request>,
@@ -149,6 +160,7 @@ pub async fn joined_members(
     Ok(joined_members::v3::Response::new(joined).into())
 }
 
+/// [`POST /_matrix/client/v3/knock/{room_id_or_alias}`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3knockroomidoralias)
 pub async fn knock(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<knock_room::v3::Request>,

@@ -13,6 +13,7 @@ use crate::{
     services::Services,
 };
 
+/// [`GET /_matrix/client/v3/profile/{user_id}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3profileuserid)
 pub async fn get(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<get_profile::v3::Request>,
@@ -21,6 +22,7 @@ pub async fn get(
     Ok(fields.into_iter().collect::<get_profile::v3::Response>().into())
 }
 
+/// [`GET /_matrix/client/v3/profile/{user_id}/{field}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3profileuseridfield)
 pub async fn get_field(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<get_profile_field::v3::Request>,
@@ -31,6 +33,7 @@ pub async fn get_field(
     Ok(get_profile_field::v3::Response::new(value).into())
 }
 
+/// [`PUT /_matrix/client/v3/profile/{user_id}/{field}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3profileuseridfield)
 pub async fn set_field(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<set_profile_field::v3::Request>,
@@ -39,6 +42,7 @@ pub async fn set_field(
     Ok(set_profile_field::v3::Response::new().into())
 }
 
+/// [`DELETE /_matrix/client/v3/profile/{user_id}/{field}`](https://spec.matrix.org/latest/client-server-api/#delete_matrixclientv3profileuseridfield)
 pub async fn delete_field(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<delete_profile_field::v3::Request>,
@@ -47,7 +51,7 @@ pub async fn delete_field(
     Ok(delete_profile_field::v3::Response::new().into())
 }
 
-/// [`POST /user_directory/search`](https://spec.matrix.org/v1.16/client-server-api/#post_matrixclientv3user_directorysearch):
+/// [`POST /_matrix/client/v3/user_directory/search`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3user_directorysearch):
 /// the directory is not kept yet (it arrives with the Element work), so a
 /// signed-in user is told the endpoint is unknown; anyone else is refused
 /// before that.

@@ -13,6 +13,7 @@ use crate::{
     services::Services,
 };
 
+/// [`GET /_matrix/client/v3/pushrules/`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3pushrules)
 pub async fn get_all(
     State(services): State<Services>,
     Ruma { auth, .. }: Ruma<get_pushrules_all::v3::Request>,
@@ -21,6 +22,7 @@ pub async fn get_all(
     Ok(get_pushrules_all::v3::Response::new((*rules).clone()).into())
 }
 
+/// [`GET /_matrix/client/v3/pushrules/global/`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3pushrulesglobal)
 pub async fn get_global(
     State(services): State<Services>,
     Ruma { auth, .. }: Ruma<get_pushrules_global_scope::v3::Request>,
@@ -29,6 +31,7 @@ pub async fn get_global(
     Ok(get_pushrules_global_scope::v3::Response::new((*rules).clone()).into())
 }
 
+/// [`GET /_matrix/client/v3/pushrules/global/{kind}/{rule_id}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3pushrulesglobalkindruleid)
 pub async fn get(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_pushrule::v3::Request>,
@@ -37,6 +40,7 @@ pub async fn get(
     Ok(get_pushrule::v3::Response::new(rule.into()).into())
 }
 
+/// [`PUT /_matrix/client/v3/pushrules/global/{kind}/{rule_id}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3pushrulesglobalkindruleid)
 pub async fn set(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<set_pushrule::v3::Request>,
@@ -48,6 +52,7 @@ pub async fn set(
     Ok(set_pushrule::v3::Response::new().into())
 }
 
+/// [`DELETE /_matrix/client/v3/pushrules/global/{kind}/{rule_id}`](https://spec.matrix.org/latest/client-server-api/#delete_matrixclientv3pushrulesglobalkindruleid)
 pub async fn delete(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<delete_pushrule::v3::Request>,
@@ -56,6 +61,7 @@ pub async fn delete(
     Ok(delete_pushrule::v3::Response::new().into())
 }
 
+/// [`GET /_matrix/client/v3/pushrules/global/{kind}/{rule_id}/enabled`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3pushrulesglobalkindruleidenabled)
 pub async fn get_enabled(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_pushrule_enabled::v3::Request>,
@@ -64,6 +70,7 @@ pub async fn get_enabled(
     Ok(get_pushrule_enabled::v3::Response::new(rule.enabled()).into())
 }
 
+/// [`PUT /_matrix/client/v3/pushrules/global/{kind}/{rule_id}/enabled`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3pushrulesglobalkindruleidenabled)
 pub async fn set_enabled(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<set_pushrule_enabled::v3::Request>,
@@ -75,6 +82,7 @@ pub async fn set_enabled(
     Ok(set_pushrule_enabled::v3::Response::new().into())
 }
 
+/// [`GET /_matrix/client/v3/pushrules/global/{kind}/{rule_id}/actions`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3pushrulesglobalkindruleidactions)
 pub async fn get_actions(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_pushrule_actions::v3::Request>,
@@ -83,6 +91,7 @@ pub async fn get_actions(
     Ok(get_pushrule_actions::v3::Response::new(rule.actions().to_vec()).into())
 }
 
+/// [`PUT /_matrix/client/v3/pushrules/global/{kind}/{rule_id}/actions`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3pushrulesglobalkindruleidactions)
 pub async fn set_actions(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<set_pushrule_actions::v3::Request>,
@@ -94,7 +103,7 @@ pub async fn set_actions(
     Ok(set_pushrule_actions::v3::Response::new().into())
 }
 
-/// [`GET /notifications`](https://spec.matrix.org/v1.16/client-server-api/#get_matrixclientv3notifications):
+/// [`GET /_matrix/client/v3/notifications`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3notifications):
 /// the list of past notifications is not kept yet (it arrives with push
 /// notifications), so a signed-in user is told the endpoint is unknown;
 /// anyone else is refused before that.

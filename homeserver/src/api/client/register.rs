@@ -11,6 +11,7 @@ use crate::{
     services::{Services, accounts::RegisterParams},
 };
 
+/// [`POST /_matrix/client/v3/register`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3register)
 pub async fn register(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<register::v3::Request>,
@@ -43,6 +44,7 @@ pub async fn register(
     Ok(response.into())
 }
 
+/// [`GET /_matrix/client/v3/register/available`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3registeravailable)
 pub async fn available(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<get_username_availability::v3::Request>,
@@ -51,6 +53,7 @@ pub async fn available(
     Ok(get_username_availability::v3::Response::new(true).into())
 }
 
+/// [`GET /_matrix/client/v1/register/m.login.registration_token/validity`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1registermloginregistration_tokenvalidity)
 pub async fn token_validity(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<check_registration_token_validity::v1::Request>,

@@ -56,6 +56,7 @@ macro_rules! respond {
     }};
 }
 
+/// [`GET /_matrix/client/v1/rooms/{room_id}/relations/{event_id}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1roomsroomidrelationseventid)
 pub async fn all(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_relating_events::v1::Request>,
@@ -67,6 +68,7 @@ pub async fn all(
     )
 }
 
+/// [`GET /_matrix/client/v1/rooms/{room_id}/relations/{event_id}/{rel_type}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1roomsroomidrelationseventidreltype)
 pub async fn by_type(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_relating_events_with_rel_type::v1::Request>,
@@ -79,6 +81,7 @@ pub async fn by_type(
     )
 }
 
+/// [`GET /_matrix/client/v1/rooms/{room_id}/relations/{event_id}/{rel_type}/{event_type}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1roomsroomidrelationseventidreltypeeventtype)
 pub async fn by_type_and_event_type(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_relating_events_with_rel_type_and_event_type::v1::Request>,
@@ -97,6 +100,7 @@ pub async fn by_type_and_event_type(
     )
 }
 
+/// [`GET /_matrix/client/v1/rooms/{room_id}/threads`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1roomsroomidthreads)
 pub async fn threads(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_threads::v1::Request>,

@@ -39,7 +39,7 @@ fn typed_object<U: serde::de::DeserializeOwned, T>(raw: &Raw<T>, field: &str) ->
     }
 }
 
-/// [`POST /createRoom`](https://spec.matrix.org/v1.16/client-server-api/#post_matrixclientv3createroom)
+/// [`POST /_matrix/client/v3/createRoom`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3createroom)
 pub async fn create(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<create_room::v3::Request>,
@@ -80,6 +80,7 @@ pub async fn create(
     Ok(create_room::v3::Response::new(room_id).into())
 }
 
+/// [`PUT /_matrix/client/v3/directory/room/{room_alias}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3directoryroomroomalias)
 pub async fn set_alias(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<create_alias::v3::Request>,
@@ -88,6 +89,7 @@ pub async fn set_alias(
     Ok(create_alias::v3::Response::new().into())
 }
 
+/// [`GET /_matrix/client/v3/directory/room/{room_alias}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3directoryroomroomalias)
 pub async fn get_alias(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<get_alias::v3::Request>,
@@ -98,6 +100,7 @@ pub async fn get_alias(
     Ok(get_alias::v3::Response::new(room_id, servers).into())
 }
 
+/// [`DELETE /_matrix/client/v3/directory/room/{room_alias}`](https://spec.matrix.org/latest/client-server-api/#delete_matrixclientv3directoryroomroomalias)
 pub async fn delete_alias(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<delete_alias::v3::Request>,
@@ -106,6 +109,7 @@ pub async fn delete_alias(
     Ok(delete_alias::v3::Response::new().into())
 }
 
+/// [`GET /_matrix/client/v3/rooms/{room_id}/aliases`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3roomsroomidaliases)
 pub async fn room_aliases(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<aliases::v3::Request>,
@@ -114,6 +118,7 @@ pub async fn room_aliases(
     Ok(aliases::v3::Response::new(list).into())
 }
 
+/// [`GET /_matrix/client/v3/directory/list/room/{room_id}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3directorylistroomroomid)
 pub async fn get_visibility(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<get_room_visibility::v3::Request>,
@@ -123,6 +128,7 @@ pub async fn get_visibility(
     Ok(get_room_visibility::v3::Response::new(visibility).into())
 }
 
+/// [`PUT /_matrix/client/v3/directory/list/room/{room_id}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3directorylistroomroomid)
 pub async fn set_visibility(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<set_room_visibility::v3::Request>,
@@ -132,6 +138,7 @@ pub async fn set_visibility(
     Ok(set_room_visibility::v3::Response::new().into())
 }
 
+/// [`GET /_matrix/client/v3/publicRooms`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3publicrooms)
 pub async fn public_rooms(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<get_public_rooms::v3::Request>,
@@ -144,6 +151,7 @@ pub async fn public_rooms(
     Ok(crate::api::public_rooms_page!(get_public_rooms::v3::Response::new(Vec::new()), page).into())
 }
 
+/// [`POST /_matrix/client/v3/publicRooms`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3publicrooms)
 pub async fn public_rooms_filtered(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<get_public_rooms_filtered::v3::Request>,
@@ -157,6 +165,7 @@ pub async fn public_rooms_filtered(
     Ok(crate::api::public_rooms_page!(get_public_rooms_filtered::v3::Response::new(), page).into())
 }
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/upgrade`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidupgrade)
 pub async fn upgrade(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<upgrade_room::v3::Request>,
@@ -165,6 +174,7 @@ pub async fn upgrade(
     Ok(upgrade_room::v3::Response::new(new_room).into())
 }
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/report/{event_id}`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidreporteventid)
 pub async fn report_event(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<report_content::v3::Request>,
@@ -176,6 +186,7 @@ pub async fn report_event(
     Ok(report_content::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/rooms/{room_id}/report`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3roomsroomidreport)
 pub async fn report_room(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<report_room::v3::Request>,

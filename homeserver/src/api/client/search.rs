@@ -14,6 +14,7 @@ use crate::{
     store::SearchOrder,
 };
 
+/// [`POST /_matrix/client/v3/search`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3search)
 pub async fn search(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<search_events::v3::Request>,

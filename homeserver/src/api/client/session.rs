@@ -24,6 +24,8 @@ use crate::{
     services::{accounts::NewDevice, auth::second_factor::is_factor_stage},
 };
 
+/// [`GET /_matrix/client/v3/login`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3login)
+///
 /// Password for clients that can do our second-factor step, and the web
 /// login page (m.login.sso, then m.login.token) for those that cannot.
 pub async fn login_types(
@@ -60,7 +62,7 @@ impl FromRequest<Services> for LoginRequest {
     }
 }
 
-/// [`POST /login`](https://spec.matrix.org/v1.16/client-server-api/#post_matrixclientv3login)
+/// [`POST /_matrix/client/v3/login`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3login)
 pub async fn login(
     State(services): State<Services>,
     LoginRequest(body): LoginRequest,
@@ -104,6 +106,7 @@ pub async fn login(
     Ok(response.into())
 }
 
+/// [`POST /_matrix/client/v3/refresh`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3refresh)
 pub async fn refresh(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<refresh_token::v3::Request>,
@@ -115,6 +118,7 @@ pub async fn refresh(
     Ok(response.into())
 }
 
+/// [`POST /_matrix/client/v3/logout`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3logout)
 pub async fn logout(
     State(services): State<Services>,
     Ruma { auth, .. }: Ruma<logout::v3::Request>,
@@ -123,6 +127,7 @@ pub async fn logout(
     Ok(logout::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/logout/all`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3logoutall)
 pub async fn logout_all(
     State(services): State<Services>,
     Ruma { auth, .. }: Ruma<logout_all::v3::Request>,
@@ -131,6 +136,7 @@ pub async fn logout_all(
     Ok(logout_all::v3::Response::new().into())
 }
 
+/// [`GET /_matrix/client/v3/account/whoami`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3accountwhoami)
 pub async fn whoami(
     Ruma { auth, .. }: Ruma<whoami::v3::Request>,
 ) -> Result<RumaResponse<whoami::v3::Response>> {
@@ -139,6 +145,8 @@ pub async fn whoami(
     Ok(response.into())
 }
 
+/// [`POST /_matrix/client/v3/user/{user_id}/openid/request_token`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3useruseridopenidrequest_token)
+///
 /// POST /user/{userId}/openid/request_token: proof of identity for a third party.
 pub async fn request_openid_token(
     State(services): State<Services>,

@@ -14,6 +14,7 @@ use crate::{
 /// Long polls are capped below the request timeout.
 const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// [`GET /_matrix/client/v3/sync`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3sync)
 pub async fn sync(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<sync_events::v3::Request>,

@@ -18,6 +18,7 @@ use crate::{
     services::Services,
 };
 
+/// [`GET /_matrix/client/v3/user/{user_id}/account_data/{event_type}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3useruseridaccount_dataeventtype)
 pub async fn get_global(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_global_account_data::v3::Request>,
@@ -29,6 +30,7 @@ pub async fn get_global(
     Ok(get_global_account_data::v3::Response::new(Raw::from_json(data)).into())
 }
 
+/// [`PUT /_matrix/client/v3/user/{user_id}/account_data/{event_type}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3useruseridaccount_dataeventtype)
 pub async fn set_global(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<set_global_account_data::v3::Request>,
@@ -46,6 +48,7 @@ pub async fn set_global(
     Ok(set_global_account_data::v3::Response::new().into())
 }
 
+/// [`GET /_matrix/client/v3/user/{user_id}/rooms/{room_id}/account_data/{event_type}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3useruseridroomsroomidaccount_dataeventtype)
 pub async fn get_room(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_room_account_data::v3::Request>,
@@ -57,6 +60,7 @@ pub async fn get_room(
     Ok(get_room_account_data::v3::Response::new(Raw::from_json(data)).into())
 }
 
+/// [`PUT /_matrix/client/v3/user/{user_id}/rooms/{room_id}/account_data/{event_type}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3useruseridroomsroomidaccount_dataeventtype)
 pub async fn set_room(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<set_room_account_data::v3::Request>,
@@ -74,6 +78,7 @@ pub async fn set_room(
     Ok(set_room_account_data::v3::Response::new().into())
 }
 
+/// [`POST /_matrix/client/v3/user/{user_id}/filter`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3useruseridfilter)
 pub async fn create_filter(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<create_filter::v3::Request>,
@@ -82,6 +87,7 @@ pub async fn create_filter(
     Ok(create_filter::v3::Response::new(id).into())
 }
 
+/// [`GET /_matrix/client/v3/user/{user_id}/filter/{filter_id}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3useruseridfilterfilterid)
 pub async fn get_filter(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_filter::v3::Request>,

@@ -9,6 +9,7 @@ use ruma::api::federation::{
 use super::Fed;
 use crate::{api::ruma::RumaResponse, error::Result, services::Services};
 
+/// [`POST /_matrix/federation/v1/user/keys/query`](https://spec.matrix.org/latest/server-server-api/#post_matrixfederationv1userkeysquery)
 pub async fn query_keys(
     State(services): State<Services>,
     Fed { body, .. }: Fed<get_keys::v1::Request>,
@@ -21,6 +22,7 @@ pub async fn query_keys(
     Ok(response.into())
 }
 
+/// [`POST /_matrix/federation/v1/user/keys/claim`](https://spec.matrix.org/latest/server-server-api/#post_matrixfederationv1userkeysclaim)
 pub async fn claim_keys(
     State(services): State<Services>,
     Fed { body, .. }: Fed<claim_keys::v1::Request>,
@@ -29,6 +31,8 @@ pub async fn claim_keys(
     Ok(claim_keys::v1::Response::new(claimed.one_time_keys).into())
 }
 
+/// [`GET /_matrix/federation/v1/user/devices/{user_id}`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1userdevicesuserid)
+///
 /// A local user's devices with their keys (another server resyncing its
 /// copy of the user's device list).
 pub async fn user_devices(

@@ -11,6 +11,7 @@ use crate::{
     services::Services,
 };
 
+/// [`GET /_matrix/key/v2/server`](https://spec.matrix.org/latest/server-server-api/#get_matrixkeyv2server)
 pub async fn server_keys(
     State(services): State<Services>,
     _: Ruma<get_server_keys::v2::Request>,
@@ -18,6 +19,7 @@ pub async fn server_keys(
     Ok(get_server_keys::v2::Response::new(services.federation.key_document()?).into())
 }
 
+/// [`GET /_matrix/key/v2/query/{server_name}`](https://spec.matrix.org/latest/server-server-api/#get_matrixkeyv2queryservername)
 pub async fn query_keys(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<get_remote_server_keys::v2::Request>,
@@ -26,6 +28,7 @@ pub async fn query_keys(
     Ok(get_remote_server_keys::v2::Response::new(keys.into_iter().collect()).into())
 }
 
+/// [`POST /_matrix/key/v2/query`](https://spec.matrix.org/latest/server-server-api/#post_matrixkeyv2query)
 pub async fn query_keys_batch(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<get_remote_server_keys_batch::v2::Request>,
@@ -37,6 +40,7 @@ pub async fn query_keys_batch(
     Ok(get_remote_server_keys_batch::v2::Response::new(keys).into())
 }
 
+/// [`GET /_matrix/federation/v1/version`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1version)
 pub async fn version(
     _: Ruma<get_server_version::v1::Request>,
 ) -> Result<RumaResponse<get_server_version::v1::Response>> {

@@ -25,6 +25,7 @@ use crate::{
     },
 };
 
+/// [`GET /_matrix/federation/v1/media/download/{media_id}`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1mediadownloadmediaid)
 pub async fn download(
     State(services): State<Services>,
     Fed { body, .. }: Fed<get_content::v1::Request>,
@@ -32,6 +33,8 @@ pub async fn download(
     multipart(services.media.for_federation(&body.media_id, None).await?)
 }
 
+/// [`GET /_matrix/federation/v1/media/thumbnail/{media_id}`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1mediathumbnailmediaid)
+///
 /// A thumbnail, made (or taken from those made before) as for our own
 /// clients.
 pub async fn thumbnail(

@@ -16,6 +16,7 @@ use crate::{
     services::Services,
 };
 
+/// [`GET /_matrix/federation/v1/make_join/{room_id}/{user_id}`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1make_joinroomiduserid)
 pub async fn make_join(
     State(services): State<Services>,
     Fed { origin, body }: Fed<prepare_join_event::v1::Request>,
@@ -33,6 +34,7 @@ pub async fn make_join(
     Ok(response.into())
 }
 
+/// [`PUT /_matrix/federation/v2/send_join/{room_id}/{event_id}`](https://spec.matrix.org/latest/server-server-api/#put_matrixfederationv2send_joinroomideventid)
 pub async fn send_join(
     State(services): State<Services>,
     Fed { origin, body }: Fed<create_join_event::v2::Request>,
@@ -43,6 +45,7 @@ pub async fn send_join(
     Ok(create_join_event::v2::Response::new(state).into())
 }
 
+/// [`PUT /_matrix/federation/v2/invite/{room_id}/{event_id}`](https://spec.matrix.org/latest/server-server-api/#put_matrixfederationv2inviteroomideventid)
 pub async fn invite(
     State(services): State<Services>,
     Fed { origin, body }: Fed<create_invite::v2::Request>,
@@ -61,6 +64,7 @@ pub async fn invite(
     Ok(create_invite::v2::Response::new(event).into())
 }
 
+/// [`GET /_matrix/federation/v1/make_leave/{room_id}/{user_id}`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1make_leaveroomiduserid)
 pub async fn make_leave(
     State(services): State<Services>,
     Fed { origin, body }: Fed<prepare_leave_event::v1::Request>,
@@ -73,6 +77,7 @@ pub async fn make_leave(
     Ok(prepare_leave_event::v1::Response::new(Some(version), event).into())
 }
 
+/// [`PUT /_matrix/federation/v2/send_leave/{room_id}/{event_id}`](https://spec.matrix.org/latest/server-server-api/#put_matrixfederationv2send_leaveroomideventid)
 pub async fn send_leave(
     State(services): State<Services>,
     Fed { origin, body }: Fed<create_leave_event::v2::Request>,
@@ -86,6 +91,7 @@ pub async fn send_leave(
     Ok(create_leave_event::v2::Response::new().into())
 }
 
+/// [`GET /_matrix/federation/v1/make_knock/{room_id}/{user_id}`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1make_knockroomiduserid)
 pub async fn make_knock(
     State(services): State<Services>,
     Fed { origin, body }: Fed<prepare_knock_event::v1::Request>,
@@ -97,6 +103,7 @@ pub async fn make_knock(
     Ok(prepare_knock_event::v1::Response::new(version, event).into())
 }
 
+/// [`PUT /_matrix/federation/v1/send_knock/{room_id}/{event_id}`](https://spec.matrix.org/latest/server-server-api/#put_matrixfederationv1send_knockroomideventid)
 pub async fn send_knock(
     State(services): State<Services>,
     Fed { origin, body }: Fed<create_knock_event::v1::Request>,

@@ -15,6 +15,7 @@ use crate::{
     services::Services,
 };
 
+/// [`GET /_matrix/federation/v1/query/directory`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1querydirectory)
 pub async fn directory(
     State(services): State<Services>,
     Fed { body, .. }: Fed<get_room_information::v1::Request>,
@@ -28,6 +29,7 @@ pub async fn directory(
     Ok(get_room_information::v1::Response::new(room_id, servers).into())
 }
 
+/// [`GET /_matrix/federation/v1/query/profile`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1queryprofile)
 pub async fn profile(
     State(services): State<Services>,
     Fed { body, .. }: Fed<get_profile_information::v1::Request>,
@@ -41,6 +43,7 @@ pub async fn profile(
     Ok(response.into())
 }
 
+/// [`GET /_matrix/federation/v1/publicRooms`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1publicrooms)
 pub async fn public_rooms(
     State(services): State<Services>,
     Fed { body, .. }: Fed<get_public_rooms::v1::Request>,
@@ -50,6 +53,7 @@ pub async fn public_rooms(
     Ok(crate::api::public_rooms_page!(get_public_rooms::v1::Response::new(), page).into())
 }
 
+/// [`POST /_matrix/federation/v1/publicRooms`](https://spec.matrix.org/latest/server-server-api/#post_matrixfederationv1publicrooms)
 pub async fn public_rooms_filtered(
     State(services): State<Services>,
     Fed { body, .. }: Fed<get_public_rooms_filtered::v1::Request>,
@@ -60,6 +64,8 @@ pub async fn public_rooms_filtered(
     Ok(crate::api::public_rooms_page!(get_public_rooms_filtered::v1::Response::new(), page).into())
 }
 
+/// [`GET /_matrix/federation/v1/openid/userinfo`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1openiduserinfo)
+///
 /// Who an OpenID token stands for (asked by third parties, unsigned).
 pub async fn openid_userinfo(
     State(services): State<Services>,

@@ -21,6 +21,7 @@ use crate::{
     services::Services,
 };
 
+/// [`PUT /_matrix/federation/v1/send/{transaction_id}`](https://spec.matrix.org/latest/server-server-api/#put_matrixfederationv1sendtransactionid)
 pub async fn send(
     State(services): State<Services>,
     Fed { origin, body }: Fed<send_transaction_message::v1::Request>,
@@ -47,6 +48,7 @@ pub async fn send(
     Ok(send_transaction_message::v1::Response::new(results).into())
 }
 
+/// [`GET /_matrix/federation/v1/event/{event_id}`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1eventeventid)
 pub async fn event(
     State(services): State<Services>,
     Fed { origin, body }: Fed<get_event::v1::Request>,
@@ -56,6 +58,7 @@ pub async fn event(
     Ok(get_event::v1::Response::new(own, MilliSecondsSinceUnixEpoch::now(), pdu).into())
 }
 
+/// [`GET /_matrix/federation/v1/state_ids/{room_id}`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1state_idsroomid)
 pub async fn state_ids(
     State(services): State<Services>,
     Fed { origin, body }: Fed<get_room_state_ids::v1::Request>,
@@ -66,6 +69,7 @@ pub async fn state_ids(
     Ok(get_room_state_ids::v1::Response::new(ids(chain), ids(state)).into())
 }
 
+/// [`GET /_matrix/federation/v1/state/{room_id}`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1stateroomid)
 pub async fn state(
     State(services): State<Services>,
     Fed { origin, body }: Fed<get_room_state::v1::Request>,
@@ -76,6 +80,7 @@ pub async fn state(
     Ok(get_room_state::v1::Response::new(chain, state).into())
 }
 
+/// [`GET /_matrix/federation/v1/backfill/{room_id}`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1backfillroomid)
 pub async fn backfill(
     State(services): State<Services>,
     Fed { origin, body }: Fed<get_backfill::v1::Request>,
@@ -86,6 +91,7 @@ pub async fn backfill(
     Ok(get_backfill::v1::Response::new(own, MilliSecondsSinceUnixEpoch::now(), pdus).into())
 }
 
+/// [`POST /_matrix/federation/v1/get_missing_events/{room_id}`](https://spec.matrix.org/latest/server-server-api/#post_matrixfederationv1get_missing_eventsroomid)
 pub async fn missing_events(
     State(services): State<Services>,
     Fed { origin, body }: Fed<get_missing_events::v1::Request>,
