@@ -3,6 +3,7 @@
 
 use super::{Backend, Store};
 use crate::error::Result;
+use ruma::events::room::member::MembershipState;
 
 /// A stored event row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -72,7 +73,7 @@ impl Store {
     pub async fn recent_events_for_user(
         &self,
         user_id: &str,
-        membership: &str,
+        membership: &MembershipState,
         since: i64,
         up_to: i64,
         limit: i64,
@@ -121,7 +122,7 @@ impl Store {
             .bind(user_id)
             .bind(since)
             .bind(up_to)
-            .bind(membership)
+            .bind(membership.as_str())
             .bind(limit)
             .fetch_all(&self.pool)
             .await?)

@@ -3,6 +3,7 @@
 
 use super::Store;
 use crate::error::Result;
+use ruma::events::room::member::MembershipState;
 
 /// One piece of state with its event: (type, state_key, event_id, pdu).
 pub type StateRow = (String, String, String, String);
@@ -55,7 +56,7 @@ impl Store {
     pub async fn current_state_for_user_rooms(
         &self,
         user_id: &str,
-        membership: &str,
+        membership: &MembershipState,
     ) -> Result<Vec<(String, String, String)>> {
         Ok(sqlx::query_as(
             "SELECT c.room_id, c.event_id, COALESCE(e.pdu, o.pdu) FROM current_state c \
@@ -64,7 +65,7 @@ impl Store {
              AND state_key = $1 AND membership = $2)",
         )
         .bind(user_id)
-        .bind(membership)
+        .bind(membership.as_str())
         .fetch_all(&self.pool)
         .await?)
     }
@@ -94,14 +95,14 @@ impl Store {
     pub async fn rooms_with_membership(
         &self,
         user_id: &str,
-        membership: &str,
+        membership: &MembershipState,
     ) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT room_id FROM current_state WHERE event_type = 'm.room.member' \
              AND state_key = $1 AND membership = $2 ORDER BY room_id",
         )
         .bind(user_id)
-        .bind(membership)
+        .bind(membership.as_str())
         .fetch_all(&self.pool)
         .await?)
     }

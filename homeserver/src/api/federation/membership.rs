@@ -1,6 +1,7 @@
 //! Joins over federation: make_join and send_join (v2).
 
 use axum::extract::State;
+use ruma::events::room::member::MembershipState;
 use ruma::{
     CanonicalJsonObject,
     api::federation::membership::{
@@ -27,7 +28,7 @@ pub async fn make_join(
     };
     let (version, event) = services
         .rooms
-        .make_membership(&origin, &body.room_id, &body.user_id, "join", &versions)
+        .make_membership(&origin, &body.room_id, &body.user_id, &MembershipState::Join, &versions)
         .await?;
     let mut response = prepare_join_event::v1::Response::new(event);
     response.room_version = Some(version);
@@ -72,7 +73,7 @@ pub async fn make_leave(
     let versions = crate::services::rooms::supported_versions();
     let (version, event) = services
         .rooms
-        .make_membership(&origin, &body.room_id, &body.user_id, "leave", &versions)
+        .make_membership(&origin, &body.room_id, &body.user_id, &MembershipState::Leave, &versions)
         .await?;
     Ok(prepare_leave_event::v1::Response::new(Some(version), event).into())
 }
@@ -86,7 +87,7 @@ pub async fn send_leave(
         serde_json::from_str(body.pdu.get()).map_err(|e| Error::BadJson(e.to_string()))?;
     services
         .rooms
-        .receive_membership(&origin, &body.room_id, &body.event_id, json, "leave")
+        .receive_membership(&origin, &body.room_id, &body.event_id, json, &MembershipState::Leave)
         .await?;
     Ok(create_leave_event::v2::Response::new().into())
 }
@@ -98,7 +99,7 @@ pub async fn make_knock(
 ) -> Result<RumaResponse<prepare_knock_event::v1::Response>> {
     let (version, event) = services
         .rooms
-        .make_membership(&origin, &body.room_id, &body.user_id, "knock", &body.ver)
+        .make_membership(&origin, &body.room_id, &body.user_id, &MembershipState::Knock, &body.ver)
         .await?;
     Ok(prepare_knock_event::v1::Response::new(version, event).into())
 }

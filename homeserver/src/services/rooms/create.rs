@@ -2,6 +2,7 @@
 //! the preset's rules, initial state, name, topic and invites, built in
 //! order and committed together.
 
+use ruma::events::room::member::MembershipState;
 use ruma::{
     OwnedRoomAliasId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomVersionId, UserId,
     api::client::room::create_room::v3::RoomPreset,
@@ -162,7 +163,7 @@ impl Rooms {
         let mut drafts = vec![EventDraft::state(
             TimelineEventType::RoomMember,
             creator.as_str(),
-            self.member_content(creator, "join", None).await?,
+            self.member_content(creator, &MembershipState::Join, None).await?,
         )];
         drafts.push(EventDraft::state(
             TimelineEventType::RoomPowerLevels,
@@ -211,7 +212,7 @@ impl Rooms {
         let (local, remote): (Vec<&OwnedUserId>, Vec<&OwnedUserId>) =
             request.invite.iter().partition(|u| self.is_local(u) || !federating);
         for invitee in local {
-            let mut content = self.member_content(invitee, "invite", None).await?;
+            let mut content = self.member_content(invitee, &MembershipState::Invite, None).await?;
             if request.is_direct {
                 content["is_direct"] = json!(true);
             }

@@ -4,6 +4,7 @@
 //! server is not in is kept as a stub (the invite and the room's public
 //! state, as PDUs checked here) until the user joins it or declines.
 
+use ruma::events::room::member::MembershipState;
 use std::sync::Arc;
 
 use ruma::{
@@ -47,7 +48,7 @@ impl Rooms {
         reason: Option<&str>,
         is_direct: bool,
     ) -> Result<()> {
-        let mut content = self.member_content(target, "invite", reason).await?;
+        let mut content = self.member_content(target, &MembershipState::Invite, reason).await?;
         if is_direct {
             content["is_direct"] = serde_json::json!(true);
         }
@@ -116,7 +117,7 @@ impl Rooms {
         event_id: &EventId,
         json: CanonicalJsonObject,
     ) -> Result<Vec<RawStrippedState>> {
-        self.receive_membership(origin, room_id, event_id, json, "knock").await?;
+        self.receive_membership(origin, room_id, event_id, json, &MembershipState::Knock).await?;
         self.stub_state(room_id).await
     }
 
@@ -143,7 +144,14 @@ impl Rooms {
             };
             let version = answer.room_version;
             let knock = self
-                .sign_template(room_id, user_id, "knock", &version, &answer.event, reason)
+                .sign_template(
+                    room_id,
+                    user_id,
+                    &MembershipState::Knock,
+                    &version,
+                    &answer.event,
+                    reason,
+                )
                 .await?;
             let request = create_knock_event::v1::Request::new(
                 room_id.to_owned(),
@@ -171,8 +179,16 @@ impl Rooms {
             Some(version) => version,
             None => self.room_version(room_id).await?,
         };
-        let leave =
-            self.sign_template(room_id, user_id, "leave", &version, &answer.event, reason).await?;
+        let leave = self
+            .sign_template(
+                room_id,
+                user_id,
+                &MembershipState::Leave,
+                &version,
+                &answer.event,
+                reason,
+            )
+            .await?;
         let request = create_leave_event::v2::Request::new(
             room_id.to_owned(),
             leave.event_id.clone(),
@@ -206,7 +222,7 @@ impl Rooms {
         let invite = Pdu::from_json(checked.event_id, room_id.to_owned(), json.clone())?;
         let target = invite.state_key.as_deref().and_then(|k| UserId::parse(k).ok());
         let valid = invite.kind == TimelineEventType::RoomMember
-            && invite.content_str("membership").as_deref() == Some("invite")
+            && invite.membership == Some(MembershipState::Invite)
             && invite.sender.server_name() == origin
             && invite.room_id == room_id
             && target.as_ref().is_some_and(|t| self.is_local(t));

@@ -5,6 +5,7 @@
 //! asking one of them for a template, signing it, and building the room
 //! from the state that server answers, after checking every event of it.
 
+use ruma::events::room::member::MembershipState;
 use std::sync::Arc;
 
 use ruma::{
@@ -42,7 +43,7 @@ impl Rooms {
         origin: &ServerName,
         room_id: &RoomId,
         user_id: &UserId,
-        membership: &str,
+        membership: &MembershipState,
         versions: &[RoomVersionId],
     ) -> Result<(RoomVersionId, Box<RawValue>)> {
         if user_id.server_name() != origin {
@@ -79,7 +80,9 @@ impl Rooms {
         json: CanonicalJsonObject,
     ) -> Result<create_join_event::v2::RoomState> {
         let rules = self.rules_of(room_id).await?;
-        let pdu = self.receive_membership(origin, room_id, event_id, json, "join").await?;
+        let pdu = self
+            .receive_membership(origin, room_id, event_id, json, &MembershipState::Join)
+            .await?;
         let state = self.state_before_event(&rules, &pdu).await?;
         let mut cache = EventCache::new();
         let chain = self
@@ -106,7 +109,7 @@ impl Rooms {
         room_id: &RoomId,
         event_id: &ruma::EventId,
         json: CanonicalJsonObject,
-        membership: &str,
+        membership: &MembershipState,
     ) -> Result<Arc<Pdu>> {
         let version = self.room_version(room_id).await?;
         let checked = self.inner.federation.check_pdu(json, &version).await?;
@@ -115,7 +118,7 @@ impl Rooms {
         }
         let pdu = Arc::new(Pdu::from_json(checked.event_id, room_id.to_owned(), checked.json)?);
         let is_own = pdu.kind == TimelineEventType::RoomMember
-            && pdu.content_str("membership").as_deref() == Some(membership)
+            && pdu.content_str("membership").as_deref() == Some(membership.as_str())
             && pdu.state_key.as_deref() == Some(pdu.sender.as_str())
             && pdu.sender.server_name() == origin;
         if !is_own || pdu.room_id != room_id {
@@ -163,8 +166,16 @@ impl Rooms {
         request.ver = supported_versions();
         let answer = self.inner.federation.send(server, request).await?;
         let version = answer.room_version.unwrap_or(RoomVersionId::V1);
-        let join =
-            self.sign_template(room_id, user_id, "join", &version, &answer.event, reason).await?;
+        let join = self
+            .sign_template(
+                room_id,
+                user_id,
+                &MembershipState::Join,
+                &version,
+                &answer.event,
+                reason,
+            )
+            .await?;
         let request = create_join_event::v2::Request::new(
             room_id.to_owned(),
             join.event_id.clone(),
@@ -186,7 +197,7 @@ impl Rooms {
         &self,
         room_id: &RoomId,
         user_id: &UserId,
-        membership: &str,
+        membership: &MembershipState,
         version: &RoomVersionId,
         template: &RawValue,
         reason: Option<&str>,
@@ -198,7 +209,7 @@ impl Rooms {
             && event["state_key"] == user_id.as_str()
             && event["sender"] == user_id.as_str()
             && event["room_id"] == room_id.as_str()
-            && event["content"]["membership"] == membership;
+            && event["content"]["membership"] == membership.as_str();
         if !valid_template {
             return Err(Error::Upstream(format!("make_{membership} answered another template")));
         }

@@ -303,7 +303,7 @@ impl Rooms {
                 && pdu.state_key.as_deref() == Some(user_id.as_str())
         });
         if let Some(member) = member
-            && member.content_str("membership").as_deref() != Some("join")
+            && member.membership != Some(MembershipState::Join)
             && let Some(row) = self.store().event(member.event_id.as_str()).await?
         {
             position = position.min(row.stream);

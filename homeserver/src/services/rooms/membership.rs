@@ -15,7 +15,7 @@ impl Rooms {
     pub(super) async fn member_content(
         &self,
         user_id: &UserId,
-        membership: &str,
+        membership: &MembershipState,
         reason: Option<&str>,
     ) -> Result<JsonValue> {
         let mut content = json!({"membership": membership});
@@ -94,11 +94,13 @@ impl Rooms {
         room_id: &RoomId,
         sender: &UserId,
         target: &UserId,
-        membership: &str,
+        membership: &MembershipState,
         reason: Option<&str>,
     ) -> Result<()> {
-        if matches!(membership, "join" | "invite" | "knock")
-            && self.store().is_room_blocked(room_id.as_str()).await?
+        if matches!(
+            membership,
+            MembershipState::Join | MembershipState::Invite | MembershipState::Knock
+        ) && self.store().is_room_blocked(room_id.as_str()).await?
         {
             return Err(Error::forbidden("this room has been shut down on this server"));
         }
@@ -141,7 +143,7 @@ impl Rooms {
                         let members = head.joined();
                         let inviter = head
                             .get(&ruma::events::StateEventType::RoomMember, user_id.as_str())
-                            .filter(|p| p.content_str("membership").as_deref() == Some("invite"))
+                            .filter(|p| p.membership == Some(MembershipState::Invite))
                             .map(|p| p.sender.server_name().to_owned());
                         (members.iter().any(|u| u.server_name() == own), inviter)
                     })
@@ -159,7 +161,7 @@ impl Rooms {
             self.store().unforget_room(user_id.as_str(), room_id.as_str()).await?;
             return Ok(room_id);
         }
-        self.set_membership(&room_id, user_id, user_id, "join", reason).await?;
+        self.set_membership(&room_id, user_id, user_id, &MembershipState::Join, reason).await?;
         self.store().unforget_room(user_id.as_str(), room_id.as_str()).await?;
         Ok(room_id)
     }
@@ -184,7 +186,7 @@ impl Rooms {
             self.knock_remote(&room_id, user_id, &servers, reason).await?;
             return Ok(room_id);
         }
-        self.set_membership(&room_id, user_id, user_id, "knock", reason).await?;
+        self.set_membership(&room_id, user_id, user_id, &MembershipState::Knock, reason).await?;
         Ok(room_id)
     }
 
@@ -206,7 +208,7 @@ impl Rooms {
         if !self.is_local(target) && self.inner.federation.enabled() {
             return self.invite_remote(room_id, sender, target, reason, false).await;
         }
-        self.set_membership(room_id, sender, target, "invite", reason).await
+        self.set_membership(room_id, sender, target, &MembershipState::Invite, reason).await
     }
 
     pub async fn leave(
@@ -233,7 +235,7 @@ impl Rooms {
         {
             return self.leave_remote(room_id, user_id, &inviter, reason).await;
         }
-        self.set_membership(room_id, user_id, user_id, "leave", reason).await
+        self.set_membership(room_id, user_id, user_id, &MembershipState::Leave, reason).await
     }
 
     /// Kicks a present (joined, invited or knocking) user.
@@ -247,7 +249,7 @@ impl Rooms {
         if !self.is_present(room_id, target).await? {
             return Err(Error::forbidden("that user is not in the room"));
         }
-        self.set_membership(room_id, sender, target, "leave", reason).await
+        self.set_membership(room_id, sender, target, &MembershipState::Leave, reason).await
     }
 
     pub async fn ban(
@@ -257,7 +259,7 @@ impl Rooms {
         target: &UserId,
         reason: Option<&str>,
     ) -> Result<()> {
-        self.set_membership(room_id, sender, target, "ban", reason).await
+        self.set_membership(room_id, sender, target, &MembershipState::Ban, reason).await
     }
 
     pub async fn unban(
@@ -271,7 +273,7 @@ impl Rooms {
         if current != Some(MembershipState::Ban) {
             return Err(Error::forbidden("that user is not banned"));
         }
-        self.set_membership(room_id, sender, target, "leave", reason).await
+        self.set_membership(room_id, sender, target, &MembershipState::Leave, reason).await
     }
 
     /// Hides a room the user has left from their sync and history.
@@ -291,7 +293,8 @@ impl Rooms {
     /// change their member event there) is skipped, not fatal.
     pub async fn refresh_member_profile(&self, user_id: &UserId) -> Result<()> {
         for room_id in self.joined_rooms(user_id).await? {
-            if let Err(error) = self.set_membership(&room_id, user_id, user_id, "join", None).await
+            if let Err(error) =
+                self.set_membership(&room_id, user_id, user_id, &MembershipState::Join, None).await
             {
                 tracing::warn!(room = %room_id, %error, "profile change not announced");
             }
@@ -301,7 +304,7 @@ impl Rooms {
 
     pub async fn joined_rooms(&self, user_id: &UserId) -> Result<Vec<OwnedRoomId>> {
         self.store()
-            .rooms_with_membership(user_id.as_str(), "join")
+            .rooms_with_membership(user_id.as_str(), &MembershipState::Join)
             .await?
             .into_iter()
             .map(|id| RoomId::parse(id).map_err(Error::internal))

@@ -38,7 +38,13 @@ impl SyncService {
         let since_events = since.map_or(0, |s| s.events);
         let rows = self
             .store
-            .recent_events_for_user(user.as_str(), "join", since_events, now.events, limit + 1)
+            .recent_events_for_user(
+                user.as_str(),
+                &MembershipState::Join,
+                since_events,
+                now.events,
+                limit + 1,
+            )
             .await?;
         let mut timelines: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
         for row in rows {
@@ -52,8 +58,10 @@ impl SyncService {
         // (event id, stored text) of each room's state.
         let mut states: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         if limited_somewhere || joined.iter().any(needs_state) {
-            for (room_id, event_id, pdu) in
-                self.store.current_state_for_user_rooms(user.as_str(), "join").await?
+            for (room_id, event_id, pdu) in self
+                .store
+                .current_state_for_user_rooms(user.as_str(), &MembershipState::Join)
+                .await?
             {
                 states.entry(room_id).or_default().push((event_id, pdu));
             }

@@ -18,7 +18,7 @@ use ruma::{
     api::client::sync::sync_events::v3::{
         InviteState, InvitedRoom, KnockState, KnockedRoom, LeftRoom, Response, Rooms as SyncRooms,
     },
-    events::StateEventType,
+    events::{StateEventType, room::member::MembershipState},
     serde::Raw,
 };
 use serde_json::{Value as JsonValue, value::RawValue};
@@ -183,8 +183,9 @@ impl SyncService {
         let mut response = Response::new(since_token(now));
         let memberships = self.store.memberships(user.as_str()).await?;
         let ignored = self.user_data.ignored_users(user).await?;
-        let rooms_with = |membership: &str| -> Vec<String> {
-            memberships.iter().filter(|(_, m)| m == membership).map(|(r, _)| r.clone()).collect()
+        let rooms_with = |membership: MembershipState| -> Vec<String> {
+            let wanted = membership.as_str();
+            memberships.iter().filter(|(_, m)| m == wanted).map(|(r, _)| r.clone()).collect()
         };
 
         // Rooms whose membership changed in the window start afresh.
@@ -196,15 +197,21 @@ impl SyncService {
         };
         let fresh: Vec<String> = changes.iter().map(|row| row.room_id.clone()).collect();
 
-        let joined = rooms_with("join");
+        let joined = rooms_with(MembershipState::Join);
         let mut seen = HashMap::new();
         response.rooms = self
             .joined_rooms(requester, since, now, options, &fresh, &joined, &ignored, &mut seen)
             .await?;
         // Invites and knocks are new only where the membership changed.
         if since.is_none() || !changes.is_empty() {
-            for (room_id, events) in
-                self.pending_rooms(user, &rooms_with("invite"), since.is_some(), &changes).await?
+            for (room_id, events) in self
+                .pending_rooms(
+                    user,
+                    &rooms_with(MembershipState::Invite),
+                    since.is_some(),
+                    &changes,
+                )
+                .await?
             {
                 if self.invited_by_ignored(&room_id, user, &ignored).await? {
                     continue;
@@ -213,8 +220,9 @@ impl SyncService {
                 state.events = events;
                 response.rooms.invite.insert(room_id, InvitedRoom::from(state));
             }
-            for (room_id, events) in
-                self.pending_rooms(user, &rooms_with("knock"), since.is_some(), &changes).await?
+            for (room_id, events) in self
+                .pending_rooms(user, &rooms_with(MembershipState::Knock), since.is_some(), &changes)
+                .await?
             {
                 let mut state = KnockState::new();
                 state.events = events;
