@@ -16,7 +16,10 @@ use crate::error::{Error, Result};
 
 impl Rooms {
     /// `pdu` as sent to another server: with our signature if it is ours.
-    /// Every PDU this server hands out goes through here.
+    /// Every PDU this server hands out on request (send_join state, /event,
+    /// /state, backfill, missing events, invite state) goes through here;
+    /// events pushed through the outbox were signed when built, since they
+    /// had a destination then.
     pub(super) fn outgoing(&self, rules: &RoomVersionRules, pdu: &Pdu) -> Result<Box<RawValue>> {
         let own = &self.inner.config.server.server_name;
         let text = if pdu.sender.server_name() == own && !pdu.is_signed_by(own) {
