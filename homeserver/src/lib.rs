@@ -10,6 +10,7 @@ pub mod error;
 pub mod logging;
 pub mod services;
 pub mod store;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::net::SocketAddr;
