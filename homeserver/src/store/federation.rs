@@ -16,8 +16,14 @@ pub struct BackfilledEvent {
     pub relation: Option<(String, String)>,
 }
 
-/// One queued item for a destination: (id, kind `pdu`/`edu`, JSON).
-pub type OutboxRow = (i64, String, String);
+/// One queued item for a destination: a PDU or EDU as JSON.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    /// `pdu` or `edu`.
+    pub kind: String,
+    pub payload: String,
+}
 
 impl Store {
     pub async fn remote_server_keys(&self, server: &str) -> Result<Option<String>> {

@@ -56,7 +56,7 @@ pub use self::{
     ephemeral::{PresenceRow, ReceiptRow},
     event_writes::{NewEvent, ResolvedState, StateEntry, StateGroupCache},
     events::EventRow,
-    federation::BackfilledEvent,
+    federation::{BackfilledEvent, OutboxRow},
     media::MediaRow,
     registration_tokens::TokenRow,
     search::SearchOrder,

@@ -3,8 +3,15 @@
 use super::{Store, now_ms};
 use crate::error::Result;
 
-/// (token, uses allowed, completed registrations, expiry in ms).
-pub type TokenRow = (String, Option<i64>, i64, Option<i64>);
+/// A registration token: how often it may be used (None: without limit),
+/// how often it was, and when it expires (ms; None: never).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    pub token: String,
+    pub uses_allowed: Option<i64>,
+    pub completed: i64,
+    pub expiry_time: Option<i64>,
+}
 
 impl Store {
     pub async fn registration_tokens(&self) -> Result<Vec<TokenRow>> {

@@ -519,7 +519,7 @@ async fn a_gap_in_history_is_bridged_with_remote_state(backend: Backend) {
     let store = &c.services().store;
     let queued = store.outbox(&a.name(), 1000).await.expect("queue");
     assert_eq!(queued.len(), 150);
-    let lost: Vec<i64> = queued[..149].iter().map(|(id, _, _)| *id).collect();
+    let lost: Vec<i64> = queued[..149].iter().map(|item| item.id).collect();
     store.ack_outbox(&a.name(), &lost).await.expect("lose them");
     a.start_again().await;
 

@@ -166,7 +166,7 @@ async fn device_list_updates_are_told_apart(backend: Backend) {
     let queued = a.services().store.outbox(&b.name(), 100).await.expect("outbox");
     let stream_ids: Vec<i64> = queued
         .iter()
-        .filter_map(|(_, _, payload)| serde_json::from_str::<serde_json::Value>(payload).ok())
+        .filter_map(|item| serde_json::from_str::<serde_json::Value>(&item.payload).ok())
         .filter(|edu| edu["edu_type"] == "m.device_list_update")
         .map(|edu| {
             assert_eq!(edu["content"]["user_id"], alice.user_id.as_str());

@@ -10,15 +10,16 @@ use crate::{
     store::{TokenRow, now_ms},
 };
 
-fn view((token, uses_allowed, completed, expiry_time): &TokenRow) -> JsonValue {
+fn view(row: &TokenRow) -> JsonValue {
     json!({
-        "token": token, "uses_allowed": uses_allowed, "pending": 0,
-        "completed": completed, "expiry_time": expiry_time,
+        "token": row.token, "uses_allowed": row.uses_allowed, "pending": 0,
+        "completed": row.completed, "expiry_time": row.expiry_time,
     })
 }
 
-fn usable((_, uses_allowed, completed, expiry_time): &TokenRow, now: i64) -> bool {
-    uses_allowed.is_none_or(|uses| *completed < uses) && expiry_time.is_none_or(|at| at > now)
+fn usable(row: &TokenRow, now: i64) -> bool {
+    row.uses_allowed.is_none_or(|uses| row.completed < uses)
+        && row.expiry_time.is_none_or(|at| at > now)
 }
 
 fn check_limits(uses_allowed: Option<i64>, expiry_time: Option<i64>) -> Result<()> {
@@ -78,13 +79,13 @@ impl Admin {
         uses_allowed: Option<Option<i64>>,
         expiry_time: Option<Option<i64>>,
     ) -> Result<JsonValue> {
-        let (_, old_uses, _, old_expiry) = self
+        let old = self
             .store
             .registration_token(token)
             .await?
             .ok_or_else(|| Error::not_found("no such registration token"))?;
-        let uses_allowed = uses_allowed.unwrap_or(old_uses);
-        let expiry_time = expiry_time.unwrap_or(old_expiry);
+        let uses_allowed = uses_allowed.unwrap_or(old.uses_allowed);
+        let expiry_time = expiry_time.unwrap_or(old.expiry_time);
         check_limits(uses_allowed, expiry_time)?;
         self.store.update_registration_token(token, uses_allowed, expiry_time).await?;
         self.registration_token(token).await

@@ -20,7 +20,11 @@ use ruma::{
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
-use crate::{config::Config, error::Result, store::Store};
+use crate::{
+    config::Config,
+    error::Result,
+    store::{OutboxRow, Store},
+};
 
 /// Items per transaction (the spec allows 50 PDUs and 100 EDUs).
 const TRANSACTION_ITEMS: i64 = 50;
@@ -150,7 +154,7 @@ impl Outbox {
             match self.send(&destination, &items).await {
                 Ok(()) => {
                     failures = 0;
-                    let ids: Vec<i64> = items.iter().map(|(id, _, _)| *id).collect();
+                    let ids: Vec<i64> = items.iter().map(|item| item.id).collect();
                     if let Err(error) = self.store.ack_outbox(destination.as_str(), &ids).await {
                         tracing::error!(%error, "cannot update the federation queue");
                     }
@@ -169,16 +173,16 @@ impl Outbox {
     async fn send(
         &self,
         destination: &OwnedServerName,
-        items: &[(i64, String, String)],
+        items: &[OutboxRow],
     ) -> lattice_federation::Result<()> {
-        let (first, last) = (items[0].0, items[items.len() - 1].0);
+        let (first, last) = (items[0].id, items[items.len() - 1].id);
         let txn_id: ruma::OwnedTransactionId = format!("{first}-{last}").into();
         let mut request = send_transaction_message::v1::Request::new(
             txn_id,
             self.client.origin().to_owned(),
             MilliSecondsSinceUnixEpoch::now(),
         );
-        for (_, kind, payload) in items {
+        for OutboxRow { kind, payload, .. } in items {
             let Ok(raw) = RawValue::from_string(payload.clone()) else { continue };
             match kind.as_str() {
                 "pdu" => request.pdus.push(raw),
