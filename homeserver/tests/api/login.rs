@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::{
     backend_tests,
-    common::{Backend, TestServer, session_from},
+    common::{Backend, TestServer, at_once, session_from},
 };
 
 backend_tests!(
@@ -175,17 +175,10 @@ async fn a_refresh_token_spent_at_once_twice_leaves_one_session(backend: Backend
     s.register("alice", "pw").await;
     let login = s.login_with_refresh("alice", "pw").await;
     let refresh = login["refresh_token"].as_str().expect("refresh").to_owned();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..6 {
-        let (http, url) = (s.http().clone(), s.url().to_owned());
-        let body = json!({"refresh_token": refresh});
-        tasks.spawn(async move {
-            let path = "/_matrix/client/v3/refresh";
-            crate::common::call_at(&http, &url, reqwest::Method::POST, path, None, Some(body)).await
-        });
-    }
+    let body = json!({"refresh_token": refresh});
+    let answers = at_once(&s, "/_matrix/client/v3/refresh", body, 6).await;
     let mut live = 0;
-    for answer in tasks.join_all().await {
+    for answer in answers {
         let Some(access) = answer.body["access_token"].as_str() else { continue };
         if s.get(WHOAMI, Some(access)).await.status == 200 {
             live += 1;

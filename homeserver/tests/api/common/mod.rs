@@ -329,15 +329,15 @@ pub async fn call_at(
 }
 
 /// Sends the same POST `times` times at once (each on its own task); the
-/// statuses, in no particular order.
-pub async fn at_once(server: &TestServer, path: &str, body: Value, times: usize) -> Vec<u16> {
+/// answers, in no particular order.
+pub async fn at_once(server: &TestServer, path: &str, body: Value, times: usize) -> Vec<Answer> {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..times {
         let (http, url, body) = (server.http().clone(), server.url().to_owned(), body.clone());
         let path = path.to_owned();
-        tasks.spawn(async move {
-            call_at(&http, &url, Method::POST, &path, None, Some(body)).await.status.as_u16()
-        });
+        tasks.spawn(
+            async move { call_at(&http, &url, Method::POST, &path, None, Some(body)).await },
+        );
     }
     tasks.join_all().await
 }
