@@ -1,11 +1,21 @@
 //! What the admin API reads of rooms in bulk, blocked rooms, and the
 //! per-user rate limits admins set.
 
-use super::{Store, now_ms};
+use ruma::OwnedUserId;
+
+use super::{Store, now_ms, typed_ids};
 use crate::error::Result;
 
-/// A state row for room summaries: (room, type, state key, membership, PDU).
-pub type SummaryRow = (String, String, String, Option<String>, String);
+/// A piece of a room's current state, for room summaries.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SummaryRow {
+    pub room_id: String,
+    pub event_type: String,
+    pub state_key: String,
+    /// Set for `m.room.member` events.
+    pub membership: Option<String>,
+    pub pdu: String,
+}
 
 /// The event types a room summary is made of (members are counted).
 const SUMMARY_TYPES: &str = "('m.room.create', 'm.room.name', 'm.room.topic', 'm.room.avatar', \
@@ -34,7 +44,7 @@ impl Store {
     /// query for a whole page.
     pub async fn summary_state(&self, first: &str, last: &str) -> Result<Vec<SummaryRow>> {
         let sql = format!(
-            "SELECT c.room_id, c.event_type, c.state_key, c.membership, COALESCE(e.pdu, o.pdu) FROM current_state c \
+            "SELECT c.room_id, c.event_type, c.state_key, c.membership, COALESCE(e.pdu, o.pdu) AS pdu FROM current_state c \
              LEFT JOIN events e ON e.event_id = c.event_id LEFT JOIN outlier_events o ON o.event_id = c.event_id \
              WHERE c.room_id >= $1 AND c.room_id <= $2 AND c.event_type IN {SUMMARY_TYPES}"
         );
@@ -162,10 +172,12 @@ impl Store {
 }
 
 impl Store {
-    pub async fn shadow_banned_users(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT user_id FROM users WHERE shadow_banned = 1")
-            .fetch_all(&self.pool)
-            .await?)
+    pub async fn shadow_banned_users(&self) -> Result<Vec<OwnedUserId>> {
+        typed_ids(
+            sqlx::query_scalar("SELECT user_id FROM users WHERE shadow_banned = 1")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// False if there is no such user.
@@ -181,10 +193,12 @@ impl Store {
 
 impl Store {
     /// Every server admin's user id.
-    pub async fn admin_users(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT user_id FROM users WHERE is_admin = 1 AND deactivated = 0")
-            .fetch_all(&self.pool)
-            .await?)
+    pub async fn admin_users(&self) -> Result<Vec<OwnedUserId>> {
+        typed_ids(
+            sqlx::query_scalar("SELECT user_id FROM users WHERE is_admin = 1 AND deactivated = 0")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }
 

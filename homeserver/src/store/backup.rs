@@ -4,12 +4,28 @@
 use super::Store;
 use crate::error::Result;
 
-/// A backed-up session key: (room, session, first message index,
-/// forwarded count, verified, session data JSON).
-pub type BackupKeyRow = (String, String, i64, i64, bool, String);
+/// A backed-up session key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupKeyRow {
+    pub room_id: String,
+    pub session_id: String,
+    pub first_message_index: i64,
+    pub forwarded_count: i64,
+    pub is_verified: bool,
+    /// The encrypted key data, as the client sent it (JSON).
+    pub session_data: String,
+}
 
-/// A backup version: (version, algorithm, auth data JSON, etag).
-pub type BackupVersionRow = (i64, String, String, i64);
+/// A backup version.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BackupVersionRow {
+    pub version: i64,
+    pub algorithm: String,
+    /// The whole algorithm object as the client sent it (JSON with
+    /// `algorithm` and `auth_data`).
+    pub auth_data: String,
+    pub etag: i64,
+}
 
 impl Store {
     /// Creates a backup version; returns its number.
@@ -120,7 +136,29 @@ impl Store {
         .bind(session_id.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|(r, s, f, c, v, d)| (r, s, f, c, v != 0, d)).collect())
+        // The flag is a 0/1 column on both backends.
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    room_id,
+                    session_id,
+                    first_message_index,
+                    forwarded_count,
+                    verified,
+                    session_data,
+                )| {
+                    BackupKeyRow {
+                        room_id,
+                        session_id,
+                        first_message_index,
+                        forwarded_count,
+                        is_verified: verified != 0,
+                        session_data,
+                    }
+                },
+            )
+            .collect())
     }
 
     /// Writes the keys that won against what was stored (the caller
@@ -132,7 +170,7 @@ impl Store {
         keys: &[BackupKeyRow],
     ) -> Result<(i64, i64)> {
         let mut tx = self.begin().await?;
-        for (room_id, session_id, first_index, forwarded, verified, data) in keys {
+        for key in keys {
             sqlx::query(
                 "INSERT INTO backup_keys (user_id, version, room_id, session_id, \
                  first_message_index, forwarded_count, is_verified, session_data) \
@@ -144,12 +182,12 @@ impl Store {
             )
             .bind(user_id)
             .bind(version)
-            .bind(room_id)
-            .bind(session_id)
-            .bind(first_index)
-            .bind(forwarded)
-            .bind(i64::from(*verified))
-            .bind(data)
+            .bind(&key.room_id)
+            .bind(&key.session_id)
+            .bind(key.first_message_index)
+            .bind(key.forwarded_count)
+            .bind(i64::from(key.is_verified))
+            .bind(&key.session_data)
             .execute(&mut *tx)
             .await?;
         }

@@ -3,15 +3,28 @@
 
 use sqlx::{Any, Transaction};
 
-use super::Store;
+use ruma::OwnedUserId;
+
+use super::{Store, typed_ids};
 use crate::error::Result;
 
-/// A one-time or fallback key to store: (key id, algorithm, JSON).
-pub type OneTimeKeyRow = (String, String, String);
+/// A one-time or fallback key to store.
+#[derive(Debug, Clone)]
+pub struct OneTimeKeyRow {
+    pub key_id: String,
+    pub algorithm: String,
+    /// The key (JSON: a string, or a signed object).
+    pub key_json: String,
+}
 
-/// A line of a device's key summary: (algorithm, unclaimed one-time keys,
-/// 1 when it is an unused fallback key).
-pub type KeySummaryRow = (String, i64, i64);
+/// A line of a device's key summary: an algorithm's unclaimed one-time
+/// keys, or (`fallback` 1) an unused fallback key of that algorithm.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeySummaryRow {
+    pub algorithm: String,
+    pub unclaimed: i64,
+    pub fallback: i64,
+}
 
 /// Takes the next position on a counter stream inside a transaction.
 pub(super) async fn next_position(tx: &mut Transaction<'_, Any>, stream: &str) -> Result<i64> {
@@ -101,20 +114,20 @@ impl Store {
                 position = Some(device_list_changed(&mut tx, user_id).await?);
             }
         }
-        for (key_id, algorithm, json) in one_time_keys {
+        for key in one_time_keys {
             sqlx::query(
                 "INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, key_json) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, device_id, key_id) DO NOTHING",
             )
             .bind(user_id)
             .bind(device_id)
-            .bind(key_id)
-            .bind(algorithm)
-            .bind(json)
+            .bind(&key.key_id)
+            .bind(&key.algorithm)
+            .bind(&key.key_json)
             .execute(&mut *tx)
             .await?;
         }
-        for (key_id, algorithm, json) in fallback_keys {
+        for key in fallback_keys {
             sqlx::query(
                 "INSERT INTO fallback_keys (user_id, device_id, algorithm, key_id, key_json, used) \
                  VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (user_id, device_id, algorithm) \
@@ -122,9 +135,9 @@ impl Store {
             )
             .bind(user_id)
             .bind(device_id)
-            .bind(algorithm)
-            .bind(key_id)
-            .bind(json)
+            .bind(&key.algorithm)
+            .bind(&key.key_id)
+            .bind(&key.key_json)
             .execute(&mut *tx)
             .await?;
         }
@@ -191,15 +204,14 @@ impl Store {
         .await?)
     }
 
-    /// Counts and fallback keys in one round trip, for sync: (algorithm, unclaimed
-    /// one-time keys, whether it is an unused fallback key).
+    /// Counts and fallback keys in one round trip, for sync.
     pub async fn key_summary(&self, user_id: &str, device_id: &str) -> Result<Vec<KeySummaryRow>> {
         let key = (user_id.to_owned(), device_id.to_owned());
         self.key_summaries
             .get_or_read(key, || async {
                 Ok(sqlx::query_as(
-                    "SELECT algorithm, COUNT(*), CAST(0 AS BIGINT) FROM one_time_keys \
-                     WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm \
+                    "SELECT algorithm, COUNT(*) AS unclaimed, CAST(0 AS BIGINT) AS fallback \
+                     FROM one_time_keys WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm \
                      UNION ALL SELECT algorithm, CAST(0 AS BIGINT), CAST(1 AS BIGINT) \
                      FROM fallback_keys WHERE user_id = $1 AND device_id = $2 AND used = 0",
                 )
@@ -350,8 +362,8 @@ impl Store {
     }
 
     /// Users whose devices changed in (since, up_to].
-    pub async fn device_list_changes(&self, since: i64, up_to: i64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+    pub async fn device_list_changes(&self, since: i64, up_to: i64) -> Result<Vec<OwnedUserId>> {
+        typed_ids(sqlx::query_scalar(
             "SELECT DISTINCT user_id FROM device_list_changes WHERE stream_id > $1 AND stream_id <= $2",
         )
         .bind(since)
@@ -361,16 +373,18 @@ impl Store {
     }
 
     /// Everyone who shares a joined room with `user_id` (the user included).
-    pub async fn users_sharing_rooms(&self, user_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT b.state_key FROM current_state a \
+    pub async fn users_sharing_rooms(&self, user_id: &str) -> Result<Vec<OwnedUserId>> {
+        typed_ids(
+            sqlx::query_scalar(
+                "SELECT DISTINCT b.state_key FROM current_state a \
              JOIN current_state b ON b.room_id = a.room_id \
              WHERE a.event_type = 'm.room.member' AND a.state_key = $1 AND a.membership = 'join' \
              AND b.event_type = 'm.room.member' AND b.membership = 'join'",
+            )
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?,
         )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?)
     }
 
     /// Users whose membership changed in (since, up_to], with the room:
@@ -392,13 +406,15 @@ impl Store {
 
 impl Store {
     /// Users joined to a room now.
-    pub async fn room_joined_users(&self, room_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT state_key FROM current_state \
+    pub async fn room_joined_users(&self, room_id: &str) -> Result<Vec<OwnedUserId>> {
+        typed_ids(
+            sqlx::query_scalar(
+                "SELECT state_key FROM current_state \
              WHERE room_id = $1 AND event_type = 'm.room.member' AND membership = 'join'",
+            )
+            .bind(room_id)
+            .fetch_all(&self.pool)
+            .await?,
         )
-        .bind(room_id)
-        .fetch_all(&self.pool)
-        .await?)
     }
 }

@@ -156,18 +156,6 @@ impl Store {
         .await?)
     }
 
-    /// Everyone who shares a joined room with `user_id` (themself included).
-    pub async fn room_peers(&self, user_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT b.state_key FROM current_state a JOIN current_state b ON a.room_id = b.room_id \
-             WHERE a.event_type = 'm.room.member' AND a.state_key = $1 AND a.membership = 'join' \
-             AND b.event_type = 'm.room.member' AND b.membership = 'join'",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     /// The room an event belongs to.
     pub async fn event_room(&self, event_id: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT room_id FROM events WHERE event_id = $1")

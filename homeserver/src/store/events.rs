@@ -27,16 +27,18 @@ impl Store {
     }
 
     pub async fn event(&self, event_id: &str) -> Result<Option<EventRow>> {
-        let sql = "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, \
-                   redacted_by FROM events WHERE event_id = $1";
+        let sql = concat!("SELECT ", event_columns!(), " FROM events WHERE event_id = $1");
         Ok(sqlx::query_as(sql).bind(event_id).fetch_optional(&self.pool).await?)
     }
 
     /// The room's last event at or before stream position `at`.
     pub async fn event_at(&self, room_id: &str, at: i64) -> Result<Option<EventRow>> {
-        let sql = "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, \
-                   redacted_by FROM events WHERE room_id = $1 AND stream <= $2 \
-                   ORDER BY stream DESC LIMIT 1";
+        let sql = concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE room_id = $1 AND stream <= $2 \
+                   ORDER BY stream DESC LIMIT 1"
+        );
         Ok(sqlx::query_as(sql).bind(room_id).bind(at).fetch_optional(&self.pool).await?)
     }
 
@@ -51,13 +53,19 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<EventRow>> {
         let sql = if forward {
-            "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, redacted_by \
-             FROM events WHERE room_id = $1 AND stream > $2 AND stream <= $3 \
+            concat!(
+                "SELECT ",
+                event_columns!(),
+                " FROM events WHERE room_id = $1 AND stream > $2 AND stream <= $3 \
              ORDER BY stream ASC LIMIT $4"
+            )
         } else {
-            "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, redacted_by \
-             FROM events WHERE room_id = $1 AND stream > $2 AND stream <= $3 \
+            concat!(
+                "SELECT ",
+                event_columns!(),
+                " FROM events WHERE room_id = $1 AND stream > $2 AND stream <= $3 \
              ORDER BY stream DESC LIMIT $4"
+            )
         };
         Ok(sqlx::query_as(sql)
             .bind(room_id)
@@ -84,19 +92,24 @@ impl Store {
         // (room, stream) index instead: `limit` index entries per room.
         let sql = match (since > 0, self.backend) {
             (true, _) => {
-                "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, \
-                 redacted_by FROM ( \
+                concat!(
+                    "SELECT ",
+                    event_columns!(),
+                    " FROM ( \
                    SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.room_id ORDER BY e.stream DESC) AS rn \
                    FROM events e \
                    WHERE e.stream > $2 AND e.stream <= $3 AND e.room_id IN ( \
                      SELECT room_id FROM current_state \
                      WHERE event_type = 'm.room.member' AND state_key = $1 AND membership = $4) \
                  ) ranked WHERE rn <= $5 ORDER BY stream ASC"
+                )
             }
             // SQLite has no LATERAL: each room's cutoff is a scalar subquery.
             (false, Backend::Sqlite) => {
-                "SELECT e.stream, e.event_id, e.room_id, e.pdu, e.state_group, e.sender_device, \
-                 e.txn_id, e.redacted_by FROM ( \
+                concat!(
+                    "SELECT ",
+                    event_columns!(e),
+                    " FROM ( \
                    SELECT c.room_id AS room_id, COALESCE(( \
                      SELECT x.stream FROM events x \
                      WHERE x.room_id = c.room_id AND x.stream > $2 AND x.stream <= $3 \
@@ -106,16 +119,20 @@ impl Store {
                  ) r JOIN events e ON e.room_id = r.room_id \
                  WHERE e.stream >= r.cutoff AND e.stream <= $3 \
                  ORDER BY e.stream ASC"
+                )
             }
             // PostgreSQL would run that subquery per joined row: LATERAL it is.
             (false, Backend::Postgres) => {
-                "SELECT e.stream, e.event_id, e.room_id, e.pdu, e.state_group, e.sender_device, \
-                 e.txn_id, e.redacted_by FROM current_state c CROSS JOIN LATERAL ( \
+                concat!(
+                    "SELECT ",
+                    event_columns!(e),
+                    " FROM current_state c CROSS JOIN LATERAL ( \
                    SELECT * FROM events x \
                    WHERE x.room_id = c.room_id AND x.stream > $2 AND x.stream <= $3 \
                    ORDER BY x.stream DESC LIMIT $5) e \
                  WHERE c.event_type = 'm.room.member' AND c.state_key = $1 AND c.membership = $4 \
                  ORDER BY e.stream ASC"
+                )
             }
         };
         Ok(sqlx::query_as(sql)
@@ -150,9 +167,12 @@ impl Store {
         if self.no_member_events_after(since) {
             return Ok(Vec::new());
         }
-        let sql = "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, \
-                   redacted_by FROM events WHERE event_type = 'm.room.member' AND state_key = $1 \
-                   AND stream > $2 AND stream <= $3 ORDER BY stream ASC";
+        let sql = concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE event_type = 'm.room.member' AND state_key = $1 \
+                   AND stream > $2 AND stream <= $3 ORDER BY stream ASC"
+        );
         Ok(sqlx::query_as(sql).bind(user_id).bind(since).bind(up_to).fetch_all(&self.pool).await?)
     }
 
@@ -201,13 +221,19 @@ impl Store {
         forward: bool,
     ) -> Result<Option<EventRow>> {
         let sql = if forward {
-            "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, redacted_by \
-             FROM events WHERE room_id = $1 AND origin_server_ts >= $2 \
+            concat!(
+                "SELECT ",
+                event_columns!(),
+                " FROM events WHERE room_id = $1 AND origin_server_ts >= $2 \
              ORDER BY origin_server_ts ASC, stream ASC LIMIT 1"
+            )
         } else {
-            "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, redacted_by \
-             FROM events WHERE room_id = $1 AND origin_server_ts <= $2 \
+            concat!(
+                "SELECT ",
+                event_columns!(),
+                " FROM events WHERE room_id = $1 AND origin_server_ts <= $2 \
              ORDER BY origin_server_ts DESC, stream DESC LIMIT 1"
+            )
         };
         Ok(sqlx::query_as(sql).bind(room_id).bind(ts).fetch_optional(&self.pool).await?)
     }

@@ -115,8 +115,14 @@ impl Store {
     }
 }
 
-/// A stored thumbnail: (content type, size, sha256).
-pub type ThumbnailRow = (String, i64, String);
+/// A stored thumbnail.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ThumbnailRow {
+    pub content_type: String,
+    pub size: i64,
+    /// Names the file in the media store.
+    pub sha256: String,
+}
 
 impl Store {
     pub async fn thumbnail(

@@ -3,6 +3,24 @@
 //! One dialect serves both backends (sqlx's `Any` driver, `$n` placeholders,
 //! BIGINT columns, 0/1 flags); only the migrations differ per backend.
 
+/// The columns an [`EventRow`] is read from, written once for every query
+/// that returns one: `event_columns!()`, or `event_columns!(e)` where the
+/// events table goes by the alias `e`. A literal, so `concat!` can splice it.
+macro_rules! event_columns {
+    ($($t:ident)?) => {
+        concat!(
+            $(stringify!($t), ".",)? "stream, ",
+            $(stringify!($t), ".",)? "event_id, ",
+            $(stringify!($t), ".",)? "room_id, ",
+            $(stringify!($t), ".",)? "pdu, ",
+            $(stringify!($t), ".",)? "state_group, ",
+            $(stringify!($t), ".",)? "sender_device, ",
+            $(stringify!($t), ".",)? "txn_id, ",
+            $(stringify!($t), ".",)? "redacted_by"
+        )
+    };
+}
+
 mod account_data;
 mod admin_rooms;
 mod backup;
@@ -51,7 +69,7 @@ use sqlx::{
 use self::memo::Memo;
 pub use self::{
     admin_rooms::SummaryRow,
-    backup::BackupKeyRow,
+    backup::{BackupKeyRow, BackupVersionRow},
     device_keys::OneTimeKeyRow,
     ephemeral::{PresenceRow, ReceiptRow},
     event_writes::{NewEvent, ResolvedState, StateEntry, StateGroupCache},
@@ -62,6 +80,7 @@ pub use self::{
     search::SearchOrder,
     sessions::{DeviceRow, NewSession, TokenLookup},
     state::StateRow,
+    to_device::{QueuedToDevice, ToDeviceRow},
     users::UserRow,
     webauthn::WebauthnCredentialRow,
 };
@@ -228,6 +247,14 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Ids read back from the database, typed: they were checked when they
+/// were written, so one that does not parse is damage worth an error.
+fn typed_ids<T: TryFrom<String>>(ids: Vec<String>) -> Result<Vec<T>> {
+    ids.into_iter()
+        .map(|id| T::try_from(id.clone()).map_err(|_| Error::internal(format!("stored id {id:?}"))))
+        .collect()
 }
 
 /// Milliseconds since the Unix epoch, the unit of every timestamp column.

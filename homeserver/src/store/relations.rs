@@ -45,16 +45,15 @@ impl RelationTargets {
     }
 }
 
-/// A child relation of one of the events asked about:
-/// (parent, rel_type, child event row).
-pub type RelationRow = (String, String, EventRow);
-
-#[derive(sqlx::FromRow)]
-struct ChildRow {
-    relates_to: String,
-    rel_type: String,
+/// A child relation of one of the events asked about.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RelationRow {
+    /// The parent's event id.
+    pub relates_to: String,
+    pub rel_type: String,
+    /// The child.
     #[sqlx(flatten)]
-    event: EventRow,
+    pub event: EventRow,
 }
 
 impl Store {
@@ -87,15 +86,21 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<EventRow>> {
         let sql = if forward {
-            "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, redacted_by \
-             FROM events WHERE relates_to = $1 AND ($2 IS NULL OR rel_type = $2) \
+            concat!(
+                "SELECT ",
+                event_columns!(),
+                " FROM events WHERE relates_to = $1 AND ($2 IS NULL OR rel_type = $2) \
              AND ($3 IS NULL OR event_type = $3) AND stream > $4 AND stream <= $5 \
              ORDER BY stream ASC LIMIT $6"
+            )
         } else {
-            "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, redacted_by \
-             FROM events WHERE relates_to = $1 AND ($2 IS NULL OR rel_type = $2) \
+            concat!(
+                "SELECT ",
+                event_columns!(),
+                " FROM events WHERE relates_to = $1 AND ($2 IS NULL OR rel_type = $2) \
              AND ($3 IS NULL OR event_type = $3) AND stream > $4 AND stream <= $5 \
              ORDER BY stream DESC LIMIT $6"
+            )
         };
         Ok(sqlx::query_as(sql)
             .bind(parent)
@@ -118,21 +123,19 @@ impl Store {
         // Only numbered placeholders are formatted in; the ids are bound.
         let placeholders: Vec<String> = (1..=parents.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT relates_to, rel_type, stream, event_id, room_id, pdu, state_group, sender_device, \
-             txn_id, redacted_by FROM events WHERE relates_to IN ({}) AND rel_type IS NOT NULL \
-             ORDER BY stream ASC",
+            concat!(
+                "SELECT relates_to, rel_type, ",
+                event_columns!(),
+                " FROM events WHERE relates_to IN ({}) AND rel_type IS NOT NULL \
+             ORDER BY stream ASC"
+            ),
             placeholders.join(", ")
         );
-        let mut query = sqlx::query_as::<_, ChildRow>(AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, RelationRow>(AssertSqlSafe(sql));
         for parent in parents {
             query = query.bind(parent);
         }
-        Ok(query
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|row| (row.relates_to, row.rel_type, row.event))
-            .collect())
+        Ok(query.fetch_all(&self.pool).await?)
     }
 
     /// Thread roots of a room by latest activity, newest first, below

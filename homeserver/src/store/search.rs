@@ -11,29 +11,41 @@ pub enum SearchOrder {
     Rank,
 }
 
-const SQLITE_RECENT: &str = "SELECT e.stream, e.event_id, e.room_id, e.pdu, e.state_group, e.sender_device, \
-     e.txn_id, e.redacted_by FROM event_search s JOIN events e ON e.stream = s.rowid \
+const SQLITE_RECENT: &str = concat!(
+    "SELECT ",
+    event_columns!(e),
+    " FROM event_search s JOIN events e ON e.stream = s.rowid \
      WHERE event_search MATCH $1 AND e.room_id IN (SELECT room_id FROM current_state \
      WHERE event_type = 'm.room.member' AND state_key = $2 AND membership = 'join') \
-     ORDER BY e.stream DESC LIMIT $3 OFFSET $4";
-const SQLITE_RANK: &str = "SELECT e.stream, e.event_id, e.room_id, e.pdu, e.state_group, e.sender_device, \
-     e.txn_id, e.redacted_by FROM event_search s JOIN events e ON e.stream = s.rowid \
+     ORDER BY e.stream DESC LIMIT $3 OFFSET $4"
+);
+const SQLITE_RANK: &str = concat!(
+    "SELECT ",
+    event_columns!(e),
+    " FROM event_search s JOIN events e ON e.stream = s.rowid \
      WHERE event_search MATCH $1 AND e.room_id IN (SELECT room_id FROM current_state \
      WHERE event_type = 'm.room.member' AND state_key = $2 AND membership = 'join') \
-     ORDER BY s.rank, e.stream DESC LIMIT $3 OFFSET $4";
-const POSTGRES_RECENT: &str = "SELECT e.stream, e.event_id, e.room_id, e.pdu, e.state_group, e.sender_device, \
-     e.txn_id, e.redacted_by FROM events e \
+     ORDER BY s.rank, e.stream DESC LIMIT $3 OFFSET $4"
+);
+const POSTGRES_RECENT: &str = concat!(
+    "SELECT ",
+    event_columns!(e),
+    " FROM events e \
      WHERE to_tsvector('simple', COALESCE(e.search_text, '')) @@ plainto_tsquery('simple', $1) \
      AND e.room_id IN (SELECT room_id FROM current_state \
      WHERE event_type = 'm.room.member' AND state_key = $2 AND membership = 'join') \
-     ORDER BY e.stream DESC LIMIT $3 OFFSET $4";
-const POSTGRES_RANK: &str = "SELECT e.stream, e.event_id, e.room_id, e.pdu, e.state_group, e.sender_device, \
-     e.txn_id, e.redacted_by FROM events e \
+     ORDER BY e.stream DESC LIMIT $3 OFFSET $4"
+);
+const POSTGRES_RANK: &str = concat!(
+    "SELECT ",
+    event_columns!(e),
+    " FROM events e \
      WHERE to_tsvector('simple', COALESCE(e.search_text, '')) @@ plainto_tsquery('simple', $1) \
      AND e.room_id IN (SELECT room_id FROM current_state \
      WHERE event_type = 'm.room.member' AND state_key = $2 AND membership = 'join') \
      ORDER BY ts_rank(to_tsvector('simple', COALESCE(e.search_text, '')), plainto_tsquery('simple', $1)) DESC, \
-     e.stream DESC LIMIT $3 OFFSET $4";
+     e.stream DESC LIMIT $3 OFFSET $4"
+);
 
 /// Every word as a quoted FTS5 phrase: user input can never be FTS syntax.
 fn fts5_query(term: &str) -> String {

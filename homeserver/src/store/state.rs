@@ -1,12 +1,18 @@
 //! Room state: the current state, state at any event (through state
 //! groups), memberships, extremities, aliases and the directory.
 
-use super::Store;
+use super::{Store, typed_ids};
 use crate::error::Result;
-use ruma::events::room::member::MembershipState;
+use ruma::{OwnedRoomId, events::room::member::MembershipState};
 
-/// One piece of state with its event: (type, state_key, event_id, pdu).
-pub type StateRow = (String, String, String, String);
+/// One piece of state with its event.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StateRow {
+    pub event_type: String,
+    pub state_key: String,
+    pub event_id: String,
+    pub pdu: String,
+}
 
 /// A query over the state of group `$1`: `chain` walks the group's delta
 /// chain up to its snapshot (`lvl` 0 is the group itself, so the nearest
@@ -26,7 +32,7 @@ macro_rules! over_state_chain {
 /// The whole state of a group; the nearest entry for each (type,
 /// state_key) wins (it comes last).
 const STATE_AT_GROUP: &str = over_state_chain!(
-    "SELECT s.event_type, s.state_key, s.event_id, COALESCE(e.pdu, o.pdu) FROM chain c \
+    "SELECT s.event_type, s.state_key, s.event_id, COALESCE(e.pdu, o.pdu) AS pdu FROM chain c \
      JOIN state_group_entries s ON s.group_id = c.group_id \
      LEFT JOIN events e ON e.event_id = s.event_id LEFT JOIN outlier_events o ON o.event_id = s.event_id \
      ORDER BY c.lvl DESC"
@@ -43,7 +49,7 @@ impl Store {
     /// The room's current state with each event's PDU.
     pub async fn current_state(&self, room_id: &str) -> Result<Vec<StateRow>> {
         Ok(sqlx::query_as(
-            "SELECT c.event_type, c.state_key, c.event_id, COALESCE(e.pdu, o.pdu) FROM current_state c \
+            "SELECT c.event_type, c.state_key, c.event_id, COALESCE(e.pdu, o.pdu) AS pdu FROM current_state c \
              LEFT JOIN events e ON e.event_id = c.event_id \
              LEFT JOIN outlier_events o ON o.event_id = c.event_id WHERE c.room_id = $1",
         )
@@ -96,15 +102,17 @@ impl Store {
         &self,
         user_id: &str,
         membership: &MembershipState,
-    ) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT room_id FROM current_state WHERE event_type = 'm.room.member' \
+    ) -> Result<Vec<OwnedRoomId>> {
+        typed_ids(
+            sqlx::query_scalar(
+                "SELECT room_id FROM current_state WHERE event_type = 'm.room.member' \
              AND state_key = $1 AND membership = $2 ORDER BY room_id",
+            )
+            .bind(user_id)
+            .bind(membership.as_str())
+            .fetch_all(&self.pool)
+            .await?,
         )
-        .bind(user_id)
-        .bind(membership.as_str())
-        .fetch_all(&self.pool)
-        .await?)
     }
 
     pub async fn set_room_public(&self, room_id: &str, public: bool) -> Result<()> {
@@ -126,10 +134,12 @@ impl Store {
     }
 
     /// Public rooms with their current state, for the directory.
-    pub async fn public_rooms(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT room_id FROM rooms WHERE is_public = 1 ORDER BY created_at")
-            .fetch_all(&self.pool)
-            .await?)
+    pub async fn public_rooms(&self) -> Result<Vec<OwnedRoomId>> {
+        typed_ids(
+            sqlx::query_scalar("SELECT room_id FROM rooms WHERE is_public = 1 ORDER BY created_at")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Creates an alias; false if it is taken.
@@ -189,11 +199,13 @@ impl Store {
         Ok(())
     }
 
-    pub async fn forgotten_rooms(&self, user_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT room_id FROM forgotten_rooms WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await?)
+    pub async fn forgotten_rooms(&self, user_id: &str) -> Result<Vec<OwnedRoomId>> {
+        typed_ids(
+            sqlx::query_scalar("SELECT room_id FROM forgotten_rooms WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn account_data_position(&self) -> Result<i64> {

@@ -4,8 +4,25 @@
 use super::{Store, device_keys::next_position};
 use crate::error::Result;
 
-/// A message for one device: (recipient user, recipient device, content JSON).
-pub type ToDeviceRow = (String, String, String);
+/// A message for one device, as it is queued.
+#[derive(Debug, Clone)]
+pub struct ToDeviceRow {
+    pub recipient_user: String,
+    pub recipient_device: String,
+    /// The message's content (JSON).
+    pub content: String,
+}
+
+/// A queued message, as the recipient's sync takes it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueuedToDevice {
+    /// Its position in the to-device stream.
+    pub stream_id: i64,
+    pub sender: String,
+    pub event_type: String,
+    /// The message's content (JSON).
+    pub content: String,
+}
 
 impl Store {
     /// Queues messages from `sender`, once per transaction id; returns the
@@ -35,7 +52,7 @@ impl Store {
             return Ok(None);
         }
         let mut position = None;
-        for (user, device, content) in messages {
+        for message in messages {
             let at = next_position(&mut tx, "to_device").await?;
             sqlx::query(
                 "INSERT INTO to_device_messages \
@@ -43,11 +60,11 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(at)
-            .bind(user)
-            .bind(device)
+            .bind(&message.recipient_user)
+            .bind(&message.recipient_device)
             .bind(sender)
             .bind(event_type)
-            .bind(content)
+            .bind(&message.content)
             .execute(&mut *tx)
             .await?;
             position = Some(at);
@@ -57,8 +74,7 @@ impl Store {
     }
 
     /// Deletes what the device has acknowledged (up to `acknowledged`) and
-    /// returns up to `limit` newer messages up to `up_to`:
-    /// (position, sender, type, content). Only reads when nothing was
+    /// returns up to `limit` newer messages up to `up_to`. Only reads when nothing was
     /// delivered before, which is nearly always: a sync must not cost a write.
     pub async fn take_to_device(
         &self,
@@ -67,12 +83,12 @@ impl Store {
         acknowledged: i64,
         up_to: i64,
         limit: i64,
-    ) -> Result<Vec<(i64, String, String, String)>> {
+    ) -> Result<Vec<QueuedToDevice>> {
         // One read in the common case: the device's messages up to `up_to`,
         // oldest first. Rows at or below `acknowledged` were delivered by
         // the previous sync: they are deleted, then the new ones read again.
         let read = |from: i64| {
-            sqlx::query_as::<_, (i64, String, String, String)>(
+            sqlx::query_as::<_, QueuedToDevice>(
                 "SELECT stream_id, sender, event_type, content FROM to_device_messages \
                  WHERE recipient_user = $1 AND recipient_device = $2 AND stream_id > $3 \
                  AND stream_id <= $4 ORDER BY stream_id LIMIT $5",
@@ -85,7 +101,7 @@ impl Store {
             .fetch_all(&self.pool)
         };
         let rows = read(-1).await?;
-        if rows.first().is_none_or(|(stream, ..)| *stream > acknowledged) {
+        if rows.first().is_none_or(|row| row.stream_id > acknowledged) {
             return Ok(rows);
         }
         sqlx::query(

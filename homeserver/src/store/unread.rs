@@ -38,11 +38,12 @@ impl Store {
         up_to: i64,
         limit: i64,
     ) -> Result<Vec<EventRow>> {
-        Ok(sqlx::query_as(
-            "SELECT stream, event_id, room_id, pdu, state_group, sender_device, txn_id, redacted_by \
-             FROM events WHERE room_id = $1 AND stream > $2 AND stream <= $3 AND sender <> $4 \
-             AND state_key IS NULL AND redacted_by IS NULL ORDER BY stream DESC LIMIT $5",
-        )
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE room_id = $1 AND stream > $2 AND stream <= $3 AND sender <> $4 \
+             AND state_key IS NULL AND redacted_by IS NULL ORDER BY stream DESC LIMIT $5"
+        ))
         .bind(room_id)
         .bind(after)
         .bind(up_to)

@@ -10,6 +10,7 @@ use crate::{
     services::Services,
 };
 
+/// [`GET /_synapse/admin/v1/users/{user_id}/media`](https://element-hq.github.io/synapse/latest/admin_api/user_admin_api.html)
 pub async fn user_media(
     State(services): State<Services>,
     _: AdminUser,
@@ -27,6 +28,7 @@ pub async fn user_media(
     Ok(Json(body))
 }
 
+/// [`POST /_synapse/admin/v1/media/quarantine/{server}/{media_id}`](https://element-hq.github.io/synapse/latest/admin_api/media_admin_api.html)
 pub async fn quarantine(
     State(services): State<Services>,
     AdminUser(admin): AdminUser,
@@ -36,6 +38,7 @@ pub async fn quarantine(
     Ok(Json(json!({})))
 }
 
+/// [`POST /_synapse/admin/v1/media/unquarantine/{server}/{media_id}`](https://element-hq.github.io/synapse/latest/admin_api/media_admin_api.html)
 pub async fn unquarantine(
     State(services): State<Services>,
     _: AdminUser,
@@ -45,6 +48,7 @@ pub async fn unquarantine(
     Ok(Json(json!({})))
 }
 
+/// [`DELETE /_synapse/admin/v1/media/{server}/{media_id}`](https://element-hq.github.io/synapse/latest/admin_api/media_admin_api.html)
 pub async fn delete(
     State(services): State<Services>,
     _: AdminUser,

@@ -91,6 +91,7 @@ pub(super) fn user_id(raw: &str) -> Result<OwnedUserId> {
     UserId::parse(raw).map_err(|e| Error::invalid_param(format!("invalid user id: {e}")))
 }
 
+/// [`GET /_synapse/admin/v1/server_version`](https://element-hq.github.io/synapse/latest/admin_api/server_version.html)
 async fn server_version(_: AdminUser) -> Result<Json<Value>> {
     Ok(Json(json!({"server_version": env!("CARGO_PKG_VERSION")})))
 }
@@ -102,6 +103,7 @@ pub(super) struct ListQuery {
     pub name: Option<String>,
 }
 
+/// [`GET /_synapse/admin/v2/users`](https://element-hq.github.io/synapse/latest/admin_api/user_admin_api.html)
 async fn list_users(
     State(services): State<Services>,
     _: AdminUser,
@@ -118,6 +120,7 @@ async fn list_users(
     Ok(Json(body))
 }
 
+/// [`GET /_synapse/admin/v2/users/{user_id}`](https://element-hq.github.io/synapse/latest/admin_api/user_admin_api.html)
 async fn get_user(
     State(services): State<Services>,
     _: AdminUser,
@@ -127,7 +130,9 @@ async fn get_user(
     Ok(Json(serde_json::to_value(view).map_err(Error::internal)?))
 }
 
-/// PUT /v2/users/{id}: creates the user if needed, then applies the fields.
+/// [`PUT /_synapse/admin/v2/users/{user_id}`](https://element-hq.github.io/synapse/latest/admin_api/user_admin_api.html)
+///
+/// Creates the user if needed, then applies the fields.
 async fn put_user(
     State(services): State<Services>,
     _: AdminUser,
@@ -145,6 +150,7 @@ struct DeactivateBody {
     erase: bool,
 }
 
+/// [`POST /_synapse/admin/v1/deactivate/{user_id}`](https://element-hq.github.io/synapse/latest/admin_api/user_admin_api.html)
 async fn deactivate(
     State(services): State<Services>,
     _: AdminUser,
@@ -160,6 +166,7 @@ struct ResetBody {
     new_password: String,
 }
 
+/// [`POST /_synapse/admin/v1/reset_password/{user_id}`](https://element-hq.github.io/synapse/latest/admin_api/user_admin_api.html)
 async fn reset_password(
     State(services): State<Services>,
     _: AdminUser,
@@ -170,6 +177,7 @@ async fn reset_password(
     Ok(Json(json!({})))
 }
 
+/// [`GET /_synapse/admin/v1/whois/{user_id}`](https://element-hq.github.io/synapse/latest/admin_api/user_admin_api.html)
 async fn whois(
     State(services): State<Services>,
     _: AdminUser,
@@ -246,6 +254,7 @@ struct ServerNotice {
     content: Value,
 }
 
+/// [`POST /_synapse/admin/v1/send_server_notice`](https://element-hq.github.io/synapse/latest/admin_api/server_notices.html)
 async fn send_server_notice(
     State(services): State<Services>,
     _: AdminUser,
@@ -256,6 +265,7 @@ async fn send_server_notice(
     Ok(Json(json!({"event_id": event_id})))
 }
 
+/// [`GET /_synapse/admin/v2/users/{user_id}/devices`](https://element-hq.github.io/synapse/latest/admin_api/user_admin_api.html)
 async fn devices(
     State(services): State<Services>,
     _: AdminUser,
@@ -265,6 +275,7 @@ async fn devices(
     Ok(Json(json!({"total": devices.len(), "devices": devices})))
 }
 
+/// [`DELETE /_synapse/admin/v2/users/{user_id}/devices/{device_id}`](https://element-hq.github.io/synapse/latest/admin_api/user_admin_api.html)
 async fn delete_device(
     State(services): State<Services>,
     _: AdminUser,
@@ -274,6 +285,7 @@ async fn delete_device(
     Ok(Json(json!({})))
 }
 
+/// `GET /_lattice/admin/v1/audit_log` (ours; Synapse has no audit log): the security audit log, newest first.
 async fn audit_log(
     State(services): State<Services>,
     _: AdminUser,
@@ -283,6 +295,7 @@ async fn audit_log(
     Ok(Json(json!({"records": records})))
 }
 
+/// [`GET /_synapse/admin/v1/event_reports`](https://element-hq.github.io/synapse/latest/admin_api/event_reports.html)
 async fn event_reports(
     State(services): State<Services>,
     _: AdminUser,

@@ -16,6 +16,7 @@ pub struct ValidQuery {
     valid: Option<bool>,
 }
 
+/// [`GET /_synapse/admin/v1/registration_tokens`](https://element-hq.github.io/synapse/latest/usage/administration/admin_api/registration_tokens.html)
 pub async fn list(
     State(services): State<Services>,
     _: AdminUser,
@@ -41,6 +42,7 @@ pub struct NewToken {
     expiry_time: Option<i64>,
 }
 
+/// [`POST /_synapse/admin/v1/registration_tokens/new`](https://element-hq.github.io/synapse/latest/usage/administration/admin_api/registration_tokens.html)
 pub async fn create(
     State(services): State<Services>,
     _: AdminUser,

@@ -17,6 +17,7 @@ fn room_id(raw: &str) -> Result<OwnedRoomId> {
     RoomId::parse(raw).map_err(|e| Error::invalid_param(format!("invalid room id: {e}")))
 }
 
+/// [`GET /_synapse/admin/v1/rooms`](https://element-hq.github.io/synapse/latest/admin_api/rooms.html)
 pub async fn list(
     State(services): State<Services>,
     _: AdminUser,
@@ -40,6 +41,7 @@ fn rooms_len(body: &Value) -> i64 {
     body["rooms"].as_array().map_or(0, |rooms| rooms.len() as i64)
 }
 
+/// [`GET /_synapse/admin/v1/rooms/{room_id}`](https://element-hq.github.io/synapse/latest/admin_api/rooms.html)
 pub async fn details(
     State(services): State<Services>,
     _: AdminUser,
@@ -48,6 +50,7 @@ pub async fn details(
     Ok(Json(services.admin.room(&room_id(&raw)?).await?))
 }
 
+/// [`GET /_synapse/admin/v1/rooms/{room_id}/members`](https://element-hq.github.io/synapse/latest/admin_api/rooms.html)
 pub async fn members(
     State(services): State<Services>,
     _: AdminUser,
@@ -57,6 +60,7 @@ pub async fn members(
     Ok(Json(json!({"total": members.len(), "members": members})))
 }
 
+/// [`GET /_synapse/admin/v1/rooms/{room_id}/state`](https://element-hq.github.io/synapse/latest/admin_api/rooms.html)
 pub async fn state(
     State(services): State<Services>,
     _: AdminUser,
@@ -78,7 +82,9 @@ pub struct ShutdownBody {
     purge: bool,
 }
 
-/// DELETE /v1/rooms/{id}: Synapse's synchronous room shutdown.
+/// [`DELETE /_synapse/admin/v1/rooms/{room_id}`](https://element-hq.github.io/synapse/latest/admin_api/rooms.html)
+///
+/// Synapse's synchronous room shutdown.
 pub async fn shutdown(
     State(services): State<Services>,
     AdminUser(admin): AdminUser,
@@ -97,7 +103,10 @@ pub struct PurgeBody {
     purge_up_to_ts: Option<i64>,
 }
 
-/// POST /v1/purge_history/{room_id}[/{event_id}]: deletes old messages.
+/// [`POST /_synapse/admin/v1/purge_history/{room_id}`](https://element-hq.github.io/synapse/latest/admin_api/purge_history_api.html)
+/// [`POST /_synapse/admin/v1/purge_history/{room_id}/{event_id}`](https://element-hq.github.io/synapse/latest/admin_api/purge_history_api.html)
+///
+/// Deletes old messages.
 pub async fn purge_history(
     State(services): State<Services>,
     AdminUser(admin): AdminUser,
@@ -126,7 +135,7 @@ pub async fn purge_history(
     Ok(Json(json!({"purge_id": purge_id})))
 }
 
-/// GET /v1/purge_history_status/{purge_id}.
+/// [`GET /_synapse/admin/v1/purge_history_status/{purge_id}`](https://element-hq.github.io/synapse/latest/admin_api/purge_history_api.html)
 pub async fn purge_status(
     State(services): State<Services>,
     _: AdminUser,
@@ -140,8 +149,10 @@ pub struct MakeAdminBody {
     user_id: Option<ruma::OwnedUserId>,
 }
 
-/// POST /v1/rooms/{id}/make_room_admin: the user (by default the caller)
-/// gets the highest power a local member of the room has.
+/// [`POST /_synapse/admin/v1/rooms/{room_id}/make_room_admin`](https://element-hq.github.io/synapse/latest/admin_api/rooms.html)
+///
+/// The user (by default the caller) gets the highest power a local member
+/// of the room has.
 pub async fn make_room_admin(
     State(services): State<Services>,
     AdminUser(admin): AdminUser,

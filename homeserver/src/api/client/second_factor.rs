@@ -56,6 +56,8 @@ async fn confirm_identity(
     Ok(())
 }
 
+/// `POST /_matrix/client/unstable/org.lattice.mfa/totp/setup` (ours: second factors are not in the spec).
+///
 /// Starts a TOTP enrolment after the password (UIA); answers the secret
 /// and an otpauth:// URI for the authenticator app.
 async fn setup(
@@ -74,6 +76,9 @@ struct ConfirmBody {
     code: String,
 }
 
+/// `POST /_matrix/client/unstable/org.lattice.mfa/totp/confirm` (ours: second factors are not in the spec).
+///
+/// Finishes a TOTP enrolment with a first code from the app; answers the recovery codes.
 async fn confirm(
     State(services): State<Services>,
     Authed(requester): Authed,
@@ -91,6 +96,8 @@ fn with_recovery_codes(mut answer: Value, codes: Option<Vec<String>>) -> Value {
     answer
 }
 
+/// `POST /_matrix/client/unstable/org.lattice.mfa/recovery_codes` (ours: second factors are not in the spec).
+///
 /// Replaces the recovery codes (the old ones stop working).
 async fn new_recovery_codes(
     State(services): State<Services>,
@@ -102,6 +109,9 @@ async fn new_recovery_codes(
     Ok(Json(with_recovery_codes(json!({}), Some(codes))))
 }
 
+/// `DELETE /_matrix/client/unstable/org.lattice.mfa/totp` (ours: second factors are not in the spec).
+///
+/// Removes the TOTP factor (after UIA).
 async fn remove_totp(
     State(services): State<Services>,
     Authed(requester): Authed,
@@ -112,6 +122,8 @@ async fn remove_totp(
     Ok(Json(json!({})))
 }
 
+/// `POST /_matrix/client/unstable/org.lattice.mfa/webauthn/register` (ours: second factors are not in the spec).
+///
 /// Starts a WebAuthn enrolment; answers the options for
 /// `navigator.credentials.create` and the id to finish it under.
 async fn start_webauthn(
@@ -133,6 +145,10 @@ struct FinishWebauthnBody {
     credential: RegisterPublicKeyCredential,
 }
 
+/// `POST /_matrix/client/unstable/org.lattice.mfa/webauthn/register/finish` (ours: second factors are not in the spec).
+///
+/// Stores the security key the browser created for the started enrolment;
+/// answers its id (and recovery codes when it is the first factor).
 async fn finish_webauthn(
     State(services): State<Services>,
     Authed(requester): Authed,
@@ -150,6 +166,9 @@ async fn finish_webauthn(
     Ok(Json(with_recovery_codes(json!({"credential_id": credential_id}), codes)))
 }
 
+/// `DELETE /_matrix/client/unstable/org.lattice.mfa/webauthn/{credential_id}` (ours: second factors are not in the spec).
+///
+/// Removes one security key (after UIA).
 async fn remove_webauthn(
     State(services): State<Services>,
     Authed(requester): Authed,
@@ -161,6 +180,9 @@ async fn remove_webauthn(
     Ok(Json(json!({})))
 }
 
+/// `GET /_matrix/client/unstable/org.lattice.mfa/factors` (ours: second factors are not in the spec).
+///
+/// The requester's second factors: TOTP, security keys, recovery codes left.
 async fn factors(
     State(services): State<Services>,
     Authed(requester): Authed,

@@ -119,7 +119,9 @@ struct StartQuery {
     redirect_url: Option<String>,
 }
 
-/// GET /login/sso/redirect: the first step of the page.
+/// [`GET /_matrix/client/v3/login/sso/redirect`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3loginssoredirect)
+///
+/// The first step of our sign-in page.
 async fn start(State(services): State<Services>, Query(query): Query<StartQuery>) -> Response {
     let server_name = services.config.server.server_name.to_string();
     let Some(redirect_url) = query.redirect_url else {
@@ -133,6 +135,8 @@ async fn start(State(services): State<Services>, Query(query): Query<StartQuery>
     html(StatusCode::OK, target.frame(server_name, redirect_url).password(""))
 }
 
+/// [`GET /_matrix/client/v3/login/sso/redirect/{idpId}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3loginssoredirectidpid)
+///
 /// We have one sign-in, not several identity providers.
 async fn start_with_provider(
     state: State<Services>,
@@ -190,6 +194,7 @@ impl StepForm for PasswordForm {
     }
 }
 
+/// `POST /_lattice/sso/password` (ours): the page's password step.
 async fn password(State(services): State<Services>, request: Request) -> Response {
     let (form, target, mut frame) = match read_step::<PasswordForm>(&services, request).await {
         Ok(step) => step,
@@ -242,6 +247,7 @@ impl FactorForm {
     }
 }
 
+/// `POST /_lattice/sso/factor` (ours): the page's second-factor step.
 async fn factor(State(services): State<Services>, request: Request) -> Response {
     let (form, target, mut frame) = match read_step::<FactorForm>(&services, request).await {
         Ok(step) => step,
@@ -262,12 +268,14 @@ async fn factor(State(services): State<Services>, request: Request) -> Response 
     }
 }
 
+/// `GET /_lattice/static/login.js`: the page's script (served by us, so the CSP can forbid any other).
 async fn script() -> Response {
     let body = include_str!("static/login.js");
     let content_type = [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")];
     (content_type, body).into_response()
 }
 
+/// `GET /_lattice/static/login.css`: the page's style.
 async fn style() -> Response {
     let body = include_str!("static/login.css");
     let content_type = [(header::CONTENT_TYPE, "text/css; charset=utf-8")];

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use ruma::{
-    RoomId, UserId,
+    OwnedUserId, RoomId, UserId,
     events::{StateEventType, TimelineEventType, room::member::MembershipState},
 };
 use serde_json::{Value as JsonValue, json};
@@ -34,10 +34,10 @@ fn summarize(
     });
     let (mut joined, mut local) = (0, 0);
     let local_suffix = format!(":{server}");
-    for (_, kind, state_key, membership, pdu) in rows {
-        let event: JsonValue = serde_json::from_str(pdu).unwrap_or_default();
+    for row in rows {
+        let event: JsonValue = serde_json::from_str(&row.pdu).unwrap_or_default();
         let content = &event["content"];
-        match kind.as_str() {
+        match row.event_type.as_str() {
             "m.room.create" => {
                 room["creator"] = event["sender"].clone();
                 room["federatable"] = json!(content["m.federate"] != false);
@@ -53,9 +53,11 @@ fn summarize(
                 room["history_visibility"] = content["history_visibility"].clone();
             }
             "m.room.encryption" => room["encryption"] = content["algorithm"].clone(),
-            "m.room.member" if membership.as_deref() == Some("join") => {
+            "m.room.member"
+                if row.membership.as_deref() == Some(MembershipState::Join.as_str()) =>
+            {
                 joined += 1;
-                if state_key.ends_with(&local_suffix) {
+                if row.state_key.ends_with(&local_suffix) {
                     local += 1;
                 }
             }
@@ -80,7 +82,7 @@ impl Admin {
             self.store.state_counts(&first.0, &last.0).await?.into_iter().collect();
         let mut by_room: HashMap<&str, Vec<&SummaryRow>> = HashMap::new();
         for row in &state {
-            by_room.entry(row.0.as_str()).or_default().push(row);
+            by_room.entry(row.room_id.as_str()).or_default().push(row);
         }
         let server = self.config.server.server_name.as_str();
         let rooms = page
@@ -109,7 +111,7 @@ impl Admin {
     }
 
     /// Users joined to a room.
-    pub async fn room_members(&self, room_id: &RoomId) -> Result<Vec<String>> {
+    pub async fn room_members(&self, room_id: &RoomId) -> Result<Vec<OwnedUserId>> {
         self.room(room_id).await?;
         self.store.room_joined_users(room_id.as_str()).await
     }
@@ -120,9 +122,7 @@ impl Admin {
         let rows = self.store.current_state(room_id.as_str()).await?;
         Ok(rows
             .iter()
-            .filter_map(|(_, _, event_id, pdu)| {
-                Pdu::from_stored(event_id, room_id.as_str(), pdu).ok()
-            })
+            .filter_map(|row| Pdu::from_stored(&row.event_id, room_id.as_str(), &row.pdu).ok())
             .map(|pdu| pdu.to_client_event(None))
             .collect())
     }
@@ -141,14 +141,12 @@ impl Admin {
         if block {
             self.store.block_room(id, admin.as_str()).await?;
         }
-        let server = format!(":{}", self.config.server.server_name);
         let (mut kicked, mut failed) = (Vec::new(), Vec::new());
         for member in self.store.room_joined_users(id).await? {
-            if !member.ends_with(&server) {
+            if member.server_name() != self.config.server.server_name {
                 continue;
             }
-            let Ok(user) = UserId::parse(&member) else { continue };
-            match self.rooms.leave(room_id, &user, Some("This room has been shut down")).await {
+            match self.rooms.leave(room_id, &member, Some("This room has been shut down")).await {
                 Ok(()) => kicked.push(member),
                 Err(error) => {
                     tracing::warn!(%member, %error, "could not remove a member from a room being shut down");

@@ -82,7 +82,7 @@ impl Presence {
         if let Some(position) =
             self.store.set_presence(user_id.as_str(), state.as_str(), status_msg).await?
         {
-            let peers = self.store.room_peers(user_id.as_str()).await?;
+            let peers = self.store.users_sharing_rooms(user_id.as_str()).await?;
             let peers: Vec<_> =
                 peers.iter().filter_map(|p| <&UserId>::try_from(p.as_str()).ok()).collect();
             if user_id.server_name() == self.federation.server_name() {
@@ -139,7 +139,7 @@ impl Presence {
     /// A user's presence, for themselves and those who share a room.
     pub async fn get(&self, requester: &UserId, user_id: &UserId) -> Result<PresenceStatus> {
         if requester != user_id {
-            let peers = self.store.room_peers(requester.as_str()).await?;
+            let peers = self.store.users_sharing_rooms(requester.as_str()).await?;
             if !peers.iter().any(|p| p == user_id.as_str()) {
                 return Err(Error::forbidden("you do not share a room with this user"));
             }

@@ -13,7 +13,7 @@ use ruma::{
 use super::{Keys, parse_json, raw_json};
 use crate::{
     error::{Error, Result},
-    store::BackupKeyRow,
+    store::{BackupKeyRow, BackupVersionRow},
 };
 
 /// A backed-up session key: (room, session, key data).
@@ -37,12 +37,10 @@ fn algorithm_name(algorithm: &Raw<BackupAlgorithm>) -> Result<String> {
 /// verified copy beats an unverified one, then the one that decrypts from
 /// an earlier message, then the one forwarded fewer times.
 fn replaces(new: &BackupKeyRow, old: &BackupKeyRow) -> bool {
-    let (_, _, new_index, new_forwarded, new_verified, _) = new;
-    let (_, _, old_index, old_forwarded, old_verified, _) = old;
-    if new_verified != old_verified {
-        return *new_verified;
+    if new.is_verified != old.is_verified {
+        return new.is_verified;
     }
-    (new_index, new_forwarded) < (old_index, old_forwarded)
+    (new.first_message_index, new.forwarded_count) < (old.first_message_index, old.forwarded_count)
 }
 
 impl Keys {
@@ -60,7 +58,7 @@ impl Keys {
     /// A version's description; the latest when `version` is `None`.
     pub async fn backup_info(&self, user: &UserId, version: Option<&str>) -> Result<BackupInfo> {
         let number = version.map(version_number).transpose()?;
-        let (version, _, algorithm, etag) = self
+        let BackupVersionRow { version, auth_data, etag, .. } = self
             .store
             .backup_version(user.as_str(), number)
             .await?
@@ -68,7 +66,7 @@ impl Keys {
         let count = self.store.backup_key_count(user.as_str(), version).await?;
         Ok((
             version.to_string(),
-            raw_json(&parse_json(&algorithm)?)?,
+            raw_json(&parse_json(&auth_data)?)?,
             UInt::try_from(count).unwrap_or_default(),
             etag.to_string(),
         ))
@@ -82,7 +80,7 @@ impl Keys {
         algorithm: &Raw<BackupAlgorithm>,
     ) -> Result<()> {
         let number = version_number(version)?;
-        let (_, current, _, _) = self
+        let BackupVersionRow { algorithm: current, .. } = self
             .store
             .backup_version(user.as_str(), Some(number))
             .await?
@@ -113,34 +111,36 @@ impl Keys {
             .backup_version(user.as_str(), None)
             .await?
             .ok_or_else(|| Error::not_found("no backup version exists"))?;
-        if version_number(version).ok() != Some(latest.0) {
-            return Err(Error::WrongRoomKeysVersion(latest.0.to_string()));
+        if version_number(version).ok() != Some(latest.version) {
+            return Err(Error::WrongRoomKeysVersion(latest.version.to_string()));
         }
         let stored: HashMap<(String, String), BackupKeyRow> = self
             .store
-            .backup_keys(user.as_str(), latest.0, None, None)
+            .backup_keys(user.as_str(), latest.version, None, None)
             .await?
             .into_iter()
-            .map(|row| ((row.0.clone(), row.1.clone()), row))
+            .map(|row| ((row.room_id.clone(), row.session_id.clone()), row))
             .collect();
         let mut winners = Vec::new();
         for (room_id, session_id, raw) in keys {
             let data: KeyBackupData =
                 raw.deserialize().map_err(|e| Error::BadJson(e.to_string()))?;
-            let row: BackupKeyRow = (
+            let row = BackupKeyRow {
                 room_id,
                 session_id,
-                i64::try_from(u64::from(data.first_message_index)).unwrap_or(i64::MAX),
-                i64::try_from(u64::from(data.forwarded_count)).unwrap_or(i64::MAX),
-                data.is_verified,
-                raw.json().get().to_owned(),
-            );
-            match stored.get(&(row.0.clone(), row.1.clone())) {
+                first_message_index: i64::try_from(u64::from(data.first_message_index))
+                    .unwrap_or(i64::MAX),
+                forwarded_count: i64::try_from(u64::from(data.forwarded_count)).unwrap_or(i64::MAX),
+                is_verified: data.is_verified,
+                session_data: raw.json().get().to_owned(),
+            };
+            match stored.get(&(row.room_id.clone(), row.session_id.clone())) {
                 Some(old) if !replaces(&row, old) => {}
                 _ => winners.push(row),
             }
         }
-        let (count, etag) = self.store.put_backup_keys(user.as_str(), latest.0, &winners).await?;
+        let (count, etag) =
+            self.store.put_backup_keys(user.as_str(), latest.version, &winners).await?;
         Ok((UInt::try_from(count).unwrap_or_default(), etag.to_string()))
     }
 
@@ -155,8 +155,8 @@ impl Keys {
         let number = self.existing_version(user, version).await?;
         let rows = self.store.backup_keys(user.as_str(), number, room_id, session_id).await?;
         rows.into_iter()
-            .map(|(room, session, _, _, _, data)| {
-                Ok((room, session, raw_json(&parse_json(&data)?)?))
+            .map(|row| {
+                Ok((row.room_id, row.session_id, raw_json(&parse_json(&row.session_data)?)?))
             })
             .collect()
     }
@@ -180,7 +180,7 @@ impl Keys {
         self.store
             .backup_version(user.as_str(), Some(number))
             .await?
-            .map(|row| row.0)
+            .map(|row| row.version)
             .ok_or_else(|| Error::not_found("no such backup version"))
     }
 }

@@ -50,12 +50,12 @@ impl Keys {
         if key_changes.is_empty() && member_changes.is_empty() {
             return Ok(DeviceListChanges::default());
         }
-        let sharing: HashSet<String> =
+        let sharing: HashSet<OwnedUserId> =
             self.store.users_sharing_rooms(me).await?.into_iter().collect();
         let mut changed = BTreeSet::new();
         let mut left = BTreeSet::new();
         for other in key_changes {
-            if other == me || sharing.contains(&other) {
+            if other == user || sharing.contains(&other) {
                 changed.insert(other);
             }
         }
@@ -78,7 +78,10 @@ impl Keys {
             }
             let mut candidates = HashSet::new();
             for (who, room) in member_changes {
-                if who != me && my_rooms.contains(&room) {
+                if who != me
+                    && my_rooms.contains(&room)
+                    && let Ok(who) = UserId::parse(who)
+                {
                     candidates.insert(who);
                 }
             }
@@ -87,7 +90,7 @@ impl Keys {
                 candidates.extend(self.store.room_joined_users(&room).await?);
             }
             for other in candidates {
-                if other == me {
+                if other == user {
                     continue;
                 }
                 if sharing.contains(&other) {
@@ -97,9 +100,9 @@ impl Keys {
                 }
             }
         }
-        let parse = |users: BTreeSet<String>| -> Vec<OwnedUserId> {
-            users.into_iter().filter_map(|u| UserId::parse(u).ok()).collect()
-        };
-        Ok(DeviceListChanges { changed: parse(changed), left: parse(left) })
+        Ok(DeviceListChanges {
+            changed: changed.into_iter().collect(),
+            left: left.into_iter().collect(),
+        })
     }
 }

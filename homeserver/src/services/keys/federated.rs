@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
 use super::Keys;
-use crate::error::Result;
+use crate::{error::Result, store::ToDeviceRow};
 
 type Wanted<T> = BTreeMap<OwnedUserId, T>;
 
@@ -133,7 +133,11 @@ impl Keys {
                     device => vec![device.to_owned()],
                 };
                 for target in targets {
-                    rows.push((user_id.to_string(), target, content.get().to_owned()));
+                    rows.push(ToDeviceRow {
+                        recipient_user: user_id.to_string(),
+                        recipient_device: target,
+                        content: content.get().to_owned(),
+                    });
                 }
             }
             recipients.push(user_id.clone());

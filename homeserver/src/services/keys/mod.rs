@@ -177,7 +177,7 @@ impl Keys {
                     "{key_id} was already uploaded with another key"
                 )));
             }
-            rows.push((key_id.to_string(), algorithm, json));
+            rows.push(OneTimeKeyRow { key_id: key_id.to_string(), algorithm, key_json: json });
         }
         Ok(rows)
     }
@@ -212,12 +212,13 @@ impl Keys {
             .await?;
         let mut counts = BTreeMap::new();
         let mut fallback = Vec::new();
-        for (algorithm, count, is_fallback) in rows {
-            match is_fallback {
+        for row in rows {
+            match row.fallback {
                 0 => {
-                    counts.insert(algorithm.into(), UInt::try_from(count).unwrap_or_default());
+                    let count = UInt::try_from(row.unclaimed).unwrap_or_default();
+                    counts.insert(row.algorithm.into(), count);
                 }
-                _ => fallback.push(algorithm.into()),
+                _ => fallback.push(row.algorithm.into()),
             }
         }
         counts.entry(OneTimeKeyAlgorithm::SignedCurve25519).or_default();

@@ -18,6 +18,7 @@ use crate::{
         auth::Requester,
         notifier::{Positions, Stream},
     },
+    store::ToDeviceRow,
 };
 
 /// Messages handed to a device by one sync.
@@ -58,7 +59,11 @@ impl Keys {
                     }
                 };
                 for target in targets {
-                    rows.push((user_id.to_string(), target, content.json().get().to_owned()));
+                    rows.push(ToDeviceRow {
+                        recipient_user: user_id.to_string(),
+                        recipient_device: target,
+                        content: content.json().get().to_owned(),
+                    });
                 }
             }
             recipients.push(user_id.clone());
@@ -78,7 +83,7 @@ impl Keys {
         (sender, sender_device): (&str, &str),
         txn_id: &str,
         event_type: &str,
-        rows: &[(String, String, String)],
+        rows: &[ToDeviceRow],
         recipients: &[OwnedUserId],
     ) -> Result<()> {
         let position =
@@ -120,15 +125,15 @@ impl Keys {
             )
             .await?;
         let reached = match rows.len() as i64 {
-            PER_SYNC => rows.last().map_or(now.to_device, |(position, ..)| *position),
+            PER_SYNC => rows.last().map_or(now.to_device, |row| row.stream_id),
             _ => now.to_device.max(acknowledged),
         };
         let mut events = Vec::with_capacity(rows.len());
-        for (_, sender, event_type, content) in rows {
+        for row in rows {
             let event = serde_json::json!({
-                "sender": sender,
-                "type": event_type,
-                "content": parse_json(&content)?,
+                "sender": row.sender,
+                "type": row.event_type,
+                "content": parse_json(&row.content)?,
             });
             events.push(raw_json(&event)?);
         }

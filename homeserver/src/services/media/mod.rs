@@ -242,14 +242,13 @@ impl Media {
             method.as_str().to_owned()
         };
         let original = self.download(server, media_id, legacy).await?;
-        if let Some((content_type, size, sha256)) =
-            self.store.thumbnail(media_id, w, h, &key).await?
-            && let Some(file) = self.files.open(&sha256).await?
+        if let Some(stored) = self.store.thumbnail(media_id, w, h, &key).await?
+            && let Some(file) = self.files.open(&stored.sha256).await?
         {
             return Ok(Download {
                 file,
-                size: size as u64,
-                content_type: Some(content_type),
+                size: stored.size as u64,
+                content_type: Some(stored.content_type),
                 filename: None,
             });
         }

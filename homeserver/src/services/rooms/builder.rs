@@ -279,3 +279,129 @@ pub fn redacted_json(pdu: &Pdu, head: &RoomHead) -> Result<CanonicalJsonObject> 
     ruma::canonical_json::redact(pdu.json.clone(), &head.rules.redaction, None)
         .map_err(Error::internal)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The builder without a server: what it signs verifies as another
+    //! server would check it, and the auth rules hold before anything leaves.
+
+    use ruma::{
+        RoomVersionId, owned_room_id, owned_server_name, owned_user_id,
+        serde::Base64,
+        signatures::{Ed25519KeyPair, PublicKeyMap, PublicKeySet, Verified, verify_event},
+    };
+
+    use super::*;
+
+    fn key() -> ServerKey {
+        let document = Ed25519KeyPair::generate();
+        let key_pair = Ed25519KeyPair::from_der(&document, "test".into()).expect("key loads");
+        ServerKey { key_pair: Arc::new(key_pair), key_id: "ed25519:test".into() }
+    }
+
+    fn public_keys(server: &ServerName, key: &ServerKey) -> PublicKeyMap {
+        let set = PublicKeySet::from([(
+            key.key_id.clone(),
+            Base64::new(key.key_pair.public_key().to_vec()),
+        )]);
+        PublicKeyMap::from([(server.to_string(), set)])
+    }
+
+    /// A room of `version` created by @alice, who has joined it.
+    fn room(version: RoomVersionId, key: &ServerKey) -> (RoomHead, OwnedRoomId) {
+        let server = owned_server_name!("test.local");
+        let alice = owned_user_id!("@alice:test.local");
+        let mut head = RoomHead::new(version).expect("known version");
+        let v12 = head.rules.authorization.room_create_event_id_as_room_id;
+        let given = (!v12).then(|| owned_room_id!("!room:test.local"));
+        let create = EventDraft::state("m.room.create", "", json!({ "creator": alice }));
+        let create = build_event(&mut head, given.as_deref(), &alice, create, &server, key)
+            .expect("create is allowed");
+        let room_id = create.room_id.clone();
+        head.apply(&Arc::new(create));
+        let join =
+            EventDraft::state("m.room.member", alice.as_str(), json!({ "membership": "join" }));
+        let join = build_event(&mut head, Some(&room_id), &alice, join, &server, key)
+            .expect("the creator may join");
+        head.apply(&Arc::new(join));
+        (head, room_id)
+    }
+
+    #[test]
+    fn a_signed_event_verifies_and_its_id_is_its_reference_hash() {
+        let (server, key) = (owned_server_name!("test.local"), key());
+        let (head, room_id) = room(RoomVersionId::V10, &key);
+        let alice = owned_user_id!("@alice:test.local");
+        let event = template(
+            &head,
+            Some(&room_id),
+            &alice,
+            EventDraft::message("m.room.message", json!({ "body": "hi", "msgtype": "m.text" })),
+        )
+        .expect("template");
+        let pdu = sign_event(event, Some(&room_id), &head.rules, &server, &key).expect("signs");
+
+        let keys = public_keys(&server, &key);
+        assert!(matches!(verify_event(&keys, &pdu.json, &head.rules), Ok(Verified::All)));
+        let hash = ruma::signatures::reference_hash(&pdu.json, &head.rules).expect("hash");
+        assert_eq!(pdu.event_id.as_str(), format!("${hash}"));
+        assert_eq!(pdu.depth, ruma::UInt::from(3u32), "after the create and the join");
+
+        // Changed content no longer matches its hash: only the redacted
+        // form is vouched for.
+        let mut tampered = pdu.json.clone();
+        if let Some(CanonicalJsonValue::Object(content)) = tampered.get_mut("content") {
+            content.insert("body".into(), CanonicalJsonValue::String("bye".into()));
+        }
+        assert!(matches!(verify_event(&keys, &tampered, &head.rules), Ok(Verified::Signatures)));
+    }
+
+    #[test]
+    fn the_auth_rules_hold_before_anything_is_stored() {
+        let (server, key) = (owned_server_name!("test.local"), key());
+        let (mut head, room_id) = room(RoomVersionId::V10, &key);
+        let message = || EventDraft::message("m.room.message", json!({ "body": "hi" }));
+
+        let bob = owned_user_id!("@bob:test.local");
+        let refused = build_event(&mut head, Some(&room_id), &bob, message(), &server, &key);
+        assert!(matches!(refused, Err(Error::Forbidden(_))), "bob is not in the room");
+
+        let alice = owned_user_id!("@alice:test.local");
+        build_event(&mut head, Some(&room_id), &alice, message(), &server, &key)
+            .expect("alice is joined");
+        // Bob's own join is refused too: the room is invite-only by default.
+        let join =
+            EventDraft::state("m.room.member", bob.as_str(), json!({ "membership": "join" }));
+        let refused = build_event(&mut head, Some(&room_id), &bob, join, &server, &key);
+        assert!(matches!(refused, Err(Error::Forbidden(_))), "no join rule lets bob in");
+    }
+
+    #[test]
+    fn content_over_the_limit_is_refused_before_hashing() {
+        let (server, key) = (owned_server_name!("test.local"), key());
+        let (mut head, room_id) = room(RoomVersionId::V10, &key);
+        let alice = owned_user_id!("@alice:test.local");
+        let body = "x".repeat(MAX_PDU_BYTES);
+        let draft = EventDraft::message("m.room.message", json!({ "body": body }));
+        let result = build_event(&mut head, Some(&room_id), &alice, draft, &server, &key);
+        assert!(matches!(result, Err(Error::TooLarge)));
+        // Content under the limit whose event, once signed, would pass it.
+        let body = "x".repeat(MAX_PDU_BYTES - 200);
+        let draft = EventDraft::message("m.room.message", json!({ "body": body }));
+        let result = build_event(&mut head, Some(&room_id), &alice, draft, &server, &key);
+        assert!(matches!(result, Err(Error::TooLarge)));
+    }
+
+    #[test]
+    fn a_version_12_room_is_named_after_its_create_event() {
+        let (server, key) = (owned_server_name!("test.local"), key());
+        let (head, room_id) = room(RoomVersionId::V12, &key);
+        let create = head.get(&StateEventType::RoomCreate, "").expect("create in state");
+        assert_eq!(room_id.as_str(), format!("!{}", &create.event_id.as_str()[1..]));
+        assert!(!create.json.contains_key("room_id"), "v12 create events carry no room id");
+        let keys = public_keys(&server, &key);
+        let mut signed = create.json.clone();
+        add_signature(&mut signed, &head.rules.redaction, &server, &key).expect("signs");
+        assert!(matches!(verify_event(&keys, &signed, &head.rules), Ok(Verified::All)));
+    }
+}

@@ -73,9 +73,9 @@ impl RoomHead {
             return Ok(None);
         };
         let mut head = Self::new(RoomVersionId::try_from(version).map_err(Error::internal)?)?;
-        for (kind, key, event_id, pdu) in store.current_state(room_id.as_str()).await? {
-            let pdu = Pdu::from_stored(&event_id, room_id.as_str(), &pdu)?;
-            head.put_state((StateEventType::from(kind), key), Arc::new(pdu));
+        for row in store.current_state(room_id.as_str()).await? {
+            let pdu = Pdu::from_stored(&row.event_id, room_id.as_str(), &row.pdu)?;
+            head.put_state((StateEventType::from(row.event_type), row.state_key), Arc::new(pdu));
         }
         head.extremities = store
             .forward_extremities(room_id.as_str())

@@ -318,8 +318,8 @@ impl Rooms {
     async fn state_of_group(&self, room_id: &RoomId, group: i64) -> Result<Vec<Arc<Pdu>>> {
         // Later rows override earlier ones for the same key.
         let mut latest = std::collections::HashMap::new();
-        for (kind, key, event_id, pdu) in self.store().state_at_group(group).await? {
-            latest.insert((kind, key), (event_id, pdu));
+        for row in self.store().state_at_group(group).await? {
+            latest.insert((row.event_type, row.state_key), (row.event_id, row.pdu));
         }
         latest
             .into_values()
@@ -370,8 +370,8 @@ impl Rooms {
             }
         }
         let mut latest = std::collections::HashMap::new();
-        for (kind, key, id, pdu) in self.store().state_at_group(row.state_group).await? {
-            latest.insert((kind, key), (id, pdu));
+        for state in self.store().state_at_group(row.state_group).await? {
+            latest.insert((state.event_type, state.state_key), (state.event_id, state.pdu));
         }
         let state = latest
             .into_values()

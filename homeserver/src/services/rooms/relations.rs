@@ -41,8 +41,8 @@ impl Rooms {
         let parents: Vec<String> =
             events.iter().filter_map(|e| e["event_id"].as_str().map(str::to_owned)).collect();
         let mut children: HashMap<String, Vec<(String, EventRow)>> = HashMap::new();
-        for (parent, kind, row) in self.store().children_of(&parents).await? {
-            children.entry(parent).or_default().push((kind, row));
+        for child in self.store().children_of(&parents).await? {
+            children.entry(child.relates_to).or_default().push((child.rel_type, child.event));
         }
         for event in events.iter_mut() {
             let Some(kids) = event["event_id"].as_str().and_then(|id| children.get(id)) else {

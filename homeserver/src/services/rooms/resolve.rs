@@ -142,9 +142,9 @@ impl Rooms {
             .await?
             .ok_or_else(|| Error::not_found("unknown event"))?;
         let mut state = StateMap::new();
-        for (kind, key, id, text) in self.store().state_at_group(group).await? {
-            let pdu = Pdu::from_stored(&id, room_id.as_str(), &text)?;
-            state.insert((kind.into(), key), Arc::new(pdu));
+        for row in self.store().state_at_group(group).await? {
+            let pdu = Pdu::from_stored(&row.event_id, room_id.as_str(), &row.pdu)?;
+            state.insert((row.event_type.into(), row.state_key), Arc::new(pdu));
         }
         Ok(state)
     }

@@ -177,3 +177,127 @@ async fn persist(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    //! The writer on a real database: what it answers is stored, in the
+    //! order it was submitted, and one bad event does not sink its batch.
+
+    use super::*;
+    use crate::{
+        services::notifier::Positions,
+        testing::{Backend, fresh_postgres_database},
+    };
+
+    const ROOM: &str = "!writer:test.local";
+    const ALICE: &str = "@alice:test.local";
+
+    struct Fixture {
+        store: Store,
+        notifier: Arc<Notifier>,
+        writer: Writer,
+        url: String,
+        _dir: Option<tempfile::TempDir>,
+    }
+
+    async fn fixture(backend: Backend) -> Fixture {
+        let (url, dir) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                (format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display()), Some(dir))
+            }
+            Backend::Postgres => (fresh_postgres_database().await, None),
+        };
+        let store = Store::open(&url, 4).await.expect("store opens");
+        let notifier = Arc::new(Notifier::new(Positions::default()));
+        let writer = Writer::spawn(store.clone(), notifier.clone(), Arc::default());
+        Fixture { store, notifier, writer, url, _dir: dir }
+    }
+
+    fn event(id: &str, kind: &str, state_key: Option<&str>) -> NewEvent {
+        NewEvent {
+            event_id: id.to_owned(),
+            room_id: ROOM.to_owned(),
+            sender: ALICE.to_owned(),
+            event_type: kind.to_owned(),
+            state_key: state_key.map(str::to_owned),
+            membership: None,
+            depth: 1,
+            origin_server_ts: 1,
+            pdu: format!(r#"{{"type":"{kind}","content":{{}}}}"#),
+            prev_events: Vec::new(),
+            redacts: None,
+            redacted_target_pdu: None,
+            txn: None,
+            relation: None,
+            search_text: None,
+            is_new_room: kind == "m.room.create",
+            room_version: "10".to_owned(),
+            resolved_state: None,
+            destinations: Vec::new(),
+        }
+    }
+
+    fn wake() -> Wake {
+        Wake {
+            members: Arc::from(vec![OwnedUserId::try_from(ALICE).expect("user id")]),
+            target: None,
+        }
+    }
+
+    async fn write(writer: &Writer, event: NewEvent) -> Result<i64> {
+        writer.submit(event, wake()).await?.durable().await
+    }
+
+    async fn answered_events_are_stored_in_submission_order(backend: Backend) {
+        let f = fixture(backend).await;
+        write(&f.writer, event("$create", "m.room.create", Some(""))).await.expect("create");
+        // Submitted back to back, before any answer is awaited: they share
+        // batches, and each still gets its own position.
+        let mut pending = Vec::new();
+        for n in 0..100 {
+            let message = event(&format!("$m{n}"), "m.room.message", None);
+            pending.push(f.writer.submit(message, wake()).await.expect("queued"));
+        }
+        let mut positions = Vec::new();
+        for answer in pending {
+            positions.push(answer.durable().await.expect("durable"));
+        }
+        assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{positions:?}");
+        assert_eq!(f.notifier.positions().events, *positions.last().expect("100 positions"));
+
+        // What was answered survives the process: read back through a new pool.
+        drop(f.writer);
+        f.store.close().await;
+        let reopened = Store::open(&f.url, 4).await.expect("store reopens");
+        for (n, position) in positions.iter().enumerate() {
+            let row = reopened.event(&format!("$m{n}")).await.expect("read").expect("stored");
+            assert_eq!(row.stream, *position);
+        }
+    }
+
+    async fn a_bad_event_does_not_sink_its_batch(backend: Backend) {
+        let f = fixture(backend).await;
+        write(&f.writer, event("$create", "m.room.create", Some(""))).await.expect("create");
+        write(&f.writer, event("$first", "m.room.message", None)).await.expect("first");
+        let before = f.store.max_event_stream().await.expect("position");
+
+        // The middle event reuses an id: the database refuses it.
+        let good_a = f.writer.submit(event("$a", "m.room.message", None), wake()).await;
+        let duplicate = f.writer.submit(event("$first", "m.room.message", None), wake()).await;
+        let good_b = f.writer.submit(event("$b", "m.room.message", None), wake()).await;
+        let a = good_a.expect("queued").durable().await.expect("$a is stored");
+        assert!(duplicate.expect("queued").durable().await.is_err(), "a duplicate id is refused");
+        let b = good_b.expect("queued").durable().await.expect("$b is stored");
+
+        assert!(before < a && a < b);
+        assert_eq!(f.store.event("$a").await.expect("read").map(|row| row.stream), Some(a));
+        assert_eq!(f.store.event("$b").await.expect("read").map(|row| row.stream), Some(b));
+        assert_eq!(f.store.max_event_stream().await.expect("position"), b);
+    }
+
+    crate::backend_tests!(
+        answered_events_are_stored_in_submission_order,
+        a_bad_event_does_not_sink_its_batch
+    );
+}

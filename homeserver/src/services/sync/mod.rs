@@ -360,7 +360,7 @@ impl SyncService {
             let membership =
                 crate::services::rooms::pdu::stored_content_str(&row.pdu, "membership");
             if !matches!(membership.as_deref(), Some("leave" | "ban"))
-                || forgotten.contains(&room_id)
+                || forgotten.iter().any(|room| room.as_str() == room_id)
             {
                 continue;
             }
