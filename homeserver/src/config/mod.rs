@@ -25,6 +25,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub presence: PresenceConfig,
+    pub user_directory: UserDirectoryConfig,
     pub media: MediaConfig,
     pub rate_limits: RateLimitConfig,
     pub metrics: MetricsConfig,
@@ -238,6 +239,15 @@ impl Default for PresenceConfig {
     fn default() -> Self {
         Self { enabled: true }
     }
+}
+
+/// Who the user directory (the invite dialog's search) lets users find.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserDirectoryConfig {
+    /// Every local user, not only those sharing a room with the searcher
+    /// or sitting in a public room.
+    pub search_all_users: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

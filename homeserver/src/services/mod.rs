@@ -138,7 +138,14 @@ impl Services {
             accounts,
             devices: devices::Devices::new(store.clone(), auth.clone(), keys.clone()),
             keys: keys.clone(),
-            profiles: profile::Profiles::new(store.clone(), rooms.clone(), federation.clone()),
+            profiles: profile::Profiles::new(
+                store.clone(),
+                rooms.clone(),
+                federation.clone(),
+                crate::store::DirectoryScope {
+                    all_local_users: config.user_directory.search_all_users,
+                },
+            ),
             user_data: user_data.clone(),
             sync: sync::SyncService::new(
                 store.clone(),

@@ -10,28 +10,76 @@ use serde_json::Value as JsonValue;
 use super::{auth::Requester, federation::Federation, rooms::Rooms};
 use crate::{
     error::{Error, Result},
-    store::Store,
+    store::{DirectoryEntry, DirectoryScope, Store},
 };
 
 /// Keeps a profile small enough to ship in every membership event.
 const MAX_PROFILE_BYTES: usize = 64 * 1024;
+
+/// Most users one directory search answers.
+const MAX_SEARCH_RESULTS: u64 = 100;
 
 #[derive(Clone)]
 pub struct Profiles {
     store: Store,
     rooms: Rooms,
     federation: Federation,
+    directory_scope: DirectoryScope,
 }
 
 impl Profiles {
-    pub fn new(store: Store, rooms: Rooms, federation: Federation) -> Self {
-        Self { store, rooms, federation }
+    pub fn new(
+        store: Store,
+        rooms: Rooms,
+        federation: Federation,
+        directory_scope: DirectoryScope,
+    ) -> Self {
+        Self { store, rooms, federation, directory_scope }
     }
 
-    /// Display names and avatars also live in member events: a change is
-    /// announced in every room the user has joined.
+    /// The user directory: users whose id or name contains `term` and whom
+    /// the requester may find, best first, and whether more matched than
+    /// `limit` (at most [`MAX_SEARCH_RESULTS`]).
+    pub async fn search_directory(
+        &self,
+        requester: &Requester,
+        term: &str,
+        limit: u64,
+    ) -> Result<(Vec<DirectoryEntry>, bool)> {
+        let term = term.trim().to_lowercase();
+        if term.is_empty() {
+            return Ok((Vec::new(), false));
+        }
+        let limit = limit.clamp(1, MAX_SEARCH_RESULTS) as usize;
+        let mut found = self
+            .store
+            .search_directory(
+                requester.user_id.as_str(),
+                &term,
+                self.directory_scope,
+                limit as i64 + 1,
+            )
+            .await?;
+        let limited = found.len() > limit;
+        found.truncate(limit);
+        Ok((found, limited))
+    }
+
+    /// Display names and avatars also live in the user directory and in
+    /// member events: a change is announced in every room the user has joined.
     async fn announce(&self, user_id: &UserId, field: &str) -> Result<()> {
         if field == "displayname" || field == "avatar_url" {
+            let fields = self.store.profile_fields(user_id.as_str()).await?;
+            let text = |name: &str| {
+                let (_, value) = fields.iter().find(|(field, _)| field == name)?;
+                serde_json::from_str::<String>(value).ok().filter(|text| !text.is_empty())
+            };
+            let entry = DirectoryEntry {
+                user_id: user_id.to_string(),
+                display_name: text("displayname"),
+                avatar_url: text("avatar_url"),
+            };
+            self.store.upsert_directory(&[entry]).await?;
             self.rooms.refresh_member_profile(user_id).await?;
         }
         Ok(())

@@ -4,6 +4,7 @@
 use ruma::{
     OwnedUserId, RoomId, UserId,
     api::client::filter::FilterDefinition,
+    events::tag::{TagEventContent, TagInfo, TagName, Tags},
     push::{
         Action, AnyPushRule, InsertPushRuleError, NewPushRule, RemovePushRuleError, RuleKind,
         Ruleset,
@@ -22,6 +23,20 @@ use crate::{
     error::{Error, Result},
     store::Store,
 };
+
+/// The room account data holding a user's tags on the room.
+const TAG_TYPE: &str = "m.tag";
+
+/// Longest tag name accepted.
+const MAX_TAG_BYTES: usize = 255;
+
+/// The tags in `m.tag` content; none when it is missing or not tags.
+fn parse_tags(content: Option<&str>) -> Tags {
+    content
+        .and_then(|text| serde_json::from_str::<TagEventContent>(text).ok())
+        .map(|content| content.tags)
+        .unwrap_or_default()
+}
 
 /// Account data types the server owns; clients write them through other APIs.
 const SERVER_OWNED_GLOBAL: &[&str] = &["m.push_rules"];
@@ -104,6 +119,60 @@ impl UserData {
             .await?;
         self.ignored.forget(user_id);
         self.notifier.advance(Stream::AccountData, position, [user_id]);
+        Ok(())
+    }
+
+    /// The user's tags on a room (`m.tag` room account data, which sync
+    /// delivers; the tag endpoints read and change it).
+    pub async fn tags(
+        &self,
+        requester: &Requester,
+        user_id: &UserId,
+        room_id: &RoomId,
+    ) -> Result<Tags> {
+        ensure_self(requester, user_id)?;
+        let content = self.store.account_data(user_id.as_str(), room_id.as_str(), TAG_TYPE).await?;
+        Ok(parse_tags(content.as_deref()))
+    }
+
+    /// Adds or replaces one tag; `None` removes it.
+    pub async fn set_tag(
+        &self,
+        requester: &Requester,
+        user_id: &UserId,
+        room_id: &RoomId,
+        tag: &str,
+        info: Option<TagInfo>,
+    ) -> Result<()> {
+        ensure_self(requester, user_id)?;
+        if tag.is_empty() || tag.len() > MAX_TAG_BYTES {
+            return Err(Error::invalid_param(format!("a tag name has 1 to {MAX_TAG_BYTES} bytes")));
+        }
+        if let Some(order) = info.as_ref().and_then(|info| info.order)
+            && !(0.0..=1.0).contains(&order)
+        {
+            return Err(Error::invalid_param("a tag's order is a number from 0 to 1"));
+        }
+        let name = TagName::from(tag);
+        let changed = self
+            .store
+            .update_account_data(user_id.as_str(), room_id.as_str(), TAG_TYPE, |current| {
+                let mut tags = parse_tags(current);
+                let before = tags.clone();
+                match info {
+                    Some(info) => tags.insert(name, info),
+                    None => tags.remove(&name),
+                };
+                if tags == before {
+                    return Ok(None);
+                }
+                let content = TagEventContent::new(tags);
+                Ok(Some(serde_json::to_string(&content).map_err(Error::internal)?))
+            })
+            .await?;
+        if let Some(position) = changed {
+            self.notifier.advance(Stream::AccountData, position, [user_id]);
+        }
         Ok(())
     }
 

@@ -1,7 +1,42 @@
 //! Per-user data: account data, stored filters and push rules.
 
+use sqlx::{Any, Transaction};
+
 use super::Store;
 use crate::error::Result;
+
+/// Takes the next account-data position. The counter's row lock orders
+/// concurrent writers, so positions become visible in the order they were
+/// taken.
+async fn next_account_data_position(tx: &mut Transaction<'_, Any>) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "UPDATE stream_counters SET value = value + 1 WHERE name = 'account_data' RETURNING value",
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Writes one piece of account data, keyed (user, room or "", type).
+async fn upsert_account_data(
+    tx: &mut Transaction<'_, Any>,
+    (user_id, room_id, data_type): (&str, &str, &str),
+    content: &str,
+    position: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO account_data (user_id, room_id, data_type, content, stream_id) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, room_id, data_type) \
+         DO UPDATE SET content = excluded.content, stream_id = excluded.stream_id",
+    )
+    .bind(user_id)
+    .bind(room_id)
+    .bind(data_type)
+    .bind(content)
+    .bind(position)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 impl Store {
     /// Account data content as JSON text; `room_id` is "" for global data.
@@ -31,27 +66,40 @@ impl Store {
         content: &str,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
-        // The counter's row lock orders concurrent writers, so positions
-        // become visible in the order they were taken.
-        let position: i64 = sqlx::query_scalar(
-            "UPDATE stream_counters SET value = value + 1 WHERE name = 'account_data' RETURNING value",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO account_data (user_id, room_id, data_type, content, stream_id) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, room_id, data_type) \
-             DO UPDATE SET content = excluded.content, stream_id = excluded.stream_id",
+        let position = next_account_data_position(&mut tx).await?;
+        let key = (user_id, room_id, data_type);
+        upsert_account_data(&mut tx, key, content, position).await?;
+        tx.commit().await?;
+        Ok(position)
+    }
+
+    /// Replaces account data with what `change` makes of the current content
+    /// (`None`: leave it), with no other writer in between; returns the new
+    /// position when it changed.
+    pub async fn update_account_data(
+        &self,
+        user_id: &str,
+        room_id: &str,
+        data_type: &str,
+        change: impl FnOnce(Option<&str>) -> Result<Option<String>>,
+    ) -> Result<Option<i64>> {
+        let mut tx = self.begin().await?;
+        // Taken first: its lock makes the read below see the last writer's content.
+        let position = next_account_data_position(&mut tx).await?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND data_type = $3",
         )
         .bind(user_id)
         .bind(room_id)
         .bind(data_type)
-        .bind(content)
-        .bind(position)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        let Some(content) = change(current.as_deref())? else {
+            return Ok(None);
+        };
+        upsert_account_data(&mut tx, (user_id, room_id, data_type), &content, position).await?;
         tx.commit().await?;
-        Ok(position)
+        Ok(Some(position))
     }
 
     /// Stores a filter and returns its id.

@@ -34,6 +34,8 @@ pub struct NewEvent {
     pub relation: Option<(String, String)>,
     /// Text for full-text search (body, name or topic).
     pub search_text: Option<String>,
+    /// For a join: the member's profile, for the user directory.
+    pub directory: Option<super::DirectoryEntry>,
     pub is_new_room: bool,
     pub room_version: String,
     /// Set when the state after this event is not the room's state plus
@@ -164,6 +166,9 @@ async fn persist_one(
             .bind(e.origin_server_ts)
             .execute(&mut **tx)
             .await?;
+    }
+    if let Some(entry) = &e.directory {
+        super::user_directory::upsert_entries(tx, std::slice::from_ref(entry)).await?;
     }
     let (mut group, mut chain) = match groups.get(&e.room_id) {
         Some(known) => *known,

@@ -67,6 +67,7 @@ const STEPS: &[Step] = &[
     per_backend!(24, "0024_search_insert_by_writer"),
     per_backend!(25, "0025_one_sender_index"),
     shared!(26, "0026_retired_server_keys"),
+    shared!(27, "0027_user_directory"),
 ];
 
 /// The migrator for one backend.

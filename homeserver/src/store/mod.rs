@@ -48,6 +48,7 @@ mod state;
 mod to_device;
 mod uia;
 mod unread;
+mod user_directory;
 mod users;
 mod webauthn;
 
@@ -81,6 +82,7 @@ pub use self::{
     sessions::{DeviceRow, NewSession, TokenLookup},
     state::StateRow,
     to_device::{QueuedToDevice, ToDeviceRow},
+    user_directory::{DirectoryEntry, DirectoryScope},
     users::UserRow,
     webauthn::WebauthnCredentialRow,
 };

@@ -1,10 +1,11 @@
 //! Accounts and profile fields.
 
 use super::{
-    NewSession, Store,
+    DirectoryEntry, NewSession, Store,
     device_keys::{DeviceSelector, device_list_changed, forget_device_keys},
     now_ms,
     sessions::insert_session,
+    user_directory::upsert_entries,
 };
 use crate::error::Result;
 
@@ -48,6 +49,11 @@ impl Store {
         if inserted == 0 {
             return Ok(false);
         }
+        let entry = DirectoryEntry {
+            user_id: user_id.to_owned(),
+            display_name: Some(displayname.to_owned()),
+            avatar_url: None,
+        };
         let displayname = serde_json::Value::from(displayname).to_string();
         sqlx::query(
             "INSERT INTO profile_fields (user_id, field, value) VALUES ($1, 'displayname', $2)",
@@ -56,6 +62,7 @@ impl Store {
         .bind(displayname)
         .execute(&mut *tx)
         .await?;
+        upsert_entries(&mut tx, &[entry]).await?;
         if let Some(session) = session {
             insert_session(&mut tx, session).await?;
         }
@@ -97,6 +104,7 @@ impl Store {
             "DELETE FROM refresh_tokens WHERE user_id = $1",
             "DELETE FROM devices WHERE user_id = $1",
             "DELETE FROM profile_fields WHERE user_id = $1",
+            "DELETE FROM user_directory WHERE user_id = $1",
             "DELETE FROM totp_factors WHERE user_id = $1",
             "DELETE FROM recovery_codes WHERE user_id = $1",
             "DELETE FROM webauthn_credentials WHERE user_id = $1",

@@ -43,6 +43,7 @@ mod session_lifetime;
 mod sweep;
 mod sync;
 mod user_data;
+mod user_directory;
 mod web_login;
 mod web_login_browser;
 mod webauthn;

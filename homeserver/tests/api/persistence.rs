@@ -104,6 +104,7 @@ async fn a_failed_write_batch_stores_none_of_it(backend: Backend) {
         txn: None,
         relation: None,
         search_text: Some(body.to_owned()),
+        directory: None,
         is_new_room: false,
         room_version: "12".to_owned(),
         resolved_state: None,

@@ -2,12 +2,20 @@
 
 use serde_json::json;
 
+use reqwest::Method;
+
 use crate::{
     backend_tests,
-    common::{Backend, TestServer},
+    common::{Backend, TestServer, call_at},
 };
 
-backend_tests!(account_data_round_trips, account_data_is_private, filters_are_stored_and_validated);
+backend_tests!(
+    account_data_round_trips,
+    account_data_is_private,
+    filters_are_stored_and_validated,
+    room_tags_round_trip_and_reach_sync,
+    concurrent_tags_are_all_kept,
+);
 
 async fn account_data_round_trips(backend: Backend) {
     let s = TestServer::new(backend).await;
@@ -74,4 +82,66 @@ async fn filters_are_stored_and_validated(backend: Backend) {
     s.post(&create, Some(&alice.token), json!({"room": {"timeline": {"limit": "ten"}}}))
         .await
         .err(400, "M_BAD_JSON");
+}
+
+async fn room_tags_round_trip_and_reach_sync(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    let tags = format!("/_matrix/client/v3/user/{}/rooms/{room}/tags", alice.user_id);
+    assert_eq!(s.get(&tags, Some(&alice.token)).await.ok(), json!({"tags": {}}));
+    let since = s.sync(&alice.token, None, 0).await["next_batch"].as_str().map(str::to_owned);
+
+    s.put(&format!("{tags}/m.favourite"), Some(&alice.token), json!({"order": 0.25})).await.ok();
+    s.put(&format!("{tags}/u.work"), Some(&alice.token), json!({})).await.ok();
+    let expected = json!({"tags": {"m.favourite": {"order": 0.25}, "u.work": {}}});
+    assert_eq!(s.get(&tags, Some(&alice.token)).await.ok(), expected);
+
+    // Element reads favourites from the room's account data in sync.
+    let sync = s.sync(&alice.token, since.as_deref(), 0).await;
+    let events = &sync["rooms"]["join"][&room]["account_data"]["events"];
+    let tag_event = events.as_array().into_iter().flatten().find(|e| e["type"] == "m.tag");
+    assert_eq!(tag_event.map(|e| e["content"].clone()), Some(expected));
+
+    s.delete(&format!("{tags}/m.favourite"), Some(&alice.token), None).await.ok();
+    assert_eq!(s.get(&tags, Some(&alice.token)).await.ok(), json!({"tags": {"u.work": {}}}));
+    // Deleting what is not there is no error and changes nothing.
+    s.delete(&format!("{tags}/m.lowpriority"), Some(&alice.token), None).await.ok();
+
+    // Another user's tags are theirs alone; bad orders and names are refused.
+    s.get(&tags, Some(&bob.token)).await.err(403, "M_FORBIDDEN");
+    s.put(&format!("{tags}/u.spy"), Some(&bob.token), json!({})).await.err(403, "M_FORBIDDEN");
+    s.put(&format!("{tags}/u.x"), Some(&alice.token), json!({"order": 7}))
+        .await
+        .err(400, "M_INVALID_PARAM");
+    s.put(&format!("{tags}/u.x"), Some(&alice.token), json!({"order": "first"}))
+        .await
+        .err(400, "M_BAD_JSON");
+    let long = "u.".to_owned() + &"x".repeat(300);
+    s.put(&format!("{tags}/{long}"), Some(&alice.token), json!({}))
+        .await
+        .err(400, "M_INVALID_PARAM");
+    assert_eq!(s.get(&tags, Some(&alice.token)).await.ok(), json!({"tags": {"u.work": {}}}));
+}
+
+async fn concurrent_tags_are_all_kept(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    let tags = format!("/_matrix/client/v3/user/{}/rooms/{room}/tags", alice.user_id);
+    // Each PUT reads the tags and writes them back: none may undo another.
+    let mut puts = tokio::task::JoinSet::new();
+    for n in 0..12 {
+        let (http, url, token) = (s.http().clone(), s.url().to_owned(), alice.token.clone());
+        let path = format!("{tags}/u.tag{n}");
+        puts.spawn(async move {
+            call_at(&http, &url, Method::PUT, &path, Some(&token), Some(json!({}))).await
+        });
+    }
+    for answer in puts.join_all().await {
+        answer.ok();
+    }
+    let all = s.get(&tags, Some(&alice.token)).await.ok();
+    assert_eq!(all["tags"].as_object().map(|tags| tags.len()), Some(12), "{all}");
 }

@@ -38,6 +38,7 @@ use ruma::api::client::{
         set_pushrule_enabled,
     },
     session::{get_login_types, login, logout, logout_all, refresh_token},
+    tag::{create_tag, delete_tag, get_tags},
 };
 use ruma::api::client::{
     alias::{create_alias, delete_alias, get_alias},
@@ -121,6 +122,9 @@ pub fn router() -> Routes {
         .ruma::<set_room_account_data::v3::Request, _, _>(user_data::set_room)
         .ruma::<create_filter::v3::Request, _, _>(user_data::create_filter)
         .ruma::<get_filter::v3::Request, _, _>(user_data::get_filter)
+        .ruma::<get_tags::v3::Request, _, _>(user_data::get_tags)
+        .ruma::<create_tag::v3::Request, _, _>(user_data::create_tag)
+        .ruma::<delete_tag::v3::Request, _, _>(user_data::delete_tag)
         // Push rules
         .ruma::<get_pushrules_all::v3::Request, _, _>(push_rules::get_all)
         .ruma::<get_pushrules_global_scope::v3::Request, _, _>(push_rules::get_global)

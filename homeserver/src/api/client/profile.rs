@@ -9,7 +9,7 @@ use ruma::api::client::{
 
 use crate::{
     api::ruma::{Ruma, RumaResponse},
-    error::{Error, Result},
+    error::Result,
     services::Services,
 };
 
@@ -51,12 +51,20 @@ pub async fn delete_field(
     Ok(delete_profile_field::v3::Response::new().into())
 }
 
-/// [`POST /_matrix/client/v3/user_directory/search`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3user_directorysearch):
-/// the directory is not kept yet (it arrives with the Element work), so a
-/// signed-in user is told the endpoint is unknown; anyone else is refused
-/// before that.
+/// [`POST /_matrix/client/v3/user_directory/search`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3user_directorysearch)
 pub async fn search_users(
-    _: Ruma<search_users::v3::Request>,
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<search_users::v3::Request>,
 ) -> Result<RumaResponse<search_users::v3::Response>> {
-    Err(Error::Unrecognized)
+    let (found, limited) =
+        services.profiles.search_directory(&auth, &body.search_term, body.limit.into()).await?;
+    let mut results = Vec::with_capacity(found.len());
+    for entry in found {
+        let Ok(user_id) = ruma::OwnedUserId::try_from(entry.user_id) else { continue };
+        let mut user = search_users::v3::User::new(user_id);
+        user.display_name = entry.display_name;
+        user.avatar_url = entry.avatar_url.map(Into::into);
+        results.push(user);
+    }
+    Ok(search_users::v3::Response::new(results, limited).into())
 }

@@ -8,6 +8,7 @@ use ruma::{
             set_room_account_data,
         },
         filter::{create_filter, get_filter},
+        tag::{create_tag, delete_tag, get_tags},
     },
     serde::Raw,
 };
@@ -94,4 +95,32 @@ pub async fn get_filter(
 ) -> Result<RumaResponse<get_filter::v3::Response>> {
     let filter = services.user_data.filter(&auth, &body.user_id, &body.filter_id).await?;
     Ok(get_filter::v3::Response::new(filter).into())
+}
+
+/// [`GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3useruseridroomsroomidtags)
+pub async fn get_tags(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_tags::v3::Request>,
+) -> Result<RumaResponse<get_tags::v3::Response>> {
+    let tags = services.user_data.tags(&auth, &body.user_id, &body.room_id).await?;
+    Ok(get_tags::v3::Response::new(tags).into())
+}
+
+/// [`PUT /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3useruseridroomsroomidtagstag)
+pub async fn create_tag(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<create_tag::v3::Request>,
+) -> Result<RumaResponse<create_tag::v3::Response>> {
+    let info = Some(body.tag_info);
+    services.user_data.set_tag(&auth, &body.user_id, &body.room_id, &body.tag, info).await?;
+    Ok(create_tag::v3::Response::new().into())
+}
+
+/// [`DELETE /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}`](https://spec.matrix.org/latest/client-server-api/#delete_matrixclientv3useruseridroomsroomidtagstag)
+pub async fn delete_tag(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<delete_tag::v3::Request>,
+) -> Result<RumaResponse<delete_tag::v3::Response>> {
+    services.user_data.set_tag(&auth, &body.user_id, &body.room_id, &body.tag, None).await?;
+    Ok(delete_tag::v3::Response::new().into())
 }

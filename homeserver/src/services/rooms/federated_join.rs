@@ -308,6 +308,9 @@ impl Rooms {
         self.store().insert_outliers(&outliers).await?;
         let is_new = self.store().room_version(room_id.as_str()).await?.is_none();
         head.apply(&join);
+        // The room's members become findable by the users who now share it.
+        let profiles: Vec<_> = head.state().values().filter_map(|p| p.directory_entry()).collect();
+        self.store().upsert_directory(&profiles).await?;
         let members = head.joined();
         let state = entries(head.state());
         let resolved = ResolvedState { after_event: state.clone(), current: state };

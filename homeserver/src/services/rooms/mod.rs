@@ -285,6 +285,7 @@ impl Rooms {
             txn: txn.map(|(device, txn)| (device.to_string(), txn.to_owned())),
             relation: pdu.relation(),
             search_text: pdu.search_text(),
+            directory: pdu.directory_entry(),
             is_new_room,
             room_version: version.to_string(),
             resolved_state,

@@ -14,7 +14,10 @@ use serde::{
 };
 use serde_json::{Value as JsonValue, value::RawValue};
 
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    store::DirectoryEntry,
+};
 
 /// A room event with the fields the server reads parsed out, and the
 /// canonical JSON kept as the source of truth (signed by its server; our
@@ -201,6 +204,20 @@ impl Pdu {
             _ => return None,
         };
         self.content_str(field).filter(|text| !text.is_empty())
+    }
+
+    /// For a join, the member's name and avatar as the user directory
+    /// shows them.
+    pub fn directory_entry(&self) -> Option<DirectoryEntry> {
+        if self.membership != Some(MembershipState::Join) {
+            return None;
+        }
+        let text = |field| self.content_str(field).filter(|value| !value.is_empty());
+        Some(DirectoryEntry {
+            user_id: self.state_key.clone()?,
+            display_name: text("displayname"),
+            avatar_url: text("avatar_url"),
+        })
     }
 
     /// `content.m.relates_to` as (parent event id, relation type); replies

@@ -231,6 +231,7 @@ mod tests {
             txn: None,
             relation: None,
             search_text: None,
+            directory: None,
             is_new_room: kind == "m.room.create",
             room_version: "10".to_owned(),
             resolved_state: None,

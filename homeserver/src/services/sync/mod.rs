@@ -265,10 +265,12 @@ impl SyncService {
             });
             if room_id.is_empty() {
                 response.account_data.events.push(raw(&event)?);
-            } else if let Ok(room_id) = OwnedRoomId::try_from(room_id)
-                && let Some(joined) = response.rooms.join.get_mut(&room_id)
+            } else if joined.contains(&room_id)
+                && let Ok(room_id) = OwnedRoomId::try_from(room_id)
             {
-                joined.account_data.events.push(raw(&event)?);
+                // A room whose only news is its account data (tags) is listed for it.
+                let room = response.rooms.join.entry(room_id).or_default();
+                room.account_data.events.push(raw(&event)?);
             }
         }
         self.e2ee(requester, since, now, &mut response).await?;
