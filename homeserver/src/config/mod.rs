@@ -26,6 +26,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub presence: PresenceConfig,
     pub user_directory: UserDirectoryConfig,
+    pub turn: TurnConfig,
+    pub push: PushConfig,
     pub media: MediaConfig,
     pub rate_limits: RateLimitConfig,
     pub metrics: MetricsConfig,
@@ -239,6 +241,39 @@ impl Default for PresenceConfig {
     fn default() -> Self {
         Self { enabled: true }
     }
+}
+
+/// The TURN server clients relay calls through (coturn's REST API scheme:
+/// short-lived credentials made from a secret shared with it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TurnConfig {
+    /// `turn:` / `turns:` URIs handed to clients; none means no TURN server.
+    pub uris: Vec<String>,
+    /// coturn's `static-auth-secret`.
+    pub shared_secret: String,
+    /// How long handed-out credentials last.
+    #[serde(with = "seconds")]
+    pub user_lifetime: Duration,
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        Self {
+            uris: Vec::new(),
+            shared_secret: String::new(),
+            user_lifetime: Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// Push notifications through push gateways.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    /// Private ranges push gateways may sit in (a gateway on the same
+    /// host or network); public addresses are always allowed.
+    pub allowed_ranges: Vec<ipnet::IpNet>,
 }
 
 /// Who the user directory (the invite dialog's search) lets users find.

@@ -15,12 +15,14 @@ pub mod keys;
 pub mod media;
 pub mod notifier;
 pub mod profile;
+pub mod push;
 pub mod rate_limit;
 pub mod rooms;
 pub mod security;
 pub mod server_key;
 pub mod sync;
 pub mod user_data;
+pub mod voip;
 
 use std::sync::Arc;
 
@@ -50,6 +52,7 @@ pub struct AllServices {
     pub keys: keys::Keys,
     pub profiles: profile::Profiles,
     pub user_data: user_data::UserData,
+    pub pushers: push::Pushers,
     pub rooms: rooms::Rooms,
     pub sync: sync::SyncService,
     pub typing: ephemeral::Typing,
@@ -147,6 +150,10 @@ impl Services {
                 },
             ),
             user_data: user_data.clone(),
+            pushers: push::Pushers::new(
+                store.clone(),
+                lattice_federation::address::AddressPolicy::new(&config.push.allowed_ranges),
+            ),
             sync: sync::SyncService::new(
                 store.clone(),
                 rooms.clone(),

@@ -68,6 +68,7 @@ const STEPS: &[Step] = &[
     per_backend!(25, "0025_one_sender_index"),
     shared!(26, "0026_retired_server_keys"),
     shared!(27, "0027_user_directory"),
+    shared!(28, "0028_pushers"),
 ];
 
 /// The migrator for one backend.

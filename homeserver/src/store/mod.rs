@@ -37,6 +37,7 @@ mod keys;
 mod media;
 mod memo;
 mod migrations;
+mod pushers;
 mod registration_tokens;
 mod relations;
 mod reports;
@@ -77,6 +78,7 @@ pub use self::{
     events::EventRow,
     federation::{BackfilledEvent, OutboxRow},
     media::MediaRow,
+    pushers::PusherRow,
     registration_tokens::TokenRow,
     search::SearchOrder,
     sessions::{DeviceRow, NewSession, TokenLookup},

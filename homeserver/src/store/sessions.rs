@@ -267,6 +267,7 @@ impl Store {
                 "DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2",
                 "DELETE FROM refresh_tokens WHERE user_id = $1 AND device_id = $2",
                 "DELETE FROM devices WHERE user_id = $1 AND device_id = $2",
+                "DELETE FROM pushers WHERE user_id = $1 AND device_id = $2",
             ] {
                 sqlx::query(sql).bind(user_id).bind(device_id).execute(&mut *tx).await?;
             }
@@ -286,6 +287,7 @@ impl Store {
             "DELETE FROM access_tokens WHERE user_id = $1 AND device_id <> $2",
             "DELETE FROM refresh_tokens WHERE user_id = $1 AND device_id <> $2",
             "DELETE FROM devices WHERE user_id = $1 AND device_id <> $2",
+            "DELETE FROM pushers WHERE user_id = $1 AND device_id <> $2",
         ] {
             sqlx::query(sql).bind(user_id).bind(keep).execute(&mut *tx).await?;
         }

@@ -15,6 +15,8 @@ backend_tests!(
     oversized_body_is_refused,
     unauthenticated_bodies_get_less_room,
     deeply_nested_json_is_refused,
+    turn_credentials_only_when_configured,
+    no_bridged_protocols_yet,
 );
 
 async fn versions_and_well_known(backend: Backend) {
@@ -133,4 +135,39 @@ async fn unauthenticated_bodies_get_less_room(backend: Backend) {
     // ...but fine for a logged-in user's own data.
     let path = format!("/_matrix/client/v3/user/{}/account_data/org.example.big", alice.user_id);
     s.put(&path, Some(&alice.token), json!({"blob": padding})).await.ok();
+}
+
+async fn turn_credentials_only_when_configured(backend: Backend) {
+    let plain = TestServer::new(backend).await;
+    let alice = plain.register("alice", "pw").await;
+    let path = "/_matrix/client/v3/voip/turnServer";
+    plain.get(path, None).await.err(401, "M_MISSING_TOKEN");
+    assert_eq!(plain.get(path, Some(&alice.token)).await.ok(), json!({}));
+
+    let s = TestServer::start(backend, |c| {
+        c.turn.uris = vec!["turn:turn.example.org:3478?transport=udp".into()];
+        c.turn.shared_secret = "north-wind".into();
+        c.turn.user_lifetime = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let alice = s.register("alice", "pw").await;
+    let answer = s.get(path, Some(&alice.token)).await.ok();
+    assert_eq!(answer["uris"], json!(["turn:turn.example.org:3478?transport=udp"]));
+    assert_eq!(answer["ttl"], 3600);
+    // coturn's scheme: "<expiry>:<user id>", the expiry an hour from now.
+    let username = answer["username"].as_str().expect("username");
+    let (expiry, user) = username.split_once(':').expect("expiry:user");
+    assert_eq!(user, alice.user_id);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock");
+    let expiry: u64 = expiry.parse().expect("seconds");
+    assert!((now.as_secs() + 3590..=now.as_secs() + 3610).contains(&expiry), "{expiry}");
+    assert_eq!(answer["password"].as_str().map(str::len), Some(28), "base64 of 20 bytes");
+}
+
+async fn no_bridged_protocols_yet(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let path = "/_matrix/client/v3/thirdparty/protocols";
+    s.get(path, None).await.err(401, "M_MISSING_TOKEN");
+    assert_eq!(s.get(path, Some(&alice.token)).await.ok(), json!({}));
 }

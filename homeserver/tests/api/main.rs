@@ -31,6 +31,7 @@ mod openapi;
 mod persistence;
 mod profile;
 mod push_rules;
+mod pushers;
 mod rate_limits;
 mod register;
 mod relations;

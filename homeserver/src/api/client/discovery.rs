@@ -5,13 +5,16 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use ruma::{
     RoomVersionId,
-    api::client::discovery::{
-        discover_homeserver::{self, HomeserverInfo},
-        get_capabilities::{
-            self,
-            v3::{Capabilities, RoomVersionStability, RoomVersionsCapability},
+    api::client::{
+        discovery::{
+            discover_homeserver::{self, HomeserverInfo},
+            get_capabilities::{
+                self,
+                v3::{Capabilities, RoomVersionStability, RoomVersionsCapability},
+            },
+            get_supported_versions,
         },
-        get_supported_versions,
+        thirdparty::get_protocols,
     },
 };
 
@@ -61,4 +64,13 @@ pub async fn capabilities(
     capabilities.room_versions = RoomVersionsCapability::new(RoomVersionId::V12, available);
     capabilities.thirdparty_id_changes.enabled = false;
     Ok(get_capabilities::v3::Response::new(capabilities).into())
+}
+
+/// [`GET /_matrix/client/v3/thirdparty/protocols`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3thirdpartyprotocols)
+///
+/// The networks bridges reach; none until bridges register some.
+pub async fn thirdparty_protocols(
+    _: Ruma<get_protocols::v3::Request>,
+) -> Result<RumaResponse<get_protocols::v3::Response>> {
+    Ok(get_protocols::v3::Response::new(BTreeMap::new()).into())
 }

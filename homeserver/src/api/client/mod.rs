@@ -10,6 +10,7 @@ mod keys;
 mod membership;
 mod profile;
 mod push_rules;
+mod pushers;
 mod register;
 mod relations;
 mod rooms;
@@ -18,6 +19,7 @@ mod second_factor;
 mod session;
 mod sync;
 mod user_data;
+mod voip;
 
 use ruma::api::client::{
     account::{
@@ -33,12 +35,13 @@ use ruma::api::client::{
     filter::{create_filter, get_filter},
     profile::{delete_profile_field, get_profile, get_profile_field, set_profile_field},
     push::{
-        delete_pushrule, get_pushrule, get_pushrule_actions, get_pushrule_enabled,
-        get_pushrules_all, get_pushrules_global_scope, set_pushrule, set_pushrule_actions,
-        set_pushrule_enabled,
+        delete_pushrule, get_pushers, get_pushrule, get_pushrule_actions, get_pushrule_enabled,
+        get_pushrules_all, get_pushrules_global_scope, set_pusher, set_pushrule,
+        set_pushrule_actions, set_pushrule_enabled,
     },
     session::{get_login_types, login, logout, logout_all, refresh_token},
     tag::{create_tag, delete_tag, get_tags},
+    thirdparty::get_protocols,
 };
 use ruma::api::client::{
     alias::{create_alias, delete_alias, get_alias},
@@ -86,6 +89,9 @@ pub fn router() -> Routes {
         .ruma::<get_supported_versions::Request, _, _>(discovery::versions)
         .ruma::<discover_homeserver::Request, _, _>(discovery::well_known)
         .ruma::<get_capabilities::v3::Request, _, _>(discovery::capabilities)
+        .ruma::<get_protocols::v3::Request, _, _>(discovery::thirdparty_protocols)
+        .route("/_matrix/client/v3/voip/turnServer", axum::routing::get(voip::turn_server))
+        .route("/_matrix/client/r0/voip/turnServer", axum::routing::get(voip::turn_server))
         // Registration and sessions
         .ruma::<register_api::v3::Request, _, _>(register::register)
         .ruma::<get_username_availability::v3::Request, _, _>(register::available)
@@ -122,6 +128,8 @@ pub fn router() -> Routes {
         .ruma::<set_room_account_data::v3::Request, _, _>(user_data::set_room)
         .ruma::<create_filter::v3::Request, _, _>(user_data::create_filter)
         .ruma::<get_filter::v3::Request, _, _>(user_data::get_filter)
+        .ruma::<get_pushers::v3::Request, _, _>(pushers::list)
+        .ruma::<set_pusher::v3::Request, _, _>(pushers::set)
         .ruma::<get_tags::v3::Request, _, _>(user_data::get_tags)
         .ruma::<create_tag::v3::Request, _, _>(user_data::create_tag)
         .ruma::<delete_tag::v3::Request, _, _>(user_data::delete_tag)

@@ -1,0 +1,75 @@
+//! Pushers: where each user's notifications are pushed.
+
+use super::{Store, now_ms};
+use crate::error::Result;
+
+/// A pusher to store.
+#[derive(Debug, Clone)]
+pub struct PusherRow {
+    pub user_id: String,
+    pub app_id: String,
+    pub pushkey: String,
+    /// The device that set it: the pusher goes when the device does.
+    pub device_id: String,
+    pub kind: String,
+    /// The push gateway, for `http` pushers.
+    pub url: Option<String>,
+    /// The pusher as the client set it (JSON).
+    pub pusher: String,
+}
+
+impl Store {
+    /// The user's pushers as their clients set them (JSON), oldest first.
+    pub async fn pushers(&self, user_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT pusher FROM pushers WHERE user_id = $1 ORDER BY created_at, app_id, pushkey",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Creates or replaces a pusher. Unless `append`, the same app id and
+    /// pushkey are taken from any other user: a device pushes to one account.
+    pub async fn set_pusher(&self, row: &PusherRow, append: bool) -> Result<()> {
+        let mut tx = self.begin().await?;
+        if !append {
+            sqlx::query("DELETE FROM pushers WHERE app_id = $1 AND pushkey = $2 AND user_id <> $3")
+                .bind(&row.app_id)
+                .bind(&row.pushkey)
+                .bind(&row.user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO pushers (user_id, app_id, pushkey, device_id, kind, url, pusher, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id, app_id, pushkey) \
+             DO UPDATE SET device_id = excluded.device_id, kind = excluded.kind, \
+             url = excluded.url, pusher = excluded.pusher",
+        )
+        .bind(&row.user_id)
+        .bind(&row.app_id)
+        .bind(&row.pushkey)
+        .bind(&row.device_id)
+        .bind(&row.kind)
+        .bind(row.url.as_deref())
+        .bind(&row.pusher)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes one of the user's pushers; false when there was none.
+    pub async fn delete_pusher(&self, user_id: &str, app_id: &str, pushkey: &str) -> Result<bool> {
+        let done =
+            sqlx::query("DELETE FROM pushers WHERE user_id = $1 AND app_id = $2 AND pushkey = $3")
+                .bind(user_id)
+                .bind(app_id)
+                .bind(pushkey)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

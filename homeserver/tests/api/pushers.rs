@@ -1,0 +1,130 @@
+//! Pushers: where a user's notifications are pushed.
+
+use serde_json::{Value, json};
+
+use crate::{
+    backend_tests,
+    common::{Backend, Session, TestServer},
+};
+
+backend_tests!(pushers_round_trip_and_move_between_users, pusher_gateways_are_checked);
+
+const SET: &str = "/_matrix/client/v3/pushers/set";
+const LIST: &str = "/_matrix/client/v3/pushers";
+const GATEWAY: &str = "http://127.0.0.1:9/_matrix/push/v1/notify";
+
+fn pusher(pushkey: &str, url: &str) -> Value {
+    json!({
+        "kind": "http", "app_id": "org.example.app", "pushkey": pushkey,
+        "app_display_name": "Example", "device_display_name": "Phone", "lang": "en",
+        "data": {"url": url, "format": "event_id_only"},
+    })
+}
+
+async fn pushkeys(s: &TestServer, who: &Session) -> Vec<String> {
+    let listed = s.get(LIST, Some(&who.token)).await.ok();
+    listed["pushers"]
+        .as_array()
+        .expect("pushers is a list")
+        .iter()
+        .filter_map(|p| p["pushkey"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A server whose push gateways may sit on this host (the tests' mock).
+async fn server(backend: Backend) -> TestServer {
+    TestServer::start(backend, |c| {
+        c.push.allowed_ranges = vec!["127.0.0.0/8".parse().expect("net")]
+    })
+    .await
+}
+
+async fn pushers_round_trip_and_move_between_users(backend: Backend) {
+    let s = server(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    s.get(LIST, None).await.err(401, "M_MISSING_TOKEN");
+    assert_eq!(s.get(LIST, Some(&alice.token)).await.ok(), json!({"pushers": []}));
+
+    s.post(SET, Some(&alice.token), pusher("key-1", GATEWAY)).await.ok();
+    let listed = s.get(LIST, Some(&alice.token)).await.ok();
+    let stored = &listed["pushers"][0];
+    for field in ["kind", "app_id", "pushkey", "app_display_name", "device_display_name", "lang"] {
+        assert_eq!(stored[field], pusher("key-1", GATEWAY)[field], "{field}");
+    }
+    assert_eq!(stored["data"]["url"], GATEWAY);
+    assert_eq!(stored["data"]["format"], "event_id_only");
+    assert!(pushkeys(&s, &bob).await.is_empty(), "pushers are per user");
+
+    // Set again: replaced, not doubled.
+    let mut renamed = pusher("key-1", GATEWAY);
+    renamed["device_display_name"] = json!("Tablet");
+    s.post(SET, Some(&alice.token), renamed).await.ok();
+    let listed = s.get(LIST, Some(&alice.token)).await.ok();
+    assert_eq!(listed["pushers"].as_array().map(Vec::len), Some(1));
+    assert_eq!(listed["pushers"][0]["device_display_name"], "Tablet");
+
+    // The same device signing in as bob takes the pushkey with it...
+    s.post(SET, Some(&bob.token), pusher("key-1", GATEWAY)).await.ok();
+    assert!(pushkeys(&s, &alice).await.is_empty());
+    assert_eq!(pushkeys(&s, &bob).await, ["key-1"]);
+    // ...unless told to append.
+    let mut shared = pusher("key-1", GATEWAY);
+    shared["append"] = json!(true);
+    s.post(SET, Some(&alice.token), shared).await.ok();
+    assert_eq!(pushkeys(&s, &alice).await, ["key-1"]);
+    assert_eq!(pushkeys(&s, &bob).await, ["key-1"]);
+
+    // kind null removes it.
+    s.post(
+        SET,
+        Some(&bob.token),
+        json!({"kind": null, "app_id": "org.example.app", "pushkey": "key-1"}),
+    )
+    .await
+    .ok();
+    assert!(pushkeys(&s, &bob).await.is_empty());
+
+    // A pusher goes with the device that set it.
+    s.post(SET, Some(&alice.token), pusher("key-2", GATEWAY)).await.ok();
+    assert_eq!(pushkeys(&s, &alice).await, ["key-1", "key-2"]);
+    s.post("/_matrix/client/v3/logout", Some(&alice.token), json!({})).await.ok();
+    let again = s.login("alice", "pw", None).await.ok();
+    let alice = crate::common::session_from(&again);
+    assert!(pushkeys(&s, &alice).await.is_empty());
+}
+
+async fn pusher_gateways_are_checked(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let refused = [
+        // Private addresses, by literal or by name, unless the operator allows them.
+        pusher("k", "http://127.0.0.1:9/_matrix/push/v1/notify"),
+        pusher("k", "http://[::1]:9/_matrix/push/v1/notify"),
+        pusher("k", "http://localhost:9/_matrix/push/v1/notify"),
+        pusher("k", "http://10.1.2.3/_matrix/push/v1/notify"),
+        // Not a push gateway's URL.
+        pusher("k", "https://push.example.org/somewhere/else"),
+        pusher("k", "ftp://push.example.org/_matrix/push/v1/notify"),
+        pusher("k", "not a url"),
+    ];
+    for body in refused {
+        let url = body["data"]["url"].clone();
+        let answer = s.post(SET, Some(&alice.token), body).await;
+        assert_eq!(answer.errcode(), "M_INVALID_PARAM", "{url}");
+    }
+    let mut long_app = pusher("k", GATEWAY);
+    long_app["app_id"] = json!("a".repeat(65));
+    s.post(SET, Some(&alice.token), long_app).await.err(400, "M_INVALID_PARAM");
+    let mut long_key = pusher(&"k".repeat(513), GATEWAY);
+    long_key["app_id"] = json!("org.example.app");
+    s.post(SET, Some(&alice.token), long_key).await.err(400, "M_INVALID_PARAM");
+    let mut email = pusher("k", GATEWAY);
+    email["kind"] = json!("email");
+    email["pushkey"] = json!("alice@example.org");
+    s.post(SET, Some(&alice.token), email).await.err(400, "M_INVALID_PARAM");
+    let mut no_url = pusher("k", GATEWAY);
+    no_url["data"] = json!({});
+    s.post(SET, Some(&alice.token), no_url).await.err(400, "M_BAD_JSON");
+    assert!(pushkeys(&s, &alice).await.is_empty(), "nothing was stored");
+}
