@@ -131,6 +131,18 @@ impl Services {
             rate_limits.clone(),
             keys.clone(),
         );
+        // Notifications are pushed once events are durable, by one follower
+        // of the event stream.
+        let push_policy =
+            lattice_federation::address::AddressPolicy::new(&config.push.allowed_ranges);
+        push::PushSender::new(
+            store.clone(),
+            rooms.clone(),
+            user_data.clone(),
+            notifier.clone(),
+            push_policy.clone(),
+        )?
+        .spawn();
         // Security alerts also reach every admin as a server notice.
         let (alerts, alert_queue) = tokio::sync::mpsc::unbounded_channel();
         auth.security().route_alerts_to_admins(alerts);
@@ -150,10 +162,7 @@ impl Services {
                 },
             ),
             user_data: user_data.clone(),
-            pushers: push::Pushers::new(
-                store.clone(),
-                lattice_federation::address::AddressPolicy::new(&config.push.allowed_ranges),
-            ),
+            pushers: push::Pushers::new(store.clone(), push_policy.clone()),
             sync: sync::SyncService::new(
                 store.clone(),
                 rooms.clone(),

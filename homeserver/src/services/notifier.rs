@@ -26,7 +26,7 @@ pub struct Positions {
 }
 
 /// The streams sync follows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
     Events,
     AccountData,
@@ -41,6 +41,8 @@ pub enum Stream {
 pub struct Notifier {
     positions: [AtomicI64; 7],
     users: Mutex<HashMap<OwnedUserId, Arc<Notify>>>,
+    /// Woken whenever the event stream moves: the push sender follows it.
+    events_moved: Notify,
 }
 
 impl Notifier {
@@ -88,12 +90,22 @@ impl Notifier {
         users: impl IntoIterator<Item = &'a UserId>,
     ) {
         self.positions[stream as usize].fetch_max(position, Ordering::AcqRel);
+        if stream == Stream::Events {
+            // A permit is kept when nobody waits: the one follower misses nothing.
+            self.events_moved.notify_one();
+        }
         let map = self.users.lock().unwrap_or_else(|e| e.into_inner());
         for user in users {
             if let Some(notify) = map.get(user) {
                 notify.notify_waiters();
             }
         }
+    }
+
+    /// What the one follower of the whole event stream (the push sender)
+    /// waits on.
+    pub fn events_moved(&self) -> &Notify {
+        &self.events_moved
     }
 
     /// Takes the next typing position (typing lives in memory only).

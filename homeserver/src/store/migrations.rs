@@ -69,6 +69,7 @@ const STEPS: &[Step] = &[
     shared!(26, "0026_retired_server_keys"),
     shared!(27, "0027_user_directory"),
     shared!(28, "0028_pushers"),
+    shared!(29, "0029_push_notifications"),
 ];
 
 /// The migrator for one backend.

@@ -37,6 +37,7 @@ mod keys;
 mod media;
 mod memo;
 mod migrations;
+mod push_notifications;
 mod pushers;
 mod registration_tokens;
 mod relations;
@@ -78,6 +79,7 @@ pub use self::{
     events::EventRow,
     federation::{BackfilledEvent, OutboxRow},
     media::MediaRow,
+    push_notifications::{ListedNotification, NotificationRow, RoomPusher},
     pushers::PusherRow,
     registration_tokens::TokenRow,
     search::SearchOrder,

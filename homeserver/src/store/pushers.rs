@@ -16,6 +16,8 @@ pub struct PusherRow {
     pub url: Option<String>,
     /// The pusher as the client set it (JSON).
     pub pusher: String,
+    /// The event stream's position when it was set: it pushes later events only.
+    pub since_stream: i64,
 }
 
 impl Store {
@@ -27,6 +29,13 @@ impl Store {
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Whether anyone has a pusher (else the push sender has nothing to read).
+    pub async fn any_pushers(&self) -> Result<bool> {
+        let one: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM pushers LIMIT 1").fetch_optional(&self.pool).await?;
+        Ok(one.is_some())
     }
 
     /// Creates or replaces a pusher. Unless `append`, the same app id and
@@ -42,10 +51,10 @@ impl Store {
                 .await?;
         }
         sqlx::query(
-            "INSERT INTO pushers (user_id, app_id, pushkey, device_id, kind, url, pusher, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id, app_id, pushkey) \
-             DO UPDATE SET device_id = excluded.device_id, kind = excluded.kind, \
-             url = excluded.url, pusher = excluded.pusher",
+            "INSERT INTO pushers (user_id, app_id, pushkey, device_id, kind, url, pusher, \
+             created_at, since_stream) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (user_id, app_id, pushkey) DO UPDATE SET device_id = excluded.device_id, \
+             kind = excluded.kind, url = excluded.url, pusher = excluded.pusher",
         )
         .bind(&row.user_id)
         .bind(&row.app_id)
@@ -55,6 +64,7 @@ impl Store {
         .bind(row.url.as_deref())
         .bind(&row.pusher)
         .bind(now_ms())
+        .bind(row.since_stream)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

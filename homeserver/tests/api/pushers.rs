@@ -1,13 +1,21 @@
 //! Pushers: where a user's notifications are pushed.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
 
 use crate::{
     backend_tests,
     common::{Backend, Session, TestServer},
 };
 
-backend_tests!(pushers_round_trip_and_move_between_users, pusher_gateways_are_checked);
+backend_tests!(
+    pushers_round_trip_and_move_between_users,
+    pusher_gateways_are_checked,
+    notifications_reach_the_gateway_and_the_list,
+    a_rejected_pushkey_loses_its_pusher,
+);
 
 const SET: &str = "/_matrix/client/v3/pushers/set";
 const LIST: &str = "/_matrix/client/v3/pushers";
@@ -127,4 +135,123 @@ async fn pusher_gateways_are_checked(backend: Backend) {
     no_url["data"] = json!({});
     s.post(SET, Some(&alice.token), no_url).await.err(400, "M_BAD_JSON");
     assert!(pushkeys(&s, &alice).await.is_empty(), "nothing was stored");
+}
+
+/// A push gateway that answers `answer` to every notification.
+async fn gateway(answer: Value) -> MockServer {
+    let gateway = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/_matrix/push/v1/notify"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .mount(&gateway)
+        .await;
+    gateway
+}
+
+/// The notifications the gateway has received, once there are `count`.
+async fn received(gateway: &MockServer, count: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let requests = gateway.received_requests().await.unwrap_or_default();
+        if requests.len() >= count {
+            return requests.iter().map(|r| r.body_json().expect("JSON body")).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway did not receive {count} notifications");
+}
+
+/// Alice and bob in a room, bob with a pusher at `gateway`.
+async fn room_with_pusher(s: &TestServer, gateway: &MockServer) -> (Session, Session, String) {
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let room = s.create_room(&alice.token, json!({"preset": "private_chat"})).await;
+    s.invite(&alice.token, &room, &bob.user_id).await.ok();
+    s.join(&bob.token, &room).await.ok();
+    let url = format!("{}/_matrix/push/v1/notify", gateway.uri());
+    let mut body = pusher("bob-phone", &url);
+    body["data"]["org.example.extra"] = json!("kept");
+    s.post(SET, Some(&bob.token), body).await.ok();
+    (alice, bob, room)
+}
+
+async fn notifications_reach_the_gateway_and_the_list(backend: Backend) {
+    let s = server(backend).await;
+    let gateway = gateway(json!({"rejected": []})).await;
+    let (alice, bob, room) = room_with_pusher(&s, &gateway).await;
+
+    let hello = s.send_text(&alice.token, &room, "hello").await;
+    let sent = &received(&gateway, 1).await[0]["notification"];
+    assert_eq!(sent["event_id"], hello);
+    assert_eq!(sent["room_id"], room);
+    assert_eq!(sent["counts"]["unread"], 1);
+    assert_eq!(sent["prio"], "low");
+    assert_eq!(sent["devices"][0]["app_id"], "org.example.app");
+    assert_eq!(sent["devices"][0]["pushkey"], "bob-phone");
+    let data = &sent["devices"][0]["data"];
+    assert_eq!(data["format"], "event_id_only");
+    assert_eq!(data["org.example.extra"], "kept");
+    assert!(data.get("url").is_none(), "the gateway's own URL is not sent to it");
+    assert!(sent.get("content").is_none(), "event_id_only sends no content");
+
+    // A mention is a highlight: high priority, and the tweaks say so.
+    let path = format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/mention");
+    let mention = json!({"msgtype": "m.text", "body": "bob: look", "m.mentions": {"user_ids": [bob.user_id]}});
+    let mention = s.put(&path, Some(&alice.token), mention).await.ok()["event_id"].clone();
+    let sent = received(&gateway, 2).await;
+    let sent = &sent[1]["notification"];
+    assert_eq!(sent["event_id"], mention);
+    assert_eq!(sent["prio"], "high");
+    assert_eq!(sent["counts"]["unread"], 2);
+    assert_eq!(sent["devices"][0]["tweaks"]["highlight"], true);
+
+    let list = s.get("/_matrix/client/v3/notifications", Some(&bob.token)).await.ok();
+    let ids: Vec<&Value> = list["notifications"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|n| &n["event"]["event_id"])
+        .collect();
+    assert_eq!(ids, [&mention, &json!(hello)], "newest first");
+    assert_eq!(list["notifications"][0]["read"], false);
+    assert_eq!(list["notifications"][0]["room_id"], room);
+    let highlights =
+        s.get("/_matrix/client/v3/notifications?only=highlight", Some(&bob.token)).await.ok();
+    assert_eq!(highlights["notifications"].as_array().map(Vec::len), Some(1));
+    let page = s.get("/_matrix/client/v3/notifications?limit=1", Some(&bob.token)).await.ok();
+    let next = page["next_token"].as_str().expect("a next page");
+    let rest = s
+        .get(&format!("/_matrix/client/v3/notifications?from={next}"), Some(&bob.token))
+        .await
+        .ok();
+    assert_eq!(rest["notifications"][0]["event"]["event_id"], hello);
+    s.get("/_matrix/client/v3/notifications?from=nope", Some(&bob.token))
+        .await
+        .err(400, "M_INVALID_PARAM");
+
+    // Bob's own message notifies nobody he is, and reads the room up to it.
+    s.send_text(&bob.token, &room, "hi alice").await;
+    let list = s.get("/_matrix/client/v3/notifications", Some(&bob.token)).await.ok();
+    let after: Vec<&Value> = list["notifications"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|n| &n["event"]["event_id"])
+        .collect();
+    assert_eq!(after, [&mention, &json!(hello)]);
+    assert!(list["notifications"].as_array().expect("list").iter().all(|n| n["read"] == true));
+}
+
+async fn a_rejected_pushkey_loses_its_pusher(backend: Backend) {
+    let s = server(backend).await;
+    let gateway = gateway(json!({"rejected": ["bob-phone"]})).await;
+    let (alice, bob, room) = room_with_pusher(&s, &gateway).await;
+    s.send_text(&alice.token, &room, "hello").await;
+    received(&gateway, 1).await;
+    for _ in 0..200 {
+        if pushkeys(&s, &bob).await.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the rejected pusher was kept");
 }

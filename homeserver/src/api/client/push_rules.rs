@@ -9,7 +9,7 @@ use ruma::api::client::push::{
 
 use crate::{
     api::ruma::{Ruma, RumaResponse},
-    error::{Error, Result},
+    error::Result,
     services::Services,
 };
 
@@ -103,12 +103,16 @@ pub async fn set_actions(
     Ok(set_pushrule_actions::v3::Response::new().into())
 }
 
-/// [`GET /_matrix/client/v3/notifications`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3notifications):
-/// the list of past notifications is not kept yet (it arrives with push
-/// notifications), so a signed-in user is told the endpoint is unknown;
-/// anyone else is refused before that.
+/// [`GET /_matrix/client/v3/notifications`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3notifications)
 pub async fn notifications(
-    _: Ruma<get_notifications::v3::Request>,
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_notifications::v3::Request>,
 ) -> Result<RumaResponse<get_notifications::v3::Response>> {
-    Err(Error::Unrecognized)
+    let (page, next_token) = services
+        .pushers
+        .notifications(&auth, body.from.as_deref(), body.limit, body.only.as_deref())
+        .await?;
+    let mut response = get_notifications::v3::Response::new(page);
+    response.next_token = next_token;
+    Ok(response.into())
 }

@@ -3,11 +3,14 @@
 
 use lattice_federation::address::{AddressPolicy, Denied};
 use ruma::{
+    RoomId, UInt, UserId,
     api::client::push::{Pusher, PusherKind, set_pusher::v3::PusherAction},
+    events::StateEventType,
+    push::PushConditionRoomCtx,
     serde::Raw,
 };
 
-use super::auth::Requester;
+use super::{auth::Requester, rooms::Rooms};
 use crate::{
     error::{Error, Result},
     store::{PusherRow, Store},
@@ -19,6 +22,35 @@ pub const NOTIFY_PATH: &str = "/_matrix/push/v1/notify";
 /// Longest app id and pushkey the spec allows, in bytes.
 const MAX_APP_ID_BYTES: usize = 64;
 const MAX_PUSHKEY_BYTES: usize = 512;
+
+mod notifications;
+mod sender;
+
+pub use sender::PushSender;
+
+/// What push rules know of a room when judging an event for `user`: its
+/// member count and the user's display name in it.
+pub async fn room_context(
+    rooms: &Rooms,
+    room_id: &RoomId,
+    user: &UserId,
+) -> Result<PushConditionRoomCtx> {
+    rooms
+        .with_head(room_id, |head| {
+            let members = head.joined().len() as u64;
+            let name = head
+                .get(&StateEventType::RoomMember, user.as_str())
+                .and_then(|member| member.content_str("displayname"))
+                .unwrap_or_else(|| user.localpart().to_owned());
+            PushConditionRoomCtx::new(
+                room_id.to_owned(),
+                UInt::try_from(members).unwrap_or_default(),
+                user.to_owned(),
+                name,
+            )
+        })
+        .await
+}
 
 #[derive(Clone)]
 pub struct Pushers {
@@ -78,6 +110,7 @@ impl Pushers {
             kind: "http".to_owned(),
             url: Some(url),
             pusher: serde_json::to_string(pusher).map_err(Error::internal)?,
+            since_stream: self.store.max_event_stream().await?,
         };
         self.store.set_pusher(&row, post.append).await
     }

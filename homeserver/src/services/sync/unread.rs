@@ -6,12 +6,11 @@ use std::collections::HashMap;
 
 use ruma::{
     OwnedRoomId, OwnedUserId, RoomId, UInt, UserId,
-    api::client::sync::sync_events::v3::Rooms as SyncRooms, events::StateEventType,
-    push::PushConditionRoomCtx, serde::Raw,
+    api::client::sync::sync_events::v3::Rooms as SyncRooms, serde::Raw,
 };
 
 use super::{SyncService, raw};
-use crate::error::Result;
+use crate::{error::Result, services::push};
 
 /// Unread events counted per room; clients show "99+" well before this.
 const MAX_COUNTED_UNREAD: i64 = 100;
@@ -96,22 +95,7 @@ impl SyncService {
                 None => self.unread_events(user, room_id, counts.through, now).await?,
             };
             if !events.is_empty() {
-                let context = self
-                    .rooms
-                    .with_head(room_id, |head| {
-                        let members = head.joined().len() as u64;
-                        let name = head
-                            .get(&StateEventType::RoomMember, user.as_str())
-                            .and_then(|member| member.content_str("displayname"))
-                            .unwrap_or_else(|| user.localpart().to_owned());
-                        PushConditionRoomCtx::new(
-                            room_id.clone(),
-                            UInt::try_from(members).unwrap_or_default(),
-                            user.to_owned(),
-                            name,
-                        )
-                    })
-                    .await?;
+                let context = push::room_context(&self.rooms, room_id, user).await?;
                 for event in &events {
                     let actions = rules.get_actions(event, &context).await;
                     counts.notify += u64::from(actions.iter().any(|a| a.should_notify()));
