@@ -4,7 +4,10 @@ use serde_json::{Value, json};
 
 use crate::{
     backend_tests,
-    common::{Backend, Session, TestServer},
+    common::{
+        Backend, Session, TestServer,
+        federation::{TestCa, server},
+    },
 };
 
 backend_tests!(
@@ -12,6 +15,7 @@ backend_tests!(
     follows_profile_and_membership_changes,
     ranks_and_limits_results,
     can_search_every_local_user,
+    remote_users_are_learned_from_federated_rooms,
 );
 
 const SEARCH: &str = "/_matrix/client/v3/user_directory/search";
@@ -132,4 +136,29 @@ async fn can_search_every_local_user(backend: Backend) {
     let path = format!("/_synapse/admin/v1/deactivate/{}", loner.user_id);
     s.post(&path, Some(&admin.token), json!({})).await.ok();
     assert!(ids(&search(&s, &alice, "lone").await).is_empty());
+}
+
+async fn remote_users_are_learned_from_federated_rooms(backend: Backend) {
+    let ca = TestCa::new();
+    let (a, b) = (server(backend, &ca).await, server(backend, &ca).await);
+    let alice = a.register("alice", "pw").await;
+    let bob = b.register("bob", "pw").await;
+    a.create_room(&alice.token, json!({"preset": "public_chat", "room_alias_name": "dir"})).await;
+    b.join(&bob.token, &format!("#dir:{}", a.name())).await.ok();
+
+    // B learned alice from the room's state at the join; A learned bob
+    // from his join event.
+    assert_eq!(ids(&search(&b, &bob, "alice").await), vec![alice.user_id.clone()]);
+    assert_eq!(ids(&search(&a, &alice, "bob").await), vec![bob.user_id.clone()]);
+
+    // A new name reaches the other server with the member event it sends.
+    let name = format!("/_matrix/client/v3/profile/{}/displayname", bob.user_id);
+    b.put(&name, Some(&bob.token), json!({"displayname": "Roberto"})).await.ok();
+    for _ in 0..300 {
+        if ids(&search(&a, &alice, "roberto").await) == vec![bob.user_id.clone()] {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("A never learned bob's new name");
 }
