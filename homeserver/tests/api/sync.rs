@@ -15,7 +15,53 @@ backend_tests!(
     account_data_syncs,
     tokens_survive_a_restart,
     summary_of_an_unnamed_room,
+    answers_carry_every_container,
 );
+
+/// The containers a sync answer has even when empty, as clients written
+/// against Synapse require (matrix-nio checks them against a schema).
+async fn answers_carry_every_container(backend: Backend) {
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let bob = s.register("bob", "pw").await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    let invited = s.create_room(&bob.token, json!({})).await;
+    s.invite(&bob.token, &invited, &alice.user_id).await.ok();
+    let first = s.sync(&alice.token, None, 0).await;
+    let since = first["next_batch"].as_str().expect("next_batch").to_owned();
+    for sync in [&first, &s.sync(&alice.token, Some(&since), 0).await] {
+        for path in [
+            "/account_data/events",
+            "/presence/events",
+            "/to_device/events",
+            "/device_lists/changed",
+            "/device_lists/left",
+        ] {
+            assert!(sync.pointer(path).is_some_and(Value::is_array), "{path} in {sync}");
+        }
+        for kind in ["join", "invite", "leave", "knock"] {
+            assert!(sync["rooms"][kind].is_object(), "rooms.{kind} in {sync}");
+        }
+        assert!(sync["device_one_time_keys_count"].is_object());
+    }
+    assert!(first["rooms"]["invite"][&invited]["invite_state"]["events"].is_array());
+
+    // A room whose only news is its account data still has every part.
+    let tags = format!("/_matrix/client/v3/user/{}/rooms/{room}/tags/m.favourite", alice.user_id);
+    s.put(&tags, Some(&alice.token), json!({})).await.ok();
+    let sync = s.sync(&alice.token, Some(&since), 0).await;
+    let joined = &sync["rooms"]["join"][&room];
+    for part in ["timeline", "state", "ephemeral", "account_data"] {
+        assert!(joined[part]["events"].is_array(), "{part} in {joined}");
+    }
+    assert_eq!(joined["timeline"]["limited"], false);
+    let prev_batch = joined["timeline"]["prev_batch"].as_str().expect("prev_batch");
+    let messages =
+        format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=1&from={prev_batch}");
+    let page = s.get(&messages, Some(&alice.token)).await.ok();
+    assert_eq!(page["chunk"].as_array().map(Vec::len), Some(1), "prev_batch paginates back");
+    assert!(joined["unread_notifications"].is_object());
+}
 
 async fn initial_then_incremental_sync(backend: Backend) {
     let s = TestServer::new(backend).await;

@@ -2,12 +2,16 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
-use ruma::api::client::{filter::FilterDefinition, sync::sync_events};
+use axum::{Json, extract::State};
+use ruma::api::{
+    OutgoingResponseExt,
+    client::{filter::FilterDefinition, sync::sync_events},
+};
+use serde_json::{Map, Value, json};
 
 use crate::{
-    api::ruma::{Ruma, RumaResponse},
-    error::Result,
+    api::ruma::Ruma,
+    error::{Error, Result},
     services::{Services, sync::SyncOptions},
 };
 
@@ -18,7 +22,7 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn sync(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<sync_events::v3::Request>,
-) -> Result<RumaResponse<sync_events::v3::Response>> {
+) -> Result<Json<Value>> {
     let filter: FilterDefinition = match body.filter {
         Some(sync_events::v3::Filter::FilterDefinition(filter)) => filter,
         Some(sync_events::v3::Filter::FilterId(id)) => {
@@ -35,5 +39,65 @@ pub async fn sync(
     // Syncing marks the user present, unless the client asks otherwise.
     services.presence.touch(&auth.user_id, &body.set_presence).await?;
     let response = services.sync.sync(&auth, options).await?;
-    Ok(response.into())
+    let http = response.try_into_http_response::<Vec<u8>>().map_err(Error::internal)?;
+    let mut body: Value = serde_json::from_slice(http.body()).map_err(Error::internal)?;
+    with_every_container(&mut body);
+    Ok(Json(body))
+}
+
+/// Completes a sync answer with every container the spec defines, empty
+/// where there is nothing new: ruma leaves empty ones out, and clients
+/// written against Synapse require them (matrix-nio checks its answers
+/// against a schema that does).
+fn with_every_container(body: &mut Value) {
+    let Some(top) = body.as_object_mut() else { return };
+    // Paginating back from "now" is where a room with no new events starts.
+    let now = top.get("next_batch").cloned().unwrap_or_default();
+    for stream in ["account_data", "presence", "to_device"] {
+        events_in(top, stream);
+    }
+    if let Some(lists) = object_in(top, "device_lists") {
+        lists.entry("changed").or_insert_with(|| json!([]));
+        lists.entry("left").or_insert_with(|| json!([]));
+    }
+    object_in(top, "device_one_time_keys_count");
+    let Some(rooms) = object_in(top, "rooms") else { return };
+    for (kind, parts) in [
+        ("join", &["state", "ephemeral", "account_data"][..]),
+        ("leave", &["state", "account_data"][..]),
+        ("invite", &["invite_state"][..]),
+        ("knock", &["knock_state"][..]),
+    ] {
+        let Some(each) = object_in(rooms, kind) else { continue };
+        for room in each.values_mut().filter_map(Value::as_object_mut) {
+            for part in parts {
+                // A client that asked for `state_after` has its state there.
+                if *part != "state" || !room.contains_key("state_after") {
+                    events_in(room, part);
+                }
+            }
+            if matches!(kind, "join" | "leave")
+                && let Some(timeline) = events_in(room, "timeline")
+            {
+                timeline.entry("limited").or_insert(Value::Bool(false));
+                timeline.entry("prev_batch").or_insert_with(|| now.clone());
+            }
+            if kind == "join" {
+                object_in(room, "unread_notifications");
+                object_in(room, "summary");
+            }
+        }
+    }
+}
+
+/// The object under `key`, made empty when missing.
+fn object_in<'a>(map: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
+    map.entry(key).or_insert_with(|| json!({})).as_object_mut()
+}
+
+/// The object under `key` with its `events` list, both made empty when missing.
+fn events_in<'a>(map: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
+    let container = object_in(map, key)?;
+    container.entry("events").or_insert_with(|| json!([]));
+    Some(container)
 }
