@@ -53,6 +53,7 @@ pub struct AllServices {
     pub profiles: profile::Profiles,
     pub user_data: user_data::UserData,
     pub pushers: push::Pushers,
+    pub push_sender: push::PushSender,
     pub rooms: rooms::Rooms,
     pub sync: sync::SyncService,
     pub typing: ephemeral::Typing,
@@ -135,14 +136,14 @@ impl Services {
         // of the event stream.
         let push_policy =
             lattice_federation::address::AddressPolicy::new(&config.push.allowed_ranges);
-        push::PushSender::new(
+        let push_sender = push::PushSender::new(
             store.clone(),
             rooms.clone(),
             user_data.clone(),
             notifier.clone(),
             push_policy.clone(),
-        )?
-        .spawn();
+        )?;
+        push_sender.clone().spawn();
         // Security alerts also reach every admin as a server notice.
         let (alerts, alert_queue) = tokio::sync::mpsc::unbounded_channel();
         auth.security().route_alerts_to_admins(alerts);
@@ -163,6 +164,7 @@ impl Services {
             ),
             user_data: user_data.clone(),
             pushers: push::Pushers::new(store.clone(), push_policy.clone()),
+            push_sender,
             sync: sync::SyncService::new(
                 store.clone(),
                 rooms.clone(),

@@ -65,6 +65,17 @@ impl Store {
         .await?)
     }
 
+    /// A user's pushers, for a badge update.
+    pub async fn user_pushers(&self, user_id: &str) -> Result<Vec<RoomPusher>> {
+        Ok(sqlx::query_as(
+            "SELECT user_id, app_id, pushkey, url, pusher, created_at, since_stream \
+             FROM pushers WHERE user_id = $1 ORDER BY created_at",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Stores what notified whom and moves the sender's position past it,
     /// in one transaction: a restart resumes after what was decided.
     pub async fn record_push(&self, rows: &[NotificationRow], position: i64) -> Result<()> {

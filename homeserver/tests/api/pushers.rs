@@ -15,6 +15,7 @@ backend_tests!(
     pusher_gateways_are_checked,
     notifications_reach_the_gateway_and_the_list,
     a_rejected_pushkey_loses_its_pusher,
+    reading_updates_the_badge,
 );
 
 const SET: &str = "/_matrix/client/v3/pushers/set";
@@ -254,4 +255,23 @@ async fn a_rejected_pushkey_loses_its_pusher(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the rejected pusher was kept");
+}
+
+async fn reading_updates_the_badge(backend: Backend) {
+    let s = server(backend).await;
+    let gateway = gateway(json!({"rejected": []})).await;
+    let (alice, bob, room) = room_with_pusher(&s, &gateway).await;
+    s.send_text(&alice.token, &room, "one").await;
+    let two = s.send_text(&alice.token, &room, "two").await;
+    let sent = received(&gateway, 2).await;
+    assert_eq!(sent[1]["notification"]["counts"]["unread"], 2);
+
+    // Bob reads on one device: his other devices' badges drop to zero.
+    let receipt = format!("/_matrix/client/v3/rooms/{room}/receipt/m.read/{two}");
+    s.post(&receipt, Some(&bob.token), json!({})).await.ok();
+    let sent = received(&gateway, 3).await;
+    let badge = &sent[2]["notification"];
+    assert_eq!(badge["counts"]["unread"], 0);
+    assert!(badge.get("event_id").is_none(), "a badge update names no event: {badge}");
+    assert_eq!(badge["devices"][0]["pushkey"], "bob-phone");
 }

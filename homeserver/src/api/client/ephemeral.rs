@@ -56,6 +56,9 @@ pub async fn receipt(
             thread.as_deref(),
         )
         .await?;
+    if body.receipt_type.as_str() != "m.fully_read" {
+        services.push_sender.read_moved(&auth.user_id);
+    }
     Ok(create_receipt::v3::Response::new().into())
 }
 
@@ -72,6 +75,9 @@ pub async fn read_markers(
         if let Some(event_id) = event_id {
             services.receipts.set(&body.room_id, &auth.user_id, kind, event_id, None).await?;
         }
+    }
+    if body.read_receipt.is_some() || body.private_read_receipt.is_some() {
+        services.push_sender.read_moved(&auth.user_id);
     }
     Ok(set_read_marker::v3::Response::new().into())
 }

@@ -7,7 +7,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use lattice_federation::address::{AddressPolicy, GuardedResolver};
-use ruma::{OwnedUserId, events::AnySyncTimelineEvent, push::Action, serde::Raw};
+use ruma::{OwnedUserId, UserId, events::AnySyncTimelineEvent, push::Action, serde::Raw};
 use serde_json::{Value as JsonValue, json};
 
 use super::room_context;
@@ -191,8 +191,26 @@ impl PushSender {
         Ok(reached)
     }
 
+    /// The user read something: their apps' badges get the new count
+    /// (a notification with only counts), in the background.
+    pub fn read_moved(&self, user: &UserId) {
+        let (sender, user) = (self.clone(), user.to_owned());
+        tokio::spawn(async move {
+            let pushers = match sender.store.user_pushers(user.as_str()).await {
+                Ok(pushers) if !pushers.is_empty() => pushers,
+                Ok(_) => return,
+                Err(error) => return tracing::warn!(%error, "badge update skipped"),
+            };
+            let unread = sender.badge(&user).await.unwrap_or(0);
+            for pusher in pushers {
+                let body = badge_body(&pusher, unread);
+                sender.deliver(pusher, body).await;
+            }
+        });
+    }
+
     /// The user's unread notifications across rooms, for the app badge.
-    async fn badge(&self, user: &OwnedUserId) -> Result<u64> {
+    async fn badge(&self, user: &UserId) -> Result<u64> {
         let read: HashMap<String, i64> =
             self.store.read_positions(user.as_str()).await?.into_iter().collect();
         let recent = self.store.recent_notifications(user.as_str(), BADGE_WINDOW).await?;
@@ -249,15 +267,34 @@ impl PushSender {
     }
 }
 
+/// The pusher's device as a gateway wants it: ids, when it was set, and
+/// the pusher's data without the gateway's own URL.
+fn device(pusher: &RoomPusher, tweaks: serde_json::Map<String, JsonValue>) -> JsonValue {
+    let stored: JsonValue = serde_json::from_str(&pusher.pusher).unwrap_or_default();
+    let mut data = stored["data"].clone();
+    if let Some(data) = data.as_object_mut() {
+        data.remove("url");
+    }
+    json!({
+        "app_id": pusher.app_id,
+        "pushkey": pusher.pushkey,
+        "pushkey_ts": pusher.created_at / 1000,
+        "data": data,
+        "tweaks": tweaks,
+    })
+}
+
+/// A badge update: only the count, at low priority.
+fn badge_body(pusher: &RoomPusher, unread: u64) -> JsonValue {
+    let device = device(pusher, serde_json::Map::new());
+    json!({"notification": {"counts": {"unread": unread}, "prio": "low", "devices": [device]}})
+}
+
 /// The Push Gateway API body for one pusher: the event (only its ids with
 /// the `event_id_only` format), the badge count, and the device.
 fn notify_body(delivery: &Delivery, pusher: &RoomPusher, unread: u64) -> JsonValue {
     let stored: JsonValue = serde_json::from_str(&pusher.pusher).unwrap_or_default();
-    let mut data = stored["data"].clone();
-    let event_id_only = data["format"] == "event_id_only";
-    if let Some(data) = data.as_object_mut() {
-        data.remove("url");
-    }
+    let event_id_only = stored["data"]["format"] == "event_id_only";
     let highlight = delivery.actions.iter().any(Action::is_highlight);
     let mut tweaks = serde_json::Map::new();
     for action in &delivery.actions {
@@ -276,13 +313,7 @@ fn notify_body(delivery: &Delivery, pusher: &RoomPusher, unread: u64) -> JsonVal
         "room_id": pdu.room_id,
         "counts": {"unread": unread},
         "prio": if highlight { "high" } else { "low" },
-        "devices": [{
-            "app_id": pusher.app_id,
-            "pushkey": pusher.pushkey,
-            "pushkey_ts": pusher.created_at / 1000,
-            "data": data,
-            "tweaks": tweaks,
-        }],
+        "devices": [device(pusher, tweaks)],
     });
     if !event_id_only {
         notification["type"] = json!(pdu.kind.to_string());
