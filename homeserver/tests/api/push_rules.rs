@@ -15,6 +15,12 @@ async fn default_push_rules_are_served(backend: Backend) {
     let all = s.get("/_matrix/client/v3/pushrules/", Some(&alice.token)).await.ok();
     let overrides = all["global"]["override"].as_array().expect("override rules");
     assert_eq!(overrides[0]["rule_id"], ".m.rule.master");
+    // Every kind is listed, the empty ones too: clients index them directly.
+    let global = s.get("/_matrix/client/v3/pushrules/global/", Some(&alice.token)).await.ok();
+    for kind in ["override", "content", "room", "sender", "underride"] {
+        assert!(all["global"][kind].is_array(), "global.{kind} in {all}");
+        assert!(global[kind].is_array(), "{kind} in {global}");
+    }
     assert_eq!(overrides[0]["enabled"], json!(false));
     let underride = all["global"]["underride"].as_array().expect("underride rules");
     assert!(underride.iter().any(|r| r["rule_id"] == ".m.rule.message"));

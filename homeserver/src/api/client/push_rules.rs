@@ -1,34 +1,50 @@
 //! Push rules: the server's defaults plus each user's changes.
 
-use axum::extract::State;
-use ruma::api::client::push::{
-    delete_pushrule, get_notifications, get_pushrule, get_pushrule_actions, get_pushrule_enabled,
-    get_pushrules_all, get_pushrules_global_scope, set_pushrule, set_pushrule_actions,
-    set_pushrule_enabled,
+use axum::{Json, extract::State};
+use ruma::{
+    api::client::push::{
+        delete_pushrule, get_notifications, get_pushrule, get_pushrule_actions,
+        get_pushrule_enabled, get_pushrules_all, get_pushrules_global_scope, set_pushrule,
+        set_pushrule_actions, set_pushrule_enabled,
+    },
+    push::Ruleset,
 };
+use serde_json::{Value, json};
 
 use crate::{
     api::ruma::{Ruma, RumaResponse},
-    error::Result,
+    error::{Error, Result},
     services::Services,
 };
+
+/// The user's ruleset with every kind listed, empty ones too: ruma leaves
+/// those out, and clients index `global.content` and the rest directly.
+fn every_kind(rules: &Ruleset) -> Result<Value> {
+    let mut ruleset = serde_json::to_value(rules).map_err(Error::internal)?;
+    if let Some(kinds) = ruleset.as_object_mut() {
+        for kind in ["override", "content", "room", "sender", "underride"] {
+            kinds.entry(kind).or_insert_with(|| json!([]));
+        }
+    }
+    Ok(ruleset)
+}
 
 /// [`GET /_matrix/client/v3/pushrules/`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3pushrules)
 pub async fn get_all(
     State(services): State<Services>,
     Ruma { auth, .. }: Ruma<get_pushrules_all::v3::Request>,
-) -> Result<RumaResponse<get_pushrules_all::v3::Response>> {
+) -> Result<Json<Value>> {
     let rules = services.user_data.push_rules(&auth.user_id).await?;
-    Ok(get_pushrules_all::v3::Response::new((*rules).clone()).into())
+    Ok(Json(json!({ "global": every_kind(&rules)? })))
 }
 
 /// [`GET /_matrix/client/v3/pushrules/global/`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3pushrulesglobal)
 pub async fn get_global(
     State(services): State<Services>,
     Ruma { auth, .. }: Ruma<get_pushrules_global_scope::v3::Request>,
-) -> Result<RumaResponse<get_pushrules_global_scope::v3::Response>> {
+) -> Result<Json<Value>> {
     let rules = services.user_data.push_rules(&auth.user_id).await?;
-    Ok(get_pushrules_global_scope::v3::Response::new((*rules).clone()).into())
+    Ok(Json(every_kind(&rules)?))
 }
 
 /// [`GET /_matrix/client/v3/pushrules/global/{kind}/{rule_id}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3pushrulesglobalkindruleid)
