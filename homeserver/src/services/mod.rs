@@ -143,7 +143,7 @@ impl Services {
             notifier.clone(),
             push_policy.clone(),
         )?;
-        push_sender.clone().spawn();
+        push_sender.clone().spawn().await?;
         // Security alerts also reach every admin as a server notice.
         let (alerts, alert_queue) = tokio::sync::mpsc::unbounded_channel();
         auth.security().route_alerts_to_admins(alerts);

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
+use tokio::sync::mpsc;
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate, matchers};
 
 use crate::{
     backend_tests,
@@ -138,31 +139,53 @@ async fn pusher_gateways_are_checked(backend: Backend) {
     assert!(pushkeys(&s, &alice).await.is_empty(), "nothing was stored");
 }
 
-/// A push gateway that answers `answer` to every notification.
-async fn gateway(answer: Value) -> MockServer {
-    let gateway = MockServer::start().await;
-    Mock::given(matchers::method("POST"))
-        .and(matchers::path("/_matrix/push/v1/notify"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
-        .mount(&gateway)
-        .await;
-    gateway
+/// A push gateway that answers `answer` to every notification and hands
+/// each one it receives to the test.
+struct Gateway {
+    server: MockServer,
+    received: tokio::sync::Mutex<mpsc::UnboundedReceiver<Value>>,
 }
 
-/// The notifications the gateway has received, once there are `count`.
-async fn received(gateway: &MockServer, count: usize) -> Vec<Value> {
-    for _ in 0..200 {
-        let requests = gateway.received_requests().await.unwrap_or_default();
-        if requests.len() >= count {
-            return requests.iter().map(|r| r.body_json().expect("JSON body")).collect();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+struct Forward {
+    to: mpsc::UnboundedSender<Value>,
+    answer: Value,
+}
+
+impl Respond for Forward {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let _ = self.to.send(request.body_json().unwrap_or_default());
+        ResponseTemplate::new(200).set_body_json(&self.answer)
     }
-    panic!("the gateway did not receive {count} notifications");
+}
+
+async fn gateway(answer: Value) -> Gateway {
+    let server = MockServer::start().await;
+    let (to, received) = mpsc::unbounded_channel();
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/_matrix/push/v1/notify"))
+        .respond_with(Forward { to, answer })
+        .mount(&server)
+        .await;
+    Gateway { server, received: tokio::sync::Mutex::new(received) }
+}
+
+impl Gateway {
+    fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The next notification the gateway receives.
+    async fn next(&self) -> Value {
+        let mut received = self.received.lock().await;
+        tokio::time::timeout(Duration::from_secs(10), received.recv())
+            .await
+            .expect("the gateway received a notification in time")
+            .expect("the gateway is running")
+    }
 }
 
 /// Alice and bob in a room, bob with a pusher at `gateway`.
-async fn room_with_pusher(s: &TestServer, gateway: &MockServer) -> (Session, Session, String) {
+async fn room_with_pusher(s: &TestServer, gateway: &Gateway) -> (Session, Session, String) {
     let alice = s.register("alice", "pw").await;
     let bob = s.register("bob", "pw").await;
     let room = s.create_room(&alice.token, json!({"preset": "private_chat"})).await;
@@ -181,7 +204,7 @@ async fn notifications_reach_the_gateway_and_the_list(backend: Backend) {
     let (alice, bob, room) = room_with_pusher(&s, &gateway).await;
 
     let hello = s.send_text(&alice.token, &room, "hello").await;
-    let sent = &received(&gateway, 1).await[0]["notification"];
+    let sent = &gateway.next().await["notification"];
     assert_eq!(sent["event_id"], hello);
     assert_eq!(sent["room_id"], room);
     assert_eq!(sent["counts"]["unread"], 1);
@@ -198,8 +221,7 @@ async fn notifications_reach_the_gateway_and_the_list(backend: Backend) {
     let path = format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/mention");
     let mention = json!({"msgtype": "m.text", "body": "bob: look", "m.mentions": {"user_ids": [bob.user_id]}});
     let mention = s.put(&path, Some(&alice.token), mention).await.ok()["event_id"].clone();
-    let sent = received(&gateway, 2).await;
-    let sent = &sent[1]["notification"];
+    let sent = &gateway.next().await["notification"];
     assert_eq!(sent["event_id"], mention);
     assert_eq!(sent["prio"], "high");
     assert_eq!(sent["counts"]["unread"], 2);
@@ -247,14 +269,14 @@ async fn a_rejected_pushkey_loses_its_pusher(backend: Backend) {
     let gateway = gateway(json!({"rejected": ["bob-phone"]})).await;
     let (alice, bob, room) = room_with_pusher(&s, &gateway).await;
     s.send_text(&alice.token, &room, "hello").await;
-    received(&gateway, 1).await;
-    for _ in 0..200 {
-        if pushkeys(&s, &bob).await.is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    gateway.next().await;
+    // Nothing announces the removal, which follows the gateway's answer:
+    // look until a deadline.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !pushkeys(&s, &bob).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the rejected pusher was kept");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("the rejected pusher was kept");
 }
 
 async fn reading_updates_the_badge(backend: Backend) {
@@ -263,14 +285,13 @@ async fn reading_updates_the_badge(backend: Backend) {
     let (alice, bob, room) = room_with_pusher(&s, &gateway).await;
     s.send_text(&alice.token, &room, "one").await;
     let two = s.send_text(&alice.token, &room, "two").await;
-    let sent = received(&gateway, 2).await;
-    assert_eq!(sent[1]["notification"]["counts"]["unread"], 2);
+    gateway.next().await;
+    assert_eq!(gateway.next().await["notification"]["counts"]["unread"], 2);
 
     // Bob reads on one device: his other devices' badges drop to zero.
     let receipt = format!("/_matrix/client/v3/rooms/{room}/receipt/m.read/{two}");
     s.post(&receipt, Some(&bob.token), json!({})).await.ok();
-    let sent = received(&gateway, 3).await;
-    let badge = &sent[2]["notification"];
+    let badge = &gateway.next().await["notification"];
     assert_eq!(badge["counts"]["unread"], 0);
     assert!(badge.get("event_id").is_none(), "a badge update names no event: {badge}");
     assert_eq!(badge["devices"][0]["pushkey"], "bob-phone");

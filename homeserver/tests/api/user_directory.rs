@@ -154,11 +154,6 @@ async fn remote_users_are_learned_from_federated_rooms(backend: Backend) {
     // A new name reaches the other server with the member event it sends.
     let name = format!("/_matrix/client/v3/profile/{}/displayname", bob.user_id);
     b.put(&name, Some(&bob.token), json!({"displayname": "Roberto"})).await.ok();
-    for _ in 0..300 {
-        if ids(&search(&a, &alice, "roberto").await) == vec![bob.user_id.clone()] {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("A never learned bob's new name");
+    a.sync_until(&alice, |sync| sync.to_string().contains("Roberto")).await;
+    assert_eq!(ids(&search(&a, &alice, "roberto").await), vec![bob.user_id.clone()]);
 }

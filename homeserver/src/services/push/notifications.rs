@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use ruma::{
     MilliSecondsSinceUnixEpoch, OwnedRoomId, UInt,
-    api::client::push::get_notifications::v3::Notification, serde::Raw,
+    api::client::push::get_notifications::v3::Notification,
 };
 
 use super::Pushers;
@@ -47,10 +47,7 @@ impl Pushers {
         for row in rows {
             let n = &row.notification;
             let pdu = Pdu::from_stored(&n.event_id, &n.room_id, &row.pdu)?;
-            let event = Raw::from_json(
-                serde_json::value::to_raw_value(&pdu.to_client_event(None))
-                    .map_err(Error::internal)?,
-            );
+            let event = pdu.to_raw_client_event()?;
             let actions = serde_json::from_str(&n.actions).map_err(Error::internal)?;
             let room_id = OwnedRoomId::try_from(n.room_id.as_str()).map_err(Error::internal)?;
             let was_read = read.get(&n.room_id).is_some_and(|position| *position >= n.stream);

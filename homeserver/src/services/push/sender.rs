@@ -7,7 +7,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use lattice_federation::address::{AddressPolicy, GuardedResolver};
-use ruma::{OwnedUserId, UserId, events::AnySyncTimelineEvent, push::Action, serde::Raw};
+use ruma::{OwnedUserId, UserId, push::Action};
 use serde_json::{Value as JsonValue, json};
 
 use super::room_context;
@@ -23,6 +23,9 @@ use crate::{
 
 /// Events judged per read of the stream.
 const BATCH: i64 = 256;
+
+/// How long the sender waits after a failed read or write of its own.
+const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Waits between tries of one delivery; then it is given up.
 const RETRIES: [Duration; 4] = [
@@ -76,21 +79,15 @@ impl PushSender {
         Ok(Self { store, rooms, user_data, notifier, http, policy })
     }
 
-    /// Runs the sender for the life of the server.
-    pub fn spawn(self) {
-        tokio::spawn(async move { self.run().await });
+    /// Runs the sender for the life of the server, from where it last
+    /// got to (read now, so that a server whose database is down does not start).
+    pub async fn spawn(self) -> Result<()> {
+        let position = self.store.stream_position("push_sender").await?;
+        tokio::spawn(async move { self.run(position).await });
+        Ok(())
     }
 
-    async fn run(self) {
-        let mut position = loop {
-            match self.store.stream_position("push_sender").await {
-                Ok(position) => break position,
-                Err(error) => {
-                    tracing::warn!(%error, "push sender cannot read its position");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                }
-            }
-        };
+    async fn run(self, mut position: i64) {
         let mut saved_at = tokio::time::Instant::now();
         loop {
             // Armed before looking: an event committed meanwhile leaves a permit.
@@ -103,8 +100,9 @@ impl PushSender {
             match self.judge(position, now, &mut saved_at).await {
                 Ok(reached) => position = reached,
                 Err(error) => {
+                    // A database error: back off before the same read again.
                     tracing::warn!(%error, "push sender failed; trying again");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    tokio::time::sleep(ERROR_BACKOFF).await;
                 }
             }
         }
@@ -141,10 +139,7 @@ impl PushSender {
                 continue;
             }
             let pdu = Arc::new(Pdu::from_stored(&row.event_id, &row.room_id, &row.pdu)?);
-            let event: Raw<AnySyncTimelineEvent> = Raw::from_json(
-                serde_json::value::to_raw_value(&pdu.to_client_event(None))
-                    .map_err(Error::internal)?,
-            );
+            let event = pdu.to_raw_client_event()?;
             let mut users: Vec<&str> = pushers.iter().map(|p| p.user_id.as_str()).collect();
             users.dedup();
             for user in users {

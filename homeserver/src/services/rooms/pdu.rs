@@ -231,6 +231,16 @@ impl Pdu {
         Some((parent.to_owned(), kind.to_owned()))
     }
 
+    /// [`Self::to_client_event`] typed for ruma's answers that list events
+    /// (notifications, push rule evaluation).
+    pub fn to_raw_client_event(
+        &self,
+    ) -> Result<ruma::serde::Raw<ruma::events::AnySyncTimelineEvent>> {
+        let json = serde_json::value::to_raw_value(&self.to_client_event(None))
+            .map_err(Error::internal)?;
+        Ok(ruma::serde::Raw::from_json(json))
+    }
+
     /// The event as clients see it (the client-server "ClientEvent" format).
     pub fn to_client_event(&self, unsigned: Option<JsonValue>) -> JsonValue {
         let kind = self.kind.to_string();
