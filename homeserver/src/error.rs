@@ -61,6 +61,14 @@ pub enum Error {
     IncompatibleRoomVersion(String),
     #[error("room alias already taken")]
     RoomInUse,
+    /// A restricted join this server cannot judge: it knows none of the
+    /// rooms the join rule names.
+    #[error("this server cannot check the room's join conditions")]
+    UnableToAuthoriseJoin,
+    /// A restricted join the user qualifies for, but no member here may
+    /// invite: another server should be asked.
+    #[error("no member of this server may admit you; try another server")]
+    UnableToGrantJoin,
     #[error("this media already has content")]
     CannotOverwriteMedia,
     #[error("the content of this media has not been uploaded yet")]
@@ -135,6 +143,8 @@ impl Error {
             Self::WeakPassword(_) => (S::BAD_REQUEST, ErrorKind::WeakPassword),
             Self::UnsupportedRoomVersion(_) => (S::BAD_REQUEST, ErrorKind::UnsupportedRoomVersion),
             Self::RoomInUse => (S::BAD_REQUEST, ErrorKind::RoomInUse),
+            Self::UnableToAuthoriseJoin => (S::BAD_REQUEST, ErrorKind::UnableToAuthorizeJoin),
+            Self::UnableToGrantJoin => (S::BAD_REQUEST, ErrorKind::UnableToGrantJoin),
             Self::IncompatibleRoomVersion(version) => (
                 S::BAD_REQUEST,
                 ErrorKind::IncompatibleRoomVersion(

@@ -41,6 +41,7 @@ mod search;
 mod second_factor;
 mod security;
 mod session_lifetime;
+mod spaces;
 mod sweep;
 mod sync;
 mod user_data;

@@ -71,11 +71,18 @@ pub async fn get_state(
     State(services): State<Services>,
     Ruma { auth, body }: Ruma<get_state_event_for_key::v3::Request>,
 ) -> Result<RumaResponse<get_state_event_for_key::v3::Response>> {
-    let content = services
+    let event = services
         .rooms
         .state_event(&body.room_id, &auth.user_id, &body.event_type.to_string(), &body.state_key)
         .await?;
-    let raw = to_raw_value(&content).map_err(Error::internal)?;
+    // `?format=event` (spec 1.16) asks for the whole event.
+    let raw = match body.format {
+        get_state_event_for_key::v3::StateEventFormat::Event => {
+            to_raw_value(&event.to_client_event(None))
+        }
+        _ => to_raw_value(&event.content_value()),
+    }
+    .map_err(Error::internal)?;
     Ok(get_state_event_for_key::v3::Response::new(raw).into())
 }
 

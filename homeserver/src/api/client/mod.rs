@@ -17,6 +17,7 @@ mod rooms;
 mod search;
 mod second_factor;
 mod session;
+mod spaces;
 mod sync;
 mod user_data;
 mod voip;
@@ -159,6 +160,7 @@ pub fn router() -> Routes {
         .ruma::<set_room_visibility::v3::Request, _, _>(rooms::set_visibility)
         .ruma::<get_public_rooms::v3::Request, _, _>(rooms::public_rooms)
         .ruma::<get_public_rooms_filtered::v3::Request, _, _>(rooms::public_rooms_filtered)
+        .ruma::<ruma::api::client::space::get_hierarchy::v1::Request, _, _>(spaces::hierarchy)
         // Membership
         .ruma::<join_room_by_id::v3::Request, _, _>(membership::join_by_id)
         .ruma::<join_room_by_id_or_alias::v3::Request, _, _>(membership::join)

@@ -98,6 +98,7 @@ pub fn router() -> Routes {
         .ruma::<get_openid_userinfo::v1::Request, _, _>(query::openid_userinfo)
         .ruma::<get_public_rooms::v1::Request, _, _>(query::public_rooms)
         .ruma::<get_public_rooms_filtered::v1::Request, _, _>(query::public_rooms_filtered)
+        .ruma::<ruma::api::federation::space::get_hierarchy::v1::Request, _, _>(query::hierarchy)
         .ruma::<claim_keys::v1::Request, _, _>(e2ee::claim_keys)
         .ruma::<get_devices::v1::Request, _, _>(e2ee::user_devices)
 }

@@ -1,11 +1,12 @@
 //! Queries: room aliases and user profiles of this server; its room
-//! directory; OpenID.
+//! directory; space hierarchies; OpenID.
 
 use axum::extract::State;
 use ruma::api::federation::{
     directory::{get_public_rooms, get_public_rooms_filtered},
     openid::get_openid_userinfo,
     query::{get_profile_information, get_room_information},
+    space::get_hierarchy,
 };
 
 use super::Fed;
@@ -73,4 +74,14 @@ pub async fn openid_userinfo(
 ) -> Result<RumaResponse<get_openid_userinfo::v1::Response>> {
     let user = services.federation.openid_userinfo(&body.access_token).await?;
     Ok(get_openid_userinfo::v1::Response::new(user).into())
+}
+
+/// [`GET /_matrix/federation/v1/hierarchy/{roomId}`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1hierarchyroomid)
+pub async fn hierarchy(
+    State(services): State<Services>,
+    Fed { origin, body }: Fed<get_hierarchy::v1::Request>,
+) -> Result<RumaResponse<get_hierarchy::v1::Response>> {
+    let answer =
+        services.rooms.federated_hierarchy(&origin, &body.room_id, body.suggested_only).await?;
+    Ok(answer.into())
 }

@@ -130,11 +130,7 @@ impl Rooms {
         limit: Option<usize>,
         since: Option<&str>,
     ) -> Result<PublicRoomsPage> {
-        use ruma::{
-            directory::{PublicRoomsChunk, PublicRoomsChunkInit},
-            events::StateEventType,
-            room::JoinRuleKind,
-        };
+        use ruma::directory::PublicRoomsChunk;
         let offset: usize = match since {
             Some(token) => token
                 .strip_prefix('p')
@@ -146,37 +142,8 @@ impl Rooms {
         let mut all = Vec::new();
         for room_id in self.store().public_rooms().await? {
             let room_id = RoomId::parse(&room_id).map_err(Error::internal)?;
-            let chunk = self
-                .with_head(&room_id, |head| {
-                    let text = |kind: StateEventType, field: &str| {
-                        head.get(&kind, "").and_then(|pdu| pdu.content_str(field))
-                    };
-                    let joined = head.joined().len() as u64;
-                    let mut chunk: PublicRoomsChunk = PublicRoomsChunkInit {
-                        num_joined_members: ruma::UInt::try_from(joined).unwrap_or_default(),
-                        room_id: room_id.clone(),
-                        world_readable: text(
-                            StateEventType::RoomHistoryVisibility,
-                            "history_visibility",
-                        )
-                        .as_deref()
-                            == Some("world_readable"),
-                        guest_can_join: text(StateEventType::RoomGuestAccess, "guest_access")
-                            .as_deref()
-                            == Some("can_join"),
-                    }
-                    .into();
-                    chunk.name = text(StateEventType::RoomName, "name");
-                    chunk.topic = text(StateEventType::RoomTopic, "topic");
-                    chunk.canonical_alias = text(StateEventType::RoomCanonicalAlias, "alias")
-                        .and_then(|a| OwnedRoomAliasId::try_from(a).ok());
-                    chunk.avatar_url = text(StateEventType::RoomAvatar, "url").map(Into::into);
-                    chunk.join_rule = text(StateEventType::RoomJoinRules, "join_rule")
-                        .map(|rule| JoinRuleKind::from(rule.as_str()))
-                        .unwrap_or(JoinRuleKind::Public);
-                    chunk
-                })
-                .await?;
+            let chunk: PublicRoomsChunk =
+                self.with_head(&room_id, |head| head.summary(&room_id).into()).await?;
             let matches = term.as_ref().is_none_or(|term| {
                 [
                     chunk.name.as_deref(),

@@ -24,6 +24,7 @@ use super::{
     pdu::Pdu,
     remote::Received,
     resolve::{EventCache, StateMap, entries},
+    restricted::AUTHORISED_VIA,
 };
 use crate::{
     error::{Error, Result},
@@ -49,7 +50,12 @@ impl Rooms {
         if user_id.server_name() != origin {
             return Err(Error::forbidden("the user does not belong to the requesting server"));
         }
-        let content = serde_json::json!({"membership": membership});
+        let mut content = serde_json::json!({"membership": membership});
+        if *membership == MembershipState::Join
+            && let Some(authoriser) = self.join_authoriser(room_id, user_id).await?
+        {
+            content[AUTHORISED_VIA] = authoriser.as_str().into();
+        }
         let draft = EventDraft::state(TimelineEventType::RoomMember, user_id.as_str(), content);
         let (version, event) = self
             .with_head(room_id, |head| -> Result<_> {
@@ -112,6 +118,10 @@ impl Rooms {
         membership: &MembershipState,
     ) -> Result<Arc<Pdu>> {
         let version = self.room_version(room_id).await?;
+        let mut json = json;
+        if *membership == MembershipState::Join {
+            self.countersign_join(room_id, &rules_of_version(&version)?, &mut json).await?;
+        }
         let checked = self.inner.federation.check_pdu(json, &version).await?;
         if checked.event_id != event_id {
             return Err(Error::BadJson("the event id does not match the event".into()));
@@ -186,7 +196,7 @@ impl Rooms {
         let state = self.checked_join_state(room_id, &version, &answer, &mut cache).await?;
         let mut head = RoomHead::new(version.clone())?;
         head.set_state(state);
-        let join = Arc::new(join);
+        let join = Arc::new(self.countersigned(room_id, &version, join, answer.event).await?);
         super::builder::authorize(&head, &join)?;
         self.persist_joined_room(room_id, head, join, cache).await
     }
@@ -213,7 +223,12 @@ impl Rooms {
         if !valid_template {
             return Err(Error::Upstream(format!("make_{membership} answered another template")));
         }
-        event["content"] = self.member_content(user_id, membership, reason).await?;
+        let mut content = self.member_content(user_id, membership, reason).await?;
+        // A restricted room's resident names who vouches for the join.
+        if let Some(authoriser) = event["content"].get(AUTHORISED_VIA) {
+            content[AUTHORISED_VIA] = authoriser.clone();
+        }
+        event["content"] = content;
         event["origin_server_ts"] = serde_json::json!(ruma::MilliSecondsSinceUnixEpoch::now());
         if let Some(object) = event.as_object_mut() {
             for field in ["hashes", "signatures", "unsigned", "event_id"] {
@@ -222,6 +237,29 @@ impl Rooms {
         }
         let server_name = &self.inner.config.server.server_name;
         sign_event(event, Some(room_id), &rules, server_name, &self.inner.key)
+    }
+
+    /// Our join as the resident server sent it on: with its signature when
+    /// it vouched for a restricted join (the same event, signed once more).
+    async fn countersigned(
+        &self,
+        room_id: &RoomId,
+        version: &RoomVersionId,
+        join: Pdu,
+        answered: Option<Box<RawValue>>,
+    ) -> Result<Pdu> {
+        let Some(answered) =
+            answered.filter(|_| join.content_value().get(AUTHORISED_VIA).is_some())
+        else {
+            return Ok(join);
+        };
+        let json: CanonicalJsonObject =
+            serde_json::from_str(answered.get()).map_err(|e| Error::BadJson(e.to_string()))?;
+        let checked = self.inner.federation.check_pdu(json, version).await?;
+        if checked.event_id != join.event_id {
+            return Err(Error::Upstream("send_join answered another event".into()));
+        }
+        Pdu::from_json(checked.event_id, room_id.to_owned(), checked.json)
     }
 
     /// Checks the state and auth chain a send_join answered: signatures of

@@ -250,12 +250,11 @@ impl Rooms {
         user_id: &UserId,
         kind: &str,
         key: &str,
-    ) -> Result<JsonValue> {
+    ) -> Result<Arc<Pdu>> {
         self.visible_state(room_id, user_id)
             .await?
             .into_iter()
             .find(|pdu| pdu.kind.to_string() == kind && pdu.state_key.as_deref() == Some(key))
-            .map(|pdu| pdu.content_value())
             .ok_or_else(|| Error::not_found("no such state"))
     }
 

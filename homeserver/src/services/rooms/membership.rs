@@ -105,6 +105,16 @@ impl Rooms {
             return Err(Error::forbidden("this room has been shut down on this server"));
         }
         let content = self.member_content(target, membership, reason).await?;
+        self.send_membership(room_id, sender, target, content).await
+    }
+
+    async fn send_membership(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        content: JsonValue,
+    ) -> Result<()> {
         let draft = EventDraft::state(TimelineEventType::RoomMember, target.as_str(), content);
         self.append(room_id, sender, draft, None).await?;
         Ok(())
@@ -153,15 +163,16 @@ impl Rooms {
                 local_members || !servers.iter().any(|s| s != own)
             }
         };
+        if self.store().is_room_blocked(room_id.as_str()).await? {
+            return Err(Error::forbidden("this room has been shut down on this server"));
+        }
         if !in_room && self.inner.federation.enabled() {
-            if self.store().is_room_blocked(room_id.as_str()).await? {
-                return Err(Error::forbidden("this room has been shut down on this server"));
-            }
             self.join_remote(&room_id, user_id, &servers, reason).await?;
             self.store().unforget_room(user_id.as_str(), room_id.as_str()).await?;
             return Ok(room_id);
         }
-        self.set_membership(&room_id, user_id, user_id, &MembershipState::Join, reason).await?;
+        let content = self.local_join_content(&room_id, user_id, reason).await?;
+        self.send_membership(&room_id, user_id, user_id, content).await?;
         self.store().unforget_room(user_id.as_str(), room_id.as_str()).await?;
         Ok(room_id)
     }

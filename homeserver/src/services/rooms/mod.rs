@@ -22,7 +22,10 @@ mod remote;
 mod reports;
 mod resolve;
 mod resolve_v1;
+mod restricted;
 mod search;
+mod spaces;
+pub mod summary;
 mod txn_ids;
 mod upgrade;
 mod visibility;
@@ -30,7 +33,10 @@ mod writer;
 
 use std::{collections::HashMap, sync::Arc};
 
-use ruma::{DeviceId, OwnedRoomId, OwnedUserId, RoomId, UserId, events::TimelineEventType};
+use ruma::{
+    DeviceId, OwnedRoomId, OwnedUserId, RoomId, UserId, api::federation::space::get_hierarchy,
+    events::TimelineEventType,
+};
 use tokio::sync::Mutex as AsyncMutex;
 
 pub use self::{
@@ -43,6 +49,7 @@ pub use self::{
     relations::{RelationsPage, RelationsQuery},
     remote::Received,
     search::SearchPage,
+    spaces::{HierarchyPage, HierarchyQuery},
 };
 use self::{
     builder::{add_signature, build_event},
@@ -51,6 +58,7 @@ use self::{
     writer::{Pending, Wake, Writer},
 };
 use super::{
+    cache::TtlCache,
     federation::{Federation, OutboxSignal},
     notifier::Notifier,
     server_key::ServerKey,
@@ -83,6 +91,8 @@ struct Inner {
     txn_ids: txn_ids::TxnIds,
     /// Users whose events are dropped while they are told they were sent.
     shadow_banned: std::sync::RwLock<std::collections::HashSet<OwnedUserId>>,
+    /// Other servers' answers about rooms of spaces (federation /hierarchy).
+    remote_spaces: TtlCache<(OwnedRoomId, bool), Arc<get_hierarchy::v1::Response>>,
 }
 
 /// An event built and authorized, waiting to be persisted.
@@ -114,6 +124,7 @@ impl Rooms {
                 txns: Default::default(),
                 txn_ids,
                 shadow_banned: Default::default(),
+                remote_spaces: TtlCache::new(std::time::Duration::from_secs(300), 1000),
             }),
         }
     }
