@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use lattice_homeserver::services::auth::totp;
 use reqwest::{StatusCode, redirect::Policy};
 use serde_json::json;
 
@@ -57,6 +56,11 @@ impl Browser {
         Self::page(self.http.get(url).send().await.expect("get")).await
     }
 
+    pub async fn get(&self, path: &str) -> Page {
+        let url = format!("{}{path}", self.base);
+        Self::page(self.http.get(url).send().await.expect("get")).await
+    }
+
     pub async fn submit(&self, action: &str, fields: &[(&str, &str)]) -> Page {
         let url = format!("{}{action}", self.base);
         let form = serde_urlencoded::to_string(fields).expect("form");
@@ -75,7 +79,7 @@ fn token_in(page: &Page) -> String {
 }
 
 /// The value of a hidden form field on a page.
-fn field(page: &Page, name: &str) -> String {
+pub fn field(page: &Page, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = page.body.find(&marker).expect("field") + marker.len();
     page.body[start..].split('"').next().expect("value").to_owned()
@@ -123,17 +127,8 @@ async fn the_web_page_hands_the_client_a_single_use_token(backend: Backend) {
 async fn the_web_page_asks_for_the_second_factor(backend: Backend) {
     let s = TestServer::new(backend).await;
     let alice = s.register("alice", "pw").await;
-    let token = Some(alice.token.as_str());
-    let mfa = "/_matrix/client/unstable/org.lattice.mfa";
-    let auth = json!({"type": "m.login.password", "password": "pw",
-        "identifier": {"type": "m.id.user", "user": "alice"}});
-    let setup = s.post(&format!("{mfa}/totp/setup"), token, json!({"auth": auth})).await.ok();
-    let secret = totp::from_base32(setup["secret"].as_str().expect("secret")).expect("base32");
-    let code_now = || {
-        let now = s.services().auth.clock().now_ms();
-        totp::code(&secret, now / 1000 / totp::STEP)
-    };
-    s.post(&format!("{mfa}/totp/confirm"), token, json!({"code": code_now()})).await.ok();
+    let secret = s.enrol_totp(&alice, "pw").await;
+    let code_now = || s.totp_now(&secret);
 
     let browser = Browser::new(&s);
     let form = [("redirect_url", CLIENT), ("username", "alice"), ("password", "pw")];

@@ -18,7 +18,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::common::{Backend, TestServer, federation::free_port};
+use crate::common::{Backend, Session, TestServer, federation::free_port};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -96,7 +96,9 @@ impl Browser {
         let browser = Self { http, session: format!("{}/session/{id}", driver.url) };
         // A click that submits a form does not wait for the next page: the
         // driver waits (up to 10 s) for an element to appear instead.
-        browser.post("/timeouts", json!({"implicit": 10_000, "pageLoad": 30_000})).await;
+        browser
+            .post("/timeouts", json!({"implicit": 10_000, "pageLoad": 30_000, "script": 30_000}))
+            .await;
         browser
     }
 
@@ -194,9 +196,8 @@ async fn client_landing() -> (String, mpsc::Receiver<String>) {
     (format!("http://localhost:{port}/done"), receiver)
 }
 
-#[tokio::test]
-async fn a_passkey_signs_in_through_the_web_page_in_chromium() {
-    let Some(driver) = Driver::start().await else { return };
+/// A server whose passkeys belong to `http://localhost:<port>`, and that origin.
+async fn passkey_server() -> (TestServer, String) {
     let port = free_port();
     let origin = format!("http://localhost:{port}");
     let s = TestServer::start(Backend::Sqlite, |config| {
@@ -205,18 +206,28 @@ async fn a_passkey_signs_in_through_the_web_page_in_chromium() {
         config.auth.webauthn.rp_origin = Some(origin.clone());
     })
     .await;
-    let alice = s.register("alice", "pw").await;
-    let browser = Browser::open(&driver).await;
+    (s, origin)
+}
+
+/// Gives the window a virtual authenticator (a platform one, as on a
+/// phone or laptop); returns its id.
+async fn add_authenticator(browser: &Browser) -> String {
     let authenticator = json!({"protocol": "ctap2", "transport": "internal",
         "hasResidentKey": true, "hasUserVerification": true, "isUserConsenting": true,
         "isUserVerified": true});
-    browser.post("/webauthn/authenticator", authenticator).await;
+    let id = browser.post("/webauthn/authenticator", authenticator).await;
+    id.as_str().expect("authenticator id").to_owned()
+}
 
-    // Enrolment: the API's options, answered by the browser's authenticator.
+/// Gives the browser a virtual authenticator and enrols a passkey of it
+/// for `who`, as a web client on the server's origin would; returns the
+/// authenticator's id.
+async fn enrol_passkey(s: &TestServer, browser: &Browser, who: &Session, origin: &str) -> String {
+    let authenticator = add_authenticator(browser).await;
     let register = "/_matrix/client/unstable/org.lattice.mfa/webauthn/register";
     let auth = json!({"type": "m.login.password", "password": "pw",
-        "identifier": {"type": "m.id.user", "user": "alice"}});
-    let started = s.post(register, Some(&alice.token), json!({"auth": auth})).await.ok();
+        "identifier": {"type": "m.id.user", "user": who.user_id}});
+    let started = s.post(register, Some(&who.token), json!({"auth": auth})).await.ok();
     browser.go(&format!("{origin}/_matrix/client/versions")).await;
     let credential = browser
         .post("/execute/async", json!({"script": CREATE_PASSKEY, "args": [started["options"]]}))
@@ -224,7 +235,17 @@ async fn a_passkey_signs_in_through_the_web_page_in_chromium() {
     assert!(credential["error"].is_null(), "{credential}");
     let finish = json!({"registration": started["registration"], "name": "Chromium",
         "credential": credential});
-    s.post(&format!("{register}/finish"), Some(&alice.token), finish).await.ok();
+    s.post(&format!("{register}/finish"), Some(&who.token), finish).await.ok();
+    authenticator
+}
+
+#[tokio::test]
+async fn a_passkey_signs_in_through_the_web_page_in_chromium() {
+    let Some(driver) = Driver::start().await else { return };
+    let (s, origin) = passkey_server().await;
+    let alice = s.register("alice", "pw").await;
+    let browser = Browser::open(&driver).await;
+    enrol_passkey(&s, &browser, &alice, &origin).await;
 
     // The sign-in a Matrix client starts with m.login.sso.
     let (client, mut tokens) = client_landing().await;
@@ -249,4 +270,76 @@ async fn a_passkey_signs_in_through_the_web_page_in_chromium() {
     let login = json!({"type": "m.login.token", "token": token});
     let done = s.post("/_matrix/client/v3/login", None, login).await.ok();
     assert_eq!(done["user_id"], "@alice:localhost");
+}
+
+/// Opens `url` in a window of its own, as Element opens a fallback page,
+/// and switches to it; the first window keeps the messages it receives.
+const OPEN_FALLBACK: &str = r#"
+window.received = [];
+window.addEventListener("message", (e) => window.received.push(e.data));
+window.open(arguments[0], "fallback");
+"#;
+
+/// Waits in the first window for the fallback page's message.
+const AWAIT_MESSAGE: &str = r#"
+const done = arguments[0];
+if (window.received.length) { done(window.received[0]); }
+else { window.addEventListener("message", (e) => done(e.data)); }
+"#;
+
+#[tokio::test]
+async fn a_passkey_answers_a_fallback_page_opened_by_a_client_in_chromium() {
+    let Some(driver) = Driver::start().await else { return };
+    let (s, origin) = passkey_server().await;
+    let alice = s.register("alice", "pw").await;
+    let phone = s.login("alice", "pw", Some("PHONE")).await.ok();
+    let browser = Browser::open(&driver).await;
+    let authenticator = enrol_passkey(&s, &browser, &alice, &origin).await;
+    let path = format!("/webauthn/authenticator/{authenticator}/credentials");
+    let passkeys = browser.command(reqwest::Method::GET, &path, None).await;
+
+    // Deleting a device: the client does the password, not the passkey.
+    let device = format!("/_matrix/client/v3/devices/{}", phone["device_id"].as_str().expect("id"));
+    let started = s.delete(&device, Some(&alice.token), Some(json!({}))).await;
+    let session = started.body["session"].as_str().expect("session").to_owned();
+    let password = json!({"auth": {"type": "m.login.password", "session": session,
+        "password": "pw", "identifier": {"type": "m.id.user", "user": "alice"}}});
+    let answer = s.delete(&device, Some(&alice.token), Some(password)).await;
+    assert_eq!(answer.body["completed"], json!(["m.login.password"]));
+
+    // The client opens the fallback page of the passkey stage in a window.
+    let page = format!(
+        "{origin}/_matrix/client/v3/auth/org.lattice.login.webauthn/fallback/web?session={session}"
+    );
+    let opener = browser.command(reqwest::Method::GET, "/window", None).await;
+    browser.post("/execute/sync", json!({"script": OPEN_FALLBACK, "args": [page]})).await;
+    let handles = browser.command(reqwest::Method::GET, "/window/handles", None).await;
+    let popup = handles
+        .as_array()
+        .expect("handles")
+        .iter()
+        .find(|handle| **handle != opener)
+        .expect("the fallback window")
+        .clone();
+    browser.post("/window", json!({"handle": popup})).await;
+    // Virtual authenticators belong to one window: the popup gets the same
+    // passkey, as every window of a real device would.
+    let authenticator = add_authenticator(&browser).await;
+    for passkey in passkeys.as_array().expect("credentials") {
+        let path = format!("/webauthn/authenticator/{authenticator}/credential");
+        browser.post(&path, passkey.clone()).await;
+    }
+    browser.click("#use-passkey").await;
+    browser.element("#auth-done").await; // the done page has arrived
+    browser.screenshot("uia-fallback-done").await;
+
+    // The page told the client, which sends its request again.
+    browser.post("/window", json!({"handle": opener})).await;
+    let message =
+        browser.post("/execute/async", json!({"script": AWAIT_MESSAGE, "args": []})).await;
+    assert_eq!(message, "authDone");
+    browser.close().await;
+    let ack = json!({"auth": {"session": session}});
+    s.delete(&device, Some(&alice.token), Some(ack)).await.ok();
+    s.get(&device, Some(&alice.token)).await.err(404, "M_NOT_FOUND");
 }

@@ -1,9 +1,12 @@
-//! The web login page behind m.login.sso, for clients such as Element
-//! that know nothing of our second-factor step: password, then a second
-//! factor if the account has one, then back to the client with a
-//! single-use loginToken (m.login.token). Server-rendered; the only script
-//! asks the browser's authenticator for a passkey.
+//! The server's web pages. The login page behind m.login.sso, for clients
+//! such as Element that know nothing of our second-factor step: password,
+//! then a second factor if the account has one, then back to the client
+//! with a single-use loginToken (m.login.token). The fallback pages of
+//! user-interactive auth (fallback.rs). Server-rendered; the only script
+//! asks the browser's authenticator for a passkey and tells a client that
+//! its fallback stage is done.
 
+mod fallback;
 mod page;
 
 use axum::{
@@ -31,6 +34,14 @@ pub fn router() -> Routes {
         .route("/_matrix/client/v3/login/sso/redirect/{idp_id}", get(start_with_provider))
         .route("/_lattice/sso/password", post(password))
         .route("/_lattice/sso/factor", post(factor))
+        .route(
+            "/_matrix/client/v3/auth/{auth_type}/fallback/web",
+            get(fallback::show).post(fallback::answer),
+        )
+        .route(
+            "/_matrix/client/r0/auth/{auth_type}/fallback/web",
+            get(fallback::show).post(fallback::answer),
+        )
         .route("/_lattice/static/login.js", get(script))
         .route("/_lattice/static/login.css", get(style))
 }

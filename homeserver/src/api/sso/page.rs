@@ -34,25 +34,34 @@ pub struct Frame {
     pub error: Option<String>,
 }
 
+/// A whole page: the skeleton every page of ours shares.
+fn document(title: &str, content: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title>\
+         <link rel=\"stylesheet\" href=\"/_lattice/static/login.css\">\
+         <script src=\"/_lattice/static/login.js\" defer></script></head>\
+         <body><main class=\"card\"><h1>{title}</h1>{content}</main></body></html>\n"
+    )
+}
+
+fn error_line(error: Option<&str>) -> String {
+    error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default()
+}
+
 impl Frame {
     fn render(&self, body: &str) -> String {
         let server = escape(&self.server_name);
         let client = escape(&self.client_host);
-        let error = self
-            .error
-            .as_deref()
-            .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
-            .unwrap_or_default();
-        format!(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>Sign in to {server}</title>\
-             <link rel=\"stylesheet\" href=\"/_lattice/static/login.css\">\
-             <script src=\"/_lattice/static/login.js\" defer></script></head>\
-             <body><main class=\"card\"><h1>Sign in to {server}</h1>\
-             <p class=\"client\">You are signing in to a Matrix client at <strong>{client}</strong>. \
-             Continue only if you started this sign-in there.</p>{error}{body}</main></body></html>\n"
-        )
+        let error = error_line(self.error.as_deref());
+        let content = format!(
+            "<p class=\"client\">You are signing in to a Matrix client at <strong>{client}</strong>. \
+             Continue only if you started this sign-in there.</p>{error}{body}"
+        );
+        document(&format!("Sign in to {server}"), &content)
     }
 
     fn hidden_redirect(&self) -> String {
@@ -87,59 +96,124 @@ impl Frame {
                 self.hidden_redirect()
             )
         };
-        let mut body = String::from("<p>Your account has a second factor.</p>");
-        if let (true, Some(options)) =
-            (challenge.stages.contains(&WEBAUTHN_STAGE), &challenge.webauthn_options)
-        {
-            // JSON inside <script> must not be able to close the element.
-            let json = options
-                .to_string()
-                .replace('<', "\\u003c")
-                .replace('>', "\\u003e")
-                .replace('&', "\\u0026");
-            let _ = write!(
-                body,
-                "<script type=\"application/json\" id=\"webauthn-options\">{json}</script>\
-                 <form id=\"passkey-form\" method=\"post\" action=\"/_lattice/sso/factor\">{}\
-                 <input type=\"hidden\" name=\"credential\" value=\"\">\
-                 <button id=\"use-passkey\" type=\"button\">Use your passkey or security key</button>\
-                 <p id=\"passkey-error\" class=\"error\" hidden></p></form>",
-                fields(WEBAUTHN_STAGE)
-            );
-        }
-        if challenge.stages.contains(&TOTP_STAGE) {
-            let _ = write!(
-                body,
-                "<form method=\"post\" action=\"/_lattice/sso/factor\">{}\
-                 <label for=\"code\">Code from your authenticator app</label>\
-                 <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" \
-                 pattern=\"[0-9 ]*\" required>\
-                 <button type=\"submit\">Verify</button></form>",
-                fields(TOTP_STAGE)
-            );
-        }
+        let forms = factor_forms(challenge, |_| "/_lattice/sso/factor".into(), fields);
+        self.render(&format!("<p>Your account has a second factor.</p>{forms}"))
+    }
+}
+
+/// One form per factor of `challenge` (passkey, TOTP, recovery code),
+/// posted to `action(stage)` with the `fields(stage)` hidden inputs.
+fn factor_forms(
+    challenge: &FactorChallenge,
+    action: impl Fn(&str) -> String,
+    fields: impl Fn(&str) -> String,
+) -> String {
+    let mut body = String::new();
+    if let (true, Some(options)) =
+        (challenge.stages.contains(&WEBAUTHN_STAGE), &challenge.webauthn_options)
+    {
+        // JSON inside <script> must not be able to close the element.
+        let json = options
+            .to_string()
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026");
         let _ = write!(
             body,
-            "<details><summary>Use a recovery code</summary>\
-             <form method=\"post\" action=\"/_lattice/sso/factor\">{}\
-             <label for=\"recovery\">Recovery code</label>\
-             <input id=\"recovery\" name=\"code\" autocomplete=\"off\" required>\
-             <button type=\"submit\">Verify</button></form></details>",
-            fields(RECOVERY_STAGE)
+            "<script type=\"application/json\" id=\"webauthn-options\">{json}</script>\
+             <form id=\"passkey-form\" method=\"post\" action=\"{}\">{}\
+             <input type=\"hidden\" name=\"credential\" value=\"\">\
+             <button id=\"use-passkey\" type=\"button\">Use your passkey or security key</button>\
+             <p id=\"passkey-error\" class=\"error\" hidden></p></form>",
+            action(WEBAUTHN_STAGE),
+            fields(WEBAUTHN_STAGE)
+        );
+    }
+    if challenge.stages.contains(&TOTP_STAGE) {
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"{}\">{}\
+             <label for=\"code\">Code from your authenticator app</label>\
+             <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" \
+             pattern=\"[0-9 ]*\" required>\
+             <button type=\"submit\">Verify</button></form>",
+            action(TOTP_STAGE),
+            fields(TOTP_STAGE)
+        );
+    }
+    let _ = write!(
+        body,
+        "<details><summary>Use a recovery code</summary>\
+         <form method=\"post\" action=\"{}\">{}\
+         <label for=\"recovery\">Recovery code</label>\
+         <input id=\"recovery\" name=\"code\" autocomplete=\"off\" required>\
+         <button type=\"submit\">Verify</button></form></details>",
+        action(RECOVERY_STAGE),
+        fields(RECOVERY_STAGE)
+    );
+    body
+}
+
+/// The pages a client opens for a user-interactive auth stage it cannot
+/// do itself (Element does this for our second factors).
+pub struct FallbackFrame {
+    pub server_name: String,
+    pub session: String,
+    pub error: Option<String>,
+}
+
+impl FallbackFrame {
+    fn render(&self, body: &str) -> String {
+        let content = format!(
+            "<p class=\"client\">Your Matrix client needs you to confirm it is you.</p>{}{body}",
+            error_line(self.error.as_deref())
+        );
+        document(&format!("Confirm your identity on {}", escape(&self.server_name)), &content)
+    }
+
+    fn action(stage: &str) -> String {
+        format!("/_matrix/client/v3/auth/{}/fallback/web", escape(stage))
+    }
+
+    fn session_field(&self) -> String {
+        format!("<input type=\"hidden\" name=\"session\" value=\"{}\">", escape(&self.session))
+    }
+
+    pub fn password(&self) -> String {
+        let body = format!(
+            "<form method=\"post\" action=\"{}\">{}\
+             <label for=\"password\">Password</label>\
+             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+             <button id=\"confirm\" type=\"submit\">Continue</button></form>",
+            Self::action("m.login.password"),
+            self.session_field()
         );
         self.render(&body)
+    }
+
+    pub fn second_factor(&self, challenge: &FactorChallenge) -> String {
+        let forms = factor_forms(challenge, Self::action, |_| self.session_field());
+        self.render(&format!("<p>Answer with one of your second factors.</p>{forms}"))
+    }
+
+    /// A page that can only say what went wrong.
+    pub fn problem(&self) -> String {
+        self.render("")
+    }
+
+    /// The stage is done: the script tells the client (`onAuthDone`, or a
+    /// message to the window that opened us).
+    pub fn done(&self) -> String {
+        self.render(
+            "<p id=\"auth-done\">Done. You can close this window and go back to your client.</p>",
+        )
     }
 }
 
 /// A page for a request that cannot go anywhere (no usable redirect URL).
 pub fn problem(server_name: &str, message: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in to {0}</title>\
-         <link rel=\"stylesheet\" href=\"/_lattice/static/login.css\"></head>\
-         <body><main class=\"card\"><h1>Sign in to {0}</h1><p class=\"error\">{1}</p></main></body></html>\n",
-        escape(server_name),
-        escape(message)
-    )
+    let content = format!("<p class=\"error\">{}</p>", escape(message));
+    document(&format!("Sign in to {}", escape(server_name)), &content)
 }
 
 #[cfg(test)]

@@ -2,14 +2,16 @@
 //! guards registration and sensitive account changes.
 
 use ruma::{
-    UserId,
+    OwnedUserId, UserId,
     api::{
         client::uiaa::{AuthData, AuthFlow, AuthType, UiaaInfo},
         error::{ErrorKind, StandardErrorBody},
     },
 };
 
-use super::{Auth, second_factor, tokens};
+use serde_json::{Map, Value};
+
+use super::{Auth, second_factor, second_factor::FactorChallenge, tokens};
 use crate::{
     error::{Error, Result},
     store::now_ms,
@@ -197,5 +199,65 @@ impl Auth {
         self.store.set_uia_completed(&session, &json).await?;
         let options = challenge(session.clone()).await?;
         Err(Error::Uia(flows.info(&session, completed, None, options)))
+    }
+
+    /// The state a fallback page of `session` shows: whose session it is
+    /// and the second factors they could answer with (a fresh passkey
+    /// challenge among them). Only sessions of a logged-in user's request
+    /// have fallback pages; registration stages are done in the client.
+    pub async fn fallback_challenge(&self, session: &str) -> Result<FactorChallenge> {
+        let user_id = self.fallback_owner(session).await?;
+        let stages = self.second_factor_stages(&user_id).await?;
+        let webauthn_options = match stages.contains(&second_factor::WEBAUTHN_STAGE) {
+            true => self.webauthn_challenge(session, &user_id).await?,
+            false => None,
+        };
+        Ok(FactorChallenge { session: session.to_owned(), stages, webauthn_options })
+    }
+
+    /// Completes `stage` of `session` on its fallback web page, for a
+    /// client that cannot do the stage itself; the client then sends its
+    /// request again with only the session.
+    pub async fn complete_fallback_stage(
+        &self,
+        session: &str,
+        stage: &str,
+        answer: &Map<String, Value>,
+    ) -> Result<()> {
+        let user_id = self.fallback_owner(session).await?;
+        match stage {
+            "m.login.password" => {
+                let password = answer
+                    .get("password")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| Error::MissingParam("password is required".into()))?;
+                self.check_password(&user_id, password).await?;
+            }
+            stage if second_factor::is_factor_stage(stage) => {
+                self.check_factor(&user_id, session, stage, answer).await?;
+            }
+            _ => return Err(Error::not_found("this stage has no fallback page")),
+        }
+        let Some((_, completed)) = self.store.uia_session(session).await? else {
+            return Err(Error::forbidden("unknown or expired user-interactive auth session"));
+        };
+        let mut completed: Vec<AuthType> =
+            serde_json::from_str(&completed).map_err(Error::internal)?;
+        let stage = AuthType::from(stage);
+        if !completed.contains(&stage) {
+            completed.push(stage);
+        }
+        let json = serde_json::to_string(&completed).map_err(Error::internal)?;
+        self.store.set_uia_completed(session, &json).await
+    }
+
+    async fn fallback_owner(&self, session: &str) -> Result<OwnedUserId> {
+        match self.store.uia_session(session).await? {
+            Some((Some(owner), _)) => UserId::parse(owner).map_err(Error::internal),
+            Some((None, _)) => {
+                Err(Error::forbidden("this session's stages are done in the client"))
+            }
+            None => Err(Error::forbidden("unknown or expired user-interactive auth session")),
+        }
     }
 }

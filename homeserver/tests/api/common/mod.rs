@@ -181,6 +181,31 @@ impl TestServer {
 }
 
 impl TestServer {
+    /// Enrols TOTP for `who` (whose password is `password`) as an
+    /// authenticator app would; returns the secret for [`Self::totp_now`].
+    pub async fn enrol_totp(&self, who: &Session, password: &str) -> Vec<u8> {
+        let mfa = "/_matrix/client/unstable/org.lattice.mfa";
+        let token = Some(who.token.as_str());
+        let auth = json!({"type": "m.login.password", "password": password,
+            "identifier": {"type": "m.id.user", "user": who.user_id}});
+        let setup =
+            self.post(&format!("{mfa}/totp/setup"), token, json!({"auth": auth})).await.ok();
+        let secret = setup["secret"].as_str().expect("secret");
+        let secret = lattice_homeserver::services::auth::totp::from_base32(secret).expect("base32");
+        let code = self.totp_now(&secret);
+        self.post(&format!("{mfa}/totp/confirm"), token, json!({"code": code})).await.ok();
+        secret
+    }
+
+    /// The TOTP code of `secret` at the server's clock.
+    pub fn totp_now(&self, secret: &[u8]) -> String {
+        use lattice_homeserver::services::auth::totp;
+        let now = self.services().auth.clock().now_ms();
+        totp::code(secret, now / 1000 / totp::STEP)
+    }
+}
+
+impl TestServer {
     /// Creates a room and returns its id.
     pub async fn create_room(&self, token: &str, body: Value) -> String {
         let created = self.post("/_matrix/client/v3/createRoom", Some(token), body).await.ok();

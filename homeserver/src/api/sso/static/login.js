@@ -1,6 +1,8 @@
-// The passkey step of the web login page: asks the browser's
+// The script of the server's pages. The passkey step: asks the browser's
 // authenticator to answer the server's WebAuthn challenge, then posts the
-// answer with the form. Everything else on the page works without script.
+// answer with the form. A fallback stage done: tells the client that
+// opened the page, as the spec says (onAuthDone, or an "authDone" message
+// to the opener). Everything else works without script.
 "use strict";
 
 function fromBase64Url(text) {
@@ -38,7 +40,16 @@ async function answerChallenge(form) {
   form.submit();
 }
 
+function tellClientAuthDone() {
+  if (typeof window.onAuthDone === "function") {
+    window.onAuthDone();
+  } else if (window.opener && window.opener.postMessage) {
+    window.opener.postMessage("authDone", "*");
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  if (document.getElementById("auth-done")) tellClientAuthDone();
   const button = document.getElementById("use-passkey");
   if (!button) return;
   const form = document.getElementById("passkey-form");
