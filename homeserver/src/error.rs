@@ -61,6 +61,16 @@ pub enum Error {
     IncompatibleRoomVersion(String),
     #[error("room alias already taken")]
     RoomInUse,
+    #[error("no account has this address")]
+    ThreepidNotFound,
+    #[error("this address is already in use")]
+    ThreepidInUse,
+    /// E-mail is not set up on this server (or the medium is not e-mail).
+    #[error("{0}")]
+    ThreepidMediumNotSupported(String),
+    /// The address of a validation session was not confirmed.
+    #[error("{0}")]
+    ThreepidAuthFailed(String),
     /// A restricted join this server cannot judge: it knows none of the
     /// rooms the join rule names.
     #[error("this server cannot check the room's join conditions")]
@@ -143,6 +153,12 @@ impl Error {
             Self::WeakPassword(_) => (S::BAD_REQUEST, ErrorKind::WeakPassword),
             Self::UnsupportedRoomVersion(_) => (S::BAD_REQUEST, ErrorKind::UnsupportedRoomVersion),
             Self::RoomInUse => (S::BAD_REQUEST, ErrorKind::RoomInUse),
+            Self::ThreepidNotFound => (S::BAD_REQUEST, ErrorKind::ThreepidNotFound),
+            Self::ThreepidInUse => (S::BAD_REQUEST, ErrorKind::ThreepidInUse),
+            Self::ThreepidMediumNotSupported(_) => {
+                (S::BAD_REQUEST, ErrorKind::ThreepidMediumNotSupported)
+            }
+            Self::ThreepidAuthFailed(_) => (S::UNAUTHORIZED, ErrorKind::ThreepidAuthFailed),
             Self::UnableToAuthoriseJoin => (S::BAD_REQUEST, ErrorKind::UnableToAuthorizeJoin),
             Self::UnableToGrantJoin => (S::BAD_REQUEST, ErrorKind::UnableToGrantJoin),
             Self::IncompatibleRoomVersion(version) => (

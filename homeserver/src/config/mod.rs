@@ -28,6 +28,7 @@ pub struct Config {
     pub user_directory: UserDirectoryConfig,
     pub turn: TurnConfig,
     pub push: PushConfig,
+    pub email: EmailConfig,
     pub media: MediaConfig,
     pub rate_limits: RateLimitConfig,
     pub metrics: MetricsConfig,
@@ -274,6 +275,28 @@ pub struct PushConfig {
     /// Private ranges push gateways may sit in (a gateway on the same
     /// host or network); public addresses are always allowed.
     pub allowed_ranges: Vec<ipnet::IpNet>,
+}
+
+/// Outgoing e-mail: the validation links that bind an address to an
+/// account and reset a forgotten password. Off until an SMTP URL is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// The mail server, as lettre reads it: `smtps://user:password@host`
+    /// (TLS), `smtp://user:password@host:587?tls=required` (STARTTLS), or
+    /// `smtp://host:25` (plain, for a relay on the same host).
+    pub smtp_url: Option<String>,
+    /// The From header; unset, `noreply@<server_name>`.
+    pub from: Option<String>,
+    /// How long a validation link works.
+    #[serde(with = "seconds")]
+    pub token_lifetime: Duration,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self { smtp_url: None, from: None, token_lifetime: Duration::from_secs(3600) }
+    }
 }
 
 /// Who the user directory (the invite dialog's search) lets users find.

@@ -216,22 +216,49 @@ impl Accounts {
         auth: Option<&AuthData>,
     ) -> Result<()> {
         self.auth.user_interactive(&UiaFlows::password(), auth, Some(&requester.user_id)).await?;
+        let keep = Some(requester.device_id.as_str());
+        self.set_password(&requester.user_id, new_password, logout_devices, keep).await
+    }
+
+    /// Sets a new password; with `logout_devices`, every device but `keep`
+    /// is logged out.
+    async fn set_password(
+        &self,
+        user_id: &UserId,
+        new_password: String,
+        logout_devices: bool,
+        keep: Option<&str>,
+    ) -> Result<()> {
         if new_password.is_empty() {
             return Err(Error::WeakPassword("the password must not be empty".into()));
         }
         let hash = self.auth.passwords().hash(new_password).await?;
-        self.store.set_password_hash(requester.user_id.as_str(), &hash).await?;
+        self.store.set_password_hash(user_id.as_str(), &hash).await?;
         if logout_devices {
-            let position = self
-                .store
-                .delete_other_devices(
-                    requester.user_id.as_str(),
-                    Some(requester.device_id.as_str()),
-                )
-                .await?;
-            self.auth.forget_sessions(&requester.user_id);
-            self.keys.announce(&requester.user_id, position).await?;
+            let position = self.store.delete_other_devices(user_id.as_str(), keep).await?;
+            self.auth.forget_sessions(user_id);
+            self.keys.announce(user_id, position).await?;
         }
+        Ok(())
+    }
+
+    /// "Forgot password": a new password for the account whose e-mail
+    /// address the client proved is its own (UIA's e-mail stage), with
+    /// every device logged out unless the client asks otherwise.
+    pub async fn reset_password(
+        &self,
+        new_password: String,
+        logout_devices: bool,
+        auth: Option<&AuthData>,
+    ) -> Result<()> {
+        let outcome = self.auth.user_interactive(&UiaFlows::email(), auth, None).await?;
+        let address = outcome.email.ok_or_else(|| Error::forbidden("no address was confirmed"))?;
+        let owner = self.store.threepid_owner("email", &address).await?;
+        let user_id = owner
+            .and_then(|user| OwnedUserId::try_from(user).ok())
+            .ok_or(Error::ThreepidNotFound)?;
+        self.set_password(&user_id, new_password, logout_devices, None).await?;
+        tracing::info!(user = %user_id, logout_devices, "password reset by e-mail");
         Ok(())
     }
 

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod clock;
 pub mod devices;
 mod edus;
+pub mod email;
 pub mod ephemeral;
 pub mod federation;
 pub mod http;
@@ -21,6 +22,7 @@ pub mod rooms;
 pub mod security;
 pub mod server_key;
 pub mod sync;
+pub mod threepids;
 pub mod user_data;
 pub mod voip;
 
@@ -53,6 +55,7 @@ pub struct AllServices {
     pub profiles: profile::Profiles,
     pub user_data: user_data::UserData,
     pub pushers: push::Pushers,
+    pub threepids: threepids::Threepids,
     pub push_sender: push::PushSender,
     pub rooms: rooms::Rooms,
     pub sync: sync::SyncService,
@@ -164,6 +167,7 @@ impl Services {
             ),
             user_data: user_data.clone(),
             pushers: push::Pushers::new(store.clone(), push_policy.clone()),
+            threepids: threepids::Threepids::new(store.clone(), config.clone(), auth.clone())?,
             push_sender,
             sync: sync::SyncService::new(
                 store.clone(),

@@ -37,7 +37,8 @@ pub enum LimitClass {
 impl LimitClass {
     /// The budget a client-server request path draws on.
     pub fn for_path(path: &str) -> Self {
-        if path.ends_with("/login") {
+        // A token request mails someone: as scarce as login attempts.
+        if path.ends_with("/login") || path.ends_with("/requestToken") {
             Self::Login
         } else if path.ends_with("/register") {
             Self::Registration

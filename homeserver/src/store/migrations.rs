@@ -70,6 +70,7 @@ const STEPS: &[Step] = &[
     shared!(27, "0027_user_directory"),
     shared!(28, "0028_pushers"),
     shared!(29, "0029_push_notifications"),
+    shared!(30, "0030_threepids"),
 ];
 
 /// The migrator for one backend.

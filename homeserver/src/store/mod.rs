@@ -47,6 +47,7 @@ mod second_factors;
 mod security;
 mod sessions;
 mod state;
+mod threepids;
 mod to_device;
 mod uia;
 mod unread;
@@ -85,6 +86,7 @@ pub use self::{
     search::SearchOrder,
     sessions::{DeviceRow, NewSession, TokenLookup},
     state::StateRow,
+    threepids::{ThreepidRow, ValidationRow},
     to_device::{QueuedToDevice, ToDeviceRow},
     user_directory::{DirectoryEntry, DirectoryScope},
     users::UserRow,

@@ -106,6 +106,7 @@ impl Store {
             "DELETE FROM profile_fields WHERE user_id = $1",
             "DELETE FROM user_directory WHERE user_id = $1",
             "DELETE FROM pushers WHERE user_id = $1",
+            "DELETE FROM user_threepids WHERE user_id = $1",
             "DELETE FROM totp_factors WHERE user_id = $1",
             "DELETE FROM recovery_codes WHERE user_id = $1",
             "DELETE FROM webauthn_credentials WHERE user_id = $1",

@@ -44,6 +44,7 @@ mod session_lifetime;
 mod spaces;
 mod sweep;
 mod sync;
+mod threepids;
 mod uia_fallback;
 mod user_data;
 mod user_directory;

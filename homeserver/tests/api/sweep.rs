@@ -72,6 +72,7 @@ const WRITTEN_ON_REFUSAL: &[&str] = &["audit_log", "login_failures", "uia_sessio
 fn answers_json(path: &str) -> bool {
     !(path.starts_with("/_lattice/sso")
         || path.starts_with("/_lattice/static")
+        || path.starts_with("/_lattice/email")
         || path.contains("/login/sso/redirect")
         || path.ends_with("/fallback/web")
         || path == "/health"

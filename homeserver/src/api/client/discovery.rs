@@ -53,6 +53,7 @@ pub async fn well_known(
 
 /// [`GET /_matrix/client/v3/capabilities`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3capabilities)
 pub async fn capabilities(
+    State(services): State<Services>,
     _: Ruma<get_capabilities::v3::Request>,
 ) -> Result<RumaResponse<get_capabilities::v3::Response>> {
     let mut capabilities = Capabilities::new();
@@ -62,7 +63,8 @@ pub async fn capabilities(
         .map(|v| (v, RoomVersionStability::Stable))
         .collect();
     capabilities.room_versions = RoomVersionsCapability::new(RoomVersionId::V12, available);
-    capabilities.thirdparty_id_changes.enabled = false;
+    // Addresses can be added and removed once the server can mail links.
+    capabilities.thirdparty_id_changes.enabled = services.config.email.smtp_url.is_some();
     Ok(get_capabilities::v3::Response::new(capabilities).into())
 }
 

@@ -19,6 +19,7 @@ mod second_factor;
 mod session;
 mod spaces;
 mod sync;
+mod threepids;
 mod user_data;
 mod voip;
 
@@ -107,7 +108,15 @@ pub fn router() -> Routes {
         // Account
         .ruma::<change_password::v3::Request, _, _>(account::change_password)
         .ruma::<deactivate::v3::Request, _, _>(account::deactivate)
-        .ruma::<get_3pids::v3::Request, _, _>(account::third_party_ids)
+        .ruma::<get_3pids::v3::Request, _, _>(threepids::list)
+        .ruma::<ruma::api::client::account::request_3pid_management_token_via_email::v3::Request, _, _>(threepids::email_token_to_add)
+        .ruma::<ruma::api::client::account::request_password_change_token_via_email::v3::Request, _, _>(threepids::email_token_to_reset)
+        .ruma::<ruma::api::client::account::add_3pid::v3::Request, _, _>(threepids::add)
+        .ruma::<ruma::api::client::account::delete_3pid::v3::Request, _, _>(threepids::delete)
+        .ruma::<ruma::api::client::account::request_3pid_management_token_via_msisdn::v3::Request, _, _>(threepids::msisdn_token_to_add)
+        .ruma::<ruma::api::client::account::request_password_change_token_via_msisdn::v3::Request, _, _>(threepids::msisdn_token_to_reset)
+        .ruma::<ruma::api::client::account::request_registration_token_via_email::v3::Request, _, _>(threepids::email_token_to_register)
+        .ruma::<ruma::api::client::account::request_registration_token_via_msisdn::v3::Request, _, _>(threepids::msisdn_token_to_register)
         // Devices
         .ruma::<get_devices::v3::Request, _, _>(devices::list)
         .ruma::<get_device::v3::Request, _, _>(devices::get)

@@ -78,7 +78,15 @@ pub async fn login(
             let user = match (&password.identifier, &password.user) {
                 (Some(UserIdentifier::Matrix(id)), _) => id.user.clone(),
                 (None, Some(user)) => user.clone(),
-                _ => return Err(Error::forbidden("only user id identifiers are supported")),
+                // An address bound to an account (requestToken already
+                // tells which addresses are, so this reveals nothing new).
+                (Some(UserIdentifier::Email(email)), _) => {
+                    match services.threepids.user_with_email(&email.address).await? {
+                        Some(user) => user.to_string(),
+                        None => return Err(Error::forbidden("invalid username or password")),
+                    }
+                }
+                _ => return Err(Error::forbidden("only user ids and e-mail addresses can log in")),
             };
             services.accounts.login_password(&user, &password.password, device).await?
         }

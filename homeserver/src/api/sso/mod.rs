@@ -2,10 +2,12 @@
 //! such as Element that know nothing of our second-factor step: password,
 //! then a second factor if the account has one, then back to the client
 //! with a single-use loginToken (m.login.token). The fallback pages of
-//! user-interactive auth (fallback.rs). Server-rendered; the only script
+//! user-interactive auth (fallback.rs). The page an e-mail's validation
+//! link opens (email.rs). Server-rendered; the only script
 //! asks the browser's authenticator for a passkey and tells a client that
 //! its fallback stage is done.
 
+mod email;
 mod fallback;
 mod page;
 
@@ -42,6 +44,7 @@ pub fn router() -> Routes {
             "/_matrix/client/r0/auth/{auth_type}/fallback/web",
             get(fallback::show).post(fallback::answer),
         )
+        .route(crate::services::threepids::VALIDATE_PATH, get(email::validate))
         .route("/_lattice/static/login.js", get(script))
         .route("/_lattice/static/login.css", get(style))
 }

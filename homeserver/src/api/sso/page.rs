@@ -210,6 +210,13 @@ impl FallbackFrame {
     }
 }
 
+/// An e-mail address confirmed by its link.
+pub fn confirmed(server_name: &str) -> String {
+    let content = "<p id=\"confirmed\">Your e-mail address is confirmed. \
+                   Go back to your Matrix client to finish.</p>";
+    document(&format!("E-mail confirmed on {}", escape(server_name)), content)
+}
+
 /// A page for a request that cannot go anywhere (no usable redirect URL).
 pub fn problem(server_name: &str, message: &str) -> String {
     let content = format!("<p class=\"error\">{}</p>", escape(message));

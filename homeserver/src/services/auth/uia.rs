@@ -29,12 +29,19 @@ pub struct UiaOutcome {
     /// A registration token from the admin API that this round accepted;
     /// it counts as used once the account exists.
     pub registration_token: Option<String>,
+    /// The e-mail address the e-mail stage proved is the client's.
+    pub email: Option<String>,
 }
 
 impl UiaFlows {
     /// A password, for a logged-in user's sensitive operations.
     pub fn password() -> Self {
         Self(vec![vec![AuthType::Password]])
+    }
+
+    /// A link mailed to the account's address: "forgot password".
+    pub fn email() -> Self {
+        Self(vec![vec![AuthType::EmailIdentity]])
     }
 
     fn info(
@@ -52,6 +59,7 @@ impl UiaFlows {
         info.auth_error = error.map(|e| {
             let kind = match e {
                 Error::Forbidden(_) => ErrorKind::Forbidden,
+                Error::ThreepidAuthFailed(_) => ErrorKind::ThreepidAuthFailed,
                 _ => ErrorKind::Unauthorized,
             };
             Box::new(StandardErrorBody::new(kind, e.to_string()))
@@ -172,6 +180,16 @@ impl Auth {
                 }
                 None => Err(Error::forbidden("password auth needs an existing account")),
             },
+            (_, AuthData::EmailIdentity(email)) => {
+                let creds = &email.thirdparty_id_creds;
+                let proved = crate::services::threepids::validated_address(
+                    &self.store,
+                    creds.sid.as_str(),
+                    creds.client_secret.as_str(),
+                )
+                .await;
+                proved.map(|address| outcome.email = Some(address))
+            }
             // Acknowledging a fallback page only re-reads the session's state.
             (_, AuthData::FallbackAcknowledgement(_)) => Ok(()),
             (Some(stage), custom) if second_factor::is_factor_stage(stage.as_str()) => match user {

@@ -3,6 +3,7 @@
 //! a small HTTP client to talk to it.
 
 pub mod federation;
+pub mod smtp;
 pub mod synapse;
 
 use std::sync::atomic::{AtomicU32, Ordering};
