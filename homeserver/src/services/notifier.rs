@@ -43,6 +43,9 @@ pub struct Notifier {
     users: Mutex<HashMap<OwnedUserId, Arc<Notify>>>,
     /// Woken whenever the event stream moves: the push sender follows it.
     events_moved: Notify,
+    /// Everyone peeking into a room they are not in (GET /events): woken
+    /// on every event, as they are nobody's members.
+    peekers: Notify,
 }
 
 impl Notifier {
@@ -93,6 +96,7 @@ impl Notifier {
         if stream == Stream::Events {
             // A permit is kept when nobody waits: the one follower misses nothing.
             self.events_moved.notify_one();
+            self.peekers.notify_waiters();
         }
         let map = self.users.lock().unwrap_or_else(|e| e.into_inner());
         for user in users {
@@ -106,6 +110,12 @@ impl Notifier {
     /// waits on.
     pub fn events_moved(&self) -> &Notify {
         &self.events_moved
+    }
+
+    /// What peekers wait on; create the `notified()` future before
+    /// reading, so that no event falls between the two.
+    pub fn peekers(&self) -> &Notify {
+        &self.peekers
     }
 
     /// Takes the next typing position (typing lives in memory only).

@@ -28,6 +28,7 @@ mod media;
 mod membership;
 mod moderation;
 mod openapi;
+mod peeking;
 mod persistence;
 mod profile;
 mod push_rules;

@@ -8,6 +8,7 @@ mod ephemeral;
 mod events;
 mod keys;
 mod membership;
+mod peeking;
 mod profile;
 mod push_rules;
 mod pushers;
@@ -170,6 +171,12 @@ pub fn router() -> Routes {
         .ruma::<get_public_rooms::v3::Request, _, _>(rooms::public_rooms)
         .ruma::<get_public_rooms_filtered::v3::Request, _, _>(rooms::public_rooms_filtered)
         .ruma::<ruma::api::client::space::get_hierarchy::v1::Request, _, _>(spaces::hierarchy)
+        .ruma::<ruma::api::client::peeking::get_current_state::v3::Request, _, _>(
+            peeking::room_initial_sync,
+        )
+        .ruma::<ruma::api::client::peeking::listen_to_new_events::v3::Request, _, _>(
+            peeking::events,
+        )
         // Membership
         .ruma::<join_room_by_id::v3::Request, _, _>(membership::join_by_id)
         .ruma::<join_room_by_id_or_alias::v3::Request, _, _>(membership::join)

@@ -44,6 +44,9 @@ pub struct MessagesPage {
     pub start: String,
     pub end: Option<String>,
     pub state: Vec<JsonValue>,
+    /// The position of the last event read, shown or not (a peeker goes
+    /// on from there).
+    pub last_stream: Option<i64>,
 }
 
 /// Pagination tokens are stream positions: `t<n>` sits after event n.
@@ -189,7 +192,8 @@ impl Rooms {
             Vec::new()
         };
         self.bundle_relations(&mut chunk, user_id).await?;
-        Ok(MessagesPage { chunk, start: token(from), end, state })
+        let last_stream = rows.last().map(|row| row.stream);
+        Ok(MessagesPage { chunk, start: token(from), end, state, last_stream })
     }
 
     /// Refuses users who are not in the room and cannot read it anyway.

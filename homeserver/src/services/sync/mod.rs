@@ -3,6 +3,7 @@
 
 mod e2ee;
 mod joined;
+mod peek;
 mod token;
 mod unread;
 
