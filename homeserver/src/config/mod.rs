@@ -374,6 +374,9 @@ pub struct AuthConfig {
     /// How long a loginToken from the web login page stays valid.
     #[serde(with = "seconds")]
     pub login_token_lifetime: Duration,
+    /// Whether a signed-in device may mint a login token for another one
+    /// (POST /login/get_token: "sign in with QR code" and the like).
+    pub allow_login_get_token: bool,
     pub argon2: Argon2Config,
     pub webauthn: WebauthnConfig,
 }
@@ -456,6 +459,7 @@ impl Default for AuthConfig {
             uia_session_lifetime: Duration::from_secs(900),
             session_idle_timeout: Duration::from_secs(30 * 24 * 3600),
             login_token_lifetime: Duration::from_secs(120),
+            allow_login_get_token: false,
             argon2: Argon2Config::default(),
             webauthn: WebauthnConfig::default(),
         }

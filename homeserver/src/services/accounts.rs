@@ -262,6 +262,22 @@ impl Accounts {
         Ok(())
     }
 
+    /// POST /login/get_token: a login token for another device of the
+    /// requester, once they have confirmed it is them; the endpoint is
+    /// off unless configured.
+    pub async fn login_token_for_new_device(
+        &self,
+        requester: &Requester,
+        auth: Option<&AuthData>,
+    ) -> Result<(String, std::time::Duration)> {
+        if !self.config.auth.allow_login_get_token {
+            return Err(Error::Unrecognized);
+        }
+        self.auth.user_interactive(&UiaFlows::password(), auth, Some(&requester.user_id)).await?;
+        let token = self.auth.issue_login_token(&requester.user_id).await?;
+        Ok((token, self.config.auth.login_token_lifetime))
+    }
+
     /// Deactivates the requester's account after UIA. `erase` is recorded
     /// for the GDPR erasure that runs over their messages.
     pub async fn deactivate(

@@ -16,6 +16,7 @@ backend_tests!(
     the_web_page_hands_the_client_a_single_use_token,
     the_web_page_asks_for_the_second_factor,
     a_login_token_redeemed_at_once_twice_logs_in_once,
+    a_device_mints_a_login_token_for_another_when_allowed,
 );
 
 const CLIENT: &str = "https://client.example/welcome?from=sso";
@@ -173,4 +174,43 @@ async fn a_login_token_redeemed_at_once_twice_logs_in_once(backend: Backend) {
     let statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 200 || *s == 403), "{statuses:?}");
+}
+
+/// A signed-in device mints a login token for a new one (how clients sign
+/// in another device by QR code), only where the server allows it.
+async fn a_device_mints_a_login_token_for_another_when_allowed(backend: Backend) {
+    let get_token = "/_matrix/client/v1/login/get_token";
+    let s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    s.post(get_token, Some(&alice.token), json!({})).await.err(404, "M_UNRECOGNIZED");
+    let flows = s.get(LOGIN, None).await.ok();
+    assert!(!flows.to_string().contains("\"get_login_token\":true"));
+
+    let s = TestServer::start(backend, |config| config.auth.allow_login_get_token = true).await;
+    let alice = s.register("alice", "pw").await;
+    let flows = s.get(LOGIN, None).await.ok();
+    let token_flow = flows["flows"]
+        .as_array()
+        .expect("flows")
+        .iter()
+        .find(|flow| flow["type"] == "m.login.token")
+        .expect("m.login.token")
+        .clone();
+    assert_eq!(token_flow["get_login_token"], true);
+    let capabilities = s.get("/_matrix/client/v3/capabilities", Some(&alice.token)).await.ok();
+    assert_eq!(capabilities["capabilities"]["m.get_login_token"]["enabled"], true);
+
+    // The password again first, as for every sensitive operation.
+    let started = s.post(get_token, Some(&alice.token), json!({})).await;
+    assert_eq!(started.status, 401);
+    let auth = json!({"type": "m.login.password", "session": started.body["session"],
+        "password": "pw", "identifier": {"type": "m.id.user", "user": "alice"}});
+    let minted = s.post(get_token, Some(&alice.token), json!({"auth": auth})).await.ok();
+    assert_eq!(minted["expires_in_ms"], 120_000);
+    let token = minted["login_token"].as_str().expect("login_token");
+    let login = json!({"type": "m.login.token", "token": token});
+    let new_device = s.post(LOGIN, None, login.clone()).await.ok();
+    assert_eq!(new_device["user_id"], alice.user_id.as_str());
+    assert_ne!(new_device["device_id"], alice.device_id.as_str());
+    s.post(LOGIN, None, login).await.err(403, "M_FORBIDDEN");
 }

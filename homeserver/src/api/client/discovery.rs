@@ -63,6 +63,7 @@ pub async fn capabilities(
         .map(|v| (v, RoomVersionStability::Stable))
         .collect();
     capabilities.room_versions = RoomVersionsCapability::new(RoomVersionId::V12, available);
+    capabilities.get_login_token.enabled = services.config.auth.allow_login_get_token;
     // Addresses can be added and removed once the server can mail links.
     capabilities.thirdparty_id_changes.enabled = services.config.email.smtp_url.is_some();
     Ok(get_capabilities::v3::Response::new(capabilities).into())

@@ -100,6 +100,9 @@ pub fn router() -> Routes {
         .ruma::<get_username_availability::v3::Request, _, _>(register::available)
         .ruma::<check_registration_token_validity::v1::Request, _, _>(register::token_validity)
         .ruma::<get_login_types::v3::Request, _, _>(session::login_types)
+        .ruma::<ruma::api::client::session::get_login_token::v1::Request, _, _>(
+            session::get_login_token,
+        )
         .ruma::<login::v3::Request, _, _>(session::login)
         .ruma::<refresh_token::v3::Request, _, _>(session::refresh)
         .ruma::<logout::v3::Request, _, _>(session::logout)

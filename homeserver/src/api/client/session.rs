@@ -4,6 +4,7 @@ use axum::extract::{FromRequest, Request, State};
 use ruma::api::client::{
     account::{request_openid_token, whoami},
     session::{
+        get_login_token,
         get_login_types::{
             self,
             v3::{LoginType, PasswordLoginType, SsoLoginType, TokenLoginType},
@@ -29,12 +30,16 @@ use crate::{
 /// Password for clients that can do our second-factor step, and the web
 /// login page (m.login.sso, then m.login.token) for those that cannot.
 pub async fn login_types(
+    State(services): State<Services>,
     _: Ruma<get_login_types::v3::Request>,
 ) -> Result<RumaResponse<get_login_types::v3::Response>> {
+    let mut token_login = TokenLoginType::new();
+    // Tells clients they may mint tokens for new devices (QR sign-in).
+    token_login.get_login_token = services.config.auth.allow_login_get_token;
     let flows = vec![
         LoginType::Password(PasswordLoginType::new()),
         LoginType::Sso(SsoLoginType::new()),
-        LoginType::Token(TokenLoginType::new()),
+        LoginType::Token(token_login),
     ];
     Ok(get_login_types::v3::Response::new(flows).into())
 }
@@ -112,6 +117,16 @@ pub async fn login(
         response.well_known = Some(DiscoveryInfo::new(HomeserverInfo::new(base_url.clone())));
     }
     Ok(response.into())
+}
+
+/// [`POST /_matrix/client/v1/login/get_token`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv1loginget_token)
+pub async fn get_login_token(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<get_login_token::v1::Request>,
+) -> Result<RumaResponse<get_login_token::v1::Response>> {
+    let (token, lifetime) =
+        services.accounts.login_token_for_new_device(&auth, body.auth.as_ref()).await?;
+    Ok(get_login_token::v1::Response::new(lifetime, token).into())
 }
 
 /// [`POST /_matrix/client/v3/refresh`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3refresh)
