@@ -86,6 +86,9 @@ pub enum Error {
     /// PUT /directory/room/{alias} on a taken alias answers 409.
     #[error("{0}")]
     Conflict(String),
+    /// A delayed event (MSC4140) asked for a longer delay than allowed.
+    #[error("the requested delay exceeds the allowed maximum of {max_delay_ms} ms")]
+    MaxDelayExceeded { max_delay_ms: u64 },
     /// A user-interactive auth stage is still needed: answered 401 with flows.
     #[error("additional authentication required")]
     Uia(Box<UiaaInfo>),
@@ -182,6 +185,7 @@ impl Error {
                     current.clone(),
                 )),
             ),
+            Self::MaxDelayExceeded { .. } => (S::BAD_REQUEST, ErrorKind::Unknown),
             Self::Database(_) | Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, ErrorKind::Unknown),
         }
     }
@@ -189,6 +193,15 @@ impl Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
+        if let Self::MaxDelayExceeded { max_delay_ms } = self {
+            // An errcode ruma does not know, with the field MSC4140 adds.
+            let body = serde_json::json!({
+                "errcode": "M_MAX_DELAY_EXCEEDED",
+                "error": self.to_string(),
+                "max_delay": max_delay_ms,
+            });
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        }
         if let Self::Uia(info) = self {
             let body = serde_json::to_vec(&info).unwrap_or_default();
             return (

@@ -29,6 +29,7 @@ pub struct Config {
     pub turn: TurnConfig,
     pub push: PushConfig,
     pub email: EmailConfig,
+    pub delayed_events: DelayedEventsConfig,
     pub media: MediaConfig,
     pub rate_limits: RateLimitConfig,
     pub metrics: MetricsConfig,
@@ -275,6 +276,24 @@ pub struct PushConfig {
     /// Private ranges push gateways may sit in (a gateway on the same
     /// host or network); public addresses are always allowed.
     pub allowed_ranges: Vec<ipnet::IpNet>,
+}
+
+/// Delayed events (MSC4140): events a client schedules to be sent later,
+/// such as Element Call's "left the call" should the app vanish.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DelayedEventsConfig {
+    /// The longest delay a client may ask for; 0 turns delayed events off.
+    #[serde(with = "seconds")]
+    pub max_delay: Duration,
+    /// How many delayed events one user may have waiting.
+    pub max_per_user: u32,
+}
+
+impl Default for DelayedEventsConfig {
+    fn default() -> Self {
+        Self { max_delay: Duration::from_secs(86_400), max_per_user: 100 }
+    }
 }
 
 /// Outgoing e-mail: the validation links that bind an address to an

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod cache;
 pub mod clock;
+pub mod delayed_events;
 pub mod devices;
 mod edus;
 pub mod email;
@@ -56,6 +57,7 @@ pub struct AllServices {
     pub user_data: user_data::UserData,
     pub pushers: push::Pushers,
     pub threepids: threepids::Threepids,
+    pub delayed_events: delayed_events::DelayedEvents,
     pub push_sender: push::PushSender,
     pub rooms: rooms::Rooms,
     pub sync: sync::SyncService,
@@ -147,6 +149,9 @@ impl Services {
             push_policy.clone(),
         )?;
         push_sender.clone().spawn().await?;
+        let delayed_events =
+            delayed_events::DelayedEvents::new(store.clone(), config.clone(), rooms.clone());
+        delayed_events.clone().spawn();
         // Security alerts also reach every admin as a server notice.
         let (alerts, alert_queue) = tokio::sync::mpsc::unbounded_channel();
         auth.security().route_alerts_to_admins(alerts);
@@ -167,6 +172,7 @@ impl Services {
             ),
             user_data: user_data.clone(),
             pushers: push::Pushers::new(store.clone(), push_policy.clone()),
+            delayed_events,
             threepids: threepids::Threepids::new(store.clone(), config.clone(), auth.clone())?,
             push_sender,
             sync: sync::SyncService::new(

@@ -71,6 +71,7 @@ const STEPS: &[Step] = &[
     shared!(28, "0028_pushers"),
     shared!(29, "0029_push_notifications"),
     shared!(30, "0030_threepids"),
+    shared!(31, "0031_delayed_events"),
 ];
 
 /// The migrator for one backend.

@@ -25,6 +25,7 @@ mod account_data;
 mod admin_rooms;
 mod backup;
 mod checkpoint;
+mod delayed_events;
 mod device_keys;
 mod ephemeral;
 mod event_batch;
@@ -74,6 +75,7 @@ use self::memo::Memo;
 pub use self::{
     admin_rooms::SummaryRow,
     backup::{BackupKeyRow, BackupVersionRow},
+    delayed_events::DelayedEventRow,
     device_keys::OneTimeKeyRow,
     ephemeral::{PresenceRow, ReceiptRow},
     event_writes::{NewEvent, ResolvedState, StateEntry, StateGroupCache},

@@ -8,6 +8,7 @@ pub use lattice_homeserver::backend_tests;
 mod account;
 mod admin;
 mod connections;
+mod delayed_events;
 mod devices;
 mod directory;
 mod discovery;

@@ -32,11 +32,17 @@ const SPEC_VERSIONS: &[&str] = &[
 
 /// [`GET /_matrix/client/versions`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientversions)
 pub async fn versions(
+    State(services): State<Services>,
     _: Ruma<get_supported_versions::Request>,
 ) -> Result<RumaResponse<get_supported_versions::Response>> {
     let versions = SPEC_VERSIONS.iter().map(|v| (*v).to_owned()).collect();
     let mut response = get_supported_versions::Response::new(versions);
-    response.unstable_features = BTreeMap::new();
+    // Only what works here, and only while it is switched on.
+    response.unstable_features = BTreeMap::from([
+        ("org.matrix.msc4140".to_owned(), services.delayed_events.enabled()),
+        ("org.matrix.msc3882".to_owned(), services.config.auth.allow_login_get_token),
+        ("org.matrix.msc2946".to_owned(), true),
+    ]);
     Ok(response.into())
 }
 

@@ -1,6 +1,9 @@
 //! Room events: send, state, redact, fetch and paginate.
 
-use axum::extract::State;
+use axum::{
+    extract::State,
+    response::{IntoResponse, Response},
+};
 use ruma::{
     api::{
         Direction as RumaDirection,
@@ -16,12 +19,17 @@ use ruma::{
 };
 use serde_json::{Value as JsonValue, value::to_raw_value};
 
+use super::delayed_events::{self, DelayQuery};
 use super::raw_event;
 use crate::{
-    api::ruma::{Ruma, RumaResponse},
+    api::{
+        authed::MatrixQuery,
+        ruma::{Ruma, RumaResponse},
+    },
     error::{Error, Result},
     services::{
         Services,
+        delayed_events::Scheduled,
         rooms::{Direction, MessagesQuery},
     },
 };
@@ -31,39 +39,48 @@ fn content(raw: &serde_json::value::RawValue) -> Result<JsonValue> {
 }
 
 /// [`PUT /_matrix/client/v3/rooms/{room_id}/send/{event_type}/{txn_id}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid)
+///
+/// With `org.matrix.msc4140.delay`, the event is scheduled instead
+/// ([MSC4140](https://github.com/matrix-org/matrix-spec-proposals/pull/4140)).
 pub async fn send(
     State(services): State<Services>,
+    MatrixQuery(query): MatrixQuery<DelayQuery>,
     Ruma { auth, body }: Ruma<send_message_event::v3::Request>,
-) -> Result<RumaResponse<send_message_event::v3::Response>> {
+) -> Result<Response> {
+    let kind = body.event_type.to_string();
+    let content = content(body.body.json())?;
+    if let Some(delay) = query.delay() {
+        let txn_id = Some(body.txn_id.to_string());
+        let event = Scheduled { kind, state_key: None, content, delay, txn_id };
+        let delay_id = services.delayed_events.schedule(&auth, &body.room_id, event).await?;
+        return Ok(delayed_events::scheduled(delay_id));
+    }
     let event_id = services
         .rooms
-        .send_message(
-            &body.room_id,
-            &auth,
-            &body.event_type.to_string(),
-            content(body.body.json())?,
-            body.txn_id.as_str(),
-        )
+        .send_message(&body.room_id, &auth, &kind, content, body.txn_id.as_str())
         .await?;
-    Ok(send_message_event::v3::Response::new(event_id).into())
+    Ok(RumaResponse(send_message_event::v3::Response::new(event_id)).into_response())
 }
 
 /// [`PUT /_matrix/client/v3/rooms/{room_id}/state/{event_type}/{state_key}`](https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3roomsroomidstateeventtypestatekey)
+///
+/// With `org.matrix.msc4140.delay`, the event is scheduled instead.
 pub async fn set_state(
     State(services): State<Services>,
+    MatrixQuery(query): MatrixQuery<DelayQuery>,
     Ruma { auth, body }: Ruma<send_state_event::v3::Request>,
-) -> Result<RumaResponse<send_state_event::v3::Response>> {
-    let event_id = services
-        .rooms
-        .set_state(
-            &body.room_id,
-            &auth,
-            &body.event_type.to_string(),
-            &body.state_key,
-            content(body.body.json())?,
-        )
-        .await?;
-    Ok(send_state_event::v3::Response::new(event_id).into())
+) -> Result<Response> {
+    let kind = body.event_type.to_string();
+    let content = content(body.body.json())?;
+    if let Some(delay) = query.delay() {
+        let state_key = Some(body.state_key);
+        let event = Scheduled { kind, state_key, content, delay, txn_id: None };
+        let delay_id = services.delayed_events.schedule(&auth, &body.room_id, event).await?;
+        return Ok(delayed_events::scheduled(delay_id));
+    }
+    let event_id =
+        services.rooms.set_state(&body.room_id, &auth, &kind, &body.state_key, content).await?;
+    Ok(RumaResponse(send_state_event::v3::Response::new(event_id)).into_response())
 }
 
 /// [`GET /_matrix/client/v3/rooms/{room_id}/state/{event_type}/{state_key}`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3roomsroomidstateeventtypestatekey)

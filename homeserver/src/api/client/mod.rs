@@ -2,6 +2,7 @@
 
 mod account;
 mod backup;
+mod delayed_events;
 mod devices;
 mod discovery;
 mod ephemeral;
@@ -95,6 +96,23 @@ pub fn router() -> Routes {
         .ruma::<get_protocols::v3::Request, _, _>(discovery::thirdparty_protocols)
         .route("/_matrix/client/v3/voip/turnServer", axum::routing::get(voip::turn_server))
         .route("/_matrix/client/r0/voip/turnServer", axum::routing::get(voip::turn_server))
+        // Delayed events (MSC4140, unstable)
+        .route(
+            "/_matrix/client/unstable/org.matrix.msc4140/rooms/{room_id}/delayed_event/{event_type}/{txn_id}",
+            axum::routing::put(delayed_events::schedule),
+        )
+        .route(
+            "/_matrix/client/unstable/org.matrix.msc4140/delayed_events",
+            axum::routing::get(delayed_events::list),
+        )
+        .route(
+            "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/{delay_id}",
+            axum::routing::post(delayed_events::update),
+        )
+        .route(
+            "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/{delay_id}/{action}",
+            axum::routing::post(delayed_events::update_by_id),
+        )
         // Registration and sessions
         .ruma::<register_api::v3::Request, _, _>(register::register)
         .ruma::<get_username_availability::v3::Request, _, _>(register::available)
