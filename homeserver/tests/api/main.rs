@@ -23,6 +23,7 @@ mod federation_synapse;
 mod federation_visibility;
 mod history;
 mod injection;
+mod js_sdk;
 mod keys;
 mod login;
 mod media;
