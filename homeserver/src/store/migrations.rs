@@ -72,6 +72,7 @@ const STEPS: &[Step] = &[
     shared!(29, "0029_push_notifications"),
     shared!(30, "0030_threepids"),
     shared!(31, "0031_delayed_events"),
+    shared!(32, "0032_web_sessions"),
 ];
 
 /// The migrator for one backend.

@@ -54,6 +54,7 @@ mod uia;
 mod unread;
 mod user_directory;
 mod users;
+mod web_sessions;
 mod webauthn;
 
 use std::{

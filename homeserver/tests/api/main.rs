@@ -6,6 +6,7 @@ mod common;
 pub use lattice_homeserver::backend_tests;
 
 mod account;
+mod account_page;
 mod admin;
 mod connections;
 mod delayed_events;

@@ -67,12 +67,13 @@ const SPEC_ERRCODES: &[&str] = &[
 /// (answered 401) opens its session.
 const WRITTEN_ON_REFUSAL: &[&str] = &["audit_log", "login_failures", "uia_sessions"];
 
-/// Routes that answer HTML or plain text (the web login and fallback
-/// pages, health).
+/// Routes that answer HTML or plain text (the web login, fallback,
+/// e-mail and account pages, health).
 fn answers_json(path: &str) -> bool {
     !(path.starts_with("/_lattice/sso")
         || path.starts_with("/_lattice/static")
         || path.starts_with("/_lattice/email")
+        || path.starts_with("/_lattice/account")
         || path.contains("/login/sso/redirect")
         || path.ends_with("/fallback/web")
         || path == "/health"

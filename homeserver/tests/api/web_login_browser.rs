@@ -343,3 +343,31 @@ async fn a_passkey_answers_a_fallback_page_opened_by_a_client_in_chromium() {
     s.delete(&device, Some(&alice.token), Some(ack)).await.ok();
     s.get(&device, Some(&alice.token)).await.err(404, "M_NOT_FOUND");
 }
+
+#[tokio::test]
+async fn a_passkey_is_added_on_the_account_page_in_chromium() {
+    let Some(driver) = Driver::start().await else { return };
+    let (s, origin) = passkey_server().await;
+    let alice = s.register("alice", "pw").await;
+    let browser = Browser::open(&driver).await;
+    add_authenticator(&browser).await;
+
+    browser.go(&format!("{origin}/_lattice/account")).await;
+    browser.type_into("#username", "alice").await;
+    browser.type_into("#password", "pw").await;
+    browser.click("#sign-in").await;
+    browser.type_into("#passkey-name", " on Chromium").await;
+    browser.screenshot("account-page").await;
+    browser.click("#add-passkey").await;
+    // The first factor brings recovery codes, shown once.
+    browser.element("#recovery-codes").await;
+    browser.screenshot("account-page-recovery-codes").await;
+    browser.close().await;
+
+    let factors = s.get("/_matrix/client/unstable/org.lattice.mfa/factors", Some(&alice.token));
+    let factors = factors.await.ok();
+    let passkeys = factors["webauthn"].as_array().cloned().unwrap_or_default();
+    assert_eq!(passkeys.len(), 1, "{factors}");
+    assert_eq!(passkeys[0]["name"], "Passkey on Chromium");
+    assert_eq!(factors["recovery_codes_left"], 10);
+}

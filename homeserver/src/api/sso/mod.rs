@@ -1,12 +1,15 @@
 //! The server's web pages. The login page behind m.login.sso, for clients
 //! such as Element that know nothing of our second-factor step: password,
 //! then a second factor if the account has one, then back to the client
-//! with a single-use loginToken (m.login.token). The fallback pages of
+//! with a single-use loginToken (m.login.token). The account page, where a
+//! user manages their second factors (account.rs). The fallback pages of
 //! user-interactive auth (fallback.rs). The page an e-mail's validation
 //! link opens (email.rs). Server-rendered; the only script
 //! asks the browser's authenticator for a passkey and tells a client that
 //! its fallback stage is done.
 
+mod account;
+mod account_page;
 mod email;
 mod fallback;
 mod page;
@@ -45,6 +48,10 @@ pub fn router() -> Routes {
             get(fallback::show).post(fallback::answer),
         )
         .route(crate::services::threepids::VALIDATE_PATH, get(email::validate))
+        .route("/_lattice/account", get(account::show))
+        .route("/_lattice/account/password", post(account::password))
+        .route("/_lattice/account/factor", post(account::factor))
+        .route("/_lattice/account/{*action}", post(account::change))
         .route("/_lattice/static/login.js", get(script))
         .route("/_lattice/static/login.css", get(style))
 }
@@ -99,7 +106,8 @@ fn protect(mut response: Response) -> Response {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+             img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
         ),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -117,6 +125,7 @@ fn html(status: StatusCode, body: String) -> Response {
 fn explain(error: &Error) -> (StatusCode, String) {
     match error {
         Error::Forbidden(_) | Error::UserDeactivated => (StatusCode::FORBIDDEN, error.to_string()),
+        Error::NotFound(_) => (StatusCode::NOT_FOUND, error.to_string()),
         Error::LimitExceeded { .. } => {
             (StatusCode::TOO_MANY_REQUESTS, "Too many attempts; wait a minute.".into())
         }

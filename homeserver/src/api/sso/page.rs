@@ -35,7 +35,7 @@ pub struct Frame {
 }
 
 /// A whole page: the skeleton every page of ours shares.
-fn document(title: &str, content: &str) -> String {
+pub(super) fn document(title: &str, content: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -46,7 +46,7 @@ fn document(title: &str, content: &str) -> String {
     )
 }
 
-fn error_line(error: Option<&str>) -> String {
+pub(super) fn error_line(error: Option<&str>) -> String {
     error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default()
@@ -79,7 +79,8 @@ impl Frame {
              <input id=\"username\" name=\"username\" autocomplete=\"username\" required value=\"{}\">\
              <label for=\"password\">Password</label>\
              <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-             <button id=\"sign-in\" type=\"submit\">Continue</button></form>",
+             <button id=\"sign-in\" type=\"submit\">Continue</button></form>\
+             <p class=\"small\"><a href=\"/_lattice/account\">Manage your second factors</a></p>",
             self.hidden_redirect(),
             escape(username)
         );
@@ -103,7 +104,7 @@ impl Frame {
 
 /// One form per factor of `challenge` (passkey, TOTP, recovery code),
 /// posted to `action(stage)` with the `fields(stage)` hidden inputs.
-fn factor_forms(
+pub(super) fn factor_forms(
     challenge: &FactorChallenge,
     action: impl Fn(&str) -> String,
     fields: impl Fn(&str) -> String,

@@ -10,6 +10,7 @@ pub mod tokens;
 pub mod totp;
 mod uia;
 mod web_login;
+mod web_session;
 mod webauthn;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use self::{
     sessions::IssuedSession,
     uia::{UiaFlows, UiaOutcome},
     web_login::WebSignIn,
+    web_session::WebSession,
 };
 use crate::{config::Config, error::Result, store::Store};
 

@@ -2,7 +2,8 @@
 // authenticator to answer the server's WebAuthn challenge, then posts the
 // answer with the form. A fallback stage done: tells the client that
 // opened the page, as the spec says (onAuthDone, or an "authDone" message
-// to the opener). Everything else works without script.
+// to the opener). Adding a passkey on the account page. Everything else
+// works without script.
 "use strict";
 
 function fromBase64Url(text) {
@@ -40,6 +41,37 @@ async function answerChallenge(form) {
   form.submit();
 }
 
+// The account page's "add a passkey": the server's options, the browser's
+// authenticator, then the form with its answer.
+async function addPasskey(form) {
+  const body = new URLSearchParams({ csrf: form.elements.csrf.value });
+  const answer = await fetch("/_lattice/account/passkey/options", {
+    method: "POST",
+    body,
+    credentials: "same-origin",
+  });
+  if (!answer.ok) throw new Error("the server refused (" + answer.status + ")");
+  const { registration, options } = await answer.json();
+  const publicKey = options.publicKey;
+  publicKey.challenge = fromBase64Url(publicKey.challenge);
+  publicKey.user.id = fromBase64Url(publicKey.user.id);
+  (publicKey.excludeCredentials || []).forEach((c) => { c.id = fromBase64Url(c.id); });
+  const credential = await navigator.credentials.create({ publicKey });
+  const response = credential.response;
+  form.elements.registration.value = registration;
+  form.elements.credential.value = JSON.stringify({
+    id: credential.id,
+    rawId: toBase64Url(credential.rawId),
+    type: credential.type,
+    extensions: credential.getClientExtensionResults(),
+    response: {
+      attestationObject: toBase64Url(response.attestationObject),
+      clientDataJSON: toBase64Url(response.clientDataJSON),
+    },
+  });
+  form.submit();
+}
+
 function tellClientAuthDone() {
   if (typeof window.onAuthDone === "function") {
     window.onAuthDone();
@@ -50,6 +82,18 @@ function tellClientAuthDone() {
 
 document.addEventListener("DOMContentLoaded", () => {
   if (document.getElementById("auth-done")) tellClientAuthDone();
+  const add = document.getElementById("add-passkey");
+  if (add) {
+    const form = document.getElementById("add-passkey-form");
+    const error = document.getElementById("passkey-error");
+    add.addEventListener("click", () => {
+      error.hidden = true;
+      addPasskey(form).catch((e) => {
+        error.textContent = "No passkey was added: " + e.message;
+        error.hidden = false;
+      });
+    });
+  }
   const button = document.getElementById("use-passkey");
   if (!button) return;
   const form = document.getElementById("passkey-form");
