@@ -28,17 +28,27 @@ pub async fn list(
     Ok(get_3pids::v3::Response::new(threepids).into())
 }
 
+/// The fields both e-mail requestToken bodies share.
+fn token_request(
+    client_secret: &ruma::ClientSecret,
+    email: String,
+    send_attempt: ruma::UInt,
+    next_link: Option<String>,
+) -> TokenRequest {
+    TokenRequest {
+        client_secret: client_secret.to_string(),
+        email,
+        send_attempt: send_attempt.into(),
+        next_link,
+    }
+}
+
 /// [`POST /_matrix/client/v3/account/3pid/email/requestToken`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3account3pidemailrequesttoken)
 pub async fn email_token_to_add(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<request_3pid_management_token_via_email::v3::Request>,
 ) -> Result<RumaResponse<request_3pid_management_token_via_email::v3::Response>> {
-    let request = TokenRequest {
-        client_secret: body.client_secret.to_string(),
-        email: body.email,
-        send_attempt: body.send_attempt.into(),
-        next_link: body.next_link,
-    };
+    let request = token_request(&body.client_secret, body.email, body.send_attempt, body.next_link);
     let sid = services.threepids.request_email_token(Purpose::AddToAccount, request).await?;
     let sid = sid.try_into().map_err(Error::internal)?;
     Ok(request_3pid_management_token_via_email::v3::Response::new(sid).into())
@@ -49,12 +59,7 @@ pub async fn email_token_to_reset(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<request_password_change_token_via_email::v3::Request>,
 ) -> Result<RumaResponse<request_password_change_token_via_email::v3::Response>> {
-    let request = TokenRequest {
-        client_secret: body.client_secret.to_string(),
-        email: body.email,
-        send_attempt: body.send_attempt.into(),
-        next_link: body.next_link,
-    };
+    let request = token_request(&body.client_secret, body.email, body.send_attempt, body.next_link);
     let sid = services.threepids.request_email_token(Purpose::ResetPassword, request).await?;
     let sid = sid.try_into().map_err(Error::internal)?;
     Ok(request_password_change_token_via_email::v3::Response::new(sid).into())

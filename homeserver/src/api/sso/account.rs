@@ -11,12 +11,12 @@ use axum::{
 };
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::{
     account_page::{AccountFrame, BASE, Factors},
-    explain, html, protect, read_form,
+    explain, factor_answer, html, protect, read_form,
 };
 use crate::{
     error::{Error, Result},
@@ -170,14 +170,7 @@ pub(super) async fn factor(State(services): State<Services>, request: Request) -
         Ok(form) => form,
         Err(error) => return page(&services, Err(error)),
     };
-    let mut answer = Map::new();
-    if let Some(code) = form.code {
-        answer.insert("code".into(), Value::String(code));
-    }
-    if let Some(credential) = form.credential.as_deref().and_then(|c| serde_json::from_str(c).ok())
-    {
-        answer.insert("credential".into(), credential);
-    }
+    let answer = factor_answer(&[("code", form.code.as_deref())], form.credential.as_deref());
     match services.auth.web_factor_step(&form.session, &form.stage, &answer).await {
         Ok(token) => signed_in(&services, &token).await,
         Err(error) => {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::page::{document, error_line, escape, factor_forms};
+use super::page::{document, error_line, escape, factor_forms, password_form};
 use crate::services::auth::{WebSession, second_factor::FactorChallenge};
 
 /// Where every form of the page posts.
@@ -46,17 +46,8 @@ impl AccountFrame {
     }
 
     pub fn sign_in(&self, username: &str) -> String {
-        let body = format!(
-            "<p>Sign in to manage your second factors.</p>\
-             <form method=\"post\" action=\"{BASE}/password\">\
-             <label for=\"username\">User name</label>\
-             <input id=\"username\" name=\"username\" autocomplete=\"username\" required value=\"{}\">\
-             <label for=\"password\">Password</label>\
-             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-             <button id=\"sign-in\" type=\"submit\">Sign in</button></form>",
-            escape(username)
-        );
-        self.render(&body)
+        let form = password_form(&format!("{BASE}/password"), "", username);
+        self.render(&format!("<p>Sign in to manage your second factors.</p>{form}"))
     }
 
     pub fn second_factor(&self, challenge: &FactorChallenge) -> String {

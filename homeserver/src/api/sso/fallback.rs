@@ -12,7 +12,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{explain, html, page::FallbackFrame, read_form};
+use super::{explain, factor_answer, html, page::FallbackFrame, read_form};
 use crate::{
     error::Error,
     services::{Services, auth::second_factor::is_factor_stage},
@@ -90,20 +90,9 @@ struct AnswerForm {
 }
 
 impl AnswerForm {
-    /// The answer in the shape the stage takes in a request's `auth`.
     fn answer(&self) -> Map<String, Value> {
-        let mut answer = Map::new();
-        for (name, value) in [("password", &self.password), ("code", &self.code)] {
-            if let Some(value) = value {
-                answer.insert(name.into(), Value::String(value.clone()));
-            }
-        }
-        if let Some(credential) =
-            self.credential.as_deref().and_then(|c| serde_json::from_str(c).ok())
-        {
-            answer.insert("credential".into(), credential);
-        }
-        answer
+        let fields = [("password", self.password.as_deref()), ("code", self.code.as_deref())];
+        factor_answer(&fields, self.credential.as_deref())
     }
 }
 

@@ -255,19 +255,27 @@ impl StepForm for FactorForm {
 }
 
 impl FactorForm {
-    /// The answer in the shape the API's second step takes.
     fn answer(&self) -> Map<String, Value> {
-        let mut answer = Map::new();
-        if let Some(code) = &self.code {
-            answer.insert("code".into(), Value::String(code.clone()));
-        }
-        if let Some(credential) =
-            self.credential.as_deref().and_then(|c| serde_json::from_str(c).ok())
-        {
-            answer.insert("credential".into(), credential);
-        }
-        answer
+        factor_answer(&[("code", self.code.as_deref())], self.credential.as_deref())
     }
+}
+
+/// A form's answer to an auth stage in the shape the API takes it: the
+/// text fields given, and the WebAuthn credential (JSON in the form).
+pub(super) fn factor_answer(
+    fields: &[(&str, Option<&str>)],
+    credential: Option<&str>,
+) -> Map<String, Value> {
+    let mut answer = Map::new();
+    for (name, value) in fields {
+        if let Some(value) = value {
+            answer.insert((*name).into(), Value::String((*value).to_owned()));
+        }
+    }
+    if let Some(credential) = credential.and_then(|c| serde_json::from_str(c).ok()) {
+        answer.insert("credential".into(), credential);
+    }
+    answer
 }
 
 /// `POST /_lattice/sso/factor` (ours): the page's second-factor step.

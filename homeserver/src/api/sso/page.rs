@@ -73,18 +73,10 @@ impl Frame {
 
     /// The first step: user name and password.
     pub fn password(&self, username: &str) -> String {
-        let body = format!(
-            "<form method=\"post\" action=\"/_lattice/sso/password\">{}\
-             <label for=\"username\">User name</label>\
-             <input id=\"username\" name=\"username\" autocomplete=\"username\" required value=\"{}\">\
-             <label for=\"password\">Password</label>\
-             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-             <button id=\"sign-in\" type=\"submit\">Continue</button></form>\
-             <p class=\"small\"><a href=\"/_lattice/account\">Manage your second factors</a></p>",
-            self.hidden_redirect(),
-            escape(username)
-        );
-        self.render(&body)
+        let form = password_form("/_lattice/sso/password", &self.hidden_redirect(), username);
+        self.render(&format!(
+            "{form}<p class=\"small\"><a href=\"/_lattice/account\">Manage your second factors</a></p>"
+        ))
     }
 
     /// The second step: one form per factor the user has.
@@ -100,6 +92,19 @@ impl Frame {
         let forms = factor_forms(challenge, |_| "/_lattice/sso/factor".into(), fields);
         self.render(&format!("<p>Your account has a second factor.</p>{forms}"))
     }
+}
+
+/// The user name and password form, posted to `action` with `hidden`.
+pub(super) fn password_form(action: &str, hidden: &str, username: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"{action}\">{hidden}\
+         <label for=\"username\">User name</label>\
+         <input id=\"username\" name=\"username\" autocomplete=\"username\" required value=\"{}\">\
+         <label for=\"password\">Password</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <button id=\"sign-in\" type=\"submit\">Continue</button></form>",
+        escape(username)
+    )
 }
 
 /// One form per factor of `challenge` (passkey, TOTP, recovery code),

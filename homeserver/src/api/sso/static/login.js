@@ -19,6 +19,17 @@ function toBase64Url(buffer) {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+// A credential as the server reads it: base64url fields, as JSON.
+function credentialJson(credential, response) {
+  return JSON.stringify({
+    id: credential.id,
+    rawId: toBase64Url(credential.rawId),
+    type: credential.type,
+    extensions: credential.getClientExtensionResults(),
+    response,
+  });
+}
+
 async function answerChallenge(form) {
   const options = JSON.parse(document.getElementById("webauthn-options").textContent);
   const publicKey = options.publicKey;
@@ -26,17 +37,11 @@ async function answerChallenge(form) {
   (publicKey.allowCredentials || []).forEach((c) => { c.id = fromBase64Url(c.id); });
   const credential = await navigator.credentials.get({ publicKey });
   const response = credential.response;
-  form.elements.credential.value = JSON.stringify({
-    id: credential.id,
-    rawId: toBase64Url(credential.rawId),
-    type: credential.type,
-    extensions: credential.getClientExtensionResults(),
-    response: {
-      authenticatorData: toBase64Url(response.authenticatorData),
-      clientDataJSON: toBase64Url(response.clientDataJSON),
-      signature: toBase64Url(response.signature),
-      userHandle: response.userHandle ? toBase64Url(response.userHandle) : null,
-    },
+  form.elements.credential.value = credentialJson(credential, {
+    authenticatorData: toBase64Url(response.authenticatorData),
+    clientDataJSON: toBase64Url(response.clientDataJSON),
+    signature: toBase64Url(response.signature),
+    userHandle: response.userHandle ? toBase64Url(response.userHandle) : null,
   });
   form.submit();
 }
@@ -59,15 +64,9 @@ async function addPasskey(form) {
   const credential = await navigator.credentials.create({ publicKey });
   const response = credential.response;
   form.elements.registration.value = registration;
-  form.elements.credential.value = JSON.stringify({
-    id: credential.id,
-    rawId: toBase64Url(credential.rawId),
-    type: credential.type,
-    extensions: credential.getClientExtensionResults(),
-    response: {
-      attestationObject: toBase64Url(response.attestationObject),
-      clientDataJSON: toBase64Url(response.clientDataJSON),
-    },
+  form.elements.credential.value = credentialJson(credential, {
+    attestationObject: toBase64Url(response.attestationObject),
+    clientDataJSON: toBase64Url(response.clientDataJSON),
   });
   form.submit();
 }
