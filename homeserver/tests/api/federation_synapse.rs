@@ -17,7 +17,7 @@ fn timeline<'a>(sync: &'a Value, room_id: &str) -> impl Iterator<Item = &'a Valu
     sync["rooms"]["join"][room_id]["timeline"]["events"].as_array().into_iter().flatten()
 }
 
-fn timeline_bodies(sync: &Value, room_id: &str) -> Vec<String> {
+pub(crate) fn timeline_bodies(sync: &Value, room_id: &str) -> Vec<String> {
     TestServer::bodies(&sync["rooms"]["join"][room_id]["timeline"]["events"])
 }
 
@@ -31,22 +31,22 @@ async fn servers(backend: Backend) -> Option<(TestCa, Synapse, TestServer)> {
 }
 
 /// Both servers, with alice on Lattice and bob on Synapse.
-struct Pair {
-    _ca: TestCa,
-    synapse: Synapse,
-    lattice: TestServer,
-    alice: Session,
-    bob: Session,
+pub(crate) struct Pair {
+    pub _ca: TestCa,
+    pub synapse: Synapse,
+    pub lattice: TestServer,
+    pub alice: Session,
+    pub bob: Session,
 }
 
-async fn pair(backend: Backend) -> Option<Pair> {
+pub(crate) async fn pair(backend: Backend) -> Option<Pair> {
     let (_ca, synapse, lattice) = servers(backend).await?;
     let alice = lattice.register("alice", "correct horse").await;
     let bob = synapse.register("bob").await;
     Some(Pair { _ca, synapse, lattice, alice, bob })
 }
 
-fn encode(room: &str) -> String {
+pub(crate) fn encode(room: &str) -> String {
     serde_urlencoded::to_string([("", room)]).expect("encode")[1..].to_owned()
 }
 

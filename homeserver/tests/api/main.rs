@@ -21,6 +21,7 @@ mod federation_gaps;
 mod federation_keys;
 mod federation_notary;
 mod federation_synapse;
+mod federation_synapse_spaces;
 mod federation_visibility;
 mod history;
 mod injection;

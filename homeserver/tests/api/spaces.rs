@@ -17,6 +17,7 @@ backend_tests!(
     hierarchy_pages_keep_their_parameters,
     restricted_rooms_admit_members_of_the_rooms_they_name,
     spaces_and_restricted_joins_work_across_servers,
+    rooms_are_previewed_here_and_elsewhere,
 );
 
 fn hierarchy_path(space: &str, query: &str) -> String {
@@ -317,4 +318,54 @@ async fn spaces_and_restricted_joins_work_across_servers(backend: Backend) {
 
     // Carol is not in the space: A refuses her.
     b.post(&join, Some(&carol.token), json!({})).await.err(403, "M_FORBIDDEN");
+}
+
+fn summary_path(room: &str) -> String {
+    format!("/_matrix/client/v1/room_summary/{}", room.replace('#', "%23"))
+}
+
+async fn rooms_are_previewed_here_and_elsewhere(backend: Backend) {
+    let ca = TestCa::new();
+    let (a, b) = (server(backend, &ca).await, server(backend, &ca).await);
+    let alice = a.register("alice", "pw").await;
+    let bob = b.register("bob", "pw").await;
+    let carol = a.register("carol", "pw").await;
+    let public = a
+        .create_room(
+            &alice.token,
+            json!({"name": "Lobby", "topic": "Say hello", "preset": "public_chat",
+                "room_alias_name": "lobby"}),
+        )
+        .await;
+    let private = a.create_room(&alice.token, json!({"name": "Secret"})).await;
+
+    // Here: anyone may preview the public room, members see their membership.
+    let alias = format!("#lobby:{}", a.name());
+    let seen = a.get(&summary_path(&alias), Some(&carol.token)).await.ok();
+    assert_eq!(seen["room_id"], public.as_str());
+    assert_eq!(seen["name"], "Lobby");
+    assert_eq!(seen["topic"], "Say hello");
+    assert_eq!(seen["num_joined_members"], 1);
+    assert!(seen.get("membership").is_none());
+    let anonymous = a.get(&summary_path(&public), None).await.ok();
+    assert_eq!(anonymous["name"], "Lobby");
+    let mine = a.get(&summary_path(&public), Some(&alice.token)).await.ok();
+    assert_eq!(mine["membership"], "join");
+    let unstable = format!("/_matrix/client/unstable/im.nheko.summary/rooms/{public}/summary");
+    assert_eq!(a.get(&unstable, Some(&carol.token)).await.ok()["name"], "Lobby");
+
+    // A private room is previewed by its members only.
+    a.get(&summary_path(&private), Some(&carol.token)).await.err(404, "M_NOT_FOUND");
+    a.get(&summary_path(&private), None).await.err(404, "M_NOT_FOUND");
+    assert_eq!(a.get(&summary_path(&private), Some(&alice.token)).await.ok()["name"], "Secret");
+    a.invite(&alice.token, &private, &carol.user_id).await.ok();
+    let invited = a.get(&summary_path(&private), Some(&carol.token)).await.ok();
+    assert_eq!(invited["membership"], "invite");
+
+    // Elsewhere: B is in neither room and asks A.
+    let remote = b.get(&summary_path(&alias), Some(&bob.token)).await.ok();
+    assert_eq!(remote["room_id"], public.as_str());
+    assert_eq!(remote["name"], "Lobby");
+    let via = format!("{}?via={}", summary_path(&private), a.name());
+    b.get(&via, Some(&bob.token)).await.err(404, "M_NOT_FOUND");
 }

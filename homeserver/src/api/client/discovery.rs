@@ -42,6 +42,7 @@ pub async fn versions(
         ("org.matrix.msc4140".to_owned(), services.delayed_events.enabled()),
         ("org.matrix.msc3882".to_owned(), services.config.auth.allow_login_get_token),
         ("org.matrix.msc2946".to_owned(), true),
+        ("im.nheko.summary".to_owned(), true),
     ]);
     Ok(response.into())
 }

@@ -192,6 +192,7 @@ pub fn router() -> Routes {
         .ruma::<get_public_rooms::v3::Request, _, _>(rooms::public_rooms)
         .ruma::<get_public_rooms_filtered::v3::Request, _, _>(rooms::public_rooms_filtered)
         .ruma::<ruma::api::client::space::get_hierarchy::v1::Request, _, _>(spaces::hierarchy)
+        .ruma::<ruma::api::client::room::get_summary::v1::Request, _, _>(spaces::room_summary)
         .ruma::<ruma::api::client::peeking::get_current_state::v3::Request, _, _>(
             peeking::room_initial_sync,
         )

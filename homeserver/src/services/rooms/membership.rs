@@ -123,7 +123,7 @@ impl Rooms {
     /// The room a join or knock names, and the servers that may let us in:
     /// those the alias names, then `via`, then the room id's own (rooms
     /// before version 12 name their creator's server).
-    async fn room_and_servers(
+    pub(super) async fn room_and_servers(
         &self,
         room: &RoomOrAliasId,
         via: &[OwnedServerName],

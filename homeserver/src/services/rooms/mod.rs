@@ -17,6 +17,7 @@ mod membership;
 mod messages;
 mod outgoing;
 pub mod pdu;
+mod preview;
 mod relations;
 mod remote;
 mod reports;

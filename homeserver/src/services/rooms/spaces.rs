@@ -93,7 +93,7 @@ fn parse_page_token(token: &str, query: &HierarchyQuery) -> Result<usize> {
 
 /// Whether a user may see a room in a hierarchy: they are in it or
 /// invited, or could join, knock or read it without an invite.
-fn user_may_see(
+pub(super) fn user_may_see(
     summary: &RoomSummary,
     membership: Option<MembershipState>,
     joined: &HashSet<OwnedRoomId>,
@@ -171,7 +171,7 @@ impl Rooms {
         Ok(HierarchyPage { rooms, next_batch })
     }
 
-    async fn membership_if_known(
+    pub(super) async fn membership_if_known(
         &self,
         room_id: &RoomId,
         user_id: &UserId,
@@ -234,7 +234,7 @@ impl Rooms {
     /// Another server's answer for a room of a space, asked of the servers
     /// the child event names in turn; answers are kept a few minutes, as
     /// the spec asks.
-    async fn remote_space(
+    pub(super) async fn remote_space(
         &self,
         room_id: &RoomId,
         via: &[OwnedServerName],
