@@ -24,7 +24,8 @@ fn hierarchy_path(space: &str, query: &str) -> String {
     format!("/_matrix/client/v1/rooms/{space}/hierarchy{query}")
 }
 
-fn room_ids(page: &Value) -> Vec<String> {
+/// The rooms of a hierarchy page, in order.
+pub(crate) fn room_ids(page: &Value) -> Vec<String> {
     page["rooms"]
         .as_array()
         .into_iter()
