@@ -6,8 +6,11 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::Backend;
-use crate::federation_synapse::{Pair, encode, pair};
+use crate::{
+    common::Backend,
+    federation_synapse::{Pair, encode, pair},
+    spaces::room_ids,
+};
 
 crate::backend_tests!(restricted_rooms_admit_space_members_across_synapse);
 
