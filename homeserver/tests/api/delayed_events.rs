@@ -145,6 +145,11 @@ async fn limits_and_refusals(backend: Backend) {
     s.put(&send_path(&room, "b", 0), Some(&alice.token), text("x"))
         .await
         .err(400, "M_INVALID_PARAM");
+    // Sharing a parent's timer is not offered: refused, not sent at once.
+    let child = format!(
+        "/_matrix/client/v3/rooms/{room}/send/m.room.message/g?org.matrix.msc4140.parent_delay_id=x"
+    );
+    s.put(&child, Some(&alice.token), text("x")).await.err(400, "M_INVALID_PARAM");
     s.put(&send_path(&room, "c", 1000), Some(&bob.token), text("x")).await.err(403, "M_FORBIDDEN");
     s.put(&send_path(&room, "d", 60_000), Some(&alice.token), text("x")).await.ok();
     s.put(&send_path(&room, "e", 60_000), Some(&alice.token), text("x")).await.ok();

@@ -58,6 +58,7 @@ async fn element_web_flows_work_through_matrix_js_sdk() {
         "ok the pusher is listed",
         "ok the directory finds a room mate",
         "ok the hierarchy lists the space and its child",
+        "ok the delayed event was sent",
         "ok the fallback page takes the password",
         "all done",
     ] {

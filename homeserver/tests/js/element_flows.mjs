@@ -118,6 +118,27 @@ check(
   hierarchy.rooms[0],
 );
 
+// Element Call: "left the call" scheduled as a delayed state event, then
+// sent at once, as when the user hangs up.
+const callKey = `_${alice.getUserId()}_${alice.getDeviceId()}`;
+const { delay_id: delayId } = await alice._unstable_sendDelayedStateEvent(
+  roomId,
+  { delay: 60_000 },
+  "org.matrix.msc3401.call.member",
+  {},
+  callKey,
+);
+const delayed = await alice._unstable_getDelayedEvents();
+check(
+  "a delayed event is scheduled",
+  delayed.delayed_events.some((e) => e.delay_id === delayId && e.state_key === callKey),
+  delayed,
+);
+await alice._unstable_updateDelayedEvent(delayId, "restart");
+await alice._unstable_updateDelayedEvent(delayId, "send");
+const member = await alice.getStateEvent(roomId, "org.matrix.msc3401.call.member", callKey);
+check("the delayed event was sent", JSON.stringify(member) === "{}", member);
+
 // A password prompt finished on the fallback page, as Element does for
 // stages it cannot show itself.
 const phoneLogin = await sdk.createClient({ baseUrl }).loginRequest({

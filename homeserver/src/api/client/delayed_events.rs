@@ -18,7 +18,7 @@ use crate::{
         authed::{Authed, MatrixJson, MatrixPath},
         ruma::client_ip,
     },
-    error::Result,
+    error::{Error, Result},
     services::{
         Services,
         delayed_events::{Action, Scheduled},
@@ -26,16 +26,23 @@ use crate::{
     },
 };
 
-/// The query parameter that turns a send into a delayed one.
+/// The query parameters that turn a send into a delayed one.
 #[derive(Deserialize)]
 pub struct DelayQuery {
     #[serde(rename = "org.matrix.msc4140.delay")]
     delay: Option<u64>,
+    /// Sharing another delayed event's timer: not offered, and refused
+    /// rather than ignored (which would send the event at once).
+    #[serde(rename = "org.matrix.msc4140.parent_delay_id")]
+    parent_delay_id: Option<String>,
 }
 
 impl DelayQuery {
-    pub fn delay(&self) -> Option<Duration> {
-        self.delay.map(Duration::from_millis)
+    pub fn delay(&self) -> Result<Option<Duration>> {
+        if self.parent_delay_id.is_some() {
+            return Err(Error::invalid_param("parent_delay_id is not supported; give a delay"));
+        }
+        Ok(self.delay.map(Duration::from_millis))
     }
 }
 

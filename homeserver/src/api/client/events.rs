@@ -49,7 +49,7 @@ pub async fn send(
 ) -> Result<Response> {
     let kind = body.event_type.to_string();
     let content = content(body.body.json())?;
-    if let Some(delay) = query.delay() {
+    if let Some(delay) = query.delay()? {
         let txn_id = Some(body.txn_id.to_string());
         let event = Scheduled { kind, state_key: None, content, delay, txn_id };
         let delay_id = services.delayed_events.schedule(&auth, &body.room_id, event).await?;
@@ -72,7 +72,7 @@ pub async fn set_state(
 ) -> Result<Response> {
     let kind = body.event_type.to_string();
     let content = content(body.body.json())?;
-    if let Some(delay) = query.delay() {
+    if let Some(delay) = query.delay()? {
         let state_key = Some(body.state_key);
         let event = Scheduled { kind, state_key, content, delay, txn_id: None };
         let delay_id = services.delayed_events.schedule(&auth, &body.room_id, event).await?;
