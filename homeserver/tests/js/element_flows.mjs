@@ -92,6 +92,10 @@ check(
 await alice.setPusher({ kind: null, app_id: "im.vector.app.web", pushkey: "element-web-key" });
 check("the pusher is removed", (await alice.getPushers()).pushers.length === 0, {});
 
+// Element's settings page lists the account's addresses.
+const { threepids } = await alice.getThreePids();
+check("the address list is there, empty", Array.isArray(threepids) && threepids.length === 0, threepids);
+
 // The invite dialog finds bob by his display name.
 const found = await alice.searchUserDirectory({ term: "builder" });
 check(
