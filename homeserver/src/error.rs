@@ -105,6 +105,9 @@ pub enum Error {
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A setting or a file it names that the server cannot start with.
+    #[error("{0}")]
+    Config(String),
 }
 
 impl Error {
@@ -186,7 +189,9 @@ impl Error {
                 )),
             ),
             Self::MaxDelayExceeded { .. } => (S::BAD_REQUEST, ErrorKind::Unknown),
-            Self::Database(_) | Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, ErrorKind::Unknown),
+            Self::Database(_) | Self::Internal(_) | Self::Config(_) => {
+                (S::INTERNAL_SERVER_ERROR, ErrorKind::Unknown)
+            }
         }
     }
 }
@@ -217,7 +222,7 @@ impl IntoResponse for Error {
                 tracing::error!(error = %e, "database error");
                 "internal server error".to_owned()
             }
-            Self::Internal(e) => {
+            Self::Internal(e) | Self::Config(e) => {
                 tracing::error!(error = %e, "internal error");
                 "internal server error".to_owned()
             }

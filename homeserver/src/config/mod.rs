@@ -30,6 +30,7 @@ pub struct Config {
     pub push: PushConfig,
     pub email: EmailConfig,
     pub delayed_events: DelayedEventsConfig,
+    pub appservice: AppserviceConfig,
     pub media: MediaConfig,
     pub rate_limits: RateLimitConfig,
     pub metrics: MetricsConfig,
@@ -276,6 +277,16 @@ pub struct PushConfig {
     /// Private ranges push gateways may sit in (a gateway on the same
     /// host or network); public addresses are always allowed.
     pub allowed_ranges: Vec<ipnet::IpNet>,
+}
+
+/// Application services (bridges): the registration files they ship.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppserviceConfig {
+    /// Registration files (YAML), read at start; a bad one stops the
+    /// server. Synapse's name for the list is accepted too.
+    #[serde(alias = "app_service_config_files")]
+    pub registration_files: Vec<PathBuf>,
 }
 
 /// Delayed events (MSC4140): events a client schedules to be sent later,

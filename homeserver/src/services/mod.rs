@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod appservice;
 pub mod auth;
 pub mod cache;
 pub mod clock;
@@ -58,6 +59,8 @@ pub struct AllServices {
     pub pushers: push::Pushers,
     pub threepids: threepids::Threepids,
     pub delayed_events: delayed_events::DelayedEvents,
+    /// The application services registered, read at start.
+    pub appservices: Arc<[appservice::Registration]>,
     pub push_sender: push::PushSender,
     pub rooms: rooms::Rooms,
     pub sync: sync::SyncService,
@@ -73,6 +76,12 @@ pub struct AllServices {
 impl Services {
     pub async fn new(config: Config, store: Store) -> Result<Self> {
         let config = Arc::new(config);
+        // A bad registration stops the start, before anything runs.
+        let appservices: Arc<[appservice::Registration]> = appservice::load_registrations(
+            &config.appservice.registration_files,
+            &config.server.server_name,
+        )?
+        .into();
         let auth = auth::Auth::new(store.clone(), config.clone())?;
         let key = Arc::new(server_key::ServerKey::load_or_create(&store).await?);
         let notifier = Arc::new(notifier::Notifier::new(notifier::Positions {
@@ -173,6 +182,7 @@ impl Services {
             user_data: user_data.clone(),
             pushers: push::Pushers::new(store.clone(), push_policy.clone()),
             delayed_events,
+            appservices,
             threepids: threepids::Threepids::new(store.clone(), config.clone(), auth.clone())?,
             push_sender,
             sync: sync::SyncService::new(

@@ -8,6 +8,7 @@ pub use lattice_homeserver::backend_tests;
 mod account;
 mod account_page;
 mod admin;
+mod appservice;
 mod connections;
 mod delayed_events;
 mod devices;
