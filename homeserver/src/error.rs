@@ -61,6 +61,9 @@ pub enum Error {
     IncompatibleRoomVersion(String),
     #[error("room alias already taken")]
     RoomInUse,
+    /// A user id or alias an application service keeps for itself.
+    #[error("{0}")]
+    Exclusive(String),
     #[error("no account has this address")]
     ThreepidNotFound,
     #[error("this address is already in use")]
@@ -159,6 +162,7 @@ impl Error {
             Self::WeakPassword(_) => (S::BAD_REQUEST, ErrorKind::WeakPassword),
             Self::UnsupportedRoomVersion(_) => (S::BAD_REQUEST, ErrorKind::UnsupportedRoomVersion),
             Self::RoomInUse => (S::BAD_REQUEST, ErrorKind::RoomInUse),
+            Self::Exclusive(_) => (S::BAD_REQUEST, ErrorKind::Exclusive),
             Self::ThreepidNotFound => (S::BAD_REQUEST, ErrorKind::ThreepidNotFound),
             Self::ThreepidInUse => (S::BAD_REQUEST, ErrorKind::ThreepidInUse),
             Self::ThreepidMediumNotSupported(_) => {

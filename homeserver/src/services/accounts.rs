@@ -24,6 +24,8 @@ pub struct Accounts {
     auth: Auth,
     /// Told when devices go, so that contacts stop encrypting for them.
     keys: Keys,
+    /// Application services, whose exclusive user ids are theirs alone.
+    appservices: super::appservice::Appservices,
 }
 
 /// What a client asked for in POST /register.
@@ -60,8 +62,14 @@ fn is_localpart_char(c: char) -> bool {
 }
 
 impl Accounts {
-    pub fn new(store: Store, config: Arc<Config>, auth: Auth, keys: Keys) -> Self {
-        Self { store, config, auth, keys }
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        auth: Auth,
+        keys: Keys,
+        appservices: super::appservice::Appservices,
+    ) -> Self {
+        Self { store, config, auth, keys, appservices }
     }
 
     fn ensure_registration_open(&self) -> Result<()> {
@@ -91,6 +99,11 @@ impl Accounts {
     pub async fn check_available(&self, localpart: &str) -> Result<OwnedUserId> {
         self.ensure_registration_open()?;
         let user_id = self.user_id_for(localpart)?;
+        if self.appservices.exclusive_user(&user_id) {
+            return Err(Error::Exclusive(
+                "this user name is kept by an application service".into(),
+            ));
+        }
         if self.store.get_user(user_id.as_str()).await?.is_some() {
             return Err(Error::UserInUse);
         }

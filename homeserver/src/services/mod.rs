@@ -60,7 +60,7 @@ pub struct AllServices {
     pub threepids: threepids::Threepids,
     pub delayed_events: delayed_events::DelayedEvents,
     /// The application services registered, read at start.
-    pub appservices: Arc<[appservice::Registration]>,
+    pub appservices: appservice::Appservices,
     pub push_sender: push::PushSender,
     pub rooms: rooms::Rooms,
     pub sync: sync::SyncService,
@@ -77,11 +77,10 @@ impl Services {
     pub async fn new(config: Config, store: Store) -> Result<Self> {
         let config = Arc::new(config);
         // A bad registration stops the start, before anything runs.
-        let appservices: Arc<[appservice::Registration]> = appservice::load_registrations(
+        let appservices = appservice::Appservices::new(appservice::load_registrations(
             &config.appservice.registration_files,
             &config.server.server_name,
-        )?
-        .into();
+        )?);
         let auth = auth::Auth::new(store.clone(), config.clone())?;
         let key = Arc::new(server_key::ServerKey::load_or_create(&store).await?);
         let notifier = Arc::new(notifier::Notifier::new(notifier::Positions {
@@ -108,6 +107,7 @@ impl Services {
             notifier.clone(),
             federation.clone(),
             outbox,
+            appservices.clone(),
         );
         let typing = ephemeral::Typing::new(rooms.clone(), notifier.clone());
         let user_data = user_data::UserData::new(store.clone(), notifier.clone());
@@ -129,8 +129,13 @@ impl Services {
             notifier.clone(),
             federation.clone(),
         );
-        let accounts =
-            accounts::Accounts::new(store.clone(), config.clone(), auth.clone(), keys.clone());
+        let accounts = accounts::Accounts::new(
+            store.clone(),
+            config.clone(),
+            auth.clone(),
+            keys.clone(),
+            appservices.clone(),
+        );
         let presence = ephemeral::Presence::new(
             store.clone(),
             notifier.clone(),

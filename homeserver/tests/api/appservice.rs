@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use lattice_homeserver::{Server, testing};
+use serde_json::json;
 
 use crate::common::{Backend, TestServer};
 
@@ -53,7 +54,7 @@ async fn registrations_are_read_at_start() {
         config.appservice.registration_files = vec![file.clone(), quiet.clone()];
     })
     .await;
-    let registrations = &s.services().appservices;
+    let registrations: Vec<_> = s.services().appservices.iter().cloned().collect();
     assert_eq!(registrations.len(), 2);
     let irc = &registrations[0];
     assert_eq!(irc.id, "irc");
@@ -67,6 +68,21 @@ async fn registrations_are_read_at_start() {
     assert!(!users.regex.is_match("@alice:localhost"));
     assert!(!users.regex.is_match("@x@irc_y:localhost"), "matched from the start of the id");
     assert!(registrations[1].url.is_none(), "`url: null` means no pushes");
+
+    // Exclusive namespaces are the service's alone: ordinary registration
+    // and alias creation are refused there, allowed elsewhere.
+    let register = json!({"username": "irc_alice", "password": "a long password",
+        "auth": {"type": "m.login.dummy"}});
+    s.post("/_matrix/client/v3/register", None, register).await.err(400, "M_EXCLUSIVE");
+    let available = s.get("/_matrix/client/v3/register/available?username=irc_bob", None).await;
+    available.err(400, "M_EXCLUSIVE");
+    let alice = s.register("alice", "pw").await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    let alias = |name: &str| format!("/_matrix/client/v3/directory/room/%23{name}:localhost");
+    s.put(&alias("irc_chat"), Some(&alice.token), json!({"room_id": room}))
+        .await
+        .err(400, "M_EXCLUSIVE");
+    s.put(&alias("chat"), Some(&alice.token), json!({"room_id": room})).await.ok();
 }
 
 /// Starting with these files fails; the message it fails with.

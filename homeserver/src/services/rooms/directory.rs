@@ -17,6 +17,9 @@ impl Rooms {
         if alias.server_name() != self.inner.config.server.server_name {
             return Err(Error::invalid_param("aliases must be on this server"));
         }
+        if self.inner.appservices.exclusive_alias(alias) {
+            return Err(Error::Exclusive("this alias is kept by an application service".into()));
+        }
         let membership = self.with_head(room_id, |head| head.membership(user_id)).await?;
         if membership != Some(MembershipState::Join) {
             return Err(Error::forbidden("you are not in this room"));

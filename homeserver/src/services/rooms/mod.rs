@@ -92,6 +92,8 @@ struct Inner {
     txn_ids: txn_ids::TxnIds,
     /// Users whose events are dropped while they are told they were sent.
     shadow_banned: std::sync::RwLock<std::collections::HashSet<OwnedUserId>>,
+    /// Application services, whose exclusive aliases are theirs alone.
+    appservices: super::appservice::Appservices,
     /// Other servers' answers about rooms of spaces (federation /hierarchy).
     remote_spaces: TtlCache<(OwnedRoomId, bool), Arc<get_hierarchy::v1::Response>>,
 }
@@ -111,6 +113,7 @@ impl Rooms {
         notifier: Arc<Notifier>,
         federation: Federation,
         outbox: Arc<OutboxSignal>,
+        appservices: super::appservice::Appservices,
     ) -> Self {
         let writer = Writer::spawn(store.clone(), notifier, outbox);
         let txn_ids = txn_ids::TxnIds::new(&store);
@@ -126,6 +129,7 @@ impl Rooms {
                 txn_ids,
                 shadow_banned: Default::default(),
                 remote_spaces: TtlCache::new(std::time::Duration::from_secs(300), 1000),
+                appservices,
             }),
         }
     }
