@@ -51,6 +51,8 @@ pub struct PushSender {
     notifier: Arc<Notifier>,
     http: reqwest::Client,
     policy: AddressPolicy,
+    /// How many pushers gateways have rejected (and we removed) since start.
+    rejected: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// One notification for one user, to go to their pushers.
@@ -76,7 +78,14 @@ impl PushSender {
             .timeout(Duration::from_secs(15))
             .build()
             .map_err(Error::internal)?;
-        Ok(Self { store, rooms, user_data, notifier, http, policy })
+        let rejected = Arc::new(tokio::sync::watch::Sender::new(0));
+        Ok(Self { store, rooms, user_data, notifier, http, policy, rejected })
+    }
+
+    /// Follows the count of pushers removed because their gateway rejected
+    /// them, so that their removal can be awaited rather than polled for.
+    pub fn rejected_pushers(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.rejected.subscribe()
     }
 
     /// Runs the sender for the life of the server, from where it last
@@ -244,8 +253,9 @@ impl PushSender {
                     tracing::info!(user = %pusher.user_id, app_id = %pusher.app_id, "gateway rejected a pushkey: pusher removed");
                     let removed =
                         self.store.delete_pusher(&pusher.user_id, &pusher.app_id, &pusher.pushkey);
-                    if let Err(error) = removed.await {
-                        tracing::warn!(%error, "could not remove a rejected pusher");
+                    match removed.await {
+                        Ok(_) => self.rejected.send_modify(|count| *count += 1),
+                        Err(error) => tracing::warn!(%error, "could not remove a rejected pusher"),
                     }
                 }
                 metrics::counter!("lattice_push_sent_total").increment(1);
