@@ -103,6 +103,21 @@ impl Client {
         self.call(self.http.get(url)).await
     }
 
+    /// One simplified sliding sync request (MSC4186), from `pos` if given.
+    pub async fn sliding(
+        &self,
+        body: &Value,
+        pos: Option<&str>,
+        timeout_ms: u64,
+    ) -> Result<Value, Error> {
+        let base = self.base.replace("/v3", "/unstable/org.matrix.simplified_msc3575");
+        let mut url = format!("{base}/sync?timeout={timeout_ms}");
+        if let Some(pos) = pos {
+            url.push_str(&format!("&pos={pos}"));
+        }
+        self.call(self.http.post(url).json(body)).await
+    }
+
     /// Long-polls until `expected` messages arrived; returns for each the
     /// time from its send being answered to its arrival here.
     /// Stops once `expected` arrived, or when `done` is set and a sync

@@ -89,6 +89,10 @@ pub enum Error {
     /// PUT /directory/room/{alias} on a taken alias answers 409.
     #[error("{0}")]
     Conflict(String),
+    /// A sliding sync `pos` this server does not know (any more): the
+    /// client starts its connection over.
+    #[error("unknown sliding sync position; start the connection afresh")]
+    UnknownPos,
     /// A delayed event (MSC4140) asked for a longer delay than allowed.
     #[error("the requested delay exceeds the allowed maximum of {max_delay_ms} ms")]
     MaxDelayExceeded { max_delay_ms: u64 },
@@ -193,6 +197,7 @@ impl Error {
                 )),
             ),
             Self::MaxDelayExceeded { .. } => (S::BAD_REQUEST, ErrorKind::Unknown),
+            Self::UnknownPos => (S::BAD_REQUEST, ErrorKind::UnknownPos),
             Self::Database(_) | Self::Internal(_) | Self::Config(_) => {
                 (S::INTERNAL_SERVER_ERROR, ErrorKind::Unknown)
             }

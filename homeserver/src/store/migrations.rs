@@ -73,6 +73,7 @@ const STEPS: &[Step] = &[
     shared!(30, "0030_threepids"),
     shared!(31, "0031_delayed_events"),
     shared!(32, "0032_web_sessions"),
+    shared!(33, "0033_sliding_sync"),
 ];
 
 /// The migrator for one backend.

@@ -47,6 +47,7 @@ mod search;
 mod second_factors;
 mod security;
 mod sessions;
+mod sliding_sync;
 mod state;
 mod threepids;
 mod to_device;
@@ -88,6 +89,7 @@ pub use self::{
     registration_tokens::TokenRow,
     search::SearchOrder,
     sessions::{DeviceRow, NewSession, TokenLookup},
+    sliding_sync::{BUMP_EVENT_TYPES, ListedRoomRow, SlidingPositionRow, SlidingRoomRow},
     state::StateRow,
     threepids::{ThreepidRow, ValidationRow},
     to_device::{QueuedToDevice, ToDeviceRow},

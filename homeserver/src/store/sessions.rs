@@ -7,6 +7,7 @@ use super::{
     Store,
     device_keys::{DeviceSelector, device_list_changed, forget_device_keys},
     now_ms,
+    sliding_sync::forget_sliding_connections,
 };
 use crate::error::Result;
 
@@ -272,6 +273,7 @@ impl Store {
                 sqlx::query(sql).bind(user_id).bind(device_id).execute(&mut *tx).await?;
             }
             forget_device_keys(&mut tx, user_id, DeviceSelector::Only(device_id)).await?;
+            forget_sliding_connections(&mut tx, user_id, DeviceSelector::Only(device_id)).await?;
         }
         let position = device_list_changed(&mut tx, user_id).await?;
         tx.commit().await?;
@@ -292,6 +294,7 @@ impl Store {
             sqlx::query(sql).bind(user_id).bind(keep).execute(&mut *tx).await?;
         }
         forget_device_keys(&mut tx, user_id, DeviceSelector::AllBut(keep)).await?;
+        forget_sliding_connections(&mut tx, user_id, DeviceSelector::AllBut(keep)).await?;
         let position = device_list_changed(&mut tx, user_id).await?;
         tx.commit().await?;
         self.key_summaries.changed();

@@ -79,7 +79,7 @@ pub(crate) fn cross_signing_key(session: &Session, signer: &Signer, usage: &str)
     })
 }
 
-fn one_time_key(session: &Session, signer: &Signer, n: u8, fallback: bool) -> Value {
+pub(crate) fn one_time_key(session: &Session, signer: &Signer, n: u8, fallback: bool) -> Value {
     let mut key = json!({"key": b64(&[n; 32])});
     if fallback {
         key["fallback"] = json!(true);

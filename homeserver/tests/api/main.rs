@@ -47,6 +47,7 @@ mod search;
 mod second_factor;
 mod security;
 mod session_lifetime;
+mod sliding_sync;
 mod spaces;
 mod sweep;
 mod sync;

@@ -43,6 +43,8 @@ pub async fn versions(
         ("org.matrix.msc3882".to_owned(), services.config.auth.allow_login_get_token),
         ("org.matrix.msc2946".to_owned(), true),
         ("im.nheko.summary".to_owned(), true),
+        // Simplified sliding sync (MSC4186), which Element X requires.
+        ("org.matrix.simplified_msc3575".to_owned(), true),
     ]);
     Ok(response.into())
 }

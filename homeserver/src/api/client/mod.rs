@@ -238,6 +238,7 @@ pub fn router() -> Routes {
         .ruma::<set_presence::v3::Request, _, _>(ephemeral::set_presence)
         // Sync
         .ruma::<sync_events::v3::Request, _, _>(sync::sync)
+        .ruma::<sync_events::v5::Request, _, _>(sync::sliding_sync)
         .merge(encryption_router())
         .merge(second_factor::router())
 }

@@ -1,8 +1,11 @@
-//! GET /sync.
+//! GET /sync, and simplified sliding sync (MSC4186).
 
 use std::time::Duration;
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::{FromRequest, Request, State},
+};
 use ruma::api::{
     OutgoingResponseExt,
     client::{filter::FilterDefinition, sync::sync_events},
@@ -10,9 +13,12 @@ use ruma::api::{
 use serde_json::{Map, Value, json};
 
 use crate::{
-    api::ruma::Ruma,
+    api::ruma::{Ruma, RumaResponse},
     error::{Error, Result},
-    services::{Services, sync::SyncOptions},
+    services::{
+        Services,
+        sync::{SlidingRequest, SyncOptions},
+    },
 };
 
 /// Long polls are capped below the request timeout.
@@ -43,6 +49,35 @@ pub async fn sync(
     let mut body: Value = serde_json::from_slice(http.body()).map_err(Error::internal)?;
     with_every_container(&mut body);
     Ok(Json(body))
+}
+
+/// A sliding sync request, with the `spaces` list filters ruma's type
+/// leaves out read from the same body.
+pub struct SlidingSync(Ruma<sync_events::v5::Request>, SlidingRequest);
+
+impl FromRequest<Services> for SlidingSync {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, services: &Services) -> Result<Self> {
+        let mut spaces = Default::default();
+        let ruma = Ruma::from_request_checked(request, services, |body| {
+            spaces = SlidingRequest::spaces_in(body);
+            Ok(())
+        })
+        .await?;
+        Ok(Self(ruma, SlidingRequest { spaces, ..SlidingRequest::default() }))
+    }
+}
+
+/// [`POST /_matrix/client/unstable/org.matrix.simplified_msc3575/sync`](https://github.com/matrix-org/matrix-spec-proposals/pull/4186)
+pub async fn sliding_sync(
+    State(services): State<Services>,
+    SlidingSync(Ruma { auth, body }, mut request): SlidingSync,
+) -> Result<RumaResponse<sync_events::v5::Response>> {
+    let timeout = body.timeout.unwrap_or_default().min(MAX_TIMEOUT);
+    services.presence.touch(&auth.user_id, &body.set_presence).await?;
+    request.body = body;
+    Ok(services.sync.sliding_sync(&auth, request, timeout).await?.into())
 }
 
 /// Completes a sync answer with every container the spec defines, empty

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ruma::{
-    OwnedRoomId, RoomId, UInt, UserId,
+    OwnedRoomId, OwnedUserId, RoomId, UInt, UserId,
     api::client::sync::sync_events::v3::{
         JoinedRoom, RoomAccountData, RoomSummary, Rooms as SyncRooms, State, StateEvents, Timeline,
     },
@@ -16,7 +16,11 @@ use serde_json::Value as JsonValue;
 use super::{SyncOptions, SyncService, passes, raw, sync_event, unread::Seen};
 use crate::{
     error::{Error, Result},
-    services::{auth::Requester, notifier::Positions, rooms::pdu::ClientView},
+    services::{
+        auth::Requester,
+        notifier::Positions,
+        rooms::{head::RoomHead, pdu::ClientView},
+    },
     store::{EventRow, ReceiptRow},
 };
 
@@ -170,28 +174,9 @@ impl SyncService {
             return Ok(());
         }
         let since_receipts = since.map_or(0, |s| s.receipts);
-        let mut by_room: BTreeMap<String, JsonValue> = BTreeMap::new();
         let receipts =
             self.store.receipts_since(user.as_str(), since_receipts, now.receipts).await?;
-        for ReceiptRow {
-            room_id,
-            user_id: reader,
-            receipt_type: kind,
-            thread_id: thread,
-            event_id,
-            ts,
-        } in receipts
-        {
-            if kind == "m.read.private" && reader != user.as_str() {
-                continue;
-            }
-            let mut receipt = serde_json::json!({"ts": ts});
-            if !thread.is_empty() {
-                receipt["thread_id"] = JsonValue::from(thread);
-            }
-            let content = by_room.entry(room_id).or_insert_with(|| serde_json::json!({}));
-            content[&event_id][&kind][&reader] = receipt;
-        }
+        let by_room = receipt_contents(user, receipts);
         for (room_id, content) in by_room {
             let Ok(room_id) = OwnedRoomId::try_from(room_id) else { continue };
             let event = serde_json::json!({"type": "m.receipt", "content": content});
@@ -208,22 +193,58 @@ impl SyncService {
                 let mut summary = RoomSummary::new();
                 summary.joined_member_count = UInt::try_from(joined.len() as u64).ok();
                 summary.invited_member_count = UInt::try_from(invited.len() as u64).ok();
-                let has_name = head.get(&StateEventType::RoomName, "").is_some()
-                    || head.get(&StateEventType::RoomCanonicalAlias, "").is_some();
-                if !has_name {
-                    // The five first by id, picked without sorting (or
-                    // copying) every member of a large room.
-                    let mut heroes: Vec<_> =
-                        joined.iter().chain(&invited).filter(|u| *u != user).collect();
-                    if heroes.len() > 5 {
-                        heroes.select_nth_unstable(5);
-                        heroes.truncate(5);
-                    }
-                    heroes.sort_unstable();
-                    summary.heroes = heroes.into_iter().cloned().collect();
-                }
+                summary.heroes = heroes(head, user);
                 summary
             })
             .await
     }
+}
+
+/// The members a client names an unnamed room after (no name, no alias):
+/// five, others than the user, picked without sorting (or copying) every
+/// member of a large room. Empty for a named room.
+pub(super) fn heroes(head: &RoomHead, user: &UserId) -> Vec<OwnedUserId> {
+    let named = head.get(&StateEventType::RoomName, "").is_some()
+        || head.get(&StateEventType::RoomCanonicalAlias, "").is_some();
+    if named {
+        return Vec::new();
+    }
+    let joined = head.joined();
+    let invited = head.members_with(&[MembershipState::Invite]);
+    let mut heroes: Vec<_> = joined.iter().chain(&invited).filter(|u| *u != user).collect();
+    if heroes.len() > 5 {
+        heroes.select_nth_unstable(5);
+        heroes.truncate(5);
+    }
+    heroes.sort_unstable();
+    heroes.into_iter().cloned().collect()
+}
+
+/// Receipts as the content of each room's `m.receipt` event; others'
+/// private read receipts are left out.
+pub(super) fn receipt_contents(
+    user: &UserId,
+    receipts: Vec<ReceiptRow>,
+) -> BTreeMap<String, JsonValue> {
+    let mut by_room: BTreeMap<String, JsonValue> = BTreeMap::new();
+    for ReceiptRow {
+        room_id,
+        user_id: reader,
+        receipt_type: kind,
+        thread_id: thread,
+        event_id,
+        ts,
+    } in receipts
+    {
+        if kind == "m.read.private" && reader != user.as_str() {
+            continue;
+        }
+        let mut receipt = serde_json::json!({"ts": ts});
+        if !thread.is_empty() {
+            receipt["thread_id"] = JsonValue::from(thread);
+        }
+        let content = by_room.entry(room_id).or_insert_with(|| serde_json::json!({}));
+        content[&event_id][&kind][&reader] = receipt;
+    }
+    by_room
 }

@@ -4,6 +4,7 @@
 mod e2ee;
 mod joined;
 mod peek;
+mod sliding;
 mod token;
 mod unread;
 
@@ -24,8 +25,11 @@ use ruma::{
 };
 use serde_json::{Value as JsonValue, value::RawValue};
 
-pub use self::token::{parse_since, since_token};
 use self::unread::UnreadMemos;
+pub use self::{
+    sliding::SlidingRequest,
+    token::{parse_since, since_token},
+};
 use super::{
     auth::Requester,
     ephemeral::{Presence, Typing, presence::PresenceStatus},
@@ -310,27 +314,39 @@ impl SyncService {
                 continue;
             }
             let room_id = OwnedRoomId::try_from(room_id.as_str()).map_err(Error::internal)?;
-            let events = self
-                .rooms
-                .with_head(&room_id, |head| {
-                    let mut events: Vec<JsonValue> = head
-                        .state()
-                        .values()
-                        .filter(|pdu| {
-                            crate::services::rooms::INVITE_STATE
-                                .contains(&pdu.kind.to_string().as_str())
-                        })
-                        .map(|pdu| stripped(pdu))
-                        .collect();
-                    if let Some(member) = head.get(&StateEventType::RoomMember, user.as_str()) {
-                        events.push(stripped(member));
-                    }
-                    events
-                })
-                .await?;
-            rooms.push((room_id, events.iter().map(raw).collect::<Result<_>>()?));
+            let events = self.invite_state(user, &room_id).await?;
+            rooms.push((room_id, events));
         }
         Ok(rooms)
+    }
+
+    /// The stripped state a client shows of a room before joining it: the
+    /// room's name, avatar, join rule and the like, and the user's own
+    /// membership.
+    async fn invite_state(
+        &self,
+        user: &UserId,
+        room_id: &RoomId,
+    ) -> Result<Vec<Raw<ruma::events::AnyStrippedStateEvent>>> {
+        let events = self
+            .rooms
+            .with_head(room_id, |head| {
+                let mut events: Vec<JsonValue> = head
+                    .state()
+                    .values()
+                    .filter(|pdu| {
+                        crate::services::rooms::INVITE_STATE
+                            .contains(&pdu.kind.to_string().as_str())
+                    })
+                    .map(|pdu| stripped(pdu))
+                    .collect();
+                if let Some(member) = head.get(&StateEventType::RoomMember, user.as_str()) {
+                    events.push(stripped(member));
+                }
+                events
+            })
+            .await?;
+        events.iter().map(raw).collect()
     }
 
     #[allow(clippy::too_many_arguments)]

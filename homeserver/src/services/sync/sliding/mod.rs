@@ -1,0 +1,232 @@
+//! Simplified sliding sync (MSC4186), what Element X syncs with. The client
+//! asks for windows ("lists") over its rooms sorted by recency and for
+//! particular rooms ("subscriptions"); each answer sends only what the
+//! connection has not sent yet. Connections, their positions and what
+//! each position sent of each room are stored, so that a client's `pos`
+//! survives a restart; a position the server no longer has answers
+//! M_UNKNOWN_POS and the client starts over.
+
+mod extensions;
+mod lists;
+mod room;
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    time::Duration,
+};
+
+use ruma::{
+    OwnedRoomId, UInt,
+    api::client::sync::sync_events::v5::{self, response},
+};
+use serde::Deserialize;
+
+use super::{OpenSync, SyncService, parse_since, since_token};
+use crate::{
+    error::{Error, Result},
+    services::{auth::Requester, notifier::Positions},
+    store::{SlidingPositionRow, SlidingRoomRow},
+};
+
+/// A sliding sync request: ruma's, and the list filters ruma leaves out.
+#[derive(Debug, Default)]
+pub struct SlidingRequest {
+    pub body: v5::Request,
+    /// Each list's `spaces` filter: only rooms these spaces name as children.
+    pub spaces: BTreeMap<String, Vec<OwnedRoomId>>,
+}
+
+impl SlidingRequest {
+    /// Reads the `spaces` filters from the request's JSON body (an odd body
+    /// is ruma's to refuse; here it only means no such filter).
+    pub fn spaces_in(body: &[u8]) -> BTreeMap<String, Vec<OwnedRoomId>> {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(default)]
+            lists: BTreeMap<String, ListBody>,
+        }
+        #[derive(Deserialize)]
+        struct ListBody {
+            #[serde(default)]
+            filters: Option<FilterBody>,
+        }
+        #[derive(Deserialize)]
+        struct FilterBody {
+            #[serde(default)]
+            spaces: Vec<OwnedRoomId>,
+        }
+        let Ok(body) = serde_json::from_slice::<Body>(body) else {
+            return BTreeMap::new();
+        };
+        body.lists
+            .into_iter()
+            .filter_map(|(name, list)| Some((name, list.filters?.spaces)))
+            .filter(|(_, spaces)| !spaces.is_empty())
+            .collect()
+    }
+}
+
+/// A connection as of the position the client sent.
+#[derive(Debug)]
+pub(super) struct Connection {
+    key: i64,
+    /// The position the client sent (none: a new connection).
+    pos: Option<i64>,
+    /// The stream positions that position's answer was made at.
+    since: Option<Positions>,
+    /// Each list's room count in that answer.
+    counts: BTreeMap<String, u64>,
+    /// What had been sent of each room.
+    sent: HashMap<OwnedRoomId, SlidingRoomRow>,
+}
+
+/// An answer, before it is given a position.
+struct Answer {
+    response: v5::Response,
+    counts: BTreeMap<String, u64>,
+    sent: Vec<SlidingRoomRow>,
+}
+
+impl Answer {
+    /// Whether the answer tells nothing new (a long poll waits on).
+    fn is_empty(&self, connection: &Connection) -> bool {
+        let extensions = &self.response.extensions;
+        self.response.rooms.is_empty()
+            && self.counts == connection.counts
+            && extensions.to_device.as_ref().is_none_or(|t| t.events.is_empty())
+            && extensions.e2ee.device_lists.is_empty()
+            && extensions.account_data.is_empty()
+            && extensions.receipts.is_empty()
+            && extensions.typing.is_empty()
+    }
+}
+
+impl SyncService {
+    /// One sliding sync request: answers at once when there is news (or
+    /// the connection is new), else waits up to `timeout` for some.
+    pub async fn sliding_sync(
+        &self,
+        requester: &Requester,
+        request: SlidingRequest,
+        timeout: Duration,
+    ) -> Result<v5::Response> {
+        let connection = self.connection(requester, &request.body).await?;
+        let _open = OpenSync::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let listener = self.notifier.listener(&requester.user_id);
+        loop {
+            // Armed before looking, so that a wake-up in between is kept.
+            let notified = listener.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let now = self.notifier.positions();
+            let answer = self.answer(requester, &connection, &request, now).await?;
+            let empty = connection.since.is_some() && answer.is_empty(&connection);
+            if !empty
+                || tokio::time::Instant::now() >= deadline
+                || tokio::time::timeout_at(deadline, notified).await.is_err()
+            {
+                return self.give(&connection, answer, now, empty, request.body.txn_id).await;
+            }
+        }
+    }
+
+    /// The connection a request continues, or a new one.
+    async fn connection(&self, requester: &Requester, body: &v5::Request) -> Result<Connection> {
+        let (user, device) = (requester.user_id.as_str(), requester.device_id.as_str());
+        let conn_id = body.conn_id.as_deref().unwrap_or_default();
+        let Some(pos) = body.pos.as_deref() else {
+            let key = self.store.reset_sliding_connection(user, device, conn_id).await?;
+            return Ok(Connection {
+                key,
+                pos: None,
+                since: None,
+                counts: BTreeMap::new(),
+                sent: HashMap::new(),
+            });
+        };
+        let pos: i64 = pos.parse().map_err(|_| Error::UnknownPos)?;
+        let (key, position, rooms) = self
+            .store
+            .resume_sliding_connection(user, device, conn_id, pos)
+            .await?
+            .ok_or(Error::UnknownPos)?;
+        let sent = rooms
+            .into_iter()
+            .filter_map(|row| Some((OwnedRoomId::try_from(row.room_id.as_str()).ok()?, row)))
+            .collect();
+        Ok(Connection {
+            key,
+            pos: Some(pos),
+            since: Some(parse_since(&position.tokens)?),
+            counts: serde_json::from_str(&position.list_counts).unwrap_or_default(),
+            sent,
+        })
+    }
+
+    async fn answer(
+        &self,
+        requester: &Requester,
+        connection: &Connection,
+        request: &SlidingRequest,
+        now: Positions,
+    ) -> Result<Answer> {
+        let user = &requester.user_id;
+        let selection = self.select_rooms(user, connection, request, now).await?;
+        // Receipts since the last answer: the extension's news, and the
+        // rooms whose unread counts the user's own receipts changed.
+        let receipts = match connection.since {
+            Some(since) if since.receipts < now.receipts => {
+                self.store.receipts_since(user.as_str(), since.receipts, now.receipts).await?
+            }
+            _ => Vec::new(),
+        };
+        let own_reads: HashSet<String> =
+            extensions::own_read_rooms(user, &receipts).into_iter().collect();
+        let updates = self.room_updates(requester, connection, &selection, &own_reads, now).await?;
+        let extensions = self
+            .extensions(
+                requester,
+                connection,
+                &request.body.extensions,
+                extensions::Found { selection: &selection, updates: &updates, receipts },
+                now,
+            )
+            .await?;
+        let mut response = v5::Response::new(String::new());
+        for (name, count) in &selection.counts {
+            let mut list = response::List::default();
+            list.count = UInt::try_from(*count).unwrap_or_default();
+            response.lists.insert(name.clone(), list);
+        }
+        response.rooms = updates.rooms;
+        response.extensions = extensions;
+        Ok(Answer { response, counts: selection.counts, sent: updates.sent })
+    }
+
+    /// Gives an answer its position: a new one, stored with what the answer
+    /// sent, or the same one when it tells nothing new.
+    async fn give(
+        &self,
+        connection: &Connection,
+        answer: Answer,
+        now: Positions,
+        empty: bool,
+        txn_id: Option<String>,
+    ) -> Result<v5::Response> {
+        let mut response = answer.response;
+        let pos = match (empty, connection.pos) {
+            (true, Some(pos)) => pos,
+            _ => {
+                let position = SlidingPositionRow {
+                    tokens: since_token(now),
+                    list_counts: serde_json::to_string(&answer.counts).map_err(Error::internal)?,
+                };
+                self.store.save_sliding_position(connection.key, &position, &answer.sent).await?
+            }
+        };
+        response.pos = pos.to_string();
+        response.txn_id = txn_id;
+        Ok(response)
+    }
+}
