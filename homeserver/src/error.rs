@@ -89,6 +89,21 @@ pub enum Error {
     /// PUT /directory/room/{alias} on a taken alias answers 409.
     #[error("{0}")]
     Conflict(String),
+    /// Pinging an application service that has no URL.
+    #[error("the application service has no URL")]
+    UrlNotSet,
+    /// An application service could not be reached (refused, reset...).
+    #[error("the application service could not be reached: {0}")]
+    ConnectionFailed(String),
+    /// An application service did not answer in time.
+    #[error("the application service did not answer in time")]
+    ConnectionTimeout,
+    /// An application service answered with an error status.
+    #[error("the application service answered {status}")]
+    BadStatus { status: StatusCode, body: String },
+    /// A device an application service named that its user does not have.
+    #[error("this device does not belong to the user")]
+    UnknownDevice,
     /// A sliding sync `pos` this server does not know (any more): the
     /// client starts its connection over.
     #[error("unknown sliding sync position; start the connection afresh")]
@@ -198,6 +213,16 @@ impl Error {
             ),
             Self::MaxDelayExceeded { .. } => (S::BAD_REQUEST, ErrorKind::Unknown),
             Self::UnknownPos => (S::BAD_REQUEST, ErrorKind::UnknownPos),
+            Self::UnknownDevice => (S::BAD_REQUEST, ErrorKind::UnknownDevice),
+            Self::UrlNotSet => (S::BAD_REQUEST, ErrorKind::UrlNotSet),
+            Self::ConnectionFailed(_) => (S::BAD_GATEWAY, ErrorKind::ConnectionFailed),
+            Self::ConnectionTimeout => (S::GATEWAY_TIMEOUT, ErrorKind::ConnectionTimeout),
+            Self::BadStatus { status, body } => {
+                let mut data = ruma::api::error::BadStatusErrorData::new();
+                data.status = Some(*status);
+                data.body = Some(body.clone());
+                (S::BAD_GATEWAY, ErrorKind::BadStatus(data))
+            }
             Self::Database(_) | Self::Internal(_) | Self::Config(_) => {
                 (S::INTERNAL_SERVER_ERROR, ErrorKind::Unknown)
             }

@@ -26,9 +26,15 @@ impl FromRequestParts<Services> for Authed {
         let token = AccessTokenOptional::extract_authentication(&probe)
             .map_err(|e| Error::invalid_param(e.to_string()))?
             .ok_or(Error::MissingToken)?;
-        let requester = services.auth.authenticate(&token).await?;
-        tracing::Span::current().record("user", requester.user_id.as_str());
-        services.rate_limits.check(LimitClass::Client, requester.user_id.as_str())?;
+        let requester = super::ruma::resolve(services, &token, parts.uri.query()).await?;
+        let exempt = requester
+            .appservice
+            .as_deref()
+            .and_then(|id| services.appservices.by_id(id))
+            .is_some_and(|registration| !registration.rate_limited);
+        if !exempt {
+            services.rate_limits.check(LimitClass::Client, requester.user_id.as_str())?;
+        }
         Ok(Self(requester))
     }
 }

@@ -9,11 +9,13 @@ use bytes::Bytes;
 use ruma::api::{
     IncomingRequest, IncomingRequestExt, Metadata, OutgoingResponse, OutgoingResponseExt,
     auth_scheme::{
-        AccessToken, AccessTokenOptional, AppserviceTokenOptional, AuthScheme, NoAccessToken,
-        NoAuthentication,
+        AccessToken, AccessTokenOptional, AppserviceToken, AppserviceTokenOptional, AuthScheme,
+        NoAccessToken, NoAuthentication,
     },
     error::{DeserializationError, FromHttpRequestError},
 };
+use std::sync::Arc;
+
 use tracing::Span;
 
 use super::json_text::{self, Strings};
@@ -45,16 +47,53 @@ pub trait Authenticate: AuthScheme {
         None
     }
 
+    /// The application service acting, if one is.
+    fn appservice(_identity: &Self::Identity) -> Option<&str> {
+        None
+    }
+
+    /// Who the token (and, for an application service, the `user_id` and
+    /// `device_id` of the query) stands for.
     fn authenticate(
         services: &Services,
         token: Option<String>,
+        query: Option<&str>,
     ) -> impl Future<Output = Result<Self::Identity>> + Send;
 }
 
-async fn resolve(services: &Services, token: &str) -> Result<Requester> {
-    let requester = services.auth.authenticate(token).await?;
+/// The user a token stands for: a session's, or the one an application
+/// service acts as.
+pub(crate) async fn resolve(
+    services: &Services,
+    token: &str,
+    query: Option<&str>,
+) -> Result<Requester> {
+    let requester = match services.appservices.by_token(token) {
+        Some(registration) => {
+            let (user_id, device_id) = asserted_identity(query);
+            services
+                .auth
+                .as_appservice(registration, user_id.as_deref(), device_id.as_deref())
+                .await?
+        }
+        None => services.auth.authenticate(token).await?,
+    };
     Span::current().record("user", requester.user_id.as_str());
     Ok(requester)
+}
+
+/// The `user_id` and `device_id` (or MSC3202's name for it) an application
+/// service asserts in a query.
+fn asserted_identity(query: Option<&str>) -> (Option<String>, Option<String>) {
+    let (mut user, mut device) = (None, None);
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "user_id" => user = Some(value.into_owned()),
+            "device_id" | "org.matrix.msc3202.device_id" => device = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    (user, device)
 }
 
 impl Authenticate for AccessToken {
@@ -64,8 +103,16 @@ impl Authenticate for AccessToken {
         Some(identity.user_id.to_string())
     }
 
-    async fn authenticate(services: &Services, token: Option<String>) -> Result<Requester> {
-        resolve(services, &token.ok_or(Error::MissingToken)?).await
+    fn appservice(identity: &Requester) -> Option<&str> {
+        identity.appservice.as_deref()
+    }
+
+    async fn authenticate(
+        services: &Services,
+        token: Option<String>,
+        query: Option<&str>,
+    ) -> Result<Requester> {
+        resolve(services, &token.ok_or(Error::MissingToken)?, query).await
     }
 }
 
@@ -76,22 +123,62 @@ impl Authenticate for AccessTokenOptional {
         identity.as_ref().map(|r| r.user_id.to_string())
     }
 
-    async fn authenticate(services: &Services, token: Option<String>) -> Result<Self::Identity> {
+    fn appservice(identity: &Option<Requester>) -> Option<&str> {
+        identity.as_ref().and_then(|r| r.appservice.as_deref())
+    }
+
+    async fn authenticate(
+        services: &Services,
+        token: Option<String>,
+        query: Option<&str>,
+    ) -> Result<Self::Identity> {
         match token {
-            Some(token) => resolve(services, &token).await.map(Some),
+            Some(token) => resolve(services, &token, query).await.map(Some),
             None => Ok(None),
         }
     }
 }
 
-/// No appservices are registered yet, so an appservice token grants nothing
-/// and these endpoints behave as unauthenticated ones.
+/// Endpoints an application service may call with its token where no
+/// user's is needed (registering its users): the service the token names,
+/// or None for anyone else (whose token these endpoints do not need).
 impl Authenticate for AppserviceTokenOptional {
-    type Identity = ();
-    const READS_TOKEN: bool = false;
+    type Identity = Option<Arc<str>>;
 
-    async fn authenticate(_: &Services, _: Option<String>) -> Result<()> {
-        Ok(())
+    fn appservice(identity: &Self::Identity) -> Option<&str> {
+        identity.as_deref()
+    }
+
+    async fn authenticate(
+        services: &Services,
+        token: Option<String>,
+        _: Option<&str>,
+    ) -> Result<Self::Identity> {
+        Ok(token
+            .and_then(|token| services.appservices.by_token(&token))
+            .map(|registration| registration.id.as_str().into()))
+    }
+}
+
+/// Endpoints only an application service calls: the service its token names.
+impl Authenticate for AppserviceToken {
+    type Identity = Arc<str>;
+
+    fn appservice(identity: &Self::Identity) -> Option<&str> {
+        Some(identity)
+    }
+
+    async fn authenticate(
+        services: &Services,
+        token: Option<String>,
+        _: Option<&str>,
+    ) -> Result<Self::Identity> {
+        let token = token.ok_or(Error::MissingToken)?;
+        services
+            .appservices
+            .by_token(&token)
+            .map(|registration| registration.id.as_str().into())
+            .ok_or(Error::UnknownToken { soft_logout: false })
     }
 }
 
@@ -99,7 +186,7 @@ impl Authenticate for NoAccessToken {
     type Identity = ();
     const READS_TOKEN: bool = false;
 
-    async fn authenticate(_: &Services, _: Option<String>) -> Result<()> {
+    async fn authenticate(_: &Services, _: Option<String>, _: Option<&str>) -> Result<()> {
         Ok(())
     }
 }
@@ -108,7 +195,7 @@ impl Authenticate for NoAuthentication {
     type Identity = ();
     const READS_TOKEN: bool = false;
 
-    async fn authenticate(_: &Services, _: Option<String>) -> Result<()> {
+    async fn authenticate(_: &Services, _: Option<String>, _: Option<&str>) -> Result<()> {
         Ok(())
     }
 }
@@ -151,7 +238,7 @@ where
                 .map_err(|e| Error::invalid_param(e.to_string()))?,
             false => None,
         };
-        let auth = T::Authentication::authenticate(services, token).await?;
+        let auth = T::Authentication::authenticate(services, token, probe.uri().query()).await?;
         let (parts, ()) = probe.into_parts();
         // Every authenticated request draws on its user's budget, besides
         // those the spec marks as rate limited.
@@ -159,7 +246,11 @@ where
         let class = LimitClass::for_path(parts.uri.path());
         // The spec leaves token requests unlimited, but each one mails someone.
         let mails = parts.uri.path().ends_with("/requestToken");
-        if T::RATE_LIMITED || user_key.is_some() || mails {
+        // An application service registered with `rate_limited: false` is not.
+        let exempt = T::Authentication::appservice(&auth)
+            .and_then(|id| services.appservices.by_id(id))
+            .is_some_and(|registration| !registration.rate_limited);
+        if (T::RATE_LIMITED || user_key.is_some() || mails) && !exempt {
             let key = match user_key {
                 Some(user) if class.per_user() => user,
                 _ => client_ip(&parts, &services.config.server.trusted_proxies),

@@ -38,6 +38,10 @@ pub struct RegisterParams {
     pub inhibit_login: bool,
     pub refresh_token: bool,
     pub auth: Option<AuthData>,
+    /// The application service registering one of its users
+    /// (`m.login.application_service` with its token): no password, no
+    /// interactive auth, and only names in its user namespaces.
+    pub appservice: Option<std::sync::Arc<str>>,
 }
 
 /// The device a login creates (or takes over), as the client asked.
@@ -126,16 +130,28 @@ impl Accounts {
     }
 
     pub async fn register(&self, params: RegisterParams) -> Result<Registered> {
-        self.ensure_registration_open()?;
-        let localpart = match &params.username {
-            Some(name) => name.clone(),
-            None => tokens::random_letters(12)?.to_lowercase(),
+        let (user_id, localpart, registration_token) = match params.appservice.as_deref() {
+            Some(service) => {
+                let localpart = params
+                    .username
+                    .clone()
+                    .ok_or_else(|| Error::MissingParam("username is required".into()))?;
+                (self.appservice_user(service, &localpart)?, localpart, None)
+            }
+            None => {
+                self.ensure_registration_open()?;
+                let localpart = match &params.username {
+                    Some(name) => name.clone(),
+                    None => tokens::random_letters(12)?.to_lowercase(),
+                };
+                let user_id = self.check_available(&localpart).await?;
+                let outcome = self
+                    .auth
+                    .user_interactive(&self.registration_flows(), params.auth.as_ref(), None)
+                    .await?;
+                (user_id, localpart, outcome.registration_token)
+            }
         };
-        let user_id = self.check_available(&localpart).await?;
-        let outcome = self
-            .auth
-            .user_interactive(&self.registration_flows(), params.auth.as_ref(), None)
-            .await?;
 
         let password_hash = match params.password {
             Some(password) => Some(self.auth.passwords().hash(password).await?),
@@ -159,11 +175,43 @@ impl Accounts {
         if !created {
             return Err(Error::UserInUse);
         }
-        if let Some(token) = &outcome.registration_token {
+        if let Some(token) = &registration_token {
             self.store.consume_registration_token(token).await?;
         }
         tracing::info!(user = %user_id, "registered");
         Ok(Registered { user_id, session: issued })
+    }
+
+    /// The user id an application service registers or logs in as: one of
+    /// its namespaces', else M_EXCLUSIVE (open registration or not).
+    fn appservice_user(&self, service: &str, localpart: &str) -> Result<OwnedUserId> {
+        let registration = self
+            .appservices
+            .by_id(service)
+            .ok_or_else(|| Error::internal("an unknown application service"))?;
+        let user_id = super::auth::user_from_input(localpart, &self.config.server.server_name)
+            .ok_or_else(|| Error::InvalidUsername("not a user name of this server".into()))?;
+        if !registration.claims_user(&user_id) {
+            return Err(Error::Exclusive(
+                "this user is outside the application service's namespaces".into(),
+            ));
+        }
+        Ok(user_id)
+    }
+
+    /// An application service logs in as one of its users
+    /// (`m.login.application_service`): a new device and token, no password.
+    pub async fn login_appservice(
+        &self,
+        service: &str,
+        user: &str,
+        device: NewDevice<'_>,
+    ) -> Result<(OwnedUserId, IssuedSession)> {
+        let user_id = self.appservice_user(service, user)?;
+        if self.store.get_user(user_id.as_str()).await?.is_none() {
+            return Err(Error::forbidden("the application service has not registered this user"));
+        }
+        self.start_session(user_id, device).await
     }
 
     /// Logs in with a password (localpart or full user id).

@@ -170,10 +170,10 @@ impl DelayedEvents {
     /// its news is stale.
     async fn send(&self, row: &DelayedEventRow) -> Result<()> {
         let room_id = RoomId::parse(&row.room_id).map_err(Error::internal)?;
-        let requester = Requester {
-            user_id: OwnedUserId::try_from(row.user_id.as_str()).map_err(Error::internal)?,
-            device_id: OwnedDeviceId::from(row.device_id.as_str()),
-        };
+        let requester = Requester::new(
+            OwnedUserId::try_from(row.user_id.as_str()).map_err(Error::internal)?,
+            OwnedDeviceId::from(row.device_id.as_str()),
+        );
         let content: JsonValue = serde_json::from_str(&row.content).map_err(Error::internal)?;
         match &row.state_key {
             Some(key) => {

@@ -80,7 +80,7 @@ impl Services {
         let appservices = appservice::Appservices::new(appservice::load_registrations(
             &config.appservice.registration_files,
             &config.server.server_name,
-        )?);
+        )?)?;
         let auth = auth::Auth::new(store.clone(), config.clone())?;
         let key = Arc::new(server_key::ServerKey::load_or_create(&store).await?);
         let notifier = Arc::new(notifier::Notifier::new(notifier::Positions {
@@ -163,6 +163,8 @@ impl Services {
             push_policy.clone(),
         )?;
         push_sender.clone().spawn().await?;
+        // Each application service is pushed its events by a follower of its own.
+        appservices.start(&store, &rooms, &notifier, auth.security()).await?;
         let delayed_events =
             delayed_events::DelayedEvents::new(store.clone(), config.clone(), rooms.clone());
         delayed_events.clone().spawn();

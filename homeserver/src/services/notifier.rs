@@ -37,12 +37,12 @@ pub enum Stream {
     DeviceLists,
 }
 
-#[derive(Default)]
 pub struct Notifier {
     positions: [AtomicI64; 7],
     users: Mutex<HashMap<OwnedUserId, Arc<Notify>>>,
-    /// Woken whenever the event stream moves: the push sender follows it.
-    events_moved: Notify,
+    /// The event stream's position, for its followers (the push sender,
+    /// each application service's sender): every one of them sees it move.
+    events_moved: tokio::sync::watch::Sender<i64>,
     /// Everyone peeking into a room they are not in (GET /events): woken
     /// on every event, as they are nobody's members.
     peekers: Notify,
@@ -50,7 +50,12 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn new(start: Positions) -> Self {
-        let notifier = Self::default();
+        let notifier = Self {
+            positions: Default::default(),
+            users: Mutex::default(),
+            events_moved: tokio::sync::watch::Sender::new(start.events),
+            peekers: Notify::new(),
+        };
         for (stream, value) in [
             (Stream::Events, start.events),
             (Stream::AccountData, start.account_data),
@@ -94,8 +99,7 @@ impl Notifier {
     ) {
         self.positions[stream as usize].fetch_max(position, Ordering::AcqRel);
         if stream == Stream::Events {
-            // A permit is kept when nobody waits: the one follower misses nothing.
-            self.events_moved.notify_one();
+            self.events_moved.send_modify(|moved| *moved = (*moved).max(position));
             self.peekers.notify_waiters();
         }
         let map = self.users.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,10 +110,10 @@ impl Notifier {
         }
     }
 
-    /// What the one follower of the whole event stream (the push sender)
-    /// waits on.
-    pub fn events_moved(&self) -> &Notify {
-        &self.events_moved
+    /// Follows the whole event stream: `changed()` wakes on each move
+    /// after the last `borrow_and_update()`, so none falls in between.
+    pub fn follow_events(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.events_moved.subscribe()
     }
 
     /// What peekers wait on; create the `notified()` future before

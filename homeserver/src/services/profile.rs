@@ -91,7 +91,11 @@ impl Profiles {
         if user_id.server_name() != self.federation.server_name() {
             return self.remote(user_id).await;
         }
-        let user = self.store.get_user(user_id.as_str()).await?;
+        let mut user = self.store.get_user(user_id.as_str()).await?;
+        // An application service may make its user when asked.
+        if user.is_none() && self.rooms.appservices().query_user(user_id).await {
+            user = self.store.get_user(user_id.as_str()).await?;
+        }
         if user.is_none_or(|u| u.is_deactivated()) {
             return Err(Error::not_found("profile not found"));
         }

@@ -74,6 +74,7 @@ const STEPS: &[Step] = &[
     shared!(31, "0031_delayed_events"),
     shared!(32, "0032_web_sessions"),
     shared!(33, "0033_sliding_sync"),
+    shared!(34, "0034_appservice_queue"),
 ];
 
 /// The migrator for one backend.

@@ -23,6 +23,7 @@ macro_rules! event_columns {
 
 mod account_data;
 mod admin_rooms;
+mod appservice;
 mod backup;
 mod checkpoint;
 mod delayed_events;
@@ -76,6 +77,7 @@ use sqlx::{
 use self::memo::Memo;
 pub use self::{
     admin_rooms::SummaryRow,
+    appservice::AppserviceTxnRow,
     backup::{BackupKeyRow, BackupVersionRow},
     delayed_events::DelayedEventRow,
     device_keys::OneTimeKeyRow,

@@ -137,10 +137,10 @@ impl Store {
     }
 
     /// Resumes a connection at position `pos`: its key, the position and
-    /// what had been sent of each room as of it; None when the connection
-    /// or the position is unknown. Using `pos` confirms the client got it:
-    /// other positions are dropped, with what later ones (answers lost on
-    /// the way) had sent.
+    /// what had been sent of each room as of it (rows of later positions,
+    /// answers lost on the way, do not count); None when the connection or
+    /// the position is unknown. Only reads: the cleaning up waits for the
+    /// next answer's write.
     pub async fn resume_sliding_connection(
         &self,
         user_id: &str,
@@ -148,7 +148,6 @@ impl Store {
         conn_id: &str,
         pos: i64,
     ) -> Result<Option<(i64, SlidingPositionRow, Vec<SlidingRoomRow>)>> {
-        let mut tx = self.begin().await?;
         let found: Option<(i64, String, String)> = sqlx::query_as(
             "SELECT c.conn_key, p.tokens, p.list_counts FROM sliding_connections c \
              JOIN sliding_positions p ON p.conn_key = c.conn_key \
@@ -158,45 +157,54 @@ impl Store {
         .bind(device_id)
         .bind(conn_id)
         .bind(pos)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
         let Some((key, tokens, list_counts)) = found else {
             return Ok(None);
         };
-        for sql in [
-            "DELETE FROM sliding_positions WHERE conn_key = $1 AND pos <> $2",
-            "DELETE FROM sliding_rooms WHERE conn_key = $1 AND pos > $2",
-            // One row per room is enough from here on: the newest.
-            "DELETE FROM sliding_rooms WHERE conn_key = $1 AND pos < ( \
-               SELECT MAX(r.pos) FROM sliding_rooms r \
-               WHERE r.conn_key = sliding_rooms.conn_key AND r.room_id = sliding_rooms.room_id)",
-        ] {
-            sqlx::query(sql).bind(key).bind(pos).execute(&mut *tx).await?;
-        }
-        sqlx::query("UPDATE sliding_connections SET last_used = $2 WHERE conn_key = $1")
-            .bind(key)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
         let rooms = sqlx::query_as(
-            "SELECT room_id, membership, stream, config FROM sliding_rooms WHERE conn_key = $1",
+            "SELECT room_id, membership, stream, config FROM sliding_rooms r \
+             WHERE conn_key = $1 AND pos = ( \
+               SELECT MAX(n.pos) FROM sliding_rooms n \
+               WHERE n.conn_key = r.conn_key AND n.room_id = r.room_id AND n.pos <= $2)",
         )
         .bind(key)
-        .fetch_all(&mut *tx)
+        .bind(pos)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(Some((key, SlidingPositionRow { tokens, list_counts }, rooms)))
     }
 
     /// Records an answer of a connection: a new position, and what it sent
-    /// of each room it sent. Returns the position.
+    /// of each room it sent. The position the request came from
+    /// (`confirmed`: the client got its answer) stays, for a retry; those
+    /// before it, and those after it (answers the client did not get, whose
+    /// rows no longer count), go. Returns the new position.
     pub async fn save_sliding_position(
         &self,
         conn_key: i64,
+        confirmed: Option<i64>,
         position: &SlidingPositionRow,
         rooms: &[SlidingRoomRow],
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
+        if let Some(confirmed) = confirmed {
+            for sql in [
+                "DELETE FROM sliding_positions WHERE conn_key = $1 AND pos <> $2",
+                "DELETE FROM sliding_rooms WHERE conn_key = $1 AND pos > $2",
+                // Of each room, the row as of the confirmed position is enough.
+                "DELETE FROM sliding_rooms WHERE conn_key = $1 AND pos < ( \
+                   SELECT MAX(r.pos) FROM sliding_rooms r \
+                   WHERE r.conn_key = sliding_rooms.conn_key AND r.room_id = sliding_rooms.room_id)",
+            ] {
+                sqlx::query(sql).bind(conn_key).bind(confirmed).execute(&mut *tx).await?;
+            }
+        }
+        sqlx::query("UPDATE sliding_connections SET last_used = $2 WHERE conn_key = $1")
+            .bind(conn_key)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
         let pos = next_position(&mut tx, "sliding_sync").await?;
         sqlx::query(
             "INSERT INTO sliding_positions (pos, conn_key, tokens, list_counts) VALUES ($1, $2, $3, $4)",

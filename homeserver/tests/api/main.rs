@@ -9,6 +9,7 @@ mod account;
 mod account_page;
 mod admin;
 mod appservice;
+mod appservice_api;
 mod connections;
 mod delayed_events;
 mod devices;

@@ -40,6 +40,7 @@ pub fn router() -> Routes {
         .route("/_synapse/admin/v1/send_server_notice", post(send_server_notice))
         // Ours, not Synapse's: the security audit log.
         .route("/_lattice/admin/v1/audit_log", get(audit_log))
+        .route("/_lattice/admin/v1/appservices", get(appservices))
         .route(
             "/_synapse/admin/v1/users/{user_id}/shadow_ban",
             post(shadow_ban).delete(lift_shadow_ban),
@@ -293,6 +294,32 @@ async fn audit_log(
 ) -> Result<Json<Value>> {
     let records = services.admin.audit_log(query.limit.unwrap_or(100)).await?;
     Ok(Json(json!({"records": records})))
+}
+
+/// `GET /_lattice/admin/v1/appservices`: the registered application
+/// services, each with its queue (position, the transaction waiting to be
+/// taken) and how its deliveries are going.
+async fn appservices(State(services): State<Services>, _: AdminUser) -> Result<Json<Value>> {
+    let listed: Vec<Value> = services
+        .appservices
+        .status(&services.store)
+        .await?
+        .into_iter()
+        .map(|service| {
+            json!({
+                "id": service.id,
+                "url": service.url,
+                "sender": service.sender,
+                "position": service.position,
+                "pending_transaction": service.pending.map(|(txn_id, events)| json!({
+                    "txn_id": txn_id, "events": events,
+                })),
+                "failures": service.failures,
+                "failing_since": service.failing_since,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"appservices": listed})))
 }
 
 /// [`GET /_synapse/admin/v1/event_reports`](https://element-hq.github.io/synapse/latest/admin_api/event_reports.html)

@@ -1,6 +1,7 @@
 //! The client-server API: thin handlers, one file per area.
 
 mod account;
+mod appservice;
 mod backup;
 mod delayed_events;
 mod devices;
@@ -239,6 +240,7 @@ pub fn router() -> Routes {
         // Sync
         .ruma::<sync_events::v3::Request, _, _>(sync::sync)
         .ruma::<sync_events::v5::Request, _, _>(sync::sliding_sync)
+        .ruma::<ruma::api::client::appservice::request_ping::v1::Request, _, _>(appservice::ping)
         .merge(encryption_router())
         .merge(second_factor::router())
 }

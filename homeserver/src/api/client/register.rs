@@ -14,14 +14,20 @@ use crate::{
 /// [`POST /_matrix/client/v3/register`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3register)
 pub async fn register(
     State(services): State<Services>,
-    Ruma { body, .. }: Ruma<register::v3::Request>,
+    Ruma { auth: appservice, body }: Ruma<register::v3::Request>,
 ) -> Result<RumaResponse<register::v3::Response>> {
     if body.kind != register::RegistrationKind::User {
         return Err(Error::forbidden("guest access is not enabled on this server"));
     }
-    if body.login_type.is_some() {
-        return Err(Error::forbidden("application service registration is not enabled"));
-    }
+    // `m.login.application_service` needs the service's token; without the
+    // type, a request is an ordinary registration whatever token it holds.
+    let appservice = match body.login_type {
+        Some(register::LoginType::ApplicationService) => {
+            Some(appservice.ok_or(Error::MissingToken)?)
+        }
+        Some(_) => return Err(Error::BadRequest("unknown registration type".into())),
+        None => None,
+    };
     let registered = services
         .accounts
         .register(RegisterParams {
@@ -32,6 +38,7 @@ pub async fn register(
             inhibit_login: body.inhibit_login,
             refresh_token: body.refresh_token,
             auth: body.auth,
+            appservice,
         })
         .await?;
     let mut response = register::v3::Response::new(registered.user_id);

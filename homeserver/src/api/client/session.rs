@@ -47,7 +47,7 @@ pub async fn login_types(
 /// A login request whose body names its login type. ruma's `LoginInfo`
 /// deserializer indexes `type` without looking and panics when it is
 /// missing, so that is checked first.
-pub struct LoginRequest(login::v3::Request);
+pub struct LoginRequest(login::v3::Request, Option<std::sync::Arc<str>>);
 
 impl FromRequest<Services> for LoginRequest {
     type Rejection = Error;
@@ -63,14 +63,14 @@ impl FromRequest<Services> for LoginRequest {
             }
         })
         .await?;
-        Ok(Self(ruma.body))
+        Ok(Self(ruma.body, ruma.auth))
     }
 }
 
 /// [`POST /_matrix/client/v3/login`](https://spec.matrix.org/latest/client-server-api/#post_matrixclientv3login)
 pub async fn login(
     State(services): State<Services>,
-    LoginRequest(body): LoginRequest,
+    LoginRequest(body, appservice): LoginRequest,
 ) -> Result<RumaResponse<login::v3::Response>> {
     let device = NewDevice {
         device_id: body.device_id.as_deref(),
@@ -96,6 +96,16 @@ pub async fn login(
             services.accounts.login_password(&user, &password.password, device).await?
         }
         LoginInfo::Token(token) => services.accounts.login_token(&token.token, device).await?,
+        LoginInfo::ApplicationService(login) => {
+            let service = appservice.ok_or(Error::MissingToken)?;
+            #[allow(deprecated)]
+            let user = match (&login.identifier, &login.user) {
+                (Some(UserIdentifier::Matrix(id)), _) => id.user.clone(),
+                (None, Some(user)) => user.clone(),
+                _ => return Err(Error::MissingParam("a user identifier is required".into())),
+            };
+            services.accounts.login_appservice(&service, &user, device).await?
+        }
         // The second step of a login with a second factor (our extension).
         other if is_factor_stage(other.login_type()) => {
             let data = other.data();
@@ -164,7 +174,8 @@ pub async fn whoami(
     Ruma { auth, .. }: Ruma<whoami::v3::Request>,
 ) -> Result<RumaResponse<whoami::v3::Response>> {
     let mut response = whoami::v3::Response::new(auth.user_id, false);
-    response.device_id = Some(auth.device_id);
+    // An application service acting without a device has none to tell.
+    response.device_id = Some(auth.device_id).filter(|device| !device.as_str().is_empty());
     Ok(response.into())
 }
 

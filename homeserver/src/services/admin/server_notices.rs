@@ -65,7 +65,7 @@ impl Admin {
                 room
             }
         };
-        let requester = Requester { user_id: sender, device_id: "SERVER".into() };
+        let requester = Requester::new(sender, "SERVER".into());
         let txn = crate::services::auth::tokens::random_letters(16)?;
         self.rooms.send_message(&room_id, &requester, "m.room.message", content, &txn).await
     }

@@ -52,6 +52,19 @@ pub struct Registration {
     pub file: PathBuf,
 }
 
+impl Registration {
+    /// Whether the service may act as this user: its own, or one of its
+    /// user namespaces (exclusive or not).
+    pub fn claims_user(&self, user_id: &UserId) -> bool {
+        *user_id == self.sender
+            || self
+                .namespaces
+                .users
+                .iter()
+                .any(|namespace| namespace.regex.is_match(user_id.as_str()))
+    }
+}
+
 /// The file as written; checked into a [`Registration`]. Keys we do not
 /// know are let through, as Synapse does: bridges add newer ones.
 #[derive(Deserialize)]

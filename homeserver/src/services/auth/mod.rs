@@ -1,6 +1,7 @@
 //! Who is asking: passwords, access and refresh tokens, sessions and
 //! user-interactive authentication.
 
+mod appservice;
 mod login;
 pub mod password;
 pub mod second_factor;
@@ -31,7 +32,17 @@ use crate::{config::Config, error::Result, store::Store};
 #[derive(Debug, Clone)]
 pub struct Requester {
     pub user_id: OwnedUserId,
+    /// Empty for an application service acting without a device.
     pub device_id: OwnedDeviceId,
+    /// The application service acting as this user, if one is.
+    pub appservice: Option<Arc<str>>,
+}
+
+impl Requester {
+    /// A user on one of their devices (not an application service).
+    pub fn new(user_id: OwnedUserId, device_id: OwnedDeviceId) -> Self {
+        Self { user_id, device_id, appservice: None }
+    }
 }
 
 /// Authentication: turns credentials into sessions and sessions into users.

@@ -101,7 +101,7 @@ impl Auth {
             self.store.confirm_refreshed_token(&hash, refresh_hash).await?;
         }
         let user_id = UserId::parse(&found.user_id).map_err(Error::internal)?;
-        let requester = Requester { user_id, device_id: found.device_id.into() };
+        let requester = Requester::new(user_id, found.device_id.into());
         self.tokens.insert(hash, requester.clone(), found.expires_at, now);
         Ok(requester)
     }

@@ -70,10 +70,7 @@ mod tests {
     use super::*;
 
     fn requester(user: &str) -> Requester {
-        Requester {
-            user_id: OwnedUserId::try_from(user).expect("user id"),
-            device_id: "DEV".into(),
-        }
+        Requester::new(OwnedUserId::try_from(user).expect("user id"), "DEV".into())
     }
 
     #[test]

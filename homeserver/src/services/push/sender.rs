@@ -98,12 +98,13 @@ impl PushSender {
 
     async fn run(self, mut position: i64) {
         let mut saved_at = tokio::time::Instant::now();
+        let mut moved = self.notifier.follow_events();
         loop {
-            // Armed before looking: an event committed meanwhile leaves a permit.
-            let moved = self.notifier.events_moved().notified();
+            // Marked seen before looking: a move after this wakes `changed`.
+            moved.borrow_and_update();
             let now = self.notifier.positions().events;
             if now <= position {
-                moved.await;
+                let _ = moved.changed().await;
                 continue;
             }
             match self.judge(position, now, &mut saved_at).await {

@@ -114,6 +114,7 @@ impl Rooms {
             Some(local) => {
                 let alias = RoomAliasId::parse(format!("#{local}:{server_name}"))
                     .map_err(|e| Error::invalid_param(format!("invalid alias: {e}")))?;
+                self.check_alias_allowed(creator, &alias)?;
                 if self.store().alias(alias.as_str()).await?.is_some() {
                     return Err(Error::RoomInUse);
                 }

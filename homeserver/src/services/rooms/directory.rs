@@ -17,9 +17,7 @@ impl Rooms {
         if alias.server_name() != self.inner.config.server.server_name {
             return Err(Error::invalid_param("aliases must be on this server"));
         }
-        if self.inner.appservices.exclusive_alias(alias) {
-            return Err(Error::Exclusive("this alias is kept by an application service".into()));
-        }
+        self.check_alias_allowed(user_id, alias)?;
         let membership = self.with_head(room_id, |head| head.membership(user_id)).await?;
         if membership != Some(MembershipState::Join) {
             return Err(Error::forbidden("you are not in this room"));
@@ -28,6 +26,15 @@ impl Rooms {
             return Err(Error::Conflict("room alias already exists".into()));
         }
         Ok(())
+    }
+
+    /// An alias in an application service's exclusive namespace is the
+    /// service's alone (its users may take it, others not).
+    pub(super) fn check_alias_allowed(&self, user_id: &UserId, alias: &RoomAliasId) -> Result<()> {
+        match self.inner.appservices.alias_kept_from(alias, user_id) {
+            true => Err(Error::Exclusive("this alias is kept by an application service".into())),
+            false => Ok(()),
+        }
     }
 
     /// DELETE /directory/room/{alias}: its creator, or a room moderator.

@@ -79,11 +79,12 @@ impl Rooms {
         match <&RoomId>::try_from(room) {
             Ok(room_id) => Ok(room_id.to_owned()),
             Err(alias) => {
-                let (room_id, _) = self
-                    .store()
-                    .alias(alias.as_str())
-                    .await?
-                    .ok_or_else(|| Error::not_found("unknown room alias"))?;
+                let mut found = self.store().alias(alias.as_str()).await?;
+                // An application service may make the room when asked.
+                if found.is_none() && self.inner.appservices.query_alias(alias).await {
+                    found = self.store().alias(alias.as_str()).await?;
+                }
+                let (room_id, _) = found.ok_or_else(|| Error::not_found("unknown room alias"))?;
                 RoomId::parse(room_id).map_err(Error::internal)
             }
         }

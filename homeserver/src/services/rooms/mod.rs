@@ -172,6 +172,11 @@ impl Rooms {
         &self.inner.store
     }
 
+    /// The application services whose namespaces rooms and aliases respect.
+    pub fn appservices(&self) -> &super::appservice::Appservices {
+        &self.inner.appservices
+    }
+
     fn slot(&self, room_id: &RoomId) -> HeadSlot {
         let mut heads = self.inner.heads.lock().unwrap_or_else(|e| e.into_inner());
         heads.entry(room_id.to_owned()).or_default().clone()

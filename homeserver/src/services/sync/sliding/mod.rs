@@ -222,7 +222,9 @@ impl SyncService {
                     tokens: since_token(now),
                     list_counts: serde_json::to_string(&answer.counts).map_err(Error::internal)?,
                 };
-                self.store.save_sliding_position(connection.key, &position, &answer.sent).await?
+                self.store
+                    .save_sliding_position(connection.key, connection.pos, &position, &answer.sent)
+                    .await?
             }
         };
         response.pos = pos.to_string();

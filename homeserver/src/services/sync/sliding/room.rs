@@ -69,6 +69,14 @@ impl SentState {
     }
 }
 
+/// Whether a stored [`SentState`] was sent with the `asked` required_state
+/// (given as JSON text): its text starts the same, no parsing needed.
+fn same_request(stored: &str, asked: &str) -> bool {
+    stored
+        .strip_prefix("{\"asked\":")
+        .is_some_and(|rest| rest.strip_prefix(asked).is_some_and(|rest| rest.starts_with(',')))
+}
+
 /// One joined room's part of an answer, before its events are bundled.
 struct Planned<'a> {
     room_id: &'a OwnedRoomId,
@@ -97,7 +105,8 @@ impl SyncService {
         for (room_id, chosen) in &selection.rooms {
             let sent = connection.sent.get(room_id);
             let initial = sent.is_none_or(|s| s.membership != chosen.membership.as_str());
-            let asked = SentState { asked: chosen.required_state.clone(), lazy: BTreeSet::new() };
+            let asked =
+                || SentState { asked: chosen.required_state.clone(), lazy: BTreeSet::new() };
             match chosen.membership {
                 Membership::Invite if initial => {
                     let mut room = Room::new();
@@ -105,25 +114,32 @@ impl SyncService {
                     room.invite_state = Some(self.invite_state(user, room_id).await?);
                     room.bump_stamp = UInt::try_from(chosen.bump).ok();
                     updates.rooms.insert(room_id.clone(), room);
-                    updates.sent.push(asked.row(room_id, chosen.membership, now));
+                    updates.sent.push(asked().row(room_id, chosen.membership, now));
                 }
                 Membership::Invite => {}
                 Membership::Leave => {
                     updates.rooms.insert(room_id.clone(), self.left_room(user, room_id).await?);
-                    updates.sent.push(asked.row(room_id, chosen.membership, now));
+                    updates.sent.push(asked().row(room_id, chosen.membership, now));
                 }
                 Membership::Join => {
                     let after = sent.filter(|_| !initial).map_or(0, |s| s.stream);
+                    let news = chosen.latest > after || own_receipts.contains(room_id.as_str());
+                    // Most rooms of a long list have no news and were sent
+                    // with the same required_state: told by comparing text.
+                    let unchanged = || {
+                        let asked =
+                            serde_json::to_string(&chosen.required_state).unwrap_or_default();
+                        sent.is_some_and(|s| same_request(&s.config, &asked))
+                    };
+                    if !initial && !news && unchanged() {
+                        continue;
+                    }
                     let sent_state: SentState = sent
                         .filter(|_| !initial)
                         .and_then(|s| serde_json::from_str(&s.config).ok())
                         .unwrap_or_default();
                     let widened = !chosen.required_state.is_subset(&sent_state.asked);
-                    if !initial
-                        && !widened
-                        && chosen.latest <= after
-                        && !own_receipts.contains(room_id.as_str())
-                    {
+                    if !initial && !widened && !news {
                         continue;
                     }
                     let all_state = initial || widened;
@@ -410,4 +426,25 @@ fn hero(head: &RoomHead, user_id: &OwnedUserId) -> Hero {
     hero.name = member.and_then(|pdu| pdu.content_str("displayname"));
     hero.avatar = member.and_then(|pdu| pdu.content_str("avatar_url")).map(OwnedMxcUri::from);
     hero
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BTreeSet, SentState, same_request};
+
+    #[test]
+    fn a_stored_state_tells_its_request_by_text() {
+        let asked: BTreeSet<(String, String)> =
+            [("m.room.name".into(), String::new()), ("m.room.member".into(), "$LAZY".into())]
+                .into();
+        let lazy = ["@a:x".to_owned()].into();
+        let stored =
+            serde_json::to_string(&SentState { asked: asked.clone(), lazy }).expect("json");
+        let text = serde_json::to_string(&asked).expect("json");
+        assert!(same_request(&stored, &text));
+        let mut wider = asked;
+        wider.insert(("m.room.topic".into(), String::new()));
+        assert!(!same_request(&stored, &serde_json::to_string(&wider).expect("json")));
+        assert!(!same_request("{}", &text));
+    }
 }

@@ -1,0 +1,104 @@
+//! Application services' push queues: where each service is on the event
+//! stream, and the one transaction sent to it and not yet taken.
+
+use super::Store;
+use crate::error::Result;
+
+/// A transaction written before it is sent.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AppserviceTxnRow {
+    pub txn_id: i64,
+    pub body: String,
+    pub events: i64,
+}
+
+impl Store {
+    /// A service's position on the event stream; a service seen for the
+    /// first time starts at `start` (it is sent what happens from now on).
+    pub async fn appservice_position(&self, appservice_id: &str, start: i64) -> Result<i64> {
+        sqlx::query(
+            "INSERT INTO appservice_state (appservice_id, position, next_txn) VALUES ($1, $2, 1) \
+             ON CONFLICT (appservice_id) DO NOTHING",
+        )
+        .bind(appservice_id)
+        .bind(start)
+        .execute(&self.pool)
+        .await?;
+        Ok(sqlx::query_scalar("SELECT position FROM appservice_state WHERE appservice_id = $1")
+            .bind(appservice_id)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// A service's position on the event stream, if it ever started.
+    pub async fn appservice_state(&self, appservice_id: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT position FROM appservice_state WHERE appservice_id = $1")
+            .bind(appservice_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Moves a service past events none of which it wanted.
+    pub async fn skip_appservice_events(&self, appservice_id: &str, position: i64) -> Result<()> {
+        sqlx::query("UPDATE appservice_state SET position = $2 WHERE appservice_id = $1")
+            .bind(appservice_id)
+            .bind(position)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes the next transaction for a service and moves it past the
+    /// events it carries, in one database transaction; returns its id.
+    pub async fn queue_appservice_txn(
+        &self,
+        appservice_id: &str,
+        body: &str,
+        events: i64,
+        position: i64,
+    ) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let txn_id: i64 = sqlx::query_scalar(
+            "UPDATE appservice_state SET next_txn = next_txn + 1, position = $2 \
+             WHERE appservice_id = $1 RETURNING next_txn - 1",
+        )
+        .bind(appservice_id)
+        .bind(position)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO appservice_txns (appservice_id, txn_id, body, events) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(appservice_id)
+        .bind(txn_id)
+        .bind(body)
+        .bind(events)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(txn_id)
+    }
+
+    /// The transaction waiting to be taken by a service, if one is.
+    pub async fn pending_appservice_txn(
+        &self,
+        appservice_id: &str,
+    ) -> Result<Option<AppserviceTxnRow>> {
+        Ok(sqlx::query_as(
+            "SELECT txn_id, body, events FROM appservice_txns WHERE appservice_id = $1",
+        )
+        .bind(appservice_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The service took its transaction.
+    pub async fn appservice_txn_taken(&self, appservice_id: &str, txn_id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM appservice_txns WHERE appservice_id = $1 AND txn_id = $2")
+            .bind(appservice_id)
+            .bind(txn_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
