@@ -123,6 +123,19 @@ async fn main() -> Result<(), client::Error> {
         args.rooms
     );
 
+    // A request with nothing new (timeout 0): what every long poll costs
+    // before it waits.
+    let body = room_list(args.rooms - 1);
+    let pos = busy.sliding(&body, None, 0).await?["pos"].as_str().unwrap_or_default().to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        busy.sliding(&body, Some(&pos), 0).await?;
+        idle.push(t.elapsed());
+    }
+    idle.sort();
+    println!("a request with nothing new, {} rooms: median {:.1} ms", args.rooms, ms(idle[25]));
+
     // Delivery: a sender in one room, the busy user long-polling all rooms.
     let sender = Client::register(&http, &server.url, "sender").await?;
     let room = rooms[0].clone();

@@ -162,16 +162,22 @@ impl Store {
         let Some((key, tokens, list_counts)) = found else {
             return Ok(None);
         };
-        let rooms = sqlx::query_as(
-            "SELECT room_id, membership, stream, config FROM sliding_rooms r \
-             WHERE conn_key = $1 AND pos = ( \
-               SELECT MAX(n.pos) FROM sliding_rooms n \
-               WHERE n.conn_key = r.conn_key AND n.room_id = r.room_id AND n.pos <= $2)",
+        // Oldest first: a room's newest row as of `pos` is the last one kept.
+        let rows: Vec<SlidingRoomRow> = sqlx::query_as(
+            "SELECT room_id, membership, stream, config FROM sliding_rooms \
+             WHERE conn_key = $1 AND pos <= $2 ORDER BY room_id, pos",
         )
         .bind(key)
         .bind(pos)
         .fetch_all(&self.pool)
         .await?;
+        let mut rooms: Vec<SlidingRoomRow> = Vec::with_capacity(rows.len());
+        for row in rows {
+            match rooms.last_mut() {
+                Some(last) if last.room_id == row.room_id => *last = row,
+                _ => rooms.push(row),
+            }
+        }
         Ok(Some((key, SlidingPositionRow { tokens, list_counts }, rooms)))
     }
 

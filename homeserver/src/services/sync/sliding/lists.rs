@@ -2,7 +2,10 @@
 //! and sorted by recency (`bump_stamp`), cut to its ranges; the rooms the
 //! client subscribed to; and the rooms it was sent that the user has left.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashSet},
+    sync::Arc,
+};
 
 use ruma::{
     OwnedRoomId, RoomId, UserId,
@@ -46,14 +49,41 @@ pub(super) struct Chosen {
     /// Stream position of the room's newest event.
     pub latest: i64,
     pub timeline_limit: u64,
-    pub required_state: BTreeSet<(String, String)>,
+    pub required_state: Arc<Asked>,
 }
 
 impl Chosen {
-    fn widen(&mut self, timeline_limit: u64, required_state: &[(StateEventType, String)]) {
+    fn widen(&mut self, timeline_limit: u64, asked: &Arc<Asked>) {
         self.timeline_limit = self.timeline_limit.max(timeline_limit);
-        self.required_state
-            .extend(required_state.iter().map(|(kind, key)| (kind.to_string(), key.clone())));
+        let mine = &self.required_state.state;
+        if asked.state.is_subset(mine) {
+            return;
+        }
+        self.required_state = match mine.is_subset(&asked.state) {
+            true => asked.clone(),
+            false => Arc::new(Asked::new(mine.union(&asked.state).cloned().collect())),
+        };
+    }
+}
+
+/// The state a list or subscription asks for, shared by all its rooms
+/// (most rooms are in one list), with its JSON text to compare with what
+/// a room was sent with.
+#[derive(Debug, Default)]
+pub(super) struct Asked {
+    pub state: BTreeSet<(String, String)>,
+    pub text: String,
+}
+
+impl Asked {
+    pub(super) fn new(state: BTreeSet<(String, String)>) -> Self {
+        let text = serde_json::to_string(&state).unwrap_or_default();
+        Self { state, text }
+    }
+
+    fn of(required_state: &[(StateEventType, String)]) -> Arc<Self> {
+        let state = required_state.iter().map(|(kind, key)| (kind.to_string(), key.clone()));
+        Arc::new(Self::new(state.collect()))
     }
 }
 
@@ -96,6 +126,7 @@ impl SyncService {
                 Some((OwnedRoomId::try_from(row.room_id.as_str()).ok()?, membership, row))
             })
             .collect();
+        let nothing = Arc::new(Asked::new(BTreeSet::new()));
         let chosen = |membership: Membership, row: &ListedRoomRow| Chosen {
             membership,
             // An invite sorts by when it came; a room by its last message.
@@ -105,7 +136,7 @@ impl SyncService {
             },
             latest: row.latest.unwrap_or(row.member_stream),
             timeline_limit: 0,
-            required_state: BTreeSet::new(),
+            required_state: nothing.clone(),
         };
 
         let mut selection = Selection::default();
@@ -127,6 +158,7 @@ impl SyncService {
             // Most recent first; ties in a stable order.
             matching.sort_by(|(a, a_id), (b, b_id)| b.bump.cmp(&a.bump).then(a_id.cmp(b_id)));
             selection.counts.insert(name.clone(), matching.len() as u64);
+            let asked = Asked::of(&list.room_details.required_state);
             for (start, end) in &list.ranges {
                 let (start, end) = (u64::from(*start) as usize, u64::from(*end) as usize);
                 for (room, room_id) in
@@ -136,10 +168,7 @@ impl SyncService {
                         .rooms
                         .entry((*room_id).clone())
                         .or_insert_with(|| room.clone())
-                        .widen(
-                            limit(list.room_details.timeline_limit),
-                            &list.room_details.required_state,
-                        );
+                        .widen(limit(list.room_details.timeline_limit), &asked);
                 }
             }
         }
@@ -151,7 +180,10 @@ impl SyncService {
                     .rooms
                     .entry(room_id.clone())
                     .or_insert_with(|| chosen(*membership, row))
-                    .widen(limit(subscription.timeline_limit), &subscription.required_state);
+                    .widen(
+                        limit(subscription.timeline_limit),
+                        &Asked::of(&subscription.required_state),
+                    );
             }
         }
         // A room the client was sent and has since left (or been removed
@@ -167,7 +199,9 @@ impl SyncService {
                         bump: 0,
                         latest: 0,
                         timeline_limit: 1,
-                        required_state: [("m.room.member".to_owned(), "$ME".to_owned())].into(),
+                        required_state: Arc::new(Asked::new(
+                            [("m.room.member".to_owned(), "$ME".to_owned())].into(),
+                        )),
                     },
                 );
             }

@@ -106,7 +106,7 @@ impl SyncService {
             let sent = connection.sent.get(room_id);
             let initial = sent.is_none_or(|s| s.membership != chosen.membership.as_str());
             let asked =
-                || SentState { asked: chosen.required_state.clone(), lazy: BTreeSet::new() };
+                || SentState { asked: chosen.required_state.state.clone(), lazy: BTreeSet::new() };
             match chosen.membership {
                 Membership::Invite if initial => {
                     let mut room = Room::new();
@@ -127,9 +127,7 @@ impl SyncService {
                     // Most rooms of a long list have no news and were sent
                     // with the same required_state: told by comparing text.
                     let unchanged = || {
-                        let asked =
-                            serde_json::to_string(&chosen.required_state).unwrap_or_default();
-                        sent.is_some_and(|s| same_request(&s.config, &asked))
+                        sent.is_some_and(|s| same_request(&s.config, &chosen.required_state.text))
                     };
                     if !initial && !news && unchanged() {
                         continue;
@@ -138,7 +136,7 @@ impl SyncService {
                         .filter(|_| !initial)
                         .and_then(|s| serde_json::from_str(&s.config).ok())
                         .unwrap_or_default();
-                    let widened = !chosen.required_state.is_subset(&sent_state.asked);
+                    let widened = !chosen.required_state.state.is_subset(&sent_state.asked);
                     if !initial && !widened && !news {
                         continue;
                     }
@@ -222,7 +220,7 @@ impl SyncService {
                 senders.difference(&plan.lazy_sent).cloned().collect();
             let wanted = Wanted {
                 user,
-                config: &plan.chosen.required_state,
+                config: &plan.chosen.required_state.state,
                 senders: &senders,
                 fresh_senders: &fresh_senders,
                 // Limited: what changed in the gap is unknown, all is sent.
@@ -231,7 +229,7 @@ impl SyncService {
             self.describe(plan.room_id, &wanted, &mut room).await?;
             let mut lazy = plan.lazy_sent.clone();
             lazy.extend(senders);
-            let sent = SentState { asked: plan.chosen.required_state.clone(), lazy };
+            let sent = SentState { asked: plan.chosen.required_state.state.clone(), lazy };
             updates.sent.push(sent.row(plan.room_id, Membership::Join, now));
             room.initial = plan.initial.then_some(true);
             room.bump_stamp = UInt::try_from(plan.chosen.bump).ok();
