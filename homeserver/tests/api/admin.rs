@@ -65,6 +65,7 @@ const ROUTES: [(&str, &str); 35] = [
     ("GET", "/_synapse/admin/v2/users/@alice:localhost/devices"),
     ("DELETE", "/_synapse/admin/v2/users/@alice:localhost/devices/PHONE"),
     ("GET", "/_lattice/admin/v1/audit_log"),
+    ("GET", "/_lattice/admin/v1/appservices"),
     ("GET", "/_synapse/admin/v1/registration_tokens/abc"),
     ("PUT", "/_synapse/admin/v2/users/@alice:localhost"),
     ("POST", "/_synapse/admin/v1/users/@alice:localhost/shadow_ban"),
