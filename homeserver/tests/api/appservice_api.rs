@@ -230,14 +230,7 @@ async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
 }
 
 fn message_bodies(body: &Value) -> Vec<String> {
-    body["events"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter(|e| e["type"] == "m.room.message")
-        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
-        .collect()
+    TestServer::bodies(&body["events"])
 }
 
 /// Alice's public room with the bridge's user in it: its events concern the service.

@@ -147,31 +147,54 @@ impl SyncService {
 
     pub async fn sync(&self, requester: &Requester, options: SyncOptions) -> Result<Response> {
         let since = options.since.as_deref().map(parse_since).transpose()?;
+        let (response, _) = self
+            .long_poll(
+                &requester.user_id,
+                options.timeout,
+                |now| self.build(requester, since, now, &options),
+                |response| {
+                    let empty = response.rooms.is_empty()
+                        && response.account_data.is_empty()
+                        && response.presence.is_empty()
+                        && response.to_device.events.is_empty()
+                        && response.device_lists.changed.is_empty()
+                        && response.device_lists.left.is_empty();
+                    since.is_none() || !empty || options.full_state
+                },
+            )
+            .await?;
+        Ok(response)
+    }
+
+    /// A long poll: builds an answer at the streams' positions now, gives
+    /// it at once when `ready` says so, else waits for the user's next
+    /// wake-up (or `timeout`) and builds again. Returns the answer and the
+    /// positions it was built at.
+    async fn long_poll<T, Fut>(
+        &self,
+        user: &UserId,
+        timeout: Duration,
+        mut build: impl FnMut(Positions) -> Fut,
+        ready: impl Fn(&T) -> bool,
+    ) -> Result<(T, Positions)>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
         let _open = OpenSync::new();
-        let deadline = tokio::time::Instant::now() + options.timeout;
-        let listener = self.notifier.listener(&requester.user_id);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let listener = self.notifier.listener(user);
         loop {
             // Armed before looking, so that a wake-up in between is kept.
             let notified = listener.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let now = self.notifier.positions();
-            let response = self.build(requester, since, now, &options).await?;
-            let empty = response.rooms.is_empty()
-                && response.account_data.is_empty()
-                && response.presence.is_empty()
-                && response.to_device.events.is_empty()
-                && response.device_lists.changed.is_empty()
-                && response.device_lists.left.is_empty();
-            if since.is_none()
-                || !empty
-                || options.full_state
+            let answer = build(now).await?;
+            if ready(&answer)
                 || tokio::time::Instant::now() >= deadline
+                || tokio::time::timeout_at(deadline, notified).await.is_err()
             {
-                return Ok(response);
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Ok(response);
+                return Ok((answer, now));
             }
         }
     }

@@ -21,7 +21,7 @@ use ruma::{
 };
 use serde::Deserialize;
 
-use super::{OpenSync, SyncService, parse_since, since_token};
+use super::{SyncService, parse_since, since_token};
 use crate::{
     error::{Error, Result},
     services::{auth::Requester, notifier::Positions},
@@ -111,24 +111,18 @@ impl SyncService {
         timeout: Duration,
     ) -> Result<v5::Response> {
         let connection = self.connection(requester, &request.body).await?;
-        let _open = OpenSync::new();
-        let deadline = tokio::time::Instant::now() + timeout;
-        let listener = self.notifier.listener(&requester.user_id);
-        loop {
-            // Armed before looking, so that a wake-up in between is kept.
-            let notified = listener.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let now = self.notifier.positions();
-            let answer = self.answer(requester, &connection, &request, now).await?;
-            let empty = connection.since.is_some() && answer.is_empty(&connection);
-            if !empty
-                || tokio::time::Instant::now() >= deadline
-                || tokio::time::timeout_at(deadline, notified).await.is_err()
-            {
-                return self.give(&connection, answer, now, empty, request.body.txn_id).await;
-            }
-        }
+        // A new connection is answered at once, whatever it holds.
+        let news = |answer: &Answer| connection.since.is_none() || !answer.is_empty(&connection);
+        let (answer, now) = self
+            .long_poll(
+                &requester.user_id,
+                timeout,
+                |now| self.answer(requester, &connection, &request, now),
+                news,
+            )
+            .await?;
+        let empty = !news(&answer);
+        self.give(&connection, answer, now, empty, request.body.txn_id).await
     }
 
     /// The connection a request continues, or a new one.
