@@ -136,13 +136,16 @@ impl Store {
     /// pushed a minute on) so that no other instance sends it meanwhile.
     pub async fn take_due_delayed_events(&self) -> Result<Vec<DelayedEventRow>> {
         let now = now_ms();
-        Ok(sqlx::query_as(concat!(
+        let mut due: Vec<DelayedEventRow> = sqlx::query_as(concat!(
             "UPDATE delayed_events SET send_at = $1 WHERE send_at <= $2 RETURNING ",
             columns!()
         ))
         .bind(now + SEND_LEASE_MS)
         .bind(now)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        // RETURNING has no order: sent in the order they fell due.
+        due.sort_by_key(|row| (row.running_since + row.delay_ms, row.delay_id.clone()));
+        Ok(due)
     }
 }

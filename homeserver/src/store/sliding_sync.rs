@@ -181,6 +181,20 @@ impl Store {
         Ok(Some((key, SlidingPositionRow { tokens, list_counts }, rooms)))
     }
 
+    /// Whether a connection's position still stands (a copy of it kept in
+    /// memory counts only while it does: a logout, a new start of the
+    /// connection or a later answer may have dropped it).
+    pub async fn sliding_position_exists(&self, conn_key: i64, pos: i64) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT pos FROM sliding_positions WHERE pos = $1 AND conn_key = $2",
+        )
+        .bind(pos)
+        .bind(conn_key)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
     /// Records an answer of a connection: a new position, and what it sent
     /// of each room it sent. The position the request came from
     /// (`confirmed`: the client got its answer) stays, for a retry; those

@@ -185,7 +185,9 @@ async fn overtaken_state_is_not_sent(backend: Backend) {
     until_message(&s, &alice, &room, "marker").await;
     let state = s.get(&now, Some(&alice.token)).await.ok();
     assert_eq!(state, json!({"joined": "again"}), "the stale hang-up was dropped");
-    assert!(waiting(&s, &alice).await.is_empty());
+    // (The marker's own row may still be on its way out: it is sent first.)
+    let left = waiting(&s, &alice).await;
+    assert!(left.iter().all(|event| event["state_key"].is_null()), "{left:?}");
 }
 
 async fn a_restart_does_not_lose_a_waiting_event(backend: Backend) {

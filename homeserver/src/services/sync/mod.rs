@@ -32,6 +32,7 @@ pub use self::{
 };
 use super::{
     auth::Requester,
+    cache::TtlCache,
     ephemeral::{Presence, Typing, presence::PresenceStatus},
     keys::Keys,
     notifier::{Notifier, Positions},
@@ -113,6 +114,8 @@ pub struct SyncService {
     presence: Presence,
     keys: Keys,
     notifier: Arc<Notifier>,
+    /// Sliding sync positions known in memory.
+    positions: Arc<TtlCache<String, Arc<sliding::KnownPosition>>>,
 }
 
 fn raw<T>(value: &JsonValue) -> Result<Raw<T>> {
@@ -138,7 +141,18 @@ impl SyncService {
         keys: Keys,
         notifier: Arc<Notifier>,
     ) -> Self {
-        Self { unread: Arc::default(), store, rooms, user_data, typing, presence, keys, notifier }
+        let positions = Arc::new(sliding::position_cache());
+        Self {
+            unread: Arc::default(),
+            store,
+            rooms,
+            user_data,
+            typing,
+            presence,
+            keys,
+            notifier,
+            positions,
+        }
     }
 
     pub fn notifier(&self) -> &Arc<Notifier> {

@@ -188,7 +188,7 @@ impl SyncService {
         }
         // A room the client was sent and has since left (or been removed
         // from) is sent once more, so that it learns.
-        for (room_id, sent) in &connection.sent {
+        for (room_id, sent) in connection.sent.iter() {
             if sent.membership != Membership::Leave.as_str()
                 && !candidates.iter().any(|(id, ..)| id == room_id)
             {

@@ -12,6 +12,7 @@ mod room;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
+    sync::Arc,
     time::Duration,
 };
 
@@ -24,7 +25,7 @@ use serde::Deserialize;
 use super::{SyncService, parse_since, since_token};
 use crate::{
     error::{Error, Result},
-    services::{auth::Requester, notifier::Positions},
+    services::{auth::Requester, cache::TtlCache, notifier::Positions},
     store::{SlidingPositionRow, SlidingRoomRow},
 };
 
@@ -77,7 +78,28 @@ pub(super) struct Connection {
     /// Each list's room count in that answer.
     counts: BTreeMap<String, u64>,
     /// What had been sent of each room.
-    sent: HashMap<OwnedRoomId, SlidingRoomRow>,
+    sent: Arc<HashMap<OwnedRoomId, SlidingRoomRow>>,
+}
+
+/// What a given position holds, kept in memory after it was written or
+/// read: a position never changes once written, so a copy is right on
+/// any instance, and a long poll's next request reads nothing.
+#[derive(Debug)]
+pub(super) struct KnownPosition {
+    key: i64,
+    since: Positions,
+    counts: BTreeMap<String, u64>,
+    sent: Arc<HashMap<OwnedRoomId, SlidingRoomRow>>,
+}
+
+/// Positions kept in memory: long enough for a long poll's next request.
+pub(super) fn position_cache() -> TtlCache<String, Arc<KnownPosition>> {
+    TtlCache::new(Duration::from_secs(600), 20_000)
+}
+
+/// The cache key of a connection's position.
+fn cache_key(requester: &Requester, conn_id: &str, pos: i64) -> String {
+    format!("{}\0{}\0{conn_id}\0{pos}", requester.user_id, requester.device_id)
 }
 
 /// An answer, before it is given a position.
@@ -122,7 +144,10 @@ impl SyncService {
             )
             .await?;
         let empty = !news(&answer);
-        self.give(&connection, answer, now, empty, request.body.txn_id).await
+        let conn_id = request.body.conn_id.as_deref().unwrap_or_default();
+        let mut response = self.give(requester, conn_id, &connection, answer, now, empty).await?;
+        response.txn_id = request.body.txn_id.clone();
+        Ok(response)
     }
 
     /// The connection a request continues, or a new one.
@@ -136,25 +161,44 @@ impl SyncService {
                 pos: None,
                 since: None,
                 counts: BTreeMap::new(),
-                sent: HashMap::new(),
+                sent: Arc::default(),
             });
         };
         let pos: i64 = pos.parse().map_err(|_| Error::UnknownPos)?;
-        let (key, position, rooms) = self
-            .store
-            .resume_sliding_connection(user, device, conn_id, pos)
-            .await?
-            .ok_or(Error::UnknownPos)?;
-        let sent = rooms
-            .into_iter()
-            .filter_map(|row| Some((OwnedRoomId::try_from(row.room_id.as_str()).ok()?, row)))
-            .collect();
+        let cached = self.positions.get(&cache_key(requester, conn_id, pos));
+        let known = match cached {
+            Some(known) => match self.store.sliding_position_exists(known.key, pos).await? {
+                true => known,
+                false => return Err(Error::UnknownPos),
+            },
+            None => {
+                let (key, position, rooms) = self
+                    .store
+                    .resume_sliding_connection(user, device, conn_id, pos)
+                    .await?
+                    .ok_or(Error::UnknownPos)?;
+                let sent = rooms
+                    .into_iter()
+                    .filter_map(|row| {
+                        Some((OwnedRoomId::try_from(row.room_id.as_str()).ok()?, row))
+                    })
+                    .collect();
+                let known = Arc::new(KnownPosition {
+                    key,
+                    since: parse_since(&position.tokens)?,
+                    counts: serde_json::from_str(&position.list_counts).unwrap_or_default(),
+                    sent: Arc::new(sent),
+                });
+                self.positions.insert(cache_key(requester, conn_id, pos), known.clone());
+                known
+            }
+        };
         Ok(Connection {
-            key,
+            key: known.key,
             pos: Some(pos),
-            since: Some(parse_since(&position.tokens)?),
-            counts: serde_json::from_str(&position.list_counts).unwrap_or_default(),
-            sent,
+            since: Some(known.since),
+            counts: known.counts.clone(),
+            sent: known.sent.clone(),
         })
     }
 
@@ -202,11 +246,12 @@ impl SyncService {
     /// sent, or the same one when it tells nothing new.
     async fn give(
         &self,
+        requester: &Requester,
+        conn_id: &str,
         connection: &Connection,
         answer: Answer,
         now: Positions,
         empty: bool,
-        txn_id: Option<String>,
     ) -> Result<v5::Response> {
         let mut response = answer.response;
         let pos = match (empty, connection.pos) {
@@ -216,13 +261,28 @@ impl SyncService {
                     tokens: since_token(now),
                     list_counts: serde_json::to_string(&answer.counts).map_err(Error::internal)?,
                 };
-                self.store
+                let pos = self
+                    .store
                     .save_sliding_position(connection.key, connection.pos, &position, &answer.sent)
-                    .await?
+                    .await?;
+                // What the new position holds, known without reading it back.
+                let mut sent = (*connection.sent).clone();
+                for row in answer.sent {
+                    if let Ok(room_id) = OwnedRoomId::try_from(row.room_id.as_str()) {
+                        sent.insert(room_id, row);
+                    }
+                }
+                let known = KnownPosition {
+                    key: connection.key,
+                    since: now,
+                    counts: answer.counts,
+                    sent: Arc::new(sent),
+                };
+                self.positions.insert(cache_key(requester, conn_id, pos), Arc::new(known));
+                pos
             }
         };
         response.pos = pos.to_string();
-        response.txn_id = txn_id;
         Ok(response)
     }
 }
