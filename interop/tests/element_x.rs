@@ -176,8 +176,25 @@ async fn an_encrypted_dm_decrypts(backend: Backend) {
         }),
     )
     .await;
+    // Bob's client learns of devices from the server's device lists: it
+    // must know Alice's before it shares the room key with her.
+    let mut device_updates = bob.encryption().devices_stream().await.expect("device updates");
     alice.join_room_by_id(dm.room_id()).await.expect("alice joins");
     within("bob sees alice join", room_until(&dm, |room| room.joined_members_count() == 2)).await;
+    within("bob knows alice's device", async {
+        while bob
+            .encryption()
+            .get_user_devices(alice_id)
+            .await
+            .expect("devices")
+            .devices()
+            .next()
+            .is_none()
+        {
+            device_updates.next().await.expect("device updates go on");
+        }
+    })
+    .await;
 
     dm.send(RoomMessageEventContent::text_plain("for your eyes only")).await.expect("sent");
 
