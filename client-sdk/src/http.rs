@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use ruma::OwnedUserId;
+
 use ruma::api::{
     IncomingResponseExt, OutgoingRequest, OutgoingRequestExt, SupportedVersions,
     auth_scheme::{AuthScheme, SendAccessToken},
@@ -35,7 +37,7 @@ pub(crate) trait Endpoint: OutgoingRequest {
     fn into_http(
         self,
         homeserver: &str,
-        token: Option<&str>,
+        token: SendAccessToken<'_>,
         versions: &SupportedVersions,
     ) -> Result<http::Request<Vec<u8>>>;
 
@@ -50,10 +52,9 @@ where
     fn into_http(
         self,
         homeserver: &str,
-        token: Option<&str>,
+        token: SendAccessToken<'_>,
         versions: &SupportedVersions,
     ) -> Result<http::Request<Vec<u8>>> {
-        let token = token.map_or(SendAccessToken::None, SendAccessToken::IfRequired);
         self.try_into_http_request(homeserver, token, R::PathBuilder::input(versions)).map_err(
             |e| match e {
                 IntoHttpError::Authentication(_) => Error::NotLoggedIn,
@@ -72,11 +73,25 @@ where
 pub(crate) struct Transport {
     pub(crate) http: reqwest::Client,
     pub(crate) homeserver: String,
+    /// For an application service: the user every request is made as
+    /// (the `user_id` query parameter of identity assertion).
+    pub(crate) assert_user: Option<OwnedUserId>,
 }
 
 impl Transport {
     pub(crate) fn new(homeserver: &str) -> Result<Self> {
-        Ok(Self { http: http_client()?, homeserver: homeserver.trim_end_matches('/').to_owned() })
+        Ok(Self {
+            http: http_client()?,
+            homeserver: homeserver.trim_end_matches('/').to_owned(),
+            assert_user: None,
+        })
+    }
+
+    /// Adds the asserted user to a request's query, if there is one.
+    fn assert_identity(&self, url: &mut reqwest::Url) {
+        if let Some(user) = &self.assert_user {
+            url.query_pairs_mut().append_pair("user_id", user.as_str());
+        }
     }
 
     /// Sends one request with `token` (if the endpoint wants one).
@@ -86,8 +101,17 @@ impl Transport {
         token: Option<&str>,
         versions: &SupportedVersions,
     ) -> Result<R::IncomingResponse> {
+        // An application service's token also goes to endpoints where it is
+        // optional for others (registering its users).
+        let token = match (token, &self.assert_user) {
+            (None, _) => SendAccessToken::None,
+            (Some(token), Some(_)) => SendAccessToken::Appservice(token),
+            (Some(token), None) => SendAccessToken::IfRequired(token),
+        };
         let request = request.into_http(&self.homeserver, token, versions)?;
-        let response = self.http.execute(reqwest::Request::try_from(request)?).await?;
+        let mut request = reqwest::Request::try_from(request)?;
+        self.assert_identity(request.url_mut());
+        let response = self.http.execute(request).await?;
         let mut answer = http::Response::builder().status(response.status());
         if let Some(headers) = answer.headers_mut() {
             *headers = response.headers().clone();
@@ -108,7 +132,10 @@ impl Transport {
         token: Option<&str>,
         body: Option<&serde_json::Value>,
     ) -> Result<serde_json::Value> {
-        let mut request = self.http.request(method, format!("{}{path}", self.homeserver));
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.homeserver))
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        self.assert_identity(&mut url);
+        let mut request = self.http.request(method, url);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -1,12 +1,17 @@
 //! Accounts and sessions: register, log in, log out, and who am I.
 
-use ruma::api::client::{
-    account::{register, whoami},
-    session::{
-        login::{self, v3::LoginInfo},
-        logout,
+use ruma::{
+    OwnedMxcUri,
+    api::client::{
+        account::{register, whoami},
+        profile::set_profile_field,
+        session::{
+            login::{self, v3::LoginInfo},
+            logout,
+        },
+        uiaa::{AuthData, AuthType, Dummy, MatrixUserIdentifier, UserIdentifier},
     },
-    uiaa::{AuthData, AuthType, Dummy, MatrixUserIdentifier, UserIdentifier},
+    profile::ProfileFieldValue,
 };
 
 use super::Client;
@@ -121,5 +126,21 @@ impl Client {
     /// Asks the server who the access token belongs to.
     pub async fn whoami(&self) -> Result<whoami::v3::Response> {
         self.send(whoami::v3::Request::new()).await
+    }
+
+    /// Sets the user's display name (shown in every room they are in).
+    pub async fn set_display_name(&self, name: &str) -> Result<()> {
+        self.set_profile_field(ProfileFieldValue::DisplayName(name.to_owned())).await
+    }
+
+    /// Sets the user's avatar to an uploaded image (see [`Client::media`]).
+    pub async fn set_avatar_url(&self, url: OwnedMxcUri) -> Result<()> {
+        self.set_profile_field(ProfileFieldValue::AvatarUrl(url)).await
+    }
+
+    async fn set_profile_field(&self, value: ProfileFieldValue) -> Result<()> {
+        let user_id = self.require_user_id()?;
+        self.send(set_profile_field::v3::Request::new(user_id, value)).await?;
+        Ok(())
     }
 }

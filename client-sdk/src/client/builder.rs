@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ruma::{OwnedServerName, api::client::discovery::discover_homeserver};
+use ruma::{OwnedServerName, OwnedUserId, api::client::discovery::discover_homeserver};
 
 use super::Client;
 use crate::{
@@ -19,6 +19,7 @@ pub struct ClientBuilder {
     server_name: Option<(OwnedServerName, &'static str)>,
     store_path: Option<PathBuf>,
     passphrase: Option<String>,
+    appservice: Option<(String, OwnedUserId)>,
 }
 
 impl ClientBuilder {
@@ -58,6 +59,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Acts for an application service (a bridge): every request carries
+    /// the service's `as_token` and is made as `user_id`, the service's own
+    /// user or one of its namespace. No login, no session; see
+    /// [`Client::acting_as`] for the service's other users.
+    pub fn appservice(mut self, as_token: impl Into<String>, user_id: OwnedUserId) -> Self {
+        self.appservice = Some((as_token.into(), user_id));
+        self
+    }
+
     /// Builds the client; a session saved in the store is restored.
     pub async fn build(self) -> Result<Client> {
         let homeserver = match (self.homeserver, self.server_name) {
@@ -76,7 +86,12 @@ impl ClientBuilder {
             Some(passphrase) => store.pickle_key(passphrase).await?,
             None => [0; 32],
         };
-        Ok(Client::new(Transport::new(&homeserver)?, store, session, pickle_key))
+        let mut transport = Transport::new(&homeserver)?;
+        let appservice_token = self.appservice.map(|(token, user_id)| {
+            transport.assert_user = Some(user_id);
+            token
+        });
+        Ok(Client::new(transport, store, session, pickle_key, appservice_token))
     }
 }
 

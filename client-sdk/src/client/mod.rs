@@ -2,6 +2,7 @@
 //! homeserver. Cheap to clone; clones share everything.
 
 mod account;
+mod appservice;
 mod builder;
 mod rooms;
 mod second_factor;
@@ -54,6 +55,9 @@ pub(crate) struct ClientInner {
     pub(crate) crypto: Mutex<Option<Arc<crate::crypto::Crypto>>>,
     /// Encrypts the crypto state in the store (from the store passphrase).
     pub(crate) pickle_key: [u8; 32],
+    /// An application service's `as_token`, used when there is no session
+    /// (see [`ClientBuilder::appservice`]).
+    appservice_token: Option<String>,
 }
 
 impl std::fmt::Debug for ClientInner {
@@ -76,18 +80,31 @@ impl Client {
         store: Store,
         session: Option<Session>,
         pickle_key: [u8; 32],
+        appservice_token: Option<String>,
+    ) -> Self {
+        Self::with_versions(transport, store, session, pickle_key, appservice_token, None)
+    }
+
+    fn with_versions(
+        transport: Transport,
+        store: Store,
+        session: Option<Session>,
+        pickle_key: [u8; 32],
+        appservice_token: Option<String>,
+        versions: Option<SupportedVersions>,
     ) -> Self {
         Self {
             inner: Arc::new(ClientInner {
                 transport,
                 store,
                 session: RwLock::new(session),
-                versions: OnceCell::new(),
+                versions: OnceCell::new_with(versions),
                 refresh_lock: Mutex::new(()),
                 sync_lock: Mutex::new(()),
                 handlers: RwLock::new(Vec::new()),
                 crypto: Mutex::new(None),
                 pickle_key,
+                appservice_token,
             }),
         }
     }
@@ -102,14 +119,16 @@ impl Client {
         self.inner.session.read().ok().and_then(|session| session.clone())
     }
 
-    /// Whether the client has a session.
+    /// Whether the client has a session (or acts for an application service).
     pub fn logged_in(&self) -> bool {
-        self.session().is_some()
+        self.session().is_some() || self.inner.appservice_token.is_some()
     }
 
-    /// The logged-in user.
+    /// The logged-in user (or the application service's user it acts as).
     pub fn user_id(&self) -> Option<OwnedUserId> {
-        self.session().map(|session| session.user_id)
+        self.session()
+            .map(|session| session.user_id)
+            .or_else(|| self.inner.transport.assert_user.clone())
     }
 
     /// The logged-in device.
@@ -139,7 +158,9 @@ impl Client {
     }
 
     fn access_token(&self) -> Option<String> {
-        self.session().map(|session| session.access_token)
+        self.session()
+            .map(|session| session.access_token)
+            .or_else(|| self.inner.appservice_token.clone())
     }
 
     /// What the server supports, asked once.

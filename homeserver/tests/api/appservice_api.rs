@@ -289,6 +289,10 @@ async fn a_pending_transaction_survives_a_restart(backend: Backend) {
         }
     };
     assert!(!refused.taken);
+    // The service sees a request before the server sees its answer; once
+    // the same transaction comes again, the refusal has been counted.
+    let retried = next(&mut received).await;
+    assert_eq!(retried.path, refused.path, "a refused transaction is sent again");
     // The admin API shows the transaction waiting and the failures.
     let admin = s.admin().await;
     let listed = s.get("/_lattice/admin/v1/appservices", Some(&admin.token)).await.ok();
