@@ -64,19 +64,19 @@ impl Appservice {
         Ok(())
     }
 
-    /// Whether a request carries the `hs_token` (header, or the query
-    /// parameter older homeservers use).
-    fn authorize(&self, headers: &HeaderMap, query: &TokenQuery) -> Result<(), Response> {
+    /// The refusal of a request that does not carry the `hs_token` (in
+    /// the header, or the query parameter older homeservers use).
+    fn refusal(&self, headers: &HeaderMap, query: &TokenQuery) -> Option<Response> {
         let bearer = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "));
         let Some(token) = bearer.or(query.access_token.as_deref()) else {
-            return Err(error(StatusCode::UNAUTHORIZED, "M_UNAUTHORIZED", "no hs_token"));
+            return Some(error(StatusCode::UNAUTHORIZED, "M_UNAUTHORIZED", "no hs_token"));
         };
         match same(token.as_bytes(), self.inner.registration.hs_token.as_bytes()) {
-            true => Ok(()),
-            false => Err(error(StatusCode::FORBIDDEN, "M_FORBIDDEN", "wrong hs_token")),
+            true => None,
+            false => Some(error(StatusCode::FORBIDDEN, "M_FORBIDDEN", "wrong hs_token")),
         }
     }
 
@@ -139,7 +139,7 @@ async fn transaction(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(refused) = service.authorize(&headers, &query) {
+    if let Some(refused) = service.refusal(&headers, &query) {
         return refused;
     }
     let transaction: Transaction = match serde_json::from_slice(&body) {
@@ -162,7 +162,7 @@ async fn user_query(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = service.authorize(&headers, &query) {
+    if let Some(refused) = service.refusal(&headers, &query) {
         return refused;
     }
     let handler =
@@ -192,7 +192,7 @@ async fn room_query(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = service.authorize(&headers, &query) {
+    if let Some(refused) = service.refusal(&headers, &query) {
         return refused;
     }
     let handler =
@@ -213,10 +213,7 @@ async fn ping(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Response {
-    match service.authorize(&headers, &query) {
-        Ok(()) => Json(json!({})).into_response(),
-        Err(refused) => refused,
-    }
+    service.refusal(&headers, &query).unwrap_or_else(|| Json(json!({})).into_response())
 }
 
 fn error(status: StatusCode, errcode: &str, message: &str) -> Response {

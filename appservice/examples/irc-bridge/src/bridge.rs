@@ -99,7 +99,7 @@ impl Bridge {
         service.on_event(move |_, event| {
             let bridge = on_matrix.clone();
             async move {
-                if let Err(error) = bridge.from_matrix(event).await {
+                if let Err(error) = bridge.relay_to_irc(event).await {
                     tracing::warn!(%error, "could not bridge a Matrix event to IRC");
                 }
             }
@@ -124,7 +124,7 @@ impl Bridge {
         let on_irc = bridge.clone();
         tokio::spawn(async move {
             while let Some(message) = hearing.recv().await {
-                if let Err(error) = on_irc.from_irc(message).await {
+                if let Err(error) = on_irc.relay_to_matrix(message).await {
                     tracing::warn!(%error, "could not bridge an IRC message to Matrix");
                 }
             }
@@ -205,7 +205,7 @@ impl Bridge {
     }
 
     /// IRC → Matrix.
-    async fn from_irc(&self, message: Message) -> Result<(), Error> {
+    async fn relay_to_matrix(&self, message: Message) -> Result<(), Error> {
         if let Command::Response(Response::RPL_NAMREPLY, args) = &message.command {
             // Who is in a channel the bridge joined: their ghosts join too.
             let (Some(channel), Some(nicks)) = (args.get(2), args.get(3)) else { return Ok(()) };
@@ -262,7 +262,7 @@ impl Bridge {
     }
 
     /// Matrix → IRC.
-    async fn from_matrix(&self, event: AnyTimelineEvent) -> Result<(), Error> {
+    async fn relay_to_irc(&self, event: AnyTimelineEvent) -> Result<(), Error> {
         if self.service().is_ours(event.sender()) {
             return Ok(());
         }
@@ -291,10 +291,10 @@ impl Bridge {
                     }
                     MembershipState::Leave | MembershipState::Ban => {
                         let mut puppets = self.inner.puppets.lock().await;
-                        if let Some((connection, channels)) = puppets.get_mut(&user_id) {
-                            if channels.remove(&channel) {
-                                connection.part(&channel);
-                            }
+                        if let Some((connection, channels)) = puppets.get_mut(&user_id)
+                            && channels.remove(&channel)
+                        {
+                            connection.part(&channel);
                         }
                     }
                     _ => {}
