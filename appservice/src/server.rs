@@ -21,14 +21,15 @@ use serde_json::json;
 
 use crate::appservice::Appservice;
 
-/// A transaction's body. Ephemeral data also under its MSC2409 name, which
-/// older homeservers send.
+/// A transaction's body. Ephemeral data comes under its stable name, its
+/// MSC2409 one (older homeservers), or both (the same data twice).
 #[derive(Deserialize)]
 struct Transaction {
     #[serde(default)]
     events: Vec<Raw<AnyTimelineEvent>>,
-    #[serde(default, alias = "de.sorunome.msc2409.ephemeral")]
-    ephemeral: Vec<Raw<EphemeralData>>,
+    ephemeral: Option<Vec<Raw<EphemeralData>>>,
+    #[serde(rename = "de.sorunome.msc2409.ephemeral")]
+    ephemeral_msc2409: Option<Vec<Raw<EphemeralData>>>,
 }
 
 #[derive(Deserialize)]
@@ -108,7 +109,8 @@ impl Appservice {
                 handler(self.clone(), event.clone()).await;
             }
         }
-        for raw in transaction.ephemeral {
+        let ephemeral = transaction.ephemeral.or(transaction.ephemeral_msc2409).unwrap_or_default();
+        for raw in ephemeral {
             let Ok(data) = raw.deserialize() else { continue };
             for handler in &handlers.1 {
                 handler(self.clone(), data.clone()).await;

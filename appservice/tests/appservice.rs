@@ -9,7 +9,10 @@ use lattice_appservice::{
     Appservice, Registration, StateStore, registration,
     ruma::{
         OwnedRoomId, UserId,
-        api::{client::room::create_room, error::ErrorKind},
+        api::{
+            appservice::event::push_events::v1::EphemeralData, client::room::create_room,
+            error::ErrorKind,
+        },
         events::{
             AnyMessageLikeEvent, AnyTimelineEvent, MessageLikeEvent,
             room::message::OriginalSyncRoomMessageEvent,
@@ -140,6 +143,15 @@ async fn a_service_hears_its_rooms_and_speaks_as_its_users(backend: Backend) {
     let (server, dir) = homeserver(backend, &registration).await;
     let service = service(&server, registration, &dir).await;
     let mut heard = hear_messages(&service);
+    let (typed, mut typing) = unbounded_channel();
+    service.on_ephemeral(move |_, data| {
+        let typed = typed.clone();
+        async move {
+            if let EphemeralData::Typing(notice) = data {
+                let _ = typed.send(notice.content.user_ids);
+            }
+        }
+    });
     tokio::spawn(service.clone().serve(listener));
 
     // Both directions work.
@@ -166,6 +178,9 @@ async fn a_service_hears_its_rooms_and_speaks_as_its_users(backend: Backend) {
     for text in ["one", "two", "three"] {
         assert_eq!(next(&mut heard).await, ("@alice:localhost".to_owned(), text.to_owned()));
     }
+    // And typing notices (the registration asks for ephemeral data).
+    room.typing(true).await.expect("typing");
+    assert_eq!(next(&mut typing).await, [alice.user_id().expect("alice")]);
 
     // Users outside the namespace cannot be acted as.
     let alice_id = alice.user_id().expect("alice");
@@ -298,8 +313,9 @@ async fn the_endpoints_check_the_token_and_handle_a_transaction_once() {
     // Sent, then sent again (the homeserver missed the answer): handled once.
     assert_eq!(put("/_matrix/app/v1/transactions/1", Some(&hs_token), body.clone()).await.0, 200);
     assert_eq!(put("/_matrix/app/v1/transactions/1", Some(&hs_token), body).await.0, 200);
-    // Older homeservers use the unprefixed path, and ephemeral data under its MSC2409 name.
-    let second = json!({"events": [message("second")], "de.sorunome.msc2409.ephemeral": []});
+    // Older homeservers use the unprefixed path; ephemeral data may come under
+    // both its names.
+    let second = json!({"events": [message("second")], "ephemeral": [], "de.sorunome.msc2409.ephemeral": []});
     assert_eq!(put("/transactions/2", Some(&hs_token), second).await.0, 200);
     assert_eq!(next(&mut heard).await.1, "first");
     assert_eq!(next(&mut heard).await.1, "second");

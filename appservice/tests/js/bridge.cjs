@@ -54,6 +54,10 @@ async function main() {
         pushed.push(request.getData());
         onPush();
       },
+      onEphemeralEvent(request) {
+        pushed.push(request.getData());
+        onPush();
+      },
       onUserQuery(user) {
         return user.localpart === "js_known" ? {} : null;
       },
@@ -76,6 +80,17 @@ async function main() {
     (e) => e.type === "m.room.message" && e.content && e.content.body === "hello bridge",
   );
   check("the homeserver pushed the user's message", heard.room_id === roomId, heard);
+
+  const me = encodeURIComponent(heard.sender);
+  const typing = await asUser("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/typing/${me}`, {
+    typing: true,
+    timeout: 30000,
+  });
+  check("the user typed", typing.status === 200, typing);
+  const typed = await pushedEvent(
+    (e) => e.type === "m.typing" && e.content && (e.content.user_ids || []).includes(heard.sender),
+  );
+  check("the homeserver pushed the typing notice", typed.room_id === roomId, typed);
 
   const profile = await asUser("GET", `/_matrix/client/v3/profile/${encodeURIComponent("@js_known:localhost")}`);
   check("a user query made the user", profile.status === 200, profile);

@@ -164,7 +164,7 @@ impl Services {
         )?;
         push_sender.clone().spawn().await?;
         // Each application service is pushed its events by a follower of its own.
-        appservices.start(&store, &rooms, &notifier, auth.security()).await?;
+        appservices.start(&store, &rooms, &typing, &notifier, auth.security()).await?;
         let delayed_events =
             delayed_events::DelayedEvents::new(store.clone(), config.clone(), rooms.clone());
         delayed_events.clone().spawn();

@@ -43,6 +43,9 @@ pub struct Notifier {
     /// The event stream's position, for its followers (the push sender,
     /// each application service's sender): every one of them sees it move.
     events_moved: tokio::sync::watch::Sender<i64>,
+    /// Counts moves of the receipt and typing streams, for the followers
+    /// that pass them on (application services asking for ephemeral data).
+    ephemeral_moved: tokio::sync::watch::Sender<u64>,
     /// Everyone peeking into a room they are not in (GET /events): woken
     /// on every event, as they are nobody's members.
     peekers: Notify,
@@ -54,6 +57,7 @@ impl Notifier {
             positions: Default::default(),
             users: Mutex::default(),
             events_moved: tokio::sync::watch::Sender::new(start.events),
+            ephemeral_moved: tokio::sync::watch::Sender::new(0),
             peekers: Notify::new(),
         };
         for (stream, value) in [
@@ -102,6 +106,9 @@ impl Notifier {
             self.events_moved.send_modify(|moved| *moved = (*moved).max(position));
             self.peekers.notify_waiters();
         }
+        if matches!(stream, Stream::Receipts | Stream::Typing) {
+            self.ephemeral_moved.send_modify(|moves| *moves += 1);
+        }
         let map = self.users.lock().unwrap_or_else(|e| e.into_inner());
         for user in users {
             if let Some(notify) = map.get(user) {
@@ -114,6 +121,11 @@ impl Notifier {
     /// after the last `borrow_and_update()`, so none falls in between.
     pub fn follow_events(&self) -> tokio::sync::watch::Receiver<i64> {
         self.events_moved.subscribe()
+    }
+
+    /// Follows the receipt and typing streams, as [`Self::follow_events`].
+    pub fn follow_ephemeral(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.ephemeral_moved.subscribe()
     }
 
     /// What peekers wait on; create the `notified()` future before

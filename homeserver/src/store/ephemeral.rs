@@ -88,6 +88,19 @@ impl Store {
         .await?)
     }
 
+    /// Every receipt that changed in (since, up_to], in any room (for
+    /// application services, which pick their rooms themselves).
+    pub async fn receipts_between(&self, since: i64, up_to: i64) -> Result<Vec<ReceiptRow>> {
+        Ok(sqlx::query_as(
+            "SELECT room_id, user_id, receipt_type, thread_id, event_id, ts FROM receipts \
+             WHERE stream_id > $1 AND stream_id <= $2 ORDER BY stream_id",
+        )
+        .bind(since)
+        .bind(up_to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Sets presence; returns the new stream position, or None when nothing changed.
     pub async fn set_presence(
         &self,

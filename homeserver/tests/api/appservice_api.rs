@@ -27,6 +27,7 @@ backend_tests!(
     services_register_and_log_in_their_users,
     transactions_arrive_in_order_through_failures,
     a_pending_transaction_survives_a_restart,
+    typing_and_receipts_reach_services_that_ask,
     a_service_pings_itself_through_the_server,
     queries_let_a_service_create_on_demand,
 );
@@ -57,9 +58,14 @@ namespaces:
 /// A server with the bridge registered (pushing to `url`), and the
 /// registration file's folder (kept for restarts).
 async fn server(backend: Backend, url: &str) -> (TestServer, tempfile::TempDir) {
+    server_with(backend, &registration(url)).await
+}
+
+/// A server with this registration file installed.
+async fn server_with(backend: Backend, registration: &str) -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary folder");
     let file: PathBuf = dir.path().join("bridge.yaml");
-    std::fs::write(&file, registration(url)).expect("registration written");
+    std::fs::write(&file, registration).expect("registration written");
     let s = TestServer::start(backend, |config| {
         config.appservice.registration_files = vec![file];
     })
@@ -258,6 +264,8 @@ async fn transactions_arrive_in_order_through_failures(backend: Backend) {
         let got = next(&mut received).await;
         assert_eq!(got.authorization, format!("Bearer {HS_TOKEN}"), "the hs_token, as a bearer");
         tries.push((got.path.clone(), got.taken));
+        // It did not ask for typing notices and receipts: none come.
+        assert!(got.body.get("ephemeral").is_none(), "{}", got.body);
         if got.taken {
             delivered.extend(message_bodies(&got.body));
         }
@@ -317,6 +325,46 @@ async fn a_pending_transaction_survives_a_restart(backend: Backend) {
     let after = next(&mut received).await;
     assert_eq!(message_bodies(&after.body), ["after"]);
     assert_ne!(after.path, again.path, "a new transaction, a new id");
+}
+
+async fn typing_and_receipts_reach_services_that_ask(backend: Backend) {
+    let (mock, mut received, _down) = service(0).await;
+    // The MSC2409 name of the setting, as older bridges write it.
+    let asking = format!("{}de.sorunome.msc2409.push_ephemeral: true\n", registration(&mock.uri()));
+    let (s, _dir) = server_with(backend, &asking).await;
+    let (alice, room) = bridged_room(&s).await;
+    let event = s.send_text(&alice.token, &room, "read me").await;
+    let alice_id = alice.user_id.replace('@', "%40").replace(':', "%3A");
+    let typing = format!("/_matrix/client/v3/rooms/{room}/typing/{alice_id}");
+    s.put(&typing, Some(&alice.token), json!({"typing": true, "timeout": 30000})).await.ok();
+    let receipt = format!("/_matrix/client/v3/rooms/{room}/receipt/m.read/{event}");
+    s.post(&receipt, Some(&alice.token), json!({})).await.ok();
+    // A private receipt of a user who is not the service's stays private.
+    let private = format!("/_matrix/client/v3/rooms/{room}/receipt/m.read.private/{event}");
+    s.post(&private, Some(&alice.token), json!({})).await.ok();
+
+    let (mut typing_seen, mut receipt_seen) = (false, false);
+    while !(typing_seen && receipt_seen) {
+        let got = next(&mut received).await;
+        let ephemeral = got.body["ephemeral"].as_array().cloned().unwrap_or_default();
+        assert_eq!(got.body["de.sorunome.msc2409.ephemeral"], got.body["ephemeral"], "both names");
+        for edu in ephemeral {
+            assert_eq!(edu["room_id"], room.as_str(), "{edu}");
+            match edu["type"].as_str() {
+                Some("m.typing") if edu["content"]["user_ids"] == json!([alice.user_id]) => {
+                    typing_seen = true;
+                }
+                Some("m.receipt") => {
+                    let read = &edu["content"][&event];
+                    if read["m.read"][&alice.user_id]["ts"].is_i64() {
+                        receipt_seen = true;
+                    }
+                    assert!(read.get("m.read.private").is_none(), "{edu}");
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 async fn a_service_pings_itself_through_the_server(backend: Backend) {

@@ -3,6 +3,7 @@
 //! names the service's tokens, where to push events, and the user ids,
 //! aliases and rooms it speaks for.
 
+mod ephemeral;
 mod ping;
 mod queries;
 mod registration;
@@ -14,7 +15,9 @@ use ruma::{RoomAliasId, UserId};
 
 pub use registration::{Namespace, Namespaces, Registration, load_registrations};
 
-use super::{auth::tokens, notifier::Notifier, rooms::Rooms, security::Security};
+use super::{
+    auth::tokens, ephemeral::Typing, notifier::Notifier, rooms::Rooms, security::Security,
+};
 use crate::{error::Result, store::Store};
 
 /// The registered application services, shared by the services that
@@ -98,12 +101,21 @@ impl Appservices {
         &self,
         store: &Store,
         rooms: &Rooms,
+        typing: &Typing,
         notifier: &Arc<Notifier>,
         security: &Security,
     ) -> Result<()> {
         if self.is_empty() {
             return Ok(());
         }
+        let context = sender::SenderContext {
+            store: store.clone(),
+            rooms: rooms.clone(),
+            typing: typing.clone(),
+            notifier: notifier.clone(),
+            http: self.http().clone(),
+            security: security.clone(),
+        };
         for registration in self.iter() {
             let sender = registration.sender.as_str();
             if store.get_user(sender).await?.is_none() {
@@ -111,15 +123,9 @@ impl Appservices {
                 tracing::info!(appservice = %registration.id, user = %sender, "created the service's user");
             }
             if registration.url.is_some() {
-                let pusher = sender::AppserviceSender::new(
-                    registration.clone(),
-                    store.clone(),
-                    rooms.clone(),
-                    notifier.clone(),
-                    self.http().clone(),
-                    self.0.health[&registration.id].clone(),
-                    security.clone(),
-                );
+                let health = self.0.health[&registration.id].clone();
+                let pusher =
+                    sender::AppserviceSender::new(registration.clone(), health, context.clone());
                 pusher.spawn().await?;
             }
         }

@@ -24,7 +24,8 @@ use crate::{
     error::{Error, Result},
     services::security::Security,
     services::{
-        notifier::Notifier,
+        ephemeral::Typing,
+        notifier::{Notifier, Positions},
         rooms::{Rooms, pdu::Pdu},
     },
     store::{AppserviceTxnRow, EventRow, Store, now_ms},
@@ -55,12 +56,32 @@ pub struct Health {
     pub failing_since: AtomicI64,
 }
 
+/// How far a service has been sent each stream it follows.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Cursor {
+    pub events: i64,
+    pub receipts: i64,
+    pub typing: i64,
+}
+
+/// What every service's sender reads from and calls with.
+#[derive(Clone)]
+pub struct SenderContext {
+    pub store: Store,
+    pub rooms: Rooms,
+    pub typing: Typing,
+    pub notifier: Arc<Notifier>,
+    pub http: reqwest::Client,
+    pub security: Security,
+}
+
 /// Sends one application service its events, for the life of the server.
 #[derive(Clone)]
 pub struct AppserviceSender {
-    registration: Arc<Registration>,
-    store: Store,
+    pub(super) registration: Arc<Registration>,
+    pub(super) store: Store,
     rooms: Rooms,
+    pub(super) typing: Typing,
     notifier: Arc<Notifier>,
     http: reqwest::Client,
     health: Arc<Health>,
@@ -68,17 +89,10 @@ pub struct AppserviceSender {
 }
 
 impl AppserviceSender {
-    pub fn new(
-        registration: Registration,
-        store: Store,
-        rooms: Rooms,
-        notifier: Arc<Notifier>,
-        http: reqwest::Client,
-        health: Arc<Health>,
-        security: Security,
-    ) -> Self {
+    pub fn new(registration: Registration, health: Arc<Health>, context: SenderContext) -> Self {
+        let SenderContext { store, rooms, typing, notifier, http, security } = context;
         let registration = Arc::new(registration);
-        Self { registration, store, rooms, notifier, http, health, security }
+        Self { registration, store, rooms, typing, notifier, http, health, security }
     }
 
     /// Starts the sender from where the service last got to (read now, so
@@ -98,27 +112,40 @@ impl AppserviceSender {
         Ok(())
     }
 
-    async fn run(self, mut position: i64) {
+    async fn run(self, position: i64) {
         let id = self.registration.id.clone();
         let mut moved = self.notifier.follow_events();
+        let mut ephemeral_moved = self.notifier.follow_ephemeral();
+        let wants_ephemeral = self.registration.receive_ephemeral;
+        // Ephemeral data is not kept for a service across restarts: it
+        // gets typing and receipts from its start on.
+        let started = self.notifier.positions();
+        let mut cursor =
+            Cursor { events: position, receipts: started.receipts, typing: started.typing };
         loop {
             // Marked seen before looking: a move after this wakes `changed`.
             moved.borrow_and_update();
+            ephemeral_moved.borrow_and_update();
             let step = async {
                 if let Some(pending) = self.store.pending_appservice_txn(&id).await? {
                     self.deliver(&pending).await;
                     self.store.appservice_txn_taken(&id, pending.txn_id).await?;
                 }
-                let now = self.notifier.positions().events;
-                match now > position {
-                    true => self.queue(position, now).await.map(Some),
+                let now = self.notifier.positions();
+                let ephemeral_news = wants_ephemeral
+                    && (now.receipts > cursor.receipts || now.typing > cursor.typing);
+                match now.events > cursor.events || ephemeral_news {
+                    true => self.queue(&cursor, &now).await.map(Some),
                     false => Ok(None),
                 }
             };
             match step.await {
-                Ok(Some(reached)) => position = reached,
+                Ok(Some(reached)) => cursor = reached,
                 Ok(None) => {
-                    let _ = moved.changed().await;
+                    tokio::select! {
+                        _ = moved.changed() => {}
+                        _ = ephemeral_moved.changed(), if wants_ephemeral => {}
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(appservice = %id, %error, "appservice sender failed; trying again");
@@ -128,32 +155,48 @@ impl AppserviceSender {
         }
     }
 
-    /// Reads events in (after, up_to] (a batch), and writes those the
-    /// service wants as its next transaction; returns how far it got.
-    async fn queue(&self, after: i64, up_to: i64) -> Result<i64> {
-        let rows = self.store.events_after(after, up_to, BATCH).await?;
-        let reached = match rows.len() as i64 {
-            BATCH => rows.last().map_or(up_to, |row| row.stream),
-            _ => up_to,
-        };
+    /// Reads events after the cursor up to `now` (a batch), and the
+    /// ephemeral data since, and writes what the service wants as its next
+    /// transaction; returns how far it got.
+    async fn queue(&self, cursor: &Cursor, now: &Positions) -> Result<Cursor> {
         let mut interested_rooms: HashMap<String, bool> = HashMap::new();
-        let mut events = Vec::new();
-        for row in &rows {
-            if self.wants(row, &mut interested_rooms).await? {
-                events.push(client_event(row)?);
+        let (mut events, mut reached) = (Vec::new(), cursor.events);
+        if now.events > cursor.events {
+            let rows = self.store.events_after(cursor.events, now.events, BATCH).await?;
+            reached = match rows.len() as i64 {
+                BATCH => rows.last().map_or(now.events, |row| row.stream),
+                _ => now.events,
+            };
+            for row in &rows {
+                if self.wants(row, &mut interested_rooms).await? {
+                    events.push(client_event(row)?);
+                }
             }
         }
+        let mut next = Cursor { events: reached, ..*cursor };
+        let mut ephemeral = Vec::new();
+        if self.registration.receive_ephemeral {
+            ephemeral = self.ephemeral(cursor, now, &mut interested_rooms).await?;
+            (next.receipts, next.typing) = (now.receipts, now.typing);
+        }
         let id = &self.registration.id;
-        if events.is_empty() {
+        if events.is_empty() && ephemeral.is_empty() {
             self.store.skip_appservice_events(id, reached).await?;
         } else {
             let count = events.len() as i64;
-            let body = json!({ "events": events }).to_string();
+            let mut body = json!({ "events": events });
+            if self.registration.receive_ephemeral {
+                // Under its stable name and its MSC2409 one, which bridge
+                // frameworks still read.
+                body["de.sorunome.msc2409.ephemeral"] = json!(ephemeral);
+                body["ephemeral"] = json!(ephemeral);
+            }
+            let body = body.to_string();
             self.store.queue_appservice_txn(id, &body, count, reached).await?;
             metrics::counter!("lattice_appservice_events_total", "appservice" => id.clone())
                 .increment(count as u64);
         }
-        Ok(reached)
+        Ok(next)
     }
 
     /// Whether the service is interested in an event: its sender or (for
@@ -161,25 +204,39 @@ impl AppserviceSender {
     /// is in the service's rooms, has an alias of the service's, or has one
     /// of the service's users as a member.
     async fn wants(&self, row: &EventRow, rooms: &mut HashMap<String, bool>) -> Result<bool> {
-        let namespaces = &self.registration.namespaces;
         let pdu = Pdu::from_stored(&row.event_id, &row.room_id, &row.pdu)?;
         let user_matches =
             |user: &str| UserId::parse(user).is_ok_and(|user| self.registration.claims_user(&user));
         if user_matches(pdu.sender.as_str())
             || (pdu.kind.to_string() == "m.room.member"
                 && pdu.state_key.as_deref().is_some_and(user_matches))
-            || namespaces.rooms.iter().any(|n| n.regex.is_match(&row.room_id))
         {
             return Ok(true);
         }
-        if let Some(known) = rooms.get(&row.room_id) {
+        self.room_wanted(&row.room_id, rooms).await
+    }
+
+    /// Whether the service is interested in a room: one of its rooms, with
+    /// an alias of its own, or with one of its users as a member. Answers
+    /// are kept in `known` for the rest of a batch.
+    pub(super) async fn room_wanted(
+        &self,
+        room_id: &str,
+        known: &mut HashMap<String, bool>,
+    ) -> Result<bool> {
+        if let Some(known) = known.get(room_id) {
             return Ok(*known);
         }
-        let room_id = OwnedRoomId::try_from(row.room_id.as_str()).map_err(Error::internal)?;
+        let namespaces = &self.registration.namespaces;
+        if namespaces.rooms.iter().any(|n| n.regex.is_match(room_id)) {
+            known.insert(room_id.to_owned(), true);
+            return Ok(true);
+        }
+        let room = OwnedRoomId::try_from(room_id).map_err(Error::internal)?;
         let registration = self.registration.clone();
         let interested = self
             .rooms
-            .with_head(&room_id, |head| {
+            .with_head(&room, |head| {
                 let alias_matches = |alias: &str| {
                     registration.namespaces.aliases.iter().any(|n| n.regex.is_match(alias))
                 };
@@ -195,7 +252,7 @@ impl AppserviceSender {
             })
             .await
             .unwrap_or(false);
-        rooms.insert(row.room_id.clone(), interested);
+        known.insert(room_id.to_owned(), interested);
         Ok(interested)
     }
 

@@ -5,4 +5,8 @@ pub mod presence;
 mod receipts;
 mod typing;
 
-pub use self::{presence::Presence, receipts::Receipts, typing::Typing};
+pub use self::{
+    presence::Presence,
+    receipts::{Receipts, receipt_contents},
+    typing::Typing,
+};

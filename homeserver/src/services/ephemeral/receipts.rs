@@ -1,8 +1,9 @@
 //! Read receipts (public, private and threaded) and the fully-read marker.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use ruma::{EventId, RoomId, UserId};
+use serde_json::Value as JsonValue;
 
 use crate::{
     error::{Error, Result},
@@ -10,7 +11,7 @@ use crate::{
         notifier::{Notifier, Stream},
         rooms::Rooms,
     },
-    store::Store,
+    store::{ReceiptRow, Store},
 };
 
 #[derive(Clone)]
@@ -85,4 +86,33 @@ impl Receipts {
         }
         Ok(())
     }
+}
+
+/// Receipts as the content of each room's `m.receipt` event. Private read
+/// receipts go only to whom `sees_private` allows (their owner).
+pub fn receipt_contents(
+    receipts: Vec<ReceiptRow>,
+    sees_private: impl Fn(&str) -> bool,
+) -> BTreeMap<String, JsonValue> {
+    let mut by_room: BTreeMap<String, JsonValue> = BTreeMap::new();
+    for ReceiptRow {
+        room_id,
+        user_id: reader,
+        receipt_type: kind,
+        thread_id: thread,
+        event_id,
+        ts,
+    } in receipts
+    {
+        if kind == "m.read.private" && !sees_private(&reader) {
+            continue;
+        }
+        let mut receipt = serde_json::json!({"ts": ts});
+        if !thread.is_empty() {
+            receipt["thread_id"] = JsonValue::from(thread);
+        }
+        let content = by_room.entry(room_id).or_insert_with(|| serde_json::json!({}));
+        content[&event_id][&kind][&reader] = receipt;
+    }
+    by_room
 }

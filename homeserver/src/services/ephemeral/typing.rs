@@ -108,19 +108,31 @@ impl Typing {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         rooms
             .iter()
-            .filter_map(|room_id| {
-                let room = state.get(room_id)?;
-                (room.changed_at > since).then(|| {
-                    let mut users: Vec<_> = room
-                        .until
-                        .iter()
-                        .filter(|(_, until)| **until > now)
-                        .map(|(u, _)| u.clone())
-                        .collect();
-                    users.sort();
-                    (room_id.clone(), users)
-                })
-            })
+            .filter_map(|room_id| Some((room_id.clone(), state.get(room_id)?.typing(since, now)?)))
             .collect()
+    }
+
+    /// Every room whose typing changed after `since`, with who types now
+    /// (for application services, which see many rooms).
+    pub fn all_changes_since(&self, since: i64) -> Vec<(OwnedRoomId, Vec<OwnedUserId>)> {
+        let now = Instant::now();
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .iter()
+            .filter_map(|(room_id, room)| Some((room_id.clone(), room.typing(since, now)?)))
+            .collect()
+    }
+}
+
+impl RoomTyping {
+    /// Who types at `now`, if the room changed after `since`.
+    fn typing(&self, since: i64, now: Instant) -> Option<Vec<OwnedUserId>> {
+        if self.changed_at <= since {
+            return None;
+        }
+        let mut users: Vec<_> =
+            self.until.iter().filter(|(_, until)| **until > now).map(|(u, _)| u.clone()).collect();
+        users.sort();
+        Some(users)
     }
 }

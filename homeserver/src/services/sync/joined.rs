@@ -11,17 +11,17 @@ use ruma::{
     },
     events::{StateEventType, room::member::MembershipState},
 };
-use serde_json::Value as JsonValue;
 
 use super::{SyncOptions, SyncService, passes, raw, sync_event, unread::Seen};
 use crate::{
     error::{Error, Result},
     services::{
         auth::Requester,
+        ephemeral::receipt_contents,
         notifier::Positions,
         rooms::{head::RoomHead, pdu::ClientView},
     },
-    store::{EventRow, ReceiptRow},
+    store::EventRow,
 };
 
 impl SyncService {
@@ -176,7 +176,7 @@ impl SyncService {
         let since_receipts = since.map_or(0, |s| s.receipts);
         let receipts =
             self.store.receipts_since(user.as_str(), since_receipts, now.receipts).await?;
-        let by_room = receipt_contents(user, receipts);
+        let by_room = receipt_contents(receipts, |reader| reader == user.as_str());
         for (room_id, content) in by_room {
             let Ok(room_id) = OwnedRoomId::try_from(room_id) else { continue };
             let event = serde_json::json!({"type": "m.receipt", "content": content});
@@ -218,33 +218,4 @@ pub(super) fn heroes(head: &RoomHead, user: &UserId) -> Vec<OwnedUserId> {
     }
     heroes.sort_unstable();
     heroes.into_iter().cloned().collect()
-}
-
-/// Receipts as the content of each room's `m.receipt` event; others'
-/// private read receipts are left out.
-pub(super) fn receipt_contents(
-    user: &UserId,
-    receipts: Vec<ReceiptRow>,
-) -> BTreeMap<String, JsonValue> {
-    let mut by_room: BTreeMap<String, JsonValue> = BTreeMap::new();
-    for ReceiptRow {
-        room_id,
-        user_id: reader,
-        receipt_type: kind,
-        thread_id: thread,
-        event_id,
-        ts,
-    } in receipts
-    {
-        if kind == "m.read.private" && reader != user.as_str() {
-            continue;
-        }
-        let mut receipt = serde_json::json!({"ts": ts});
-        if !thread.is_empty() {
-            receipt["thread_id"] = JsonValue::from(thread);
-        }
-        let content = by_room.entry(room_id).or_insert_with(|| serde_json::json!({}));
-        content[&event_id][&kind][&reader] = receipt;
-    }
-    by_room
 }

@@ -14,8 +14,9 @@ use crate::{
     error::{Error, Result},
     services::{
         auth::Requester,
+        ephemeral::receipt_contents,
         notifier::Positions,
-        sync::{SyncService, joined::receipt_contents, raw},
+        sync::{SyncService, raw},
     },
     store::ReceiptRow,
 };
@@ -95,7 +96,7 @@ impl SyncService {
                     chunk.iter().flat_map(|(_, ids)| ids.iter().cloned()).collect();
                 receipts.extend(self.store.receipts_on(user.as_str(), &rooms, &events).await?);
             }
-            for (room_id, content) in receipt_contents(user, receipts) {
+            for (room_id, content) in receipt_contents(receipts, |reader| reader == user.as_str()) {
                 let Ok(room_id) = OwnedRoomId::try_from(room_id) else { continue };
                 let event = serde_json::json!({"type": "m.receipt", "content": content});
                 answer.receipts.rooms.insert(room_id, raw(&event)?);
