@@ -33,9 +33,9 @@ backend_tests!(
 );
 
 const AS_TOKEN: &str = "as-secret-bridge";
-const HS_TOKEN: &str = "hs-secret-bridge";
+pub(crate) const HS_TOKEN: &str = "hs-secret-bridge";
 
-fn registration(url: &str) -> String {
+pub(crate) fn registration(url: &str) -> String {
     format!(
         r#"
 id: bridge
@@ -62,7 +62,10 @@ async fn server(backend: Backend, url: &str) -> (TestServer, tempfile::TempDir) 
 }
 
 /// A server with this registration file installed.
-async fn server_with(backend: Backend, registration: &str) -> (TestServer, tempfile::TempDir) {
+pub(crate) async fn server_with(
+    backend: Backend,
+    registration: &str,
+) -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary folder");
     let file: PathBuf = dir.path().join("bridge.yaml");
     std::fs::write(&file, registration).expect("registration written");

@@ -5,16 +5,13 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use ruma::{
     RoomVersionId,
-    api::client::{
-        discovery::{
-            discover_homeserver::{self, HomeserverInfo},
-            get_capabilities::{
-                self,
-                v3::{Capabilities, RoomVersionStability, RoomVersionsCapability},
-            },
-            get_supported_versions,
+    api::client::discovery::{
+        discover_homeserver::{self, HomeserverInfo},
+        get_capabilities::{
+            self,
+            v3::{Capabilities, RoomVersionStability, RoomVersionsCapability},
         },
-        thirdparty::get_protocols,
+        get_supported_versions,
     },
 };
 
@@ -76,13 +73,4 @@ pub async fn capabilities(
     // Addresses can be added and removed once the server can mail links.
     capabilities.thirdparty_id_changes.enabled = services.config.email.smtp_url.is_some();
     Ok(get_capabilities::v3::Response::new(capabilities).into())
-}
-
-/// [`GET /_matrix/client/v3/thirdparty/protocols`](https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3thirdpartyprotocols)
-///
-/// The networks bridges reach; none until bridges register some.
-pub async fn thirdparty_protocols(
-    _: Ruma<get_protocols::v3::Request>,
-) -> Result<RumaResponse<get_protocols::v3::Response>> {
-    Ok(get_protocols::v3::Response::new(BTreeMap::new()).into())
 }

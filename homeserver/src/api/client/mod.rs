@@ -22,6 +22,7 @@ mod second_factor;
 mod session;
 mod spaces;
 mod sync;
+mod thirdparty;
 mod threepids;
 mod user_data;
 mod voip;
@@ -46,7 +47,10 @@ use ruma::api::client::{
     },
     session::{get_login_types, login, logout, logout_all, refresh_token},
     tag::{create_tag, delete_tag, get_tags},
-    thirdparty::get_protocols,
+    thirdparty::{
+        get_location_for_protocol, get_location_for_room_alias, get_protocol, get_protocols,
+        get_user_for_protocol, get_user_for_user_id,
+    },
 };
 use ruma::api::client::{
     alias::{create_alias, delete_alias, get_alias},
@@ -94,7 +98,13 @@ pub fn router() -> Routes {
         .ruma::<get_supported_versions::Request, _, _>(discovery::versions)
         .ruma::<discover_homeserver::Request, _, _>(discovery::well_known)
         .ruma::<get_capabilities::v3::Request, _, _>(discovery::capabilities)
-        .ruma::<get_protocols::v3::Request, _, _>(discovery::thirdparty_protocols)
+        // Third-party networks, answered by the bridges that declare them
+        .ruma::<get_protocols::v3::Request, _, _>(thirdparty::protocols)
+        .ruma::<get_protocol::v3::Request, _, _>(thirdparty::protocol)
+        .ruma::<get_location_for_protocol::v3::Request, _, _>(thirdparty::locations)
+        .ruma::<get_user_for_protocol::v3::Request, _, _>(thirdparty::users)
+        .ruma::<get_location_for_room_alias::v3::Request, _, _>(thirdparty::locations_for_alias)
+        .ruma::<get_user_for_user_id::v3::Request, _, _>(thirdparty::users_for_id)
         .route("/_matrix/client/v3/voip/turnServer", axum::routing::get(voip::turn_server))
         .route("/_matrix/client/r0/voip/turnServer", axum::routing::get(voip::turn_server))
         // Delayed events (MSC4140, unstable)

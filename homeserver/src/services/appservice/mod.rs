@@ -8,6 +8,7 @@ mod ping;
 mod queries;
 mod registration;
 mod sender;
+mod thirdparty;
 
 use std::{collections::HashMap, sync::Arc};
 

@@ -1,0 +1,83 @@
+//! Third-party networks: a bridge (wiremock) declares `protocols: [irc]`,
+//! and clients' lookups of the protocol, its portal rooms and its users
+//! are answered by asking it, with the `hs_token`.
+
+use serde_json::json;
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
+
+use crate::{
+    appservice_api::{HS_TOKEN, registration, server_with},
+    backend_tests,
+    common::{Backend, TestServer},
+};
+
+backend_tests!(clients_look_up_bridged_networks);
+
+/// Answers `GET /_matrix/app/v1/thirdparty/{path}` (with these query
+/// parameters) with `body`, for callers with the hs_token only.
+async fn answer(mock: &MockServer, path: &str, query: &[(&str, &str)], body: serde_json::Value) {
+    let mut expected = Mock::given(matchers::method("GET"))
+        .and(matchers::path(format!("/_matrix/app/v1/thirdparty/{path}")))
+        .and(matchers::header("authorization", format!("Bearer {HS_TOKEN}").as_str()));
+    for (key, value) in query {
+        expected = expected.and(matchers::query_param(*key, *value));
+    }
+    expected.respond_with(ResponseTemplate::new(200).set_body_json(body)).mount(mock).await;
+}
+
+async fn clients_look_up_bridged_networks(backend: Backend) {
+    let mock = MockServer::start().await;
+    let irc = json!({
+        "user_fields": ["network", "nickname"],
+        "location_fields": ["network", "channel"],
+        "icon": "mxc://localhost/irc",
+        "field_types": {
+            "network": {"regexp": "([a-z0-9]+\\.)*[a-z0-9]+", "placeholder": "libera.chat"},
+            "nickname": {"regexp": "[^\\s#]+", "placeholder": "carol"},
+            "channel": {"regexp": "#[^\\s]+", "placeholder": "#rust"},
+        },
+        "instances": [{"desc": "Libera", "network_id": "libera", "fields": {"network": "libera.chat"}}],
+    });
+    answer(&mock, "protocol/irc", &[], irc).await;
+    let rust = json!([{"alias": "#bridge_rust:localhost", "protocol": "irc",
+        "fields": {"network": "libera.chat", "channel": "#rust"}}]);
+    answer(&mock, "location/irc", &[("channel", "#rust")], rust.clone()).await;
+    answer(&mock, "location", &[("alias", "#bridge_rust:localhost")], rust).await;
+    let carol = json!([{"userid": "@bridge_carol:localhost", "protocol": "irc",
+        "fields": {"network": "libera.chat", "nickname": "carol"}}]);
+    answer(&mock, "user/irc", &[("nickname", "carol")], carol.clone()).await;
+    answer(&mock, "user", &[("userid", "@bridge_carol:localhost")], carol).await;
+
+    let declared = format!("{}protocols: [irc]\n", registration(&mock.uri()));
+    let (s, _dir): (TestServer, _) = server_with(backend, &declared).await;
+    let alice = s.register("alice", "pw").await;
+    let token = Some(alice.token.as_str());
+
+    let protocols = s.get("/_matrix/client/v3/thirdparty/protocols", token).await.ok();
+    let instance = &protocols["irc"]["instances"][0];
+    assert_eq!(instance["network_id"], "libera", "{protocols}");
+    assert_eq!(instance["instance_id"], "bridge|libera", "an id unique on the server");
+    let one = s.get("/_matrix/client/v3/thirdparty/protocol/irc", token).await.ok();
+    assert_eq!(one["location_fields"], json!(["network", "channel"]));
+    s.get("/_matrix/client/v3/thirdparty/protocol/xmpp", token).await.err(404, "M_NOT_FOUND");
+
+    let path = "/_matrix/client/v3/thirdparty/location/irc?channel=%23rust";
+    let found = s.get(path, token).await.ok();
+    assert_eq!(found[0]["alias"], "#bridge_rust:localhost", "{found}");
+    let path = "/_matrix/client/v3/thirdparty/location/irc?channel=%23nowhere";
+    s.get(path, token).await.err(404, "M_NOT_FOUND");
+    let path = "/_matrix/client/v3/thirdparty/user/irc?nickname=carol";
+    let found = s.get(path, token).await.ok();
+    assert_eq!(found[0]["userid"], "@bridge_carol:localhost", "{found}");
+
+    // And back: what a portal or a ghost stands for.
+    let path = "/_matrix/client/v3/thirdparty/location?alias=%23bridge_rust%3Alocalhost";
+    let found = s.get(path, token).await.ok();
+    assert_eq!(found[0]["fields"]["channel"], "#rust", "{found}");
+    let path = "/_matrix/client/v3/thirdparty/user?userid=%40bridge_carol%3Alocalhost";
+    let found = s.get(path, token).await.ok();
+    assert_eq!(found[0]["fields"]["nickname"], "carol", "{found}");
+
+    // Only users may look.
+    s.get("/_matrix/client/v3/thirdparty/protocols", None).await.err(401, "M_MISSING_TOKEN");
+}
