@@ -1,7 +1,10 @@
 //! Application services' push queues: where each service is on the event
-//! stream, and the one transaction sent to it and not yet taken.
+//! stream, and the one transaction sent to it and not yet taken; and the
+//! rooms they list in their networks' directories.
 
-use super::Store;
+use ruma::OwnedRoomId;
+
+use super::{Store, typed_ids};
 use crate::error::Result;
 
 /// A transaction written before it is sent.
@@ -100,5 +103,62 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Lists (or withdraws) a room in a service's network directory.
+    pub async fn set_appservice_room_listed(
+        &self,
+        appservice_id: &str,
+        network_id: &str,
+        room_id: &str,
+        listed: bool,
+    ) -> Result<()> {
+        let query = match listed {
+            true => {
+                "INSERT INTO appservice_room_directory (appservice_id, network_id, room_id) \
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+            }
+            false => {
+                "DELETE FROM appservice_room_directory \
+                 WHERE appservice_id = $1 AND network_id = $2 AND room_id = $3"
+            }
+        };
+        sqlx::query(query)
+            .bind(appservice_id)
+            .bind(network_id)
+            .bind(room_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Rooms services listed: in one network (service id, network id), or
+    /// in any.
+    pub async fn appservice_listed_rooms(
+        &self,
+        network: Option<(&str, &str)>,
+    ) -> Result<Vec<OwnedRoomId>> {
+        let rooms = match network {
+            Some((appservice_id, network_id)) => {
+                sqlx::query_scalar(
+                    "SELECT room_id FROM appservice_room_directory \
+                     WHERE appservice_id = $1 AND network_id = $2 ORDER BY room_id",
+                )
+                .bind(appservice_id)
+                .bind(network_id)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query_scalar(
+                    "SELECT DISTINCT room_id FROM appservice_room_directory ORDER BY room_id",
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        typed_ids(rooms)
     }
 }

@@ -75,6 +75,7 @@ const STEPS: &[Step] = &[
     shared!(32, "0032_web_sessions"),
     shared!(33, "0033_sliding_sync"),
     shared!(34, "0034_appservice_queue"),
+    shared!(35, "0035_appservice_directory"),
 ];
 
 /// The migrator for one backend.

@@ -32,7 +32,7 @@ backend_tests!(
     queries_let_a_service_create_on_demand,
 );
 
-const AS_TOKEN: &str = "as-secret-bridge";
+pub(crate) const AS_TOKEN: &str = "as-secret-bridge";
 pub(crate) const HS_TOKEN: &str = "hs-secret-bridge";
 
 pub(crate) fn registration(url: &str) -> String {

@@ -6,12 +6,12 @@ use serde_json::json;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
 
 use crate::{
-    appservice_api::{HS_TOKEN, registration, server_with},
+    appservice_api::{AS_TOKEN, HS_TOKEN, registration, server_with},
     backend_tests,
     common::{Backend, TestServer},
 };
 
-backend_tests!(clients_look_up_bridged_networks);
+backend_tests!(clients_look_up_bridged_networks, bridges_list_rooms_in_their_networks);
 
 /// Answers `GET /_matrix/app/v1/thirdparty/{path}` (with these query
 /// parameters) with `body`, for callers with the hs_token only.
@@ -80,4 +80,54 @@ async fn clients_look_up_bridged_networks(backend: Backend) {
 
     // Only users may look.
     s.get("/_matrix/client/v3/thirdparty/protocols", None).await.err(401, "M_MISSING_TOKEN");
+}
+
+async fn bridges_list_rooms_in_their_networks(backend: Backend) {
+    let (s, _dir) = server_with(backend, &registration("null")).await;
+    let alice = s.register("alice", "pw").await;
+    let portal = s.create_room(&alice.token, json!({"name": "#rust on Libera"})).await;
+    let ordinary = s.create_room(&alice.token, json!({"name": "Lattice"})).await;
+    s.put(
+        &format!("/_matrix/client/v3/directory/list/room/{ordinary}"),
+        Some(&alice.token),
+        json!({"visibility": "public"}),
+    )
+    .await
+    .ok();
+
+    // Only a bridge may list a room in its network's directory.
+    let listing = format!("/_matrix/client/v3/directory/list/appservice/libera/{portal}");
+    s.put(&listing, Some(&alice.token), json!({"visibility": "public"}))
+        .await
+        .err(401, "M_UNKNOWN_TOKEN");
+    s.put(&listing, Some(AS_TOKEN), json!({"visibility": "public"})).await.ok();
+    let nowhere = "/_matrix/client/v3/directory/list/appservice/libera/!nowhere:localhost";
+    s.put(nowhere, Some(AS_TOKEN), json!({"visibility": "public"})).await.err(404, "M_NOT_FOUND");
+
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        let mut names: Vec<String> = page["chunk"]
+            .as_array()
+            .map(|rooms| {
+                rooms.iter().filter_map(|r| r["name"].as_str().map(str::to_owned)).collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let token = Some(alice.token.as_str());
+    let directory = "/_matrix/client/v3/publicRooms";
+    // The server's own list leaves bridged networks out...
+    assert_eq!(names(&s.post(directory, token, json!({})).await.ok()), ["Lattice"]);
+    // ...one network's list has only its rooms...
+    let libera = json!({"third_party_instance_id": "bridge|libera"});
+    assert_eq!(names(&s.post(directory, token, libera.clone()).await.ok()), ["#rust on Libera"]);
+    let other = json!({"third_party_instance_id": "bridge|oftc"});
+    assert!(names(&s.post(directory, token, other).await.ok()).is_empty());
+    // ...and all networks together have everything.
+    let all = json!({"include_all_networks": true});
+    assert_eq!(names(&s.post(directory, token, all).await.ok()), ["#rust on Libera", "Lattice"]);
+
+    // Withdrawn, it is gone.
+    s.put(&listing, Some(AS_TOKEN), json!({"visibility": "private"})).await.ok();
+    assert!(names(&s.post(directory, token, libera).await.ok()).is_empty());
 }

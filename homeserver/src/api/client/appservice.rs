@@ -1,7 +1,10 @@
 //! The client-server endpoints only application services call.
 
 use axum::extract::State;
-use ruma::api::client::appservice::request_ping;
+use ruma::api::client::{
+    appservice::{request_ping, set_room_visibility},
+    room::Visibility,
+};
 
 use crate::{
     api::ruma::{Ruma, RumaResponse},
@@ -17,4 +20,14 @@ pub async fn ping(
     let txn_id = body.transaction_id.as_ref().map(|id| id.as_str());
     let took = services.appservices.ping(&auth, &body.appservice_id, txn_id).await?;
     Ok(request_ping::v1::Response::new(took).into())
+}
+
+/// [`PUT /_matrix/client/v3/directory/list/appservice/{networkId}/{roomId}`](https://spec.matrix.org/latest/application-service-api/#put_matrixclientv3directorylistappservicenetworkidroomid)
+pub async fn list_in_network(
+    State(services): State<Services>,
+    Ruma { auth, body }: Ruma<set_room_visibility::v3::Request>,
+) -> Result<RumaResponse<set_room_visibility::v3::Response>> {
+    let public = body.visibility == Visibility::Public;
+    services.rooms.list_in_network(&auth, &body.network_id, &body.room_id, public).await?;
+    Ok(set_room_visibility::v3::Response::new().into())
 }

@@ -251,6 +251,9 @@ pub fn router() -> Routes {
         .ruma::<sync_events::v3::Request, _, _>(sync::sync)
         .ruma::<sync_events::v5::Request, _, _>(sync::sliding_sync)
         .ruma::<ruma::api::client::appservice::request_ping::v1::Request, _, _>(appservice::ping)
+        .ruma::<ruma::api::client::appservice::set_room_visibility::v3::Request, _, _>(
+            appservice::list_in_network,
+        )
         .merge(encryption_router())
         .merge(second_factor::router())
 }

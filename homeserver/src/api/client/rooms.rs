@@ -21,7 +21,10 @@ use serde_json::Value as JsonValue;
 use crate::{
     api::ruma::{Ruma, RumaResponse},
     error::{Error, Result},
-    services::{Services, rooms::CreateRoom},
+    services::{
+        Services,
+        rooms::{CreateRoom, DirectoryQuery},
+    },
 };
 
 fn to_json<T>(raw: &Raw<T>) -> Result<JsonValue> {
@@ -143,11 +146,12 @@ pub async fn public_rooms(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<get_public_rooms::v3::Request>,
 ) -> Result<RumaResponse<get_public_rooms::v3::Response>> {
-    let limit = body.limit.map(|l| u64::from(l) as usize);
-    let page = services
-        .rooms
-        .public_rooms_of(body.server.as_deref(), None, limit, body.since.as_deref())
-        .await?;
+    let query = DirectoryQuery {
+        limit: body.limit.map(|l| u64::from(l) as usize),
+        since: body.since.as_deref(),
+        ..Default::default()
+    };
+    let page = services.rooms.public_rooms_of(body.server.as_deref(), query).await?;
     Ok(crate::api::public_rooms_page!(get_public_rooms::v3::Response::new(Vec::new()), page).into())
 }
 
@@ -156,12 +160,13 @@ pub async fn public_rooms_filtered(
     State(services): State<Services>,
     Ruma { body, .. }: Ruma<get_public_rooms_filtered::v3::Request>,
 ) -> Result<RumaResponse<get_public_rooms_filtered::v3::Response>> {
-    let limit = body.limit.map(|l| u64::from(l) as usize);
-    let term = body.filter.generic_search_term.as_deref();
-    let page = services
-        .rooms
-        .public_rooms_of(body.server.as_deref(), term, limit, body.since.as_deref())
-        .await?;
+    let query = DirectoryQuery {
+        search: body.filter.generic_search_term.as_deref(),
+        limit: body.limit.map(|l| u64::from(l) as usize),
+        since: body.since.as_deref(),
+        network: body.room_network.clone(),
+    };
+    let page = services.rooms.public_rooms_of(body.server.as_deref(), query).await?;
     Ok(crate::api::public_rooms_page!(get_public_rooms_filtered::v3::Response::new(), page).into())
 }
 

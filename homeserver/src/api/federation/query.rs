@@ -13,7 +13,7 @@ use super::Fed;
 use crate::{
     api::ruma::RumaResponse,
     error::{Error, Result},
-    services::Services,
+    services::{Services, rooms::DirectoryQuery},
 };
 
 /// [`GET /_matrix/federation/v1/query/directory`](https://spec.matrix.org/latest/server-server-api/#get_matrixfederationv1querydirectory)
@@ -49,8 +49,13 @@ pub async fn public_rooms(
     State(services): State<Services>,
     Fed { body, .. }: Fed<get_public_rooms::v1::Request>,
 ) -> Result<RumaResponse<get_public_rooms::v1::Response>> {
-    let limit = body.limit.map(|l| u64::from(l) as usize);
-    let page = services.rooms.public_rooms(None, limit, body.since.as_deref()).await?;
+    let query = DirectoryQuery {
+        limit: body.limit.map(|l| u64::from(l) as usize),
+        since: body.since.as_deref(),
+        network: body.room_network.clone(),
+        ..Default::default()
+    };
+    let page = services.rooms.public_rooms(query).await?;
     Ok(crate::api::public_rooms_page!(get_public_rooms::v1::Response::new(), page).into())
 }
 
@@ -59,9 +64,13 @@ pub async fn public_rooms_filtered(
     State(services): State<Services>,
     Fed { body, .. }: Fed<get_public_rooms_filtered::v1::Request>,
 ) -> Result<RumaResponse<get_public_rooms_filtered::v1::Response>> {
-    let limit = body.limit.map(|l| u64::from(l) as usize);
-    let term = body.filter.generic_search_term.as_deref();
-    let page = services.rooms.public_rooms(term, limit, body.since.as_deref()).await?;
+    let query = DirectoryQuery {
+        search: body.filter.generic_search_term.as_deref(),
+        limit: body.limit.map(|l| u64::from(l) as usize),
+        since: body.since.as_deref(),
+        network: body.room_network.clone(),
+    };
+    let page = services.rooms.public_rooms(query).await?;
     Ok(crate::api::public_rooms_page!(get_public_rooms_filtered::v1::Response::new(), page).into())
 }
 

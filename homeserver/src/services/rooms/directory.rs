@@ -1,7 +1,10 @@
 //! Room aliases and the public room directory.
 
 use ruma::api::federation::directory::get_public_rooms_filtered;
-use ruma::{OwnedRoomAliasId, RoomAliasId, RoomId, UserId, events::room::member::MembershipState};
+use ruma::{
+    OwnedRoomAliasId, OwnedRoomId, RoomAliasId, RoomId, UserId, directory::RoomNetwork,
+    events::room::member::MembershipState,
+};
 
 use super::Rooms;
 use crate::error::{Error, Result};
@@ -95,6 +98,55 @@ impl Rooms {
         }
         self.store().set_room_public(room_id.as_str(), public).await
     }
+
+    /// PUT /directory/list/appservice/{network}/{room}: a service lists a
+    /// room in one of its networks' directories (or withdraws it).
+    pub async fn list_in_network(
+        &self,
+        appservice_id: &str,
+        network_id: &str,
+        room_id: &RoomId,
+        public: bool,
+    ) -> Result<()> {
+        self.with_head(room_id, |_| ()).await?;
+        let store = self.store();
+        store.set_appservice_room_listed(appservice_id, network_id, room_id.as_str(), public).await
+    }
+
+    /// The rooms a directory query covers: the server's own list, every
+    /// list (with the networks services keep), or one network's,
+    /// `{appservice id}|{network id}`.
+    async fn listed_rooms(&self, network: &RoomNetwork) -> Result<Vec<OwnedRoomId>> {
+        let store = self.store();
+        Ok(match network {
+            RoomNetwork::Matrix => store.public_rooms().await?,
+            RoomNetwork::All => {
+                let mut rooms = store.public_rooms().await?;
+                let listed = store.appservice_listed_rooms(None).await?;
+                rooms.extend(
+                    listed.into_iter().filter(|room| !rooms.contains(room)).collect::<Vec<_>>(),
+                );
+                rooms
+            }
+            RoomNetwork::ThirdParty(instance) => match instance.split_once('|') {
+                Some(network) => store.appservice_listed_rooms(Some(network)).await?,
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        })
+    }
+}
+
+/// What a page of a room directory is asked for.
+#[derive(Debug, Default)]
+pub struct DirectoryQuery<'a> {
+    /// Words the name, topic or alias must contain.
+    pub search: Option<&'a str>,
+    pub limit: Option<usize>,
+    /// Where the previous page ended.
+    pub since: Option<&'a str>,
+    /// Whose list: the server's, a bridge network's, or all.
+    pub network: RoomNetwork,
 }
 
 /// One page of the public room directory.
@@ -111,17 +163,16 @@ impl Rooms {
     pub async fn public_rooms_of(
         &self,
         server: Option<&ruma::ServerName>,
-        search: Option<&str>,
-        limit: Option<usize>,
-        since: Option<&str>,
+        query: DirectoryQuery<'_>,
     ) -> Result<PublicRoomsPage> {
         let Some(server) = server.filter(|s| *s != self.inner.config.server.server_name) else {
-            return self.public_rooms(search, limit, since).await;
+            return self.public_rooms(query).await;
         };
         let mut request = get_public_rooms_filtered::v1::Request::new();
-        request.limit = limit.and_then(|l| ruma::UInt::try_from(l as u64).ok());
-        request.since = since.map(str::to_owned);
-        request.filter.generic_search_term = search.map(str::to_owned);
+        request.limit = query.limit.and_then(|l| ruma::UInt::try_from(l as u64).ok());
+        request.since = query.since.map(str::to_owned);
+        request.filter.generic_search_term = query.search.map(str::to_owned);
+        request.room_network = query.network;
         let answer = self.inner.federation.send(server, request).await?;
         let total =
             answer.total_room_count_estimate.map_or(answer.chunk.len(), |n| u64::from(n) as usize);
@@ -134,13 +185,9 @@ impl Rooms {
     }
 
     /// The published rooms, optionally matching a search term, by offset.
-    pub async fn public_rooms(
-        &self,
-        search: Option<&str>,
-        limit: Option<usize>,
-        since: Option<&str>,
-    ) -> Result<PublicRoomsPage> {
+    pub async fn public_rooms(&self, query: DirectoryQuery<'_>) -> Result<PublicRoomsPage> {
         use ruma::directory::PublicRoomsChunk;
+        let DirectoryQuery { search, limit, since, network } = query;
         let offset: usize = match since {
             Some(token) => token
                 .strip_prefix('p')
@@ -150,8 +197,7 @@ impl Rooms {
         };
         let term = search.map(str::to_lowercase).filter(|t| !t.is_empty());
         let mut all = Vec::new();
-        for room_id in self.store().public_rooms().await? {
-            let room_id = RoomId::parse(&room_id).map_err(Error::internal)?;
+        for room_id in self.listed_rooms(&network).await? {
             let chunk: PublicRoomsChunk =
                 self.with_head(&room_id, |head| head.summary(&room_id).into()).await?;
             let matches = term.as_ref().is_none_or(|term| {

@@ -43,7 +43,7 @@ use tokio::sync::Mutex as AsyncMutex;
 pub use self::{
     builder::EventDraft,
     create::{CreateRoom, SUPPORTED_VERSIONS},
-    directory::PublicRoomsPage,
+    directory::{DirectoryQuery, PublicRoomsPage},
     federated_invite::INVITE_STATE,
     federated_join::supported_versions,
     history::{Context, Direction, MessagesPage, MessagesQuery, token as history_token},
