@@ -119,6 +119,27 @@ impl Appservice {
         self.inner.store.mark_transaction_handled(&txn_id).await
     }
 
+    /// Whether the bridge makes this user of its namespace exist; if so it
+    /// is registered before the homeserver hears yes.
+    async fn user_exists(&self, user_id: OwnedUserId) -> crate::Result<bool> {
+        let handler =
+            self.inner.handlers.read().unwrap_or_else(|p| p.into_inner()).user_query.clone();
+        let Some(handler) = handler.filter(|_| self.is_ours(&user_id)) else { return Ok(false) };
+        if !handler(self.clone(), user_id.clone()).await {
+            return Ok(false);
+        }
+        self.intent(&user_id)?.ensure_registered().await?;
+        Ok(true)
+    }
+
+    /// Whether the bridge made a room with this alias of its namespace.
+    async fn room_exists(&self, alias: OwnedRoomAliasId) -> crate::Result<bool> {
+        let handler =
+            self.inner.handlers.read().unwrap_or_else(|p| p.into_inner()).room_query.clone();
+        let Some(handler) = handler.filter(|_| self.claims_alias(&alias)) else { return Ok(false) };
+        Ok(handler(self.clone(), alias).await)
+    }
+
     /// Keeps the store's idea of which rooms the service's users are in.
     async fn track_membership(&self, event: &AnyTimelineEvent) -> crate::Result<()> {
         let AnyTimelineEvent::State(AnyStateEvent::RoomMember(member)) = event else {
@@ -164,26 +185,9 @@ async fn user_query(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = service.refusal(&headers, &query) {
-        return refused;
-    }
-    let handler =
-        service.inner.handlers.read().unwrap_or_else(|p| p.into_inner()).user_query.clone();
-    let exists = match handler {
-        Some(handler) if service.is_ours(&user_id) => {
-            handler(service.clone(), user_id.clone()).await
-        }
-        _ => false,
-    };
-    if !exists {
-        return error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "no such user");
-    }
-    match service.intent(&user_id) {
-        Ok(intent) => match intent.ensure_registered().await {
-            Ok(()) => Json(json!({})).into_response(),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", &e.to_string()),
-        },
-        Err(e) => error(StatusCode::NOT_FOUND, "M_NOT_FOUND", &e.to_string()),
+    match service.refusal(&headers, &query) {
+        Some(refused) => refused,
+        None => found(service.user_exists(user_id).await, "no such user"),
     }
 }
 
@@ -194,18 +198,18 @@ async fn room_query(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = service.refusal(&headers, &query) {
-        return refused;
+    match service.refusal(&headers, &query) {
+        Some(refused) => refused,
+        None => found(service.room_exists(alias).await, "no such room"),
     }
-    let handler =
-        service.inner.handlers.read().unwrap_or_else(|p| p.into_inner()).room_query.clone();
-    let created = match handler {
-        Some(handler) if service.claims_alias(&alias) => handler(service.clone(), alias).await,
-        _ => false,
-    };
-    match created {
-        true => Json(json!({})).into_response(),
-        false => error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "no such room"),
+}
+
+/// A query's answer: it exists (now), it does not, or asking failed.
+fn found(exists: crate::Result<bool>, nothing: &str) -> Response {
+    match exists {
+        Ok(true) => Json(json!({})).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, "M_NOT_FOUND", nothing),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", &e.to_string()),
     }
 }
 

@@ -3,10 +3,10 @@
 //! the rooms they joined (so each is asked of the homeserver once), and
 //! the bridge's own mappings (an IRC channel to its room, say).
 
-use std::{path::Path, str::FromStr};
+use std::path::Path;
 
 use ruma::{RoomId, UserId};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 
 use crate::error::Result;
 
@@ -45,25 +45,12 @@ pub struct StateStore {
 impl StateStore {
     /// Opens (or creates) the store in the SQLite file at `path`.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        Self::ready(pool).await
+        Self::ready(lattice_sdk::sqlite::open(path).await?).await
     }
 
     /// A store that forgets everything when the service stops.
     pub async fn in_memory() -> Result<Self> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
-        // Every connection to :memory: is its own database: keep one.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
-        Self::ready(pool).await
+        Self::ready(lattice_sdk::sqlite::in_memory().await?).await
     }
 
     async fn ready(pool: SqlitePool) -> Result<Self> {

@@ -48,6 +48,8 @@ mod timeline;
 
 pub use ruma;
 
+pub use self::store::sqlite;
+
 pub use self::{
     client::{Client, ClientBuilder, SecondFactor},
     crypto::verification::{SasCode, Verification},

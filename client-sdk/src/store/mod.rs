@@ -4,14 +4,12 @@
 //! the same code.
 
 mod schema;
+pub mod sqlite;
 mod sync;
 
-use std::{path::Path, str::FromStr};
+use std::path::Path;
 
-use sqlx::{
-    Row, SqliteExecutor,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions},
-};
+use sqlx::{Row, SqliteExecutor, sqlite::SqlitePool};
 
 pub(crate) use self::sync::{RoomChanges, SyncChanges};
 use crate::{
@@ -31,25 +29,12 @@ const RECENT_EVENTS: i64 = 100;
 impl Store {
     /// Opens (or creates) a store in the SQLite file at `path`.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        Self::ready(pool).await
+        Self::ready(sqlite::open(path).await?).await
     }
 
     /// A store that lives as long as the client (nothing survives a restart).
     pub async fn in_memory() -> Result<Self> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
-        // Every connection to :memory: is its own database: keep one.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
-        Self::ready(pool).await
+        Self::ready(sqlite::in_memory().await?).await
     }
 
     async fn ready(pool: SqlitePool) -> Result<Self> {

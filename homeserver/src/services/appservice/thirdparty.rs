@@ -61,9 +61,7 @@ impl Appservices {
         protocol: &str,
         fields: &BTreeMap<String, String>,
     ) -> Result<Vec<Location>> {
-        let path = format!("location/{}?{}", encode(protocol), query(fields));
-        let found = self.gather(self.declaring(protocol), &path).await;
-        non_empty(found, "no portal rooms were found")
+        self.search(protocol, "location", fields, "no portal rooms were found").await
     }
 
     /// Users of a protocol matching `fields` (a nick...).
@@ -72,9 +70,19 @@ impl Appservices {
         protocol: &str,
         fields: &BTreeMap<String, String>,
     ) -> Result<Vec<User>> {
-        let path = format!("user/{}?{}", encode(protocol), query(fields));
-        let found = self.gather(self.declaring(protocol), &path).await;
-        non_empty(found, "no users were found")
+        self.search(protocol, "user", fields, "no users were found").await
+    }
+
+    /// Asks every bridge of `protocol` for its `kind`s matching `fields`.
+    async fn search<T: DeserializeOwned>(
+        &self,
+        protocol: &str,
+        kind: &str,
+        fields: &BTreeMap<String, String>,
+        nothing: &str,
+    ) -> Result<Vec<T>> {
+        let path = format!("{kind}/{}?{}", encode(protocol), query(fields));
+        non_empty(self.gather(self.declaring(protocol), &path).await, nothing)
     }
 
     /// The remote places a portal alias stands for.
