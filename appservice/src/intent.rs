@@ -115,8 +115,9 @@ impl Intent {
         Ok(self.joined(room_id).await?.send_emote(body).await?)
     }
 
-    /// Uploads an image and posts it.
-    pub async fn send_image(
+    /// Uploads a file and posts it: `image/*` types as an image
+    /// (`m.image`), others as a file (`m.file`).
+    pub async fn send_media(
         &self,
         room_id: &RoomId,
         filename: &str,
@@ -124,19 +125,11 @@ impl Intent {
         bytes: Vec<u8>,
     ) -> Result<OwnedEventId> {
         let room = self.joined(room_id).await?;
-        Ok(room.send_image(filename, content_type, bytes).await?)
-    }
-
-    /// Uploads a file and posts it.
-    pub async fn send_file(
-        &self,
-        room_id: &RoomId,
-        filename: &str,
-        content_type: &str,
-        bytes: Vec<u8>,
-    ) -> Result<OwnedEventId> {
-        let room = self.joined(room_id).await?;
-        Ok(room.send_file(filename, content_type, bytes).await?)
+        let sent = match content_type.starts_with("image/") {
+            true => room.send_image(filename, content_type, bytes).await?,
+            false => room.send_file(filename, content_type, bytes).await?,
+        };
+        Ok(sent)
     }
 
     /// Reacts to an event with `key` (an emoji, usually).

@@ -164,6 +164,11 @@ async fn a_service_hears_its_rooms_and_speaks_as_its_users(backend: Backend) {
     bob.set_display_name("Bob (bridged)").await.expect("display name");
     bob.send_text(room.room_id(), "hello from the other side").await.expect("sent");
     assert_eq!(sync_message(&alice, "@bridge_bob:localhost").await, "hello from the other side");
+    // Files go up as the ghost, and into the room.
+    bob.send_media(room.room_id(), "notes.txt", "text/plain", b"bridged".to_vec())
+        .await
+        .expect("file sent");
+    assert_eq!(sync_message(&alice, "@bridge_bob:localhost").await, "notes.txt");
     let members = room.members().await.expect("members");
     let ghost = members.iter().find(|m| m.user_id == "@bridge_bob:localhost").expect("bob is in");
     assert_eq!(ghost.display_name.as_deref(), Some("Bob (bridged)"));
@@ -172,12 +177,21 @@ async fn a_service_hears_its_rooms_and_speaks_as_its_users(backend: Backend) {
     for text in ["one", "two", "three"] {
         room.send_text(text).await.expect("sent");
     }
-    // The ghost's own message comes too (handlers tell them apart with is_ours).
-    let (sender, body) = next(&mut heard).await;
-    assert!(service.is_ours(&UserId::parse(&sender).expect("id")), "{sender}: {body}");
-    for text in ["one", "two", "three"] {
-        assert_eq!(next(&mut heard).await, ("@alice:localhost".to_owned(), text.to_owned()));
+    // The ghost's own messages come too (handlers tell them apart with
+    // is_ours), then Alice's, in order.
+    let mut ours = 0;
+    let mut hers = Vec::new();
+    while hers.len() < 3 {
+        let (sender, body) = next(&mut heard).await;
+        match service.is_ours(&UserId::parse(&sender).expect("id")) {
+            true => ours += 1,
+            false => hers.push((sender, body)),
+        }
     }
+    assert_eq!(ours, 2, "the ghost's text and file");
+    let alice_said =
+        ["one", "two", "three"].map(|text| ("@alice:localhost".to_owned(), text.to_owned()));
+    assert_eq!(hers, alice_said);
     // And typing notices (the registration asks for ephemeral data).
     room.typing(true).await.expect("typing");
     assert_eq!(next(&mut typing).await, [alice.user_id().expect("alice")]);
