@@ -8,3 +8,7 @@ CREATE TABLE appservice_room_directory (
     room_id       TEXT NOT NULL,
     PRIMARY KEY (appservice_id, network_id, room_id)
 );
+
+-- Application services with device management (MSC3202) read the
+-- to-device queue by position.
+CREATE INDEX to_device_by_stream ON to_device_messages(stream_id);

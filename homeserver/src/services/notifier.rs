@@ -43,8 +43,8 @@ pub struct Notifier {
     /// The event stream's position, for its followers (the push sender,
     /// each application service's sender): every one of them sees it move.
     events_moved: tokio::sync::watch::Sender<i64>,
-    /// Counts moves of the receipt and typing streams, for the followers
-    /// that pass them on (application services asking for ephemeral data).
+    /// Counts moves of the receipt, typing, to-device and device-list
+    /// streams, for the followers that pass them on (application services).
     ephemeral_moved: tokio::sync::watch::Sender<u64>,
     /// Everyone peeking into a room they are not in (GET /events): woken
     /// on every event, as they are nobody's members.
@@ -106,7 +106,10 @@ impl Notifier {
             self.events_moved.send_modify(|moved| *moved = (*moved).max(position));
             self.peekers.notify_waiters();
         }
-        if matches!(stream, Stream::Receipts | Stream::Typing) {
+        if matches!(
+            stream,
+            Stream::Receipts | Stream::Typing | Stream::ToDevice | Stream::DeviceLists
+        ) {
             self.ephemeral_moved.send_modify(|moves| *moves += 1);
         }
         let map = self.users.lock().unwrap_or_else(|e| e.into_inner());
@@ -123,7 +126,8 @@ impl Notifier {
         self.events_moved.subscribe()
     }
 
-    /// Follows the receipt and typing streams, as [`Self::follow_events`].
+    /// Follows the receipt, typing, to-device and device-list streams, as
+    /// [`Self::follow_events`] does the event stream.
     pub fn follow_ephemeral(&self) -> tokio::sync::watch::Receiver<u64> {
         self.ephemeral_moved.subscribe()
     }

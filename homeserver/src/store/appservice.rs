@@ -52,15 +52,24 @@ impl Store {
     }
 
     /// Writes the next transaction for a service and moves it past the
-    /// events it carries, in one database transaction; returns its id.
+    /// events it carries, in one database transaction, in which the
+    /// to-device messages it carries (`to_device`, by stream id) leave
+    /// their queue; returns its id.
     pub async fn queue_appservice_txn(
         &self,
         appservice_id: &str,
         body: &str,
         events: i64,
         position: i64,
+        to_device: &[i64],
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
+        for stream_id in to_device {
+            sqlx::query("DELETE FROM to_device_messages WHERE stream_id = $1")
+                .bind(stream_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         let txn_id: i64 = sqlx::query_scalar(
             "UPDATE appservice_state SET next_txn = next_txn + 1, position = $2 \
              WHERE appservice_id = $1 RETURNING next_txn - 1",

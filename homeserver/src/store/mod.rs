@@ -94,7 +94,7 @@ pub use self::{
     sliding_sync::{BUMP_EVENT_TYPES, ListedRoomRow, SlidingPositionRow, SlidingRoomRow},
     state::StateRow,
     threepids::{ThreepidRow, ValidationRow},
-    to_device::{QueuedToDevice, ToDeviceRow},
+    to_device::{AddressedToDevice, QueuedToDevice, ToDeviceRow},
     user_directory::{DirectoryEntry, DirectoryScope},
     users::UserRow,
     webauthn::WebauthnCredentialRow,

@@ -13,6 +13,18 @@ pub struct ToDeviceRow {
     pub content: String,
 }
 
+/// A queued message with its recipient, as an application service's
+/// sender reads them (for its users' devices).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AddressedToDevice {
+    pub stream_id: i64,
+    pub recipient_user: String,
+    pub recipient_device: String,
+    pub sender: String,
+    pub event_type: String,
+    pub content: String,
+}
+
 /// A queued message, as the recipient's sync takes it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct QueuedToDevice {
@@ -114,6 +126,26 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(read(acknowledged).await?)
+    }
+
+    /// Up to `limit` queued messages in (since, up_to], whoever they are
+    /// for (application services pick their users' out).
+    pub async fn to_device_between(
+        &self,
+        since: i64,
+        up_to: i64,
+        limit: i64,
+    ) -> Result<Vec<AddressedToDevice>> {
+        Ok(sqlx::query_as(
+            "SELECT stream_id, recipient_user, recipient_device, sender, event_type, content \
+             FROM to_device_messages WHERE stream_id > $1 AND stream_id <= $2 \
+             ORDER BY stream_id LIMIT $3",
+        )
+        .bind(since)
+        .bind(up_to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Device ids of a user (for messages addressed to `*`).

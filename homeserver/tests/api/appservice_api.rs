@@ -178,10 +178,10 @@ async fn services_register_and_log_in_their_users(backend: Backend) {
 
 /// A transaction as the service received it.
 #[derive(Debug)]
-struct Received {
+pub(crate) struct Received {
     path: String,
     authorization: String,
-    body: Value,
+    pub(crate) body: Value,
     taken: bool,
 }
 
@@ -217,7 +217,7 @@ impl Respond for Service {
     }
 }
 
-async fn service(
+pub(crate) async fn service(
     failures: usize,
 ) -> (MockServer, mpsc::UnboundedReceiver<Received>, Arc<std::sync::atomic::AtomicBool>) {
     let mock = MockServer::start().await;
@@ -231,7 +231,7 @@ async fn service(
     (mock, received, down)
 }
 
-async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
+pub(crate) async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
     tokio::time::timeout(Duration::from_secs(30), received.recv())
         .await
         .expect("the service received a transaction in time")
@@ -243,7 +243,7 @@ fn message_bodies(body: &Value) -> Vec<String> {
 }
 
 /// Alice's public room with the bridge's user in it: its events concern the service.
-async fn bridged_room(s: &TestServer) -> (Session, String) {
+pub(crate) async fn bridged_room(s: &TestServer) -> (Session, String) {
     let alice = s.register("alice", "pw").await;
     let room = s.create_room(&alice.token, json!({"preset": "public_chat"})).await;
     register_virtual(s, "bridge_bob").await.ok();

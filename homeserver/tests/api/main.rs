@@ -10,6 +10,7 @@ mod account_page;
 mod admin;
 mod appservice;
 mod appservice_api;
+mod appservice_devices;
 mod appservice_thirdparty;
 mod connections;
 mod delayed_events;

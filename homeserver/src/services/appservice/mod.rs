@@ -3,6 +3,7 @@
 //! names the service's tokens, where to push events, and the user ids,
 //! aliases and rooms it speaks for.
 
+mod devices;
 mod ephemeral;
 mod ping;
 mod queries;

@@ -19,7 +19,7 @@ use std::{
 use ruma::{OwnedRoomId, UserId};
 use serde_json::{Value as JsonValue, json};
 
-use super::Registration;
+use super::{Registration, devices::DeviceData};
 use crate::{
     error::{Error, Result},
     services::security::Security,
@@ -62,6 +62,8 @@ pub(super) struct Cursor {
     pub events: i64,
     pub receipts: i64,
     pub typing: i64,
+    pub to_device: i64,
+    pub device_lists: i64,
 }
 
 /// What every service's sender reads from and calls with.
@@ -117,11 +119,19 @@ impl AppserviceSender {
         let mut moved = self.notifier.follow_events();
         let mut ephemeral_moved = self.notifier.follow_ephemeral();
         let wants_ephemeral = self.registration.receive_ephemeral;
+        let manages_devices = self.registration.device_management;
         // Ephemeral data is not kept for a service across restarts: it
-        // gets typing and receipts from its start on.
+        // gets typing, receipts and device-list changes from its start on.
+        // To-device messages wait in their queue until a transaction takes
+        // them: all of those are read again.
         let started = self.notifier.positions();
-        let mut cursor =
-            Cursor { events: position, receipts: started.receipts, typing: started.typing };
+        let mut cursor = Cursor {
+            events: position,
+            receipts: started.receipts,
+            typing: started.typing,
+            to_device: 0,
+            device_lists: started.device_lists,
+        };
         loop {
             // Marked seen before looking: a move after this wakes `changed`.
             moved.borrow_and_update();
@@ -134,7 +144,9 @@ impl AppserviceSender {
                 let now = self.notifier.positions();
                 let ephemeral_news = wants_ephemeral
                     && (now.receipts > cursor.receipts || now.typing > cursor.typing);
-                match now.events > cursor.events || ephemeral_news {
+                let device_news = manages_devices
+                    && (now.to_device > cursor.to_device || now.device_lists > cursor.device_lists);
+                match now.events > cursor.events || ephemeral_news || device_news {
                     true => self.queue(&cursor, &now).await.map(Some),
                     false => Ok(None),
                 }
@@ -144,7 +156,7 @@ impl AppserviceSender {
                 Ok(None) => {
                     tokio::select! {
                         _ = moved.changed() => {}
-                        _ = ephemeral_moved.changed(), if wants_ephemeral => {}
+                        _ = ephemeral_moved.changed(), if wants_ephemeral || manages_devices => {}
                     }
                 }
                 Err(error) => {
@@ -179,8 +191,13 @@ impl AppserviceSender {
             ephemeral = self.ephemeral(cursor, now, &mut interested_rooms).await?;
             (next.receipts, next.typing) = (now.receipts, now.typing);
         }
+        let mut devices = DeviceData::default();
+        if self.registration.device_management {
+            devices = self.device_data(cursor, now).await?;
+            (next.to_device, next.device_lists) = (devices.to_device_reached, now.device_lists);
+        }
         let id = &self.registration.id;
-        if events.is_empty() && ephemeral.is_empty() {
+        if events.is_empty() && ephemeral.is_empty() && devices.is_empty() {
             self.store.skip_appservice_events(id, reached).await?;
         } else {
             let count = events.len() as i64;
@@ -191,8 +208,12 @@ impl AppserviceSender {
                 body["de.sorunome.msc2409.ephemeral"] = json!(ephemeral);
                 body["ephemeral"] = json!(ephemeral);
             }
+            let taken = std::mem::take(&mut devices.taken);
+            if self.registration.device_management {
+                devices.write_into(&mut body);
+            }
             let body = body.to_string();
-            self.store.queue_appservice_txn(id, &body, count, reached).await?;
+            self.store.queue_appservice_txn(id, &body, count, reached, &taken).await?;
             metrics::counter!("lattice_appservice_events_total", "appservice" => id.clone())
                 .increment(count as u64);
         }
