@@ -43,8 +43,9 @@ pub struct Notifier {
     /// The event stream's position, for its followers (the push sender,
     /// each application service's sender): every one of them sees it move.
     events_moved: tokio::sync::watch::Sender<i64>,
-    /// Counts moves of the receipt, typing, to-device and device-list
-    /// streams, for the followers that pass them on (application services).
+    /// Counts moves of the receipt, typing, presence, to-device and
+    /// device-list streams, for the followers that pass them on
+    /// (application services).
     ephemeral_moved: tokio::sync::watch::Sender<u64>,
     /// Everyone peeking into a room they are not in (GET /events): woken
     /// on every event, as they are nobody's members.
@@ -108,7 +109,11 @@ impl Notifier {
         }
         if matches!(
             stream,
-            Stream::Receipts | Stream::Typing | Stream::ToDevice | Stream::DeviceLists
+            Stream::Receipts
+                | Stream::Typing
+                | Stream::Presence
+                | Stream::ToDevice
+                | Stream::DeviceLists
         ) {
             self.ephemeral_moved.send_modify(|moves| *moves += 1);
         }

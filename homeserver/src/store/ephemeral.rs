@@ -169,6 +169,35 @@ impl Store {
         .await?)
     }
 
+    /// Every presence change in (since, up_to] (for application services).
+    pub async fn presence_between(&self, since: i64, up_to: i64) -> Result<Vec<PresenceRow>> {
+        Ok(sqlx::query_as(
+            "SELECT user_id, state, status_msg, last_active_at FROM presence \
+             WHERE stream_id > $1 AND stream_id <= $2",
+        )
+        .bind(since)
+        .bind(up_to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The rooms each of `users` is joined to, as (user, room): one query.
+    pub async fn joined_rooms_of(&self, users: &[String]) -> Result<Vec<(String, String)>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (1..=users.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT state_key, room_id FROM current_state WHERE event_type = 'm.room.member' \
+             AND membership = 'join' AND state_key IN ({list})"
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for user in users {
+            query = query.bind(user);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
     /// The room an event belongs to.
     pub async fn event_room(&self, event_id: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT room_id FROM events WHERE event_id = $1")

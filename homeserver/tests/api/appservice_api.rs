@@ -27,7 +27,7 @@ backend_tests!(
     services_register_and_log_in_their_users,
     transactions_arrive_in_order_through_failures,
     a_pending_transaction_survives_a_restart,
-    typing_and_receipts_reach_services_that_ask,
+    ephemeral_data_reaches_services_that_ask,
     a_service_pings_itself_through_the_server,
     queries_let_a_service_create_on_demand,
 );
@@ -330,7 +330,7 @@ async fn a_pending_transaction_survives_a_restart(backend: Backend) {
     assert_ne!(after.path, again.path, "a new transaction, a new id");
 }
 
-async fn typing_and_receipts_reach_services_that_ask(backend: Backend) {
+async fn ephemeral_data_reaches_services_that_ask(backend: Backend) {
     let (mock, mut received, _down) = service(0).await;
     // The MSC2409 name of the setting, as older bridges write it.
     let asking = format!("{}de.sorunome.msc2409.push_ephemeral: true\n", registration(&mock.uri()));
@@ -346,12 +346,23 @@ async fn typing_and_receipts_reach_services_that_ask(backend: Backend) {
     let private = format!("/_matrix/client/v3/rooms/{room}/receipt/m.read.private/{event}");
     s.post(&private, Some(&alice.token), json!({})).await.ok();
 
-    let (mut typing_seen, mut receipt_seen) = (false, false);
-    while !(typing_seen && receipt_seen) {
+    // Alice's presence: she shares a room with the service's user.
+    let status = format!("/_matrix/client/v3/presence/{alice_id}/status");
+    s.put(&status, Some(&alice.token), json!({"presence": "online", "status_msg": "bridging"}))
+        .await
+        .ok();
+
+    let (mut typing_seen, mut receipt_seen, mut presence_seen) = (false, false, false);
+    while !(typing_seen && receipt_seen && presence_seen) {
         let got = next(&mut received).await;
         let ephemeral = got.body["ephemeral"].as_array().cloned().unwrap_or_default();
         assert_eq!(got.body["de.sorunome.msc2409.ephemeral"], got.body["ephemeral"], "both names");
         for edu in ephemeral {
+            if edu["type"] == "m.presence" {
+                assert_eq!(edu["sender"], alice.user_id.as_str(), "{edu}");
+                presence_seen |= edu["content"]["status_msg"] == "bridging";
+                continue;
+            }
             assert_eq!(edu["room_id"], room.as_str(), "{edu}");
             match edu["type"].as_str() {
                 Some("m.typing") if edu["content"]["user_ids"] == json!([alice.user_id]) => {

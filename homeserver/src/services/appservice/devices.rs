@@ -1,11 +1,11 @@
 //! End-to-end encryption data for bridges that manage their users' devices
 //! (`org.matrix.msc3202: true`): the to-device messages sent to those
 //! devices (MSC4203, `de.sorunome.msc2409.to_device`), whose device lists
-//! changed among the people their users share rooms with, and the key
+//! changed among the people in the rooms the bridge sees, and the key
 //! counts of the devices that just received messages (a claimed key is
 //! followed by one), as MSC3202 names them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ruma::UserId;
 use serde_json::{Value as JsonValue, json};
@@ -49,7 +49,12 @@ impl DeviceData {
 
 impl AppserviceSender {
     /// The device data after the cursor, up to `now`.
-    pub(super) async fn device_data(&self, cursor: &Cursor, now: &Positions) -> Result<DeviceData> {
+    pub(super) async fn device_data(
+        &self,
+        cursor: &Cursor,
+        now: &Positions,
+        interested: &mut HashMap<String, bool>,
+    ) -> Result<DeviceData> {
         let mut data = DeviceData { to_device_reached: cursor.to_device, ..Default::default() };
         let ours =
             |user: &str| UserId::parse(user).is_ok_and(|u| self.registration.claims_user(&u));
@@ -92,16 +97,10 @@ impl AppserviceSender {
             }
         }
         if now.device_lists > cursor.device_lists {
-            for user in
-                self.store.device_list_changes(cursor.device_lists, now.device_lists).await?
-            {
-                let shares = self.store.users_sharing_rooms(user.as_str()).await?;
-                if self.registration.claims_user(&user)
-                    || shares.iter().any(|member| self.registration.claims_user(member))
-                {
-                    data.changed.push(user.to_string());
-                }
-            }
+            let store = &self.store;
+            let changed = store.device_list_changes(cursor.device_lists, now.device_lists).await?;
+            let changed = changed.into_iter().map(|user| user.to_string()).collect();
+            data.changed = self.users_in_view(changed, interested).await?;
         }
         Ok(data)
     }

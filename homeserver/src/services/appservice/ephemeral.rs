@@ -1,7 +1,8 @@
 //! Ephemeral data for services that ask for it (`receive_ephemeral`,
 //! [spec](https://spec.matrix.org/latest/application-service-api/#pushing-ephemeral-data)):
 //! typing notices and read receipts of the rooms the service is interested
-//! in, as `/sync` shows them, with the room id added.
+//! in, as `/sync` shows them, with the room id added; and the presence of
+//! the people in those rooms.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,10 @@ use serde_json::{Value as JsonValue, json};
 use super::sender::{AppserviceSender, Cursor};
 use crate::{
     error::Result,
-    services::{ephemeral::receipt_contents, notifier::Positions},
+    services::{
+        ephemeral::{presence::PresenceStatus, receipt_contents},
+        notifier::Positions,
+    },
 };
 
 impl AppserviceSender {
@@ -49,6 +53,14 @@ impl AppserviceSender {
                         "content": content,
                     }));
                 }
+            }
+        }
+        if now.presence > cursor.presence {
+            let rows = self.store.presence_between(cursor.presence, now.presence).await?;
+            let users = rows.iter().map(|row| row.user_id.clone()).collect();
+            let in_view = self.users_in_view(users, interested).await?;
+            for row in rows.iter().filter(|row| in_view.contains(&row.user_id)) {
+                ephemeral.push(PresenceStatus::event(row));
             }
         }
         Ok(ephemeral)

@@ -62,6 +62,7 @@ pub(super) struct Cursor {
     pub events: i64,
     pub receipts: i64,
     pub typing: i64,
+    pub presence: i64,
     pub to_device: i64,
     pub device_lists: i64,
 }
@@ -129,6 +130,7 @@ impl AppserviceSender {
             events: position,
             receipts: started.receipts,
             typing: started.typing,
+            presence: started.presence,
             to_device: 0,
             device_lists: started.device_lists,
         };
@@ -143,7 +145,9 @@ impl AppserviceSender {
                 }
                 let now = self.notifier.positions();
                 let ephemeral_news = wants_ephemeral
-                    && (now.receipts > cursor.receipts || now.typing > cursor.typing);
+                    && (now.receipts > cursor.receipts
+                        || now.typing > cursor.typing
+                        || now.presence > cursor.presence);
                 let device_news = manages_devices
                     && (now.to_device > cursor.to_device || now.device_lists > cursor.device_lists);
                 match now.events > cursor.events || ephemeral_news || device_news {
@@ -189,11 +193,11 @@ impl AppserviceSender {
         let mut ephemeral = Vec::new();
         if self.registration.receive_ephemeral {
             ephemeral = self.ephemeral(cursor, now, &mut interested_rooms).await?;
-            (next.receipts, next.typing) = (now.receipts, now.typing);
+            (next.receipts, next.typing, next.presence) = (now.receipts, now.typing, now.presence);
         }
         let mut devices = DeviceData::default();
         if self.registration.device_management {
-            devices = self.device_data(cursor, now).await?;
+            devices = self.device_data(cursor, now, &mut interested_rooms).await?;
             (next.to_device, next.device_lists) = (devices.to_device_reached, now.device_lists);
         }
         let id = &self.registration.id;
@@ -275,6 +279,32 @@ impl AppserviceSender {
             .unwrap_or(false);
         known.insert(room_id.to_owned(), interested);
         Ok(interested)
+    }
+
+    /// Of `users`, those in a room the service is interested in (which
+    /// its own users are): one query for their rooms.
+    pub(super) async fn users_in_view(
+        &self,
+        users: Vec<String>,
+        known: &mut HashMap<String, bool>,
+    ) -> Result<Vec<String>> {
+        let memberships = self.store.joined_rooms_of(&users).await?;
+        let mut seen = Vec::new();
+        for user in users {
+            let ours = UserId::parse(&user).is_ok_and(|u| self.registration.claims_user(&u));
+            let mut rooms = memberships.iter().filter(|(member, _)| *member == user);
+            let mut shared = false;
+            for (_, room) in rooms.by_ref() {
+                if self.room_wanted(room, known).await? {
+                    shared = true;
+                    break;
+                }
+            }
+            if ours || shared {
+                seen.push(user);
+            }
+        }
+        Ok(seen)
     }
 
     /// Sends a transaction until the service takes it: a 2xx answer.

@@ -45,6 +45,20 @@ impl PresenceStatus {
             last_active_ago_ms: u64::try_from(now_ms() - row.last_active_at).unwrap_or(0),
         }
     }
+
+    /// A stored presence as the `m.presence` event sync and application
+    /// services carry.
+    pub fn event(row: &PresenceRow) -> serde_json::Value {
+        let status = Self::from_row(row);
+        let mut content = serde_json::json!({
+            "presence": status.state.as_str(),
+            "last_active_ago": status.last_active_ago_ms,
+        });
+        if let Some(msg) = status.status_msg {
+            content["status_msg"] = serde_json::Value::from(msg);
+        }
+        serde_json::json!({"type": "m.presence", "sender": row.user_id, "content": content})
+    }
 }
 
 impl Presence {

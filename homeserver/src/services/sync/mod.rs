@@ -281,16 +281,7 @@ impl SyncService {
             for row in
                 self.store.presence_since(user.as_str(), since_presence, now.presence).await?
             {
-                let status = PresenceStatus::from_row(&row);
-                let mut content = serde_json::json!({
-                    "presence": status.state.as_str(),
-                    "last_active_ago": status.last_active_ago_ms,
-                });
-                if let Some(msg) = status.status_msg {
-                    content["status_msg"] = JsonValue::from(msg);
-                }
-                let event = serde_json::json!({"type": "m.presence", "sender": row.user_id, "content": content});
-                response.presence.events.push(raw(&event)?);
+                response.presence.events.push(raw(&PresenceStatus::event(&row))?);
             }
         }
 
