@@ -11,7 +11,11 @@ use crate::{
     common::{Backend, TestServer},
 };
 
-backend_tests!(clients_look_up_bridged_networks, bridges_list_rooms_in_their_networks);
+backend_tests!(
+    clients_look_up_bridged_networks,
+    bridges_list_rooms_in_their_networks,
+    rooms_a_bridge_keeps_are_published_by_it_alone,
+);
 
 /// Answers `GET /_matrix/app/v1/thirdparty/{path}` (with these query
 /// parameters) with `body`, for callers with the hs_token only.
@@ -130,4 +134,25 @@ async fn bridges_list_rooms_in_their_networks(backend: Backend) {
     // Withdrawn, it is gone.
     s.put(&listing, Some(AS_TOKEN), json!({"visibility": "private"})).await.ok();
     assert!(names(&s.post(directory, token, libera).await.ok()).is_empty());
+}
+
+async fn rooms_a_bridge_keeps_are_published_by_it_alone(backend: Backend) {
+    // A bridge that claims every room for itself alone (room ids of room
+    // version 12 carry no server name).
+    let keeping = registration("null")
+        .replace("  aliases:", "  rooms:\n    - exclusive: true\n      regex: '!.*'\n  aliases:");
+    let (s, _dir) = server_with(backend, &keeping).await;
+    let alice = s.register("alice", "pw").await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    let publish = format!("/_matrix/client/v3/directory/list/room/{room}");
+    s.put(&publish, Some(&alice.token), json!({"visibility": "public"}))
+        .await
+        .err(400, "M_EXCLUSIVE");
+    // The bridge's own user publishes its rooms.
+    let portal = s.create_room(AS_TOKEN, json!({})).await;
+    let publish = format!("/_matrix/client/v3/directory/list/room/{portal}");
+    s.put(&publish, Some(AS_TOKEN), json!({"visibility": "public"})).await.ok();
+    let listed = s.post("/_matrix/client/v3/publicRooms", Some(&alice.token), json!({})).await.ok();
+    assert_eq!(listed["chunk"][0]["room_id"], portal.as_str(), "{listed}");
+    assert_eq!(listed["chunk"].as_array().map(Vec::len), Some(1), "{listed}");
 }

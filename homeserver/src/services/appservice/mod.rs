@@ -13,7 +13,7 @@ mod thirdparty;
 
 use std::{collections::HashMap, sync::Arc};
 
-use ruma::{RoomAliasId, UserId};
+use ruma::{RoomAliasId, RoomId, UserId};
 
 pub use registration::{Namespace, Namespaces, Registration, load_registrations};
 
@@ -168,11 +168,26 @@ impl Appservices {
     /// Whether a service keeps this alias from `user`: it claims the alias
     /// for itself alone, and `user` is not one of its users.
     pub fn alias_kept_from(&self, alias: &RoomAliasId, user: &UserId) -> bool {
+        self.kept_from(|namespaces| &namespaces.aliases, alias.as_str(), user)
+    }
+
+    /// Whether a service keeps this room from `user`'s publishing: its
+    /// room namespace claims it alone, and `user` is not one of its users.
+    pub fn room_kept_from(&self, room_id: &RoomId, user: &UserId) -> bool {
+        self.kept_from(|namespaces| &namespaces.rooms, room_id.as_str(), user)
+    }
+
+    fn kept_from(
+        &self,
+        kind: impl Fn(&Namespaces) -> &Vec<Namespace>,
+        id: &str,
+        user: &UserId,
+    ) -> bool {
         self.iter().any(|registration| {
             !registration.claims_user(user)
-                && registration.namespaces.aliases.iter().any(|namespace| {
-                    namespace.exclusive && namespace.regex.is_match(alias.as_str())
-                })
+                && kind(&registration.namespaces)
+                    .iter()
+                    .any(|namespace| namespace.exclusive && namespace.regex.is_match(id))
         })
     }
 

@@ -140,8 +140,12 @@ impl AppserviceSender {
             ephemeral_moved.borrow_and_update();
             let step = async {
                 if let Some(pending) = self.store.pending_appservice_txn(&id).await? {
+                    // What waits for the service: the events of its pending transaction.
+                    let waiting = metrics::gauge!("lattice_appservice_pending_events", "appservice" => id.clone());
+                    waiting.set(pending.events as f64);
                     self.deliver(&pending).await;
                     self.store.appservice_txn_taken(&id, pending.txn_id).await?;
+                    waiting.set(0.0);
                 }
                 let now = self.notifier.positions();
                 let ephemeral_news = wants_ephemeral

@@ -85,8 +85,12 @@ impl Rooms {
         self.store().is_room_public(room_id.as_str()).await
     }
 
-    /// PUT /directory/list/room/{id}: for those who may set the canonical alias.
+    /// PUT /directory/list/room/{id}: for those who may set the canonical
+    /// alias, and not in a room an application service keeps to itself.
     pub async fn publish(&self, room_id: &RoomId, user_id: &UserId, public: bool) -> Result<()> {
+        if self.inner.appservices.room_kept_from(room_id, user_id) {
+            return Err(Error::Exclusive("this room is kept by an application service".into()));
+        }
         let allowed = self
             .with_head(room_id, |head| {
                 head.membership(user_id) == Some(MembershipState::Join)
