@@ -4,6 +4,7 @@
 //! logic) -> [`store`] (SQL). [`Server`] wires them together.
 
 pub mod api;
+pub mod backup;
 pub mod config;
 pub mod connections;
 pub mod error;

@@ -3,7 +3,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use lattice_homeserver::{Config, Server, config::TEMPLATE};
+use lattice_homeserver::{Config, Server, backup, config::TEMPLATE};
 
 // mimalloc: a request allocates and frees many small JSON values and ids;
 // glibc's allocator spent about a tenth of the server's CPU on them.
@@ -31,6 +31,30 @@ enum Command {
     /// Manage accounts directly in the database (the server may be running).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Write a backup archive (tar): a consistent copy of the database, with
+    /// the signing key, every media file and the config file, and a manifest
+    /// of their SHA-256 sums. The server may keep running (SQLite).
+    Backup {
+        /// The archive to write.
+        #[arg(long)]
+        to: PathBuf,
+        /// Print the manifest as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every part of an archive against its manifest, restoring nothing.
+    Verify {
+        archive: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore an archive into the configured data folder and database, which
+    /// must be empty; the archive is checked whole first.
+    Restore {
+        archive: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -91,17 +115,53 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let config_file = cli.config.as_deref();
+    // The archive tools answer on the terminal, not in the log.
+    let tool = matches!(
+        cli.command,
+        Some(Command::Backup { .. } | Command::Verify { .. } | Command::Restore { .. })
+    );
     let outcome = match cli.command {
         Some(Command::Admin(command)) => runtime.block_on(admin(config, command)),
+        Some(Command::Backup { to, json }) => runtime
+            .block_on(backup::backup(&config, &to, config_file))
+            .map(|manifest| report("written", &to, &manifest, json)),
+        Some(Command::Verify { archive, json }) => {
+            backup::verify(&archive).map(|manifest| report("sound", &archive, &manifest, json))
+        }
+        Some(Command::Restore { archive, json }) => backup::restore(&config, &archive)
+            .map(|manifest| report("restored", &archive, &manifest, json)),
         _ => runtime.block_on(run(config)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if tool => {
+            eprintln!("lattice: {e}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             tracing::error!("{e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Tells what an archive holds: the manifest as JSON, or a summary line.
+fn report(done: &str, archive: &std::path::Path, manifest: &backup::Manifest, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(manifest).unwrap_or_default());
+        return;
+    }
+    let bytes: u64 = manifest.parts.values().map(|part| part.size).sum();
+    let counts: Vec<String> = manifest.counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
+    println!(
+        "{}: {done} — {} parts, {bytes} bytes, {} (server {}, Lattice {})",
+        archive.display(),
+        manifest.parts.len(),
+        counts.join(", "),
+        manifest.server_name,
+        manifest.lattice_version,
+    );
 }
 
 async fn run(config: Config) -> Result<(), String> {

@@ -1,0 +1,297 @@
+//! Backups: `lattice backup`, `lattice verify`, `lattice restore`. An
+//! archive is a tar file holding a consistent copy of the database (which
+//! holds the server's signing key, so peers keep trusting a restored
+//! server), every media file and the configuration file, and last a
+//! manifest with each part's size and SHA-256. Everything is streamed, so
+//! memory stays flat however large the media store. Restoring checks every
+//! hash before it writes anything, and writes only into empty places.
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    io::{self, Read, Write},
+    path::{Component, Path, PathBuf},
+    str::FromStr,
+};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::{Connection, sqlite::SqliteConnectOptions};
+
+use crate::Config;
+
+/// The manifest's name in the archive; it comes last.
+pub const MANIFEST: &str = "MANIFEST.json";
+const DATABASE: &str = "database/lattice.db";
+const MEDIA: &str = "media";
+const CONFIG: &str = "config";
+
+/// What an archive holds.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub lattice_version: String,
+    pub server_name: String,
+    pub created_at_ms: i64,
+    /// Rows of the main tables, for a reader to see what the archive holds.
+    pub counts: BTreeMap<String, i64>,
+    /// Every part by its path in the archive.
+    pub parts: BTreeMap<String, Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Writes an archive of the running (or stopped) server to `to`.
+pub async fn backup(
+    config: &Config,
+    to: &Path,
+    config_file: Option<&Path>,
+) -> Result<Manifest, String> {
+    let database = sqlite_path(config)?;
+    // SQLite copies itself consistently while the server writes (one read
+    // transaction): the snapshot goes beside the archive, then into it.
+    let snapshot = to.with_extension("db-snapshot");
+    let _ = std::fs::remove_file(&snapshot);
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", database.display()))
+        .map_err(|e| e.to_string())?
+        .create_if_missing(false);
+    let mut connection = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .map_err(|e| format!("cannot open the database {}: {e}", database.display()))?;
+    sqlx::query("VACUUM INTO $1")
+        .bind(snapshot.display().to_string())
+        .execute(&mut connection)
+        .await
+        .map_err(|e| format!("cannot copy the database: {e}"))?;
+    let mut counts = BTreeMap::new();
+    for table in ["users", "rooms", "events"] {
+        let count: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&mut connection)
+                .await
+                .map_err(|e| e.to_string())?;
+        counts.insert(table.to_owned(), count);
+    }
+    drop(connection);
+
+    let media_dir = config.server.data_dir.join("media");
+    let mut manifest = Manifest {
+        format: 1,
+        lattice_version: env!("CARGO_PKG_VERSION").to_owned(),
+        server_name: config.server.server_name.to_string(),
+        created_at_ms: crate::store::now_ms(),
+        counts,
+        parts: BTreeMap::new(),
+    };
+    let (to, config_file) = (to.to_owned(), config_file.map(Path::to_owned));
+    let written = tokio::task::spawn_blocking(move || {
+        let result =
+            write_archive(&to, &snapshot, &media_dir, config_file.as_deref(), &mut manifest);
+        let _ = std::fs::remove_file(&snapshot);
+        result.map(|()| manifest)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    written.map_err(|e| format!("cannot write the archive: {e}"))
+}
+
+fn write_archive(
+    to: &Path,
+    snapshot: &Path,
+    media_dir: &Path,
+    config_file: Option<&Path>,
+    manifest: &mut Manifest,
+) -> io::Result<()> {
+    let mut archive = tar::Builder::new(io::BufWriter::new(File::create(to)?));
+    let mut add = |name: String, file: &Path| -> io::Result<()> {
+        let source = File::open(file)?;
+        let size = source.metadata()?.len();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o600);
+        header.set_cksum();
+        let mut hashing = Hashing::new(source);
+        archive.append_data(&mut header, &name, &mut hashing)?;
+        manifest.parts.insert(name, hashing.part());
+        Ok(())
+    };
+    add(DATABASE.to_owned(), snapshot)?;
+    for file in files_under(media_dir)? {
+        let relative = file.strip_prefix(media_dir).map_err(io::Error::other)?;
+        add(format!("{MEDIA}/{}", relative.display()), &file)?;
+    }
+    if let Some(config_file) = config_file {
+        let name = config_file.file_name().map_or("lattice.toml".into(), |n| n.to_string_lossy());
+        add(format!("{CONFIG}/{name}"), config_file)?;
+    }
+    let json = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(json.len() as u64);
+    header.set_mode(0o600);
+    header.set_cksum();
+    archive.append_data(&mut header, MANIFEST, json.as_slice())?;
+    archive.into_inner()?.flush()
+}
+
+/// Reads an archive through and checks every part against the manifest.
+pub fn verify(archive: &Path) -> Result<Manifest, String> {
+    let mut found = BTreeMap::new();
+    let mut manifest: Option<Manifest> = None;
+    each_entry(archive, |name, entry| {
+        if name == MANIFEST {
+            manifest =
+                Some(serde_json::from_reader(entry).map_err(|e| format!("bad manifest: {e}"))?);
+            return Ok(());
+        }
+        let mut hashing = Hashing::new(entry);
+        io::copy(&mut hashing, &mut io::sink()).map_err(|e| format!("{name}: {e}"))?;
+        found.insert(name.to_owned(), hashing.part());
+        Ok(())
+    })?;
+    let manifest = manifest.ok_or_else(|| {
+        format!("{}: no manifest (not a Lattice backup, or cut short)", archive.display())
+    })?;
+    for (name, expected) in &manifest.parts {
+        match found.remove(name) {
+            Some(part) if part == *expected => {}
+            Some(_) => {
+                return Err(format!(
+                    "{}: {name} is damaged (its hash does not match)",
+                    archive.display()
+                ));
+            }
+            None => return Err(format!("{}: {name} is missing", archive.display())),
+        }
+    }
+    if let Some(extra) = found.keys().next() {
+        return Err(format!("{}: {extra} is not in the manifest", archive.display()));
+    }
+    Ok(manifest)
+}
+
+/// Checks the archive, then restores it into the configured places,
+/// which must be empty.
+pub fn restore(config: &Config, archive: &Path) -> Result<Manifest, String> {
+    let manifest = verify(archive)?;
+    let database = sqlite_path(config)?;
+    let media_dir = config.server.data_dir.join("media");
+    if database.exists() {
+        return Err(format!("refusing to restore over the database at {}", database.display()));
+    }
+    if files_under(&media_dir).map_err(|e| e.to_string())?.next().is_some() {
+        return Err(format!("refusing to restore over the media in {}", media_dir.display()));
+    }
+    let config_dir = config.server.data_dir.join("restored-config");
+    each_entry(archive, |name, entry| {
+        let target = match name {
+            MANIFEST => return Ok(()),
+            DATABASE => database.clone(),
+            _ => match (name.strip_prefix("media/"), name.strip_prefix("config/")) {
+                (Some(rest), _) => media_dir.join(safe_relative(rest)?),
+                (_, Some(rest)) => config_dir.join(safe_relative(rest)?),
+                _ => return Err(format!("unexpected part {name}")),
+            },
+        };
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        let mut file = File::create(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+        let mut hashing = Hashing::new(entry);
+        io::copy(&mut hashing, &mut file).map_err(|e| format!("{}: {e}", target.display()))?;
+        // The archive was checked, but it could have changed since.
+        if manifest.parts.get(name) != Some(&hashing.part()) {
+            return Err(format!("{name} changed while it was restored"));
+        }
+        Ok(())
+    })?;
+    Ok(manifest)
+}
+
+fn each_entry(
+    archive: &Path,
+    mut visit: impl FnMut(&str, &mut dyn Read) -> Result<(), String>,
+) -> Result<(), String> {
+    let file = File::open(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let mut reader = tar::Archive::new(io::BufReader::new(file));
+    let entries = reader.entries().map_err(|e| format!("{}: {e}", archive.display()))?;
+    for entry in entries {
+        let mut entry =
+            entry.map_err(|e| format!("{}: damaged archive: {e}", archive.display()))?;
+        let name = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+        visit(&name, &mut entry)?;
+    }
+    Ok(())
+}
+
+/// A path inside the archive that stays inside where it is restored.
+fn safe_relative(path: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(path);
+    match path.components().all(|c| matches!(c, Component::Normal(_))) {
+        true => Ok(path),
+        false => Err(format!("refusing the path {}", path.display())),
+    }
+}
+
+/// The SQLite database file; PostgreSQL has tools of its own.
+fn sqlite_path(config: &Config) -> Result<PathBuf, String> {
+    let url = config.database_url();
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        return Err("the database is PostgreSQL: back it up with pg_dump (see the book's \
+                    Backups chapter); `lattice backup` covers SQLite"
+            .into());
+    };
+    Ok(PathBuf::from(rest.split('?').next().unwrap_or(rest)))
+}
+
+/// Every file under `dir` (none when it does not exist), sorted.
+fn files_under(dir: &Path) -> io::Result<std::vec::IntoIter<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(folder) = pending.pop() {
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            match entry.file_type()?.is_dir() {
+                true => pending.push(entry.path()),
+                false => files.push(entry.path()),
+            }
+        }
+    }
+    files.sort();
+    Ok(files.into_iter())
+}
+
+/// A reader that hashes and counts what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<R: Read> Hashing<R> {
+    fn new(inner: R) -> Self {
+        Self { inner, hasher: Sha256::new(), size: 0 }
+    }
+
+    fn part(&self) -> Part {
+        let digest = self.hasher.clone().finalize();
+        Part { size: self.size, sha256: digest.iter().map(|b| format!("{b:02x}")).collect() }
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+}

@@ -1,0 +1,122 @@
+//! Backups as an operator takes them: `lattice backup` while the server
+//! runs, `lattice verify`, and `lattice restore` into an empty place. A
+//! restored server has the same key, answers the same sync tokens and
+//! access tokens, and serves the same media; a damaged archive is refused
+//! and restores nothing.
+
+mod binary;
+
+use std::path::Path;
+
+use binary::{http, lattice, register, start};
+use serde_json::{Value, json};
+
+/// Runs a `lattice` subcommand on `data_dir`; (success, stdout, stderr).
+async fn run(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = lattice(data_dir, None).args(args).output().await.expect("lattice runs");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.success(), text(&output.stdout), text(&output.stderr))
+}
+
+async fn get(http: &reqwest::Client, url: String, token: &str) -> (u16, Vec<u8>) {
+    let answer = http.get(url).bearer_auth(token).send().await.expect("answer");
+    (answer.status().as_u16(), answer.bytes().await.expect("body").to_vec())
+}
+
+fn json_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("json")
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_running_restores_the_whole_server() {
+    let http = http();
+    let original = tempfile::tempdir().expect("folder");
+    let (mut server, url) = start(original.path(), None).await;
+    let token = register(&http, &url).await;
+    let key = json_of(&get(&http, format!("{url}/_matrix/key/v2/server"), &token).await.1);
+    let room: Value = http
+        .post(format!("{url}/_matrix/client/v3/createRoom"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    let room = room["room_id"].as_str().expect("room").to_owned();
+    let before: Value =
+        json_of(&get(&http, format!("{url}/_matrix/client/v3/sync"), &token).await.1);
+    let since = before["next_batch"].as_str().expect("a sync token").to_owned();
+    let send = format!("{url}/_matrix/client/v3/rooms/{room}/send/m.room.message/t1");
+    http.put(send)
+        .bearer_auth(&token)
+        .json(&json!({"msgtype": "m.text", "body": "kept safe"}))
+        .send()
+        .await
+        .expect("sent");
+    let picture = b"not really a picture, but bytes all the same".to_vec();
+    let uploaded: Value = http
+        .post(format!("{url}/_matrix/media/v3/upload?filename=notes.txt"))
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body(picture.clone())
+        .send()
+        .await
+        .expect("uploaded")
+        .json()
+        .await
+        .expect("json");
+    let mxc = uploaded["content_uri"].as_str().expect("mxc").to_owned();
+
+    // Taken while the server runs.
+    let archive = original.path().join("backup.tar");
+    let archive_arg = archive.display().to_string();
+    let (ok, out, err) = run(original.path(), &["backup", "--to", &archive_arg, "--json"]).await;
+    assert!(ok, "backup failed: {out}{err}");
+    let manifest: Value = serde_json::from_str(&out).expect("the manifest as JSON");
+    assert_eq!(manifest["counts"]["users"], 1, "{manifest}");
+    assert!(manifest["parts"]["database/lattice.db"]["sha256"].is_string(), "{manifest}");
+    server.kill().await.expect("stopped");
+    let (ok, out, err) = run(original.path(), &["verify", &archive_arg]).await;
+    assert!(ok && out.contains("sound"), "{out}{err}");
+
+    // A damaged copy is refused, and restores nothing.
+    let mut bytes = std::fs::read(&archive).expect("archive");
+    let middle = bytes.len() / 3;
+    bytes[middle] ^= 0xff;
+    let damaged = original.path().join("damaged.tar");
+    std::fs::write(&damaged, bytes).expect("written");
+    let damaged_arg = damaged.display().to_string();
+    let (ok, out, err) = run(original.path(), &["verify", &damaged_arg]).await;
+    assert!(!ok && err.contains("damaged"), "{ok} {out}{err}");
+    let elsewhere = tempfile::tempdir().expect("folder");
+    let (ok, _, err) = run(elsewhere.path(), &["restore", &damaged_arg]).await;
+    assert!(!ok, "{err}");
+    let left: Vec<_> = std::fs::read_dir(elsewhere.path()).expect("folder").collect();
+    assert!(left.is_empty(), "a refused restore wrote {left:?}");
+    // Nor does a restore write over a server's data.
+    let (ok, _, err) = run(original.path(), &["restore", &archive_arg]).await;
+    assert!(!ok && err.contains("refusing"), "{err}");
+
+    // Restored elsewhere, the server is the same server.
+    let restored = tempfile::tempdir().expect("folder");
+    let (ok, out, err) = run(restored.path(), &["restore", &archive_arg]).await;
+    assert!(ok, "restore failed: {out}{err}");
+    let (_server, url) = start(restored.path(), None).await;
+    let key_after = json_of(&get(&http, format!("{url}/_matrix/key/v2/server"), &token).await.1);
+    assert_eq!(key_after["verify_keys"], key["verify_keys"], "the same signing key");
+    let (status, body) =
+        get(&http, format!("{url}/_matrix/client/v3/sync?since={since}&timeout=0"), &token).await;
+    assert_eq!(status, 200, "the old token and sync token still work");
+    let timeline = &json_of(&body)["rooms"]["join"][&room]["timeline"]["events"];
+    let bodies: Vec<&str> = timeline
+        .as_array()
+        .map(|events| events.iter().filter_map(|e| e["content"]["body"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(bodies, ["kept safe"]);
+    let media = mxc.trim_start_matches("mxc://");
+    let (status, served) =
+        get(&http, format!("{url}/_matrix/client/v1/media/download/{media}"), &token).await;
+    assert_eq!((status, served), (200, picture), "the same media");
+}
