@@ -42,6 +42,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy the SQLite database into an empty PostgreSQL database (stop the
+    /// server first); the SQLite file is left as it was.
+    Migrate {
+        /// The PostgreSQL database, e.g. postgres://lattice@db/lattice.
+        #[arg(long)]
+        to: String,
+    },
     /// Check every part of an archive against its manifest, restoring nothing.
     Verify {
         archive: PathBuf,
@@ -119,13 +126,19 @@ fn main() -> ExitCode {
     // The archive tools answer on the terminal, not in the log.
     let tool = matches!(
         cli.command,
-        Some(Command::Backup { .. } | Command::Verify { .. } | Command::Restore { .. })
+        Some(
+            Command::Backup { .. }
+                | Command::Verify { .. }
+                | Command::Restore { .. }
+                | Command::Migrate { .. }
+        )
     );
     let outcome = match cli.command {
         Some(Command::Admin(command)) => runtime.block_on(admin(config, command)),
         Some(Command::Backup { to, json }) => runtime
             .block_on(backup::backup(&config, &to, config_file))
             .map(|manifest| report("written", &to, &manifest, json)),
+        Some(Command::Migrate { to }) => runtime.block_on(migrate(&config, &to)),
         Some(Command::Verify { archive, json }) => {
             backup::verify(&archive).map(|manifest| report("sound", &archive, &manifest, json))
         }
@@ -144,6 +157,30 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Copies the SQLite database into PostgreSQL, table by table, checked.
+async fn migrate(config: &Config, to: &str) -> Result<(), String> {
+    use lattice_homeserver::store::Store;
+    let from_url = config.database_url();
+    if !from_url.starts_with("sqlite:") {
+        return Err("the configured database is not SQLite: nothing to migrate".into());
+    }
+    if !(to.starts_with("postgres:") || to.starts_with("postgresql:")) {
+        return Err(format!("{to}: not a postgres:// URL"));
+    }
+    let from = Store::open(&from_url, 2).await.map_err(|e| e.to_string())?;
+    let into = Store::open(to, 4).await.map_err(|e| e.to_string())?;
+    let report = from
+        .copy_into(&into, |table, rows| println!("{table}: {rows} rows copied and checked"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let rows: i64 = report.tables.iter().map(|(_, rows)| rows).sum();
+    println!(
+        "done: {} tables, {rows} rows; set database.url to the PostgreSQL URL and start Lattice",
+        report.tables.len()
+    );
+    Ok(())
 }
 
 /// Tells what an archive holds: the manifest as JSON, or a summary line.

@@ -26,6 +26,7 @@ mod admin_rooms;
 mod appservice;
 mod backup;
 mod checkpoint;
+mod copy;
 mod delayed_events;
 mod device_keys;
 mod ephemeral;
@@ -79,6 +80,7 @@ pub use self::{
     admin_rooms::SummaryRow,
     appservice::AppserviceTxnRow,
     backup::{BackupKeyRow, BackupVersionRow},
+    copy::CopyReport,
     delayed_events::DelayedEventRow,
     device_keys::OneTimeKeyRow,
     ephemeral::{PresenceRow, ReceiptRow},

@@ -34,6 +34,7 @@ mod keys;
 mod login;
 mod media;
 mod membership;
+mod migrate;
 mod moderation;
 mod openapi;
 mod peeking;
