@@ -94,6 +94,13 @@ enum AdminCommand {
         #[arg(long)]
         erase: bool,
     },
+    /// Export everything held about a user (GDPR): profile, devices,
+    /// account data, rooms, every event they sent, their uploads.
+    ExportUser {
+        user_id: String,
+        /// The folder to write into (created if need be).
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -264,6 +271,18 @@ async fn admin(config: Config, command: AdminCommand) -> Result<(), String> {
             .deactivate(&parse(&user_id)?, erase)
             .await
             .map(|()| format!("deactivated {user_id}")),
+        AdminCommand::ExportUser { user_id, dir } => {
+            admin.export_user(&parse(&user_id)?, &dir).await.map(|done| {
+                format!(
+                    "exported {user_id} into {}: {} events, {} rooms, {} devices, {} files",
+                    dir.display(),
+                    done.events,
+                    done.rooms,
+                    done.devices,
+                    done.media
+                )
+            })
+        }
     };
     let message = done.map_err(|e| e.to_string())?;
     println!("{message}");

@@ -33,6 +33,7 @@ mod ephemeral;
 mod event_batch;
 mod event_writes;
 mod events;
+mod export;
 mod extremities;
 mod federation;
 mod inventory;
@@ -86,6 +87,7 @@ pub use self::{
     ephemeral::{PresenceRow, ReceiptRow},
     event_writes::{NewEvent, ResolvedState, StateEntry, StateGroupCache},
     events::EventRow,
+    export::UploadRow,
     federation::{BackfilledEvent, OutboxRow},
     media::MediaRow,
     push_notifications::{ListedNotification, NotificationRow, RoomPusher},

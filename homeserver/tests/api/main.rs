@@ -18,6 +18,7 @@ mod devices;
 mod directory;
 mod discovery;
 mod ephemeral;
+mod export;
 mod federation;
 mod federation_abuse;
 mod federation_e2ee;

@@ -1,6 +1,9 @@
 //! What server admins may do, whatever the front end (the `lattice admin`
 //! commands, the admin API): accounts here, rooms in `rooms.rs`.
 
+mod export;
+
+pub use self::export::ExportSummary;
 pub mod purge;
 mod registration_tokens;
 mod rooms;
