@@ -8,7 +8,7 @@ mod binary;
 
 use std::path::Path;
 
-use binary::{http, lattice, register, start};
+use binary::{create_room, http, lattice, register, start};
 use serde_json::{Value, json};
 
 /// Runs a `lattice` subcommand on `data_dir`; (success, stdout, stderr).
@@ -34,17 +34,7 @@ async fn a_backup_taken_while_running_restores_the_whole_server() {
     let (mut server, url) = start(original.path(), None).await;
     let token = register(&http, &url).await;
     let key = json_of(&get(&http, format!("{url}/_matrix/key/v2/server"), &token).await.1);
-    let room: Value = http
-        .post(format!("{url}/_matrix/client/v3/createRoom"))
-        .bearer_auth(&token)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("answer")
-        .json()
-        .await
-        .expect("json");
-    let room = room["room_id"].as_str().expect("room").to_owned();
+    let room = create_room(&http, &url, &token).await;
     let before: Value =
         json_of(&get(&http, format!("{url}/_matrix/client/v3/sync"), &token).await.1);
     let since = before["next_batch"].as_str().expect("a sync token").to_owned();

@@ -10,9 +10,9 @@ use std::{
     time::Duration,
 };
 
-use binary::{register, start};
+use binary::{call, create_room, register, start};
 use lattice_homeserver::testing;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::Notify;
 
 /// How often the server is killed, how many clients send meanwhile, and
@@ -47,17 +47,7 @@ async fn acknowledged_messages_survive_kills(database: Option<String>) {
     let http = binary::http();
     let (mut server, mut url) = start(dir.path(), database.as_deref()).await;
     let token = register(&http, &url).await;
-    let created: Value = http
-        .post(format!("{url}/_matrix/client/v3/createRoom"))
-        .bearer_auth(&token)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("answer")
-        .json()
-        .await
-        .expect("json");
-    let room = created["room_id"].as_str().expect("room id").to_owned();
+    let room = create_room(&http, &url, &token).await;
 
     let acked =
         Arc::new(Mutex::new(Acknowledged { by_sender: vec![Vec::new(); SENDERS], total: 0 }));
@@ -125,15 +115,7 @@ async fn acknowledged_messages_survive_kills(database: Option<String>) {
         if let Some(from) = &from {
             page.push_str(&format!("&from={from}"));
         }
-        let answer: Value = http
-            .get(page)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("answer")
-            .json()
-            .await
-            .expect("json");
+        let answer = call(&http, reqwest::Method::GET, page, &token, None).await;
         let chunk = answer["chunk"].as_array().cloned().unwrap_or_default();
         for event in &chunk {
             let Some((sender, number)) =

@@ -71,3 +71,25 @@ pub async fn register(http: &reqwest::Client, url: &str) -> String {
         http.post(&register).json(&body).send().await.expect("answer").json().await.expect("json");
     done["access_token"].as_str().expect("a token").to_owned()
 }
+
+/// A request as `token`'s user, with an optional JSON body; the answer's JSON.
+pub async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut request = http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.expect("answer").json().await.expect("json")
+}
+
+/// Creates a room as `token`'s user; its id.
+pub async fn create_room(http: &reqwest::Client, url: &str, token: &str) -> String {
+    let path = format!("{url}/_matrix/client/v3/createRoom");
+    let created = call(http, reqwest::Method::POST, path, token, Some(json!({}))).await;
+    created["room_id"].as_str().expect("room id").to_owned()
+}
