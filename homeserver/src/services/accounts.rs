@@ -10,6 +10,8 @@ use ruma::{
 use super::{
     auth::{Auth, IssuedSession, Requester, UiaFlows, tokens},
     keys::Keys,
+    media::Media,
+    rooms::Rooms,
 };
 use crate::{
     config::Config,
@@ -26,6 +28,9 @@ pub struct Accounts {
     keys: Keys,
     /// Application services, whose exclusive user ids are theirs alone.
     appservices: super::appservice::Appservices,
+    /// A closed account leaves its rooms; an erased one loses its uploads.
+    rooms: Rooms,
+    media: Media,
 }
 
 /// What a client asked for in POST /register.
@@ -72,8 +77,10 @@ impl Accounts {
         auth: Auth,
         keys: Keys,
         appservices: super::appservice::Appservices,
+        rooms: Rooms,
+        media: Media,
     ) -> Self {
-        Self { store, config, auth, keys, appservices }
+        Self { store, config, auth, keys, appservices, rooms, media }
     }
 
     fn ensure_registration_open(&self) -> Result<()> {
@@ -339,8 +346,8 @@ impl Accounts {
         Ok((token, self.config.auth.login_token_lifetime))
     }
 
-    /// Deactivates the requester's account after UIA. `erase` is recorded
-    /// for the GDPR erasure that runs over their messages.
+    /// Deactivates the requester's account after UIA
+    /// ([spec](https://spec.matrix.org/v1.16/client-server-api/#post_matrixclientv3accountdeactivate)).
     pub async fn deactivate(
         &self,
         requester: &Requester,
@@ -348,10 +355,24 @@ impl Accounts {
         auth: Option<&AuthData>,
     ) -> Result<()> {
         self.auth.user_interactive(&UiaFlows::password(), auth, Some(&requester.user_id)).await?;
-        let position = self.store.deactivate_user(requester.user_id.as_str(), erase).await?;
-        self.auth.forget_sessions(&requester.user_id);
-        self.keys.announce(&requester.user_id, position).await?;
-        tracing::info!(user = %requester.user_id, erase, "deactivated");
+        self.close(&requester.user_id, erase).await
+    }
+
+    /// Closes an account for good, asked by its user or an admin: no more
+    /// logins, devices or keys, out of every room. With `erase`, its
+    /// uploads and what it kept here go too, and its events are served
+    /// redacted to whoever was not in the room when they were sent.
+    pub async fn close(&self, user_id: &UserId, erase: bool) -> Result<()> {
+        let position = self.store.deactivate_user(user_id.as_str(), erase).await?;
+        self.auth.forget_sessions(user_id);
+        self.keys.announce(user_id, position).await?;
+        if erase {
+            self.rooms.mark_erased(user_id);
+            let uploads = self.media.delete_uploads_of(user_id).await?;
+            tracing::info!(user = %user_id, uploads, "erased");
+        }
+        self.rooms.leave_all(user_id).await?;
+        tracing::info!(user = %user_id, erase, "deactivated");
         Ok(())
     }
 }

@@ -129,12 +129,15 @@ impl Services {
             notifier.clone(),
             federation.clone(),
         );
+        let media = media::Media::new(store.clone(), config.clone(), federation.clone())?;
         let accounts = accounts::Accounts::new(
             store.clone(),
             config.clone(),
             auth.clone(),
             keys.clone(),
             appservices.clone(),
+            rooms.clone(),
+            media.clone(),
         );
         let presence = ephemeral::Presence::new(
             store.clone(),
@@ -204,7 +207,7 @@ impl Services {
             receipts: ephemeral::Receipts::new(store.clone(), rooms.clone(), notifier),
             typing,
             presence,
-            media: media::Media::new(store.clone(), config.clone(), federation.clone())?,
+            media,
             rate_limits: rate_limits.clone(),
             rooms,
             auth,

@@ -220,36 +220,65 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Deletes a media id and its thumbnails; returns the blobs they named
-    /// that nothing else names any more (to delete from storage), or `None`
-    /// if the media id was unknown.
+    /// Deletes one local media and its thumbnails; `None` if there is no
+    /// such media, else the blobs nothing uses any more.
     pub async fn delete_media(&self, media_id: &str) -> Result<Option<Vec<String>>> {
         let mut tx = self.begin().await?;
-        let main: Option<Option<String>> =
-            sqlx::query_scalar("DELETE FROM media WHERE media_id = $1 RETURNING sha256")
-                .bind(media_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(main) = main else { return Ok(None) };
-        let thumbs: Vec<String> =
-            sqlx::query_scalar("DELETE FROM media_thumbnails WHERE media_id = $1 RETURNING sha256")
-                .bind(media_id)
-                .fetch_all(&mut *tx)
-                .await?;
-        let mut orphans = Vec::new();
-        for sha256 in main.into_iter().chain(thumbs) {
-            let still_used: i64 = sqlx::query_scalar(
-                "SELECT (SELECT COUNT(*) FROM media WHERE sha256 = $1) \
-                 + (SELECT COUNT(*) FROM media_thumbnails WHERE sha256 = $1)",
-            )
-            .bind(&sha256)
-            .fetch_one(&mut *tx)
-            .await?;
-            if still_used == 0 && !orphans.contains(&sha256) {
-                orphans.push(sha256);
-            }
-        }
+        let found = delete_media_where(&mut tx, "media_id", media_id).await?;
         tx.commit().await?;
-        Ok(Some(orphans))
+        Ok(found.map(|(_, orphans)| orphans))
     }
+
+    /// Deletes everything a user uploaded, with its thumbnails: how many
+    /// uploads went, and the blobs nothing uses any more.
+    pub async fn delete_media_of(&self, uploader: &str) -> Result<(usize, Vec<String>)> {
+        let mut tx = self.begin().await?;
+        let found = delete_media_where(&mut tx, "uploader", uploader).await?;
+        tx.commit().await?;
+        Ok(found.unwrap_or_default())
+    }
+}
+
+/// Deletes the media rows whose `column` is `value`, their thumbnails
+/// first; `None` if there were none, else how many and the blobs no row
+/// refers to any more.
+async fn delete_media_where(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<(usize, Vec<String>)>> {
+    let thumbs: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM media_thumbnails WHERE media_id IN \
+         (SELECT media_id FROM media WHERE {column} = $1) RETURNING sha256"
+    )))
+    .bind(value)
+    .fetch_all(&mut **tx)
+    .await?;
+    let main: Vec<Option<String>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM media WHERE {column} = $1 RETURNING sha256"
+    )))
+    .bind(value)
+    .fetch_all(&mut **tx)
+    .await?;
+    if main.is_empty() {
+        return Ok(None);
+    }
+    let deleted = main.len();
+    let mut orphans: Vec<String> = Vec::new();
+    for sha256 in main.into_iter().flatten().chain(thumbs) {
+        if orphans.contains(&sha256) {
+            continue;
+        }
+        let still_used: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM media WHERE sha256 = $1) \
+             + (SELECT COUNT(*) FROM media_thumbnails WHERE sha256 = $1)",
+        )
+        .bind(&sha256)
+        .fetch_one(&mut **tx)
+        .await?;
+        if still_used == 0 {
+            orphans.push(sha256);
+        }
+    }
+    Ok(Some((deleted, orphans)))
 }

@@ -88,17 +88,23 @@ impl Store {
         Ok(())
     }
 
-    /// Deactivates an account for good: no devices, no profile. The password
+    /// Deactivates an account for good: no devices, no profile, no
+    /// scheduled events; with `erase`, none of their account data, push
+    /// rules, filters, key backups or presence either. The password
     /// hash stays only so that its owner can be told the account is gone.
     /// The row stays so that the user id can never be registered again.
     /// Returns the device-list position that tells the user's contacts.
     pub async fn deactivate_user(&self, user_id: &str, erase: bool) -> Result<i64> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE users SET deactivated = 1, erase_requested = $1 WHERE user_id = $2")
-            .bind(i64::from(erase))
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        // A later deactivation without erasure does not take an erasure back.
+        sqlx::query(
+            "UPDATE users SET deactivated = 1, \
+             erase_requested = CASE WHEN $1 = 1 THEN 1 ELSE erase_requested END WHERE user_id = $2",
+        )
+        .bind(i64::from(erase))
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
         for sql in [
             "DELETE FROM access_tokens WHERE user_id = $1",
             "DELETE FROM refresh_tokens WHERE user_id = $1",
@@ -111,13 +117,37 @@ impl Store {
             "DELETE FROM recovery_codes WHERE user_id = $1",
             "DELETE FROM webauthn_credentials WHERE user_id = $1",
             "DELETE FROM login_tokens WHERE user_id = $1",
+            "DELETE FROM openid_tokens WHERE user_id = $1",
+            // Scheduled events would otherwise still be sent in their name.
+            "DELETE FROM delayed_events WHERE user_id = $1",
         ] {
             sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+        }
+        // Erasure also takes what the user kept here for themselves.
+        if erase {
+            for sql in [
+                "DELETE FROM account_data WHERE user_id = $1",
+                "DELETE FROM push_rules WHERE user_id = $1",
+                "DELETE FROM filters WHERE user_id = $1",
+                "DELETE FROM backup_keys WHERE user_id = $1",
+                "DELETE FROM backup_versions WHERE user_id = $1",
+                "DELETE FROM presence WHERE user_id = $1",
+            ] {
+                sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+            }
         }
         forget_device_keys(&mut tx, user_id, DeviceSelector::AllBut("")).await?;
         let position = device_list_changed(&mut tx, user_id).await?;
         tx.commit().await?;
         Ok(position)
+    }
+
+    /// Users who asked, when their account was closed, for their content
+    /// to be erased.
+    pub async fn erased_users(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT user_id FROM users WHERE erase_requested = 1")
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// All profile fields of a user, as (field name, JSON value).

@@ -1,10 +1,10 @@
 //! Password change and deactivation.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
     backend_tests,
-    common::{Backend, TestServer, session_from},
+    common::{Backend, TestServer, password_auth, session_from},
 };
 
 backend_tests!(
@@ -12,11 +12,6 @@ backend_tests!(
     password_change_can_keep_devices,
     deactivation_is_final,
 );
-
-fn password_auth(user: &str, password: &str) -> Value {
-    json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
-           "password": password})
-}
 
 async fn password_change_logs_out_other_devices(backend: Backend) {
     let s = TestServer::new(backend).await;

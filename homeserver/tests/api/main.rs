@@ -18,6 +18,7 @@ mod devices;
 mod directory;
 mod discovery;
 mod ephemeral;
+mod erasure;
 mod export;
 mod federation;
 mod federation_abuse;

@@ -96,9 +96,7 @@ impl Admin {
 
     pub async fn deactivate(&self, user_id: &UserId, erase: bool) -> Result<()> {
         self.existing(user_id).await?;
-        let position = self.store.deactivate_user(user_id.as_str(), erase).await?;
-        self.keys.announce(user_id, position).await?;
-        self.auth.forget_sessions(user_id);
+        self.accounts.close(user_id, erase).await?;
         self.auth
             .security()
             .audit("admin_deactivate", Some(user_id.as_str()), serde_json::json!({"erase": erase}))

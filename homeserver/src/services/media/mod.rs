@@ -318,6 +318,15 @@ impl Media {
         Ok(())
     }
 
+    /// Deletes everything a user uploaded (erasure): how many uploads went.
+    pub async fn delete_uploads_of(&self, uploader: &UserId) -> Result<usize> {
+        let (deleted, orphans) = self.store.delete_media_of(uploader.as_str()).await?;
+        for sha256 in orphans {
+            self.files.delete(&sha256).await?;
+        }
+        Ok(deleted)
+    }
+
     /// Deletes local media, its thumbnails, and the blobs nothing else uses.
     pub async fn delete(&self, server: &str, media_id: &str) -> Result<()> {
         self.local_row(server, media_id)

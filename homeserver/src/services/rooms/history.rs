@@ -116,10 +116,9 @@ impl Rooms {
         event_id: &EventId,
     ) -> Result<JsonValue> {
         let (row, _) = self.visible_row(room_id, user_id, event_id).await?;
-        let mut events = [self.client_event(&row, None)?];
+        let mut events = self.client_events_for([&row], user_id, None).await?;
         self.bundle_relations(&mut events, user_id).await?;
-        let [event] = events;
-        Ok(event)
+        events.pop().ok_or_else(|| Error::internal("the event vanished"))
     }
 
     /// GET /rooms/{id}/messages.
@@ -168,17 +167,10 @@ impl Rooms {
             _ => None,
         };
         let mut visibility = Visibility::new(self, room_id, user_id).await?;
-        let mut chunk = Vec::with_capacity(rows.len());
-        let mut senders = BTreeSet::new();
-        for row in &rows {
-            if visibility.allows(row).await? {
-                let event = self.client_event(row, Some((user_id, device_id)))?;
-                if let Some(sender) = event["sender"].as_str() {
-                    senders.insert(sender.to_owned());
-                }
-                chunk.push(event);
-            }
-        }
+        let mut chunk =
+            self.visible_events(&rows, &mut visibility, user_id, Some(device_id)).await?;
+        let senders: BTreeSet<String> =
+            chunk.iter().filter_map(|e| e["sender"].as_str().map(str::to_owned)).collect();
         let state = if lazy_load_members {
             self.with_head(room_id, |head| {
                 senders
@@ -360,18 +352,8 @@ impl Rooms {
             self.store().room_events(room_id.as_str(), row.stream, i64::MAX, true, half).await?;
         let start = token(before_rows.last().map_or(row.stream - 1, |r| r.stream - 1));
         let end = token(after_rows.last().map_or(row.stream, |r| r.stream));
-        let mut before = Vec::new();
-        for r in &before_rows {
-            if visibility.allows(r).await? {
-                before.push(self.client_event(r, None)?);
-            }
-        }
-        let mut after = Vec::new();
-        for r in &after_rows {
-            if visibility.allows(r).await? {
-                after.push(self.client_event(r, None)?);
-            }
-        }
+        let before = self.visible_events(&before_rows, &mut visibility, user_id, None).await?;
+        let after = self.visible_events(&after_rows, &mut visibility, user_id, None).await?;
         let mut latest = std::collections::HashMap::new();
         for state in self.store().state_at_group(row.state_group).await? {
             latest.insert((state.event_type, state.state_key), (state.event_id, state.pdu));
@@ -382,7 +364,27 @@ impl Rooms {
                 ClientView::from_stored(&id, room_id.as_str(), &pdu).map(|v| v.to_json(None))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Context { before, event: self.client_event(&row, None)?, after, state, start, end })
+        let mut shown = self.client_events_for([&row], user_id, None).await?;
+        let event = shown.pop().ok_or_else(|| Error::internal("the event vanished"))?;
+        Ok(Context { before, event, after, state, start, end })
+    }
+
+    /// The client form of those of `rows` the user may see, as they see
+    /// them (the transaction id for `device`, erasure applied).
+    pub(super) async fn visible_events(
+        &self,
+        rows: &[EventRow],
+        visibility: &mut Visibility<'_>,
+        user_id: &UserId,
+        device: Option<&str>,
+    ) -> Result<Vec<JsonValue>> {
+        let mut shown = Vec::with_capacity(rows.len());
+        for row in rows {
+            if visibility.allows(row).await? {
+                shown.push(row);
+            }
+        }
+        self.client_events_for(shown, user_id, device).await
     }
 }
 

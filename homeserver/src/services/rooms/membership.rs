@@ -314,6 +314,21 @@ impl Rooms {
         Ok(())
     }
 
+    /// Takes a user out of every room they are in, invited to or knocking
+    /// on (a closed account). A room that refuses is logged, not fatal.
+    pub async fn leave_all(&self, user_id: &UserId) -> Result<()> {
+        use MembershipState::{Invite, Join, Knock};
+        for membership in [Join, Invite, Knock] {
+            for room_id in self.store().rooms_with_membership(user_id.as_str(), &membership).await?
+            {
+                if let Err(error) = self.leave(&room_id, user_id, None).await {
+                    tracing::warn!(room = %room_id, user = %user_id, %error, "could not leave");
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub async fn joined_rooms(&self, user_id: &UserId) -> Result<Vec<OwnedRoomId>> {
         self.store()
             .rooms_with_membership(user_id.as_str(), &MembershipState::Join)

@@ -8,6 +8,7 @@ mod backfill;
 pub mod builder;
 mod create;
 mod directory;
+mod erasure;
 mod federated_history;
 mod federated_invite;
 mod federated_join;
@@ -94,6 +95,8 @@ struct Inner {
     shadow_banned: std::sync::RwLock<std::collections::HashSet<OwnedUserId>>,
     /// Application services, whose exclusive aliases are theirs alone.
     appservices: super::appservice::Appservices,
+    /// Users who asked for their content to be erased.
+    erased: erasure::Erased,
     /// Other servers' answers about rooms of spaces (federation /hierarchy).
     remote_spaces: TtlCache<(OwnedRoomId, bool), Arc<get_hierarchy::v1::Response>>,
 }
@@ -128,6 +131,7 @@ impl Rooms {
                 txns: Default::default(),
                 txn_ids,
                 shadow_banned: Default::default(),
+                erased: Default::default(),
                 remote_spaces: TtlCache::new(std::time::Duration::from_secs(300), 1000),
                 appservices,
             }),

@@ -44,6 +44,8 @@ impl Rooms {
         for child in self.store().children_of(&parents).await? {
             children.entry(child.relates_to).or_default().push((child.rel_type, child.event));
         }
+        let rows: Vec<&EventRow> = children.values().flatten().map(|(_, row)| row).collect();
+        let erased = self.erased_for(&rows, viewer).await?;
         for event in events.iter_mut() {
             let Some(kids) = event["event_id"].as_str().and_then(|id| children.get(id)) else {
                 continue;
@@ -51,9 +53,11 @@ impl Rooms {
             let sender = event["sender"].as_str().unwrap_or_default().to_owned();
             let mut relations = serde_json::Map::new();
             // Only the original sender's edits count; the newest wins.
+            // An erased user's edit is not shown to whom their event is redacted.
             if let Some((_, edit)) = kids.iter().rev().find(|(kind, row)| {
                 kind == "m.replace" && row_sender(row).as_deref() == Some(&sender)
-            }) {
+            }) && !erased.contains(&edit.event_id)
+            {
                 relations.insert("m.replace".into(), self.client_event(edit, None)?);
             }
             let thread: Vec<&EventRow> =
@@ -64,7 +68,10 @@ impl Rooms {
                 relations.insert(
                     "m.thread".into(),
                     json!({
-                        "latest_event": self.client_event(latest, None)?,
+                        "latest_event": match erased.contains(&latest.event_id) {
+                            true => self.pruned_client_event(latest).await?,
+                            false => self.client_event(latest, None)?,
+                        },
                         "count": thread.len(),
                         "current_user_participated": participated,
                     }),
@@ -122,12 +129,9 @@ impl Rooms {
             .then(|| rows.last().map(|r| token(if forward { r.stream } else { r.stream - 1 })))
             .flatten();
         let mut visibility = Visibility::new(self, room_id, user_id).await?;
-        let mut chunk = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if row.room_id == room_id.as_str() && visibility.allows(row).await? {
-                chunk.push(self.client_event(row, None)?);
-            }
-        }
+        let rows: Vec<EventRow> =
+            rows.into_iter().filter(|row| row.room_id == room_id.as_str()).collect();
+        let mut chunk = self.visible_events(&rows, &mut visibility, user_id, None).await?;
         self.bundle_relations(&mut chunk, user_id).await?;
         Ok(RelationsPage { chunk, next_batch, prev_batch: query.from })
     }
@@ -152,14 +156,11 @@ impl Rooms {
         let next_batch =
             (roots.len() as i64 == limit).then(|| roots.last().map(|(_, at)| token(*at))).flatten();
         let mut visibility = Visibility::new(self, room_id, user_id).await?;
-        let mut chunk = Vec::new();
+        let mut rows = Vec::new();
         for (root, _) in roots {
-            if let Some(row) = self.store().event(&root).await?
-                && visibility.allows(&row).await?
-            {
-                chunk.push(self.client_event(&row, None)?);
-            }
+            rows.extend(self.store().event(&root).await?);
         }
+        let mut chunk = self.visible_events(&rows, &mut visibility, user_id, None).await?;
         self.bundle_relations(&mut chunk, user_id).await?;
         Ok((chunk, next_batch))
     }

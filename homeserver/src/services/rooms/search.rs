@@ -41,8 +41,10 @@ impl Rooms {
         let rows = self.store().search_events(user_id.as_str(), term, order, limit, offset).await?;
         let next = (rows.len() as i64 == limit).then(|| format!("o{}", offset + limit));
         let mut checks: HashMap<String, Visibility<'_>> = HashMap::new();
+        // What an erased user wrote is not found by whom it is redacted to.
+        let erased = self.erased_for(&rows.iter().collect::<Vec<_>>(), user_id).await?;
         let mut results = Vec::new();
-        for row in &rows {
+        for row in rows.iter().filter(|row| !erased.contains(&row.event_id)) {
             if only_rooms.is_some_and(|rooms| !rooms.iter().any(|r| r.as_str() == row.room_id)) {
                 continue;
             }

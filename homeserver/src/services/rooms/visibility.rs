@@ -37,22 +37,8 @@ impl<'a> Visibility<'a> {
         if let Some(known) = self.by_group.get(&row.state_group) {
             return Ok(*known);
         }
-        let entries = self
-            .rooms
-            .store()
-            .visibility_state_at_group(row.state_group, self.user_id.as_str())
-            .await?;
-        let mut membership = None;
-        let mut visibility = None;
-        // Nearest entries come first: keep the first of each kind.
-        for (kind, pdu) in entries {
-            if kind == "m.room.member" && membership.is_none() {
-                membership = stored_content_str(&pdu, "membership").map(MembershipState::from);
-            } else if kind == "m.room.history_visibility" && visibility.is_none() {
-                visibility =
-                    stored_content_str(&pdu, "history_visibility").map(HistoryVisibility::from);
-            }
-        }
+        let (membership, visibility) =
+            state_at_group(self.rooms, row.state_group, self.user_id).await?;
         let visibility = visibility.unwrap_or(HistoryVisibility::Shared);
         let allowed = match visibility {
             HistoryVisibility::WorldReadable => true,
@@ -64,6 +50,26 @@ impl<'a> Visibility<'a> {
         self.by_group.insert(row.state_group, allowed);
         Ok(allowed)
     }
+}
+
+/// A user's membership and the room's history visibility in a state group.
+pub(super) async fn state_at_group(
+    rooms: &Rooms,
+    group: i64,
+    user_id: &UserId,
+) -> Result<(Option<MembershipState>, Option<HistoryVisibility>)> {
+    let entries = rooms.store().visibility_state_at_group(group, user_id.as_str()).await?;
+    let (mut membership, mut visibility) = (None, None);
+    // Nearest entries come first: keep the first of each kind.
+    for (kind, pdu) in entries {
+        if kind == "m.room.member" && membership.is_none() {
+            membership = stored_content_str(&pdu, "membership").map(MembershipState::from);
+        } else if kind == "m.room.history_visibility" && visibility.is_none() {
+            visibility =
+                stored_content_str(&pdu, "history_visibility").map(HistoryVisibility::from);
+        }
+    }
+    Ok((membership, visibility))
 }
 
 /// Answers "may this server see this event?" by the spec's rules for

@@ -99,8 +99,8 @@ impl SyncService {
             let mut senders = vec![user.to_string()];
             let mut room_seen =
                 Seen { latest: rows.last().map(|row| row.stream), ..Seen::default() };
-            for row in &rows {
-                let event = self.rooms.client_event(row, Some((user, device)))?;
+            let shown = self.rooms.client_events_for(&rows, user, Some(device)).await?;
+            for (row, event) in rows.iter().zip(shown) {
                 let sender = event["sender"].as_str();
                 let from_ignored = sender.is_some_and(|s| ignored.iter().any(|i| i == s));
                 if passes(&options.filter.room.timeline, &event) && !from_ignored {

@@ -266,6 +266,12 @@ impl TestServer {
 
 static TXNS: AtomicU32 = AtomicU32::new(0);
 
+/// The `auth` of a user-interactive step with a password.
+pub fn password_auth(user: &str, password: &str) -> Value {
+    json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
+           "password": password})
+}
+
 pub fn session_from(body: &Value) -> Session {
     Session {
         user_id: body["user_id"].as_str().expect("user_id").to_owned(),

@@ -193,8 +193,8 @@ impl SyncService {
             let mut changed_state = BTreeSet::new();
             let mut ids = Vec::new();
             let first = events.len();
-            for row in &rows {
-                let event = self.rooms.client_event(row, Some((user, device)))?;
+            let shown = self.rooms.client_events_for(&rows, user, Some(device)).await?;
+            for (row, event) in rows.iter().zip(shown) {
                 let sender = event["sender"].as_str().unwrap_or_default().to_owned();
                 if ignored.contains(&sender) {
                     continue;
