@@ -38,7 +38,7 @@ impl Rooms {
         }
     }
 
-    async fn erased_users(&self) -> Result<Arc<HashSet<String>>> {
+    pub(super) async fn erased_users(&self) -> Result<Arc<HashSet<String>>> {
         let cached = self.inner.erased.known.read().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some((users, at)) = cached
             && at.elapsed() < REFRESH

@@ -59,7 +59,8 @@ impl Rooms {
     }
 
     /// Events as `server` may see them: those its users could not see (by
-    /// the history visibility at each event) go out redacted, so that the
+    /// the history visibility at each event), and those of erased users
+    /// when none of its users was joined, go out redacted, so that the
     /// event graph stays whole while their content stays here.
     async fn visible_to<'a>(
         &self,
@@ -69,9 +70,13 @@ impl Rooms {
     ) -> Result<Vec<Box<RawValue>>> {
         let rules = self.rules_of(room_id).await?;
         let mut visibility = ServerVisibility::new(self, server);
+        let erased = self.erased_users().await?;
         let mut answer = Vec::new();
         for pdu in pdus {
-            if visibility.allows(&pdu.event_id).await? {
+            let shown = visibility.allows(&pdu.event_id).await?
+                && (!erased.contains(pdu.sender.as_str())
+                    || visibility.had_member_joined(&pdu.event_id).await?);
+            if shown {
                 answer.push(self.outgoing(&rules, pdu)?);
                 continue;
             }

@@ -80,7 +80,8 @@ pub(super) async fn state_at_group(
 pub(super) struct ServerVisibility<'a> {
     rooms: &'a Rooms,
     server: &'a ServerName,
-    by_group: HashMap<i64, bool>,
+    /// Per state group: may the server see it, and had it a joined member.
+    by_group: HashMap<i64, (bool, bool)>,
 }
 
 impl<'a> ServerVisibility<'a> {
@@ -89,10 +90,20 @@ impl<'a> ServerVisibility<'a> {
     }
 
     pub async fn allows(&mut self, event_id: &EventId) -> Result<bool> {
+        Ok(self.seen(event_id).await?.0)
+    }
+
+    /// Whether one of the server's users was joined at the event (erased
+    /// users' events go out redacted to servers that had none).
+    pub async fn had_member_joined(&mut self, event_id: &EventId) -> Result<bool> {
+        Ok(self.seen(event_id).await?.1)
+    }
+
+    async fn seen(&mut self, event_id: &EventId) -> Result<(bool, bool)> {
         // Outliers (state and auth events known from other servers) have no
         // place in the timeline, hence no group; auth chains need them.
         let Some(group) = self.rooms.store().event_state_group(event_id.as_str()).await? else {
-            return Ok(true);
+            return Ok((true, true));
         };
         if let Some(known) = self.by_group.get(&group) {
             return Ok(*known);
@@ -122,7 +133,8 @@ impl<'a> ServerVisibility<'a> {
             HistoryVisibility::Invited => any(&[MembershipState::Invite, MembershipState::Join]),
             _ => any(&[MembershipState::Join]),
         };
-        self.by_group.insert(group, allowed);
-        Ok(allowed)
+        let answer = (allowed, any(&[MembershipState::Join]));
+        self.by_group.insert(group, answer);
+        Ok(answer)
     }
 }
