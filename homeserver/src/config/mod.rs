@@ -30,6 +30,7 @@ pub struct Config {
     pub push: PushConfig,
     pub email: EmailConfig,
     pub delayed_events: DelayedEventsConfig,
+    pub retention: RetentionConfig,
     pub appservice: AppserviceConfig,
     pub media: MediaConfig,
     pub rate_limits: RateLimitConfig,
@@ -304,6 +305,40 @@ pub struct DelayedEventsConfig {
 impl Default for DelayedEventsConfig {
     fn default() -> Self {
         Self { max_delay: Duration::from_secs(86_400), max_per_user: 100 }
+    }
+}
+
+/// Message retention: rooms' `m.room.retention` policies (and a default
+/// for rooms without one) enforced by a purge job that deletes messages
+/// past their lifetime. Durations in seconds; 0 means none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Off: policies are stored and shown, nothing is deleted.
+    pub enabled: bool,
+    /// The lifetime of messages in rooms that set none (0: kept forever).
+    #[serde(with = "seconds")]
+    pub default_max_lifetime: Duration,
+    /// Bounds on a room's `max_lifetime`: a shorter one is raised to the
+    /// first, a longer one lowered to the second (0: no bound).
+    #[serde(with = "seconds")]
+    pub allowed_min_lifetime: Duration,
+    #[serde(with = "seconds")]
+    pub allowed_max_lifetime: Duration,
+    /// How often the purge job runs.
+    #[serde(with = "seconds")]
+    pub purge_interval: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            default_max_lifetime: Duration::ZERO,
+            allowed_min_lifetime: Duration::from_secs(86_400),
+            allowed_max_lifetime: Duration::ZERO,
+            purge_interval: Duration::from_secs(3600),
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod notifier;
 pub mod profile;
 pub mod push;
 pub mod rate_limit;
+pub mod retention;
 pub mod rooms;
 pub mod security;
 pub mod server_key;
@@ -71,6 +72,8 @@ pub struct AllServices {
     pub rate_limits: Arc<rate_limit::RateLimiter>,
     pub admin: admin::Admin,
     pub federation: federation::Federation,
+    /// The message retention purge job (run by admins on demand too).
+    pub retention: retention::Retention,
 }
 
 impl Services {
@@ -171,6 +174,13 @@ impl Services {
         let delayed_events =
             delayed_events::DelayedEvents::new(store.clone(), config.clone(), rooms.clone());
         delayed_events.clone().spawn();
+        let retention = retention::Retention::new(
+            store.clone(),
+            media.clone(),
+            config.clone(),
+            auth.clock().clone(),
+        );
+        retention.clone().spawn();
         // Security alerts also reach every admin as a server notice.
         let (alerts, alert_queue) = tokio::sync::mpsc::unbounded_channel();
         auth.security().route_alerts_to_admins(alerts);
@@ -208,6 +218,7 @@ impl Services {
             typing,
             presence,
             media,
+            retention,
             rate_limits: rate_limits.clone(),
             rooms,
             auth,

@@ -76,6 +76,7 @@ const STEPS: &[Step] = &[
     shared!(33, "0033_sliding_sync"),
     shared!(34, "0034_appservice_queue"),
     shared!(35, "0035_appservice_directory"),
+    shared!(36, "0036_retention"),
 ];
 
 /// The migrator for one backend.

@@ -46,6 +46,7 @@ mod pushers;
 mod registration_tokens;
 mod relations;
 mod reports;
+mod retention;
 mod search;
 mod second_factors;
 mod security;
@@ -93,6 +94,7 @@ pub use self::{
     push_notifications::{ListedNotification, NotificationRow, RoomPusher},
     pushers::PusherRow,
     registration_tokens::TokenRow,
+    retention::RetentionRow,
     search::SearchOrder,
     sessions::{DeviceRow, NewSession, TokenLookup},
     sliding_sync::{BUMP_EVENT_TYPES, ListedRoomRow, SlidingPositionRow, SlidingRoomRow},

@@ -61,11 +61,13 @@ async fn reports_reach_admins(backend: Backend) {
     s.get("/_synapse/admin/v1/event_reports", Some(&bob.token)).await.err(403, "M_FORBIDDEN");
 }
 
-const ROUTES: [(&str, &str); 36] = [
+const ROUTES: [(&str, &str); 38] = [
     ("GET", "/_synapse/admin/v2/users/@alice:localhost/devices"),
     ("DELETE", "/_synapse/admin/v2/users/@alice:localhost/devices/PHONE"),
     ("GET", "/_lattice/admin/v1/audit_log"),
     ("GET", "/_lattice/admin/v1/appservices"),
+    ("GET", "/_lattice/admin/v1/retention"),
+    ("POST", "/_lattice/admin/v1/retention/run"),
     ("GET", "/_synapse/admin/v1/registration_tokens/abc"),
     ("PUT", "/_synapse/admin/v2/users/@alice:localhost"),
     ("POST", "/_synapse/admin/v1/users/@alice:localhost/shadow_ban"),

@@ -47,6 +47,7 @@ mod pushers;
 mod rate_limits;
 mod register;
 mod relations;
+mod retention;
 mod robustness;
 mod rooms;
 mod search;

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 mod media;
 mod registration_tokens;
+mod retention;
 mod rooms;
 
 use super::{
@@ -41,6 +42,8 @@ pub fn router() -> Routes {
         // Ours, not Synapse's: the security audit log.
         .route("/_lattice/admin/v1/audit_log", get(audit_log))
         .route("/_lattice/admin/v1/appservices", get(appservices))
+        .route("/_lattice/admin/v1/retention", get(retention::report))
+        .route("/_lattice/admin/v1/retention/run", post(retention::run))
         .route(
             "/_synapse/admin/v1/users/{user_id}/shadow_ban",
             post(shadow_ban).delete(lift_shadow_ban),
