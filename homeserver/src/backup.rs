@@ -9,7 +9,7 @@
 use std::{
     collections::BTreeMap,
     fs::File,
-    io::{self, Read, Write},
+    io::{self, IsTerminal, Read, Write},
     path::{Component, Path, PathBuf},
     str::FromStr,
 };
@@ -37,6 +37,21 @@ pub struct Manifest {
     pub counts: BTreeMap<String, i64>,
     /// Every part by its path in the archive.
     pub parts: BTreeMap<String, Part>,
+    /// For an incremental archive (`--since`): the full archive it builds on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Base>,
+    /// Media files of the base, not repeated here (they had not changed:
+    /// media files are named by their content's hash).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inherited: BTreeMap<String, Part>,
+}
+
+/// The full archive an incremental one builds on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Base {
+    /// Its file name when the incremental archive was made.
+    pub file: String,
+    pub created_at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,13 +60,20 @@ pub struct Part {
     pub sha256: String,
 }
 
-/// Writes an archive of the running (or stopped) server to `to`.
+/// Writes an archive of the running (or stopped) server to `to`; with
+/// `since` (a full archive, checked first), media files already in it are
+/// left out.
 pub async fn backup(
     config: &Config,
     to: &Path,
     config_file: Option<&Path>,
+    since: Option<&Path>,
 ) -> Result<Manifest, String> {
     let database = sqlite_path(config)?;
+    let base = match since {
+        Some(path) => Some((path.to_owned(), full_archive(path)?)),
+        None => None,
+    };
     // SQLite copies itself consistently while the server writes (one read
     // transaction): the snapshot goes beside the archive, then into it.
     let snapshot = to.with_extension("db-snapshot");
@@ -86,11 +108,21 @@ pub async fn backup(
         created_at_ms: crate::store::now_ms(),
         counts,
         parts: BTreeMap::new(),
+        base: base.as_ref().map(|(path, base)| Base {
+            file: path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            created_at_ms: base.created_at_ms,
+        }),
+        inherited: BTreeMap::new(),
     };
     let (to, config_file) = (to.to_owned(), config_file.map(Path::to_owned));
+    let base_parts = base.map(|(_, base)| base.parts).unwrap_or_default();
     let written = tokio::task::spawn_blocking(move || {
-        let result =
-            write_archive(&to, &snapshot, &media_dir, config_file.as_deref(), &mut manifest);
+        let sources = Sources {
+            snapshot: &snapshot,
+            media_dir: &media_dir,
+            config_file: config_file.as_deref(),
+        };
+        let result = write_archive(&to, &sources, &base_parts, &mut manifest);
         let _ = std::fs::remove_file(&snapshot);
         result.map(|()| manifest)
     })
@@ -99,13 +131,25 @@ pub async fn backup(
     written.map_err(|e| format!("cannot write the archive: {e}"))
 }
 
+/// What goes into an archive.
+struct Sources<'a> {
+    snapshot: &'a Path,
+    media_dir: &'a Path,
+    config_file: Option<&'a Path>,
+}
+
 fn write_archive(
     to: &Path,
-    snapshot: &Path,
-    media_dir: &Path,
-    config_file: Option<&Path>,
+    sources: &Sources<'_>,
+    base: &BTreeMap<String, Part>,
     manifest: &mut Manifest,
 ) -> io::Result<()> {
+    let media: Vec<PathBuf> = files_under(sources.media_dir)?.collect();
+    let mut total = std::fs::metadata(sources.snapshot)?.len();
+    for file in &media {
+        total += std::fs::metadata(file)?.len();
+    }
+    let progress = progress_bar(total);
     let mut archive = tar::Builder::new(io::BufWriter::new(File::create(to)?));
     let mut add = |name: String, file: &Path| -> io::Result<()> {
         let source = File::open(file)?;
@@ -114,20 +158,30 @@ fn write_archive(
         header.set_size(size);
         header.set_mode(0o600);
         header.set_cksum();
-        let mut hashing = Hashing::new(source);
+        let mut hashing = Hashing::new(progress.wrap_read(source));
         archive.append_data(&mut header, &name, &mut hashing)?;
         manifest.parts.insert(name, hashing.part());
         Ok(())
     };
-    add(DATABASE.to_owned(), snapshot)?;
-    for file in files_under(media_dir)? {
-        let relative = file.strip_prefix(media_dir).map_err(io::Error::other)?;
-        add(format!("{MEDIA}/{}", relative.display()), &file)?;
+    add(DATABASE.to_owned(), sources.snapshot)?;
+    for file in &media {
+        let relative = file.strip_prefix(sources.media_dir).map_err(io::Error::other)?;
+        let name = format!("{MEDIA}/{}", relative.display());
+        // Named by their content's hash: the same name and size in the
+        // base is the same file.
+        match base.get(&name) {
+            Some(part) if part.size == std::fs::metadata(file)?.len() => {
+                progress.inc(part.size);
+                manifest.inherited.insert(name, part.clone());
+            }
+            _ => add(name, file)?,
+        }
     }
-    if let Some(config_file) = config_file {
+    if let Some(config_file) = sources.config_file {
         let name = config_file.file_name().map_or("lattice.toml".into(), |n| n.to_string_lossy());
         add(format!("{CONFIG}/{name}"), config_file)?;
     }
+    progress.finish_and_clear();
     let json = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;
     let mut header = tar::Header::new_gnu();
     header.set_size(json.len() as u64);
@@ -173,10 +227,58 @@ pub fn verify(archive: &Path) -> Result<Manifest, String> {
     Ok(manifest)
 }
 
-/// Checks the archive, then restores it into the configured places,
-/// which must be empty.
-pub fn restore(config: &Config, archive: &Path) -> Result<Manifest, String> {
+/// A full archive, checked whole: what an incremental one may build on.
+fn full_archive(path: &Path) -> Result<Manifest, String> {
+    let manifest = verify(path)?;
+    match manifest.base {
+        Some(_) => Err(format!(
+            "{}: an incremental archive; build on a full one (made without --since)",
+            path.display()
+        )),
+        None => Ok(manifest),
+    }
+}
+
+/// Checks an archive and, for an incremental one, its base: every file it
+/// inherits must be in the base, unchanged.
+pub fn verify_with_base(archive: &Path, base: Option<&Path>) -> Result<Manifest, String> {
     let manifest = verify(archive)?;
+    let (Some(expected), Some(base)) = (&manifest.base, base) else {
+        return match (&manifest.base, base) {
+            (Some(expected), None) => Err(format!(
+                "{}: an incremental archive; give its base, {} (made at {} ms), with --base",
+                archive.display(),
+                expected.file,
+                expected.created_at_ms
+            )),
+            (None, Some(_)) => {
+                Err(format!("{}: a full archive; it needs no --base", archive.display()))
+            }
+            _ => Ok(manifest),
+        };
+    };
+    let found = full_archive(base)?;
+    if found.created_at_ms != expected.created_at_ms {
+        return Err(format!(
+            "{}: not the base of {} (that is {}, made at {} ms)",
+            base.display(),
+            archive.display(),
+            expected.file,
+            expected.created_at_ms
+        ));
+    }
+    for (name, part) in &manifest.inherited {
+        if found.parts.get(name) != Some(part) {
+            return Err(format!("{}: {name} is missing or different", base.display()));
+        }
+    }
+    Ok(manifest)
+}
+
+/// Checks the archive (and the base of an incremental one), then restores
+/// it into the configured places, which must be empty.
+pub fn restore(config: &Config, archive: &Path, base: Option<&Path>) -> Result<Manifest, String> {
+    let manifest = verify_with_base(archive, base)?;
     let database = sqlite_path(config)?;
     let media_dir = config.server.data_dir.join("media");
     if database.exists() {
@@ -196,19 +298,57 @@ pub fn restore(config: &Config, archive: &Path) -> Result<Manifest, String> {
                 _ => return Err(format!("unexpected part {name}")),
             },
         };
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        let mut file = File::create(&target).map_err(|e| format!("{}: {e}", target.display()))?;
-        let mut hashing = Hashing::new(entry);
-        io::copy(&mut hashing, &mut file).map_err(|e| format!("{}: {e}", target.display()))?;
-        // The archive was checked, but it could have changed since.
-        if manifest.parts.get(name) != Some(&hashing.part()) {
-            return Err(format!("{name} changed while it was restored"));
-        }
-        Ok(())
+        let expected =
+            manifest.parts.get(name).ok_or_else(|| format!("{name} is not in the manifest"))?;
+        restore_file(entry, &target, expected, name)
     })?;
+    if let Some(base) = base {
+        each_entry(base, |name, entry| {
+            let (Some(expected), Some(rest)) =
+                (manifest.inherited.get(name), name.strip_prefix("media/"))
+            else {
+                return Ok(());
+            };
+            let target = media_dir.join(safe_relative(rest)?);
+            restore_file(entry, &target, expected, name)
+        })?;
+    }
     Ok(manifest)
+}
+
+/// Writes one part to `target`, checking it against the manifest as it goes.
+fn restore_file(
+    entry: &mut dyn Read,
+    target: &Path,
+    expected: &Part,
+    name: &str,
+) -> Result<(), String> {
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    let mut file = File::create(target).map_err(|e| format!("{}: {e}", target.display()))?;
+    let mut hashing = Hashing::new(entry);
+    io::copy(&mut hashing, &mut file).map_err(|e| format!("{}: {e}", target.display()))?;
+    // The archive was checked, but it could have changed since.
+    if hashing.part() != *expected {
+        return Err(format!("{name} changed while it was restored"));
+    }
+    Ok(())
+}
+
+/// A progress bar on standard error while a person watches (not when the
+/// output goes to a file or a script).
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    if !io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 fn each_entry(

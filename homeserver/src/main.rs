@@ -38,6 +38,10 @@ enum Command {
         /// The archive to write.
         #[arg(long)]
         to: PathBuf,
+        /// An earlier full archive: media files already in it are left
+        /// out (an incremental archive, restored with `--base`).
+        #[arg(long)]
+        since: Option<PathBuf>,
         /// Print the manifest as JSON, for scripts.
         #[arg(long)]
         json: bool,
@@ -52,6 +56,9 @@ enum Command {
     /// Check every part of an archive against its manifest, restoring nothing.
     Verify {
         archive: PathBuf,
+        /// The full archive an incremental one builds on (checked too).
+        #[arg(long)]
+        base: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -59,6 +66,9 @@ enum Command {
     /// must be empty; the archive is checked whole first.
     Restore {
         archive: PathBuf,
+        /// The full archive an incremental one builds on.
+        #[arg(long)]
+        base: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -142,15 +152,18 @@ fn main() -> ExitCode {
     );
     let outcome = match cli.command {
         Some(Command::Admin(command)) => runtime.block_on(admin(config, command)),
-        Some(Command::Backup { to, json }) => runtime
-            .block_on(backup::backup(&config, &to, config_file))
+        Some(Command::Backup { to, since, json }) => runtime
+            .block_on(backup::backup(&config, &to, config_file, since.as_deref()))
             .map(|manifest| report("written", &to, &manifest, json)),
         Some(Command::Migrate { to }) => runtime.block_on(migrate(&config, &to)),
-        Some(Command::Verify { archive, json }) => {
-            backup::verify(&archive).map(|manifest| report("sound", &archive, &manifest, json))
+        Some(Command::Verify { archive, base, json }) => {
+            backup::verify_with_base(&archive, base.as_deref())
+                .map(|manifest| report("sound", &archive, &manifest, json))
         }
-        Some(Command::Restore { archive, json }) => backup::restore(&config, &archive)
-            .map(|manifest| report("restored", &archive, &manifest, json)),
+        Some(Command::Restore { archive, base, json }) => {
+            backup::restore(&config, &archive, base.as_deref())
+                .map(|manifest| report("restored", &archive, &manifest, json))
+        }
         _ => runtime.block_on(run(config)),
     };
     match outcome {
@@ -206,6 +219,13 @@ fn report(done: &str, archive: &std::path::Path, manifest: &backup::Manifest, js
         manifest.server_name,
         manifest.lattice_version,
     );
+    if let Some(base) = &manifest.base {
+        println!(
+            "  incremental: {} media files are in its base, {}",
+            manifest.inherited.len(),
+            base.file
+        );
+    }
 }
 
 async fn run(config: Config) -> Result<(), String> {

@@ -8,7 +8,7 @@ mod binary;
 
 use std::path::Path;
 
-use binary::{create_room, http, lattice, register, start};
+use binary::{create_room, http, lattice, register, start, upload};
 use serde_json::{Value, json};
 
 /// Runs a `lattice` subcommand on `data_dir`; (success, stdout, stderr).
@@ -46,18 +46,7 @@ async fn a_backup_taken_while_running_restores_the_whole_server() {
         .await
         .expect("sent");
     let picture = b"not really a picture, but bytes all the same".to_vec();
-    let uploaded: Value = http
-        .post(format!("{url}/_matrix/media/v3/upload?filename=notes.txt"))
-        .bearer_auth(&token)
-        .header("content-type", "text/plain")
-        .body(picture.clone())
-        .send()
-        .await
-        .expect("uploaded")
-        .json()
-        .await
-        .expect("json");
-    let mxc = uploaded["content_uri"].as_str().expect("mxc").to_owned();
+    let mxc = upload(&http, &url, &token, picture.clone()).await;
 
     // Taken while the server runs.
     let archive = original.path().join("backup.tar");
@@ -105,8 +94,60 @@ async fn a_backup_taken_while_running_restores_the_whole_server() {
         .map(|events| events.iter().filter_map(|e| e["content"]["body"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(bodies, ["kept safe"]);
+    assert_eq!(download(&http, &url, &token, &mxc).await, (200, picture), "the same media");
+}
+
+async fn download(http: &reqwest::Client, url: &str, token: &str, mxc: &str) -> (u16, Vec<u8>) {
     let media = mxc.trim_start_matches("mxc://");
-    let (status, served) =
-        get(&http, format!("{url}/_matrix/client/v1/media/download/{media}"), &token).await;
-    assert_eq!((status, served), (200, picture), "the same media");
+    get(http, format!("{url}/_matrix/client/v1/media/download/{media}"), token).await
+}
+
+/// The media parts of a manifest printed with --json, under `key`.
+fn media_parts(manifest: &Value, key: &str) -> usize {
+    manifest[key]
+        .as_object()
+        .map_or(0, |parts| parts.keys().filter(|k| k.starts_with("media/")).count())
+}
+
+#[tokio::test]
+async fn an_incremental_backup_holds_only_new_media() {
+    let http = http();
+    let original = tempfile::tempdir().expect("folder");
+    let (mut server, url) = start(original.path(), None).await;
+    let token = register(&http, &url).await;
+    let first = upload(&http, &url, &token, b"the first file".to_vec()).await;
+    let full = original.path().join("full.tar").display().to_string();
+    let (ok, out, err) = run(original.path(), &["backup", "--to", &full]).await;
+    assert!(ok, "{out}{err}");
+    let second = upload(&http, &url, &token, b"the second file".to_vec()).await;
+
+    // Only what is new goes into the incremental archive.
+    let incremental = original.path().join("incremental.tar").display().to_string();
+    let args = ["backup", "--to", &incremental, "--since", &full, "--json"];
+    let (ok, out, err) = run(original.path(), &args).await;
+    assert!(ok, "{out}{err}");
+    let manifest: Value = serde_json::from_str(&out).expect("the manifest as JSON");
+    assert_eq!((media_parts(&manifest, "parts"), media_parts(&manifest, "inherited")), (1, 1));
+    assert_eq!(manifest["base"]["file"], "full.tar", "{manifest}");
+    // Incremental archives build on full ones only.
+    let again = original.path().join("again.tar").display().to_string();
+    let (ok, _, err) =
+        run(original.path(), &["backup", "--to", &again, "--since", &incremental]).await;
+    assert!(!ok && err.contains("full one"), "{err}");
+    server.kill().await.expect("stopped");
+
+    // It needs its base, to check and to restore.
+    let (ok, _, err) = run(original.path(), &["verify", &incremental]).await;
+    assert!(!ok && err.contains("--base"), "{err}");
+    let (ok, out, err) = run(original.path(), &["verify", &incremental, "--base", &full]).await;
+    assert!(ok && out.contains("incremental"), "{out}{err}");
+    let restored = tempfile::tempdir().expect("folder");
+    let (ok, _, err) = run(restored.path(), &["restore", &incremental]).await;
+    assert!(!ok && err.contains("--base"), "{err}");
+    let (ok, out, err) = run(restored.path(), &["restore", &incremental, "--base", &full]).await;
+    assert!(ok, "{out}{err}");
+
+    let (_server, url) = start(restored.path(), None).await;
+    assert_eq!(download(&http, &url, &token, &first).await, (200, b"the first file".to_vec()));
+    assert_eq!(download(&http, &url, &token, &second).await, (200, b"the second file".to_vec()));
 }

@@ -93,3 +93,20 @@ pub async fn create_room(http: &reqwest::Client, url: &str, token: &str) -> Stri
     let created = call(http, reqwest::Method::POST, path, token, Some(json!({}))).await;
     created["room_id"].as_str().expect("room id").to_owned()
 }
+
+/// Uploads `bytes` as a text file: its mxc:// URI.
+#[allow(dead_code)] // Not every test binary uploads.
+pub async fn upload(http: &reqwest::Client, url: &str, token: &str, bytes: Vec<u8>) -> String {
+    let uploaded: Value = http
+        .post(format!("{url}/_matrix/media/v3/upload?filename=notes.txt"))
+        .bearer_auth(token)
+        .header("content-type", "text/plain")
+        .body(bytes)
+        .send()
+        .await
+        .expect("uploaded")
+        .json()
+        .await
+        .expect("json");
+    uploaded["content_uri"].as_str().expect("mxc").to_owned()
+}

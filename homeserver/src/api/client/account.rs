@@ -1,10 +1,21 @@
-//! Password changes and deactivation.
+//! Password changes, deactivation, and users' own data exports.
 
-use axum::extract::State;
-use ruma::api::client::account::{ThirdPartyIdRemovalStatus, change_password, deactivate};
+use axum::{
+    body::Body,
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+};
+use ruma::api::client::{
+    account::{ThirdPartyIdRemovalStatus, change_password, deactivate},
+    uiaa::AuthData,
+};
 
 use crate::{
-    api::ruma::{Ruma, RumaResponse},
+    api::{
+        authed::{Authed, MatrixJson},
+        ruma::{Ruma, RumaResponse},
+    },
     error::{Error, Result},
     services::Services,
 };
@@ -33,4 +44,31 @@ pub async fn deactivate(
     let requester = auth.ok_or(Error::MissingToken)?;
     services.accounts.deactivate(&requester, body.erase, body.auth.as_ref()).await?;
     Ok(deactivate::v3::Response::new(ThirdPartyIdRemovalStatus::NoSupport).into())
+}
+
+/// The body of an export request: the user-interactive auth step.
+#[derive(serde::Deserialize, Default)]
+pub struct ExportBody {
+    auth: Option<AuthData>,
+}
+
+/// `POST /_lattice/client/v1/account/export` (ours; GDPR article 20): the
+/// requester's data as a tar archive, after they enter their password
+/// again (user-interactive auth, as for deactivation).
+pub async fn export(
+    State(services): State<Services>,
+    Authed(requester): Authed,
+    MatrixJson(body): MatrixJson<ExportBody>,
+) -> Result<Response> {
+    let archive = services.admin.export_archive(&requester, body.auth.as_ref()).await?;
+    let disposition = format!("attachment; filename=\"{}\"", archive.file_name);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(archive.content));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
 }

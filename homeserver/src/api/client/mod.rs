@@ -106,6 +106,7 @@ pub fn router() -> Routes {
         .ruma::<get_location_for_room_alias::v3::Request, _, _>(thirdparty::locations_for_alias)
         .ruma::<get_user_for_user_id::v3::Request, _, _>(thirdparty::users_for_id)
         .route("/_matrix/client/v3/voip/turnServer", axum::routing::get(voip::turn_server))
+        .route("/_lattice/client/v1/account/export", axum::routing::post(account::export))
         .route("/_matrix/client/r0/voip/turnServer", axum::routing::get(voip::turn_server))
         // Delayed events (MSC4140, unstable)
         .route(

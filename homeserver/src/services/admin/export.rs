@@ -1,8 +1,15 @@
-//! A user's data, exported (GDPR, article 20): `lattice admin export-user`.
-//! A folder of JSON files and the user's uploads, written as it is read
-//! (events go out page by page, files are streamed), so any account fits.
+//! A user's data, exported (GDPR, article 20): `lattice admin export-user`,
+//! and users' own exports as a tar archive. A folder of JSON files and the
+//! user's uploads, written as it is read (events go out page by page,
+//! files are streamed), so any account fits.
 
-use std::path::Path;
+use std::{
+    collections::HashSet,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+use ruma::{OwnedUserId, UserId, api::client::uiaa::AuthData};
 
 use serde_json::{Value as JsonValue, json};
 use tokio::io::AsyncWriteExt;
@@ -11,6 +18,7 @@ use super::Admin;
 use crate::{
     error::{Error, Result},
     services::{
+        auth::{Requester, UiaFlows, tokens::random_letters},
         media::storage::{BlobStorage, FileStorage},
         rooms::pdu::ClientView,
     },
@@ -18,6 +26,16 @@ use crate::{
 
 /// Events read per page.
 const PAGE: i64 = 500;
+
+/// Users whose own export is being made or sent.
+pub(super) type Exporting = Arc<Mutex<HashSet<OwnedUserId>>>;
+
+/// A user's export as one tar archive, read as it is written.
+pub struct ExportArchive {
+    /// What to call the file (`alice-export.tar`).
+    pub file_name: String,
+    pub content: tokio::io::DuplexStream,
+}
 
 /// What an export holds, counted.
 #[derive(Debug, Default)]
@@ -127,5 +145,67 @@ impl Admin {
         }
         write("media.json", json!(uploads)).await?;
         Ok(summary)
+    }
+}
+
+impl Admin {
+    /// A user's own export (after they proved it is them again), as a tar
+    /// archive of the folder [`Admin::export_user`] writes. The folder is
+    /// made under the data directory and deleted once sent; one export
+    /// per user at a time.
+    pub async fn export_archive(
+        &self,
+        requester: &Requester,
+        auth: Option<&AuthData>,
+    ) -> Result<ExportArchive> {
+        let user = &requester.user_id;
+        self.auth.user_interactive(&UiaFlows::password(), auth, Some(user)).await?;
+        let slot = ExportSlot::take(&self.exporting, user)?;
+        let folder = format!("{}-export", user.localpart());
+        let dir = Scratch(self.config.server.data_dir.join("exports").join(random_letters(16)?));
+        self.export_user(user, &dir.0).await?;
+        let (writer, content) = tokio::io::duplex(64 * 1024);
+        let writer = tokio_util::io::SyncIoBridge::new(writer);
+        tokio::task::spawn_blocking(move || {
+            let (_slot, dir) = (slot, dir);
+            let mut archive = tar::Builder::new(writer);
+            let sent = archive.append_dir_all(&folder, &dir.0).and_then(|()| archive.finish());
+            // The client may go away mid-way; its next try starts over.
+            if let Err(error) = sent {
+                tracing::info!(%error, "an export was not sent to the end");
+            }
+        });
+        Ok(ExportArchive { file_name: format!("{}-export.tar", user.localpart()), content })
+    }
+}
+
+/// A user's place in [`Exporting`], given back when dropped.
+struct ExportSlot {
+    exporting: Exporting,
+    user: OwnedUserId,
+}
+
+impl ExportSlot {
+    fn take(exporting: &Exporting, user: &UserId) -> Result<Self> {
+        let mut busy = exporting.lock().unwrap_or_else(|e| e.into_inner());
+        if !busy.insert(user.to_owned()) {
+            return Err(Error::LimitExceeded { retry_after_ms: 60_000 });
+        }
+        Ok(Self { exporting: exporting.clone(), user: user.to_owned() })
+    }
+}
+
+impl Drop for ExportSlot {
+    fn drop(&mut self) {
+        self.exporting.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.user);
+    }
+}
+
+/// A folder deleted when dropped (an export, once sent or failed).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

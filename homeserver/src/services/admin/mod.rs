@@ -3,7 +3,7 @@
 
 mod export;
 
-pub use self::export::ExportSummary;
+pub use self::export::{ExportArchive, ExportSummary};
 pub mod purge;
 mod registration_tokens;
 mod rooms;
@@ -33,6 +33,8 @@ pub struct Admin {
     keys: Keys,
     /// History purges this process ran, by id, with their status.
     purges: Arc<std::sync::Mutex<std::collections::HashMap<String, &'static str>>>,
+    /// Users whose own export is under way.
+    exporting: export::Exporting,
 }
 
 impl Admin {
@@ -45,7 +47,17 @@ impl Admin {
         rate_limits: Arc<RateLimiter>,
         keys: Keys,
     ) -> Self {
-        Self { store, config, auth, accounts, rooms, rate_limits, keys, purges: Arc::default() }
+        Self {
+            store,
+            config,
+            auth,
+            accounts,
+            rooms,
+            rate_limits,
+            keys,
+            purges: Arc::default(),
+            exporting: Arc::default(),
+        }
     }
 
     /// Creates an account even when registration is closed.
