@@ -46,6 +46,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a new random key for `[encryption]` (64 hex digits); keep it
+    /// safe: without it, encrypted media cannot be read.
+    GenerateKey,
     /// Copy the SQLite database into an empty PostgreSQL database (stop the
     /// server first); the SQLite file is left as it was.
     Migrate {
@@ -117,6 +120,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::GenerateConfig { output }) = cli.command {
         return generate_config(output);
+    }
+    if let Some(Command::GenerateKey) = cli.command {
+        return match lattice_homeserver::services::encryption::AtRestKey::generate_hex() {
+            Ok(key) => {
+                println!("{key}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("lattice: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,

@@ -116,6 +116,11 @@ impl TestServer {
     pub fn config(&self) -> &Config {
         &self.config
     }
+
+    /// The configuration for the next start (stop the server first).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
 }
 
 impl Drop for TestServer {

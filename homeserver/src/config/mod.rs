@@ -31,6 +31,7 @@ pub struct Config {
     pub email: EmailConfig,
     pub delayed_events: DelayedEventsConfig,
     pub retention: RetentionConfig,
+    pub encryption: EncryptionConfig,
     pub appservice: AppserviceConfig,
     pub media: MediaConfig,
     pub rate_limits: RateLimitConfig,
@@ -306,6 +307,20 @@ impl Default for DelayedEventsConfig {
     fn default() -> Self {
         Self { max_delay: Duration::from_secs(86_400), max_per_user: 100 }
     }
+}
+
+/// Encryption at rest of the media store: a 256-bit key (64 hex digits,
+/// `lattice generate-key` makes one) from one of these places. Unset: no
+/// encryption.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EncryptionConfig {
+    /// A file holding the key (readable by the server only).
+    pub key_file: Option<PathBuf>,
+    /// The name of an environment variable holding it.
+    pub key_env: Option<String>,
+    /// A shell command printing it (a KMS or secret manager's client).
+    pub key_command: Option<String>,
 }
 
 /// Message retention: rooms' `m.room.retention` policies (and a default

@@ -83,6 +83,11 @@ impl Accounts {
         Self { store, config, auth, keys, appservices, rooms, media }
     }
 
+    /// The media store (exports read users' uploads through it).
+    pub fn media(&self) -> &Media {
+        &self.media
+    }
+
     fn ensure_registration_open(&self) -> Result<()> {
         if self.config.registration.enabled {
             Ok(())

@@ -11,6 +11,7 @@ pub mod delayed_events;
 pub mod devices;
 mod edus;
 pub mod email;
+pub mod encryption;
 pub mod ephemeral;
 pub mod federation;
 pub mod http;
@@ -132,7 +133,11 @@ impl Services {
             notifier.clone(),
             federation.clone(),
         );
-        let media = media::Media::new(store.clone(), config.clone(), federation.clone())?;
+        // A wrong or missing key stops the start here, before anything is written.
+        let at_rest_key = encryption::AtRestKey::load(&config.encryption).await?;
+        encryption::check_key(&store, at_rest_key.as_deref()).await?;
+        let media =
+            media::Media::new(store.clone(), config.clone(), federation.clone(), at_rest_key)?;
         let accounts = accounts::Accounts::new(
             store.clone(),
             config.clone(),

@@ -77,6 +77,7 @@ const STEPS: &[Step] = &[
     shared!(34, "0034_appservice_queue"),
     shared!(35, "0035_appservice_directory"),
     shared!(36, "0036_retention"),
+    shared!(37, "0037_encryption_keys"),
 ];
 
 /// The migrator for one backend.

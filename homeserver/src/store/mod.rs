@@ -29,6 +29,7 @@ mod checkpoint;
 mod copy;
 mod delayed_events;
 mod device_keys;
+mod encryption;
 mod ephemeral;
 mod event_batch;
 mod event_writes;

@@ -17,6 +17,7 @@ mod delayed_events;
 mod devices;
 mod directory;
 mod discovery;
+mod encryption_at_rest;
 mod ephemeral;
 mod erasure;
 mod export;

@@ -19,7 +19,6 @@ use crate::{
     error::{Error, Result},
     services::{
         auth::{Requester, UiaFlows, tokens::random_letters},
-        media::storage::{BlobStorage, FileStorage},
         rooms::pdu::ClientView,
     },
 };
@@ -126,11 +125,10 @@ impl Admin {
         }
         events.flush().await.map_err(Error::internal)?;
 
-        let files = FileStorage::new(self.config.server.data_dir.join("media"));
         let mut uploads = Vec::new();
         for upload in store.uploads_of(user).await? {
             let stored = match &upload.sha256 {
-                Some(sha256) => files.open(sha256).await?,
+                Some(sha256) => self.accounts.media().open_blob(sha256).await?,
                 None => None,
             };
             if let Some(mut content) = stored {

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use ruma::{OwnedMxcUri, UserId};
 
-use self::storage::{BlobStorage, FileStorage, Reader, Upload};
+use self::storage::{BlobStorage, EncryptedStorage, FileStorage, Reader, Upload};
+use crate::services::encryption::AtRestKey;
 use crate::{
     config::Config,
     error::{Error, Result},
@@ -45,8 +46,15 @@ impl Media {
         store: Store,
         config: Arc<Config>,
         federation: crate::services::federation::Federation,
+        key: Option<Arc<AtRestKey>>,
     ) -> Result<Self> {
-        let files = Arc::new(FileStorage::new(config.server.data_dir.join("media")));
+        let plain: Arc<dyn BlobStorage> =
+            Arc::new(FileStorage::new(config.server.data_dir.join("media")));
+        // With a key, what is stored is ciphertext; older plain files still read.
+        let files: Arc<dyn BlobStorage> = match key {
+            Some(key) => Arc::new(EncryptedStorage::new(plain, key)),
+            None => plain,
+        };
         let previews = match config.media.url_previews {
             true => Some(Arc::new(preview::Previewer::new(&config.media)?)),
             false => None,
@@ -316,6 +324,11 @@ impl Media {
             .ok_or_else(|| Error::not_found("media not found"))?;
         self.store.set_quarantine(media_id, by.map(|u| u.as_str())).await?;
         Ok(())
+    }
+
+    /// A stored blob's content, as it was uploaded (decrypted if need be).
+    pub async fn open_blob(&self, sha256: &str) -> Result<Option<Reader>> {
+        self.files.open(sha256).await
     }
 
     /// Deletes everything a user uploaded (erasure): how many uploads went.

@@ -99,6 +99,11 @@ impl TestServer {
         self.server.config()
     }
 
+    /// The configuration for the next start (stop the server first).
+    pub fn config_mut(&mut self) -> &mut Config {
+        self.server.config_mut()
+    }
+
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }

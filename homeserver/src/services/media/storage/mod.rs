@@ -2,6 +2,7 @@
 //! (an object store, say) can replace the local filesystem. Content is
 //! addressed by its SHA-256: equal uploads share one blob.
 
+mod encrypted;
 mod fs;
 
 use std::{future::Future, pin::Pin};
@@ -9,7 +10,7 @@ use std::{future::Future, pin::Pin};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncRead;
 
-pub use self::fs::FileStorage;
+pub use self::{encrypted::EncryptedStorage, fs::FileStorage};
 use crate::error::{Error, Result};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

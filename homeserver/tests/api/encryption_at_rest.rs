@@ -1,0 +1,93 @@
+//! Media encrypted at rest: with a key configured, no uploaded byte is in
+//! the media folder as it was sent; files from before still serve; a
+//! server started with another key, or none, refuses and changes nothing.
+
+use std::path::Path;
+
+use crate::{
+    backend_tests,
+    common::{Backend, Session, TestServer, upload_media},
+};
+
+backend_tests!(uploads_are_stored_encrypted_and_a_wrong_key_stops_the_server);
+
+/// Whether any file under `dir` holds `needle`.
+fn found_under(dir: &Path, needle: &[u8]) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        match path.is_dir() {
+            true => found_under(&path, needle),
+            false => std::fs::read(&path)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle)),
+        }
+    })
+}
+
+async fn download(s: &TestServer, who: &Session, mxc: &str) -> Vec<u8> {
+    let path = format!("/_matrix/client/v1/media/download/{}", mxc.trim_start_matches("mxc://"));
+    let answer = s.http().get(format!("{}{path}", s.url())).bearer_auth(&who.token).send().await;
+    let answer = answer.expect("answered");
+    assert_eq!(answer.status(), 200);
+    answer.bytes().await.expect("body").to_vec()
+}
+
+fn key_file(dir: &Path, name: &str, hex_digit: char) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{}\n", hex_digit.to_string().repeat(64))).expect("key written");
+    path
+}
+
+async fn uploads_are_stored_encrypted_and_a_wrong_key_stops_the_server(backend: Backend) {
+    let keys = tempfile::tempdir().expect("folder");
+    let mut s = TestServer::new(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let before = b"uploaded before encryption was switched on".to_vec();
+    let old = upload_media(s.http(), s.url(), &alice.token, "text/plain", before.clone()).await;
+
+    s.stop().await;
+    s.config_mut().encryption.key_file = Some(key_file(keys.path(), "right.key", 'a'));
+    s.start_again().await;
+    // Big enough for several chunks, with a marker at both ends.
+    let mut secret = b"THE-SECRET-START ".to_vec();
+    secret.extend(std::iter::repeat_n(b'x', 200_000));
+    secret.extend(b" THE-SECRET-END");
+    let new = upload_media(s.http(), s.url(), &alice.token, "text/plain", secret.clone()).await;
+    let media_dir = s.config().server.data_dir.join("media");
+    assert!(!found_under(&media_dir, b"THE-SECRET-START"), "the upload is not stored in clear");
+    assert!(!found_under(&media_dir, b"THE-SECRET-END"));
+    assert!(found_under(&media_dir, b"switched on"), "older files stay as they were");
+    assert_eq!(download(&s, &alice, &new).await, secret);
+    assert_eq!(download(&s, &alice, &old).await, before);
+    // Thumbnails are made from, and stored as, encrypted files too.
+    let png = {
+        let mut bytes = Vec::new();
+        let image = image::RgbImage::from_pixel(64, 64, image::Rgb([200, 10, 10]));
+        image
+            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .expect("png");
+        bytes
+    };
+    let picture = upload_media(s.http(), s.url(), &alice.token, "image/png", png).await;
+    let thumbnail = format!(
+        "/_matrix/client/v1/media/thumbnail/{}?width=32&height=32&method=scale",
+        picture.trim_start_matches("mxc://")
+    );
+    let answer = s.http().get(format!("{}{thumbnail}", s.url())).bearer_auth(&alice.token).send();
+    let answer = answer.await.expect("answered");
+    assert_eq!(answer.status(), 200);
+    assert!(answer.bytes().await.expect("body").starts_with(b"\x89PNG"), "a PNG thumbnail");
+
+    // Another key, or none: the server does not start, and nothing changed.
+    s.stop().await;
+    let right = s.config().encryption.key_file.clone();
+    for wrong in [Some(key_file(keys.path(), "wrong.key", 'b')), None] {
+        let mut config = s.config().clone();
+        config.encryption.key_file = wrong;
+        let refused = lattice_homeserver::Server::new(config).await.err().expect("refused");
+        assert!(refused.to_string().contains("key"), "{refused}");
+    }
+    s.config_mut().encryption.key_file = right;
+    s.start_again().await;
+    assert_eq!(download(&s, &alice, &new).await, secret, "the right key still reads it");
+}
