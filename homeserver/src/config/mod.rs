@@ -309,7 +309,8 @@ impl Default for DelayedEventsConfig {
     }
 }
 
-/// Encryption at rest of the media store: a 256-bit key (64 hex digits,
+/// Encryption at rest of the media store and the database's secrets (the
+/// signing key, TOTP secrets): a 256-bit key (64 hex digits,
 /// `lattice generate-key` makes one) from one of these places. Unset: no
 /// encryption.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

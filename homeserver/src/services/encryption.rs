@@ -1,11 +1,13 @@
-//! Encryption at rest: the key the media store is encrypted with, read
-//! from a file, an environment variable or a command (a KMS client), and
-//! checked at start against the key the data was written with, so that a
-//! wrong or missing key stops the server before it changes anything.
+//! Encryption at rest: the key the media store and the server's secrets
+//! (its signing key, users' TOTP secrets) are encrypted with, read from a
+//! file, an environment variable or a command (a KMS client), and checked
+//! at start against the key the data was written with, so that a wrong or
+//! missing key stops the server before it changes anything.
 
 use std::sync::Arc;
 
-use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use chacha20poly1305::{AeadInOut, KeyInit, XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -86,6 +88,62 @@ impl AtRestKey {
     }
 }
 
+/// Sealed secrets start with this, then base64 of nonce and ciphertext.
+const SEALED: &str = "enc1:";
+
+/// Seals and opens the secrets kept in the database with the at-rest key;
+/// without one, they are kept as they are.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    key: Option<Arc<AtRestKey>>,
+}
+
+impl Secrets {
+    pub fn new(key: Option<Arc<AtRestKey>>) -> Self {
+        Self { key }
+    }
+
+    /// Whether secrets are sealed (a key is configured).
+    pub fn sealing(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// The form to store: sealed, and bound to `context` (what the secret
+    /// is, such as `totp:@alice:example.org`) so it cannot be moved to
+    /// another row.
+    pub fn seal(&self, plain: &str, context: &str) -> Result<String> {
+        let Some(key) = &self.key else { return Ok(plain.to_owned()) };
+        let mut nonce = [0u8; 24];
+        getrandom::fill(&mut nonce).map_err(Error::internal)?;
+        let mut sealed = plain.as_bytes().to_vec();
+        key.cipher
+            .encrypt_in_place(&XNonce::from(nonce), context.as_bytes(), &mut sealed)
+            .map_err(|_| Error::internal("encryption failed"))?;
+        Ok(format!("{SEALED}{}", STANDARD.encode([nonce.as_slice(), &sealed].concat())))
+    }
+
+    /// The secret from its stored form (kept in clear before a key was set).
+    pub fn open(&self, stored: &str, context: &str) -> Result<String> {
+        let Some(encoded) = stored.strip_prefix(SEALED) else { return Ok(stored.to_owned()) };
+        let key = self.key.as_ref().ok_or_else(|| Error::internal("a secret is sealed: no key"))?;
+        let bytes = STANDARD.decode(encoded).map_err(Error::internal)?;
+        let (nonce, sealed) = bytes
+            .split_at_checked(24)
+            .ok_or_else(|| Error::internal("a sealed secret is cut short"))?;
+        let nonce: [u8; 24] = nonce.try_into().map_err(Error::internal)?;
+        let mut plain = sealed.to_vec();
+        key.cipher.decrypt_in_place(&XNonce::from(nonce), context.as_bytes(), &mut plain).map_err(
+            |_| Error::internal(format!("the secret of {context} fails its integrity check")),
+        )?;
+        String::from_utf8(plain).map_err(Error::internal)
+    }
+
+    /// Whether a stored value is still in clear (to seal once a key is set).
+    pub fn is_clear(stored: &str) -> bool {
+        !stored.starts_with(SEALED)
+    }
+}
+
 /// Refuses to start with another key than the data was written with, or
 /// with none when data was written encrypted; records a first key.
 pub async fn check_key(store: &Store, key: Option<&AtRestKey>) -> Result<()> {
@@ -122,5 +180,18 @@ mod tests {
         for bad in ["", "abcd", &"zz".repeat(32), &"ab".repeat(33)] {
             assert!(AtRestKey::from_hex(bad).is_err(), "{bad:?} is refused");
         }
+    }
+
+    #[test]
+    fn secrets_are_sealed_to_their_place() {
+        let secrets =
+            Secrets::new(Some(Arc::new(AtRestKey::from_hex(&"12".repeat(32)).expect("key"))));
+        let sealed = secrets.seal("JBSWY3DPEHPK3PXP", "totp:@a:x").expect("sealed");
+        assert!(!sealed.contains("JBSWY3DPEHPK3PXP") && !Secrets::is_clear(&sealed));
+        assert_eq!(secrets.open(&sealed, "totp:@a:x").expect("opened"), "JBSWY3DPEHPK3PXP");
+        assert!(secrets.open(&sealed, "totp:@b:x").is_err(), "bound to its row");
+        assert_eq!(secrets.open("in clear", "totp:@a:x").expect("clear"), "in clear");
+        assert!(Secrets::default().open(&sealed, "totp:@a:x").is_err(), "no key, no secret");
+        assert_eq!(Secrets::default().seal("x", "c").expect("kept"), "x");
     }
 }

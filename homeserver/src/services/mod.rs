@@ -85,8 +85,13 @@ impl Services {
             &config.appservice.registration_files,
             &config.server.server_name,
         )?)?;
-        let auth = auth::Auth::new(store.clone(), config.clone())?;
-        let key = Arc::new(server_key::ServerKey::load_or_create(&store).await?);
+        // A wrong or missing key stops the start here, before anything is written.
+        let at_rest_key = encryption::AtRestKey::load(&config.encryption).await?;
+        encryption::check_key(&store, at_rest_key.as_deref()).await?;
+        let secrets = encryption::Secrets::new(at_rest_key.clone());
+        let auth = auth::Auth::new(store.clone(), config.clone(), secrets.clone())?;
+        auth.seal_clear_secrets().await?;
+        let key = Arc::new(server_key::ServerKey::load_or_create_sealed(&store, &secrets).await?);
         let notifier = Arc::new(notifier::Notifier::new(notifier::Positions {
             events: store.max_event_stream().await?,
             account_data: store.account_data_position().await?,
@@ -133,9 +138,6 @@ impl Services {
             notifier.clone(),
             federation.clone(),
         );
-        // A wrong or missing key stops the start here, before anything is written.
-        let at_rest_key = encryption::AtRestKey::load(&config.encryption).await?;
-        encryption::check_key(&store, at_rest_key.as_deref()).await?;
         let media =
             media::Media::new(store.clone(), config.clone(), federation.clone(), at_rest_key)?;
         let accounts = accounts::Accounts::new(

@@ -7,6 +7,7 @@ use ruma::signatures::Ed25519KeyPair;
 
 use crate::{
     error::{Error, Result},
+    services::encryption::Secrets,
     store::Store,
 };
 
@@ -18,15 +19,25 @@ pub struct ServerKey {
 
 impl ServerKey {
     pub async fn load_or_create(store: &Store) -> Result<Self> {
+        Self::load_or_create_sealed(store, &Secrets::default()).await
+    }
+
+    /// The key, kept sealed with the at-rest key when one is configured (a
+    /// key kept in clear before is sealed now).
+    pub async fn load_or_create_sealed(store: &Store, secrets: &Secrets) -> Result<Self> {
         if store.signing_key().await?.is_none() {
             let document = Ed25519KeyPair::generate();
             let version = crate::services::auth::tokens::random_letters(6)?.to_lowercase();
-            store
-                .insert_signing_key(&format!("ed25519:{version}"), &STANDARD.encode(&*document))
-                .await?;
+            let key_id = format!("ed25519:{version}");
+            let sealed = secrets.seal(&STANDARD.encode(&*document), &key_id)?;
+            store.insert_signing_key(&key_id, &sealed).await?;
         }
-        let (key_id, secret) =
+        let (key_id, stored) =
             store.signing_key().await?.ok_or_else(|| Error::internal("signing key vanished"))?;
+        let secret = secrets.open(&stored, &key_id)?;
+        if secrets.sealing() && Secrets::is_clear(&stored) {
+            store.set_signing_key_secret(&key_id, &secrets.seal(&secret, &key_id)?).await?;
+        }
         let document = STANDARD.decode(secret).map_err(Error::internal)?;
         let version = key_id.strip_prefix("ed25519:").unwrap_or(&key_id).to_owned();
         let key_pair = Ed25519KeyPair::from_der(&document, version).map_err(Error::internal)?;

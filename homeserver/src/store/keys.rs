@@ -26,4 +26,14 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// Replaces a key's stored form (sealed once an at-rest key is set).
+    pub async fn set_signing_key_secret(&self, key_id: &str, secret: &str) -> Result<()> {
+        sqlx::query("UPDATE server_signing_keys SET secret = $2 WHERE key_id = $1")
+            .bind(key_id)
+            .bind(secret)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

@@ -17,6 +17,22 @@ impl Store {
         Ok(())
     }
 
+    /// Every TOTP secret as stored, by user (to seal those kept in clear).
+    pub async fn totp_secrets(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as("SELECT user_id, secret FROM totp_factors").fetch_all(&self.pool).await?)
+    }
+
+    /// Replaces a TOTP secret's stored form if it is still `old`.
+    pub async fn replace_totp_secret(&self, user_id: &str, old: &str, new: &str) -> Result<()> {
+        sqlx::query("UPDATE totp_factors SET secret = $3 WHERE user_id = $1 AND secret = $2")
+            .bind(user_id)
+            .bind(old)
+            .bind(new)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// The user's TOTP secret, whether it is confirmed, and the last step used.
     pub async fn totp(&self, user_id: &str) -> Result<Option<(String, bool, i64)>> {
         let row: Option<(String, i64, i64)> = sqlx::query_as(

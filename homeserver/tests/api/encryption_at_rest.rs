@@ -1,15 +1,19 @@
-//! Media encrypted at rest: with a key configured, no uploaded byte is in
-//! the media folder as it was sent; files from before still serve; a
-//! server started with another key, or none, refuses and changes nothing.
+//! Encryption at rest: with a key configured, no uploaded byte is in the
+//! media folder as it was sent, and the server's signing key and users'
+//! TOTP secrets are sealed in the database; what was stored before still
+//! works; a server started with another key, or none, refuses and changes
+//! nothing.
 
 use std::path::Path;
+
+use serde_json::json;
 
 use crate::{
     backend_tests,
     common::{Backend, Session, TestServer, upload_media},
 };
 
-backend_tests!(uploads_are_stored_encrypted_and_a_wrong_key_stops_the_server);
+backend_tests!(media_and_secrets_are_sealed_and_a_wrong_key_stops_the_server);
 
 /// Whether any file under `dir` holds `needle`.
 fn found_under(dir: &Path, needle: &[u8]) -> bool {
@@ -38,12 +42,13 @@ fn key_file(dir: &Path, name: &str, hex_digit: char) -> std::path::PathBuf {
     path
 }
 
-async fn uploads_are_stored_encrypted_and_a_wrong_key_stops_the_server(backend: Backend) {
+async fn media_and_secrets_are_sealed_and_a_wrong_key_stops_the_server(backend: Backend) {
     let keys = tempfile::tempdir().expect("folder");
     let mut s = TestServer::new(backend).await;
     let alice = s.register("alice", "pw").await;
     let before = b"uploaded before encryption was switched on".to_vec();
     let old = upload_media(s.http(), s.url(), &alice.token, "text/plain", before.clone()).await;
+    let alice_totp = s.enrol_totp(&alice, "pw").await;
 
     s.stop().await;
     s.config_mut().encryption.key_file = Some(key_file(keys.path(), "right.key", 'a'));
@@ -59,6 +64,30 @@ async fn uploads_are_stored_encrypted_and_a_wrong_key_stops_the_server(backend: 
     assert!(found_under(&media_dir, b"switched on"), "older files stay as they were");
     assert_eq!(download(&s, &alice, &new).await, secret);
     assert_eq!(download(&s, &alice, &old).await, before);
+
+    // Secrets in the database are sealed: those from before at the start,
+    // new ones as they are made; logins with them still work.
+    let store = &s.services().store;
+    let (_, signing) = store.signing_key().await.expect("read").expect("a key");
+    assert!(signing.starts_with("enc1:"), "the signing key is sealed");
+    let sealed = |user: String| async move {
+        let (stored, _, _) = store.totp(&user).await.expect("read").expect("enrolled");
+        stored.starts_with("enc1:")
+    };
+    assert!(sealed(alice.user_id.clone()).await, "a TOTP secret from before is sealed");
+    let bob = s.register("bob", "pw").await;
+    let bob_totp = s.enrol_totp(&bob, "pw").await;
+    assert!(sealed(bob.user_id.clone()).await);
+    let base32 = lattice_homeserver::services::auth::totp::base32(&bob_totp);
+    assert!(!found_under(&s.config().server.data_dir, base32.as_bytes()), "not in clear on disk");
+    // A step later (a code works once), both log in with their codes.
+    s.services().auth.clock().advance(std::time::Duration::from_secs(31));
+    for (name, totp) in [("alice", &alice_totp), ("bob", &bob_totp)] {
+        let first = s.password_step(name, "pw").await;
+        let step = json!({"type": "org.lattice.login.totp", "session": first["session"],
+            "code": s.totp_now(totp)});
+        s.post("/_matrix/client/v3/login", None, step).await.ok();
+    }
     // Thumbnails are made from, and stored as, encrypted files too.
     let png = {
         let mut bytes = Vec::new();

@@ -56,15 +56,30 @@ pub struct Auth {
     clock: crate::services::clock::Clock,
     /// The WebAuthn relying party; None when the config gives no usable one.
     webauthn: Option<Arc<::webauthn_rs::Webauthn>>,
+    /// Seals TOTP secrets with the at-rest key, if one is configured.
+    secrets: crate::services::encryption::Secrets,
 }
 
 impl Auth {
-    pub fn new(store: Store, config: Arc<Config>) -> Result<Self> {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        secrets: crate::services::encryption::Secrets,
+    ) -> Result<Self> {
         let passwords = PasswordHasher::new(&config.auth.argon2)?;
         let security = crate::services::security::Security::new(store.clone(), config.clone());
         let clock = crate::services::clock::Clock::default();
         let webauthn = webauthn::relying_party(&config)?.map(Arc::new);
-        Ok(Self { store, config, passwords, tokens: Arc::default(), security, clock, webauthn })
+        Ok(Self {
+            store,
+            config,
+            passwords,
+            tokens: Arc::default(),
+            security,
+            clock,
+            webauthn,
+            secrets,
+        })
     }
 
     pub fn passwords(&self) -> &PasswordHasher {

@@ -11,7 +11,10 @@ use ruma::{
 use serde_json::{Map, Value};
 
 use super::{Auth, tokens, totp};
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    services::encryption::Secrets,
+};
 
 /// The login stage that takes a TOTP code.
 pub const TOTP_STAGE: &str = "org.lattice.login.totp";
@@ -101,7 +104,8 @@ impl Auth {
         let mut secret = [0u8; 20];
         getrandom::fill(&mut secret).map_err(Error::internal)?;
         let encoded = totp::base32(&secret);
-        self.store.set_totp_secret(user_id.as_str(), &encoded).await?;
+        let sealed = self.secrets.seal(&encoded, &totp_context(user_id))?;
+        self.store.set_totp_secret(user_id.as_str(), &sealed).await?;
         let issuer = self.config.server.server_name.as_str();
         let uri = format!(
             "otpauth://totp/{issuer}:{user_id}?secret={encoded}&issuer={issuer}&algorithm=SHA1&digits=6&period=30"
@@ -167,7 +171,8 @@ impl Auth {
     /// Checks a TOTP code; a code is good once (no replay).
     async fn check_totp(&self, user_id: &UserId, code: &str) -> Result<()> {
         let wrong = || Error::forbidden("wrong or already used code");
-        let (secret, _, _) = self.store.totp(user_id.as_str()).await?.ok_or_else(wrong)?;
+        let (stored, _, _) = self.store.totp(user_id.as_str()).await?.ok_or_else(wrong)?;
+        let secret = self.secrets.open(&stored, &totp_context(user_id))?;
         let secret =
             totp::from_base32(&secret).ok_or_else(|| Error::internal("bad stored secret"))?;
         let step =
@@ -274,5 +279,27 @@ impl Auth {
     pub async fn totp_and_recovery(&self, user_id: &UserId) -> Result<(bool, i64)> {
         let totp = self.store.totp(user_id.as_str()).await?.is_some_and(|(_, ok, _)| ok);
         Ok((totp, self.store.recovery_codes_left(user_id.as_str()).await?))
+    }
+}
+
+/// What a TOTP secret is sealed to: its user's row.
+fn totp_context(user_id: &UserId) -> String {
+    format!("totp:{user_id}")
+}
+
+impl Auth {
+    /// Seals the TOTP secrets kept in clear (before a key was configured).
+    pub async fn seal_clear_secrets(&self) -> Result<()> {
+        if !self.secrets.sealing() {
+            return Ok(());
+        }
+        for (user, stored) in self.store.totp_secrets().await? {
+            if Secrets::is_clear(&stored) {
+                let user_id = UserId::parse(&user).map_err(Error::internal)?;
+                let sealed = self.secrets.seal(&stored, &totp_context(&user_id))?;
+                self.store.replace_totp_secret(&user, &stored, &sealed).await?;
+            }
+        }
+        Ok(())
     }
 }
