@@ -20,6 +20,8 @@ use crate::{
 pub struct AtRestKey {
     /// Eight bytes of the key's hash, in hex: names the key, reveals nothing.
     pub id: String,
+    /// The same eight bytes, as written beside what the key encrypts.
+    pub(crate) id_bytes: [u8; 8],
     pub(crate) cipher: XChaCha20Poly1305,
 }
 
@@ -38,8 +40,10 @@ impl AtRestKey {
             _ => return Err(Error::internal("an encryption key is 64 hex digits (32 bytes)")),
         };
         let digest = Sha256::digest([b"lattice at-rest key id\0".as_slice(), &key].concat());
-        let id = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        Ok(Self { id, cipher: XChaCha20Poly1305::new(&key.into()) })
+        let mut id_bytes = [0u8; 8];
+        id_bytes.copy_from_slice(&digest[..8]);
+        let id = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Self { id, id_bytes, cipher: XChaCha20Poly1305::new(&key.into()) })
     }
 
     /// A new random key, as 64 hex digits (`lattice generate-key`).

@@ -51,8 +51,7 @@ impl BlobStorage for EncryptedStorage {
         Box::pin(async move {
             let mut header = [0u8; HEADER];
             header[..8].copy_from_slice(MAGIC);
-            let id = key_id_bytes(&self.key.id)?;
-            header[8..16].copy_from_slice(&id);
+            header[8..16].copy_from_slice(&self.key.id_bytes);
             getrandom::fill(&mut header[16..]).map_err(Error::internal)?;
             let mut inner = self.inner.create().await?;
             inner.write(&header).await?;
@@ -83,7 +82,7 @@ impl BlobStorage for EncryptedStorage {
             if &header[..8] != MAGIC {
                 return Ok(Some(Box::pin(std::io::Cursor::new(head).chain(inner)) as Reader));
             }
-            if header[8..16] != key_id_bytes(&self.key.id)? {
+            if header[8..16] != self.key.id_bytes {
                 return Err(Error::internal(format!(
                     "media {sha256} is encrypted with another key than the configured one"
                 )));
@@ -95,14 +94,6 @@ impl BlobStorage for EncryptedStorage {
     fn delete<'a>(&'a self, sha256: &'a str) -> BoxFuture<'a, Result<()>> {
         self.inner.delete(sha256)
     }
-}
-
-fn key_id_bytes(id: &str) -> Result<[u8; 8]> {
-    let bytes: Vec<u8> = (0..id.len())
-        .step_by(2)
-        .filter_map(|at| id.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
-        .collect();
-    bytes.try_into().map_err(|_| Error::internal("a key id is 8 bytes"))
 }
 
 struct EncryptingWriter {
@@ -217,11 +208,16 @@ mod tests {
     use super::*;
     use crate::services::media::storage::FileStorage;
 
+    /// Plain files in `dir`, and the same wrapped with a test key.
+    fn storages(dir: &std::path::Path) -> (Arc<dyn BlobStorage>, EncryptedStorage) {
+        let files: Arc<dyn BlobStorage> = Arc::new(FileStorage::new(dir.to_owned()));
+        let key = Arc::new(AtRestKey::from_hex(&"ab".repeat(32)).expect("key"));
+        (files.clone(), EncryptedStorage::new(files, key))
+    }
+
     async fn round_trip(size: usize) {
         let dir = tempfile::tempdir().expect("folder");
-        let files: Arc<dyn BlobStorage> = Arc::new(FileStorage::new(dir.path().to_owned()));
-        let key = Arc::new(AtRestKey::from_hex(&"ab".repeat(32)).expect("key"));
-        let storage = EncryptedStorage::new(files.clone(), key);
+        let (files, storage) = storages(dir.path());
         let content: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
         let mut writer = storage.create().await.expect("writer");
         for piece in content.chunks(10_000) {
@@ -258,9 +254,7 @@ mod tests {
     #[tokio::test]
     async fn tampering_is_refused() {
         let dir = tempfile::tempdir().expect("folder");
-        let files: Arc<dyn BlobStorage> = Arc::new(FileStorage::new(dir.path().to_owned()));
-        let key = Arc::new(AtRestKey::from_hex(&"cd".repeat(32)).expect("key"));
-        let storage = EncryptedStorage::new(files, key);
+        let (_, storage) = storages(dir.path());
         let name = "b".repeat(64);
         let mut writer = storage.create().await.expect("writer");
         writer.write(&vec![7u8; 2 * CHUNK + 5]).await.expect("written");
