@@ -92,7 +92,8 @@ impl AtRestKey {
     }
 }
 
-/// Sealed secrets start with this, then base64 of nonce and ciphertext.
+/// Sealed secrets read `enc1:<key id>:<base64 of nonce and ciphertext>`:
+/// the key id says which key opens them (for key rotation).
 const SEALED: &str = "enc1:";
 
 /// Seals and opens the secrets kept in the database with the at-rest key;
@@ -123,13 +124,18 @@ impl Secrets {
         key.cipher
             .encrypt_in_place(&XNonce::from(nonce), context.as_bytes(), &mut sealed)
             .map_err(|_| Error::internal("encryption failed"))?;
-        Ok(format!("{SEALED}{}", STANDARD.encode([nonce.as_slice(), &sealed].concat())))
+        let sealed = STANDARD.encode([nonce.as_slice(), &sealed].concat());
+        Ok(format!("{SEALED}{}:{sealed}", key.id))
     }
 
     /// The secret from its stored form (kept in clear before a key was set).
     pub fn open(&self, stored: &str, context: &str) -> Result<String> {
-        let Some(encoded) = stored.strip_prefix(SEALED) else { return Ok(stored.to_owned()) };
-        let key = self.key.as_ref().ok_or_else(|| Error::internal("a secret is sealed: no key"))?;
+        let Some(rest) = stored.strip_prefix(SEALED) else { return Ok(stored.to_owned()) };
+        let (key_id, encoded) =
+            rest.split_once(':').ok_or_else(|| Error::internal("a sealed secret names no key"))?;
+        let key = self.key.as_ref().filter(|key| key.id == key_id).ok_or_else(|| {
+            Error::internal(format!("the secret of {context} is sealed with key {key_id}"))
+        })?;
         let bytes = STANDARD.decode(encoded).map_err(Error::internal)?;
         let (nonce, sealed) = bytes
             .split_at_checked(24)
@@ -192,6 +198,10 @@ mod tests {
             Secrets::new(Some(Arc::new(AtRestKey::from_hex(&"12".repeat(32)).expect("key"))));
         let sealed = secrets.seal("JBSWY3DPEHPK3PXP", "totp:@a:x").expect("sealed");
         assert!(!sealed.contains("JBSWY3DPEHPK3PXP") && !Secrets::is_clear(&sealed));
+        let other =
+            Secrets::new(Some(Arc::new(AtRestKey::from_hex(&"34".repeat(32)).expect("key"))));
+        let error = other.open(&sealed, "totp:@a:x").expect_err("another key cannot open it");
+        assert!(error.to_string().contains("sealed with key"), "{error}");
         assert_eq!(secrets.open(&sealed, "totp:@a:x").expect("opened"), "JBSWY3DPEHPK3PXP");
         assert!(secrets.open(&sealed, "totp:@b:x").is_err(), "bound to its row");
         assert_eq!(secrets.open("in clear", "totp:@a:x").expect("clear"), "in clear");
