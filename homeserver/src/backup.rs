@@ -81,6 +81,15 @@ pub async fn backup(
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", database.display()))
         .map_err(|e| e.to_string())?
         .create_if_missing(false);
+    // An encrypted database copies itself under its own key: the archive
+    // holds it as the disk does, and the same key restores it.
+    let keys = crate::services::encryption::database_keys(&config.encryption)
+        .await
+        .map_err(|e| e.to_string())?;
+    let options = match keys.first() {
+        Some(key) => key.apply(options),
+        None => options,
+    };
     let mut connection = sqlx::SqliteConnection::connect_with(&options)
         .await
         .map_err(|e| format!("cannot open the database {}: {e}", database.display()))?;
@@ -98,7 +107,8 @@ pub async fn backup(
                 .map_err(|e| e.to_string())?;
         counts.insert(table.to_owned(), count);
     }
-    drop(connection);
+    // Closed before the process may exit (see `Server::close`).
+    connection.close().await.map_err(|e| e.to_string())?;
 
     let media_dir = config.server.data_dir.join("media");
     let mut manifest = Manifest {

@@ -37,13 +37,35 @@ impl Server {
                 Error::internal(format!("cannot create {}: {e}", config.server.data_dir.display()))
             })?;
         }
-        let store = Store::open(&config.database_url(), config.database.max_connections).await?;
-        let services = Services::new(config, store).await?;
+        // The keys come first: with SQLite they open the database itself.
+        let keys = services::encryption::Keyring::load(&config.encryption).await?;
+        let database_keys = keys.as_ref().map(|keys| keys.database_keys()).unwrap_or_default();
+        let store = Store::open_encrypted(
+            &config.database_url(),
+            config.database.max_connections,
+            &database_keys,
+        )
+        .await?;
+        let services = match Services::new(config, store.clone(), keys).await {
+            Ok(services) => services,
+            Err(error) => {
+                // A refused start exits: nothing may be left closing then.
+                store.close().await;
+                return Err(error);
+            }
+        };
         Ok(Self { services })
     }
 
     pub fn services(&self) -> &Services {
         &self.services
+    }
+
+    /// Closes the database, for a command that built the server but serves
+    /// nothing: SQLCipher frees its state when the process exits, so no
+    /// encrypted connection may still be closing then.
+    pub async fn close(self) {
+        self.services.store.close().await;
     }
 
     /// Serves on `listener` until `shutdown` resolves, then finishes the

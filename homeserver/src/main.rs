@@ -49,6 +49,11 @@ enum Command {
     /// Print a new random key for `[encryption]` (64 hex digits); keep it
     /// safe: without it, encrypted media cannot be read.
     GenerateKey,
+    /// Finish moving everything to the current `[encryption]` key (the
+    /// earlier one in `previous_key_files`): the database and the secrets,
+    /// as a start does, then every media file; the earlier key is then no
+    /// longer needed, nor accepted. Stop the server first.
+    RotateKey,
     /// Copy the SQLite database into an empty PostgreSQL database (stop the
     /// server first); the SQLite file is left as it was.
     Migrate {
@@ -163,6 +168,7 @@ fn main() -> ExitCode {
                 | Command::Verify { .. }
                 | Command::Restore { .. }
                 | Command::Migrate { .. }
+                | Command::RotateKey
         )
     );
     let outcome = match cli.command {
@@ -171,6 +177,7 @@ fn main() -> ExitCode {
             .block_on(backup::backup(&config, &to, config_file, since.as_deref()))
             .map(|manifest| report("written", &to, &manifest, json)),
         Some(Command::Migrate { to }) => runtime.block_on(migrate(&config, &to)),
+        Some(Command::RotateKey) => runtime.block_on(rotate_key(config)),
         Some(Command::Verify { archive, base, json }) => {
             backup::verify_with_base(&archive, base.as_deref())
                 .map(|manifest| report("sound", &archive, &manifest, json))
@@ -204,16 +211,38 @@ async fn migrate(config: &Config, to: &str) -> Result<(), String> {
     if !(to.starts_with("postgres:") || to.starts_with("postgresql:")) {
         return Err(format!("{to}: not a postgres:// URL"));
     }
-    let from = Store::open(&from_url, 2).await.map_err(|e| e.to_string())?;
+    let keys = lattice_homeserver::services::encryption::database_keys(&config.encryption)
+        .await
+        .map_err(|e| e.to_string())?;
+    let from = Store::open_encrypted(&from_url, 2, &keys).await.map_err(|e| e.to_string())?;
     let into = Store::open(to, 4).await.map_err(|e| e.to_string())?;
     let report = from
         .copy_into(&into, |table, rows| println!("{table}: {rows} rows copied and checked"))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await;
+    from.close().await;
+    into.close().await;
+    let report = report.map_err(|e| e.to_string())?;
     let rows: i64 = report.tables.iter().map(|(_, rows)| rows).sum();
     println!(
         "done: {} tables, {rows} rows; set database.url to the PostgreSQL URL and start Lattice",
         report.tables.len()
+    );
+    Ok(())
+}
+
+/// Moves everything still under an earlier key (or in clear) to the
+/// current key, and forgets the earlier ones.
+async fn rotate_key(config: Config) -> Result<(), String> {
+    let server = Server::new(config).await.map_err(|e| e.to_string())?;
+    let report = server.services().finish_key_rotation().await;
+    server.close().await;
+    let report = report.map_err(|e| e.to_string())?;
+    // Part of the media may have been moved by the pass a start runs in the
+    // background: what counts is that all of it is under the key now.
+    println!(
+        "done: everything is under key {} (the database, the secrets, {} media files); \
+         previous_key_files can be removed from the configuration",
+        report.key_id, report.media.files
     );
     Ok(())
 }
@@ -319,6 +348,7 @@ async fn admin(config: Config, command: AdminCommand) -> Result<(), String> {
             })
         }
     };
+    server.close().await;
     let message = done.map_err(|e| e.to_string())?;
     println!("{message}");
     Ok(())

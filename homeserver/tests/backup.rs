@@ -2,18 +2,24 @@
 //! runs, `lattice verify`, and `lattice restore` into an empty place. A
 //! restored server has the same key, answers the same sync tokens and
 //! access tokens, and serves the same media; a damaged archive is refused
-//! and restores nothing.
+//! and restores nothing. An encrypted server's archive is encrypted, and
+//! restores with its key; `lattice rotate-key` moves it to a new one.
 
 mod binary;
 
 use std::path::Path;
 
-use binary::{create_room, http, lattice, register, start, upload};
+use binary::{create_room, http, lattice, register, start, start_command, upload};
 use serde_json::{Value, json};
+use tokio::process::Command;
 
 /// Runs a `lattice` subcommand on `data_dir`; (success, stdout, stderr).
 async fn run(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = lattice(data_dir, None).args(args).output().await.expect("lattice runs");
+    run_command(lattice(data_dir, None), args).await
+}
+
+async fn run_command(mut command: Command, args: &[&str]) -> (bool, String, String) {
+    let output = command.args(args).output().await.expect("lattice runs");
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     (output.status.success(), text(&output.stdout), text(&output.stderr))
 }
@@ -150,4 +156,77 @@ async fn an_incremental_backup_holds_only_new_media() {
     let (_server, url) = start(restored.path(), None).await;
     assert_eq!(download(&http, &url, &token, &first).await, (200, b"the first file".to_vec()));
     assert_eq!(download(&http, &url, &token, &second).await, (200, b"the second file".to_vec()));
+}
+
+/// The binary on `data_dir` with the at-rest key in `key` (and earlier ones).
+fn encrypted(data_dir: &Path, key: &Path, previous: &[&Path]) -> Command {
+    let mut command = lattice(data_dir, None);
+    command.env("LATTICE_ENCRYPTION__KEY_FILE", key);
+    if !previous.is_empty() {
+        let files: Vec<String> = previous.iter().map(|p| p.display().to_string()).collect();
+        command.env(
+            "LATTICE_ENCRYPTION__PREVIOUS_KEY_FILES",
+            serde_json::to_string(&files).expect("json"),
+        );
+    }
+    command
+}
+
+/// Whether `needle` occurs in the file at `path`.
+fn holds(path: &Path, needle: &[u8]) -> bool {
+    std::fs::read(path).expect("read").windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn an_encrypted_server_backs_up_restores_and_rotates_its_key() {
+    let http = http();
+    let keys = tempfile::tempdir().expect("folder");
+    let (old_key, new_key) = (keys.path().join("old.key"), keys.path().join("new.key"));
+    std::fs::write(&old_key, "ab".repeat(32)).expect("key");
+    std::fs::write(&new_key, "cd".repeat(32)).expect("key");
+    let original = tempfile::tempdir().expect("folder");
+    let (mut server, url) = start_command(encrypted(original.path(), &old_key, &[])).await;
+    let token = register(&http, &url).await;
+    let room = create_room(&http, &url, &token).await;
+    let send = format!("{url}/_matrix/client/v3/rooms/{room}/send/m.room.message/t1");
+    let body = json!({"msgtype": "m.text", "body": "SECRET-PLANS-FOR-TUESDAY"});
+    http.put(send).bearer_auth(&token).json(&body).send().await.expect("sent");
+    let file = b"SECRET-ATTACHMENT-BYTES ".repeat(100);
+    let mxc = upload(&http, &url, &token, file.clone()).await;
+
+    // The archive holds the database and media as the disk does: encrypted.
+    let archive = original.path().join("backup.tar");
+    let archive_arg = archive.display().to_string();
+    let command = encrypted(original.path(), &old_key, &[]);
+    let (ok, out, err) = run_command(command, &["backup", "--to", &archive_arg]).await;
+    assert!(ok, "{out}{err}");
+    server.kill().await.expect("stopped");
+    for text in ["SECRET-PLANS-FOR-TUESDAY", "SECRET-ATTACHMENT-BYTES", "@alice:"] {
+        assert!(!holds(&archive, text.as_bytes()), "{text} is not in the archive in clear");
+    }
+
+    // Restored, it starts with its key only, and reads everything.
+    let restored = tempfile::tempdir().expect("folder");
+    let (ok, out, err) = run(restored.path(), &["restore", &archive_arg]).await;
+    assert!(ok, "{out}{err}");
+    let without_key = lattice(restored.path(), None).output().await.expect("runs");
+    let refused = String::from_utf8_lossy(&without_key.stderr).into_owned()
+        + &String::from_utf8_lossy(&without_key.stdout);
+    assert!(!without_key.status.success() && refused.contains("encrypted"), "{refused}");
+
+    // Rotation: the new key, the old one as previous; rotate-key finishes it.
+    let rotate = encrypted(restored.path(), &new_key, &[&old_key]);
+    let (ok, out, err) = run_command(rotate, &["rotate-key"]).await;
+    assert!(
+        ok && out.contains("everything is under key") && out.contains(" 1 media files"),
+        "{out}{err}"
+    );
+    let old_only = encrypted(restored.path(), &old_key, &[]).output().await.expect("runs");
+    assert!(!old_only.status.success(), "the old key alone no longer opens it");
+    let (_server, url) = start_command(encrypted(restored.path(), &new_key, &[])).await;
+    assert_eq!(download(&http, &url, &token, &mxc).await, (200, file));
+    let messages = format!("{url}/_matrix/client/v3/rooms/{room}/messages?dir=b");
+    let (status, page) = get(&http, messages, &token).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("SECRET-PLANS-FOR-TUESDAY"));
 }

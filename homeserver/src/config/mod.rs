@@ -322,6 +322,9 @@ pub struct EncryptionConfig {
     pub key_env: Option<String>,
     /// A shell command printing it (a KMS or secret manager's client).
     pub key_command: Option<String>,
+    /// Files holding earlier keys, during a rotation: what they encrypted
+    /// still reads while it is moved to the key above.
+    pub previous_key_files: Vec<PathBuf>,
 }
 
 /// Message retention: rooms' `m.room.retention` policies (and a default

@@ -75,10 +75,28 @@ pub struct AllServices {
     pub federation: federation::Federation,
     /// The message retention purge job (run by admins on demand too).
     pub retention: retention::Retention,
+    /// The keys data at rest is encrypted with, when configured.
+    pub at_rest_keys: Option<encryption::Keyring>,
 }
 
 impl Services {
-    pub async fn new(config: Config, store: Store) -> Result<Self> {
+    /// Finishes a key rotation now (`lattice rotate-key`): what a start
+    /// leaves to the background is done before this returns.
+    pub async fn finish_key_rotation(&self) -> Result<encryption::RotationReport> {
+        let keys = self
+            .at_rest_keys
+            .as_ref()
+            .ok_or_else(|| crate::Error::internal("no [encryption] key is configured"))?;
+        encryption::rotation::finish(&self.store, &self.media, keys).await
+    }
+
+    /// Builds every service over `store`, with the at-rest keys (already
+    /// loaded: the store was opened with them).
+    pub async fn new(
+        config: Config,
+        store: Store,
+        at_rest_keys: Option<encryption::Keyring>,
+    ) -> Result<Self> {
         let config = Arc::new(config);
         // A bad registration stops the start, before anything runs.
         let appservices = appservice::Appservices::new(appservice::load_registrations(
@@ -86,9 +104,8 @@ impl Services {
             &config.server.server_name,
         )?)?;
         // A wrong or missing key stops the start here, before anything is written.
-        let at_rest_key = encryption::AtRestKey::load(&config.encryption).await?;
-        encryption::check_key(&store, at_rest_key.as_deref()).await?;
-        let secrets = encryption::Secrets::new(at_rest_key.clone());
+        encryption::check_key(&store, at_rest_keys.as_ref()).await?;
+        let secrets = encryption::Secrets::new(at_rest_keys.clone());
         let auth = auth::Auth::new(store.clone(), config.clone(), secrets.clone())?;
         auth.seal_clear_secrets().await?;
         let key = Arc::new(server_key::ServerKey::load_or_create_sealed(&store, &secrets).await?);
@@ -138,8 +155,15 @@ impl Services {
             notifier.clone(),
             federation.clone(),
         );
-        let media =
-            media::Media::new(store.clone(), config.clone(), federation.clone(), at_rest_key)?;
+        let media = media::Media::new(
+            store.clone(),
+            config.clone(),
+            federation.clone(),
+            at_rest_keys.clone(),
+        )?;
+        if let Some(keys) = &at_rest_keys {
+            encryption::rotation::spawn_if_needed(&store, &media, keys).await?;
+        }
         let accounts = accounts::Accounts::new(
             store.clone(),
             config.clone(),
@@ -226,6 +250,7 @@ impl Services {
             presence,
             media,
             retention,
+            at_rest_keys,
             rate_limits: rate_limits.clone(),
             rooms,
             auth,

@@ -35,7 +35,7 @@ impl ServerKey {
         let (key_id, stored) =
             store.signing_key().await?.ok_or_else(|| Error::internal("signing key vanished"))?;
         let secret = secrets.open(&stored, &key_id)?;
-        if secrets.sealing() && Secrets::is_clear(&stored) {
+        if secrets.needs_sealing(&stored) {
             store.set_signing_key_secret(&key_id, &secrets.seal(&secret, &key_id)?).await?;
         }
         let document = STANDARD.decode(secret).map_err(Error::internal)?;

@@ -78,6 +78,7 @@ const STEPS: &[Step] = &[
     shared!(35, "0035_appservice_directory"),
     shared!(36, "0036_retention"),
     shared!(37, "0037_encryption_keys"),
+    shared!(38, "0038_encryption_rotation"),
 ];
 
 /// The migrator for one backend.

@@ -53,6 +53,7 @@ mod second_factors;
 mod security;
 mod sessions;
 mod sliding_sync;
+mod sqlcipher;
 mod state;
 mod threepids;
 mod to_device;
@@ -99,6 +100,7 @@ pub use self::{
     search::SearchOrder,
     sessions::{DeviceRow, NewSession, TokenLookup},
     sliding_sync::{BUMP_EVENT_TYPES, ListedRoomRow, SlidingPositionRow, SlidingRoomRow},
+    sqlcipher::DatabaseKey,
     state::StateRow,
     threepids::{ThreepidRow, ValidationRow},
     to_device::{AddressedToDevice, QueuedToDevice, ToDeviceRow},
@@ -141,6 +143,17 @@ pub struct Store {
 impl Store {
     /// Connects to `url` (sqlite:// or postgres://) and applies pending migrations.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        Self::open_encrypted(url, max_connections, &[]).await
+    }
+
+    /// [`Store::open`] with SQLite encrypted under the first of `keys`
+    /// (SQLCipher); the others are earlier keys the file may still be
+    /// under. PostgreSQL ignores them: its disk encryption is its own.
+    pub async fn open_encrypted(
+        url: &str,
+        max_connections: u32,
+        keys: &[DatabaseKey],
+    ) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -151,6 +164,13 @@ impl Store {
                 "unsupported database url `{url}`: use sqlite:// or postgres://"
             )));
         };
+        let key = match (backend, sqlcipher::sqlite_file(url)) {
+            (Backend::Sqlite, Some(path)) => {
+                sqlcipher::prepare(&path, keys).await?;
+                keys.first().map(DatabaseKey::pragma)
+            }
+            _ => None,
+        };
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
             // The event writer keeps one connection; the rest serve reads.
@@ -160,7 +180,12 @@ impl Store {
             // is a round trip to its thread before every statement.
             .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
+                let key = key.clone();
                 Box::pin(async move {
+                    // SQLCipher's key comes before anything reads a page.
+                    if let Some(key) = key {
+                        conn.execute(sqlx::AssertSqlSafe(key)).await?;
+                    }
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; FULL syncs
                         // every commit so an answered write survives a crash.

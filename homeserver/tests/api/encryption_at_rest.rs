@@ -1,8 +1,10 @@
-//! Encryption at rest: with a key configured, no uploaded byte is in the
-//! media folder as it was sent, and the server's signing key and users'
-//! TOTP secrets are sealed in the database; what was stored before still
-//! works; a server started with another key, or none, refuses and changes
-//! nothing.
+//! Encryption at rest: with a key configured, no message, uploaded byte or
+//! secret is on disk as it was sent (SQLite's database and WAL are
+//! encrypted page by page; media files are sealed; the signing key and
+//! TOTP secrets are sealed in the database, PostgreSQL's too); what was
+//! stored before is encrypted too and still works; a server started with
+//! another key, or none, refuses and changes nothing; a key rotation moves
+//! everything to the new key, after which the old one is refused.
 
 use std::path::Path;
 
@@ -13,7 +15,10 @@ use crate::{
     common::{Backend, Session, TestServer, upload_media},
 };
 
-backend_tests!(media_and_secrets_are_sealed_and_a_wrong_key_stops_the_server);
+backend_tests!(
+    media_and_secrets_are_sealed_and_a_wrong_key_stops_the_server,
+    a_rotation_moves_everything_to_the_new_key,
+);
 
 /// Whether any file under `dir` holds `needle`.
 fn found_under(dir: &Path, needle: &[u8]) -> bool {
@@ -42,6 +47,24 @@ fn key_file(dir: &Path, name: &str, hex_digit: char) -> std::path::PathBuf {
     path
 }
 
+/// The SHA-256 of every file under `dir` (to see that nothing changed).
+fn fingerprint(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    use sha2::Digest;
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("listed").flatten() {
+        let path = entry.path();
+        match path.is_dir() {
+            true => files.extend(fingerprint(&path)),
+            false => {
+                let bytes = std::fs::read(&path).expect("read");
+                files.push((path, sha2::Sha256::digest(bytes).to_vec()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 async fn media_and_secrets_are_sealed_and_a_wrong_key_stops_the_server(backend: Backend) {
     let keys = tempfile::tempdir().expect("folder");
     let mut s = TestServer::new(backend).await;
@@ -49,10 +72,20 @@ async fn media_and_secrets_are_sealed_and_a_wrong_key_stops_the_server(backend: 
     let before = b"uploaded before encryption was switched on".to_vec();
     let old = upload_media(s.http(), s.url(), &alice.token, "text/plain", before.clone()).await;
     let alice_totp = s.enrol_totp(&alice, "pw").await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    s.send_text(&alice.token, &room, "A-MESSAGE-FROM-BEFORE").await;
+    let data_dir = s.config().server.data_dir.clone();
+    if backend == Backend::Sqlite {
+        assert!(found_under(&data_dir, b"A-MESSAGE-FROM-BEFORE"), "in clear without a key");
+    }
 
     s.stop().await;
     s.config_mut().encryption.key_file = Some(key_file(keys.path(), "right.key", 'a'));
     s.start_again().await;
+    // The start encrypted the database; the media pass runs in the
+    // background (waited for here).
+    s.services().finish_key_rotation().await.expect("media encrypted");
+    s.send_text(&alice.token, &room, "A-MESSAGE-FROM-AFTER").await;
     // Big enough for several chunks, with a marker at both ends.
     let mut secret = b"THE-SECRET-START ".to_vec();
     secret.extend(std::iter::repeat_n(b'x', 200_000));
@@ -61,9 +94,14 @@ async fn media_and_secrets_are_sealed_and_a_wrong_key_stops_the_server(backend: 
     let media_dir = s.config().server.data_dir.join("media");
     assert!(!found_under(&media_dir, b"THE-SECRET-START"), "the upload is not stored in clear");
     assert!(!found_under(&media_dir, b"THE-SECRET-END"));
-    assert!(found_under(&media_dir, b"switched on"), "older files stay as they were");
+    assert!(!found_under(&media_dir, b"switched on"), "older files are encrypted too");
     assert_eq!(download(&s, &alice, &new).await, secret);
     assert_eq!(download(&s, &alice, &old).await, before);
+    let messages = format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=10");
+    let page = s.get(&messages, Some(&alice.token)).await.ok();
+    let bodies = TestServer::bodies(&page["chunk"]);
+    assert!(bodies.contains(&"A-MESSAGE-FROM-BEFORE".to_owned()), "{bodies:?}");
+    assert!(bodies.contains(&"A-MESSAGE-FROM-AFTER".to_owned()), "{bodies:?}");
 
     // Secrets in the database are sealed: those from before at the start,
     // new ones as they are made; logins with them still work.
@@ -79,7 +117,12 @@ async fn media_and_secrets_are_sealed_and_a_wrong_key_stops_the_server(backend: 
     let bob_totp = s.enrol_totp(&bob, "pw").await;
     assert!(sealed(bob.user_id.clone()).await);
     let base32 = lattice_homeserver::services::auth::totp::base32(&bob_totp);
-    assert!(!found_under(&s.config().server.data_dir, base32.as_bytes()), "not in clear on disk");
+    assert!(!found_under(&data_dir, base32.as_bytes()), "not in clear on disk");
+    // SQLite's files (database, WAL) hold no message in clear, old or new:
+    // the data folder holds them all (PostgreSQL's are its own).
+    for text in ["A-MESSAGE-FROM-BEFORE", "A-MESSAGE-FROM-AFTER", "@alice:"] {
+        assert!(!found_under(&data_dir, text.as_bytes()), "{text} is not on disk in clear");
+    }
     // A step later (a code works once), both log in with their codes.
     s.services().auth.clock().advance(std::time::Duration::from_secs(31));
     for (name, totp) in [("alice", &alice_totp), ("bob", &bob_totp)] {
@@ -110,13 +153,66 @@ async fn media_and_secrets_are_sealed_and_a_wrong_key_stops_the_server(backend: 
     // Another key, or none: the server does not start, and nothing changed.
     s.stop().await;
     let right = s.config().encryption.key_file.clone();
+    let untouched = fingerprint(&data_dir);
     for wrong in [Some(key_file(keys.path(), "wrong.key", 'b')), None] {
         let mut config = s.config().clone();
         config.encryption.key_file = wrong;
         let refused = lattice_homeserver::Server::new(config).await.err().expect("refused");
         assert!(refused.to_string().contains("key"), "{refused}");
     }
+    assert!(fingerprint(&data_dir) == untouched, "the refused starts changed nothing");
     s.config_mut().encryption.key_file = right;
     s.start_again().await;
     assert_eq!(download(&s, &alice, &new).await, secret, "the right key still reads it");
+    // Closed before the test process may exit (see `Server::close`).
+    s.stop().await;
+}
+
+async fn a_rotation_moves_everything_to_the_new_key(backend: Backend) {
+    let keys = tempfile::tempdir().expect("folder");
+    let old_key = key_file(keys.path(), "old.key", 'a');
+    let new_key = key_file(keys.path(), "new.key", 'c');
+    let mut s = TestServer::start(backend, |c| c.encryption.key_file = Some(old_key.clone())).await;
+    let alice = s.register("alice", "pw").await;
+    let totp = s.enrol_totp(&alice, "pw").await;
+    let content = b"a file under the old key".repeat(5_000);
+    let mxc = upload_media(s.http(), s.url(), &alice.token, "text/plain", content.clone()).await;
+    let room = s.create_room(&alice.token, json!({})).await;
+    s.send_text(&alice.token, &room, "under the old key").await;
+
+    // The new key, the old one still readable: everything is moved.
+    s.stop().await;
+    s.config_mut().encryption.key_file = Some(new_key.clone());
+    s.config_mut().encryption.previous_key_files = vec![old_key.clone()];
+    s.start_again().await;
+    // The start moved the database and secrets and began on the media in
+    // the background; this waits for that pass and makes sure of it.
+    let report = s.services().finish_key_rotation().await.expect("rotated");
+    assert_eq!(report.media.files, 1, "{report:?}");
+    assert_eq!(download(&s, &alice, &mxc).await, content);
+    let again = s.services().finish_key_rotation().await.expect("nothing left");
+    assert_eq!(again.media.rewritten, 0, "a second pass finds everything moved");
+
+    // The new key alone reads all of it; the old one alone is refused.
+    s.stop().await;
+    s.config_mut().encryption.previous_key_files.clear();
+    let mut old_only = s.config().clone();
+    old_only.encryption.key_file = Some(old_key);
+    let refused = lattice_homeserver::Server::new(old_only).await.err().expect("refused");
+    assert!(refused.to_string().contains("key"), "{refused}");
+    s.start_again().await;
+    assert_eq!(download(&s, &alice, &mxc).await, content);
+    let page = s
+        .get(&format!("/_matrix/client/v3/rooms/{room}/messages?dir=b"), Some(&alice.token))
+        .await
+        .ok();
+    assert!(TestServer::bodies(&page["chunk"]).contains(&"under the old key".to_owned()));
+    s.services().auth.clock().advance(std::time::Duration::from_secs(31));
+    let first = s.password_step("alice", "pw").await;
+    let step = json!({"type": "org.lattice.login.totp", "session": first["session"],
+        "code": s.totp_now(&totp)});
+    s.post("/_matrix/client/v3/login", None, step).await.ok();
+    let (_, signing) = s.services().store.signing_key().await.expect("read").expect("a key");
+    assert!(signing.starts_with(&format!("enc1:{}:", report.key_id)), "resealed: {signing}");
+    s.stop().await;
 }

@@ -37,7 +37,11 @@ pub fn http() -> reqwest::Client {
 /// Starts the binary on `data_dir` (and `database`), and waits for the
 /// line that tells its address.
 pub async fn start(data_dir: &Path, database: Option<&str>) -> (Child, String) {
-    let mut command = lattice(data_dir, database);
+    start_command(lattice(data_dir, database)).await
+}
+
+/// Starts `command` (the binary, configured) and waits for its address.
+pub async fn start_command(mut command: Command) -> (Child, String) {
     command.stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = command.spawn().expect("lattice starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();

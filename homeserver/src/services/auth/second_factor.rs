@@ -11,10 +11,7 @@ use ruma::{
 use serde_json::{Map, Value};
 
 use super::{Auth, tokens, totp};
-use crate::{
-    error::{Error, Result},
-    services::encryption::Secrets,
-};
+use crate::error::{Error, Result};
 
 /// The login stage that takes a TOTP code.
 pub const TOTP_STAGE: &str = "org.lattice.login.totp";
@@ -288,15 +285,13 @@ fn totp_context(user_id: &UserId) -> String {
 }
 
 impl Auth {
-    /// Seals the TOTP secrets kept in clear (before a key was configured).
+    /// Seals the TOTP secrets kept in clear (before a key was configured)
+    /// or under an earlier key (a rotation).
     pub async fn seal_clear_secrets(&self) -> Result<()> {
-        if !self.secrets.sealing() {
-            return Ok(());
-        }
         for (user, stored) in self.store.totp_secrets().await? {
-            if Secrets::is_clear(&stored) {
+            if self.secrets.needs_sealing(&stored) {
                 let user_id = UserId::parse(&user).map_err(Error::internal)?;
-                let sealed = self.secrets.seal(&stored, &totp_context(&user_id))?;
+                let sealed = self.secrets.reseal(&stored, &totp_context(&user_id))?;
                 self.store.replace_totp_secret(&user, &stored, &sealed).await?;
             }
         }

@@ -5,6 +5,7 @@
 mod multipart;
 pub mod preview;
 mod remote;
+mod rewrite;
 pub mod storage;
 pub mod thumbnail;
 
@@ -12,8 +13,9 @@ use std::sync::Arc;
 
 use ruma::{OwnedMxcUri, UserId};
 
+pub use self::rewrite::RewriteCount;
 use self::storage::{BlobStorage, EncryptedStorage, FileStorage, Reader, Upload};
-use crate::services::encryption::AtRestKey;
+use crate::services::encryption::Keyring;
 use crate::{
     config::Config,
     error::{Error, Result},
@@ -31,6 +33,8 @@ pub struct Media {
     previews: Option<Arc<preview::Previewer>>,
     /// Where other servers' media is fetched from (absent when federation is off).
     federation: Option<crate::services::federation::Federation>,
+    /// Held by a pass rewriting blobs (key rotation): one at a time.
+    rewrites: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Stored media ready to stream.
@@ -46,13 +50,13 @@ impl Media {
         store: Store,
         config: Arc<Config>,
         federation: crate::services::federation::Federation,
-        key: Option<Arc<AtRestKey>>,
+        keys: Option<Keyring>,
     ) -> Result<Self> {
         let plain: Arc<dyn BlobStorage> =
             Arc::new(FileStorage::new(config.server.data_dir.join("media")));
         // With a key, what is stored is ciphertext; older plain files still read.
-        let files: Arc<dyn BlobStorage> = match key {
-            Some(key) => Arc::new(EncryptedStorage::new(plain, key)),
+        let files: Arc<dyn BlobStorage> = match keys {
+            Some(keys) => Arc::new(EncryptedStorage::new(plain, keys)),
             None => plain,
         };
         let previews = match config.media.url_previews {
@@ -61,7 +65,8 @@ impl Media {
         };
         let decoders = Arc::new(tokio::sync::Semaphore::new(2));
         let federation = config.federation.enabled.then_some(federation);
-        Ok(Self { store, config, files, decoders, previews, federation })
+        let rewrites = Arc::default();
+        Ok(Self { store, config, files, decoders, previews, federation, rewrites })
     }
 
     pub fn max_upload(&self) -> u64 {

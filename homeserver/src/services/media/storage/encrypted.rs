@@ -18,7 +18,7 @@ use tokio::io::AsyncReadExt;
 use super::{BlobStorage, BlobWriter, BoxFuture, Reader};
 use crate::{
     error::{Error, Result},
-    services::encryption::AtRestKey,
+    services::encryption::{AtRestKey, Keyring},
 };
 
 const MAGIC: &[u8; 8] = b"LTCENC1\n";
@@ -29,13 +29,31 @@ const LAST: u64 = 1 << 63;
 
 pub struct EncryptedStorage {
     inner: Arc<dyn BlobStorage>,
-    key: Arc<AtRestKey>,
+    keys: Keyring,
 }
 
 impl EncryptedStorage {
-    pub fn new(inner: Arc<dyn BlobStorage>, key: Arc<AtRestKey>) -> Self {
-        Self { inner, key }
+    pub fn new(inner: Arc<dyn BlobStorage>, keys: Keyring) -> Self {
+        Self { inner, keys }
     }
+
+    /// A stored blob, its header read.
+    async fn stored(&self, sha256: &str) -> Result<Stored> {
+        let Some(mut inner) = self.inner.open(sha256).await? else { return Ok(Stored::Missing) };
+        let mut head = Vec::with_capacity(HEADER);
+        (&mut inner).take(HEADER as u64).read_to_end(&mut head).await.map_err(Error::internal)?;
+        Ok(match <[u8; HEADER]>::try_from(head.as_slice()) {
+            Ok(header) if &header[..8] == MAGIC => Stored::Sealed(header, inner),
+            // Shorter than a header, or another start: from before encryption.
+            _ => Stored::Plain(Box::pin(std::io::Cursor::new(head).chain(inner))),
+        })
+    }
+}
+
+enum Stored {
+    Missing,
+    Plain(Reader),
+    Sealed([u8; HEADER], Reader),
 }
 
 fn nonce(header: &[u8; HEADER], index: u64, last: bool) -> XNonce {
@@ -51,13 +69,13 @@ impl BlobStorage for EncryptedStorage {
         Box::pin(async move {
             let mut header = [0u8; HEADER];
             header[..8].copy_from_slice(MAGIC);
-            header[8..16].copy_from_slice(&self.key.id_bytes);
+            header[8..16].copy_from_slice(&self.keys.current().id_bytes);
             getrandom::fill(&mut header[16..]).map_err(Error::internal)?;
             let mut inner = self.inner.create().await?;
             inner.write(&header).await?;
             let writer: Box<dyn BlobWriter> = Box::new(EncryptingWriter {
                 inner,
-                key: self.key.clone(),
+                key: self.keys.current().clone(),
                 header,
                 index: 0,
                 pending: Vec::with_capacity(CHUNK + TAG),
@@ -68,31 +86,30 @@ impl BlobStorage for EncryptedStorage {
 
     fn open<'a>(&'a self, sha256: &'a str) -> BoxFuture<'a, Result<Option<Reader>>> {
         Box::pin(async move {
-            let Some(mut inner) = self.inner.open(sha256).await? else { return Ok(None) };
-            let mut head = Vec::with_capacity(HEADER);
-            (&mut inner)
-                .take(HEADER as u64)
-                .read_to_end(&mut head)
-                .await
-                .map_err(Error::internal)?;
-            let Ok(header) = <[u8; HEADER]>::try_from(head.as_slice()) else {
-                // Shorter than a header: a small file from before encryption.
-                return Ok(Some(Box::pin(std::io::Cursor::new(head).chain(inner)) as Reader));
+            let (header, inner) = match self.stored(sha256).await? {
+                Stored::Missing => return Ok(None),
+                Stored::Plain(reader) => return Ok(Some(reader)),
+                Stored::Sealed(header, inner) => (header, inner),
             };
-            if &header[..8] != MAGIC {
-                return Ok(Some(Box::pin(std::io::Cursor::new(head).chain(inner)) as Reader));
-            }
-            if header[8..16] != self.key.id_bytes {
-                return Err(Error::internal(format!(
-                    "media {sha256} is encrypted with another key than the configured one"
-                )));
-            }
-            Ok(Some(decrypting(inner, self.key.clone(), header)))
+            let key = self.keys.find(&header[8..16]).ok_or_else(|| {
+                Error::internal(format!("media {sha256} is encrypted with a key not configured"))
+            })?;
+            Ok(Some(decrypting(inner, key.clone(), header)))
         })
     }
 
     fn delete<'a>(&'a self, sha256: &'a str) -> BoxFuture<'a, Result<()>> {
         self.inner.delete(sha256)
+    }
+
+    fn up_to_date<'a>(&'a self, sha256: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            Ok(match self.stored(sha256).await? {
+                Stored::Missing => true,
+                Stored::Plain(_) => false,
+                Stored::Sealed(header, _) => header[8..16] == self.keys.current().id_bytes,
+            })
+        })
     }
 }
 
@@ -132,11 +149,15 @@ impl BlobWriter for EncryptingWriter {
         })
     }
 
-    fn commit(mut self: Box<Self>, sha256: String) -> BoxFuture<'static, Result<()>> {
+    fn commit(
+        mut self: Box<Self>,
+        sha256: String,
+        replace: bool,
+    ) -> BoxFuture<'static, Result<()>> {
         Box::pin(async move {
             let last = std::mem::take(&mut self.pending);
             self.seal(last, true).await?;
-            self.inner.commit(sha256).await
+            self.inner.commit(sha256, replace).await
         })
     }
 
@@ -211,8 +232,18 @@ mod tests {
     /// Plain files in `dir`, and the same wrapped with a test key.
     fn storages(dir: &std::path::Path) -> (Arc<dyn BlobStorage>, EncryptedStorage) {
         let files: Arc<dyn BlobStorage> = Arc::new(FileStorage::new(dir.to_owned()));
-        let key = Arc::new(AtRestKey::from_hex(&"ab".repeat(32)).expect("key"));
-        (files.clone(), EncryptedStorage::new(files, key))
+        (files.clone(), EncryptedStorage::new(files, keyring("ab", &[])))
+    }
+
+    fn keyring(current: &str, previous: &[&str]) -> Keyring {
+        let key = |hex: &str| AtRestKey::from_hex(&hex.repeat(32)).expect("key");
+        Keyring::new(key(current), previous.iter().map(|hex| key(hex)).collect())
+    }
+
+    async fn read_all(storage: &dyn BlobStorage, name: &str) -> std::io::Result<Vec<u8>> {
+        let mut read = Vec::new();
+        let mut reader = storage.open(name).await.expect("open").expect("there");
+        reader.read_to_end(&mut read).await.map(|_| read)
     }
 
     async fn round_trip(size: usize) {
@@ -224,7 +255,7 @@ mod tests {
             writer.write(piece).await.expect("written");
         }
         let name = "a".repeat(64);
-        writer.commit(name.clone()).await.expect("committed");
+        writer.commit(name.clone(), false).await.expect("committed");
 
         let mut raw = Vec::new();
         files
@@ -258,7 +289,7 @@ mod tests {
         let name = "b".repeat(64);
         let mut writer = storage.create().await.expect("writer");
         writer.write(&vec![7u8; 2 * CHUNK + 5]).await.expect("written");
-        writer.commit(name.clone()).await.expect("committed");
+        writer.commit(name.clone(), false).await.expect("committed");
         let path = dir.path().join(&name[..2]).join(&name[2..4]).join(&name);
         let sealed = std::fs::read(&path).expect("raw");
         let mut changed = sealed.clone();
@@ -277,5 +308,31 @@ mod tests {
         for size in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 3 * CHUNK + 17] {
             round_trip(size).await;
         }
+    }
+
+    /// During a rotation, blobs under the earlier key read and are not up
+    /// to date; written again, they are under the new key alone.
+    #[tokio::test]
+    async fn a_rotation_reads_old_blobs_and_rewrites_them() {
+        let dir = tempfile::tempdir().expect("folder");
+        let (files, old) = storages(dir.path());
+        let name = "c".repeat(64);
+        let content = vec![9u8; CHUNK + 3];
+        let mut writer = old.create().await.expect("writer");
+        writer.write(&content).await.expect("written");
+        writer.commit(name.clone(), false).await.expect("committed");
+
+        let rotating = EncryptedStorage::new(files.clone(), keyring("cd", &["ab"]));
+        assert!(!rotating.up_to_date(&name).await.expect("header"), "under the earlier key");
+        let plain = read_all(&rotating, &name).await.expect("the earlier key reads");
+        assert_eq!(plain, content);
+        let mut writer = rotating.create().await.expect("writer");
+        writer.write(&plain).await.expect("written");
+        writer.commit(name.clone(), true).await.expect("replaced");
+        assert!(rotating.up_to_date(&name).await.expect("header"));
+
+        let new_only = EncryptedStorage::new(files, keyring("cd", &[]));
+        assert_eq!(read_all(&new_only, &name).await.expect("the new key reads"), content);
+        assert!(old.open(&name).await.is_err(), "the earlier key alone no longer reads it");
     }
 }

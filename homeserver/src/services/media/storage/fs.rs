@@ -78,7 +78,11 @@ impl BlobWriter for FileWriter {
         Box::pin(async move { self.file.write_all(chunk).await.map_err(Error::internal) })
     }
 
-    fn commit(mut self: Box<Self>, sha256: String) -> BoxFuture<'static, Result<()>> {
+    fn commit(
+        mut self: Box<Self>,
+        sha256: String,
+        replace: bool,
+    ) -> BoxFuture<'static, Result<()>> {
         Box::pin(async move {
             self.file.flush().await.map_err(Error::internal)?;
             self.file.sync_all().await.map_err(Error::internal)?;
@@ -86,7 +90,7 @@ impl BlobWriter for FileWriter {
             if let Some(parent) = target.parent() {
                 fs::create_dir_all(parent).await.map_err(Error::internal)?;
             }
-            if fs::try_exists(&target).await.unwrap_or(false) {
+            if !replace && fs::try_exists(&target).await.unwrap_or(false) {
                 // Same content already stored: keep that file.
                 let _ = fs::remove_file(&self.temp).await;
             } else {

@@ -25,13 +25,20 @@ pub trait BlobStorage: Send + Sync {
     fn open<'a>(&'a self, sha256: &'a str) -> BoxFuture<'a, Result<Option<Reader>>>;
     /// Removes a blob nothing names any more (gone already is fine).
     fn delete<'a>(&'a self, sha256: &'a str) -> BoxFuture<'a, Result<()>>;
+    /// Whether a blob is stored as this storage writes now (false: it is
+    /// under an earlier encryption key, or from before encryption).
+    fn up_to_date<'a>(&'a self, _sha256: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async { Ok(true) })
+    }
 }
 
 /// A blob being written. Nothing is visible under the hash until
 /// `commit`, and a commit is durable when it returns.
 pub trait BlobWriter: Send {
     fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<()>>;
-    fn commit(self: Box<Self>, sha256: String) -> BoxFuture<'static, Result<()>>;
+    /// Makes the blob visible under `sha256`; a blob already there is
+    /// kept (equal content), unless `replace` (rewriting it, re-encrypted).
+    fn commit(self: Box<Self>, sha256: String, replace: bool) -> BoxFuture<'static, Result<()>>;
     fn abort(self: Box<Self>) -> BoxFuture<'static, ()>;
 }
 
@@ -67,7 +74,7 @@ impl Upload {
     /// Makes the upload durable under its hash; returns (sha256, size).
     pub async fn finish(self) -> Result<(String, u64)> {
         let sha256: String = self.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        self.writer.commit(sha256.clone()).await?;
+        self.writer.commit(sha256.clone(), false).await?;
         Ok((sha256, self.size))
     }
 
@@ -78,6 +85,6 @@ impl Upload {
 }
 
 /// A SHA-256 in hex, as blobs are named; anything else names no blob.
-fn is_sha256(name: &str) -> bool {
+pub(super) fn is_sha256(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }

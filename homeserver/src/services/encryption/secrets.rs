@@ -1,0 +1,118 @@
+//! Secrets kept in the database (the signing key, TOTP secrets), sealed
+//! with the at-rest key so that a copy of the database alone does not hold
+//! them — with PostgreSQL, whose files Lattice does not encrypt, this is
+//! their protection.
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use chacha20poly1305::{AeadInOut, XNonce};
+
+use super::Keyring;
+use crate::error::{Error, Result};
+
+/// Sealed secrets read `enc1:<key id>:<base64 of nonce and ciphertext>`:
+/// the key id says which key opens them (for key rotation).
+const SEALED: &str = "enc1:";
+
+/// Seals and opens the secrets kept in the database with the at-rest key;
+/// without one, they are kept as they are.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    keys: Option<Keyring>,
+}
+
+impl Secrets {
+    pub fn new(keys: Option<Keyring>) -> Self {
+        Self { keys }
+    }
+
+    /// Whether a stored secret should be sealed again: it is in clear and
+    /// a key is configured, or it is sealed with an earlier key.
+    pub fn needs_sealing(&self, stored: &str) -> bool {
+        let Some(keys) = &self.keys else { return false };
+        let Some(rest) = stored.strip_prefix(SEALED) else { return true };
+        !rest.starts_with(&format!("{}:", keys.current.id))
+    }
+
+    /// The form to store: sealed, and bound to `context` (what the secret
+    /// is, such as `totp:@alice:example.org`) so it cannot be moved to
+    /// another row.
+    pub fn seal(&self, plain: &str, context: &str) -> Result<String> {
+        let Some(keys) = &self.keys else { return Ok(plain.to_owned()) };
+        let key = &keys.current;
+        let mut nonce = [0u8; 24];
+        getrandom::fill(&mut nonce).map_err(Error::internal)?;
+        let mut sealed = plain.as_bytes().to_vec();
+        key.cipher
+            .encrypt_in_place(&XNonce::from(nonce), context.as_bytes(), &mut sealed)
+            .map_err(|_| Error::internal("encryption failed"))?;
+        let sealed = STANDARD.encode([nonce.as_slice(), &sealed].concat());
+        Ok(format!("{SEALED}{}:{sealed}", key.id))
+    }
+
+    /// The secret from its stored form (kept in clear before a key was set).
+    pub fn open(&self, stored: &str, context: &str) -> Result<String> {
+        let Some(rest) = stored.strip_prefix(SEALED) else { return Ok(stored.to_owned()) };
+        let (key_id, encoded) =
+            rest.split_once(':').ok_or_else(|| Error::internal("a sealed secret names no key"))?;
+        let key = self.keys.as_ref().and_then(|keys| keys.find_hex(key_id)).ok_or_else(|| {
+            Error::internal(format!("the secret of {context} is sealed with key {key_id}"))
+        })?;
+        let bytes = STANDARD.decode(encoded).map_err(Error::internal)?;
+        let (nonce, sealed) = bytes
+            .split_at_checked(24)
+            .ok_or_else(|| Error::internal("a sealed secret is cut short"))?;
+        let nonce: [u8; 24] = nonce.try_into().map_err(Error::internal)?;
+        let mut plain = sealed.to_vec();
+        key.cipher.decrypt_in_place(&XNonce::from(nonce), context.as_bytes(), &mut plain).map_err(
+            |_| Error::internal(format!("the secret of {context} fails its integrity check")),
+        )?;
+        String::from_utf8(plain).map_err(Error::internal)
+    }
+
+    /// The stored form of a secret after [`Secrets::needs_sealing`] said so:
+    /// opened with whichever key sealed it, sealed with the current one.
+    pub fn reseal(&self, stored: &str, context: &str) -> Result<String> {
+        self.seal(&self.open(stored, context)?, context)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{super::AtRestKey, *};
+
+    fn keyring(current: &str, previous: &[&str]) -> Keyring {
+        let key = |hex: &str| AtRestKey::from_hex(&hex.repeat(32)).expect("key");
+        Keyring::new(key(current), previous.iter().map(|hex| key(hex)).collect())
+    }
+
+    #[test]
+    fn secrets_are_sealed_to_their_place() {
+        let secrets = Secrets::new(Some(keyring("12", &[])));
+        let sealed = secrets.seal("JBSWY3DPEHPK3PXP", "totp:@a:x").expect("sealed");
+        assert!(!sealed.contains("JBSWY3DPEHPK3PXP") && !secrets.needs_sealing(&sealed));
+        let other = Secrets::new(Some(keyring("34", &[])));
+        let error = other.open(&sealed, "totp:@a:x").expect_err("another key cannot open it");
+        assert!(error.to_string().contains("sealed with key"), "{error}");
+        assert_eq!(secrets.open(&sealed, "totp:@a:x").expect("opened"), "JBSWY3DPEHPK3PXP");
+        assert!(secrets.open(&sealed, "totp:@b:x").is_err(), "bound to its row");
+        assert_eq!(secrets.open("in clear", "totp:@a:x").expect("clear"), "in clear");
+        assert!(secrets.needs_sealing("in clear"));
+        assert!(Secrets::default().open(&sealed, "totp:@a:x").is_err(), "no key, no secret");
+        assert_eq!(Secrets::default().seal("x", "c").expect("kept"), "x");
+        assert!(!Secrets::default().needs_sealing("x"), "nothing to seal with");
+    }
+
+    #[test]
+    fn a_rotation_reads_the_old_key_and_seals_with_the_new() {
+        let old = Secrets::new(Some(keyring("12", &[])));
+        let sealed = old.seal("secret", "c").expect("sealed");
+        let rotating = Secrets::new(Some(keyring("34", &["12"])));
+        assert!(rotating.needs_sealing(&sealed), "under the earlier key");
+        assert_eq!(rotating.open(&sealed, "c").expect("the earlier key reads"), "secret");
+        let resealed = rotating.reseal(&sealed, "c").expect("resealed");
+        assert!(!rotating.needs_sealing(&resealed));
+        let done = Secrets::new(Some(keyring("34", &[])));
+        assert_eq!(done.open(&resealed, "c").expect("the new key alone reads"), "secret");
+        assert!(done.open(&sealed, "c").is_err(), "the earlier key is gone");
+    }
+}
