@@ -10,7 +10,10 @@ use crate::config::{LogFormat, LoggingConfig};
 
 /// Installs the global subscriber. Keep the returned guard alive: dropping
 /// it flushes and stops the file writer.
-pub fn init(config: &LoggingConfig) -> Result<Option<WorkerGuard>, String> {
+///
+/// With `on_stderr` (the command-line tools, whose standard output is
+/// their answer, JSON for scripts), the terminal log goes to standard error.
+pub fn init(config: &LoggingConfig, on_stderr: bool) -> Result<Option<WorkerGuard>, String> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) if !env.is_empty() => EnvFilter::try_new(env),
         _ => EnvFilter::try_new(&config.level),
@@ -26,10 +29,18 @@ pub fn init(config: &LoggingConfig) -> Result<Option<WorkerGuard>, String> {
         }
         None => (None, None),
     };
-    let colour = std::io::stdout().is_terminal();
-    let terminal = match config.format {
-        LogFormat::Pretty => fmt::layer().with_ansi(colour).boxed(),
-        LogFormat::Json => fmt::layer().json().with_ansi(false).boxed(),
+    let terminal = match (config.format, on_stderr) {
+        (LogFormat::Pretty, false) => {
+            fmt::layer().with_ansi(std::io::stdout().is_terminal()).boxed()
+        }
+        (LogFormat::Pretty, true) => fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .boxed(),
+        (LogFormat::Json, false) => fmt::layer().json().with_ansi(false).boxed(),
+        (LogFormat::Json, true) => {
+            fmt::layer().json().with_ansi(false).with_writer(std::io::stderr).boxed()
+        }
     };
     tracing_subscriber::registry()
         .with(filter)

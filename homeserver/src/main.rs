@@ -33,7 +33,7 @@ enum Command {
     Admin(AdminCommand),
     /// Write a backup archive (tar): a consistent copy of the database, with
     /// the signing key, every media file and the config file, and a manifest
-    /// of their SHA-256 sums. The server may keep running (SQLite).
+    /// of their SHA-256 sums. The server may keep running.
     Backup {
         /// The archive to write.
         #[arg(long)]
@@ -145,7 +145,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let _log_guard = match lattice_homeserver::logging::init(&config.logging) {
+    // The archive tools answer on the terminal, not in the log.
+    let tool = matches!(
+        cli.command,
+        Some(
+            Command::Backup { .. }
+                | Command::Verify { .. }
+                | Command::Restore { .. }
+                | Command::Migrate { .. }
+                | Command::RotateKey
+        )
+    );
+    let _log_guard = match lattice_homeserver::logging::init(&config.logging, tool) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("lattice: {e}");
@@ -160,17 +171,6 @@ fn main() -> ExitCode {
         }
     };
     let config_file = cli.config.as_deref();
-    // The archive tools answer on the terminal, not in the log.
-    let tool = matches!(
-        cli.command,
-        Some(
-            Command::Backup { .. }
-                | Command::Verify { .. }
-                | Command::Restore { .. }
-                | Command::Migrate { .. }
-                | Command::RotateKey
-        )
-    );
     let outcome = match cli.command {
         Some(Command::Admin(command)) => runtime.block_on(admin(config, command)),
         Some(Command::Backup { to, since, json }) => runtime
@@ -182,10 +182,9 @@ fn main() -> ExitCode {
             backup::verify_with_base(&archive, base.as_deref())
                 .map(|manifest| report("sound", &archive, &manifest, json))
         }
-        Some(Command::Restore { archive, base, json }) => {
-            backup::restore(&config, &archive, base.as_deref())
-                .map(|manifest| report("restored", &archive, &manifest, json))
-        }
+        Some(Command::Restore { archive, base, json }) => runtime
+            .block_on(backup::restore(&config, &archive, base.as_deref()))
+            .map(|manifest| report("restored", &archive, &manifest, json)),
         _ => runtime.block_on(run(config)),
     };
     match outcome {

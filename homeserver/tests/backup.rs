@@ -2,8 +2,10 @@
 //! runs, `lattice verify`, and `lattice restore` into an empty place. A
 //! restored server has the same key, answers the same sync tokens and
 //! access tokens, and serves the same media; a damaged archive is refused
-//! and restores nothing. An encrypted server's archive is encrypted, and
-//! restores with its key; `lattice rotate-key` moves it to a new one.
+//! and restores nothing. A PostgreSQL server's archive is taken while it
+//! runs too, and restores into PostgreSQL or SQLite. An encrypted server's
+//! archive is encrypted, and restores with its key; `lattice rotate-key`
+//! moves it to a new one.
 
 mod binary;
 
@@ -229,4 +231,72 @@ async fn an_encrypted_server_backs_up_restores_and_rotates_its_key() {
     let (status, page) = get(&http, messages, &token).await;
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&page).contains("SECRET-PLANS-FOR-TUESDAY"));
+}
+
+/// The bodies of a room's latest messages, as `token`'s user reads them.
+async fn bodies(http: &reqwest::Client, url: &str, token: &str, room: &str) -> String {
+    let messages = format!("{url}/_matrix/client/v3/rooms/{room}/messages?dir=b");
+    let (status, page) = get(http, messages, token).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&page));
+    String::from_utf8_lossy(&page).into_owned()
+}
+
+/// How many messages a full-text search for `term` finds.
+async fn found(http: &reqwest::Client, url: &str, token: &str, term: &str) -> u64 {
+    let body = json!({"search_categories": {"room_events": {"search_term": term}}});
+    let search = format!("{url}/_matrix/client/v3/search");
+    let answer = binary::call(http, reqwest::Method::POST, search, token, Some(body)).await;
+    answer["search_categories"]["room_events"]["count"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_postgres_server_backs_up_while_running_and_restores_anywhere() {
+    if !lattice_homeserver::testing::postgres_available() {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let http = http();
+    let original = tempfile::tempdir().expect("folder");
+    let database = lattice_homeserver::testing::fresh_postgres_database().await;
+    let (mut server, url) = start(original.path(), Some(&database)).await;
+    let token = register(&http, &url).await;
+    let room = create_room(&http, &url, &token).await;
+    let send = format!("{url}/_matrix/client/v3/rooms/{room}/send/m.room.message/t1");
+    let body = json!({"msgtype": "m.text", "body": "kept in postgres"});
+    http.put(send).bearer_auth(&token).json(&body).send().await.expect("sent");
+    let file = b"a file beside a postgres database".to_vec();
+    let mxc = upload(&http, &url, &token, file.clone()).await;
+
+    let archive = original.path().join("backup.tar").display().to_string();
+    let command = lattice(original.path(), Some(&database));
+    let (ok, out, err) = run_command(command, &["backup", "--to", &archive, "--json"]).await;
+    assert!(ok, "{out}{err}");
+    let manifest: Value = serde_json::from_str(&out).expect("the manifest as JSON");
+    assert_eq!(manifest["counts"]["users"], 1, "{manifest}");
+    server.kill().await.expect("stopped");
+
+    // Into another PostgreSQL database: the same tokens, messages and files.
+    let restored = tempfile::tempdir().expect("folder");
+    let other = lattice_homeserver::testing::fresh_postgres_database().await;
+    let (ok, out, err) =
+        run_command(lattice(restored.path(), Some(&other)), &["restore", &archive]).await;
+    assert!(ok, "{out}{err}");
+    let again = tempfile::tempdir().expect("folder");
+    let (ok, _, err) =
+        run_command(lattice(again.path(), Some(&other)), &["restore", &archive]).await;
+    assert!(!ok && err.contains("has users"), "not over a database in use: {err}");
+    let (mut server, url) = start(restored.path(), Some(&other)).await;
+    assert!(bodies(&http, &url, &token, &room).await.contains("kept in postgres"));
+    assert_eq!(download(&http, &url, &token, &mxc).await, (200, file.clone()));
+    assert_eq!(found(&http, &url, &token, "postgres").await, 1);
+    server.kill().await.expect("stopped");
+
+    // Into SQLite: the same, full-text search included.
+    let on_sqlite = tempfile::tempdir().expect("folder");
+    let (ok, out, err) = run(on_sqlite.path(), &["restore", &archive]).await;
+    assert!(ok, "{out}{err}");
+    let (_server, url) = start(on_sqlite.path(), None).await;
+    assert!(bodies(&http, &url, &token, &room).await.contains("kept in postgres"));
+    assert_eq!(download(&http, &url, &token, &mxc).await, (200, file));
+    assert_eq!(found(&http, &url, &token, "postgres").await, 1);
 }

@@ -10,7 +10,7 @@ use super::{Backend, Store};
 use crate::error::{Error, Result};
 
 /// Rows read and written per statement.
-const BATCH: i64 = 500;
+pub(super) const BATCH: i64 = 500;
 /// Rows per table whose values are compared after the copy.
 const SAMPLE: i64 = 200;
 
@@ -22,7 +22,7 @@ pub struct CopyReport {
 
 /// One value of a row, as both backends can bind it.
 #[derive(Debug, Clone, PartialEq)]
-enum Value {
+pub(super) enum Value {
     Null,
     Int(i64),
     Real(f64),
@@ -70,7 +70,7 @@ impl Store {
 
     /// Tables of both schemas, in SQLite's creation order. SQLite's own
     /// full-text tables, and the migrations' bookkeeping, stay behind.
-    async fn copied_tables(&self, to: &Store) -> Result<Vec<String>> {
+    pub(super) async fn copied_tables(&self, to: &Store) -> Result<Vec<String>> {
         let ours: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
              AND name NOT LIKE '\\_sqlx%' ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY rowid",
@@ -88,14 +88,14 @@ impl Store {
 
 /// A column both sides have, with its PostgreSQL type (which decides how
 /// a NULL or an integer is bound).
-struct Shared {
-    name: String,
+pub(super) struct Shared {
+    pub(super) name: String,
     pg_type: String,
 }
 
 /// The columns both sides have (PostgreSQL's generated ones excepted), in
 /// SQLite's order.
-async fn shared_columns(from: &Store, to: &Store, table: &str) -> Result<Vec<Shared>> {
+pub(super) async fn shared_columns(from: &Store, to: &Store, table: &str) -> Result<Vec<Shared>> {
     let ours: Vec<String> =
         sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
             .bind(table)
@@ -207,11 +207,11 @@ async fn compare(
     Ok(())
 }
 
-fn column_list(columns: &[Shared]) -> String {
+pub(super) fn column_list(columns: &[Shared]) -> String {
     columns.iter().map(|c| format!("\"{}\"", c.name)).collect::<Vec<_>>().join(", ")
 }
 
-fn values_of(row: &AnyRow) -> Result<Vec<Value>> {
+pub(super) fn values_of(row: &AnyRow) -> Result<Vec<Value>> {
     (0..row.columns().len())
         .map(|i| {
             let raw = row.try_get_raw(i)?;

@@ -53,6 +53,7 @@ mod second_factors;
 mod security;
 mod sessions;
 mod sliding_sync;
+mod snapshot;
 mod sqlcipher;
 mod state;
 mod threepids;

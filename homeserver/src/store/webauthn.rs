@@ -45,6 +45,33 @@ impl Store {
         .await?)
     }
 
+    /// Every credential's stored passkey: (user, credential id, passkey).
+    pub async fn webauthn_passkeys(&self) -> Result<Vec<(String, String, String)>> {
+        Ok(sqlx::query_as("SELECT user_id, credential_id, passkey FROM webauthn_credentials")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Replaces a credential's stored passkey if it is still `old` (sealing
+    /// it must not undo a sign-in's counter update made meanwhile).
+    pub async fn replace_webauthn_passkey(
+        &self,
+        credential_id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE webauthn_credentials SET passkey = $3 \
+             WHERE credential_id = $1 AND passkey = $2",
+        )
+        .bind(credential_id)
+        .bind(old)
+        .bind(new)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Saves a credential's state after a sign-in (its signature counter).
     pub async fn update_webauthn_credential(
         &self,

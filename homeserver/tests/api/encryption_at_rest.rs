@@ -18,6 +18,7 @@ use crate::{
 backend_tests!(
     media_and_secrets_are_sealed_and_a_wrong_key_stops_the_server,
     a_rotation_moves_everything_to_the_new_key,
+    passkeys_are_sealed_and_still_sign_in,
 );
 
 /// Whether any file under `dir` holds `needle`.
@@ -214,5 +215,38 @@ async fn a_rotation_moves_everything_to_the_new_key(backend: Backend) {
     s.post("/_matrix/client/v3/login", None, step).await.ok();
     let (_, signing) = s.services().store.signing_key().await.expect("read").expect("a key");
     assert!(signing.starts_with(&format!("enc1:{}:", report.key_id)), "resealed: {signing}");
+    s.stop().await;
+}
+
+async fn passkeys_are_sealed_and_still_sign_in(backend: Backend) {
+    use crate::webauthn::{ORIGIN, WEBAUTHN, answer, enrol, enrol_as};
+    let keys = tempfile::tempdir().expect("folder");
+    let mut s = crate::webauthn::server(backend).await;
+    let alice = s.register("alice", "pw").await;
+    let mut before = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+    enrol(&s, &alice.token, &mut before, ORIGIN).await.ok();
+
+    s.stop().await;
+    s.config_mut().encryption.key_file = Some(key_file(keys.path(), "at-rest.key", 'e'));
+    s.start_again().await;
+    // Bob enrols after the switch; alice's passkey from before is sealed now.
+    let bob = s.register("bob", "pw").await;
+    let mut after = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+    enrol_as(&s, "bob", &bob.token, &mut after, ORIGIN).await.ok();
+    let store = &s.services().store;
+    let sealed = |user: &'static str| async move {
+        let rows = store.webauthn_credentials(user).await.expect("read");
+        assert_eq!(rows.len(), 1, "{user}");
+        rows[0].passkey.starts_with("enc1:")
+    };
+    assert!(sealed("@alice:localhost").await && sealed("@bob:localhost").await);
+    // Both sign in (each counter saved, sealed again).
+    for (name, key) in [("alice", &mut before), ("bob", &mut after)] {
+        let first = s.password_step(name, "pw").await;
+        let step = json!({"type": WEBAUTHN, "session": first["session"],
+            "credential": answer(key, &first, ORIGIN)});
+        s.post("/_matrix/client/v3/login", None, step).await.ok();
+    }
+    assert!(sealed("@alice:localhost").await && sealed("@bob:localhost").await);
     s.stop().await;
 }

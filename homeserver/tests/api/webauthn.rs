@@ -21,7 +21,7 @@ backend_tests!(a_passkey_guards_the_login, factors_add_up);
 const MFA: &str = "/_matrix/client/unstable/org.lattice.mfa";
 const LOGIN: &str = "/_matrix/client/v3/login";
 pub const ORIGIN: &str = "https://lattice.test";
-const WEBAUTHN: &str = "org.lattice.login.webauthn";
+pub const WEBAUTHN: &str = "org.lattice.login.webauthn";
 /// An origin under the relying party's domain that is not its origin.
 const STRAY_ORIGIN: &str = "https://login.lattice.test";
 
@@ -35,13 +35,28 @@ pub async fn server(backend: Backend) -> TestServer {
 }
 
 fn password_auth(session: &Value) -> Value {
-    json!({"type": "m.login.password", "session": session,
-        "identifier": {"type": "m.id.user", "user": "alice"}, "password": "pw"})
+    password_auth_of("alice", session)
 }
 
-/// Enrols a credential from `key`, claiming `origin`; the finish answer.
+fn password_auth_of(user: &str, session: &Value) -> Value {
+    json!({"type": "m.login.password", "session": session,
+        "identifier": {"type": "m.id.user", "user": user}, "password": "pw"})
+}
+
+/// Enrols a credential from `key` for alice, claiming `origin`; the finish answer.
 pub async fn enrol(
     s: &TestServer,
+    token: &str,
+    key: &mut SoftPasskey,
+    origin: &str,
+) -> crate::common::Answer {
+    enrol_as(s, "alice", token, key, origin).await
+}
+
+/// [`enrol`] for `user` (password "pw"), whose token `token` is.
+pub async fn enrol_as(
+    s: &TestServer,
+    user: &str,
     token: &str,
     key: &mut SoftPasskey,
     origin: &str,
@@ -49,7 +64,7 @@ pub async fn enrol(
     let register = format!("{MFA}/webauthn/register");
     let challenge = s.post(&register, Some(token), json!({})).await;
     assert_eq!(challenge.status, 401, "{}", challenge.body);
-    let auth = password_auth(&challenge.body["session"]);
+    let auth = password_auth_of(user, &challenge.body["session"]);
     let started = s.post(&register, Some(token), json!({"auth": auth})).await;
     if started.status != 200 {
         return started;
@@ -64,7 +79,7 @@ pub async fn enrol(
 }
 
 /// The key's answer to the WebAuthn challenge in a 401's params.
-fn answer(key: &mut SoftPasskey, challenge: &Value, origin: &str) -> Value {
+pub fn answer(key: &mut SoftPasskey, challenge: &Value, origin: &str) -> Value {
     let options: RequestChallengeResponse =
         serde_json::from_value(challenge["params"][WEBAUTHN].clone()).expect("request options");
     let assertion =

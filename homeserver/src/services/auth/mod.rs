@@ -56,7 +56,7 @@ pub struct Auth {
     clock: crate::services::clock::Clock,
     /// The WebAuthn relying party; None when the config gives no usable one.
     webauthn: Option<Arc<::webauthn_rs::Webauthn>>,
-    /// Seals TOTP secrets with the at-rest key, if one is configured.
+    /// Seals TOTP secrets and passkeys with the at-rest key, if one is set.
     secrets: crate::services::encryption::Secrets,
 }
 

@@ -285,9 +285,10 @@ fn totp_context(user_id: &UserId) -> String {
 }
 
 impl Auth {
-    /// Seals the TOTP secrets kept in clear (before a key was configured)
-    /// or under an earlier key (a rotation).
+    /// Seals the TOTP secrets and passkeys kept in clear (before a key was
+    /// configured) or under an earlier key (a rotation).
     pub async fn seal_clear_secrets(&self) -> Result<()> {
+        self.seal_clear_passkeys().await?;
         for (user, stored) in self.store.totp_secrets().await? {
             if self.secrets.needs_sealing(&stored) {
                 let user_id = UserId::parse(&user).map_err(Error::internal)?;

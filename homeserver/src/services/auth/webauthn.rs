@@ -69,6 +69,11 @@ fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
     serde_json::from_str(json).map_err(Error::internal)
 }
 
+/// What a passkey is sealed to: its owner and credential.
+fn passkey_context(user_id: &str, credential_id: &str) -> String {
+    format!("webauthn:{user_id}:{credential_id}")
+}
+
 impl Auth {
     fn webauthn(&self) -> Result<&Webauthn> {
         self.webauthn.as_deref().ok_or_else(|| {
@@ -80,10 +85,29 @@ impl Auth {
         let rows = self.store.webauthn_credentials(user_id.as_str()).await?;
         rows.into_iter()
             .map(|row| {
-                let passkey = from_json(&row.passkey)?;
+                let context = passkey_context(user_id.as_str(), &row.credential_id);
+                let passkey = from_json(&self.secrets.open(&row.passkey, &context)?)?;
                 Ok((row, passkey))
             })
             .collect()
+    }
+
+    /// A passkey's stored form: sealed with the at-rest key when one is set.
+    fn sealed_passkey(&self, user_id: &UserId, passkey: &Passkey) -> Result<String> {
+        let credential_id = URL_SAFE_NO_PAD.encode(passkey.cred_id());
+        self.secrets.seal(&to_json(passkey)?, &passkey_context(user_id.as_str(), &credential_id))
+    }
+
+    /// Seals the passkeys kept in clear, or under an earlier key.
+    pub(super) async fn seal_clear_passkeys(&self) -> Result<()> {
+        for (user, credential_id, stored) in self.store.webauthn_passkeys().await? {
+            if self.secrets.needs_sealing(&stored) {
+                let sealed =
+                    self.secrets.reseal(&stored, &passkey_context(&user, &credential_id))?;
+                self.store.replace_webauthn_passkey(&credential_id, &stored, &sealed).await?;
+            }
+        }
+        Ok(())
     }
 
     fn ceremony_expiry(&self) -> i64 {
@@ -137,7 +161,7 @@ impl Auth {
         let row = WebauthnCredentialRow {
             credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id()),
             name: if name.trim().is_empty() { "Passkey".into() } else { name.trim().into() },
-            passkey: to_json(&passkey)?,
+            passkey: self.sealed_passkey(user_id, &passkey)?,
             created_ts: crate::store::now_ms(),
         };
         if !self.store.add_webauthn_credential(user_id.as_str(), &row).await? {
@@ -195,9 +219,9 @@ impl Auth {
         // Keep the signature counter, so a cloned authenticator shows.
         for (row, mut passkey) in self.passkeys(user_id).await? {
             if passkey.update_credential(&result) == Some(true) {
-                let json = to_json(&passkey)?;
+                let stored = self.sealed_passkey(user_id, &passkey)?;
                 self.store
-                    .update_webauthn_credential(user_id.as_str(), &row.credential_id, &json)
+                    .update_webauthn_credential(user_id.as_str(), &row.credential_id, &stored)
                     .await?;
             }
         }

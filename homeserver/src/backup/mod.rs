@@ -5,20 +5,21 @@
 //! manifest with each part's size and SHA-256. Everything is streamed, so
 //! memory stays flat however large the media store. Restoring checks every
 //! hash before it writes anything, and writes only into empty places.
+//! The database part is an SQLite file for either backend ([`database`]).
 
 use std::{
     collections::BTreeMap,
     fs::File,
     io::{self, IsTerminal, Read, Write},
     path::{Component, Path, PathBuf},
-    str::FromStr,
 };
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, sqlite::SqliteConnectOptions};
 
 use crate::Config;
+
+mod database;
 
 /// The manifest's name in the archive; it comes last.
 pub const MANIFEST: &str = "MANIFEST.json";
@@ -69,46 +70,17 @@ pub async fn backup(
     config_file: Option<&Path>,
     since: Option<&Path>,
 ) -> Result<Manifest, String> {
-    let database = sqlite_path(config)?;
     let base = match since {
         Some(path) => Some((path.to_owned(), full_archive(path)?)),
         None => None,
     };
-    // SQLite copies itself consistently while the server writes (one read
-    // transaction): the snapshot goes beside the archive, then into it.
+    // A consistent copy of the database, taken while the server writes,
+    // goes beside the archive, then into it.
     let snapshot = to.with_extension("db-snapshot");
-    let _ = std::fs::remove_file(&snapshot);
-    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", database.display()))
-        .map_err(|e| e.to_string())?
-        .create_if_missing(false);
-    // An encrypted database copies itself under its own key: the archive
-    // holds it as the disk does, and the same key restores it.
-    let keys = crate::services::encryption::database_keys(&config.encryption)
-        .await
-        .map_err(|e| e.to_string())?;
-    let options = match keys.first() {
-        Some(key) => key.apply(options),
-        None => options,
-    };
-    let mut connection = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .map_err(|e| format!("cannot open the database {}: {e}", database.display()))?;
-    sqlx::query("VACUUM INTO $1")
-        .bind(snapshot.display().to_string())
-        .execute(&mut connection)
-        .await
-        .map_err(|e| format!("cannot copy the database: {e}"))?;
-    let mut counts = BTreeMap::new();
-    for table in ["users", "rooms", "events"] {
-        let count: i64 =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(&mut connection)
-                .await
-                .map_err(|e| e.to_string())?;
-        counts.insert(table.to_owned(), count);
-    }
-    // Closed before the process may exit (see `Server::close`).
-    connection.close().await.map_err(|e| e.to_string())?;
+    let counts = database::snapshot(config, &snapshot).await;
+    let counts = counts.inspect_err(|_| {
+        let _ = std::fs::remove_file(&snapshot);
+    })?;
 
     let media_dir = config.server.data_dir.join("media");
     let mut manifest = Manifest {
@@ -287,21 +259,52 @@ pub fn verify_with_base(archive: &Path, base: Option<&Path>) -> Result<Manifest,
 
 /// Checks the archive (and the base of an incremental one), then restores
 /// it into the configured places, which must be empty.
-pub fn restore(config: &Config, archive: &Path, base: Option<&Path>) -> Result<Manifest, String> {
+pub async fn restore(
+    config: &Config,
+    archive: &Path,
+    base: Option<&Path>,
+) -> Result<Manifest, String> {
     let manifest = verify_with_base(archive, base)?;
-    let database = sqlite_path(config)?;
     let media_dir = config.server.data_dir.join("media");
-    if database.exists() {
-        return Err(format!("refusing to restore over the database at {}", database.display()));
-    }
     if files_under(&media_dir).map_err(|e| e.to_string())?.next().is_some() {
         return Err(format!("refusing to restore over the media in {}", media_dir.display()));
     }
-    let config_dir = config.server.data_dir.join("restored-config");
+    let database = database::restore_target(config).await?;
+    let (config_dir, archive_path, base_path) = (
+        config.server.data_dir.join("restored-config"),
+        archive.to_owned(),
+        base.map(Path::to_owned),
+    );
+    let (target, restored) = (database.clone(), manifest);
+    let restored = tokio::task::spawn_blocking(move || {
+        restore_files(
+            &archive_path,
+            base_path.as_deref(),
+            restored,
+            &target,
+            &media_dir,
+            &config_dir,
+        )
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    database::install(config, &database).await?;
+    Ok(restored)
+}
+
+/// Writes every part of a checked archive (and the inherited ones of its base) to its place.
+fn restore_files(
+    archive: &Path,
+    base: Option<&Path>,
+    manifest: Manifest,
+    database: &Path,
+    media_dir: &Path,
+    config_dir: &Path,
+) -> Result<Manifest, String> {
     each_entry(archive, |name, entry| {
         let target = match name {
             MANIFEST => return Ok(()),
-            DATABASE => database.clone(),
+            DATABASE => database.to_owned(),
             _ => match (name.strip_prefix("media/"), name.strip_prefix("config/")) {
                 (Some(rest), _) => media_dir.join(safe_relative(rest)?),
                 (_, Some(rest)) => config_dir.join(safe_relative(rest)?),
@@ -387,16 +390,6 @@ fn safe_relative(path: &str) -> Result<PathBuf, String> {
 }
 
 /// The SQLite database file; PostgreSQL has tools of its own.
-fn sqlite_path(config: &Config) -> Result<PathBuf, String> {
-    let url = config.database_url();
-    let Some(rest) = url.strip_prefix("sqlite://") else {
-        return Err("the database is PostgreSQL: back it up with pg_dump (see the book's \
-                    Backups chapter); `lattice backup` covers SQLite"
-            .into());
-    };
-    Ok(PathBuf::from(rest.split('?').next().unwrap_or(rest)))
-}
-
 /// Every file under `dir` (none when it does not exist), sorted.
 fn files_under(dir: &Path) -> io::Result<std::vec::IntoIter<PathBuf>> {
     let mut files = Vec::new();
