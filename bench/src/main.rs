@@ -44,6 +44,10 @@ struct Args {
     /// Run the server on PostgreSQL at this URL (an empty database).
     #[arg(long)]
     postgres: Option<String>,
+    /// Start the server with an at-rest key (SQLite encrypted page by page,
+    /// media and secrets sealed), to measure what encryption costs.
+    #[arg(long)]
+    encrypted: bool,
     /// Measure a server that is already running here instead of starting one.
     #[arg(long, requires = "pid")]
     url: Option<String>,
@@ -97,6 +101,9 @@ async fn main() -> Result<(), client::Error> {
     let args = Args::parse();
     let server = match (&args.url, args.pid) {
         (Some(url), Some(pid)) => ServerProcess::attach(url.clone(), pid),
+        _ if args.encrypted => {
+            ServerProcess::start_encrypted(&args.server, args.postgres.as_deref()).await?
+        }
         _ => ServerProcess::start(&args.server, args.postgres.as_deref()).await?,
     };
     println!("server: {} (pid {}), backend {}", server.url, server.pid, server.backend);

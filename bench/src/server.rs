@@ -18,21 +18,36 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub async fn start(binary: &str, postgres: Option<&str>) -> Result<Self, crate::client::Error> {
-        Self::spawn(binary, postgres, false).await
+        Self::spawn(binary, postgres, false, false).await
+    }
+
+    /// A server with an at-rest key: its SQLite database, media and secrets
+    /// encrypted.
+    pub async fn start_encrypted(
+        binary: &str,
+        postgres: Option<&str>,
+    ) -> Result<Self, crate::client::Error> {
+        Self::spawn(binary, postgres, false, true).await
     }
 
     /// A server with its rate limits on, as in production.
     pub async fn start_limited(binary: &str) -> Result<Self, crate::client::Error> {
-        Self::spawn(binary, None, true).await
+        Self::spawn(binary, None, true, false).await
     }
 
     async fn spawn(
         binary: &str,
         postgres: Option<&str>,
         rate_limits: bool,
+        encrypted: bool,
     ) -> Result<Self, crate::client::Error> {
         let dir = tempfile::tempdir()?;
         let mut command = Command::new(binary);
+        if encrypted {
+            let key = dir.path().join("at-rest.key");
+            std::fs::write(&key, "5a".repeat(32))?;
+            command.env("LATTICE_ENCRYPTION__KEY_FILE", key);
+        }
         command
             .current_dir(dir.path())
             .env("LATTICE_SERVER__BIND", "127.0.0.1:0")

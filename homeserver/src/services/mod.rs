@@ -198,7 +198,10 @@ impl Services {
             user_data.clone(),
             notifier.clone(),
             push_policy.clone(),
+            secrets.clone(),
         )?;
+        let pushers = push::Pushers::new(store.clone(), push_policy.clone(), secrets.clone());
+        pushers.seal_stored().await?;
         push_sender.clone().spawn().await?;
         // Each application service is pushed its events by a follower of its own.
         appservices.start(&store, &rooms, &typing, &notifier, auth.security()).await?;
@@ -231,7 +234,7 @@ impl Services {
                 },
             ),
             user_data: user_data.clone(),
-            pushers: push::Pushers::new(store.clone(), push_policy.clone()),
+            pushers,
             delayed_events,
             appservices,
             threepids: threepids::Threepids::new(store.clone(), config.clone(), auth.clone())?,

@@ -65,11 +65,11 @@ impl Store {
         .await?)
     }
 
-    /// A user's pushers, for a badge update.
+    /// A user's pushers, oldest first (listed to them, and badge updates).
     pub async fn user_pushers(&self, user_id: &str) -> Result<Vec<RoomPusher>> {
         Ok(sqlx::query_as(
             "SELECT user_id, app_id, pushkey, url, pusher, created_at, since_stream \
-             FROM pushers WHERE user_id = $1 ORDER BY created_at",
+             FROM pushers WHERE user_id = $1 ORDER BY created_at, app_id, pushkey",
         )
         .bind(user_id)
         .fetch_all(&self.pool)

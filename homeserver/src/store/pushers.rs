@@ -21,14 +21,33 @@ pub struct PusherRow {
 }
 
 impl Store {
-    /// The user's pushers as their clients set them (JSON), oldest first.
-    pub async fn pushers(&self, user_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT pusher FROM pushers WHERE user_id = $1 ORDER BY created_at, app_id, pushkey",
+    /// Every pusher's stored form: (user, app id, pushkey, pusher).
+    pub async fn stored_pushers(&self) -> Result<Vec<(String, String, String, String)>> {
+        Ok(sqlx::query_as("SELECT user_id, app_id, pushkey, pusher FROM pushers")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Replaces a pusher's stored pushkey and pusher if they are still as
+    /// read (sealing them must not undo a change made meanwhile).
+    pub async fn replace_stored_pusher(
+        &self,
+        (user_id, app_id, old_key, old_pusher): (&str, &str, &str, &str),
+        (new_key, new_pusher): (&str, &str),
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE pushers SET pushkey = $5, pusher = $6 \
+             WHERE user_id = $1 AND app_id = $2 AND pushkey = $3 AND pusher = $4",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .bind(app_id)
+        .bind(old_key)
+        .bind(old_pusher)
+        .bind(new_key)
+        .bind(new_pusher)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Whether anyone has a pusher (else the push sender has nothing to read).

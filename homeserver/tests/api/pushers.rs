@@ -17,6 +17,7 @@ backend_tests!(
     notifications_reach_the_gateway_and_the_list,
     a_rejected_pushkey_loses_its_pusher,
     reading_updates_the_badge,
+    sealed_pushers_keep_pushing,
 );
 
 const SET: &str = "/_matrix/client/v3/pushers/set";
@@ -296,4 +297,61 @@ async fn reading_updates_the_badge(backend: Backend) {
     assert_eq!(badge["counts"]["unread"], 0);
     assert!(badge.get("event_id").is_none(), "a badge update names no event: {badge}");
     assert_eq!(badge["devices"][0]["pushkey"], "bob-phone");
+}
+
+/// With an at-rest key, pushers set before are sealed at the next start
+/// (their pushkeys kept only as keyed hashes); they are listed and push as
+/// before, and a gateway's rejection still finds and removes them.
+async fn sealed_pushers_keep_pushing(backend: Backend) {
+    let keys = tempfile::tempdir().expect("folder");
+    let mut s = server(backend).await;
+    let gateway = gateway(json!({"rejected": ["bob-phone"]})).await;
+    let (alice, bob, room) = room_with_pusher(&s, &gateway).await;
+    let stored = |s: &TestServer| {
+        let store = s.services().store.clone();
+        async move { store.stored_pushers().await.expect("read") }
+    };
+    assert!(
+        stored(&s)
+            .await
+            .iter()
+            .all(|(.., key, pusher)| key == "bob-phone" && pusher.contains("bob-phone"))
+    );
+
+    s.stop().await;
+    let key = keys.path().join("at-rest.key");
+    std::fs::write(&key, "7c".repeat(32)).expect("key");
+    s.config_mut().encryption.key_file = Some(key);
+    s.start_again().await;
+    for (.., key, pusher) in stored(&s).await {
+        assert!(!key.contains("bob-phone") && !pusher.contains("bob-phone"), "{key} {pusher}");
+    }
+    assert_eq!(pushkeys(&s, &bob).await, ["bob-phone"]);
+    let listed = s.get(LIST, Some(&bob.token)).await.ok();
+    assert_eq!(listed["pushers"][0]["data"]["org.example.extra"], "kept");
+
+    let mut rejected = s.services().push_sender.rejected_pushers();
+    s.send_text(&alice.token, &room, "hello").await;
+    let sent = gateway.next().await;
+    assert_eq!(sent["notification"]["devices"][0]["pushkey"], "bob-phone", "{sent}");
+    let removed = rejected.wait_for(|count| *count >= 1);
+    tokio::time::timeout(Duration::from_secs(10), removed)
+        .await
+        .expect("the rejected pusher was removed in time")
+        .expect("the push sender runs");
+    assert!(pushkeys(&s, &bob).await.is_empty(), "the rejected pusher was kept");
+
+    // Set anew under the key, and removed by naming its pushkey.
+    let url = format!("{}/_matrix/push/v1/notify", gateway.uri());
+    s.post(SET, Some(&bob.token), pusher("bob-tablet", &url)).await.ok();
+    assert!(
+        stored(&s)
+            .await
+            .iter()
+            .all(|(.., key, p)| !key.contains("bob-tablet") && !p.contains("bob-tablet"))
+    );
+    let remove = json!({"kind": null, "app_id": "org.example.app", "pushkey": "bob-tablet"});
+    s.post(SET, Some(&bob.token), remove).await.ok();
+    assert!(stored(&s).await.is_empty());
+    s.stop().await;
 }

@@ -30,6 +30,9 @@ pub struct AtRestKey {
     pub(crate) cipher: XChaCha20Poly1305,
     /// SQLCipher's key, derived from this one (never the key itself).
     database: [u8; 32],
+    /// The key of the keyed hashes that stand for secrets looked up by
+    /// value (pushkeys), derived from this one.
+    pub(crate) lookup: [u8; 32],
 }
 
 impl AtRestKey {
@@ -51,7 +54,9 @@ impl AtRestKey {
         id_bytes.copy_from_slice(&derive(b"lattice at-rest key id\0")[..8]);
         let id = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
         let database = derive(b"lattice database key\0").into();
-        Ok(Self { id, id_bytes, cipher: XChaCha20Poly1305::new(&key.into()), database })
+        let lookup = derive(b"lattice lookup key\0").into();
+        let cipher = XChaCha20Poly1305::new(&key.into());
+        Ok(Self { id, id_bytes, cipher, database, lookup })
     }
 
     /// A new random key, as 64 hex digits (`lattice generate-key`).

@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 /// Sealed secrets read `enc1:<key id>:<base64 of nonce and ciphertext>`:
 /// the key id says which key opens them (for key rotation).
 const SEALED: &str = "enc1:";
+/// Keyed hashes read `hmac1:<base64>`.
+const LOOKUP: &str = "hmac1:";
 
 /// Seals and opens the secrets kept in the database with the at-rest key;
 /// without one, they are kept as they are.
@@ -69,11 +71,37 @@ impl Secrets {
         String::from_utf8(plain).map_err(Error::internal)
     }
 
+    /// What stands for a secret that is looked up by its value (a pushkey):
+    /// a keyed hash under the current key (bound to `context`), or the
+    /// value itself without a key.
+    pub fn lookup(&self, value: &str, context: &str) -> Result<String> {
+        let Some(keys) = &self.keys else { return Ok(value.to_owned()) };
+        let digest =
+            hmac_sha256(&keys.current.lookup, &[context.as_bytes(), b"\0", value.as_bytes()]);
+        Ok(format!("{LOOKUP}{}", STANDARD.encode(digest)))
+    }
+
     /// The stored form of a secret after [`Secrets::needs_sealing`] said so:
     /// opened with whichever key sealed it, sealed with the current one.
     pub fn reseal(&self, stored: &str, context: &str) -> Result<String> {
         self.seal(&self.open(stored, context)?, context)
     }
+}
+
+/// HMAC-SHA256 (RFC 2104) over the concatenated `parts`. By hand: the
+/// `hmac` crate in the tree is built on a newer `digest` than our `sha2`.
+fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let pad = |byte: u8| {
+        let mut block = [byte; 64];
+        block.iter_mut().zip(key).for_each(|(b, k)| *b ^= k);
+        block
+    };
+    let mut inner = Sha256::new().chain_update(pad(0x36));
+    for part in parts {
+        inner.update(part);
+    }
+    Sha256::new().chain_update(pad(0x5c)).chain_update(inner.finalize()).finalize().into()
 }
 
 #[cfg(test)]
@@ -100,6 +128,29 @@ mod tests {
         assert!(Secrets::default().open(&sealed, "totp:@a:x").is_err(), "no key, no secret");
         assert_eq!(Secrets::default().seal("x", "c").expect("kept"), "x");
         assert!(!Secrets::default().needs_sealing("x"), "nothing to seal with");
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // RFC 4231 test case 2 has a 4-byte key; case 1's 20 bytes of 0x0b,
+        // zero-padded to 32, is the same HMAC (keys are padded to the block).
+        let mut key = [0u8; 32];
+        key[..20].fill(0x0b);
+        let mac = hmac_sha256(&key, &[b"Hi ", b"There"]);
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    }
+
+    #[test]
+    fn lookups_are_keyed_and_bound_to_their_context() {
+        let secrets = Secrets::new(Some(keyring("12", &[])));
+        let hash = secrets.lookup("device-token", "pushkey:app").expect("hashed");
+        assert_eq!(hash, secrets.lookup("device-token", "pushkey:app").expect("again"));
+        assert!(!hash.contains("device-token"));
+        assert_ne!(hash, secrets.lookup("device-token", "pushkey:other").expect("hashed"));
+        let other = Secrets::new(Some(keyring("34", &[])));
+        assert_ne!(hash, other.lookup("device-token", "pushkey:app").expect("hashed"));
+        assert_eq!(Secrets::default().lookup("device-token", "c").expect("kept"), "device-token");
     }
 
     #[test]

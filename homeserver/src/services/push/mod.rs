@@ -10,7 +10,8 @@ use ruma::{
     serde::Raw,
 };
 
-use super::{auth::Requester, rooms::Rooms};
+use self::stored::StoredPushers;
+use super::{auth::Requester, encryption::Secrets, rooms::Rooms};
 use crate::{
     error::{Error, Result},
     store::{PusherRow, Store},
@@ -25,6 +26,7 @@ const MAX_PUSHKEY_BYTES: usize = 512;
 
 mod notifications;
 mod sender;
+mod stored;
 
 pub use sender::PushSender;
 
@@ -55,22 +57,28 @@ pub async fn room_context(
 #[derive(Clone)]
 pub struct Pushers {
     store: Store,
+    stored: StoredPushers,
     /// Gateways are addresses users hand us: they pass the address policy.
     policy: AddressPolicy,
 }
 
 impl Pushers {
-    pub fn new(store: Store, policy: AddressPolicy) -> Self {
-        Self { store, policy }
+    pub fn new(store: Store, policy: AddressPolicy, secrets: Secrets) -> Self {
+        Self { stored: StoredPushers::new(store.clone(), secrets), store, policy }
+    }
+
+    /// Seals the pushers kept in clear, or under an earlier key (at start).
+    pub async fn seal_stored(&self) -> Result<()> {
+        self.stored.seal_stored().await
     }
 
     /// The requester's pushers, as their clients set them.
     pub async fn list(&self, requester: &Requester) -> Result<Vec<Pusher>> {
-        let stored = self.store.pushers(requester.user_id.as_str()).await?;
+        let stored = self.stored.of_user(requester.user_id.as_str()).await?;
         stored
-            .iter()
-            .map(|json| {
-                Raw::<Pusher>::from_json_string(json.clone())
+            .into_iter()
+            .map(|row| {
+                Raw::<Pusher>::from_json_string(row.pusher)
                     .and_then(|raw| raw.deserialize())
                     .map_err(Error::internal)
             })
@@ -82,7 +90,7 @@ impl Pushers {
         let user = requester.user_id.as_str();
         let post = match action {
             PusherAction::Delete(ids) => {
-                self.store.delete_pusher(user, &ids.app_id, &ids.pushkey).await?;
+                self.stored.delete(user, &ids.app_id, &ids.pushkey).await?;
                 return Ok(());
             }
             PusherAction::Post(post) => post,
@@ -112,7 +120,7 @@ impl Pushers {
             pusher: serde_json::to_string(pusher).map_err(Error::internal)?,
             since_stream: self.store.max_event_stream().await?,
         };
-        self.store.set_pusher(&row, post.append).await
+        self.stored.set(row, post.append).await
     }
 
     /// Checks a push gateway URL: http(s), the notify path, and a host we

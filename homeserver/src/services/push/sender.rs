@@ -46,6 +46,8 @@ const BADGE_WINDOW: i64 = 1000;
 #[derive(Clone)]
 pub struct PushSender {
     store: Store,
+    /// The pushers, opened (sealed with the at-rest key when one is set).
+    pushers: super::StoredPushers,
     rooms: Rooms,
     user_data: UserData,
     notifier: Arc<Notifier>,
@@ -70,6 +72,7 @@ impl PushSender {
         user_data: UserData,
         notifier: Arc<Notifier>,
         policy: AddressPolicy,
+        secrets: crate::services::encryption::Secrets,
     ) -> Result<Self> {
         let http = crate::services::http::client_builder()
             .no_proxy()
@@ -79,7 +82,8 @@ impl PushSender {
             .build()
             .map_err(Error::internal)?;
         let rejected = Arc::new(tokio::sync::watch::Sender::new(0));
-        Ok(Self { store, rooms, user_data, notifier, http, policy, rejected })
+        let pushers = super::StoredPushers::new(store.clone(), secrets);
+        Ok(Self { store, pushers, rooms, user_data, notifier, http, policy, rejected })
     }
 
     /// Follows the count of pushers removed because their gateway rejected
@@ -139,7 +143,7 @@ impl PushSender {
         let mut deliveries = Vec::new();
         for row in events {
             if !pushers_of.contains_key(&row.room_id) {
-                let pushers = self.store.room_pushers(&row.room_id).await?;
+                let pushers = self.pushers.of_room(&row.room_id).await?;
                 pushers_of.insert(row.room_id.clone(), pushers);
             }
             // Pushers set after the event do not push it (the sender may lag).
@@ -201,7 +205,7 @@ impl PushSender {
     pub fn read_moved(&self, user: &UserId) {
         let (sender, user) = (self.clone(), user.to_owned());
         tokio::spawn(async move {
-            let pushers = match sender.store.user_pushers(user.as_str()).await {
+            let pushers = match sender.pushers.of_user(user.as_str()).await {
                 Ok(pushers) if !pushers.is_empty() => pushers,
                 Ok(_) => return,
                 Err(error) => return tracing::warn!(%error, "badge update skipped"),
@@ -253,7 +257,7 @@ impl PushSender {
                 if rejected.filter_map(JsonValue::as_str).any(|key| key == pusher.pushkey) {
                     tracing::info!(user = %pusher.user_id, app_id = %pusher.app_id, "gateway rejected a pushkey: pusher removed");
                     let removed =
-                        self.store.delete_pusher(&pusher.user_id, &pusher.app_id, &pusher.pushkey);
+                        self.pushers.delete(&pusher.user_id, &pusher.app_id, &pusher.pushkey);
                     match removed.await {
                         Ok(_) => self.rejected.send_modify(|count| *count += 1),
                         Err(error) => tracing::warn!(%error, "could not remove a rejected pusher"),
