@@ -52,8 +52,9 @@ impl Store {
             .await?)
     }
 
-    /// Replaces a credential's stored passkey if it is still `old` (sealing
-    /// it must not undo a sign-in's counter update made meanwhile).
+    /// Replaces a credential's stored passkey if it is still `old`: after a
+    /// sign-in (its signature counter), or sealed with the at-rest key; one
+    /// must not undo the other made meanwhile.
     pub async fn replace_webauthn_passkey(
         &self,
         credential_id: &str,
@@ -67,25 +68,6 @@ impl Store {
         .bind(credential_id)
         .bind(old)
         .bind(new)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Saves a credential's state after a sign-in (its signature counter).
-    pub async fn update_webauthn_credential(
-        &self,
-        user_id: &str,
-        credential_id: &str,
-        passkey: &str,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE webauthn_credentials SET passkey = $3 \
-             WHERE user_id = $1 AND credential_id = $2",
-        )
-        .bind(user_id)
-        .bind(credential_id)
-        .bind(passkey)
         .execute(&self.pool)
         .await?;
         Ok(())

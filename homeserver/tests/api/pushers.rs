@@ -269,16 +269,29 @@ async fn a_rejected_pushkey_loses_its_pusher(backend: Backend) {
     let s = server(backend).await;
     let gateway = gateway(json!({"rejected": ["bob-phone"]})).await;
     let (alice, bob, room) = room_with_pusher(&s, &gateway).await;
+    let sent = send_to_rejecting_gateway(&s, &gateway, &alice, &room).await;
+    assert_eq!(sent["notification"]["devices"][0]["pushkey"], "bob-phone", "{sent}");
+    assert!(pushkeys(&s, &bob).await.is_empty(), "the rejected pusher was kept");
+}
+
+/// Alice sends into `room`; the gateway's notification, once the pusher
+/// it rejected was removed.
+async fn send_to_rejecting_gateway(
+    s: &TestServer,
+    gateway: &Gateway,
+    alice: &Session,
+    room: &str,
+) -> Value {
     let mut rejected = s.services().push_sender.rejected_pushers();
-    s.send_text(&alice.token, &room, "hello").await;
-    gateway.next().await;
+    s.send_text(&alice.token, room, "hello").await;
+    let sent = gateway.next().await;
     // The removal follows the gateway's answer: wait for it, with a deadline.
     let removed = rejected.wait_for(|count| *count >= 1);
     tokio::time::timeout(Duration::from_secs(10), removed)
         .await
         .expect("the rejected pusher was removed in time")
         .expect("the push sender runs");
-    assert!(pushkeys(&s, &bob).await.is_empty(), "the rejected pusher was kept");
+    sent
 }
 
 async fn reading_updates_the_badge(backend: Backend) {
@@ -330,15 +343,8 @@ async fn sealed_pushers_keep_pushing(backend: Backend) {
     let listed = s.get(LIST, Some(&bob.token)).await.ok();
     assert_eq!(listed["pushers"][0]["data"]["org.example.extra"], "kept");
 
-    let mut rejected = s.services().push_sender.rejected_pushers();
-    s.send_text(&alice.token, &room, "hello").await;
-    let sent = gateway.next().await;
+    let sent = send_to_rejecting_gateway(&s, &gateway, &alice, &room).await;
     assert_eq!(sent["notification"]["devices"][0]["pushkey"], "bob-phone", "{sent}");
-    let removed = rejected.wait_for(|count| *count >= 1);
-    tokio::time::timeout(Duration::from_secs(10), removed)
-        .await
-        .expect("the rejected pusher was removed in time")
-        .expect("the push sender runs");
     assert!(pushkeys(&s, &bob).await.is_empty(), "the rejected pusher was kept");
 
     // Set anew under the key, and removed by naming its pushkey.

@@ -221,7 +221,7 @@ impl Auth {
             if passkey.update_credential(&result) == Some(true) {
                 let stored = self.sealed_passkey(user_id, &passkey)?;
                 self.store
-                    .update_webauthn_credential(user_id.as_str(), &row.credential_id, &stored)
+                    .replace_webauthn_passkey(&row.credential_id, &row.passkey, &stored)
                     .await?;
             }
         }
