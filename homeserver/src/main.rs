@@ -2,7 +2,7 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use lattice_homeserver::{Config, Server, backup, config::TEMPLATE};
 
 // mimalloc: a request allocates and frees many small JSON values and ids;
@@ -46,6 +46,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script, e.g.
+    /// `lattice completions bash > /etc/bash_completion.d/lattice`.
+    Completions { shell: clap_complete::Shell },
     /// Print a new random key for `[encryption]` (64 hex digits); keep it
     /// safe: without it, encrypted media cannot be read.
     GenerateKey,
@@ -125,6 +128,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::GenerateConfig { output }) = cli.command {
         return generate_config(output);
+    }
+    if let Some(Command::Completions { shell }) = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "lattice", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
     }
     if let Some(Command::GenerateKey) = cli.command {
         return match lattice_homeserver::services::encryption::AtRestKey::generate_hex() {

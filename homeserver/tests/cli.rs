@@ -69,6 +69,20 @@ fn version_is_printed() {
 }
 
 #[test]
+fn shells_get_completions_for_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = lattice(Path::new(".")).args(["completions", shell]).output().expect("runs");
+        assert!(output.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&output.stdout);
+        for command in ["backup", "restore", "rotate-key", "create-user"] {
+            assert!(script.contains(command), "{shell} completes {command}");
+        }
+    }
+    let refused = lattice(Path::new(".")).args(["completions", "cmd.exe"]).output().expect("runs");
+    assert!(!refused.status.success(), "an unknown shell is refused");
+}
+
+#[test]
 fn generated_config_is_valid_toml_with_every_section() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = lattice(dir.path()).arg("generate-config").output().expect("runs");

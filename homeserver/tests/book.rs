@@ -1,0 +1,95 @@
+//! The book (docs/, an mdBook): its configuration reference is made from
+//! the config template and must not fall behind it, and every link between
+//! its pages leads to a page that exists.
+
+use std::path::{Path, PathBuf};
+
+/// The book's configuration reference, made from the template: each
+/// section under its own heading, the template's text as it is.
+fn configuration_reference(template: &str) -> String {
+    let mut out = String::from(
+        "# Configuration reference\n\n\
+         <!-- Made from homeserver/src/config/template.toml by homeserver/tests/book.rs; \
+         `LATTICE_UPDATE_DOCS=1 cargo test -p lattice-homeserver --test book` rewrites it. -->\n\n\
+         Every option with its default, as `lattice generate-config` prints them.\n",
+    );
+    let mut preamble = Vec::new();
+    let mut sections: Vec<Vec<&str>> = Vec::new();
+    for line in template.lines() {
+        match sections.last_mut() {
+            _ if line.starts_with('[') => sections.push(vec![line]),
+            Some(section) => section.push(line),
+            None => preamble.push(line.trim_start_matches('#').trim()),
+        }
+    }
+    // The template's opening comment, as it reads (it has <PLACEHOLDERS>).
+    out.push_str(&format!("\n```text\n{}\n```\n", preamble.join("\n").trim()));
+    for section in sections {
+        let body = section.join("\n");
+        out.push_str(&format!(
+            "\n## `{}`\n\n```toml\n{}\n```\n",
+            section[0].trim(),
+            body.trim_end()
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_books_configuration_reference_matches_the_template() {
+    let path = book().join("configuration/reference.md");
+    let made = configuration_reference(lattice_homeserver::config::TEMPLATE);
+    if std::env::var_os("LATTICE_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &made).expect("reference written");
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == made,
+        "docs/src/configuration/reference.md is behind the config template: run \
+         LATTICE_UPDATE_DOCS=1 cargo test -p lattice-homeserver --test book"
+    );
+    for section in ["[server]", "[database]", "[encryption]", "[retention]"] {
+        assert!(made.contains(&format!("## `{section}`")), "{section} has its heading");
+    }
+}
+
+fn book() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/src")
+}
+
+/// Every Markdown file under `dir`.
+fn pages(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("the book's folder").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(pages(&path));
+        } else if path.extension().is_some_and(|ext| ext == "md") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn links_between_pages_lead_somewhere() {
+    let mut broken = Vec::new();
+    for page in pages(&book()) {
+        let text = std::fs::read_to_string(&page).expect("a page");
+        // Markdown links: ](target) — relative ones name another page or file.
+        for (at, _) in text.match_indices("](") {
+            let rest = &text[at + 2..];
+            let Some(end) = rest.find(')') else { continue };
+            let target = rest[..end].split('#').next().unwrap_or_default();
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let resolved = page.parent().expect("a folder").join(target);
+            if !resolved.exists() {
+                broken.push(format!("{} -> {target}", page.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "links to nothing: {broken:#?}");
+    assert!(pages(&book()).len() > 10, "the book was found");
+}
