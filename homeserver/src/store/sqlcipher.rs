@@ -115,7 +115,11 @@ pub(super) async fn prepare(path: &Path, keys: &[DatabaseKey]) -> Result<()> {
 /// create the copy beside it.
 async fn connect(path: &Path, key: Option<&DatabaseKey>) -> Result<SqliteConnection> {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-        .create_if_missing(true);
+        .create_if_missing(true)
+        // SQLCipher's own log (process-wide, on stderr) would report each
+        // key a start tries and rejects as an error; the start's own message
+        // says what matters.
+        .pragma("cipher_log_level", "NONE");
     let options = match key {
         Some(key) => key.apply(options),
         None => options,
