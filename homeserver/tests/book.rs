@@ -1,6 +1,7 @@
 //! The book (docs/, an mdBook): its configuration reference is made from
-//! the config template and must not fall behind it, and every link between
-//! its pages leads to a page that exists.
+//! the config template and must not fall behind it, its monitoring page
+//! lists every metric the code records, and every link between its pages
+//! leads to a page that exists.
 
 use std::path::{Path, PathBuf};
 
@@ -92,4 +93,42 @@ fn links_between_pages_lead_somewhere() {
     }
     assert!(broken.is_empty(), "links to nothing: {broken:#?}");
     assert!(pages(&book()).len() > 10, "the book was found");
+}
+
+/// Every Rust file under `dir`.
+fn sources(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("a source folder").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(sources(&path));
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_monitoring_page_lists_every_metric() {
+    let page = std::fs::read_to_string(book().join("operations/monitoring.md")).expect("the page");
+    let mut recorded = Vec::new();
+    for file in sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src")) {
+        let text = std::fs::read_to_string(&file).expect("a source file");
+        for macro_call in ["counter!(", "gauge!(", "histogram!("] {
+            for (at, _) in text.match_indices(macro_call) {
+                let rest = text[at + macro_call.len()..].trim_start();
+                let Some(name) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) else {
+                    continue;
+                };
+                recorded.push(name.to_owned());
+            }
+        }
+    }
+    recorded.sort();
+    recorded.dedup();
+    assert!(recorded.len() >= 15, "metrics were found: {recorded:?}");
+    let missing: Vec<&String> =
+        recorded.iter().filter(|name| !page.contains(&format!("`{name}`"))).collect();
+    assert!(missing.is_empty(), "docs/src/operations/monitoring.md does not list {missing:?}");
 }
