@@ -1,5 +1,6 @@
 //! The book (docs/, an mdBook): its configuration reference is made from
-//! the config template and must not fall behind it, its monitoring page
+//! the config template and its admin API page from the API's document,
+//! neither may fall behind, its monitoring page
 //! lists every metric the code records, and every link between its pages
 //! leads to a page that exists.
 
@@ -131,4 +132,47 @@ fn the_monitoring_page_lists_every_metric() {
     let missing: Vec<&String> =
         recorded.iter().filter(|name| !page.contains(&format!("`{name}`"))).collect();
     assert!(missing.is_empty(), "docs/src/operations/monitoring.md does not list {missing:?}");
+}
+
+/// The book's admin API page, made from the API's OpenAPI document.
+fn admin_reference(spec: &serde_json::Value) -> String {
+    let mut out = String::from(
+        "# Admin API\n\n\
+         <!-- Made from spec/admin-api.json by homeserver/tests/book.rs; \
+         `LATTICE_UPDATE_DOCS=1 cargo test -p lattice-homeserver --test book` rewrites it. -->\n\n",
+    );
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().trim().to_owned();
+    out.push_str(&text(&spec["info"]["description"]));
+    out.push_str(
+        "\n\nMake an account a server admin with `lattice admin make-admin @alice:example.org` \
+         (or `create-user --admin`). The whole document, with bodies and answers, is \
+         `spec/admin-api.json` (OpenAPI 3.1).\n\n| method | path | what it does |\n| --- | --- | --- |\n",
+    );
+    for (path, operations) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let summary = text(&operation["summary"]).replace('|', "\\|");
+            out.push_str(&format!("| {} | `{path}` | {summary} |\n", method.to_uppercase()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_books_admin_api_page_matches_the_api_document() {
+    let document = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/admin-api.json");
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(document).expect("the document"))
+            .expect("JSON");
+    let path = book().join("operations/admin-api.md");
+    let made = admin_reference(&spec);
+    if std::env::var_os("LATTICE_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &made).expect("page written");
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == made,
+        "docs/src/operations/admin-api.md is behind spec/admin-api.json: run \
+         LATTICE_UPDATE_DOCS=1 cargo test -p lattice-homeserver --test book"
+    );
+    assert!(made.contains("/_lattice/admin/v1/retention"), "Lattice's own routes are listed");
 }
