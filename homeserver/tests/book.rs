@@ -59,14 +59,14 @@ fn book() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/src")
 }
 
-/// Every Markdown file under `dir`.
-fn pages(dir: &Path) -> Vec<PathBuf> {
+/// Every file under `dir` whose name ends in `.{extension}`.
+fn files(dir: &Path, extension: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("the book's folder").flatten() {
+    for entry in std::fs::read_dir(dir).expect("a folder").flatten() {
         let path = entry.path();
         if path.is_dir() {
-            found.extend(pages(&path));
-        } else if path.extension().is_some_and(|ext| ext == "md") {
+            found.extend(files(&path, extension));
+        } else if path.extension().is_some_and(|ext| ext == extension) {
             found.push(path);
         }
     }
@@ -76,7 +76,7 @@ fn pages(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn links_between_pages_lead_somewhere() {
     let mut broken = Vec::new();
-    for page in pages(&book()) {
+    for page in files(&book(), "md") {
         let text = std::fs::read_to_string(&page).expect("a page");
         // Markdown links: ](target) — relative ones name another page or file.
         for (at, _) in text.match_indices("](") {
@@ -93,28 +93,14 @@ fn links_between_pages_lead_somewhere() {
         }
     }
     assert!(broken.is_empty(), "links to nothing: {broken:#?}");
-    assert!(pages(&book()).len() > 10, "the book was found");
-}
-
-/// Every Rust file under `dir`.
-fn sources(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("a source folder").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(sources(&path));
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            found.push(path);
-        }
-    }
-    found
+    assert!(files(&book(), "md").len() > 10, "the book was found");
 }
 
 #[test]
 fn the_monitoring_page_lists_every_metric() {
     let page = std::fs::read_to_string(book().join("operations/monitoring.md")).expect("the page");
     let mut recorded = Vec::new();
-    for file in sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src")) {
+    for file in files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), "rs") {
         let text = std::fs::read_to_string(&file).expect("a source file");
         for macro_call in ["counter!(", "gauge!(", "histogram!("] {
             for (at, _) in text.match_indices(macro_call) {

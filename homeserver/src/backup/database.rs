@@ -9,15 +9,14 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    str::FromStr,
 };
 
-use sqlx::{Connection, sqlite::SqliteConnectOptions};
+use sqlx::Connection;
 
 use crate::{
     Config,
     services::encryption::database_keys,
-    store::{DatabaseKey, Store},
+    store::{DatabaseKey, Store, sqlite_file_options},
 };
 
 /// Where the configured SQLite database is (`None`: PostgreSQL).
@@ -36,13 +35,7 @@ async fn open_file(
     path: &Path,
     key: Option<&DatabaseKey>,
 ) -> Result<sqlx::SqliteConnection, String> {
-    let options = SqliteConnectOptions::from_str(&sqlite_url(path))
-        .map_err(|e| e.to_string())?
-        .create_if_missing(false);
-    let options = match key {
-        Some(key) => key.apply(options),
-        None => options,
-    };
+    let options = sqlite_file_options(path, key).map_err(|e| e.to_string())?;
     sqlx::SqliteConnection::connect_with(&options)
         .await
         .map_err(|e| format!("cannot open the database {}: {e}", path.display()))

@@ -270,26 +270,15 @@ pub async fn restore(
         return Err(format!("refusing to restore over the media in {}", media_dir.display()));
     }
     let database = database::restore_target(config).await?;
-    let (config_dir, archive_path, base_path) = (
-        config.server.data_dir.join("restored-config"),
-        archive.to_owned(),
-        base.map(Path::to_owned),
-    );
-    let (target, restored) = (database.clone(), manifest);
-    let restored = tokio::task::spawn_blocking(move || {
-        restore_files(
-            &archive_path,
-            base_path.as_deref(),
-            restored,
-            &target,
-            &media_dir,
-            &config_dir,
-        )
+    let config_dir = config.server.data_dir.join("restored-config");
+    let (archive, base, target) = (archive.to_owned(), base.map(Path::to_owned), database.clone());
+    let manifest = tokio::task::spawn_blocking(move || {
+        restore_files(&archive, base.as_deref(), manifest, &target, &media_dir, &config_dir)
     })
     .await
     .map_err(|e| e.to_string())??;
     database::install(config, &database).await?;
-    Ok(restored)
+    Ok(manifest)
 }
 
 /// Writes every part of a checked archive (and the inherited ones of its base) to its place.

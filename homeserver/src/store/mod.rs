@@ -101,7 +101,7 @@ pub use self::{
     search::SearchOrder,
     sessions::{DeviceRow, NewSession, TokenLookup},
     sliding_sync::{BUMP_EVENT_TYPES, ListedRoomRow, SlidingPositionRow, SlidingRoomRow},
-    sqlcipher::DatabaseKey,
+    sqlcipher::{DatabaseKey, file_options as sqlite_file_options},
     state::StateRow,
     threepids::{ThreepidRow, ValidationRow},
     to_device::{AddressedToDevice, QueuedToDevice, ToDeviceRow},

@@ -44,11 +44,6 @@ impl DatabaseKey {
     pub(super) fn pragma(&self) -> String {
         format!("PRAGMA key = \"{}\";", self.raw())
     }
-
-    /// Options for a connection of one's own (backups) that opens `path`.
-    pub fn apply(&self, options: SqliteConnectOptions) -> SqliteConnectOptions {
-        options.pragma("key", format!("\"{}\"", self.raw()))
-    }
 }
 
 /// The database file an SQLite URL names (`None`: in memory).
@@ -111,20 +106,23 @@ pub(super) async fn prepare(path: &Path, keys: &[DatabaseKey]) -> Result<()> {
     )))
 }
 
-/// A connection to the database at `path` (which exists); `ATTACH` may
-/// create the copy beside it.
-async fn connect(path: &Path, key: Option<&DatabaseKey>) -> Result<SqliteConnection> {
+/// Options for a connection of one's own (backups, key checks) to the
+/// SQLite file at `path`, which must exist, under `key` if any.
+pub fn file_options(path: &Path, key: Option<&DatabaseKey>) -> Result<SqliteConnectOptions> {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-        .create_if_missing(true)
+        .create_if_missing(false)
         // SQLCipher's own log (process-wide, on stderr) would report each
         // key a start tries and rejects as an error; the start's own message
         // says what matters.
         .pragma("cipher_log_level", "NONE");
-    let options = match key {
-        Some(key) => key.apply(options),
+    Ok(match key {
+        Some(key) => options.pragma("key", format!("\"{}\"", key.raw())),
         None => options,
-    };
-    Ok(SqliteConnection::connect_with(&options).await?)
+    })
+}
+
+async fn connect(path: &Path, key: Option<&DatabaseKey>) -> Result<SqliteConnection> {
+    Ok(SqliteConnection::connect_with(&file_options(path, key)?).await?)
 }
 
 /// Whether `key` opens the database (a wrong key reads a page that fails
@@ -144,7 +142,9 @@ async fn opens(path: &Path, key: &DatabaseKey) -> bool {
 async fn reencrypt(path: &Path, from: Option<&DatabaseKey>, to: &DatabaseKey) -> Result<()> {
     let copy = path.with_extension("db-encrypting");
     let _ = std::fs::remove_file(&copy);
-    let mut connection = connect(path, from).await?;
+    // `ATTACH` creates the copy only on a connection allowed to create.
+    let options = file_options(path, from)?.create_if_missing(true);
+    let mut connection = SqliteConnection::connect_with(&options).await?;
     // Everything committed must be in the main file, which is what is copied.
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut connection).await?;
     sqlx::query("ATTACH DATABASE $1 AS encrypted KEY $2")

@@ -81,6 +81,12 @@ impl Secrets {
         Ok(format!("{LOOKUP}{}", STANDARD.encode(digest)))
     }
 
+    /// Whether a stored value is a [`Secrets::lookup`] hash (else the value
+    /// itself, kept before a key was set or without one).
+    pub fn is_lookup(stored: &str) -> bool {
+        stored.starts_with(LOOKUP)
+    }
+
     /// The stored form of a secret after [`Secrets::needs_sealing`] said so:
     /// opened with whichever key sealed it, sealed with the current one.
     pub fn reseal(&self, stored: &str, context: &str) -> Result<String> {

@@ -257,27 +257,11 @@ mod tests {
         let name = "a".repeat(64);
         writer.commit(name.clone(), false).await.expect("committed");
 
-        let mut raw = Vec::new();
-        files
-            .open(&name)
-            .await
-            .expect("open")
-            .expect("there")
-            .read_to_end(&mut raw)
-            .await
-            .expect("raw");
+        let raw = read_all(files.as_ref(), &name).await.expect("raw");
         let chunks = size.div_ceil(CHUNK).max(1);
         assert_eq!(raw.len(), HEADER + size + TAG * chunks, "{size} bytes, sealed");
         assert!(size < 64 || !raw.windows(64).any(|w| content.windows(64).next() == Some(w)));
-        let mut read = Vec::new();
-        storage
-            .open(&name)
-            .await
-            .expect("open")
-            .expect("there")
-            .read_to_end(&mut read)
-            .await
-            .expect("read");
+        let read = read_all(&storage, &name).await.expect("read");
         assert_eq!(read, content, "{size} bytes come back");
     }
 
@@ -297,9 +281,7 @@ mod tests {
         let cut = sealed[..HEADER + 2 * (CHUNK + TAG)].to_vec();
         for bad in [changed, cut] {
             std::fs::write(&path, bad).expect("written");
-            let mut read = Vec::new();
-            let mut reader = storage.open(&name).await.expect("open").expect("there");
-            assert!(reader.read_to_end(&mut read).await.is_err(), "refused");
+            assert!(read_all(&storage, &name).await.is_err(), "refused");
         }
     }
 
