@@ -90,9 +90,10 @@ enum AdminCommand {
     /// Create an account, even with registration closed.
     CreateUser {
         localpart: String,
-        /// The password (or set LATTICE_ADMIN_PASSWORD, kept out of the process list).
+        /// The password (or LATTICE_ADMIN_PASSWORD). Without either it is
+        /// asked for on the terminal, or read as a line from standard input.
         #[arg(long, env = "LATTICE_ADMIN_PASSWORD")]
-        password: String,
+        password: Option<String>,
         /// Make the new account a server admin.
         #[arg(long)]
         admin: bool,
@@ -106,8 +107,9 @@ enum AdminCommand {
     /// Set a new password and log out every session.
     ResetPassword {
         user_id: String,
+        /// As for create-user.
         #[arg(long, env = "LATTICE_ADMIN_PASSWORD")]
-        password: String,
+        password: Option<String>,
     },
     /// Deactivate an account for good (--erase also asks for its data to be erased).
     Deactivate {
@@ -280,9 +282,24 @@ fn report(done: &str, archive: &std::path::Path, manifest: &backup::Manifest, js
 
 async fn run(config: Config) -> Result<(), String> {
     if let Some(metrics) = config.metrics.bind {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
+        use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+        // Histograms with buckets (not the exporter's default summaries), so
+        // that quantiles can be taken over routes and instances.
+        let seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+        let events = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+        PrometheusBuilder::new()
             .with_http_listener(metrics)
-            .install()
+            .set_buckets_for_metric(
+                Matcher::Full("lattice_http_request_duration_seconds".into()),
+                &seconds,
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full("lattice_persist_batch_size".into()),
+                    &events,
+                )
+            })
+            .and_then(PrometheusBuilder::install)
             .map_err(|e| format!("cannot serve metrics on {metrics}: {e}"))?;
         tracing::info!("metrics on http://{metrics}/metrics");
     }
@@ -320,13 +337,45 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn admin(config: Config, command: AdminCommand) -> Result<(), String> {
+/// A password from the terminal (typed twice, not echoed) or, when standard
+/// input is not one (a script, `kubectl exec -i`), its first line.
+fn ask_password() -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal};
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+        let again = rpassword::prompt_password("Again: ").map_err(|e| e.to_string())?;
+        if first != again {
+            return Err("the two passwords differ".to_owned());
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.is_empty() {
+        return Err(
+            "no password given (--password, LATTICE_ADMIN_PASSWORD, or standard input)".to_owned()
+        );
+    }
+    Ok(password)
+}
+
+async fn admin(config: Config, mut command: AdminCommand) -> Result<(), String> {
+    // Asked before the server starts, so that no log line cuts the prompt.
+    if let AdminCommand::CreateUser { password, .. } | AdminCommand::ResetPassword { password, .. } =
+        &mut command
+        && password.is_none()
+    {
+        *password = Some(ask_password()?);
+    }
     let server = Server::new(config).await.map_err(|e| e.to_string())?;
     let admin = &server.services().admin;
     let parse =
         |id: &str| ruma::UserId::parse(id).map_err(|e| format!("invalid user id {id}: {e}"));
     let done = match command {
         AdminCommand::CreateUser { localpart, password, admin: make_admin } => {
+            let password = password.unwrap_or_default();
             let user_id = admin.create_user(&localpart, &password, make_admin).await;
             user_id.map(|id| format!("created {id}"))
         }
@@ -334,7 +383,7 @@ async fn admin(config: Config, command: AdminCommand) -> Result<(), String> {
             admin.set_admin(&parse(&user_id)?, !revoke).await.map(|()| format!("updated {user_id}"))
         }
         AdminCommand::ResetPassword { user_id, password } => admin
-            .reset_password(&parse(&user_id)?, &password)
+            .reset_password(&parse(&user_id)?, &password.unwrap_or_default())
             .await
             .map(|()| format!("password of {user_id} reset; its sessions are logged out")),
         AdminCommand::Deactivate { user_id, erase } => admin

@@ -96,9 +96,8 @@ fn links_between_pages_lead_somewhere() {
     assert!(files(&book(), "md").len() > 10, "the book was found");
 }
 
-#[test]
-fn the_monitoring_page_lists_every_metric() {
-    let page = std::fs::read_to_string(book().join("operations/monitoring.md")).expect("the page");
+/// Every metric name the code records (`counter!("lattice_…"` and kin).
+fn recorded_metrics() -> Vec<String> {
     let mut recorded = Vec::new();
     for file in files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), "rs") {
         let text = std::fs::read_to_string(&file).expect("a source file");
@@ -115,9 +114,47 @@ fn the_monitoring_page_lists_every_metric() {
     recorded.sort();
     recorded.dedup();
     assert!(recorded.len() >= 15, "metrics were found: {recorded:?}");
+    recorded
+}
+
+#[test]
+fn the_monitoring_page_lists_every_metric() {
+    let page = std::fs::read_to_string(book().join("operations/monitoring.md")).expect("the page");
+    let recorded = recorded_metrics();
     let missing: Vec<&String> =
         recorded.iter().filter(|name| !page.contains(&format!("`{name}`"))).collect();
     assert!(missing.is_empty(), "docs/src/operations/monitoring.md does not list {missing:?}");
+}
+
+/// The Helm chart's alerts and Grafana dashboard ask only for metrics the
+/// code records (a renamed metric would leave a panel empty and an alert
+/// silent), and between them watch most of what it records.
+#[test]
+fn the_dashboard_and_alerts_ask_for_recorded_metrics() {
+    let recorded = recorded_metrics();
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm/lattice/files");
+    let mut used = Vec::new();
+    for file in ["alerts.yaml", "dashboard.json"] {
+        let text = std::fs::read_to_string(chart.join(file)).expect("chart file");
+        for (at, _) in text.match_indices("lattice_") {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            // A histogram's series carry these suffixes.
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(&name)
+                .to_owned();
+            used.push((file, base));
+        }
+    }
+    let unknown: Vec<_> = used.iter().filter(|(_, name)| !recorded.contains(name)).collect();
+    assert!(unknown.is_empty(), "not recorded by the code: {unknown:?}");
+    let watched: Vec<&String> =
+        recorded.iter().filter(|name| used.iter().any(|(_, used)| used == *name)).collect();
+    assert!(watched.len() * 10 >= recorded.len() * 9, "only {watched:?} of {recorded:?}");
 }
 
 /// The book's admin API page, made from the API's OpenAPI document.

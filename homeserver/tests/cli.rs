@@ -219,6 +219,15 @@ fn metrics_are_served_on_their_own_listener() {
         assert!(value.parse::<f64>().is_ok(), "not a sample: {line}");
     }
     assert!(text.contains("lattice_login_failures_total 1"), "{text}");
+    // Durations are histograms with buckets (the dashboard and alerts take
+    // quantiles over them), not summaries.
+    assert!(
+        text.lines().any(|l| l.starts_with("lattice_http_request_duration_seconds_bucket{")
+            && l.contains("route=\"/_matrix/client/v3/login\"")
+            && l.contains("le=\"0.25\"")),
+        "{text}"
+    );
+    assert!(!text.contains("quantile="), "{text}");
     assert!(
         text.lines().any(|l| l.starts_with("lattice_http_requests_total{")
             && l.contains("route=\"/_matrix/client/v3/register\"")
@@ -252,6 +261,28 @@ fn admin_commands_manage_accounts() {
     assert!(!run(&["admin", "make-admin", "@ghost:localhost"]).0);
     assert!(run(&["admin", "reset-password", "@op:localhost", "--password", "second"]).0);
     assert!(run(&["admin", "create-user", "gone", "--password", "pw"]).0);
+    // Without --password, the password is read from standard input (a
+    // terminal would be asked twice), never taken empty.
+    let piped = |args: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = lattice(dir.path())
+            .args(args)
+            .env("LATTICE_LOGGING__LEVEL", "error")
+            .env_remove("LATTICE_ADMIN_PASSWORD")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("written");
+        let out = child.wait_with_output().expect("ends");
+        let said = [out.stdout, out.stderr].concat();
+        (out.status.success(), String::from_utf8_lossy(&said).into_owned())
+    };
+    let (ok, said) = piped(&["admin", "create-user", "piped"], "from stdin\n");
+    assert!(ok, "{said}");
+    let (ok, said) = piped(&["admin", "create-user", "empty"], "\n");
+    assert!(!ok && said.contains("no password given"), "{said}");
     assert!(run(&["admin", "deactivate", "@gone:localhost", "--erase"]).0);
 
     let mut command = lattice(dir.path());
@@ -279,6 +310,8 @@ fn admin_commands_manage_accounts() {
         assert_eq!(login("op", "second").await.0, 200);
         assert_eq!(login("op", "first").await, (403, "M_FORBIDDEN".to_owned()));
         assert_eq!(login("gone", "pw").await, (403, "M_USER_DEACTIVATED".to_owned()));
+        assert_eq!(login("piped", "from stdin").await.0, 200);
+        assert_eq!(login("empty", "").await.0, 403);
     });
 }
 

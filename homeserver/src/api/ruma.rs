@@ -301,13 +301,13 @@ pub(crate) fn parse<T: IncomingRequest>(
 
 /// The client's address: the peer's, or, behind a trusted proxy, the
 /// last address that proxy added to X-Forwarded-For.
-pub fn client_ip(parts: &http::request::Parts, trusted: &[std::net::IpAddr]) -> String {
+pub fn client_ip(parts: &http::request::Parts, trusted: &[ipnet::IpNet]) -> String {
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip());
     if let Some(peer) = peer
-        && trusted.contains(&peer)
+        && trusted.iter().any(|range| range.contains(&peer))
         && let Some(forwarded) = parts
             .headers
             .get("x-forwarded-for")

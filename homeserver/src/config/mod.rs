@@ -70,6 +70,11 @@ pub struct FederationConfig {
     /// tests). Empty: such addresses are never connected to, whatever a
     /// server name, `.well-known` or SRV record says.
     pub allowed_ranges: Vec<ipnet::IpNet>,
+    /// Where other servers should send federation traffic for our server
+    /// name (`matrix.example.org:443`), answered at
+    /// `/.well-known/matrix/server`. Unset: that path answers 404, for a
+    /// proxy or web server in front to serve it.
+    pub well_known_server: Option<OwnedServerName>,
 }
 
 impl Default for FederationConfig {
@@ -84,6 +89,7 @@ impl Default for FederationConfig {
             max_retry_interval: 3600,
             trusted_key_servers: Vec::new(),
             allowed_ranges: Vec::new(),
+            well_known_server: None,
         }
     }
 }
@@ -403,8 +409,10 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// The URL clients reach us at, for /.well-known/matrix/client.
     pub public_baseurl: Option<String>,
-    /// Reverse proxies whose X-Forwarded-For header is believed.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Reverse proxies whose X-Forwarded-For header is believed: addresses
+    /// or ranges (an ingress controller's pods change address).
+    #[serde(with = "address_ranges")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -628,9 +636,42 @@ mod seconds {
     }
 }
 
+/// A list of address ranges where a plain address means just that one
+/// (`"10.0.0.7"` is `10.0.0.7/32`).
+mod address_ranges {
+    use ipnet::IpNet;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(ranges: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
+        ranges.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| {
+                text.parse::<IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| D::Error::custom(format!("not an address or range: {text}")))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let parsed: Config =
+            toml::from_str("[server]\ntrusted_proxies = [\"10.0.0.7\", \"10.42.0.0/16\", \"::1\"]")
+                .expect("parses");
+        let ranges: Vec<String> =
+            parsed.server.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(ranges, ["10.0.0.7/32", "10.42.0.0/16", "::1/128"]);
+        assert!(toml::from_str::<Config>("[server]\ntrusted_proxies = [\"proxy\"]").is_err());
+    }
 
     #[test]
     fn template_parses_to_the_defaults() {

@@ -10,6 +10,7 @@ use crate::{
 backend_tests!(
     health_and_readiness,
     versions_and_well_known,
+    federation_delegation_when_configured,
     capabilities_need_a_token,
     malformed_requests_get_matrix_errors,
     oversized_body_is_refused,
@@ -29,6 +30,27 @@ async fn versions_and_well_known(backend: Backend) {
     }
     let well_known = s.get("/.well-known/matrix/client", None).await.ok();
     assert!(well_known["m.homeserver"]["base_url"].as_str().expect("base_url").starts_with("http"));
+}
+
+/// `/.well-known/matrix/server` names the delegate only when one is set
+/// (a proxy may serve the path instead), and only while we federate.
+async fn federation_delegation_when_configured(backend: Backend) {
+    let plain = TestServer::new(backend).await;
+    plain.get("/.well-known/matrix/server", None).await.err(404, "M_NOT_FOUND");
+
+    let delegating = TestServer::start(backend, |c| {
+        c.federation.well_known_server = Some("matrix.example.org:443".try_into().expect("name"));
+    })
+    .await;
+    let answer = delegating.get("/.well-known/matrix/server", None).await.ok();
+    assert_eq!(answer, json!({ "m.server": "matrix.example.org:443" }));
+
+    let closed = TestServer::start(backend, |c| {
+        c.federation.well_known_server = Some("matrix.example.org:443".try_into().expect("name"));
+        c.federation.enabled = false;
+    })
+    .await;
+    closed.get("/.well-known/matrix/server", None).await.err(404, "M_NOT_FOUND");
 }
 
 async fn health_and_readiness(backend: Backend) {

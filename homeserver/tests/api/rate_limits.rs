@@ -14,6 +14,7 @@ backend_tests!(
     bursts_are_limited_then_recover,
     each_class_has_its_own_budget,
     login_attempts_are_limited_per_address,
+    a_trusted_proxy_range_names_the_client,
     admins_override_a_users_limit,
 );
 
@@ -70,6 +71,50 @@ async fn login_attempts_are_limited_per_address(backend: Backend) {
     // Three failed logins use the burst of three (registering has its own).
     assert_eq!(statuses[..3], [403, 403, 403]);
     assert_eq!(statuses[3..], [429]);
+}
+
+/// Behind a trusted proxy (given as a range, as an ingress controller's
+/// pods need) each client's address from X-Forwarded-For has its own
+/// login budget; from anyone else the header changes nothing.
+async fn a_trusted_proxy_range_names_the_client(backend: Backend) {
+    let failed_logins = |s: &TestServer, forwarded_for: &'static str| {
+        let request = s
+            .http()
+            .post(format!("{}/_matrix/client/v3/login", s.url()))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({
+                "type": "m.login.password",
+                "identifier": { "type": "m.id.user", "user": "alice" },
+                "password": "wrong",
+            }));
+        async move { request.send().await.expect("sent").status().as_u16() }
+    };
+    let limited = |c: &mut lattice_homeserver::Config| {
+        c.rate_limits.enabled = true;
+        c.rate_limits.login_per_minute = 1;
+        c.rate_limits.login_burst = 2;
+    };
+
+    let proxied = TestServer::start(backend, |c| {
+        limited(c);
+        c.server.trusted_proxies = vec!["127.0.0.0/8".parse().expect("range")];
+    })
+    .await;
+    proxied.register("alice", "pw").await;
+    let mut first = Vec::new();
+    for _ in 0..3 {
+        first.push(failed_logins(&proxied, "203.0.113.7").await);
+    }
+    assert_eq!(first, [403, 403, 429]);
+    // Another client behind the same proxy still has its budget.
+    assert_eq!(failed_logins(&proxied, "198.51.100.20").await, 403);
+
+    let direct = TestServer::start(backend, limited).await;
+    direct.register("alice", "pw").await;
+    assert_eq!(failed_logins(&direct, "203.0.113.7").await, 403);
+    assert_eq!(failed_logins(&direct, "198.51.100.20").await, 403);
+    // A forged header does not buy a new budget: both came from 127.0.0.1.
+    assert_eq!(failed_logins(&direct, "192.0.2.1").await, 429);
 }
 
 /// Joining draws on its own budget: a user who joins too fast is slowed

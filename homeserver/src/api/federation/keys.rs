@@ -1,13 +1,15 @@
-//! Server keys (ours, and others' as a notary) and the server version.
+//! Server keys (ours, and others' as a notary), the server version and
+//! where our server name's federation traffic goes.
 
 use axum::extract::State;
 use ruma::api::federation::discovery::{
-    get_remote_server_keys, get_remote_server_keys_batch, get_server_keys, get_server_version,
+    discover_homeserver, get_remote_server_keys, get_remote_server_keys_batch, get_server_keys,
+    get_server_version,
 };
 
 use crate::{
     api::ruma::{Ruma, RumaResponse},
-    error::Result,
+    error::{Error, Result},
     services::Services,
 };
 
@@ -50,4 +52,18 @@ pub async fn version(
     let mut response = get_server_version::v1::Response::new();
     response.server = Some(server);
     Ok(response.into())
+}
+
+/// [`GET /.well-known/matrix/server`](https://spec.matrix.org/latest/server-server-api/#getwell-knownmatrixserver):
+/// the delegation set in `[federation] well_known_server`.
+pub async fn well_known(
+    State(services): State<Services>,
+    _: Ruma<discover_homeserver::Request>,
+) -> Result<RumaResponse<discover_homeserver::Response>> {
+    match &services.config.federation.well_known_server {
+        Some(server) if services.federation.enabled() => {
+            Ok(discover_homeserver::Response::new(server.clone()).into())
+        }
+        _ => Err(Error::not_found("this server does not delegate federation")),
+    }
 }

@@ -59,8 +59,8 @@ pub fn router() -> Routes {
         device::get_devices,
         directory::{get_public_rooms, get_public_rooms_filtered},
         discovery::{
-            get_remote_server_keys, get_remote_server_keys_batch, get_server_keys,
-            get_server_version,
+            discover_homeserver, get_remote_server_keys, get_remote_server_keys_batch,
+            get_server_keys, get_server_version,
         },
         event::{get_event, get_missing_events, get_room_state, get_room_state_ids},
         keys::{claim_keys, get_keys},
@@ -77,6 +77,7 @@ pub fn router() -> Routes {
         .ruma::<get_remote_server_keys::v2::Request, _, _>(keys::query_keys)
         .ruma::<get_remote_server_keys_batch::v2::Request, _, _>(keys::query_keys_batch)
         .ruma::<get_server_version::v1::Request, _, _>(keys::version)
+        .ruma::<discover_homeserver::Request, _, _>(keys::well_known)
         .ruma::<send_transaction_message::v1::Request, _, _>(transactions::send)
         .ruma::<get_event::v1::Request, _, _>(transactions::event)
         .ruma::<get_room_state_ids::v1::Request, _, _>(transactions::state_ids)
