@@ -46,6 +46,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask a running server's `/health`, as the container image's
+    /// HEALTHCHECK does: exit 0 when it answers, 1 when it does not.
+    Health {
+        /// The server's URL (http://lattice:8008); by default the
+        /// configured `server.bind`, on loopback if it is every address.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Print a shell completion script, e.g.
     /// `lattice completions bash > /etc/bash_completion.d/lattice`.
     Completions { shell: clap_complete::Shell },
@@ -154,6 +162,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Health { url }) = &cli.command {
+        return health(&config, url.as_deref());
+    }
     // The archive tools answer on the terminal, not in the log.
     let tool = matches!(
         cli.command,
@@ -204,6 +215,44 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `lattice health`: one GET of `/health`, answered within four seconds.
+fn health(config: &Config, url: Option<&str>) -> ExitCode {
+    let url = url.map_or_else(
+        || {
+            let mut bind = config.server.bind;
+            if bind.ip().is_unspecified() {
+                let loopback: std::net::IpAddr = if bind.is_ipv4() {
+                    std::net::Ipv4Addr::LOCALHOST.into()
+                } else {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                };
+                bind.set_ip(loopback);
+            }
+            format!("http://{bind}")
+        },
+        |url| url.trim_end_matches('/').to_owned(),
+    );
+    let asked = async {
+        let client = lattice_homeserver::services::http::client_builder()
+            .timeout(std::time::Duration::from_secs(4))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let answer = client.get(format!("{url}/health")).send().await.map_err(|e| e.to_string())?;
+        match answer.status() {
+            reqwest::StatusCode::OK => Ok(()),
+            status => Err(format!("answered {status}")),
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    match runtime.map_err(|e| e.to_string()).and_then(|runtime| runtime.block_on(asked)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lattice: {url}/health: {e}");
             ExitCode::FAILURE
         }
     }

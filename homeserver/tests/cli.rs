@@ -68,6 +68,38 @@ fn version_is_printed() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
 
+/// `lattice health` (the image's HEALTHCHECK) finds the server where its
+/// configuration binds it, or at `--url`, and fails when nothing answers.
+#[test]
+fn health_asks_the_configured_address() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let bind = format!("0.0.0.0:{port}");
+    let health = |args: &[&str]| {
+        let out = lattice(dir.path())
+            .arg("health")
+            .args(args)
+            .env("LATTICE_SERVER__BIND", &bind)
+            .output()
+            .expect("runs");
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (up, said) = health(&[]);
+    assert!(!up && said.contains(&format!("http://127.0.0.1:{port}/health")), "{said}");
+
+    let mut command = lattice(dir.path());
+    command.env("LATTICE_SERVER__BIND", &bind);
+    let (_server, url) = start(command);
+    assert_eq!(health(&[]), (true, String::new()));
+    assert!(health(&["--url", &url]).0);
+    // Something that is not Lattice's /health: a 404.
+    assert!(!health(&["--url", &format!("{url}/nothing")]).0);
+}
+
 #[test]
 fn shells_get_completions_for_every_command() {
     for shell in ["bash", "zsh", "fish"] {
