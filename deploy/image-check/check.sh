@@ -4,11 +4,12 @@
 # /data volume and LATTICE_* variables, health check, an account and a
 # message, a graceful stop (SIGTERM), and a start again that finds both.
 #
-# Docker Hub is out of this machine's reach, so the two base images the
-# Dockerfile names are stand-ins made here and tagged with their names:
-# debian:bookworm-slim from debootstrap (Debian's minimal system), and
-# rust:<version>-bookworm from it plus a C toolchain and the machine's own
-# Rust (rust-standin.Containerfile). The Dockerfile itself runs unchanged.
+# The base images come from Docker Hub where it can be reached (GitHub's
+# runners). The CI machine cannot, so there they are stand-ins made here
+# and tagged with their names: debian:bookworm-slim from debootstrap
+# (Debian's minimal system), and rust:<version>-bookworm from it plus a C
+# toolchain and the machine's own Rust (rust-standin.Containerfile). The
+# Dockerfile itself runs unchanged.
 # This machine's runtime also needs runc, and lower process limits than
 # podman's defaults (it may not raise its own).
 set -euo pipefail
@@ -19,14 +20,15 @@ limits=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
 rust_version=$(sed -n 's/^ARG RUST_VERSION=//p' Dockerfile)
 debian=$(sed -n 's/^ARG DEBIAN=//p' Dockerfile)
 
-if ! "${podman[@]}" image exists "docker.io/library/debian:$debian-slim"; then
+pulled() { "${podman[@]}" image exists "$1" || timeout 300 "${podman[@]}" pull -q "$1" >/dev/null 2>&1; }
+if ! pulled "docker.io/library/debian:$debian-slim"; then
   echo "making a stand-in for debian:$debian-slim with debootstrap"
   rootfs=$(mktemp -d)
   debootstrap --variant=minbase "$debian" "$rootfs" http://deb.debian.org/debian >/dev/null
   tar -C "$rootfs" -c . | "${podman[@]}" import - "docker.io/library/debian:$debian-slim" >/dev/null
   rm -rf "$rootfs"
 fi
-if ! "${podman[@]}" image exists "docker.io/library/rust:$rust_version-$debian"; then
+if ! pulled "docker.io/library/rust:$rust_version-$debian"; then
   echo "making a stand-in for rust:$rust_version-$debian"
   toolchain=$(rustc --print sysroot)
   "${podman[@]}" build --pull=never --network host "${limits[@]}" \
@@ -54,9 +56,11 @@ fail() { echo "image check: $*" >&2; "${podman[@]}" logs "$name" 2>&1 | tail -n 
 # As the Helm chart runs it: read-only root file system, every capability
 # dropped, no privilege escalation. The host's network namespace: the
 # machine's sandbox has no container networking, and the address below is
-# loopback only.
+# loopback only. The HEALTHCHECK is run below by hand: podman's timers for
+# it need systemd, which the machine has not.
 "${podman[@]}" run -d --name "$name" --network host "${limits[@]}" \
   --read-only --cap-drop ALL --security-opt no-new-privileges \
+  --health-interval disable \
   -v "$volume:/data" \
   -e LATTICE_SERVER__BIND="127.0.0.1:$port" \
   -e LATTICE_SERVER__SERVER_NAME=image.test \

@@ -52,6 +52,12 @@ fn start(mut command: Command) -> (Running, String) {
     (running, url)
 }
 
+/// A port nothing listens on now, for a listener that cannot report a
+/// port 0 choice (metrics) or must be known before the server starts.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
 fn get_json(url: &str) -> serde_json::Value {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -73,11 +79,7 @@ fn version_is_printed() {
 #[test]
 fn health_asks_the_configured_address() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let bind = format!("0.0.0.0:{port}");
     let health = |args: &[&str]| {
         let out = lattice(dir.path())
@@ -211,12 +213,7 @@ fn environment_overrides_the_file() {
 #[test]
 fn metrics_are_served_on_their_own_listener() {
     let dir = tempfile::tempdir().expect("temp dir");
-    // A free port for the metrics listener (it cannot report a port 0 choice).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let mut command = lattice(dir.path());
     command
         .env("LATTICE_SERVER__BIND", "127.0.0.1:0")
