@@ -19,8 +19,9 @@ COPY appservice/Cargo.toml appservice/Cargo.toml
 COPY appservice/examples/irc-bridge/Cargo.toml appservice/examples/irc-bridge/Cargo.toml
 COPY bench/Cargo.toml bench/Cargo.toml
 COPY fuzz/Cargo.toml fuzz/Cargo.toml
+COPY tui/Cargo.toml tui/Cargo.toml
 COPY .cargo .cargo
-RUN for crate in homeserver federation client-sdk appservice appservice/examples/irc-bridge bench fuzz; do \
+RUN for crate in homeserver federation client-sdk appservice appservice/examples/irc-bridge bench fuzz tui; do \
         mkdir -p "$crate/src" && echo 'fn main() {}' > "$crate/src/main.rs" && touch "$crate/src/lib.rs"; \
     done \
     && for bin in e2ee sliding flood; do echo 'fn main() {}' > "bench/src/$bin.rs"; done \

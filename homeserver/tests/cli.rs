@@ -312,6 +312,14 @@ fn admin_commands_manage_accounts() {
     assert!(ok, "{said}");
     let (ok, said) = piped(&["admin", "create-user", "empty"], "\n");
     assert!(!ok && said.contains("no password given"), "{said}");
+    // Or from LATTICE_ADMIN_PASSWORD, which is no configuration option.
+    let out = lattice(dir.path())
+        .args(["admin", "create-user", "from-env"])
+        .env("LATTICE_ADMIN_PASSWORD", "kept out of ps")
+        .env("LATTICE_LOGGING__LEVEL", "error")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(run(&["admin", "deactivate", "@gone:localhost", "--erase"]).0);
 
     let mut command = lattice(dir.path());
@@ -340,6 +348,7 @@ fn admin_commands_manage_accounts() {
         assert_eq!(login("op", "first").await, (403, "M_FORBIDDEN".to_owned()));
         assert_eq!(login("gone", "pw").await, (403, "M_USER_DEACTIVATED".to_owned()));
         assert_eq!(login("piped", "from stdin").await.0, 200);
+        assert_eq!(login("from-env", "kept out of ps").await.0, 200);
         assert_eq!(login("empty", "").await.0, 403);
     });
 }

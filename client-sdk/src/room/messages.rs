@@ -92,8 +92,26 @@ impl Room {
 
     /// Replaces the text of an earlier message (an `m.replace` edit).
     pub async fn edit(&self, event_id: &EventId, new_body: &str) -> Result<OwnedEventId> {
-        let content = RoomMessageEventContent::text_plain(new_body)
-            .make_replacement(ReplacementMetadata::new(event_id.to_owned(), None));
+        self.replace(event_id, RoomMessageEventContent::text_plain(new_body)).await
+    }
+
+    /// Replaces an earlier message with formatted text: `html`, and `plain`
+    /// for clients that show no HTML.
+    pub async fn edit_html(
+        &self,
+        event_id: &EventId,
+        plain: &str,
+        html: &str,
+    ) -> Result<OwnedEventId> {
+        self.replace(event_id, RoomMessageEventContent::text_html(plain, html)).await
+    }
+
+    async fn replace(
+        &self,
+        event_id: &EventId,
+        new: RoomMessageEventContent,
+    ) -> Result<OwnedEventId> {
+        let content = new.make_replacement(ReplacementMetadata::new(event_id.to_owned(), None));
         self.send(content).await
     }
 
@@ -110,7 +128,28 @@ impl Room {
         sender: &UserId,
         body: &str,
     ) -> Result<OwnedEventId> {
-        let content = RoomMessageEventContent::text_plain(body).make_reply_to(
+        self.answer(event_id, sender, RoomMessageEventContent::text_plain(body)).await
+    }
+
+    /// Replies with formatted text: `html`, and `plain` for clients that
+    /// show no HTML.
+    pub async fn reply_html(
+        &self,
+        event_id: &EventId,
+        sender: &UserId,
+        plain: &str,
+        html: &str,
+    ) -> Result<OwnedEventId> {
+        self.answer(event_id, sender, RoomMessageEventContent::text_html(plain, html)).await
+    }
+
+    async fn answer(
+        &self,
+        event_id: &EventId,
+        sender: &UserId,
+        content: RoomMessageEventContent,
+    ) -> Result<OwnedEventId> {
+        let content = content.make_reply_to(
             ReplyMetadata::new(event_id, sender, None),
             ForwardThread::Yes,
             AddMentions::Yes,

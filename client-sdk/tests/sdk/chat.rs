@@ -11,7 +11,7 @@ use lattice_sdk::{
             receipt::SyncReceiptEvent,
             room::{
                 member::StrippedRoomMemberEvent,
-                message::{OriginalSyncRoomMessageEvent, Relation},
+                message::{MessageType, OriginalSyncRoomMessageEvent, Relation},
             },
             typing::SyncTypingEvent,
         },
@@ -113,14 +113,21 @@ async fn invite_join_and_talk(backend: Backend) {
     assert_eq!(reaction.content.relates_to.event_id, question);
     assert_eq!(reaction.content.relates_to.key, "👍");
 
-    room.edit(&question, "Lunch at one?").await.expect("edited");
+    room.edit_html(&question, "Lunch at **one**?", "Lunch at <strong>one</strong>?")
+        .await
+        .expect("edited");
     let edit = sync_until(&bob, &mut messages).await;
     // The reply came first on Bob's side too.
     let edit = if edit.event_id == reply { sync_until(&bob, &mut messages).await } else { edit };
     match edit.content.relates_to {
         Some(Relation::Replacement(replacement)) => {
             assert_eq!(replacement.event_id, question);
-            assert_eq!(replacement.new_content.msgtype.body(), "Lunch at one?");
+            assert_eq!(replacement.new_content.msgtype.body(), "Lunch at **one**?");
+            let MessageType::Text(text) = &replacement.new_content.msgtype else {
+                panic!("a text edit")
+            };
+            let html = text.formatted.as_ref().map(|f| f.body.as_str());
+            assert_eq!(html, Some("Lunch at <strong>one</strong>?"));
         }
         other => panic!("expected an edit, got {other:?}"),
     }

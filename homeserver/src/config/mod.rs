@@ -591,7 +591,11 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed("LATTICE_").split("__"));
+        // Options are always in a section (LATTICE_SERVER__BIND); other
+        // LATTICE_ variables (LATTICE_ADMIN_PASSWORD, a client's settings)
+        // are not configuration.
+        let options = Env::prefixed("LATTICE_").filter(|key| key.as_str().contains("__"));
+        figment = figment.merge(options.split("__"));
         figment.extract().map_err(|e| ConfigError(describe(e)))
     }
 

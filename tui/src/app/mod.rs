@@ -1,0 +1,640 @@
+//! The client's state and how keys and the server's answers change it.
+//! Nothing here waits: keys and outcomes come in, [`Action`]s go out to
+//! the Matrix worker, and the screen is drawn from what is here.
+
+pub mod composer;
+pub mod rooms;
+pub mod timeline;
+
+use std::collections::HashMap;
+
+use lattice_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use self::{
+    composer::Composer,
+    rooms::{Group, RoomEntry, RoomList},
+    timeline::{Body, RoomTimeline},
+};
+use crate::{
+    commands::{self, COMMANDS, Command},
+    format,
+    matrix::{Action, Connection, Outcome, SyncUpdate},
+};
+
+/// The two screens.
+#[derive(Debug)]
+pub enum Screen {
+    Login(LoginForm),
+    Chat,
+}
+
+/// The sign-in form: the password, then a second factor if the account
+/// has one.
+#[derive(Debug, Default)]
+pub struct LoginForm {
+    pub homeserver: String,
+    pub user: String,
+    pub password: String,
+    /// The login session waiting for a second factor, and its stages.
+    pub second_factor: Option<(String, Vec<String>)>,
+    pub code: String,
+    /// The code is a recovery code rather than the authenticator's.
+    pub recovery: bool,
+    /// Which field has the cursor: 0 user, 1 password (or the code).
+    pub field: usize,
+    pub error: Option<String>,
+    pub busy: bool,
+}
+
+/// Where keys go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// Typing filters the room list; Up/Down open rooms.
+    Rooms,
+    Composer,
+}
+
+/// What the composer's Enter does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Message,
+    Reply(OwnedEventId),
+    Edit(OwnedEventId),
+    React(OwnedEventId),
+}
+
+/// The screen's measurements from the last draw, which scrolling needs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct View {
+    pub timeline_lines: usize,
+    pub timeline_height: usize,
+}
+
+/// Everything the screen shows.
+pub struct App {
+    pub screen: Screen,
+    pub focus: Focus,
+    pub mode: Mode,
+    pub me: Option<OwnedUserId>,
+    pub rooms: RoomList,
+    pub timelines: HashMap<OwnedRoomId, RoomTimeline>,
+    pub typing: HashMap<OwnedRoomId, Vec<OwnedUserId>>,
+    pub members: HashMap<OwnedRoomId, Vec<(OwnedUserId, String)>>,
+    pub composer: Composer,
+    /// The message picked with Ctrl+Up/Down (an index into the timeline).
+    pub selected: Option<usize>,
+    pub connection: Connection,
+    /// The last thing worth saying (an error, a command's result).
+    pub notice: Option<String>,
+    pub show_help: bool,
+    pub show_members: bool,
+    /// Ring the terminal bell at the next draw (a mention arrived).
+    pub bell: bool,
+    pub quit: bool,
+    pub view: View,
+    paginating: Option<OwnedRoomId>,
+    read_up_to: HashMap<OwnedRoomId, OwnedEventId>,
+    typing_sent: bool,
+}
+
+impl App {
+    /// A client at the sign-in form.
+    pub fn login(homeserver: String, user: String) -> Self {
+        let field = usize::from(!user.is_empty());
+        Self::with_screen(Screen::Login(LoginForm {
+            homeserver,
+            user,
+            field,
+            ..LoginForm::default()
+        }))
+    }
+
+    /// A client with a session, at the room list.
+    pub fn chat(me: OwnedUserId) -> Self {
+        let mut app = Self::with_screen(Screen::Chat);
+        app.me = Some(me);
+        app
+    }
+
+    fn with_screen(screen: Screen) -> Self {
+        Self {
+            screen,
+            focus: Focus::Composer,
+            mode: Mode::Message,
+            me: None,
+            rooms: RoomList::default(),
+            timelines: HashMap::new(),
+            typing: HashMap::new(),
+            members: HashMap::new(),
+            composer: Composer::default(),
+            selected: None,
+            connection: Connection::Connecting,
+            notice: None,
+            show_help: false,
+            show_members: false,
+            bell: false,
+            quit: false,
+            view: View::default(),
+            paginating: None,
+            read_up_to: HashMap::new(),
+            typing_sent: false,
+        }
+    }
+
+    /// The open room's timeline.
+    pub fn open_timeline(&self) -> Option<&RoomTimeline> {
+        self.rooms.open.as_ref().and_then(|id| self.timelines.get(id))
+    }
+
+    /// A key pressed.
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Action> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('q')) {
+            self.quit = true;
+            return Vec::new();
+        }
+        if let Screen::Login(form) = &mut self.screen {
+            return login_key(form, key);
+        }
+        if self.show_help {
+            self.show_help = false;
+            return Vec::new();
+        }
+        match (key.code, ctrl) {
+            (KeyCode::F(1), _) => {
+                self.show_help = true;
+                return Vec::new();
+            }
+            (KeyCode::F(2), _) => return self.toggle_members(),
+            (KeyCode::Tab, _) if self.focus == Focus::Rooms => {
+                self.focus = Focus::Composer;
+                return Vec::new();
+            }
+            (KeyCode::Esc, _) => {
+                self.selected = None;
+                self.mode = Mode::Message;
+                self.focus =
+                    if self.focus == Focus::Rooms { Focus::Composer } else { Focus::Rooms };
+                self.rooms.filter.clear();
+                return Vec::new();
+            }
+            (KeyCode::PageUp, _) => return self.scroll_up(),
+            (KeyCode::PageDown, _) => {
+                let page = self.view.timeline_height.max(2) / 2;
+                if let Some(timeline) = self.open_timeline_mut() {
+                    timeline.scroll -= timeline.scroll.min(page);
+                }
+                return Vec::new();
+            }
+            (KeyCode::Up, true) => {
+                self.select(-1);
+                return Vec::new();
+            }
+            (KeyCode::Down, true) => {
+                self.select(1);
+                return Vec::new();
+            }
+            (KeyCode::Char('n'), true) | (KeyCode::Down, _) if self.focus == Focus::Rooms => {
+                return self.switch_room(1);
+            }
+            (KeyCode::Char('p'), true) | (KeyCode::Up, _) if self.focus == Focus::Rooms => {
+                return self.switch_room(-1);
+            }
+            (KeyCode::Char('n'), true) => return self.switch_room(1),
+            (KeyCode::Char('p'), true) => return self.switch_room(-1),
+            _ => {}
+        }
+        match self.focus {
+            Focus::Rooms => self.rooms_key(key),
+            Focus::Composer => self.composer_key(key),
+        }
+    }
+
+    fn rooms_key(&mut self, key: KeyEvent) -> Vec<Action> {
+        match key.code {
+            KeyCode::Char('?') if self.rooms.filter.is_empty() => self.show_help = true,
+            KeyCode::Char(c) => {
+                self.rooms.filter.push(c);
+                // The first match opens as you type.
+                if let Some(first) = self.rooms.visible().first().map(|e| e.room_id.clone())
+                    && !self
+                        .rooms
+                        .visible()
+                        .iter()
+                        .any(|e| Some(&e.room_id) == self.rooms.open.as_ref())
+                {
+                    return self.open_room(first);
+                }
+            }
+            KeyCode::Backspace => {
+                self.rooms.filter.pop();
+            }
+            KeyCode::Enter => {
+                self.rooms.filter.clear();
+                self.focus = Focus::Composer;
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn composer_key(&mut self, key: KeyEvent) -> Vec<Action> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let mut actions = Vec::new();
+        match key.code {
+            KeyCode::Enter if alt || key.modifiers.contains(KeyModifiers::SHIFT) => {
+                self.composer.insert('\n');
+            }
+            KeyCode::Enter => return self.submit(),
+            KeyCode::Char('r') if ctrl => self.start_mode(Mode::Reply),
+            KeyCode::Char('e') if ctrl => {
+                self.start_mode(Mode::Edit);
+                if let Mode::Edit(id) = &self.mode
+                    && let Some(item) = self.open_timeline().and_then(|t| t.get(id))
+                {
+                    let own = Some(&item.sender) == self.me.as_ref();
+                    match (&item.body, own) {
+                        (Body::Text { plain, .. }, true) => self.composer.set(plain.clone()),
+                        _ => {
+                            self.notice = Some("only your own messages can be edited".into());
+                            self.mode = Mode::Message;
+                        }
+                    }
+                }
+            }
+            KeyCode::Char('t') if ctrl => self.start_mode(Mode::React),
+            KeyCode::Char('d') if ctrl => {
+                if let (Some(room), Some(target)) = (self.rooms.open.clone(), self.selected_event())
+                {
+                    actions.push(Action::Redact { room, target });
+                    self.selected = None;
+                }
+            }
+            KeyCode::Char(c) if !ctrl => self.composer.insert(c),
+            KeyCode::Backspace => self.composer.backspace(),
+            KeyCode::Delete => self.composer.delete(),
+            KeyCode::Left => self.composer.left(),
+            KeyCode::Right => self.composer.right(),
+            KeyCode::Home => self.composer.home(),
+            KeyCode::End => self.composer.end(),
+            KeyCode::Up => {
+                self.composer.older();
+            }
+            KeyCode::Down => {
+                self.composer.newer();
+            }
+            KeyCode::Tab => self.complete(),
+            _ => {}
+        }
+        actions.extend(self.typing_changed());
+        actions
+    }
+
+    /// Enter in the composer: a command, a message, a reply, an edit or a
+    /// reaction, by the mode.
+    fn submit(&mut self) -> Vec<Action> {
+        let text = self.composer.take();
+        let mut actions = self.typing_changed();
+        if text.trim().is_empty() {
+            return actions;
+        }
+        let room = self.rooms.open.clone();
+        if let Some(parsed) = commands::parse(&text) {
+            match parsed {
+                Ok(Command::Quit) => self.quit = true,
+                Ok(Command::Help) => self.show_help = true,
+                Ok(command) => actions.push(Action::Run { room, command }),
+                Err(message) => self.notice = Some(message),
+            }
+            return actions;
+        }
+        let Some(room) = room else {
+            self.notice = Some("open a room first (Esc, then type its name)".into());
+            return actions;
+        };
+        let plain = text.strip_prefix('/').map_or(text.clone(), str::to_owned);
+        let mode = std::mem::replace(&mut self.mode, Mode::Message);
+        self.selected = None;
+        let html = format::markdown_to_html(&plain);
+        actions.push(match mode {
+            Mode::Message => Action::Send { room, plain, html, emote: false },
+            Mode::Reply(to) => {
+                let sender =
+                    self.timelines.get(&room).and_then(|t| t.get(&to)).map(|i| i.sender.clone());
+                match sender {
+                    Some(sender) => Action::Reply { room, to, sender, plain, html },
+                    None => Action::Send { room, plain, html, emote: false },
+                }
+            }
+            Mode::Edit(target) => Action::Edit { room, target, plain, html },
+            Mode::React(target) => Action::React { room, target, key: plain.trim().to_owned() },
+        });
+        if let Some(timeline) = self.open_timeline_mut() {
+            timeline.scroll = 0;
+        }
+        actions
+    }
+
+    fn start_mode(&mut self, mode: impl FnOnce(OwnedEventId) -> Mode) {
+        match self.selected_event() {
+            Some(id) => self.mode = mode(id),
+            None => self.notice = Some("pick a message first (Ctrl+Up)".into()),
+        }
+    }
+
+    /// The event id of the picked message, or of the newest message.
+    fn selected_event(&self) -> Option<OwnedEventId> {
+        let timeline = self.open_timeline()?;
+        match self.selected {
+            Some(at) => timeline.items.get(at)?.event_id.clone(),
+            None => None,
+        }
+    }
+
+    /// Moves the pick through the messages (not the summaries).
+    fn select(&mut self, step: isize) {
+        let Some(timeline) = self.open_timeline() else { return };
+        let messages: Vec<usize> = timeline
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| !matches!(item.body, Body::Info(_)) && item.event_id.is_some())
+            .map(|(at, _)| at)
+            .collect();
+        if messages.is_empty() {
+            return;
+        }
+        let current = self.selected.and_then(|s| messages.iter().position(|&m| m == s));
+        self.selected = match (current, step < 0) {
+            (None, true) => messages.last().copied(),
+            (None, false) => None,
+            (Some(at), true) => Some(messages[at.saturating_sub(1)]),
+            (Some(at), false) if at + 1 < messages.len() => Some(messages[at + 1]),
+            (Some(_), false) => None,
+        };
+    }
+
+    /// Tab: completes a command, or a member's user id after `@`.
+    fn complete(&mut self) {
+        let (start, word) = self.composer.word_before_cursor();
+        let word = word.to_owned();
+        let candidates: Vec<String> = if start == 0 && word.starts_with('/') {
+            COMMANDS.iter().map(|(name, _)| format!("{name} ")).collect()
+        } else if let Some(prefix) = word.strip_prefix('@') {
+            let prefix = prefix.to_lowercase();
+            let names = self.open_timeline().map(|t| t.names.clone()).unwrap_or_default();
+            let mut ids: Vec<String> = names
+                .iter()
+                .filter(|(id, name)| {
+                    id.localpart().to_lowercase().starts_with(&prefix)
+                        || name.to_lowercase().starts_with(&prefix)
+                })
+                .map(|(id, _)| format!("{id} "))
+                .collect();
+            ids.sort();
+            ids
+        } else {
+            Vec::new()
+        };
+        if let Some(first) =
+            candidates.iter().find(|c| c.starts_with(&word) || word.starts_with('@'))
+        {
+            self.composer.replace_word(start, first);
+        }
+    }
+
+    /// Sends a typing notice when the composer starts or stops holding text.
+    fn typing_changed(&mut self) -> Vec<Action> {
+        let typing = !self.composer.text().is_empty() && !self.composer.text().starts_with('/');
+        match &self.rooms.open {
+            Some(room) if typing != self.typing_sent => {
+                self.typing_sent = typing;
+                vec![Action::Typing { room: room.clone(), typing }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// F2: the member list beside the timeline, fetched when shown.
+    fn toggle_members(&mut self) -> Vec<Action> {
+        self.show_members = !self.show_members;
+        match (&self.rooms.open, self.show_members) {
+            (Some(room), true) => vec![Action::Members { room: room.clone() }],
+            _ => Vec::new(),
+        }
+    }
+
+    fn open_timeline_mut(&mut self) -> Option<&mut RoomTimeline> {
+        let open = self.rooms.open.clone()?;
+        self.timelines.get_mut(&open)
+    }
+
+    fn scroll_up(&mut self) -> Vec<Action> {
+        let view = self.view;
+        let Some(room) = self.rooms.open.clone() else { return Vec::new() };
+        let paginating = self.paginating.is_some();
+        let Some(timeline) = self.timelines.get_mut(&room) else { return Vec::new() };
+        let most = view.timeline_lines.saturating_sub(view.timeline_height);
+        timeline.scroll = (timeline.scroll + view.timeline_height.max(2) / 2).min(most);
+        if timeline.scroll >= most && !timeline.at_start && !paginating {
+            self.paginating = Some(room.clone());
+            return vec![Action::Paginate { room }];
+        }
+        Vec::new()
+    }
+
+    fn switch_room(&mut self, step: isize) -> Vec<Action> {
+        let before = self.rooms.open.clone();
+        self.rooms.move_selection(step);
+        match self.rooms.open.clone() {
+            Some(now) if Some(&now) != before.as_ref() => self.open_room(now),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Shows a room: its timeline (fetching history when there is little),
+    /// its unread count cleared with a read receipt.
+    pub fn open_room(&mut self, room_id: OwnedRoomId) -> Vec<Action> {
+        self.rooms.open = Some(room_id.clone());
+        self.selected = None;
+        self.mode = Mode::Message;
+        self.typing_sent = false;
+        let mut actions = Vec::new();
+        let timeline = self.timelines.entry(room_id.clone()).or_default();
+        if timeline.items.len() < 20 && !timeline.at_start && self.paginating.is_none() {
+            self.paginating = Some(room_id.clone());
+            actions.push(Action::Paginate { room: room_id.clone() });
+        }
+        if self.show_members {
+            actions.push(Action::Members { room: room_id.clone() });
+        }
+        actions.extend(self.mark_read(&room_id));
+        actions
+    }
+
+    fn mark_read(&mut self, room_id: &OwnedRoomId) -> Vec<Action> {
+        if let Some(entry) = self.rooms.get_mut(room_id) {
+            entry.unread = 0;
+            entry.highlights = 0;
+        }
+        let latest = self.timelines.get(room_id).and_then(|t| t.latest_event_id()).cloned();
+        match latest {
+            Some(event) if self.read_up_to.get(room_id) != Some(&event) => {
+                self.read_up_to.insert(room_id.clone(), event.clone());
+                vec![Action::Read { room: room_id.clone(), event }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Something came back from the worker.
+    pub fn on_outcome(&mut self, outcome: Outcome) -> Vec<Action> {
+        match outcome {
+            Outcome::LoggedIn { user_id } => {
+                self.me = Some(user_id);
+                self.screen = Screen::Chat;
+            }
+            Outcome::SecondFactorNeeded { session, stages } => {
+                if let Screen::Login(form) = &mut self.screen {
+                    form.busy = false;
+                    form.recovery = !stages.iter().any(|s| s.ends_with(".totp"));
+                    form.second_factor = Some((session, stages));
+                    form.field = 1;
+                    form.error = None;
+                }
+            }
+            Outcome::LoginFailed(message) => {
+                if let Screen::Login(form) = &mut self.screen {
+                    form.busy = false;
+                    form.error = Some(message);
+                    form.code.clear();
+                    if form.second_factor.is_none() {
+                        form.password.clear();
+                    }
+                }
+            }
+            Outcome::Synced(update) => return self.apply(update),
+            Outcome::History { room_id, events, at_start } => {
+                self.paginating = None;
+                let timeline = self.timelines.entry(room_id).or_default();
+                timeline.prepend_raw(&events);
+                timeline.at_start = at_start;
+            }
+            Outcome::Open(room_id) => {
+                self.focus = Focus::Composer;
+                return self.open_room(room_id);
+            }
+            Outcome::Members { room_id, members } => {
+                self.members.insert(room_id, members);
+            }
+            Outcome::Left(room_id) => {
+                self.rooms.remove(&room_id);
+                self.timelines.remove(&room_id);
+                self.notice = Some("left the room".into());
+            }
+            Outcome::Info(message) if message.is_empty() => {}
+            Outcome::Info(message) | Outcome::Failed(message) => self.notice = Some(message),
+            Outcome::Connection(connection) => self.connection = connection,
+            Outcome::LoggedOut => self.quit = true,
+        }
+        Vec::new()
+    }
+
+    /// A sync's news: rooms, timelines, counts, typing.
+    fn apply(&mut self, update: SyncUpdate) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for room in update.rooms {
+            let group = match (room.invited, room.direct) {
+                (true, _) => Group::Invites,
+                (false, true) => Group::Direct,
+                (false, false) => Group::Rooms,
+            };
+            let previous = self.rooms.get(&room.room_id).cloned();
+            let (unread, highlights) = room
+                .unread
+                .unwrap_or_else(|| previous.as_ref().map_or((0, 0), |p| (p.unread, p.highlights)));
+            let timeline = self.timelines.entry(room.room_id.clone()).or_default();
+            let before = timeline.items.len();
+            timeline.push_raw(&room.events);
+            let newest = timeline.items.last().map(|item| item.ts);
+            let mentioned = highlights > previous.as_ref().map_or(0, |p| p.highlights);
+            self.rooms.upsert(RoomEntry {
+                room_id: room.room_id.clone(),
+                name: room.name,
+                group,
+                encrypted: room.encrypted,
+                unread,
+                highlights,
+                last_activity: newest,
+            });
+            if let Some(typing) = room.typing {
+                let me = self.me.clone();
+                self.typing.insert(
+                    room.room_id.clone(),
+                    typing.into_iter().filter(|u| Some(u) != me.as_ref()).collect(),
+                );
+            }
+            let is_open = self.rooms.open.as_ref() == Some(&room.room_id);
+            let grew = self.timelines.get(&room.room_id).is_some_and(|t| t.items.len() > before);
+            if is_open && grew {
+                actions.extend(self.mark_read(&room.room_id));
+            } else if mentioned {
+                self.bell = true;
+            }
+        }
+        for room_id in update.left {
+            self.rooms.remove(&room_id);
+        }
+        if self.rooms.open.is_none() && !self.rooms.is_empty() {
+            self.rooms.move_selection(0);
+            if let Some(first) = self.rooms.open.clone() {
+                actions.extend(self.open_room(first));
+            }
+        }
+        actions
+    }
+}
+
+/// Keys on the sign-in form.
+fn login_key(form: &mut LoginForm, key: KeyEvent) -> Vec<Action> {
+    if form.busy {
+        return Vec::new();
+    }
+    let field: &mut String = match (&form.second_factor, form.field) {
+        (Some(_), _) => &mut form.code,
+        (None, 0) => &mut form.user,
+        (None, _) => &mut form.password,
+    };
+    match key.code {
+        KeyCode::Char(c) => field.push(c),
+        KeyCode::Backspace => {
+            field.pop();
+        }
+        KeyCode::Tab | KeyCode::Down | KeyCode::Up if form.second_factor.is_none() => {
+            form.field = 1 - form.field.min(1);
+        }
+        // In the second step, Tab switches between the authenticator's code
+        // and a recovery code.
+        KeyCode::Tab => form.recovery = !form.recovery,
+        KeyCode::Enter if form.second_factor.is_none() && form.field == 0 => form.field = 1,
+        KeyCode::Enter => {
+            form.error = None;
+            form.busy = true;
+            return vec![match &form.second_factor {
+                Some((session, _)) => Action::SecondFactor {
+                    session: session.clone(),
+                    code: form.code.trim().to_owned(),
+                    recovery: form.recovery,
+                },
+                None => Action::Login {
+                    user: form.user.trim().to_owned(),
+                    password: form.password.clone(),
+                },
+            }];
+        }
+        _ => {}
+    }
+    Vec::new()
+}

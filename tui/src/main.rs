@@ -1,0 +1,170 @@
+//! `lattice-chat`: a terminal Matrix client.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::Parser;
+use lattice_sdk::Client;
+use lattice_tui::{
+    account::{Account, AccountDir, default_data_dir},
+    app::App,
+    matrix::{Outcome, Worker},
+    ui,
+};
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
+use tokio::sync::mpsc;
+
+#[derive(Parser)]
+#[command(name = "lattice-chat", version, about = "A terminal client for Matrix")]
+struct Cli {
+    /// The homeserver: a URL (https://matrix.example.org) or a server name
+    /// found through .well-known. Remembered after the first sign-in.
+    #[arg(long, env = "LATTICE_CHAT_HOMESERVER")]
+    homeserver: Option<String>,
+    /// Who to sign in as: a user name or @user:server.
+    #[arg(long, env = "LATTICE_CHAT_USER")]
+    user: Option<String>,
+    /// The account to use; each keeps its own session and store.
+    #[arg(long, default_value = "default")]
+    account: String,
+    /// Where accounts are kept (default: $XDG_DATA_HOME/lattice-chat or
+    /// ~/.local/share/lattice-chat).
+    #[arg(long, env = "LATTICE_CHAT_DATA")]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("lattice-chat: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lattice-chat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
+    let dir = AccountDir::open(&data_dir, &cli.account).map_err(|e| e.to_string())?;
+    let saved = dir.saved().unwrap_or_default();
+    let account = Account {
+        homeserver: cli.homeserver.unwrap_or(saved.homeserver),
+        user: cli.user.unwrap_or(saved.user),
+    };
+    if account.homeserver.is_empty() {
+        return Err("which homeserver? Give --homeserver the first time".to_owned());
+    }
+    let client = build_client(&account.homeserver, &dir).await?;
+
+    let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
+    let worker = Worker::new(client.clone(), outcomes_tx.clone());
+    let mut app = match client.user_id() {
+        Some(me) => {
+            start_syncing(&worker, &outcomes_tx);
+            App::chat(me)
+        }
+        None => App::login(client.homeserver().to_owned(), account.user.clone()),
+    };
+
+    let mut keys = read_terminal_events();
+    let mut terminal = ratatui::init();
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), event::EnableMouseCapture);
+    let mut logged_out = false;
+    let result = loop {
+        if let Err(e) = terminal.draw(|frame| ui::draw(frame, &mut app)) {
+            break Err(e.to_string());
+        }
+        if std::mem::take(&mut app.bell) {
+            print!("\x07");
+        }
+        let actions = tokio::select! {
+            Some(event) = keys.recv() => match event {
+                Event::Key(key) if key.kind != event::KeyEventKind::Release => app.on_key(key),
+                Event::Mouse(mouse) => match mouse.kind {
+                    MouseEventKind::ScrollUp => app.on_key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE)),
+                    MouseEventKind::ScrollDown => app.on_key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE)),
+                    _ => Vec::new(),
+                },
+                Event::Paste(text) => {
+                    app.composer.insert_str(&text);
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            Some(outcome) = outcomes.recv() => {
+                match &outcome {
+                    Outcome::LoggedIn { user_id } => {
+                        let _ = dir.save(&Account {
+                            homeserver: client.homeserver().to_owned(),
+                            user: user_id.to_string(),
+                        });
+                        start_syncing(&worker, &outcomes_tx);
+                    }
+                    Outcome::LoggedOut => logged_out = true,
+                    _ => {}
+                }
+                app.on_outcome(outcome)
+            }
+            else => break Ok(()),
+        };
+        for action in actions {
+            worker.spawn(action);
+        }
+        if app.quit {
+            break Ok(());
+        }
+    };
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), event::DisableMouseCapture);
+    ratatui::restore();
+    if logged_out {
+        dir.forget().map_err(|e| format!("signed out, but the session's files stay: {e}"))?;
+        println!("Signed out; this device's session is forgotten.");
+    }
+    result
+}
+
+/// A client on the account's store: a session kept there resumes.
+async fn build_client(homeserver: &str, dir: &AccountDir) -> Result<Client, String> {
+    let key = dir.store_key().map_err(|e| format!("the store's key: {e}"))?;
+    let builder = Client::builder().store_path(dir.store_path()).store_passphrase(key);
+    let builder = if homeserver.starts_with("http://") || homeserver.starts_with("https://") {
+        builder.homeserver_url(homeserver)
+    } else {
+        let name = lattice_sdk::ruma::ServerName::parse(homeserver)
+            .map_err(|e| format!("{homeserver} is neither a URL nor a server name: {e}"))?;
+        builder.server_name(&name)
+    };
+    builder.build().await.map_err(|e| format!("cannot reach {homeserver}: {e}"))
+}
+
+/// The rooms from the store at once, then syncing until the session ends.
+fn start_syncing(worker: &Worker, outcomes: &mpsc::UnboundedSender<Outcome>) {
+    let worker = worker.clone();
+    let outcomes = outcomes.clone();
+    tokio::spawn(async move {
+        let _ = outcomes.send(Outcome::Synced(worker.from_store().await));
+        worker.sync_forever().await;
+    });
+}
+
+/// The terminal's keys, mouse and resizes, read on a thread of their own
+/// (crossterm's read blocks) and handed over as they come. The thread ends
+/// with the process.
+fn read_terminal_events() -> mpsc::UnboundedReceiver<Event> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        while let Ok(event) = event::read() {
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}

@@ -1,0 +1,477 @@
+//! The Matrix side: everything that waits on the network or the store runs
+//! here, in tasks of its own, and comes back to the screen as an
+//! [`Outcome`]. The screen never waits on the server (typing stays quick
+//! while a sync or a send is under way).
+
+use std::{
+    collections::{HashMap, HashSet},
+    path::PathBuf,
+    sync::Arc,
+    time::Duration,
+};
+
+use lattice_sdk::{
+    Client, Error, Room, SyncSettings, Timeline,
+    ruma::{
+        OwnedEventId, OwnedRoomId, OwnedUserId, UserId,
+        api::client::{room::create_room, sync::sync_events},
+        events::{AnySyncEphemeralRoomEvent, AnySyncTimelineEvent, room::member::MembershipState},
+        serde::Raw,
+    },
+};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::commands::Command;
+
+/// What the screen asks for.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Login {
+        user: String,
+        password: String,
+    },
+    SecondFactor {
+        session: String,
+        code: String,
+        recovery: bool,
+    },
+    Send {
+        room: OwnedRoomId,
+        plain: String,
+        html: Option<String>,
+        emote: bool,
+    },
+    Reply {
+        room: OwnedRoomId,
+        to: OwnedEventId,
+        sender: OwnedUserId,
+        plain: String,
+        html: Option<String>,
+    },
+    Edit {
+        room: OwnedRoomId,
+        target: OwnedEventId,
+        plain: String,
+        html: Option<String>,
+    },
+    React {
+        room: OwnedRoomId,
+        target: OwnedEventId,
+        key: String,
+    },
+    Redact {
+        room: OwnedRoomId,
+        target: OwnedEventId,
+    },
+    Run {
+        room: Option<OwnedRoomId>,
+        command: Command,
+    },
+    Paginate {
+        room: OwnedRoomId,
+    },
+    Members {
+        room: OwnedRoomId,
+    },
+    Read {
+        room: OwnedRoomId,
+        event: OwnedEventId,
+    },
+    Typing {
+        room: OwnedRoomId,
+        typing: bool,
+    },
+}
+
+/// What came back.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Signed in (or the stored session resumed): syncing starts.
+    LoggedIn {
+        user_id: OwnedUserId,
+    },
+    /// The password was right; the account has a second factor.
+    SecondFactorNeeded {
+        session: String,
+        stages: Vec<String>,
+    },
+    LoginFailed(String),
+    Synced(SyncUpdate),
+    /// A page of older events, oldest first.
+    History {
+        room_id: OwnedRoomId,
+        events: Vec<Raw<AnySyncTimelineEvent>>,
+        at_start: bool,
+    },
+    /// A room's joined members with their names, sorted by name.
+    Members {
+        room_id: OwnedRoomId,
+        members: Vec<(OwnedUserId, String)>,
+    },
+    /// A room to show (just joined, created or a new direct chat).
+    Open(OwnedRoomId),
+    Left(OwnedRoomId),
+    Info(String),
+    Failed(String),
+    Connection(Connection),
+    LoggedOut,
+}
+
+/// The state of the link to the server, for the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Online,
+    /// Unreachable or failing; retrying.
+    Offline(String),
+}
+
+/// What one sync (or the store, at start) says about the rooms.
+#[derive(Debug, Default)]
+pub struct SyncUpdate {
+    pub rooms: Vec<RoomUpdate>,
+    pub left: Vec<OwnedRoomId>,
+}
+
+/// One room's news.
+#[derive(Debug)]
+pub struct RoomUpdate {
+    pub room_id: OwnedRoomId,
+    pub name: String,
+    pub invited: bool,
+    pub direct: bool,
+    pub encrypted: bool,
+    pub events: Vec<Raw<AnySyncTimelineEvent>>,
+    /// Notification and highlight counts, when the server sent them.
+    pub unread: Option<(u64, u64)>,
+    /// Who is typing, when that changed.
+    pub typing: Option<Vec<OwnedUserId>>,
+}
+
+/// Does what an action asks, reporting to `outcomes`.
+#[derive(Clone)]
+pub struct Worker {
+    client: Client,
+    outcomes: UnboundedSender<Outcome>,
+    device_name: String,
+    /// Each room's history paged back so far: the next page continues it.
+    timelines: Arc<tokio::sync::Mutex<HashMap<OwnedRoomId, Timeline>>>,
+}
+
+impl Worker {
+    pub fn new(client: Client, outcomes: UnboundedSender<Outcome>) -> Self {
+        Self { client, outcomes, device_name: "lattice-chat".to_owned(), timelines: Arc::default() }
+    }
+
+    /// Starts an action in the background.
+    pub fn spawn(&self, action: Action) {
+        let worker = self.clone();
+        tokio::spawn(async move {
+            let outcome = worker.run(action).await;
+            if let Some(outcome) = outcome {
+                let _ = worker.outcomes.send(outcome);
+            }
+        });
+    }
+
+    /// The rooms as the store has them: the screen fills at once, before
+    /// the first sync answers.
+    pub async fn from_store(&self) -> SyncUpdate {
+        let mut update = SyncUpdate::default();
+        let direct = self.direct_rooms().await;
+        let joined = self.client.joined_rooms().await.unwrap_or_default();
+        let invited = self.client.invited_rooms().await.unwrap_or_default();
+        for (room, invited) in
+            joined.into_iter().map(|r| (r, false)).chain(invited.into_iter().map(|r| (r, true)))
+        {
+            let events = room.latest_events().await.unwrap_or_default();
+            update.rooms.push(self.room_update(&room, invited, &direct, events, None, None).await);
+        }
+        update
+    }
+
+    /// Syncs until the session ends, reporting each response.
+    pub async fn sync_forever(&self) {
+        let settings = SyncSettings::new().timeout(Duration::from_secs(30));
+        let mut backoff = Duration::from_secs(1);
+        let _ = self.outcomes.send(Outcome::Connection(Connection::Connecting));
+        loop {
+            match self.client.sync_once(settings.clone()).await {
+                Ok(response) => {
+                    backoff = Duration::from_secs(1);
+                    let update = self.update_from(&response).await;
+                    let _ = self.outcomes.send(Outcome::Connection(Connection::Online));
+                    if self.outcomes.send(Outcome::Synced(update)).is_err() {
+                        return;
+                    }
+                }
+                Err(error) if error.errcode().as_deref() == Some("M_UNKNOWN_TOKEN") => {
+                    let _ = self.outcomes.send(Outcome::LoggedOut);
+                    return;
+                }
+                Err(error) => {
+                    let _ = self
+                        .outcomes
+                        .send(Outcome::Connection(Connection::Offline(error.to_string())));
+                    // Back off while the server is away; a minute at most.
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+            }
+        }
+    }
+
+    async fn run(&self, action: Action) -> Option<Outcome> {
+        let failed = |what: &str, error: Error| Some(Outcome::Failed(format!("{what}: {error}")));
+        match action {
+            Action::Login { user, password } => {
+                match self.client.login_password(&user, &password, Some(&self.device_name)).await {
+                    Ok(session) => Some(Outcome::LoggedIn { user_id: session.user_id }),
+                    Err(Error::SecondFactorRequired { session, stages, .. }) => {
+                        Some(Outcome::SecondFactorNeeded { session, stages })
+                    }
+                    Err(error) => Some(Outcome::LoginFailed(error.to_string())),
+                }
+            }
+            Action::SecondFactor { session, code, recovery } => {
+                match self
+                    .client
+                    .login_totp(&session, &code, recovery, Some(&self.device_name))
+                    .await
+                {
+                    Ok(session) => Some(Outcome::LoggedIn { user_id: session.user_id }),
+                    Err(error) => Some(Outcome::LoginFailed(error.to_string())),
+                }
+            }
+            Action::Send { room, plain, html, emote } => {
+                let room = self.client.room(room);
+                let sent = match (emote, html) {
+                    (true, _) => room.send_emote(&plain).await,
+                    (false, Some(html)) => room.send_html(&plain, &html).await,
+                    (false, None) => room.send_text(&plain).await,
+                };
+                sent.err().and_then(|e| failed("not sent", e))
+            }
+            Action::Reply { room, to, sender, plain, html } => {
+                let room = self.client.room(room);
+                let sent = match html {
+                    Some(html) => room.reply_html(&to, &sender, &plain, &html).await,
+                    None => room.reply(&to, &sender, &plain).await,
+                };
+                sent.err().and_then(|e| failed("reply not sent", e))
+            }
+            Action::Edit { room, target, plain, html } => {
+                let room = self.client.room(room);
+                let sent = match html {
+                    Some(html) => room.edit_html(&target, &plain, &html).await,
+                    None => room.edit(&target, &plain).await,
+                };
+                sent.err().and_then(|e| failed("not edited", e))
+            }
+            Action::React { room, target, key } => {
+                let room = self.client.room(room);
+                room.react(&target, &key).await.err().and_then(|e| failed("no reaction", e))
+            }
+            Action::Redact { room, target } => {
+                let room = self.client.room(room);
+                room.redact(&target, None).await.err().and_then(|e| failed("not removed", e))
+            }
+            Action::Paginate { room } => {
+                let mut timelines = self.timelines.lock().await;
+                let timeline = timelines
+                    .entry(room.clone())
+                    .or_insert_with(|| self.client.room(room.clone()).timeline());
+                if let Err(error) = timeline.paginate_backwards(50).await {
+                    return failed("no history", error);
+                }
+                // Everything paged so far: the timeline model skips what it
+                // already shows (the first page starts at the newest event).
+                let events = timeline
+                    .events()
+                    .iter()
+                    .filter_map(|raw| serde_json::value::to_raw_value(raw.json()).ok())
+                    .map(Raw::from_json)
+                    .collect();
+                Some(Outcome::History { room_id: room, events, at_start: timeline.is_at_start() })
+            }
+            Action::Members { room } => match self.client.room(room.clone()).members().await {
+                Ok(members) => {
+                    let mut members: Vec<(OwnedUserId, String)> = members
+                        .into_iter()
+                        .filter(|m| m.membership == MembershipState::Join)
+                        .map(|m| {
+                            let name =
+                                m.display_name.unwrap_or_else(|| m.user_id.localpart().to_owned());
+                            (m.user_id, name)
+                        })
+                        .collect();
+                    members.sort_by_key(|(_, name)| name.to_lowercase());
+                    Some(Outcome::Members { room_id: room, members })
+                }
+                Err(error) => failed("no member list", error),
+            },
+            Action::Read { room, event } => {
+                let _ = self.client.room(room).send_read_receipt(&event).await;
+                None
+            }
+            Action::Typing { room, typing } => {
+                let _ = self.client.room(room).typing(typing).await;
+                None
+            }
+            Action::Run { room, command } => self.command(room, command).await,
+        }
+    }
+
+    async fn command(&self, room: Option<OwnedRoomId>, command: Command) -> Option<Outcome> {
+        let here = || room.clone().map(|id| self.client.room(id));
+        let user = |text: &str| {
+            UserId::parse(text)
+                .map_err(|e| Outcome::Failed(format!("{text} is not a user id: {e}")))
+        };
+        let outcome = match command {
+            Command::Join(alias) => match self.client.join_room_by_id_or_alias(&alias).await {
+                Ok(room) => Outcome::Open(room.room_id().to_owned()),
+                Err(e) => Outcome::Failed(format!("could not join {alias}: {e}")),
+            },
+            Command::Create(name) => {
+                let mut request = create_room::v3::Request::new();
+                request.name = Some(name.clone());
+                request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
+                match self.client.create_room(request).await {
+                    Ok(room) => {
+                        // Private rooms are encrypted, as Element makes them.
+                        let _ = room.enable_encryption().await;
+                        Outcome::Open(room.room_id().to_owned())
+                    }
+                    Err(e) => Outcome::Failed(format!("could not create {name}: {e}")),
+                }
+            }
+            Command::Dm(who) => match user(&who) {
+                Ok(user_id) => match self.client.create_dm(&user_id).await {
+                    Ok(room) => {
+                        let _ = room.enable_encryption().await;
+                        Outcome::Open(room.room_id().to_owned())
+                    }
+                    Err(e) => Outcome::Failed(format!("no chat with {who}: {e}")),
+                },
+                Err(outcome) => outcome,
+            },
+            Command::Logout => match self.client.logout().await {
+                Ok(()) => Outcome::LoggedOut,
+                Err(e) => Outcome::Failed(format!("not logged out: {e}")),
+            },
+            command => {
+                let Some(room) = here() else {
+                    return Some(Outcome::Failed("open a room first".to_owned()));
+                };
+                match self.in_room(&room, command).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => Outcome::Failed(e),
+                }
+            }
+        };
+        Some(outcome)
+    }
+
+    async fn in_room(&self, room: &Room, command: Command) -> Result<Outcome, String> {
+        let user =
+            |text: &str| UserId::parse(text).map_err(|e| format!("{text} is not a user id: {e}"));
+        let done = |what: String| Ok(Outcome::Info(what));
+        let err = |e: Error| e.to_string();
+        match command {
+            Command::Leave => {
+                room.leave().await.map_err(err)?;
+                Ok(Outcome::Left(room.room_id().to_owned()))
+            }
+            Command::Invite(who) => {
+                room.invite_user(&user(&who)?).await.map_err(err)?;
+                done(format!("invited {who}"))
+            }
+            Command::Kick(who, reason) => {
+                room.kick_user(&user(&who)?, reason.as_deref()).await.map_err(err)?;
+                done(format!("removed {who}"))
+            }
+            Command::Ban(who, reason) => {
+                room.ban_user(&user(&who)?, reason.as_deref()).await.map_err(err)?;
+                done(format!("banned {who}"))
+            }
+            Command::Unban(who) => {
+                room.unban_user(&user(&who)?).await.map_err(err)?;
+                done(format!("unbanned {who}"))
+            }
+            Command::Topic(topic) => {
+                room.set_topic(&topic).await.map_err(err)?;
+                done("topic set".to_owned())
+            }
+            Command::Name(name) => {
+                room.set_name(&name).await.map_err(err)?;
+                done("room renamed".to_owned())
+            }
+            Command::Emote(text) => {
+                room.send_emote(&text).await.map_err(err)?;
+                Ok(Outcome::Info(String::new()))
+            }
+            other => Err(format!("{other:?} is not for a room")),
+        }
+    }
+
+    async fn direct_rooms(&self) -> HashSet<OwnedRoomId> {
+        let direct = self.client.direct_rooms().await.unwrap_or_default();
+        direct.values().flatten().cloned().collect()
+    }
+
+    async fn update_from(&self, response: &sync_events::v3::Response) -> SyncUpdate {
+        let direct = self.direct_rooms().await;
+        let mut update = SyncUpdate::default();
+        for (room_id, joined) in &response.rooms.join {
+            let room = self.client.room(room_id.clone());
+            let counts = &joined.unread_notifications;
+            let unread = Some((
+                counts.notification_count.map_or(0, u64::from),
+                counts.highlight_count.map_or(0, u64::from),
+            ));
+            let typing = joined.ephemeral.events.iter().find_map(|raw| match raw.deserialize() {
+                Ok(AnySyncEphemeralRoomEvent::Typing(typing)) => Some(typing.content.user_ids),
+                _ => None,
+            });
+            let events = joined.timeline.events.clone();
+            update
+                .rooms
+                .push(self.room_update(&room, false, &direct, events, unread, typing).await);
+        }
+        for room_id in response.rooms.invite.keys() {
+            let room = self.client.room(room_id.clone());
+            update.rooms.push(self.room_update(&room, true, &direct, Vec::new(), None, None).await);
+        }
+        update.left = response.rooms.leave.keys().cloned().collect();
+        update
+    }
+
+    async fn room_update(
+        &self,
+        room: &Room,
+        invited: bool,
+        direct: &HashSet<OwnedRoomId>,
+        events: Vec<Raw<AnySyncTimelineEvent>>,
+        unread: Option<(u64, u64)>,
+        typing: Option<Vec<OwnedUserId>>,
+    ) -> RoomUpdate {
+        let room_id = room.room_id().to_owned();
+        RoomUpdate {
+            name: room.display_name().await.unwrap_or_else(|_| room_id.to_string()),
+            encrypted: room.is_encrypted().await.unwrap_or(false),
+            direct: direct.contains(&room_id),
+            room_id,
+            invited,
+            events,
+            unread,
+            typing,
+        }
+    }
+}
+
+/// Where an account's files live: its store and the key that encrypts the
+/// store's secrets.
+pub fn account_dir(data_dir: &std::path::Path, account: &str) -> PathBuf {
+    data_dir.join("accounts").join(account)
+}

@@ -1,0 +1,274 @@
+//! A timeline as terminal rows: day separators, one block per message
+//! (reply quote, body, reactions), summaries of membership and state, all
+//! cut to the pane's width.
+
+use lattice_sdk::ruma::MilliSecondsSinceUnixEpoch;
+use ratatui::{
+    style::{Color, Modifier, Style},
+    text::{Line, Span},
+};
+use unicode_width::UnicodeWidthChar;
+
+use crate::{
+    app::timeline::{Body, Item, RoomTimeline, TextKind},
+    format,
+};
+
+/// The rows of a timeline at a width, oldest first. `selected` is the
+/// picked item's index (drawn reversed).
+pub fn timeline_rows(
+    timeline: &RoomTimeline,
+    selected: Option<usize>,
+    width: u16,
+) -> Vec<Line<'static>> {
+    let mut rows = Vec::new();
+    let mut last_day = None;
+    if timeline.at_start {
+        rows.push(dim_line("— the start of the room —"));
+    }
+    for (at, item) in timeline.items.iter().enumerate() {
+        let day = civil_day(item.ts);
+        if last_day != Some(day) {
+            last_day = Some(day);
+            rows.push(dim_line(&format!("── {} ──", day_label(day))));
+        }
+        let mut lines = item_lines(timeline, item);
+        if selected == Some(at) {
+            for line in &mut lines {
+                line.style = line.style.add_modifier(Modifier::REVERSED);
+            }
+        }
+        for line in lines {
+            rows.extend(wrap(line, width.max(10)));
+        }
+    }
+    rows
+}
+
+/// One item's lines before wrapping.
+fn item_lines(timeline: &RoomTimeline, item: &Item) -> Vec<Line<'static>> {
+    let name = timeline.name_of(&item.sender);
+    let time = Span::styled(format!("{} ", clock(item.ts)), Style::default().fg(Color::DarkGray));
+    let who = Span::styled(format!("{name}: "), name_style(item.sender.as_str()));
+    let mut lines = Vec::new();
+    if let Some(quoted) = item.reply_to.as_ref().and_then(|id| timeline.get(id)) {
+        // The quoted message's first line as it reads (formatting dropped).
+        let text = match &quoted.body {
+            Body::Text { html: Some(html), .. } => format::html_to_lines(html)
+                .first()
+                .map(|line| line.spans.iter().map(|s| s.content.as_ref()).collect())
+                .unwrap_or_default(),
+            Body::Text { plain, .. } => plain.lines().next().unwrap_or_default().to_owned(),
+            other => short(other),
+        };
+        lines.push(Line::from(vec![Span::styled(
+            format!("      ↳ {}: {text}", timeline.name_of(&quoted.sender)),
+            Style::default().fg(Color::DarkGray),
+        )]));
+    }
+    let thread = item.thread_root.as_ref().map(|_| Span::styled("🧵 ", Style::default()));
+    match &item.body {
+        Body::Text { plain, html, kind } => {
+            let mut body = match html {
+                Some(html) => format::html_to_lines(html),
+                None => plain.split('\n').map(|l| Line::from(l.to_owned())).collect(),
+            };
+            if body.is_empty() {
+                body.push(Line::default());
+            }
+            let (lead, style) = match kind {
+                TextKind::Message => (who, Style::default()),
+                TextKind::Emote => (
+                    Span::styled(format!("* {name} "), name_style(item.sender.as_str())),
+                    Style::default(),
+                ),
+                TextKind::Notice => (who, Style::default().fg(Color::Gray)),
+            };
+            let mut first = vec![time, lead];
+            first.extend(thread);
+            first.extend(body[0].spans.iter().cloned().map(|s| s.patch_style(style)));
+            if item.edited {
+                first.push(Span::styled(" (edited)", Style::default().fg(Color::DarkGray)));
+            }
+            lines.push(Line::from(first));
+            for line in body.into_iter().skip(1) {
+                let mut spans = vec![Span::raw("      ")];
+                spans.extend(line.spans.into_iter().map(|s| s.patch_style(style)));
+                lines.push(Line::from(spans));
+            }
+        }
+        Body::Info(text) => {
+            lines.push(Line::from(vec![
+                time,
+                Span::styled(format!("— {text}"), Style::default().fg(Color::DarkGray)),
+            ]));
+        }
+        other => {
+            let text = short(other);
+            let style = match other {
+                Body::Undecryptable | Body::Redacted => {
+                    Style::default().add_modifier(Modifier::ITALIC).fg(Color::Gray)
+                }
+                _ => Style::default(),
+            };
+            lines.push(Line::from(vec![time, who, Span::styled(text, style)]));
+        }
+    }
+    if !item.reactions.is_empty() {
+        let mut spans = vec![Span::raw("      ")];
+        for (key, senders) in &item.reactions {
+            spans.push(Span::styled(
+                format!("[{key} {}]", senders.len()),
+                Style::default().fg(Color::Magenta),
+            ));
+            spans.push(Span::raw(" "));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
+/// A one-line description of a body that is not text.
+fn short(body: &Body) -> String {
+    match body {
+        Body::Text { plain, .. } => plain.clone(),
+        Body::File { kind, name, size } => match size {
+            Some(size) => format!("📎 {kind} {name} ({})", human_size(*size)),
+            None => format!("📎 {kind} {name}"),
+        },
+        Body::Undecryptable => {
+            "🔒 could not decrypt: the sender's device has not shared the key with this one (yet)"
+                .into()
+        }
+        Body::Redacted => "(message removed)".into(),
+        Body::Info(text) => text.clone(),
+    }
+}
+
+/// Bytes as people read them.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{size:.1} {}", UNITS[unit]) }
+}
+
+/// Each sender keeps one colour, from their user id.
+fn name_style(user: &str) -> Style {
+    const COLOURS: [Color; 6] =
+        [Color::Cyan, Color::Green, Color::Yellow, Color::Blue, Color::Magenta, Color::Red];
+    let hash = user.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+    Style::default().fg(COLOURS[hash % COLOURS.len()]).add_modifier(Modifier::BOLD)
+}
+
+fn dim_line(text: &str) -> Line<'static> {
+    Line::from(Span::styled(text.to_owned(), Style::default().fg(Color::DarkGray)))
+}
+
+/// Cuts a line into rows of at most `width` columns (wide characters
+/// count two), after a space where there is one, keeping the styles.
+pub fn wrap(line: Line<'static>, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width);
+    let chars: Vec<(char, Style)> = line
+        .spans
+        .iter()
+        .flat_map(|span| span.content.chars().map(move |c| (c, span.style)))
+        .collect();
+    let mut rows = Vec::new();
+    let mut start = 0;
+    loop {
+        let mut used = 0;
+        let mut end = start;
+        while end < chars.len() {
+            let w = chars[end].0.width().unwrap_or(0);
+            if used + w > width && end > start {
+                break;
+            }
+            used += w;
+            end += 1;
+        }
+        if end < chars.len()
+            && let Some(space) = (start + 1..end).rev().find(|&at| chars[at].0 == ' ')
+        {
+            end = space + 1;
+        }
+        rows.push(styled_row(&chars[start..end]).style(line.style));
+        start = end;
+        if start >= chars.len() {
+            return rows;
+        }
+    }
+}
+
+/// Characters back into spans, one per run of the same style.
+fn styled_row(chars: &[(char, Style)]) -> Line<'static> {
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    for &(c, style) in chars {
+        match spans.last_mut() {
+            Some(span) if span.style == style => span.content.to_mut().push(c),
+            _ => spans.push(Span::styled(c.to_string(), style)),
+        }
+    }
+    Line::from(spans)
+}
+
+/// Days since 1970-01-01 (UTC).
+fn civil_day(ts: MilliSecondsSinceUnixEpoch) -> i64 {
+    i64::from(ts.as_secs()) / 86_400
+}
+
+/// `HH:MM` (UTC).
+fn clock(ts: MilliSecondsSinceUnixEpoch) -> String {
+    let secs = i64::from(ts.as_secs()) % 86_400;
+    format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+}
+
+/// `Mon 7 Dec 2026` for a day number (the proleptic Gregorian calendar).
+fn day_label(day: i64) -> String {
+    // From days to (year, month, day): Howard Hinnant's civil_from_days.
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let weekday = WEEKDAYS[day.rem_euclid(7) as usize];
+    format!("{weekday} {d} {} {y}", MONTHS[(m - 1) as usize])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_and_sizes_read_right() {
+        assert_eq!(day_label(0), "Thu 1 Jan 1970");
+        // 2026-12-07 is day 20,794.
+        assert_eq!(day_label(20_794), "Mon 7 Dec 2026");
+        assert_eq!(day_label(11_016), "Tue 29 Feb 2000");
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(12_800), "12.5 KiB");
+    }
+
+    #[test]
+    fn wide_characters_wrap_at_the_width() {
+        let rows = wrap(Line::from("ab日本語cd"), 5);
+        let text: Vec<String> =
+            rows.iter().map(|r| r.spans.iter().map(|s| s.content.as_ref()).collect()).collect();
+        assert_eq!(text, ["ab日", "本語c", "d"]);
+        let rows = wrap(Line::from("hello big world"), 8);
+        let text: Vec<String> =
+            rows.iter().map(|r| r.spans.iter().map(|s| s.content.as_ref()).collect()).collect();
+        assert_eq!(text, ["hello ", "big ", "world"]);
+    }
+}
