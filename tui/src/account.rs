@@ -64,9 +64,18 @@ impl AccountDir {
         Ok(key)
     }
 
-    /// Forgets the account here (after /logout): store, key and settings.
+    /// Forgets the session (after /logout, or when the server ended it):
+    /// the store and its key go; the homeserver and user stay, for the
+    /// next sign-in.
     pub fn forget(&self) -> std::io::Result<()> {
-        std::fs::remove_dir_all(&self.dir)
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name.starts_with("store.") {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -107,5 +116,10 @@ mod tests {
         account.save(&saved).expect("saved");
         assert_eq!(AccountDir::open(data.path(), "work").expect("again").saved(), Some(saved));
         assert!(AccountDir::open(data.path(), "../escape").is_err());
+        std::fs::write(account.store_path(), b"session").expect("a store");
+        account.forget().expect("forgotten");
+        assert!(!account.store_path().exists());
+        assert_ne!(account.store_key().expect("a new key"), key);
+        assert!(account.saved().is_some(), "the homeserver and user stay");
     }
 }

@@ -125,7 +125,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     ratatui::restore();
     if logged_out {
         dir.forget().map_err(|e| format!("signed out, but the session's files stay: {e}"))?;
-        println!("Signed out; this device's session is forgotten.");
+        println!("Signed out; this device's session and keys are deleted.");
     }
     result
 }

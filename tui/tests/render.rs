@@ -203,13 +203,19 @@ fn the_chat_screen_shows_rooms_and_a_formatted_timeline() {
     assert!(text.contains("Book club"), "{text}");
 }
 
-#[test]
-fn typing_a_message_sends_markdown_as_html() {
+/// Alice's client after a sync with the book club in it.
+fn in_book_club() -> App {
     let mut app = App::chat(UserId::parse("@alice:x").expect("user id"));
     app.on_outcome(Outcome::Synced(SyncUpdate {
         rooms: vec![room("!book:x", "Book club", false, book_club(), (0, 0))],
         left: Vec::new(),
     }));
+    app
+}
+
+#[test]
+fn typing_a_message_sends_markdown_as_html() {
+    let mut app = in_book_club();
     for c in "**bold** move".chars() {
         app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
     }
@@ -254,11 +260,7 @@ fn the_login_form_masks_the_password_and_asks_for_a_code() {
 
 #[test]
 fn a_narrow_terminal_still_draws() {
-    let mut app = App::chat(UserId::parse("@alice:x").expect("user id"));
-    app.on_outcome(Outcome::Synced(SyncUpdate {
-        rooms: vec![room("!book:x", "Book club", false, book_club(), (0, 0))],
-        left: Vec::new(),
-    }));
+    let mut app = in_book_club();
     for (width, height) in [(30, 8), (20, 5), (200, 60)] {
         let text = screen(&mut app, width, height);
         assert!(!text.is_empty());

@@ -30,7 +30,11 @@ struct Pane {
 
 impl Pane {
     fn start(command: &str) -> Self {
-        let socket = format!("lattice-chat-test-{}", std::process::id());
+        // A socket per pane: a tmux server still going away must not meet
+        // the next one.
+        static PANES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = PANES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let socket = format!("lattice-chat-test-{}-{n}", std::process::id());
         let pane = Self { socket };
         let status = pane
             .tmux()

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use lattice_sdk::ruma::{
-    MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedUserId,
+    MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedUserId, UInt,
     events::{
         AnySyncMessageLikeEvent, AnySyncStateEvent, AnySyncTimelineEvent, SyncMessageLikeEvent,
         SyncStateEvent,
@@ -142,7 +142,8 @@ impl RoomTimeline {
         let sender = event.sender().to_owned();
         let ts = event.origin_server_ts();
         let event_id = event.event_id().to_owned();
-        let body = match &event {
+        // What the item shows, and the message it answers or the thread it is in.
+        let shown = match &event {
             AnySyncTimelineEvent::MessageLike(message) => match message {
                 AnySyncMessageLikeEvent::RoomMessage(SyncMessageLikeEvent::Original(original)) => {
                     if let Some(Relation::Replacement(replacement)) = &original.content.relates_to {
@@ -154,18 +155,7 @@ impl RoomTimeline {
                         return;
                     }
                     let (reply_to, thread_root) = relation_targets(&original.content);
-                    let body = text_body(&original.content.msgtype);
-                    self.insert(Item {
-                        event_id: Some(event_id),
-                        sender,
-                        ts,
-                        body,
-                        edited: false,
-                        reply_to,
-                        thread_root,
-                        reactions: Vec::new(),
-                    });
-                    return;
+                    (text_body(&original.content.msgtype), reply_to, thread_root)
                 }
                 AnySyncMessageLikeEvent::Reaction(SyncMessageLikeEvent::Original(reaction)) => {
                     let target = reaction.content.relates_to.event_id.clone();
@@ -187,24 +177,25 @@ impl RoomTimeline {
                     }
                     return;
                 }
-                AnySyncMessageLikeEvent::RoomEncrypted(_) => Body::Undecryptable,
-                _ if message.original_content().is_none() => Body::Redacted,
+                AnySyncMessageLikeEvent::RoomEncrypted(_) => (Body::Undecryptable, None, None),
+                _ if message.original_content().is_none() => (Body::Redacted, None, None),
                 // Calls, polls and the like have no line of their own yet.
                 _ => return,
             },
             AnySyncTimelineEvent::State(state) => match self.state_summary(state) {
-                Some(text) => Body::Info(text),
+                Some(text) => (Body::Info(text), None, None),
                 None => return,
             },
         };
+        let (body, reply_to, thread_root) = shown;
         self.insert(Item {
             event_id: Some(event_id),
             sender,
             ts,
             body,
             edited: false,
-            reply_to: None,
-            thread_root: None,
+            reply_to,
+            thread_root,
             reactions: Vec::new(),
         });
     }
@@ -316,30 +307,27 @@ fn text_body(msgtype: &MessageType) -> Body {
             .filter(|f| f.format == lattice_sdk::ruma::events::room::message::MessageFormat::Html)
             .map(|f| f.body.clone())
     };
+    let file = |kind, body: &String, filename: &Option<String>, size: Option<UInt>| Body::File {
+        kind,
+        name: filename.clone().unwrap_or_else(|| body.clone()),
+        size: size.map(u64::from),
+    };
     match msgtype {
         MessageType::Text(t) => text(TextKind::Message, &t.body, html(&t.formatted).as_deref()),
         MessageType::Emote(t) => text(TextKind::Emote, &t.body, html(&t.formatted).as_deref()),
         MessageType::Notice(t) => text(TextKind::Notice, &t.body, html(&t.formatted).as_deref()),
-        MessageType::Image(f) => Body::File {
-            kind: "image",
-            name: f.filename.clone().unwrap_or_else(|| f.body.clone()),
-            size: f.info.as_ref().and_then(|i| i.size).map(u64::from),
-        },
-        MessageType::File(f) => Body::File {
-            kind: "file",
-            name: f.filename.clone().unwrap_or_else(|| f.body.clone()),
-            size: f.info.as_ref().and_then(|i| i.size).map(u64::from),
-        },
-        MessageType::Video(f) => Body::File {
-            kind: "video",
-            name: f.filename.clone().unwrap_or_else(|| f.body.clone()),
-            size: f.info.as_ref().and_then(|i| i.size).map(u64::from),
-        },
-        MessageType::Audio(f) => Body::File {
-            kind: "audio",
-            name: f.filename.clone().unwrap_or_else(|| f.body.clone()),
-            size: f.info.as_ref().and_then(|i| i.size).map(u64::from),
-        },
+        MessageType::Image(f) => {
+            file("image", &f.body, &f.filename, f.info.as_ref().and_then(|i| i.size))
+        }
+        MessageType::File(f) => {
+            file("file", &f.body, &f.filename, f.info.as_ref().and_then(|i| i.size))
+        }
+        MessageType::Video(f) => {
+            file("video", &f.body, &f.filename, f.info.as_ref().and_then(|i| i.size))
+        }
+        MessageType::Audio(f) => {
+            file("audio", &f.body, &f.filename, f.info.as_ref().and_then(|i| i.size))
+        }
         other => text(TextKind::Message, other.body(), None),
     }
 }

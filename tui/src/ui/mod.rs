@@ -27,11 +27,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
 }
 
 fn draw_login(frame: &mut Frame<'_>, form: &LoginForm) {
-    let area = centered(frame.area(), 60, 13);
-    frame.render_widget(Clear, area);
-    let block = Block::default().borders(Borders::ALL).title(" lattice-chat ");
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = dialog(frame, 60, 13, " lattice-chat ");
     let label = Style::default().add_modifier(Modifier::BOLD);
     let mut lines = vec![Line::from(format!("Sign in to {}", form.homeserver)), Line::default()];
     let cursor_field = match &form.second_factor {
@@ -295,11 +291,7 @@ fn draw_members(frame: &mut Frame<'_>, app: &App, area: Rect) {
 }
 
 fn draw_help(frame: &mut Frame<'_>) {
-    let area = centered(frame.area(), 72, 30);
-    frame.render_widget(Clear, area);
-    let block = Block::default().borders(Borders::ALL).title(" Help (any key closes) ");
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = dialog(frame, 72, 30, " Help (any key closes) ");
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let keys = [
         ("Esc", "room list ⇄ composer; cancels a reply or an edit"),
@@ -333,6 +325,16 @@ fn draw_help(frame: &mut Frame<'_>) {
 
 fn focus_style(focused: bool) -> Style {
     if focused { Style::default().fg(Color::Cyan) } else { Style::default().fg(Color::DarkGray) }
+}
+
+/// A framed box in the middle of the screen, over what is there; its inside.
+fn dialog(frame: &mut Frame<'_>, width: u16, height: u16, title: &str) -> Rect {
+    let area = centered(frame.area(), width, height);
+    frame.render_widget(Clear, area);
+    let block = Block::default().borders(Borders::ALL).title(title.to_owned());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    inner
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
