@@ -52,7 +52,10 @@ pub use self::store::sqlite;
 
 pub use self::{
     client::{Client, ClientBuilder, SecondFactor},
-    crypto::verification::{SasCode, Verification},
+    crypto::{
+        devices::Device,
+        verification::{SasCode, Verification},
+    },
     error::{Error, Result},
     event_handler::SyncEvent,
     media::Media,

@@ -25,6 +25,21 @@ pub enum Command {
     Dm(String),
     /// `/create name`: a private room, encrypted.
     Create(String),
+    /// `/upload FILE`: sends a file (encrypted in encrypted rooms).
+    Upload(String),
+    /// `/download [DIR]`: saves the picked (or newest) file.
+    Download(Option<String>),
+    /// `/search words`: messages in every room.
+    Search(String),
+    /// `/devices [@user:server]`: someone's devices (one's own by default)
+    /// and which are verified.
+    Devices(Option<String>),
+    /// `/verify [@user:server [DEVICE]]`: compare emoji with a device.
+    Verify(Option<String>, Option<String>),
+    /// `/backup`: keeps room keys on the server, sealed by a recovery key.
+    Backup,
+    /// `/restore KEY`: reads the key backup with the recovery key.
+    Restore(String),
     /// `/logout`: ends the session on the server and forgets it here.
     Logout,
     /// `/help`.
@@ -46,6 +61,13 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/me", "text — an action (emote)"),
     ("/dm", "@user:server — a direct chat (encrypted)"),
     ("/create", "name — a private room (encrypted)"),
+    ("/upload", "FILE — send a file"),
+    ("/download", "[DIR] — save the picked or newest file"),
+    ("/search", "words — find messages in every room"),
+    ("/devices", "[@user:server] — devices and who verified them"),
+    ("/verify", "[@user:server [DEVICE]] — compare emoji with a device"),
+    ("/backup", "— back up room keys; shows the recovery key"),
+    ("/restore", "KEY — read the key backup with the recovery key"),
     ("/logout", "— sign out and forget this session"),
     ("/help", "— keys and commands"),
     ("/quit", "— leave lattice-chat"),
@@ -71,6 +93,7 @@ pub fn parse(line: &str) -> Option<Result<Command, String>> {
             Ok(argument.to_owned())
         }
     };
+    let optional = (!argument.is_empty()).then(|| argument.to_owned());
     let with_reason = || -> Result<(String, Option<String>), String> {
         let who = needed("a user id")?;
         Ok(match who.split_once(char::is_whitespace) {
@@ -90,6 +113,18 @@ pub fn parse(line: &str) -> Option<Result<Command, String>> {
         "me" => needed("an action").map(Command::Emote),
         "dm" | "query" => needed("a user id").map(Command::Dm),
         "create" => needed("a room name").map(Command::Create),
+        "upload" | "attach" => needed("a file").map(Command::Upload),
+        "download" | "save" => Ok(Command::Download(optional)),
+        "search" | "find" => needed("words to look for").map(Command::Search),
+        "devices" => Ok(Command::Devices(optional)),
+        "verify" => Ok(match optional.as_deref().map(|a| a.split_once(char::is_whitespace)) {
+            Some(Some((user, device))) => {
+                Command::Verify(Some(user.to_owned()), Some(device.trim().to_owned()))
+            }
+            _ => Command::Verify(optional, None),
+        }),
+        "backup" => Ok(Command::Backup),
+        "restore" => needed("the recovery key").map(Command::Restore),
         "logout" => Ok(Command::Logout),
         "help" | "?" => Ok(Command::Help),
         "quit" | "q" | "exit" => Ok(Command::Quit),
@@ -116,6 +151,13 @@ mod tests {
         );
         assert_eq!(parse("/ban @bob:x"), Some(Ok(Command::Ban("@bob:x".into(), None))));
         assert_eq!(parse("/quit"), Some(Ok(Command::Quit)));
+        assert_eq!(parse("/download"), Some(Ok(Command::Download(None))));
+        assert_eq!(
+            parse("/verify @bob:x PHONE"),
+            Some(Ok(Command::Verify(Some("@bob:x".into()), Some("PHONE".into()))))
+        );
+        assert_eq!(parse("/verify"), Some(Ok(Command::Verify(None, None))));
+        assert_eq!(parse("/restore EsTc 1234"), Some(Ok(Command::Restore("EsTc 1234".into()))));
     }
 
     #[test]

@@ -30,6 +30,42 @@ struct Cli {
     /// ~/.local/share/lattice-chat).
     #[arg(long, env = "LATTICE_CHAT_DATA")]
     data_dir: Option<PathBuf>,
+    /// Where /download saves files (default: ~/Downloads when it exists,
+    /// else the current folder).
+    #[arg(long, env = "LATTICE_CHAT_DOWNLOADS")]
+    download_dir: Option<PathBuf>,
+    /// How mentions, direct messages and verification requests are told:
+    /// the terminal bell, a desktop notification through the terminal
+    /// (osc777: foot, WezTerm, Ghostty, urxvt, VTE terminals; osc9: iTerm2,
+    /// Windows Terminal, kitty), or not at all.
+    #[arg(long, env = "LATTICE_CHAT_NOTIFY", value_enum, default_value = "bell")]
+    notify: Notify,
+}
+
+/// How to tell the user something happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Notify {
+    Bell,
+    Osc777,
+    Osc9,
+    Off,
+}
+
+/// Rings the bell or asks the terminal for a desktop notification. The
+/// text comes from other people: control characters are dropped so it
+/// cannot end the escape sequence and write its own.
+fn notify(how: Notify, text: &str) {
+    use std::io::Write;
+    let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    let sequence = match how {
+        Notify::Bell => "\x07".to_owned(),
+        Notify::Osc777 => format!("\x1b]777;notify;lattice-chat;{text}\x1b\\"),
+        Notify::Osc9 => format!("\x1b]9;{text}\x1b\\"),
+        Notify::Off => return,
+    };
+    let mut out = std::io::stdout();
+    let _ = out.write_all(sequence.as_bytes());
+    let _ = out.flush();
 }
 
 fn main() -> ExitCode {
@@ -62,9 +98,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         return Err("which homeserver? Give --homeserver the first time".to_owned());
     }
     let client = build_client(&account.homeserver, &dir).await?;
+    let downloads = cli.download_dir.unwrap_or_else(default_download_dir);
+    let cli_notify = cli.notify;
 
     let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
-    let worker = Worker::new(client.clone(), outcomes_tx.clone());
+    let worker = Worker::new(client.clone(), outcomes_tx.clone(), downloads);
     let mut app = match client.user_id() {
         Some(me) => {
             start_syncing(&worker, &outcomes_tx);
@@ -81,8 +119,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         if let Err(e) = terminal.draw(|frame| ui::draw(frame, &mut app)) {
             break Err(e.to_string());
         }
-        if std::mem::take(&mut app.bell) {
-            print!("\x07");
+        if let Some(text) = app.alert.take() {
+            notify(cli_notify, &text);
         }
         let actions = tokio::select! {
             Some(event) = keys.recv() => match event {
@@ -128,6 +166,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         println!("Signed out; this device's session and keys are deleted.");
     }
     result
+}
+
+/// ~/Downloads when there is one, else the current folder.
+fn default_download_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(|home| PathBuf::from(home).join("Downloads"))
+        .filter(|dir| dir.is_dir())
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// A client on the account's store: a session kept there resumes.

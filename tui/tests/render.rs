@@ -1,10 +1,14 @@
 //! The screen as ratatui's test backend draws it, from sync news built as
 //! a server would send it: what a user sees, cell for cell.
 
-use lattice_sdk::ruma::{OwnedRoomId, UserId, serde::Raw};
+use lattice_sdk::{
+    SasCode,
+    ruma::{MilliSecondsSinceUnixEpoch, OwnedRoomId, UserId, serde::Raw},
+};
 use lattice_tui::{
-    app::App,
-    matrix::{Outcome, RoomUpdate, SyncUpdate},
+    app::{App, overlay::Hit},
+    commands::Command,
+    matrix::{Action, Answer, Outcome, RoomUpdate, SyncUpdate, VerifyStage},
     ui,
 };
 use ratatui::{
@@ -265,4 +269,124 @@ fn a_narrow_terminal_still_draws() {
         let text = screen(&mut app, width, height);
         assert!(!text.is_empty());
     }
+}
+
+fn press(app: &mut App, code: KeyCode, modifiers: KeyModifiers) -> Vec<Action> {
+    app.on_key(KeyEvent::new(code, modifiers))
+}
+
+fn type_line(app: &mut App, text: &str) -> Vec<Action> {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+    press(app, KeyCode::Enter, KeyModifiers::NONE)
+}
+
+#[test]
+fn a_verification_shows_the_emoji_and_takes_the_answer() {
+    let mut app = in_book_club();
+    let code = SasCode { emoji_indices: [0, 1, 2, 29, 36, 47, 63], decimals: (1234, 2345, 3456) };
+    let bob = UserId::parse("@bob:x").expect("user id");
+    let stage = VerifyStage::Compare { emoji: code.emoji(), decimals: code.decimals };
+    app.on_outcome(Outcome::Verification {
+        transaction: "t1".into(),
+        user: bob.clone(),
+        device: "PHONE".into(),
+        stage,
+    });
+    let text = screen(&mut app, 100, 30);
+    for expected in [
+        "Do these emoji show on @bob:x's device PHONE, in this order?",
+        "Dog        Cat        Lion       Heart      Thumbs Up  Key        Pin",
+        "1234 2345 3456",
+        "y: they match, n: they do not",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not on screen:\n{text}");
+    }
+    // Other keys do nothing; y says they match.
+    assert!(press(&mut app, KeyCode::Char('x'), KeyModifiers::NONE).is_empty());
+    let actions = press(&mut app, KeyCode::Char('y'), KeyModifiers::NONE);
+    assert!(
+        matches!(actions.as_slice(), [Action::Verify { answer: Answer::Match, .. }]),
+        "{actions:?}"
+    );
+    assert!(screen(&mut app, 100, 30).contains("Waiting for @bob:x's device PHONE to confirm"));
+    app.on_outcome(Outcome::Verification {
+        transaction: "t1".into(),
+        user: bob,
+        device: "PHONE".into(),
+        stage: VerifyStage::Verified,
+    });
+    assert!(screen(&mut app, 100, 30).contains("✓ Verified @bob:x's device PHONE."));
+    press(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn a_thread_opens_beside_the_timeline() {
+    let mut app = in_book_club();
+    let reply = event(
+        "$t1",
+        "@bob:x",
+        DAY + 10 * 3_600_000,
+        "m.room.message",
+        json!({
+            "msgtype": "m.text", "body": "chapter one is slow",
+            "m.relates_to": {"rel_type": "m.thread", "event_id": "$m1"},
+        }),
+        None,
+    );
+    app.on_outcome(Outcome::Synced(SyncUpdate {
+        rooms: vec![room("!book:x", "Book club", false, vec![reply], (0, 0))],
+        left: Vec::new(),
+    }));
+    let text = screen(&mut app, 120, 30);
+    assert!(text.contains("1 reply in the thread (Ctrl+O)"), "{text}");
+    assert!(!text.contains("chapter one is slow"), "thread replies stay in the thread:\n{text}");
+    // Pick bob's first message (four messages up) and open its thread.
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Up, KeyModifiers::CONTROL);
+    }
+    press(&mut app, KeyCode::Char('o'), KeyModifiers::CONTROL);
+    let text = screen(&mut app, 120, 30);
+    assert!(text.contains("Thread (Esc closes)"), "{text}");
+    assert!(text.contains("Bob: chapter one is slow"), "{text}");
+    let actions = type_line(&mut app, "it picks up");
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::ThreadReply { root, .. } if root == "$m1")),
+        "{actions:?}"
+    );
+    press(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    assert!(app.thread.is_none());
+}
+
+#[test]
+fn search_shows_what_is_here_then_what_the_server_found() {
+    let mut app = in_book_club();
+    let actions = type_line(&mut app, "/search dune");
+    assert!(
+        matches!(actions.as_slice(), [Action::Run { command: Command::Search(term), .. }] if term == "dune"),
+        "{actions:?}"
+    );
+    let text = screen(&mut app, 120, 30);
+    assert!(text.contains("Search: dune"), "{text}");
+    assert!(text.contains("Book club Bob: **Dune** is next"), "{text}");
+    assert!(text.contains("asking the server"), "{text}");
+    app.on_outcome(Outcome::SearchResults {
+        term: "dune".into(),
+        hits: vec![Hit {
+            room_id: OwnedRoomId::try_from("!scifi:x").expect("room id"),
+            event_id: "$old".try_into().expect("event id"),
+            sender: UserId::parse("@carol:x").expect("user id"),
+            ts: MilliSecondsSinceUnixEpoch((DAY / 2).try_into().expect("ts")),
+            text: "Dune, the 1984 film".into(),
+        }],
+    });
+    let text = screen(&mut app, 120, 30);
+    assert!(text.contains("carol: Dune, the 1984 film"), "{text}");
+    // Newest first: bob's message, then carol's; Down and Enter open hers.
+    press(&mut app, KeyCode::Down, KeyModifiers::NONE);
+    press(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(app.overlay.is_none());
+    assert_eq!(app.rooms.open.as_ref().map(|r| r.as_str()), Some("!scifi:x"));
 }

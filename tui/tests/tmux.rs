@@ -16,9 +16,13 @@ use lattice_sdk::{
     Client, SyncSettings,
     ruma::{
         OwnedRoomId,
+        api::client::room::create_room,
         events::{
             AnySyncMessageLikeEvent, AnySyncTimelineEvent, SyncMessageLikeEvent,
-            room::message::MessageType,
+            room::{
+                MediaSource,
+                message::{MessageType, Relation},
+            },
         },
     },
 };
@@ -134,6 +138,48 @@ async fn bodies(bob: &Client, room: &OwnedRoomId) -> Vec<(String, Option<String>
         .collect()
 }
 
+/// lattice-chat signed in as alice (password "correct horse").
+async fn signed_in(server: &TestServer, data: &Path) -> Pane {
+    let pane = Pane::start(&chat_command(server, data, true));
+    pane.wait_for("Sign in to").await;
+    pane.type_text("correct horse");
+    let screen = pane.screen();
+    assert!(!screen.contains("correct horse"), "the password is on screen:\n{screen}");
+    pane.press(&["Enter"]);
+    pane.wait_for("online").await;
+    pane
+}
+
+/// `/create`s an encrypted room, invites bob, and has him join.
+async fn room_with_bob(pane: &Pane, bob: &Client, name: &str) -> OwnedRoomId {
+    pane.type_text(&format!("/create {name}"));
+    pane.press(&["Enter"]);
+    pane.wait_for(&format!("# {name}")).await;
+    pane.wait_for("turned on end-to-end encryption").await;
+    pane.type_text("/invite @bob:localhost");
+    pane.press(&["Enter"]);
+    pane.wait_for("invited @bob:localhost").await;
+    bob.sync_once(SyncSettings::new().timeout(Duration::from_secs(2))).await.expect("sync");
+    let invited = bob.invited_rooms().await.expect("invites");
+    let room_id = invited.first().expect("bob was invited").room_id().to_owned();
+    bob.join_room_by_id_or_alias(room_id.as_str()).await.expect("bob joins");
+    pane.wait_for("bob joined").await;
+    room_id
+}
+
+/// Syncs `client` until `done` holds; fails after 20 s.
+async fn sync_until<F, Fut>(client: &Client, what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done().await {
+        assert!(Instant::now() < deadline, "{what} never happened");
+        client.sync_once(SyncSettings::new().timeout(Duration::from_secs(1))).await.expect("sync");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_in_the_terminal() {
     if !tmux_available() {
@@ -148,28 +194,9 @@ async fn a_conversation_in_the_terminal() {
 
     // Sign in: the user name is filled in from --user; the password is
     // typed and never shown.
-    let pane = Pane::start(&chat_command(&server, data.path(), true));
-    pane.wait_for("Sign in to").await;
-    pane.type_text("correct horse");
-    let screen = pane.screen();
-    assert!(!screen.contains("correct horse"), "the password is on screen:\n{screen}");
-    pane.press(&["Enter"]);
+    let pane = signed_in(&server, data.path()).await;
     pane.wait_for("No rooms yet").await;
-    pane.wait_for("online").await;
-
-    // A room of one's own, with bob in it.
-    pane.type_text("/create Book club");
-    pane.press(&["Enter"]);
-    pane.wait_for("# Book club").await;
-    pane.wait_for("turned on end-to-end encryption").await;
-    pane.type_text("/invite @bob:localhost");
-    pane.press(&["Enter"]);
-    pane.wait_for("invited @bob:localhost").await;
-    bob.sync_once(SyncSettings::new().timeout(Duration::from_secs(2))).await.expect("sync");
-    let invited = bob.invited_rooms().await.expect("invites");
-    let room_id = invited.first().expect("bob was invited").room_id().to_owned();
-    bob.join_room_by_id_or_alias(room_id.as_str()).await.expect("bob joins");
-    pane.wait_for("bob joined").await;
+    let room_id = room_with_bob(&pane, &bob, "Book club").await;
 
     // Markdown goes out as HTML, encrypted, and bob's client reads it.
     pane.type_text("**Dune** is *next*");
@@ -203,7 +230,8 @@ async fn a_conversation_in_the_terminal() {
             )
         })
         .expect("alice's message");
-    bob.room(room_id.clone())
+    let root = bob
+        .room(room_id.clone())
         .reply(dune.event_id(), dune.sender(), "finally, I have been waiting")
         .await
         .expect("reply");
@@ -222,6 +250,34 @@ async fn a_conversation_in_the_terminal() {
     pane.type_text(" (the 1965 one)");
     pane.press(&["Enter"]);
     pane.wait_for("(the 1965 one) (edited)").await;
+
+    // A thread on bob's message, opened beside the timeline and answered
+    // there; bob's client sees the answer in the thread, and his answer
+    // shows in the pane.
+    pane.press(&["C-Up", "C-o"]);
+    pane.wait_for("Thread (Esc closes)").await;
+    pane.type_text("me *too*");
+    pane.press(&["Enter"]);
+    pane.wait_for("alice: me too").await;
+    pane.wait_for("🧵 1 reply in the thread").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        bob.sync_once(SyncSettings::new().timeout(Duration::from_millis(500))).await.expect("sync");
+        let events = bob.room(room_id.clone()).latest_events().await.expect("events");
+        let in_thread = events.iter().filter_map(|raw| raw.deserialize().ok()).any(|event| {
+            matches!(event, AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+                SyncMessageLikeEvent::Original(message),
+            )) if message.content.body() == "me *too*"
+                && matches!(&message.content.relates_to, Some(Relation::Thread(t)) if t.event_id == root))
+        });
+        if in_thread {
+            break;
+        }
+        assert!(Instant::now() < deadline, "bob never saw alice's answer in the thread");
+    }
+    bob.room(room_id.clone()).send_thread_reply(&root, "see you Thursday").await.expect("sent");
+    pane.wait_for("bob: see you Thursday").await;
+    pane.wait_for("🧵 2 replies in the thread").await;
 
     // The docs show this screen (LATTICE_SCREENSHOTS=docs/src/images).
     if let Some(dir) = std::env::var_os("LATTICE_SCREENSHOTS") {
@@ -243,4 +299,167 @@ async fn a_conversation_in_the_terminal() {
     assert!(!screen.contains("Sign in to"), "{screen}");
     again.wait_for("bob: finally, I have been waiting").await;
     again.press(&["C-c"]);
+}
+
+/// Files both ways through an encrypted room, search (the server's for
+/// plain rooms, the client's own for encrypted ones), and emoji
+/// verification with another of alice's devices, both ways round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_search_and_verification_in_the_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    let server = TestServer::start(Backend::Sqlite, |_| {}).await;
+    // Alice's phone: the SDK, a device of her own account.
+    let phone = Client::builder().homeserver_url(server.url()).build().await.expect("client");
+    phone.register("alice", "correct horse").await.expect("alice registered");
+    let alice = phone.user_id().expect("alice");
+    let bob = Client::builder().homeserver_url(server.url()).build().await.expect("client");
+    bob.register("bob", "battery staple").await.expect("bob registered");
+
+    // A plain room where an old message sits far back, past what the
+    // terminal loads: only the server's search can find it.
+    let mut request = create_room::v3::Request::new();
+    request.name = Some("Archive".to_owned());
+    let archive = phone.create_room(request).await.expect("archive room");
+    archive.send_text("a needle in the archive").await.expect("sent");
+    for n in 0..120 {
+        archive.send_text(&format!("hay {n}")).await.expect("sent");
+    }
+
+    let data = tempfile::tempdir().expect("temp dir");
+    let pane = signed_in(&server, data.path()).await;
+    let room_id = room_with_bob(&pane, &bob, "Files").await;
+
+    // Upload: bob gets the file, decrypted, byte for byte.
+    let notes = data.path().join("notes.txt");
+    std::fs::write(&notes, "chapter one: the desert planet\n").expect("file written");
+    pane.type_text(&format!("/upload {}", notes.display()));
+    pane.press(&["Enter"]);
+    pane.wait_for("sent notes.txt").await;
+    pane.wait_for("📎 file notes.txt (31 B)").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let received = loop {
+        bob.sync_once(SyncSettings::new().timeout(Duration::from_secs(1))).await.expect("sync");
+        let events = bob.room(room_id.clone()).latest_events().await.expect("events");
+        let file =
+            events.iter().filter_map(|raw| raw.deserialize().ok()).find_map(|event| match event {
+                AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+                    SyncMessageLikeEvent::Original(message),
+                )) => match message.content.msgtype {
+                    MessageType::File(file) => Some(file),
+                    _ => None,
+                },
+                _ => None,
+            });
+        if let Some(file) = file {
+            break file;
+        }
+        assert!(Instant::now() < deadline, "bob never received the file");
+    };
+    assert_eq!(received.body, "notes.txt");
+    assert!(
+        matches!(received.source, MediaSource::Encrypted(_)),
+        "a file in an encrypted room is encrypted"
+    );
+    let bytes = bob.media().download_source(&received.source).await.expect("download");
+    assert_eq!(bytes, b"chapter one: the desert planet\n");
+
+    // Download: bob's file lands in the folder named, as sent.
+    bob.room(room_id.clone()).send_text("the needle is in the files room too").await.expect("sent");
+    bob.room(room_id.clone())
+        .send_file("report.csv", "text/csv", b"month,pages\njan,412\n".to_vec())
+        .await
+        .expect("file sent");
+    pane.wait_for("report.csv").await;
+    let downloads = data.path().join("downloads");
+    std::fs::create_dir(&downloads).expect("folder");
+    pane.type_text(&format!("/download {}", downloads.display()));
+    pane.press(&["Enter"]);
+    pane.wait_for("saved").await;
+    let saved = std::fs::read(downloads.join("report.csv")).expect("the file was saved");
+    assert_eq!(saved, b"month,pages\njan,412\n");
+
+    // Search: the archive's old message from the server, bob's encrypted
+    // one from what this client decrypted.
+    pane.type_text("/search needle");
+    pane.press(&["Enter"]);
+    pane.wait_for("Search: needle").await;
+    pane.wait_for("alice: a needle in the archive").await;
+    let screen = pane.wait_for("bob: the needle is in the files room too").await;
+    assert!(screen.contains("Archive"), "the hit names its room:\n{screen}");
+    pane.press(&["Escape"]);
+
+    // Verification asked from the terminal: the same emoji on both
+    // screens, confirmed on both; the phone is then cross-signed (the
+    // terminal set up cross-signing at sign-in).
+    phone.sync_once(SyncSettings::new().timeout(Duration::ZERO)).await.expect("sync");
+    pane.type_text("/verify");
+    pane.press(&["Enter"]);
+    pane.wait_for("Waiting for your device").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut requests = loop {
+        phone.sync_once(SyncSettings::new().timeout(Duration::from_secs(1))).await.expect("sync");
+        let requests = phone.verification_requests().await.expect("requests");
+        if !requests.is_empty() {
+            break requests;
+        }
+        assert!(Instant::now() < deadline, "the request never reached the phone");
+    };
+    let asked = requests.remove(0);
+    asked.accept().await.expect("ready");
+    sync_until(&phone, "the keys exchanged", || {
+        let asked = asked.clone();
+        async move { asked.sas().await.expect("sas").is_some() }
+    })
+    .await;
+    let code = asked.sas().await.expect("sas").expect("code");
+    let names: String =
+        code.emoji().iter().map(|(_, name)| format!("{name:<11}")).collect::<String>();
+    pane.wait_for(names.trim_end()).await;
+    pane.press(&["y"]);
+    asked.confirm().await.expect("phone confirms");
+    sync_until(&phone, "the phone verifying the terminal", || {
+        let asked = asked.clone();
+        async move { asked.is_verified().await.expect("state") }
+    })
+    .await;
+    pane.wait_for("✓ Verified your device").await;
+    pane.press(&["Enter"]);
+    let phone_device = phone.device_id().expect("device");
+    assert!(bob.is_cross_signed(&alice, &phone_device).await.expect("keys"));
+    pane.type_text("/devices");
+    pane.press(&["Enter"]);
+    let screen = pane.wait_for("this device").await;
+    let row = screen.lines().find(|line| line.contains(phone_device.as_str())).expect("phone row");
+    assert!(row.contains("verified"), "{screen}");
+    pane.press(&["Escape"]);
+
+    // Verification asked by the phone, and the emoji said not to match:
+    // the phone is told so.
+    let terminal_device = phone
+        .user_devices(&alice)
+        .await
+        .expect("devices")
+        .into_iter()
+        .find(|d| d.device_id != phone_device)
+        .expect("the terminal's device")
+        .device_id;
+    let again = phone.request_verification(&alice, &terminal_device).await.expect("requested");
+    pane.wait_for("asks to verify this device").await;
+    pane.press(&["y"]);
+    sync_until(&phone, "the keys exchanged again", || {
+        let again = again.clone();
+        async move { again.sas().await.expect("sas").is_some() }
+    })
+    .await;
+    pane.wait_for("Do these emoji show").await;
+    pane.press(&["n"]);
+    sync_until(&phone, "the phone hearing of the mismatch", || {
+        let again = again.clone();
+        async move { again.cancelled().await.expect("state").is_some() }
+    })
+    .await;
+    assert_eq!(again.cancelled().await.expect("state").as_deref(), Some("m.mismatched_sas"));
+    pane.press(&["C-c"]);
 }

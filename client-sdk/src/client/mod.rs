@@ -5,6 +5,7 @@ mod account;
 mod appservice;
 mod builder;
 mod rooms;
+mod search;
 mod second_factor;
 
 pub use self::second_factor::SecondFactor;

@@ -3,7 +3,7 @@
 //! vouches for other users. A device signed by its owner's self-signing
 //! key (itself signed by the master key) is cross-signed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use ruma::{
     DeviceId, OwnedDeviceId, UserId,
@@ -130,24 +130,23 @@ impl Client {
     /// that self-signing key its owner's master signature (checked here,
     /// on keys fetched from the server).
     pub async fn is_cross_signed(&self, user: &UserId, device: &DeviceId) -> Result<bool> {
+        let response = self.query_keys(user).await?;
+        Ok(cross_signed_devices(&response, user).contains(device))
+    }
+
+    /// Whether this user has published cross-signing keys (from any of
+    /// their devices): if so, a new device must not make others.
+    pub async fn has_cross_signing_keys(&self) -> Result<bool> {
+        let user = self.require_user_id()?;
+        Ok(self.query_keys(&user).await?.master_keys.contains_key(&user))
+    }
+
+    /// The server's keys of every device of `user`, with their
+    /// cross-signing keys.
+    pub(crate) async fn query_keys(&self, user: &UserId) -> Result<get_keys::v3::Response> {
         let mut request = get_keys::v3::Request::new();
         request.device_keys = BTreeMap::from([(user.to_owned(), Vec::<OwnedDeviceId>::new())]);
-        let response = self.send(request).await?;
-        fn parse<T>(raw: Option<&ruma::serde::Raw<T>>) -> Option<Value> {
-            raw.and_then(|raw| serde_json::from_str(raw.json().get()).ok())
-        }
-        let (Some(master), Some(self_signing), Some(device_keys)) = (
-            parse(response.master_keys.get(user)),
-            parse(response.self_signing_keys.get(user)),
-            parse(response.device_keys.get(user).and_then(|d| d.get(device))),
-        ) else {
-            return Ok(false);
-        };
-        let (Some(master_key), Some(ssk)) = (public_of(&master), public_of(&self_signing)) else {
-            return Ok(false);
-        };
-        Ok(verify(&self_signing, user.as_str(), &format!("ed25519:{master_key}"), &master_key)
-            && verify(&device_keys, user.as_str(), &format!("ed25519:{ssk}"), &ssk))
+        self.send(request).await
     }
 
     /// Whether this device verified `device` of `user` interactively.
@@ -156,4 +155,37 @@ impl Client {
         let state = crypto.state.lock().await;
         Ok(state.verified.contains(&(user.to_string(), device.to_string())))
     }
+}
+
+/// The devices of `user` in a keys answer that carry the owner's
+/// self-signing signature, that key being signed by the master key.
+pub(crate) fn cross_signed_devices(
+    response: &get_keys::v3::Response,
+    user: &UserId,
+) -> HashSet<OwnedDeviceId> {
+    fn parse<T>(raw: Option<&ruma::serde::Raw<T>>) -> Option<Value> {
+        raw.and_then(|raw| serde_json::from_str(raw.json().get()).ok())
+    }
+    let (Some(master), Some(self_signing)) =
+        (parse(response.master_keys.get(user)), parse(response.self_signing_keys.get(user)))
+    else {
+        return HashSet::new();
+    };
+    let (Some(master_key), Some(ssk)) = (public_of(&master), public_of(&self_signing)) else {
+        return HashSet::new();
+    };
+    if !verify(&self_signing, user.as_str(), &format!("ed25519:{master_key}"), &master_key) {
+        return HashSet::new();
+    }
+    response
+        .device_keys
+        .get(user)
+        .into_iter()
+        .flatten()
+        .filter(|(_, raw)| {
+            parse(Some(*raw))
+                .is_some_and(|keys| verify(&keys, user.as_str(), &format!("ed25519:{ssk}"), &ssk))
+        })
+        .map(|(device, _)| device.clone())
+        .collect()
 }

@@ -6,10 +6,12 @@
 pub(crate) mod attachment;
 mod backup;
 mod cross_signing;
+pub(crate) mod devices;
 mod keys;
 mod megolm;
 mod olm;
 mod recovery_key;
+mod sas_emoji;
 mod state;
 pub(crate) mod verification;
 

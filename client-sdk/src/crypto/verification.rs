@@ -372,6 +372,42 @@ impl Verification {
         Ok(())
     }
 
+    /// Who is on the other side: their user id and device id.
+    pub async fn other_device(&self) -> Result<(OwnedUserId, OwnedDeviceId)> {
+        let (user, device) =
+            self.with_flow(|flow| (flow.other_user.clone(), flow.other_device.clone())).await?;
+        let user = OwnedUserId::try_from(user).map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok((user, device.into()))
+    }
+
+    /// The user declines (or gives up on) the verification.
+    pub async fn cancel(&self) -> Result<()> {
+        self.cancel_with("m.user", "the user cancelled").await
+    }
+
+    /// The user says the codes differ: someone may be in the middle, and
+    /// the other side is told so.
+    pub async fn mismatch(&self) -> Result<()> {
+        self.cancel_with("m.mismatched_sas", "the codes did not match").await
+    }
+
+    async fn cancel_with(&self, code: &str, reason: &str) -> Result<()> {
+        let crypto = self.client.crypto().await?;
+        let (user, device) = {
+            let mut flows = crypto.verifications.lock().await;
+            let flow = flows
+                .get_mut(&self.transaction_id)
+                .ok_or_else(|| Error::Invalid("no such verification".into()))?;
+            if flow.cancelled.is_some() || flow.verified {
+                return Ok(());
+            }
+            flow.cancelled = Some(code.to_owned());
+            (flow.other_user.clone(), flow.other_device.clone())
+        };
+        let cancel = json!({"transaction_id": self.transaction_id, "code": code, "reason": reason});
+        self.client.send_plain(&user, &device, "m.key.verification.cancel", cancel).await
+    }
+
     /// Whether the other device was verified (its MAC matched).
     pub async fn is_verified(&self) -> Result<bool> {
         self.with_flow(|flow| flow.verified).await

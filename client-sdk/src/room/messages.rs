@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use ruma::{
-    EventId, OwnedEventId, TransactionId, UserId,
+    EventId, OwnedEventId, TransactionId, UInt, UserId,
     api::client::{
         message::{get_message_events, send_message_event},
         receipt::create_receipt::{self, v3::ReceiptType},
@@ -23,10 +23,13 @@ use ruma::{
         reaction::ReactionEventContent,
         receipt::ReceiptThread,
         relation::{Annotation, Thread},
-        room::MediaSource,
-        room::message::{
-            AddMentions, FileMessageEventContent, ForwardThread, ImageMessageEventContent,
-            MessageType, Relation, ReplacementMetadata, ReplyMetadata, RoomMessageEventContent,
+        room::{
+            ImageInfo, MediaSource,
+            message::{
+                AddMentions, FileInfo, FileMessageEventContent, ForwardThread,
+                ImageMessageEventContent, MessageType, Relation, ReplacementMetadata,
+                ReplyMetadata, RoomMessageEventContent,
+            },
         },
     },
     serde::Raw,
@@ -159,7 +162,25 @@ impl Room {
 
     /// Sends a message into the thread whose first message is `root`.
     pub async fn send_thread_reply(&self, root: &EventId, body: &str) -> Result<OwnedEventId> {
-        let mut content = RoomMessageEventContent::text_plain(body);
+        self.in_thread(root, RoomMessageEventContent::text_plain(body)).await
+    }
+
+    /// Sends formatted text into the thread whose first message is `root`:
+    /// `html`, and `plain` for clients that show no HTML.
+    pub async fn send_thread_reply_html(
+        &self,
+        root: &EventId,
+        plain: &str,
+        html: &str,
+    ) -> Result<OwnedEventId> {
+        self.in_thread(root, RoomMessageEventContent::text_html(plain, html)).await
+    }
+
+    async fn in_thread(
+        &self,
+        root: &EventId,
+        mut content: RoomMessageEventContent,
+    ) -> Result<OwnedEventId> {
         content.relates_to = Some(Relation::Thread(Thread::without_fallback(root.to_owned())));
         self.send(content).await
     }
@@ -198,13 +219,30 @@ impl Room {
         message: impl FnOnce(String, MediaSource) -> MessageType,
     ) -> Result<OwnedEventId> {
         let media = self.client.media();
+        let size = UInt::try_from(bytes.len() as u64).ok();
         // In an encrypted room the file is encrypted too, and its key
         // travels in the encrypted event.
         let source = match self.is_encrypted().await? {
             true => MediaSource::Encrypted(Box::new(media.upload_encrypted(bytes).await?)),
             false => MediaSource::Plain(media.upload(content_type, Some(filename), bytes).await?),
         };
-        self.send(RoomMessageEventContent::new(message(filename.to_owned(), source))).await
+        // Size and type let receivers show the file before downloading it.
+        let mut msgtype = message(filename.to_owned(), source);
+        let mimetype = Some(content_type.to_owned());
+        match &mut msgtype {
+            MessageType::File(file) => {
+                let mut info = FileInfo::new();
+                (info.mimetype, info.size) = (mimetype, size);
+                file.info = Some(Box::new(info));
+            }
+            MessageType::Image(image) => {
+                let mut info = ImageInfo::new();
+                (info.mimetype, info.size) = (mimetype, size);
+                image.info = Some(Box::new(info));
+            }
+            _ => {}
+        }
+        self.send(RoomMessageEventContent::new(msgtype)).await
     }
 
     /// Redacts (removes the content of) an event, with an optional reason.

@@ -10,6 +10,7 @@ mod errors;
 mod history;
 mod media;
 mod persistence;
+mod search;
 mod sessions;
 mod verification;
 

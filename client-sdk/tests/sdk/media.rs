@@ -63,6 +63,8 @@ async fn files_round_trip_and_reach_the_room(backend: Backend) {
     room.send_file("report.txt", "text/plain", report.clone()).await.expect("file sent");
     let file = sync_until(&bob, &mut files).await;
     assert_eq!(file.body, "report.txt");
+    let info = file.info.as_ref().expect("the file's size and type are given");
+    assert_eq!((info.mimetype.as_deref(), info.size), (Some("text/plain"), Some(17u32.into())));
     let MediaSource::Plain(uri) = file.source else { panic!("an unencrypted file") };
     assert_eq!(bob.media().download(&uri).await.expect("downloaded"), report);
 }

@@ -85,4 +85,57 @@ async fn devices_verify_each_other_by_emoji(backend: Backend) {
     // for everyone who looks (here, Bob).
     let bob = registered(&server, "bob").await;
     assert!(bob.is_cross_signed(&alice, &phone_device).await.expect("query"));
+
+    // The device list says the same, from one keys query.
+    let devices = laptop.user_devices(&alice).await.expect("devices");
+    assert_eq!(devices.len(), 2, "{devices:?}");
+    let listed = devices.iter().find(|d| d.device_id == phone_device).expect("the phone");
+    assert!(listed.verified_here && listed.cross_signed && !listed.is_this_device);
+    assert_eq!(listed.display_name.as_deref(), Some("phone"));
+    assert!(devices.iter().any(|d| d.device_id == laptop_device && d.is_this_device));
+    let seen_by_bob = bob.user_devices(&alice).await.expect("devices");
+    assert!(seen_by_bob.iter().all(|d| d.cross_signed && !d.verified_here && d.is_trusted()));
+
+    // A second round where the phone says the emoji differ: the laptop is
+    // told, and nothing new is trusted.
+    let asked = laptop.request_verification(&alice, &phone_device).await.expect("requested");
+    sync_until(&phone, || {
+        let (phone, txn) = (phone.clone(), asked.transaction_id.clone());
+        async move {
+            phone
+                .verification_requests()
+                .await
+                .expect("requests")
+                .iter()
+                .any(|r| r.transaction_id == txn)
+        }
+    })
+    .await;
+    let incoming = phone
+        .verification_requests()
+        .await
+        .expect("requests")
+        .into_iter()
+        .find(|r| r.transaction_id == asked.transaction_id)
+        .expect("the request");
+    let (who, which) = incoming.other_device().await.expect("the other side");
+    assert_eq!((who, which), (alice.clone(), laptop_device.clone()));
+    incoming.accept().await.expect("ready");
+    for _ in 0..3 {
+        laptop.sync_once(SyncSettings::new().timeout(Duration::from_secs(2))).await.expect("sync");
+        phone.sync_once(SyncSettings::new().timeout(Duration::from_secs(2))).await.expect("sync");
+    }
+    sync_until(&phone, || {
+        let incoming = incoming.clone();
+        async move { incoming.sas().await.expect("sas").is_some() }
+    })
+    .await;
+    incoming.mismatch().await.expect("mismatch sent");
+    sync_until(&laptop, || {
+        let asked = asked.clone();
+        async move { asked.cancelled().await.expect("state").is_some() }
+    })
+    .await;
+    assert_eq!(asked.cancelled().await.expect("state").as_deref(), Some("m.mismatched_sas"));
+    assert!(!asked.is_verified().await.expect("state"));
 }

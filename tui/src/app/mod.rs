@@ -3,6 +3,10 @@
 //! the Matrix worker, and the screen is drawn from what is here.
 
 pub mod composer;
+mod local_commands;
+pub mod login;
+mod outcomes;
+pub mod overlay;
 pub mod rooms;
 pub mod timeline;
 
@@ -11,15 +15,18 @@ use std::collections::HashMap;
 use lattice_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+pub use self::login::LoginForm;
 use self::{
     composer::Composer,
-    rooms::{Group, RoomEntry, RoomList},
+    login::login_key,
+    overlay::{Overlay, Reply},
+    rooms::RoomList,
     timeline::{Body, RoomTimeline},
 };
 use crate::{
     commands::{self, COMMANDS, Command},
     format,
-    matrix::{Action, Connection, Outcome, SyncUpdate},
+    matrix::{Action, Connection},
 };
 
 /// The two screens.
@@ -27,24 +34,6 @@ use crate::{
 pub enum Screen {
     Login(LoginForm),
     Chat,
-}
-
-/// The sign-in form: the password, then a second factor if the account
-/// has one.
-#[derive(Debug, Default)]
-pub struct LoginForm {
-    pub homeserver: String,
-    pub user: String,
-    pub password: String,
-    /// The login session waiting for a second factor, and its stages.
-    pub second_factor: Option<(String, Vec<String>)>,
-    pub code: String,
-    /// The code is a recovery code rather than the authenticator's.
-    pub recovery: bool,
-    /// Which field has the cursor: 0 user, 1 password (or the code).
-    pub field: usize,
-    pub error: Option<String>,
-    pub busy: bool,
 }
 
 /// Where keys go.
@@ -84,13 +73,18 @@ pub struct App {
     pub composer: Composer,
     /// The message picked with Ctrl+Up/Down (an index into the timeline).
     pub selected: Option<usize>,
+    /// The thread open beside the timeline (its first message): the
+    /// composer answers there.
+    pub thread: Option<OwnedEventId>,
     pub connection: Connection,
     /// The last thing worth saying (an error, a command's result).
     pub notice: Option<String>,
-    pub show_help: bool,
+    /// Help, search results, devices, a verification: over the chat.
+    pub overlay: Option<Overlay>,
     pub show_members: bool,
-    /// Ring the terminal bell at the next draw (a mention arrived).
-    pub bell: bool,
+    /// Something to tell the user at the next draw, by the bell or a
+    /// desktop notification: a mention, a direct message, a verification.
+    pub alert: Option<String>,
     pub quit: bool,
     pub view: View,
     paginating: Option<OwnedRoomId>,
@@ -129,11 +123,12 @@ impl App {
             members: HashMap::new(),
             composer: Composer::default(),
             selected: None,
+            thread: None,
             connection: Connection::Connecting,
             notice: None,
-            show_help: false,
+            overlay: None,
             show_members: false,
-            bell: false,
+            alert: None,
             quit: false,
             view: View::default(),
             paginating: None,
@@ -157,18 +152,43 @@ impl App {
         if let Screen::Login(form) = &mut self.screen {
             return login_key(form, key);
         }
-        if self.show_help {
-            self.show_help = false;
-            return Vec::new();
+        if let Some(overlay) = &mut self.overlay {
+            return match overlay.on_key(key) {
+                Reply::Stay => Vec::new(),
+                Reply::Close => {
+                    self.overlay = None;
+                    Vec::new()
+                }
+                Reply::Send(action) => vec![action],
+                Reply::SendAndClose(action) => {
+                    self.overlay = None;
+                    vec![action]
+                }
+                Reply::Open(room, event) => {
+                    self.overlay = None;
+                    self.focus = Focus::Composer;
+                    let actions = self.open_room(room.clone());
+                    self.selected = self.timelines.get(&room).and_then(|t| t.position(&event));
+                    actions
+                }
+            };
         }
         match (key.code, ctrl) {
             (KeyCode::F(1), _) => {
-                self.show_help = true;
+                self.overlay = Some(Overlay::Help { scroll: 0 });
                 return Vec::new();
             }
             (KeyCode::F(2), _) => return self.toggle_members(),
             (KeyCode::Tab, _) if self.focus == Focus::Rooms => {
                 self.focus = Focus::Composer;
+                return Vec::new();
+            }
+            (KeyCode::Esc, _) if self.thread.is_some() && self.mode == Mode::Message => {
+                self.thread = None;
+                return Vec::new();
+            }
+            (KeyCode::Char('o'), true) => {
+                self.open_thread();
                 return Vec::new();
             }
             (KeyCode::Esc, _) => {
@@ -213,7 +233,9 @@ impl App {
 
     fn rooms_key(&mut self, key: KeyEvent) -> Vec<Action> {
         match key.code {
-            KeyCode::Char('?') if self.rooms.filter.is_empty() => self.show_help = true,
+            KeyCode::Char('?') if self.rooms.filter.is_empty() => {
+                self.overlay = Some(Overlay::Help { scroll: 0 })
+            }
             KeyCode::Char(c) => {
                 self.rooms.filter.push(c);
                 // The first match opens as you type.
@@ -304,7 +326,12 @@ impl App {
         if let Some(parsed) = commands::parse(&text) {
             match parsed {
                 Ok(Command::Quit) => self.quit = true,
-                Ok(Command::Help) => self.show_help = true,
+                Ok(Command::Help) => self.overlay = Some(Overlay::Help { scroll: 0 }),
+                Ok(Command::Download(dir)) => actions.extend(self.download(dir)),
+                Ok(Command::Search(term)) => {
+                    self.overlay = Some(Overlay::Search(self.search_here(&term)));
+                    actions.push(Action::Run { room, command: Command::Search(term) });
+                }
                 Ok(command) => actions.push(Action::Run { room, command }),
                 Err(message) => self.notice = Some(message),
             }
@@ -318,9 +345,10 @@ impl App {
         let mode = std::mem::replace(&mut self.mode, Mode::Message);
         self.selected = None;
         let html = format::markdown_to_html(&plain);
-        actions.push(match mode {
-            Mode::Message => Action::Send { room, plain, html, emote: false },
-            Mode::Reply(to) => {
+        actions.push(match (mode, self.thread.clone()) {
+            (Mode::Message, Some(root)) => Action::ThreadReply { room, root, plain, html },
+            (Mode::Message, None) => Action::Send { room, plain, html, emote: false },
+            (Mode::Reply(to), _) => {
                 let sender =
                     self.timelines.get(&room).and_then(|t| t.get(&to)).map(|i| i.sender.clone());
                 match sender {
@@ -328,8 +356,10 @@ impl App {
                     None => Action::Send { room, plain, html, emote: false },
                 }
             }
-            Mode::Edit(target) => Action::Edit { room, target, plain, html },
-            Mode::React(target) => Action::React { room, target, key: plain.trim().to_owned() },
+            (Mode::Edit(target), _) => Action::Edit { room, target, plain, html },
+            (Mode::React(target), _) => {
+                Action::React { room, target, key: plain.trim().to_owned() }
+            }
         });
         if let Some(timeline) = self.open_timeline_mut() {
             timeline.scroll = 0;
@@ -353,14 +383,32 @@ impl App {
         }
     }
 
-    /// Moves the pick through the messages (not the summaries).
+    /// Ctrl+O: the picked message's thread beside the timeline (a reply
+    /// in a thread opens its thread).
+    fn open_thread(&mut self) {
+        let Some(id) = self.selected_event() else {
+            self.notice = Some("pick a message first (Ctrl+Up), then Ctrl+O".into());
+            return;
+        };
+        let root =
+            self.open_timeline().and_then(|t| t.get(&id)).and_then(|i| i.thread_root.clone());
+        self.thread = Some(root.unwrap_or(id));
+        self.selected = None;
+    }
+
+    /// Moves the pick through the messages (not the summaries, nor replies
+    /// in threads, which show in the thread's pane).
     fn select(&mut self, step: isize) {
         let Some(timeline) = self.open_timeline() else { return };
         let messages: Vec<usize> = timeline
             .items
             .iter()
             .enumerate()
-            .filter(|(_, item)| !matches!(item.body, Body::Info(_)) && item.event_id.is_some())
+            .filter(|(_, item)| {
+                !matches!(item.body, Body::Info(_))
+                    && item.event_id.is_some()
+                    && item.thread_root.is_none()
+            })
             .map(|(at, _)| at)
             .collect();
         if messages.is_empty() {
@@ -459,6 +507,7 @@ impl App {
     pub fn open_room(&mut self, room_id: OwnedRoomId) -> Vec<Action> {
         self.rooms.open = Some(room_id.clone());
         self.selected = None;
+        self.thread = None;
         self.mode = Mode::Message;
         self.typing_sent = false;
         let mut actions = Vec::new();
@@ -488,153 +537,4 @@ impl App {
             _ => Vec::new(),
         }
     }
-
-    /// Something came back from the worker.
-    pub fn on_outcome(&mut self, outcome: Outcome) -> Vec<Action> {
-        match outcome {
-            Outcome::LoggedIn { user_id } => {
-                self.me = Some(user_id);
-                self.screen = Screen::Chat;
-            }
-            Outcome::SecondFactorNeeded { session, stages } => {
-                if let Screen::Login(form) = &mut self.screen {
-                    form.busy = false;
-                    form.recovery = !stages.iter().any(|s| s.ends_with(".totp"));
-                    form.second_factor = Some((session, stages));
-                    form.field = 1;
-                    form.error = None;
-                }
-            }
-            Outcome::LoginFailed(message) => {
-                if let Screen::Login(form) = &mut self.screen {
-                    form.busy = false;
-                    form.error = Some(message);
-                    form.code.clear();
-                    if form.second_factor.is_none() {
-                        form.password.clear();
-                    }
-                }
-            }
-            Outcome::Synced(update) => return self.apply(update),
-            Outcome::History { room_id, events, at_start } => {
-                self.paginating = None;
-                let timeline = self.timelines.entry(room_id).or_default();
-                timeline.prepend_raw(&events);
-                timeline.at_start = at_start;
-            }
-            Outcome::Open(room_id) => {
-                self.focus = Focus::Composer;
-                return self.open_room(room_id);
-            }
-            Outcome::Members { room_id, members } => {
-                self.members.insert(room_id, members);
-            }
-            Outcome::Left(room_id) => {
-                self.rooms.remove(&room_id);
-                self.timelines.remove(&room_id);
-                self.notice = Some("left the room".into());
-            }
-            Outcome::Info(message) if message.is_empty() => {}
-            Outcome::Info(message) | Outcome::Failed(message) => self.notice = Some(message),
-            Outcome::Connection(connection) => self.connection = connection,
-            Outcome::LoggedOut => self.quit = true,
-        }
-        Vec::new()
-    }
-
-    /// A sync's news: rooms, timelines, counts, typing.
-    fn apply(&mut self, update: SyncUpdate) -> Vec<Action> {
-        let mut actions = Vec::new();
-        for room in update.rooms {
-            let group = match (room.invited, room.direct) {
-                (true, _) => Group::Invites,
-                (false, true) => Group::Direct,
-                (false, false) => Group::Rooms,
-            };
-            let previous = self.rooms.get(&room.room_id).cloned();
-            let (unread, highlights) = room
-                .unread
-                .unwrap_or_else(|| previous.as_ref().map_or((0, 0), |p| (p.unread, p.highlights)));
-            let timeline = self.timelines.entry(room.room_id.clone()).or_default();
-            let before = timeline.items.len();
-            timeline.push_raw(&room.events);
-            let newest = timeline.items.last().map(|item| item.ts);
-            let mentioned = highlights > previous.as_ref().map_or(0, |p| p.highlights);
-            self.rooms.upsert(RoomEntry {
-                room_id: room.room_id.clone(),
-                name: room.name,
-                group,
-                encrypted: room.encrypted,
-                unread,
-                highlights,
-                last_activity: newest,
-            });
-            if let Some(typing) = room.typing {
-                let me = self.me.clone();
-                self.typing.insert(
-                    room.room_id.clone(),
-                    typing.into_iter().filter(|u| Some(u) != me.as_ref()).collect(),
-                );
-            }
-            let is_open = self.rooms.open.as_ref() == Some(&room.room_id);
-            let grew = self.timelines.get(&room.room_id).is_some_and(|t| t.items.len() > before);
-            if is_open && grew {
-                actions.extend(self.mark_read(&room.room_id));
-            } else if mentioned {
-                self.bell = true;
-            }
-        }
-        for room_id in update.left {
-            self.rooms.remove(&room_id);
-        }
-        if self.rooms.open.is_none() && !self.rooms.is_empty() {
-            self.rooms.move_selection(0);
-            if let Some(first) = self.rooms.open.clone() {
-                actions.extend(self.open_room(first));
-            }
-        }
-        actions
-    }
-}
-
-/// Keys on the sign-in form.
-fn login_key(form: &mut LoginForm, key: KeyEvent) -> Vec<Action> {
-    if form.busy {
-        return Vec::new();
-    }
-    let field: &mut String = match (&form.second_factor, form.field) {
-        (Some(_), _) => &mut form.code,
-        (None, 0) => &mut form.user,
-        (None, _) => &mut form.password,
-    };
-    match key.code {
-        KeyCode::Char(c) => field.push(c),
-        KeyCode::Backspace => {
-            field.pop();
-        }
-        KeyCode::Tab | KeyCode::Down | KeyCode::Up if form.second_factor.is_none() => {
-            form.field = 1 - form.field.min(1);
-        }
-        // In the second step, Tab switches between the authenticator's code
-        // and a recovery code.
-        KeyCode::Tab => form.recovery = !form.recovery,
-        KeyCode::Enter if form.second_factor.is_none() && form.field == 0 => form.field = 1,
-        KeyCode::Enter => {
-            form.error = None;
-            form.busy = true;
-            return vec![match &form.second_factor {
-                Some((session, _)) => Action::SecondFactor {
-                    session: session.clone(),
-                    code: form.code.trim().to_owned(),
-                    recovery: form.recovery,
-                },
-                None => Action::Login {
-                    user: form.user.trim().to_owned(),
-                    password: form.password.clone(),
-                },
-            }];
-        }
-        _ => {}
-    }
-    Vec::new()
 }

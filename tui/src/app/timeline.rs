@@ -10,6 +10,7 @@ use lattice_sdk::ruma::{
         AnySyncMessageLikeEvent, AnySyncStateEvent, AnySyncTimelineEvent, SyncMessageLikeEvent,
         SyncStateEvent,
         room::{
+            MediaSource,
             member::MembershipState,
             message::{MessageType, Relation, RoomMessageEventContent},
             redaction::SyncRoomRedactionEvent,
@@ -70,6 +71,8 @@ pub struct RoomTimeline {
     /// Relations whose target has not been seen yet (history not loaded):
     /// applied when it arrives.
     pending: Vec<AnySyncTimelineEvent>,
+    /// Where each file message's content is (and its key, when encrypted).
+    pub files: HashMap<OwnedEventId, MediaSource>,
     /// The first event of the room has been loaded.
     pub at_start: bool,
     /// How many lines the view is scrolled up from the newest.
@@ -105,6 +108,7 @@ impl RoomTimeline {
         self.items = older.items;
         self.by_id = older.by_id;
         self.seen.extend(older.seen);
+        self.files.extend(older.files);
         self.pending = older.pending;
         for item in newer {
             if let Some(id) = &item.event_id {
@@ -119,6 +123,11 @@ impl RoomTimeline {
         }
     }
 
+    /// Where an event's item is in `items`.
+    pub fn position(&self, event_id: &OwnedEventId) -> Option<usize> {
+        self.by_id.get(event_id).copied()
+    }
+
     /// The item for an event id.
     pub fn get(&self, event_id: &OwnedEventId) -> Option<&Item> {
         self.by_id.get(event_id).map(|&at| &self.items[at])
@@ -128,6 +137,25 @@ impl RoomTimeline {
     /// their user id's localpart.
     pub fn name_of(&self, user: &OwnedUserId) -> String {
         self.names.get(user).cloned().unwrap_or_else(|| user.localpart().to_owned())
+    }
+
+    /// Messages whose text contains `term` (ignoring case), newest first.
+    pub fn search(&self, term: &str) -> Vec<&Item> {
+        let term = term.to_lowercase();
+        self.items
+            .iter()
+            .rev()
+            .filter(|item| match &item.body {
+                Body::Text { plain, .. } => plain.to_lowercase().contains(&term),
+                Body::File { name, .. } => name.to_lowercase().contains(&term),
+                _ => false,
+            })
+            .collect()
+    }
+
+    /// The newest file message, when none is picked.
+    pub fn latest_file(&self) -> Option<&Item> {
+        self.items.iter().rev().find(|item| matches!(item.body, Body::File { .. }))
     }
 
     /// The newest event id, for read receipts.
@@ -155,6 +183,9 @@ impl RoomTimeline {
                         return;
                     }
                     let (reply_to, thread_root) = relation_targets(&original.content);
+                    if let Some(source) = media_source(&original.content.msgtype) {
+                        self.files.insert(event_id.clone(), source);
+                    }
                     (text_body(&original.content.msgtype), reply_to, thread_root)
                 }
                 AnySyncMessageLikeEvent::Reaction(SyncMessageLikeEvent::Original(reaction)) => {
@@ -330,6 +361,17 @@ fn text_body(msgtype: &MessageType) -> Body {
         }
         other => text(TextKind::Message, other.body(), None),
     }
+}
+
+/// Where a file message's content is.
+fn media_source(msgtype: &MessageType) -> Option<MediaSource> {
+    Some(match msgtype {
+        MessageType::Image(f) => f.source.clone(),
+        MessageType::File(f) => f.source.clone(),
+        MessageType::Video(f) => f.source.clone(),
+        MessageType::Audio(f) => f.source.clone(),
+        _ => return None,
+    })
 }
 
 fn relation_targets(

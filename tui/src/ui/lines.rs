@@ -2,7 +2,9 @@
 //! (reply quote, body, reactions), summaries of membership and state, all
 //! cut to the pane's width.
 
-use lattice_sdk::ruma::MilliSecondsSinceUnixEpoch;
+use std::collections::HashMap;
+
+use lattice_sdk::ruma::{MilliSecondsSinceUnixEpoch, OwnedEventId};
 use ratatui::{
     style::{Color, Modifier, Style},
     text::{Line, Span},
@@ -15,24 +17,54 @@ use crate::{
 };
 
 /// The rows of a timeline at a width, oldest first. `selected` is the
-/// picked item's index (drawn reversed).
+/// picked item's index (drawn reversed). Replies in threads stay in their
+/// thread's pane; their first message says how many there are.
 pub fn timeline_rows(
     timeline: &RoomTimeline,
     selected: Option<usize>,
     width: u16,
 ) -> Vec<Line<'static>> {
+    let mut replies: HashMap<&OwnedEventId, usize> = HashMap::new();
+    for root in timeline.items.iter().filter_map(|item| item.thread_root.as_ref()) {
+        *replies.entry(root).or_default() += 1;
+    }
+    let shown = timeline.items.iter().enumerate().filter(|(_, item)| item.thread_root.is_none());
     let mut rows = Vec::new();
-    let mut last_day = None;
     if timeline.at_start {
         rows.push(dim_line("— the start of the room —"));
     }
-    for (at, item) in timeline.items.iter().enumerate() {
+    rows.extend(rows_of(timeline, shown, selected, width, &replies));
+    rows
+}
+
+/// The rows of one thread: its first message and the replies in it.
+pub fn thread_rows(timeline: &RoomTimeline, root: &OwnedEventId, width: u16) -> Vec<Line<'static>> {
+    let shown = timeline.items.iter().enumerate().filter(|(_, item)| {
+        item.event_id.as_ref() == Some(root) || item.thread_root.as_ref() == Some(root)
+    });
+    rows_of(timeline, shown, None, width, &HashMap::new())
+}
+
+fn rows_of<'a>(
+    timeline: &RoomTimeline,
+    items: impl Iterator<Item = (usize, &'a Item)>,
+    selected: Option<usize>,
+    width: u16,
+    replies: &HashMap<&OwnedEventId, usize>,
+) -> Vec<Line<'static>> {
+    let mut rows = Vec::new();
+    let mut last_day = None;
+    for (at, item) in items {
         let day = civil_day(item.ts);
         if last_day != Some(day) {
             last_day = Some(day);
             rows.push(dim_line(&format!("── {} ──", day_label(day))));
         }
         let mut lines = item_lines(timeline, item);
+        if let Some(count) = item.event_id.as_ref().and_then(|id| replies.get(id)) {
+            let noun = if *count == 1 { "reply" } else { "replies" };
+            lines.push(dim_line(&format!("      🧵 {count} {noun} in the thread (Ctrl+O)")));
+        }
         if selected == Some(at) {
             for line in &mut lines {
                 line.style = line.style.add_modifier(Modifier::REVERSED);
@@ -66,7 +98,6 @@ fn item_lines(timeline: &RoomTimeline, item: &Item) -> Vec<Line<'static>> {
             Style::default().fg(Color::DarkGray),
         )]));
     }
-    let thread = item.thread_root.as_ref().map(|_| Span::styled("🧵 ", Style::default()));
     match &item.body {
         Body::Text { plain, html, kind } => {
             let mut body = match html {
@@ -85,7 +116,6 @@ fn item_lines(timeline: &RoomTimeline, item: &Item) -> Vec<Line<'static>> {
                 TextKind::Notice => (who, Style::default().fg(Color::Gray)),
             };
             let mut first = vec![time, lead];
-            first.extend(thread);
             first.extend(body[0].spans.iter().cloned().map(|s| s.patch_style(style)));
             if item.edited {
                 first.push(Span::styled(" (edited)", Style::default().fg(Color::DarkGray)));
@@ -225,6 +255,11 @@ fn civil_day(ts: MilliSecondsSinceUnixEpoch) -> i64 {
 fn clock(ts: MilliSecondsSinceUnixEpoch) -> String {
     let secs = i64::from(ts.as_secs()) % 86_400;
     format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+}
+
+/// `Mon 7 Dec 2026 14:05` (UTC), for a message out of its timeline.
+pub fn clock_and_day(ts: MilliSecondsSinceUnixEpoch) -> String {
+    format!("{} {}", day_label(civil_day(ts)), clock(ts))
 }
 
 /// `Mon 7 Dec 2026` for a day number (the proleptic Gregorian calendar).

@@ -3,7 +3,9 @@
 //! screen and the member list on top when asked for.
 
 pub mod lines;
+mod overlay;
 
+use lattice_sdk::ruma::OwnedEventId;
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Position, Rect},
@@ -14,7 +16,6 @@ use ratatui::{
 
 use crate::{
     app::{App, Focus, LoginForm, Mode, Screen, rooms::Group},
-    commands::COMMANDS,
     matrix::Connection,
 };
 
@@ -93,6 +94,16 @@ fn draw_chat(frame: &mut Frame<'_>, app: &mut App) {
     .areas(main);
 
     draw_rooms(frame, app, rooms_area);
+    let timeline_area = match app.thread.clone() {
+        Some(root) => {
+            let [timeline_area, thread_area] =
+                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                    .areas(timeline_area);
+            draw_thread(frame, app, &root, thread_area);
+            timeline_area
+        }
+        None => timeline_area,
+    };
     draw_timeline(frame, app, timeline_area);
     draw_typing(frame, app, typing_area);
     draw_composer(frame, app, composer_area);
@@ -100,8 +111,8 @@ fn draw_chat(frame: &mut Frame<'_>, app: &mut App) {
     if app.show_members {
         draw_members(frame, app, members_area);
     }
-    if app.show_help {
-        draw_help(frame);
+    if let Some(overlay) = &app.overlay {
+        overlay::draw(frame, app, overlay);
     }
 }
 
@@ -193,6 +204,20 @@ fn draw_timeline(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
     frame.render_widget(Paragraph::new(shown), inner);
 }
 
+/// The open thread, newest at the bottom.
+fn draw_thread(frame: &mut Frame<'_>, app: &App, root: &OwnedEventId, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::TOP | Borders::LEFT)
+        .title(" Thread (Esc closes) ")
+        .border_style(Style::default().fg(Color::Cyan));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(timeline) = app.open_timeline() else { return };
+    let rows = lines::thread_rows(timeline, root, inner.width);
+    let skip = rows.len().saturating_sub(usize::from(inner.height));
+    frame.render_widget(Paragraph::new(rows.into_iter().skip(skip).collect::<Vec<_>>()), inner);
+}
+
 fn draw_typing(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let Some(room) = &app.rooms.open else { return };
     let names: Vec<String> = app
@@ -223,6 +248,7 @@ fn draw_composer(frame: &mut Frame<'_>, app: &App, area: Rect) {
             .unwrap_or_default()
     };
     let title = match &app.mode {
+        Mode::Message if app.thread.is_some() => " Reply in the thread (Esc: close it) ".to_owned(),
         Mode::Message => " Message (Enter: send, Alt+Enter: new line, F1: help) ".to_owned(),
         Mode::Reply(id) => format!(" Reply to {} (Esc: cancel) ", name_of(id)),
         Mode::Edit(_) => " Edit (Enter: save, Esc: cancel) ".to_owned(),
@@ -290,45 +316,12 @@ fn draw_members(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn draw_help(frame: &mut Frame<'_>) {
-    let inner = dialog(frame, 72, 30, " Help (any key closes) ");
-    let bold = Style::default().add_modifier(Modifier::BOLD);
-    let keys = [
-        ("Esc", "room list ⇄ composer; cancels a reply or an edit"),
-        ("type in the list", "narrows the rooms to those matching"),
-        ("Up/Down, Ctrl+N/P", "next / previous room"),
-        ("PageUp/PageDown", "scroll (older history loads at the top)"),
-        ("Ctrl+Up/Down", "pick a message"),
-        ("Ctrl+R / E / T / D", "reply to / edit / react to / remove it"),
-        ("Alt+Enter", "a new line in the message"),
-        ("Tab", "complete a command or @someone"),
-        ("F2", "member list"),
-        ("Ctrl+C", "quit"),
-    ];
-    let mut lines: Vec<Line<'_>> = keys
-        .iter()
-        .map(|(key, what)| {
-            Line::from(vec![Span::styled(format!("{key:<20}"), bold), Span::raw(*what)])
-        })
-        .collect();
-    lines.push(Line::default());
-    lines.push(Line::from(Span::styled(
-        "Markdown is sent formatted: **bold**, *italic*, `code`, > quotes",
-        Style::default().fg(Color::DarkGray),
-    )));
-    lines.push(Line::default());
-    lines.extend(COMMANDS.iter().map(|(name, what)| {
-        Line::from(vec![Span::styled(format!("{name:<10}"), bold), Span::raw(*what)])
-    }));
-    frame.render_widget(Paragraph::new(lines), inner);
-}
-
 fn focus_style(focused: bool) -> Style {
     if focused { Style::default().fg(Color::Cyan) } else { Style::default().fg(Color::DarkGray) }
 }
 
 /// A framed box in the middle of the screen, over what is there; its inside.
-fn dialog(frame: &mut Frame<'_>, width: u16, height: u16, title: &str) -> Rect {
+pub(crate) fn dialog(frame: &mut Frame<'_>, width: u16, height: u16, title: &str) -> Rect {
     let area = centered(frame.area(), width, height);
     frame.render_widget(Clear, area);
     let block = Block::default().borders(Borders::ALL).title(title.to_owned());

@@ -11,17 +11,24 @@ use std::{
 };
 
 use lattice_sdk::{
-    Client, Error, Room, SyncSettings, Timeline,
+    Client, Device, Error, Room, SyncSettings, Timeline,
     ruma::{
-        OwnedEventId, OwnedRoomId, OwnedUserId, UserId,
-        api::client::{room::create_room, sync::sync_events},
-        events::{AnySyncEphemeralRoomEvent, AnySyncTimelineEvent, room::member::MembershipState},
+        OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId,
+        api::client::sync::sync_events,
+        events::{
+            AnySyncEphemeralRoomEvent, AnySyncTimelineEvent,
+            room::{MediaSource, member::MembershipState},
+        },
         serde::Raw,
     },
 };
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::commands::Command;
+
+mod commands;
+mod files;
+mod security;
 
 /// What the screen asks for.
 #[derive(Debug, Clone)]
@@ -45,6 +52,13 @@ pub enum Action {
         room: OwnedRoomId,
         to: OwnedEventId,
         sender: OwnedUserId,
+        plain: String,
+        html: Option<String>,
+    },
+    /// A message in the thread whose first message is `root`.
+    ThreadReply {
+        room: OwnedRoomId,
+        root: OwnedEventId,
         plain: String,
         html: Option<String>,
     },
@@ -81,6 +95,50 @@ pub enum Action {
         room: OwnedRoomId,
         typing: bool,
     },
+    /// The user's answer in an emoji verification.
+    Verify {
+        transaction: String,
+        answer: Answer,
+    },
+    /// Saves a file message's content in `dir` (the download folder when
+    /// none is given).
+    Download {
+        source: MediaSource,
+        name: String,
+        dir: Option<PathBuf>,
+    },
+}
+
+/// What the user says in a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Yes, let us verify (an incoming request).
+    Accept,
+    /// The emoji are the same on both screens.
+    Match,
+    /// They are not.
+    Mismatch,
+    /// No, or stop.
+    Decline,
+}
+
+/// How far a verification has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyStage {
+    /// The other device asks; the user has not answered.
+    Asked,
+    /// Waiting for the other device.
+    Waiting,
+    /// The emoji (and numbers) both users compare.
+    Compare {
+        emoji: [(&'static str, &'static str); 7],
+        decimals: (u16, u16, u16),
+    },
+    /// This side said they match; waiting for the other side.
+    Confirmed,
+    Verified,
+    /// Why it stopped.
+    Cancelled(String),
 }
 
 /// What came back.
@@ -115,6 +173,26 @@ pub enum Outcome {
     Failed(String),
     Connection(Connection),
     LoggedOut,
+    /// A verification moved on (or another device asks for one).
+    Verification {
+        transaction: String,
+        user: OwnedUserId,
+        device: OwnedDeviceId,
+        stage: VerifyStage,
+    },
+    /// What the server's search found.
+    SearchResults {
+        term: String,
+        hits: Vec<crate::app::overlay::Hit>,
+    },
+    Devices {
+        user: OwnedUserId,
+        devices: Vec<Device>,
+    },
+    /// The key backup is on; the key to show once.
+    RecoveryKey(String),
+    /// Keys came back from the backup: timelines are to be read again.
+    KeysRestored(usize),
 }
 
 /// The state of the link to the server, for the status line.
@@ -156,11 +234,22 @@ pub struct Worker {
     device_name: String,
     /// Each room's history paged back so far: the next page continues it.
     timelines: Arc<tokio::sync::Mutex<HashMap<OwnedRoomId, Timeline>>>,
+    /// Verifications the screen follows, by transaction id.
+    verifications: Arc<tokio::sync::Mutex<HashMap<String, security::Tracked>>>,
+    /// Where downloads go unless the user names a folder.
+    downloads: PathBuf,
 }
 
 impl Worker {
-    pub fn new(client: Client, outcomes: UnboundedSender<Outcome>) -> Self {
-        Self { client, outcomes, device_name: "lattice-chat".to_owned(), timelines: Arc::default() }
+    pub fn new(client: Client, outcomes: UnboundedSender<Outcome>, downloads: PathBuf) -> Self {
+        Self {
+            client,
+            outcomes,
+            device_name: "lattice-chat".to_owned(),
+            timelines: Arc::default(),
+            verifications: Arc::default(),
+            downloads,
+        }
     }
 
     /// Starts an action in the background.
@@ -204,6 +293,9 @@ impl Worker {
                     if self.outcomes.send(Outcome::Synced(update)).is_err() {
                         return;
                     }
+                    self.check_verifications().await;
+                    // New room keys go to the backup, when there is one.
+                    let _ = self.client.backup_room_keys().await;
                 }
                 Err(error) if error.errcode().as_deref() == Some("M_UNKNOWN_TOKEN") => {
                     let _ = self.outcomes.send(Outcome::LoggedOut);
@@ -226,7 +318,10 @@ impl Worker {
         match action {
             Action::Login { user, password } => {
                 match self.client.login_password(&user, &password, Some(&self.device_name)).await {
-                    Ok(session) => Some(Outcome::LoggedIn { user_id: session.user_id }),
+                    Ok(session) => {
+                        self.set_up_cross_signing(&password).await;
+                        Some(Outcome::LoggedIn { user_id: session.user_id })
+                    }
                     Err(Error::SecondFactorRequired { session, stages, .. }) => {
                         Some(Outcome::SecondFactorNeeded { session, stages })
                     }
@@ -259,6 +354,14 @@ impl Worker {
                     None => room.reply(&to, &sender, &plain).await,
                 };
                 sent.err().and_then(|e| failed("reply not sent", e))
+            }
+            Action::ThreadReply { room, root, plain, html } => {
+                let room = self.client.room(room);
+                let sent = match html {
+                    Some(html) => room.send_thread_reply_html(&root, &plain, &html).await,
+                    None => room.send_thread_reply(&root, &plain).await,
+                };
+                sent.err().and_then(|e| failed("not sent", e))
             }
             Action::Edit { room, target, plain, html } => {
                 let room = self.client.room(room);
@@ -319,99 +422,13 @@ impl Worker {
                 None
             }
             Action::Run { room, command } => self.command(room, command).await,
-        }
-    }
-
-    async fn command(&self, room: Option<OwnedRoomId>, command: Command) -> Option<Outcome> {
-        let here = || room.clone().map(|id| self.client.room(id));
-        let user = |text: &str| {
-            UserId::parse(text)
-                .map_err(|e| Outcome::Failed(format!("{text} is not a user id: {e}")))
-        };
-        let outcome = match command {
-            Command::Join(alias) => match self.client.join_room_by_id_or_alias(&alias).await {
-                Ok(room) => Outcome::Open(room.room_id().to_owned()),
-                Err(e) => Outcome::Failed(format!("could not join {alias}: {e}")),
-            },
-            Command::Create(name) => {
-                let mut request = create_room::v3::Request::new();
-                request.name = Some(name.clone());
-                request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
-                match self.client.create_room(request).await {
-                    Ok(room) => {
-                        // Private rooms are encrypted, as Element makes them.
-                        let _ = room.enable_encryption().await;
-                        Outcome::Open(room.room_id().to_owned())
-                    }
-                    Err(e) => Outcome::Failed(format!("could not create {name}: {e}")),
-                }
+            Action::Verify { transaction, answer } => {
+                self.answer_verification(transaction, answer).await;
+                None
             }
-            Command::Dm(who) => match user(&who) {
-                Ok(user_id) => match self.client.create_dm(&user_id).await {
-                    Ok(room) => {
-                        let _ = room.enable_encryption().await;
-                        Outcome::Open(room.room_id().to_owned())
-                    }
-                    Err(e) => Outcome::Failed(format!("no chat with {who}: {e}")),
-                },
-                Err(outcome) => outcome,
-            },
-            Command::Logout => match self.client.logout().await {
-                Ok(()) => Outcome::LoggedOut,
-                Err(e) => Outcome::Failed(format!("not logged out: {e}")),
-            },
-            command => {
-                let Some(room) = here() else {
-                    return Some(Outcome::Failed("open a room first".to_owned()));
-                };
-                match self.in_room(&room, command).await {
-                    Ok(outcome) => outcome,
-                    Err(e) => Outcome::Failed(e),
-                }
-            }
-        };
-        Some(outcome)
-    }
-
-    async fn in_room(&self, room: &Room, command: Command) -> Result<Outcome, String> {
-        let user =
-            |text: &str| UserId::parse(text).map_err(|e| format!("{text} is not a user id: {e}"));
-        let done = |what: String| Ok(Outcome::Info(what));
-        let err = |e: Error| e.to_string();
-        match command {
-            Command::Leave => {
-                room.leave().await.map_err(err)?;
-                Ok(Outcome::Left(room.room_id().to_owned()))
-            }
-            Command::Invite(who) => {
-                room.invite_user(&user(&who)?).await.map_err(err)?;
-                done(format!("invited {who}"))
-            }
-            Command::Kick(who, reason) => {
-                room.kick_user(&user(&who)?, reason.as_deref()).await.map_err(err)?;
-                done(format!("removed {who}"))
-            }
-            Command::Ban(who, reason) => {
-                room.ban_user(&user(&who)?, reason.as_deref()).await.map_err(err)?;
-                done(format!("banned {who}"))
-            }
-            Command::Unban(who) => {
-                room.unban_user(&user(&who)?).await.map_err(err)?;
-                done(format!("unbanned {who}"))
-            }
-            Command::Topic(topic) => {
-                room.set_topic(&topic).await.map_err(err)?;
-                done("topic set".to_owned())
-            }
-            Command::Name(name) => {
-                room.set_name(&name).await.map_err(err)?;
-                done("room renamed".to_owned())
-            }
-            Command::Emote(text) => {
-                room.send_emote(&text).await.map_err(err)?;
-                Ok(Outcome::Info(String::new()))
-            }
-            other => Err(format!("{other:?} is not for a room")),
+            Action::Download { source, name, dir } => Some(
+                self.download(&source, &name, dir.unwrap_or_else(|| self.downloads.clone())).await,
+            ),
         }
     }
 
