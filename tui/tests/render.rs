@@ -287,7 +287,7 @@ fn a_verification_shows_the_emoji_and_takes_the_answer() {
     let mut app = in_book_club();
     let code = SasCode { emoji_indices: [0, 1, 2, 29, 36, 47, 63], decimals: (1234, 2345, 3456) };
     let bob = UserId::parse("@bob:x").expect("user id");
-    let stage = VerifyStage::Compare { emoji: code.emoji(), decimals: code.decimals };
+    let stage = VerifyStage::Compare(code);
     app.on_outcome(Outcome::Verification {
         transaction: "t1".into(),
         user: bob.clone(),

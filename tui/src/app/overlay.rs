@@ -59,7 +59,7 @@ impl SearchView {
                 self.hits.push(hit);
             }
         }
-        self.hits.sort_by(|a, b| b.ts.cmp(&a.ts));
+        self.hits.sort_by_key(|hit| std::cmp::Reverse(hit.ts));
     }
 }
 
@@ -162,11 +162,11 @@ impl VerifyView {
                 // The overlay stays: the emoji come next.
                 Reply::Send(answer(Answer::Accept))
             }
-            VerifyStage::Compare { .. } if yes => {
+            VerifyStage::Compare(_) if yes => {
                 self.stage = VerifyStage::Confirmed;
                 Reply::Send(answer(Answer::Match))
             }
-            VerifyStage::Compare { .. } if no => Reply::SendAndClose(answer(Answer::Mismatch)),
+            VerifyStage::Compare(_) if no => Reply::SendAndClose(answer(Answer::Mismatch)),
             VerifyStage::Asked | VerifyStage::Waiting | VerifyStage::Confirmed if no => {
                 Reply::SendAndClose(answer(Answer::Decline))
             }

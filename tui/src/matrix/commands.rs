@@ -2,10 +2,10 @@
 
 use lattice_sdk::{
     Error, Room,
-    ruma::{OwnedRoomId, UserId, api::client::room::create_room},
+    ruma::{OwnedRoomId, api::client::room::create_room},
 };
 
-use super::{Outcome, Worker};
+use super::{Outcome, Worker, parse_user};
 use crate::commands::Command;
 
 impl Worker {
@@ -15,10 +15,6 @@ impl Worker {
         command: Command,
     ) -> Option<Outcome> {
         let here = || room.clone().map(|id| self.client.room(id));
-        let user = |text: &str| {
-            UserId::parse(text)
-                .map_err(|e| Outcome::Failed(format!("{text} is not a user id: {e}")))
-        };
         let outcome = match command {
             Command::Join(alias) => match self.client.join_room_by_id_or_alias(&alias).await {
                 Ok(room) => Outcome::Open(room.room_id().to_owned()),
@@ -37,7 +33,7 @@ impl Worker {
                     Err(e) => Outcome::Failed(format!("could not create {name}: {e}")),
                 }
             }
-            Command::Dm(who) => match user(&who) {
+            Command::Dm(who) => match parse_user(&who) {
                 Ok(user_id) => match self.client.create_dm(&user_id).await {
                     Ok(room) => {
                         let _ = room.enable_encryption().await;
@@ -45,7 +41,7 @@ impl Worker {
                     }
                     Err(e) => Outcome::Failed(format!("no chat with {who}: {e}")),
                 },
-                Err(outcome) => outcome,
+                Err(message) => Outcome::Failed(message),
             },
             Command::Search(term) => self.search(term).await,
             Command::Devices(user) => self.devices(user).await,
@@ -73,8 +69,6 @@ impl Worker {
     }
 
     async fn in_room(&self, room: &Room, command: Command) -> Result<Outcome, String> {
-        let user =
-            |text: &str| UserId::parse(text).map_err(|e| format!("{text} is not a user id: {e}"));
         let done = |what: String| Ok(Outcome::Info(what));
         let err = |e: Error| e.to_string();
         match command {
@@ -83,19 +77,19 @@ impl Worker {
                 Ok(Outcome::Left(room.room_id().to_owned()))
             }
             Command::Invite(who) => {
-                room.invite_user(&user(&who)?).await.map_err(err)?;
+                room.invite_user(&parse_user(&who)?).await.map_err(err)?;
                 done(format!("invited {who}"))
             }
             Command::Kick(who, reason) => {
-                room.kick_user(&user(&who)?, reason.as_deref()).await.map_err(err)?;
+                room.kick_user(&parse_user(&who)?, reason.as_deref()).await.map_err(err)?;
                 done(format!("removed {who}"))
             }
             Command::Ban(who, reason) => {
-                room.ban_user(&user(&who)?, reason.as_deref()).await.map_err(err)?;
+                room.ban_user(&parse_user(&who)?, reason.as_deref()).await.map_err(err)?;
                 done(format!("banned {who}"))
             }
             Command::Unban(who) => {
-                room.unban_user(&user(&who)?).await.map_err(err)?;
+                room.unban_user(&parse_user(&who)?).await.map_err(err)?;
                 done(format!("unbanned {who}"))
             }
             Command::Topic(topic) => {

@@ -11,9 +11,9 @@ use std::{
 };
 
 use lattice_sdk::{
-    Client, Device, Error, Room, SyncSettings, Timeline,
+    Client, Device, Error, Room, SasCode, SyncSettings, Timeline,
     ruma::{
-        OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId,
+        OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId, UserId,
         api::client::sync::sync_events,
         events::{
             AnySyncEphemeralRoomEvent, AnySyncTimelineEvent,
@@ -130,10 +130,7 @@ pub enum VerifyStage {
     /// Waiting for the other device.
     Waiting,
     /// The emoji (and numbers) both users compare.
-    Compare {
-        emoji: [(&'static str, &'static str); 7],
-        decimals: (u16, u16, u16),
-    },
+    Compare(SasCode),
     /// This side said they match; waiting for the other side.
     Confirmed,
     Verified,
@@ -485,6 +482,11 @@ impl Worker {
             typing,
         }
     }
+}
+
+/// A user id typed by the user, or why it is none.
+fn parse_user(text: &str) -> Result<OwnedUserId, String> {
+    UserId::parse(text).map_err(|e| format!("{text} is not a user id: {e}"))
 }
 
 /// Where an account's files live: its store and the key that encrypts the

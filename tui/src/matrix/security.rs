@@ -5,10 +5,10 @@
 
 use lattice_sdk::{
     Error, Verification,
-    ruma::{OwnedDeviceId, OwnedUserId, UserId},
+    ruma::{OwnedDeviceId, OwnedUserId},
 };
 
-use super::{Answer, Outcome, VerifyStage, Worker};
+use super::{Answer, Outcome, VerifyStage, Worker, parse_user};
 
 /// A verification the screen follows, with the stage it last showed.
 pub(super) struct Tracked {
@@ -133,7 +133,7 @@ impl Worker {
 
     fn user_or_me(&self, user: Option<String>) -> Result<OwnedUserId, String> {
         match user {
-            Some(text) => UserId::parse(&text).map_err(|e| format!("{text} is not a user id: {e}")),
+            Some(text) => parse_user(&text),
             None => self.client.user_id().ok_or_else(|| "not signed in".to_owned()),
         }
     }
@@ -188,7 +188,7 @@ async fn stage_of(verification: &Verification, last: &VerifyStage) -> VerifyStag
     match last {
         VerifyStage::Asked | VerifyStage::Confirmed => last.clone(),
         _ => match verification.sas().await {
-            Ok(Some(code)) => VerifyStage::Compare { emoji: code.emoji(), decimals: code.decimals },
+            Ok(Some(code)) => VerifyStage::Compare(code),
             _ => VerifyStage::Waiting,
         },
     }

@@ -158,7 +158,8 @@ fn draw_verify(frame: &mut Frame<'_>, app: &App, view: &VerifyView) {
             lines.push(Line::default());
             lines.push(hint("Esc: stop"));
         }
-        VerifyStage::Compare { emoji, decimals } => {
+        VerifyStage::Compare(code) => {
+            let (emoji, decimals) = (code.emoji(), code.decimals);
             lines.push(Line::from(format!("Do these emoji show on {who}, in this order?")));
             lines.push(Line::default());
             lines.push(Line::from(
