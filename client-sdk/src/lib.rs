@@ -62,6 +62,6 @@ pub use self::{
     room::{Member, Membership, Room},
     session::Session,
     store::Store,
-    sync::SyncSettings,
+    sync::{SyncReport, SyncSettings},
     timeline::Timeline,
 };

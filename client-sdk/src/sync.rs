@@ -13,6 +13,7 @@ use ruma::{
             v3::{State, Timeline},
         },
     },
+    presence::PresenceState,
     serde::Raw,
 };
 use serde::Deserialize;
@@ -26,17 +27,38 @@ use crate::{
     store::{RoomChanges, SyncChanges},
 };
 
+/// How one attempt of [`Client::sync_with`] went.
+#[derive(Debug)]
+pub enum SyncReport {
+    /// The server answered; the store and the handlers have it.
+    Synced(Box<sync_events::v3::Response>),
+    /// The server could not be reached or failed: the next try comes
+    /// after `wait`.
+    Retrying {
+        /// What went wrong.
+        error: Error,
+        /// The pause before the next try.
+        wait: Duration,
+    },
+}
+
 /// How to sync.
 #[derive(Clone, Debug)]
 pub struct SyncSettings {
     timeout: Duration,
     filter: Option<sync_events::v3::Filter>,
     full_state: bool,
+    presence: PresenceState,
 }
 
 impl Default for SyncSettings {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(30), filter: None, full_state: false }
+        Self {
+            timeout: Duration::from_secs(30),
+            filter: None,
+            full_state: false,
+            presence: PresenceState::Online,
+        }
     }
 }
 
@@ -49,6 +71,13 @@ impl SyncSettings {
     /// How long the server may hold a sync open waiting for news.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// What syncing says of the user: online (the default), unavailable
+    /// (away) or offline (not marked at all).
+    pub fn presence(mut self, presence: PresenceState) -> Self {
+        self.presence = presence;
         self
     }
 
@@ -173,6 +202,7 @@ impl Client {
         request.timeout = Some(settings.timeout);
         request.filter = settings.filter;
         request.full_state = settings.full_state;
+        request.set_presence = settings.presence;
         let mut response = self.send(request).await?;
         // Room keys and decryption come first: the store and the handlers
         // see decrypted events.
@@ -186,12 +216,35 @@ impl Client {
     /// server cannot be reached or fails; returns when the server refuses
     /// the session (logged out elsewhere, say) or the store fails.
     pub async fn sync(&self, settings: SyncSettings) -> Result<()> {
+        self.sync_with(|| settings.clone(), |_| std::future::ready(true)).await
+    }
+
+    /// Syncs like [`Client::sync`], with the settings `settings` gives for
+    /// each request (presence may change meanwhile), telling `report` how
+    /// each attempt went; when its future says false, syncing stops (`Ok`).
+    pub async fn sync_with<F, Fut>(
+        &self,
+        mut settings: impl FnMut() -> SyncSettings,
+        mut report: F,
+    ) -> Result<()>
+    where
+        F: FnMut(SyncReport) -> Fut,
+        Fut: Future<Output = bool>,
+    {
         let mut backoff = Duration::from_secs(1);
         loop {
-            match self.sync_once(settings.clone()).await {
-                Ok(_) => backoff = Duration::from_secs(1),
+            match self.sync_once(settings()).await {
+                Ok(response) => {
+                    backoff = Duration::from_secs(1);
+                    if !report(SyncReport::Synced(Box::new(response))).await {
+                        return Ok(());
+                    }
+                }
                 Err(error) if retryable(&error) => {
                     tracing::warn!(%error, wait = ?backoff, "sync failed; trying again");
+                    if !report(SyncReport::Retrying { error, wait: backoff }).await {
+                        return Ok(());
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(60));
                 }

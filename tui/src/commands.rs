@@ -40,6 +40,10 @@ pub enum Command {
     Backup,
     /// `/restore KEY`: reads the key backup with the recovery key.
     Restore(String),
+    /// `/away [message]`: tells others you are away.
+    Away(Option<String>),
+    /// `/back`: around again.
+    Back,
     /// `/logout`: ends the session on the server and forgets it here.
     Logout,
     /// `/help`.
@@ -68,6 +72,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/verify", "[@user:server [DEVICE]] — compare emoji with a device"),
     ("/backup", "— back up room keys; shows the recovery key"),
     ("/restore", "KEY — read the key backup with the recovery key"),
+    ("/away", "[message] — tell others you are away"),
+    ("/back", "— around again"),
     ("/logout", "— sign out and forget this session"),
     ("/help", "— keys and commands"),
     ("/quit", "— leave lattice-chat"),
@@ -125,6 +131,8 @@ pub fn parse(line: &str) -> Option<Result<Command, String>> {
         }),
         "backup" => Ok(Command::Backup),
         "restore" => needed("the recovery key").map(Command::Restore),
+        "away" => Ok(Command::Away(optional)),
+        "back" => Ok(Command::Back),
         "logout" => Ok(Command::Logout),
         "help" | "?" => Ok(Command::Help),
         "quit" | "q" | "exit" => Ok(Command::Quit),

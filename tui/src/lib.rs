@@ -7,11 +7,14 @@
 //!   in tasks of its own and reports back.
 //! - [`ui`]: drawing the state with ratatui.
 //! - [`format`] (Markdown out, HTML in) and [`commands`] (`/join`, …).
-//! - [`account`]: where each account's session lives between runs.
+//! - [`account`]: where each account's session lives between runs;
+//!   [`config`]: the user's settings (notifications, colours, keys,
+//!   named accounts).
 
 pub mod account;
 pub mod app;
 pub mod commands;
+pub mod config;
 pub mod format;
 pub mod matrix;
 pub mod ui;

@@ -7,10 +7,13 @@ use lattice_sdk::Client;
 use lattice_tui::{
     account::{Account, AccountDir, default_data_dir},
     app::App,
+    config::{self, Config, Notify},
     matrix::{Outcome, Worker},
     ui,
 };
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
+use ratatui::crossterm::event::{
+    self, Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEventKind,
+};
 use tokio::sync::mpsc;
 
 #[derive(Parser)]
@@ -34,21 +37,14 @@ struct Cli {
     /// else the current folder).
     #[arg(long, env = "LATTICE_CHAT_DOWNLOADS")]
     download_dir: Option<PathBuf>,
-    /// How mentions, direct messages and verification requests are told:
-    /// the terminal bell, a desktop notification through the terminal
-    /// (osc777: foot, WezTerm, Ghostty, urxvt, VTE terminals; osc9: iTerm2,
-    /// Windows Terminal, kitty), or not at all.
-    #[arg(long, env = "LATTICE_CHAT_NOTIFY", value_enum, default_value = "bell")]
-    notify: Notify,
-}
-
-/// How to tell the user something happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Notify {
-    Bell,
-    Osc777,
-    Osc9,
-    Off,
+    /// How mentions, direct messages and verification requests are told
+    /// (default: the config file's `notify`, else the bell): osc777 and
+    /// osc9 ask the terminal for a desktop notification.
+    #[arg(long, env = "LATTICE_CHAT_NOTIFY", value_enum)]
+    notify: Option<Notify>,
+    /// The settings file (default: ~/.config/lattice-chat/config.toml).
+    #[arg(long, env = "LATTICE_CHAT_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 /// Rings the bell or asks the terminal for a desktop notification. The
@@ -87,19 +83,35 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::load(&cli.config.unwrap_or_else(config::default_path))?;
     let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
     let dir = AccountDir::open(&data_dir, &cli.account).map_err(|e| e.to_string())?;
+    // The command line, else the last sign-in, else the config file.
     let saved = dir.saved().unwrap_or_default();
+    let named = config.accounts.get(&cli.account);
+    let non_empty = |text: String| (!text.is_empty()).then_some(text);
     let account = Account {
-        homeserver: cli.homeserver.unwrap_or(saved.homeserver),
-        user: cli.user.unwrap_or(saved.user),
+        homeserver: cli
+            .homeserver
+            .or(non_empty(saved.homeserver))
+            .or(named.map(|a| a.homeserver.clone()))
+            .unwrap_or_default(),
+        user: cli
+            .user
+            .or(non_empty(saved.user))
+            .or(named.and_then(|a| a.user.clone()))
+            .unwrap_or_default(),
     };
     if account.homeserver.is_empty() {
-        return Err("which homeserver? Give --homeserver the first time".to_owned());
+        return Err(format!(
+            "which homeserver? Give --homeserver the first time, or [accounts.{}] in {}",
+            cli.account,
+            config::default_path().display()
+        ));
     }
     let client = build_client(&account.homeserver, &dir).await?;
-    let downloads = cli.download_dir.unwrap_or_else(default_download_dir);
-    let cli_notify = cli.notify;
+    let downloads = cli.download_dir.or(config.download_dir).unwrap_or_else(default_download_dir);
+    let how_to_notify = cli.notify.or(config.notify).unwrap_or(Notify::Bell);
 
     let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
     let worker = Worker::new(client.clone(), outcomes_tx.clone(), downloads);
@@ -110,6 +122,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         None => App::login(client.homeserver().to_owned(), account.user.clone()),
     };
+    app.keys = config.keys;
+    app.theme = config.theme;
 
     let mut keys = read_terminal_events();
     let mut terminal = ratatui::init();
@@ -120,7 +134,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             break Err(e.to_string());
         }
         if let Some(text) = app.alert.take() {
-            notify(cli_notify, &text);
+            notify(how_to_notify, &text);
         }
         let actions = tokio::select! {
             Some(event) = keys.recv() => match event {
@@ -128,6 +142,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Event::Mouse(mouse) => match mouse.kind {
                     MouseEventKind::ScrollUp => app.on_key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE)),
                     MouseEventKind::ScrollDown => app.on_key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE)),
+                    MouseEventKind::Down(MouseButton::Left) => app.on_click(mouse.column, mouse.row),
                     _ => Vec::new(),
                 },
                 Event::Paste(text) => {

@@ -176,6 +176,7 @@ fn the_chat_screen_shows_rooms_and_a_formatted_timeline() {
             room("!loud:x", "Loud", false, Vec::new(), (4, 2)),
         ],
         left: Vec::new(),
+        presence: Vec::new(),
     };
     app.on_outcome(Outcome::Synced(update));
     // The first room of the list opened by itself; the user opens another,
@@ -213,6 +214,7 @@ fn in_book_club() -> App {
     app.on_outcome(Outcome::Synced(SyncUpdate {
         rooms: vec![room("!book:x", "Book club", false, book_club(), (0, 0))],
         left: Vec::new(),
+        presence: Vec::new(),
     }));
     app
 }
@@ -339,9 +341,10 @@ fn a_thread_opens_beside_the_timeline() {
     app.on_outcome(Outcome::Synced(SyncUpdate {
         rooms: vec![room("!book:x", "Book club", false, vec![reply], (0, 0))],
         left: Vec::new(),
+        presence: Vec::new(),
     }));
     let text = screen(&mut app, 120, 30);
-    assert!(text.contains("1 reply in the thread (Ctrl+O)"), "{text}");
+    assert!(text.contains("1 reply in the thread"), "{text}");
     assert!(!text.contains("chapter one is slow"), "thread replies stay in the thread:\n{text}");
     // Pick bob's first message (four messages up) and open its thread.
     for _ in 0..4 {
@@ -389,4 +392,33 @@ fn search_shows_what_is_here_then_what_the_server_found() {
     press(&mut app, KeyCode::Enter, KeyModifiers::NONE);
     assert!(app.overlay.is_none());
     assert_eq!(app.rooms.open.as_ref().map(|r| r.as_str()), Some("!scifi:x"));
+}
+
+#[test]
+fn new_messages_start_below_the_marker() {
+    let mut app = in_book_club();
+    app.on_outcome(Outcome::Marker {
+        room_id: OwnedRoomId::try_from("!book:x").expect("room id"),
+        event: Some("$m2".try_into().expect("event id")),
+    });
+    let text = screen(&mut app, 100, 30);
+    let marker = text.find("──── new ────").unwrap_or_else(|| panic!("no marker:\n{text}"));
+    let read = text.find("great choice!").expect("alice's message");
+    let unread = text.find("notes.pdf").expect("bob's file");
+    assert!(read < marker && marker < unread, "{text}");
+}
+
+#[test]
+fn a_click_in_the_room_list_opens_the_room() {
+    let mut app = in_book_club();
+    app.on_outcome(Outcome::Synced(SyncUpdate {
+        rooms: vec![room("!quiet:x", "Quiet corner", false, Vec::new(), (0, 0))],
+        left: Vec::new(),
+        presence: Vec::new(),
+    }));
+    let text = screen(&mut app, 100, 30);
+    let row = text.lines().position(|line| line.contains("# Quiet corner")).expect("listed");
+    assert!(app.on_click(60, row as u16).is_empty(), "a click in the timeline opens nothing");
+    app.on_click(3, row as u16);
+    assert_eq!(app.rooms.open.as_ref().map(|r| r.as_str()), Some("!quiet:x"));
 }

@@ -24,6 +24,7 @@ use lattice_sdk::{
                 message::{MessageType, Relation},
             },
         },
+        presence::PresenceState,
     },
 };
 
@@ -113,7 +114,11 @@ fn tmux_available() -> bool {
 
 fn chat_command(server: &TestServer, data: &Path, first_time: bool) -> String {
     let binary = env!("CARGO_BIN_EXE_lattice-chat");
-    let mut command = format!("env LANG=C.UTF-8 {binary} --data-dir {}", data.display());
+    let mut command = format!(
+        "env LANG=C.UTF-8 {binary} --data-dir {} --config {}",
+        data.display(),
+        data.join("config.toml").display()
+    );
     if first_time {
         command.push_str(&format!(" --homeserver {} --user alice", server.url()));
     }
@@ -191,6 +196,9 @@ async fn a_conversation_in_the_terminal() {
     let bob = Client::builder().homeserver_url(server.url()).build().await.expect("client");
     bob.register("bob", "battery staple").await.expect("bob registered");
     let data = tempfile::tempdir().expect("temp dir");
+    // The thread key moved in the configuration.
+    std::fs::write(data.path().join("config.toml"), "[keys]\nthread = \"alt+o\"\n")
+        .expect("config");
 
     // Sign in: the user name is filled in from --user; the password is
     // typed and never shown.
@@ -254,7 +262,7 @@ async fn a_conversation_in_the_terminal() {
     // A thread on bob's message, opened beside the timeline and answered
     // there; bob's client sees the answer in the thread, and his answer
     // shows in the pane.
-    pane.press(&["C-Up", "C-o"]);
+    pane.press(&["C-Up", "M-o"]);
     pane.wait_for("Thread (Esc closes)").await;
     pane.type_text("me *too*");
     pane.press(&["Enter"]);
@@ -289,6 +297,25 @@ async fn a_conversation_in_the_terminal() {
         )
         .expect("screen saved");
     }
+
+    // Away, as bob sees it, and back.
+    pane.type_text("/away lunch");
+    pane.press(&["Enter"]);
+    pane.wait_for("away (lunch)").await;
+    let alice_id = alice.user_id().expect("alice");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = bob.presence(&alice_id).await.expect("presence");
+        if seen == (PresenceState::Unavailable, Some("lunch".to_owned())) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "bob never saw alice away: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pane.type_text("/back");
+    pane.press(&["Enter"]);
+    pane.wait_for("│ back").await;
+    assert_eq!(bob.presence(&alice_id).await.expect("presence").0, PresenceState::Online);
 
     // Quit, start again without --user or --homeserver: the session and
     // the room are there, no sign-in asked.
@@ -462,4 +489,94 @@ async fn files_search_and_verification_in_the_terminal() {
     .await;
     assert_eq!(again.cancelled().await.expect("state").as_deref(), Some("m.mismatched_sas"));
     pane.press(&["C-c"]);
+}
+
+/// F3 on the sign-in form: the server's web page in a browser (where
+/// single sign-on and passkeys live), and back with a login token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_through_the_browser() {
+    if !tmux_available() {
+        return;
+    }
+    let server = TestServer::start(Backend::Sqlite, |_| {}).await;
+    let alice = Client::builder().homeserver_url(server.url()).build().await.expect("client");
+    alice.register("alice", "correct horse").await.expect("alice registered");
+    let data = tempfile::tempdir().expect("temp dir");
+    // The "browser": a script that notes the address it is asked to open.
+    let opened = data.path().join("opened.txt");
+    let browser = data.path().join("browser.sh");
+    std::fs::write(&browser, format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display()))
+        .expect("script");
+    std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("executable");
+    // Where and who come from the configuration's account.
+    let config =
+        format!("[accounts.default]\nhomeserver = \"{}\"\nuser = \"alice\"\n", server.url());
+    std::fs::write(data.path().join("config.toml"), config).expect("config");
+    let command =
+        format!("env BROWSER={} {}", browser.display(), chat_command(&server, data.path(), false));
+    let pane = Pane::start(&command);
+    pane.wait_for("Sign in to").await;
+    pane.press(&["F3"]);
+    pane.wait_for("Finish signing in on the page in your browser").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = loop {
+        let url = std::fs::read_to_string(&opened).unwrap_or_default();
+        if url.ends_with('\n') {
+            break url.trim().to_owned();
+        }
+        assert!(Instant::now() < deadline, "the browser was never opened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let page = format!("{}/_matrix/client/v3/login/sso/redirect?redirectUrl=", server.url());
+    assert!(url.starts_with(&page), "{url}");
+    let redirect = url::Url::parse(&url)
+        .expect("url")
+        .query_pairs()
+        .find(|(key, _)| key == "redirectUrl")
+        .map(|(_, value)| value.into_owned())
+        .expect("redirectUrl");
+    assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
+
+    // What a person does on the page: the password step, then the page
+    // sends the browser back to the client.
+    let http = lattice_homeserver::services::http::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http");
+    let shown = http.get(&url).send().await.expect("page");
+    assert_eq!(shown.status(), 200);
+    let form = serde_urlencoded::to_string([
+        ("redirect_url", redirect.as_str()),
+        ("username", "alice"),
+        ("password", "correct horse"),
+    ])
+    .expect("form");
+    let answer = http
+        .post(format!("{}/_lattice/sso/password", server.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("password step");
+    assert_eq!(answer.status(), 303);
+    let location = answer.headers()["location"].to_str().expect("location").to_owned();
+    assert!(location.starts_with(&redirect), "{location}");
+    // A visit elsewhere on the client's port brings no sign-in.
+    let port_root = redirect.split('/').take(3).collect::<Vec<_>>().join("/");
+    let stray = http.get(format!("{port_root}/?loginToken=forged")).send().await.expect("stray");
+    assert_eq!(stray.status(), 404);
+    let back = http.get(&location).send().await.expect("back to the client");
+    assert_eq!(back.status(), 200);
+    assert!(back.text().await.expect("body").contains("go back to the terminal"));
+    pane.wait_for("online").await;
+    pane.wait_for("@alice:localhost").await;
+
+    // The session is kept like a password one.
+    pane.press(&["C-c"]);
+    pane.stop();
+    let again = Pane::start(&chat_command(&server, data.path(), false));
+    let screen = again.wait_for("online").await;
+    assert!(!screen.contains("Sign in to"), "{screen}");
+    again.press(&["C-c"]);
 }

@@ -4,6 +4,7 @@
 mod account;
 mod appservice;
 mod builder;
+mod presence;
 mod rooms;
 mod search;
 mod second_factor;

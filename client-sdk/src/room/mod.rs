@@ -3,6 +3,7 @@
 //! changes the room goes to the server.
 
 mod messages;
+mod read_markers;
 mod state;
 
 pub use self::state::Member;

@@ -2,8 +2,10 @@
 //! reactions, replies and a thread.
 
 use lattice_homeserver::testing::{Backend, TestServer};
+use std::time::Duration;
+
 use lattice_sdk::{
-    Membership, Room,
+    Membership, Room, SyncSettings,
     ruma::{
         api::client::room::create_room,
         events::{
@@ -15,6 +17,7 @@ use lattice_sdk::{
             },
             typing::SyncTypingEvent,
         },
+        presence::PresenceState,
     },
 };
 use tokio::sync::mpsc::unbounded_channel;
@@ -24,7 +27,12 @@ use crate::{
     common::{registered, sync_until},
 };
 
-backend_tests!(invite_join_and_talk, direct_chats_are_recorded);
+backend_tests!(
+    invite_join_and_talk,
+    direct_chats_are_recorded,
+    read_markers_follow_the_user,
+    away_and_back
+);
 
 async fn invite_join_and_talk(backend: Backend) {
     let server = TestServer::start(backend, |_| {}).await;
@@ -178,4 +186,45 @@ async fn direct_chats_are_recorded(backend: Backend) {
     let invites = bob.invited_rooms().await.expect("rooms");
     assert_eq!(invites.len(), 1);
     assert_eq!(invites[0].room_id(), dm.room_id());
+}
+
+/// The fully-read marker is the user's, on every device: set on one,
+/// read on another; never set, it is none.
+async fn read_markers_follow_the_user(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let laptop = registered(&server, "alice").await;
+    let room = laptop.create_room(create_room::v3::Request::new()).await.expect("room");
+    let first = room.send_text("first").await.expect("sent");
+    room.send_text("second").await.expect("sent");
+    assert_eq!(room.fully_read().await.expect("marker"), None);
+
+    room.mark_read(&first).await.expect("marked");
+    let phone =
+        lattice_sdk::Client::builder().homeserver_url(server.url()).build().await.expect("client");
+    phone.login_password("alice", "correct horse", Some("phone")).await.expect("login");
+    let on_phone = phone.room(room.room_id().to_owned());
+    assert_eq!(on_phone.fully_read().await.expect("marker"), Some(first));
+}
+
+/// Presence as a room-mate sees it: away with a message, staying away
+/// while syncing says so, back when a sync says online.
+async fn away_and_back(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let alice = registered(&server, "alice").await;
+    let bob = registered(&server, "bob").await;
+    let mut request = create_room::v3::Request::new();
+    request.invite = vec![bob.user_id().expect("bob")];
+    let room = alice.create_room(request).await.expect("room");
+    bob.join_room_by_id_or_alias(room.room_id().as_str()).await.expect("joined");
+    let alice_id = alice.user_id().expect("alice");
+
+    alice.set_presence(PresenceState::Unavailable, Some("lunch")).await.expect("away");
+    let away = SyncSettings::new().timeout(Duration::ZERO).presence(PresenceState::Unavailable);
+    alice.sync_once(away).await.expect("sync");
+    let seen = bob.presence(&alice_id).await.expect("presence");
+    assert_eq!(seen, (PresenceState::Unavailable, Some("lunch".to_owned())));
+
+    alice.sync_once(SyncSettings::new().timeout(Duration::ZERO)).await.expect("sync");
+    let seen = bob.presence(&alice_id).await.expect("presence");
+    assert_eq!(seen.0, PresenceState::Online);
 }

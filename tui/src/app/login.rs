@@ -21,6 +21,8 @@ pub struct LoginForm {
     pub field: usize,
     pub error: Option<String>,
     pub busy: bool,
+    /// The web page the browser was sent to, while waiting for it.
+    pub browser: Option<String>,
 }
 
 /// Keys on the sign-in form.
@@ -34,6 +36,12 @@ pub fn login_key(form: &mut LoginForm, key: KeyEvent) -> Vec<Action> {
         (None, _) => &mut form.password,
     };
     match key.code {
+        // The server's web page: single sign-on, passkeys.
+        KeyCode::F(3) if form.second_factor.is_none() => {
+            form.error = None;
+            form.busy = true;
+            return vec![Action::BrowserLogin];
+        }
         KeyCode::Char(c) => field.push(c),
         KeyCode::Backspace => {
             field.pop();

@@ -12,7 +12,7 @@ pub mod timeline;
 
 use std::collections::HashMap;
 
-use lattice_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
+use lattice_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, presence::PresenceState};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 pub use self::login::LoginForm;
@@ -25,6 +25,7 @@ use self::{
 };
 use crate::{
     commands::{self, COMMANDS, Command},
+    config::{KeyAction, Keys, Theme},
     format,
     matrix::{Action, Connection},
 };
@@ -32,7 +33,7 @@ use crate::{
 /// The two screens.
 #[derive(Debug)]
 pub enum Screen {
-    Login(LoginForm),
+    Login(Box<LoginForm>),
     Chat,
 }
 
@@ -58,6 +59,8 @@ pub enum Mode {
 pub struct View {
     pub timeline_lines: usize,
     pub timeline_height: usize,
+    /// The room list's columns (from, to).
+    pub room_list: (u16, u16),
 }
 
 /// Everything the screen shows.
@@ -70,6 +73,10 @@ pub struct App {
     pub timelines: HashMap<OwnedRoomId, RoomTimeline>,
     pub typing: HashMap<OwnedRoomId, Vec<OwnedUserId>>,
     pub members: HashMap<OwnedRoomId, Vec<(OwnedUserId, String)>>,
+    /// Others' presence, as syncs told it.
+    pub presence: HashMap<OwnedUserId, PresenceState>,
+    /// The user said /away (with this message, perhaps empty).
+    pub away: Option<String>,
     pub composer: Composer,
     /// The message picked with Ctrl+Up/Down (an index into the timeline).
     pub selected: Option<usize>,
@@ -81,12 +88,18 @@ pub struct App {
     pub notice: Option<String>,
     /// Help, search results, devices, a verification: over the chat.
     pub overlay: Option<Overlay>,
+    /// The keys bound to actions (the configuration's, or the defaults).
+    pub keys: Keys,
+    /// The screen's colours.
+    pub theme: Theme,
     pub show_members: bool,
     /// Something to tell the user at the next draw, by the bell or a
     /// desktop notification: a mention, a direct message, a verification.
     pub alert: Option<String>,
     pub quit: bool,
     pub view: View,
+    /// Each room line's screen row, for clicks.
+    pub room_places: Vec<(u16, OwnedRoomId)>,
     paginating: Option<OwnedRoomId>,
     read_up_to: HashMap<OwnedRoomId, OwnedEventId>,
     typing_sent: bool,
@@ -96,12 +109,12 @@ impl App {
     /// A client at the sign-in form.
     pub fn login(homeserver: String, user: String) -> Self {
         let field = usize::from(!user.is_empty());
-        Self::with_screen(Screen::Login(LoginForm {
+        Self::with_screen(Screen::Login(Box::new(LoginForm {
             homeserver,
             user,
             field,
             ..LoginForm::default()
-        }))
+        })))
     }
 
     /// A client with a session, at the room list.
@@ -121,16 +134,21 @@ impl App {
             timelines: HashMap::new(),
             typing: HashMap::new(),
             members: HashMap::new(),
+            presence: HashMap::new(),
+            away: None,
             composer: Composer::default(),
             selected: None,
             thread: None,
             connection: Connection::Connecting,
             notice: None,
             overlay: None,
+            keys: Keys::default(),
+            theme: Theme::default(),
             show_members: false,
             alert: None,
             quit: false,
             view: View::default(),
+            room_places: Vec::new(),
             paginating: None,
             read_up_to: HashMap::new(),
             typing_sent: false,
@@ -173,25 +191,19 @@ impl App {
                 }
             };
         }
-        match (key.code, ctrl) {
-            (KeyCode::F(1), _) => {
-                self.overlay = Some(Overlay::Help { scroll: 0 });
-                return Vec::new();
-            }
-            (KeyCode::F(2), _) => return self.toggle_members(),
-            (KeyCode::Tab, _) if self.focus == Focus::Rooms => {
+        if let Some(action) = self.keys.action(&key) {
+            return self.key_action(action);
+        }
+        match key.code {
+            KeyCode::Tab if self.focus == Focus::Rooms => {
                 self.focus = Focus::Composer;
                 return Vec::new();
             }
-            (KeyCode::Esc, _) if self.thread.is_some() && self.mode == Mode::Message => {
+            KeyCode::Esc if self.thread.is_some() && self.mode == Mode::Message => {
                 self.thread = None;
                 return Vec::new();
             }
-            (KeyCode::Char('o'), true) => {
-                self.open_thread();
-                return Vec::new();
-            }
-            (KeyCode::Esc, _) => {
+            KeyCode::Esc => {
                 self.selected = None;
                 self.mode = Mode::Message;
                 self.focus =
@@ -199,36 +211,81 @@ impl App {
                 self.rooms.filter.clear();
                 return Vec::new();
             }
-            (KeyCode::PageUp, _) => return self.scroll_up(),
-            (KeyCode::PageDown, _) => {
+            KeyCode::PageUp => return self.scroll_up(),
+            KeyCode::PageDown => {
                 let page = self.view.timeline_height.max(2) / 2;
                 if let Some(timeline) = self.open_timeline_mut() {
                     timeline.scroll -= timeline.scroll.min(page);
                 }
                 return Vec::new();
             }
-            (KeyCode::Up, true) => {
-                self.select(-1);
-                return Vec::new();
-            }
-            (KeyCode::Down, true) => {
-                self.select(1);
-                return Vec::new();
-            }
-            (KeyCode::Char('n'), true) | (KeyCode::Down, _) if self.focus == Focus::Rooms => {
-                return self.switch_room(1);
-            }
-            (KeyCode::Char('p'), true) | (KeyCode::Up, _) if self.focus == Focus::Rooms => {
-                return self.switch_room(-1);
-            }
-            (KeyCode::Char('n'), true) => return self.switch_room(1),
-            (KeyCode::Char('p'), true) => return self.switch_room(-1),
+            KeyCode::Down if self.focus == Focus::Rooms => return self.switch_room(1),
+            KeyCode::Up if self.focus == Focus::Rooms => return self.switch_room(-1),
             _ => {}
         }
         match self.focus {
             Focus::Rooms => self.rooms_key(key),
             Focus::Composer => self.composer_key(key),
         }
+    }
+
+    /// A click at a column and row: a room in the list opens.
+    pub fn on_click(&mut self, column: u16, row: u16) -> Vec<Action> {
+        let (from, to) = self.view.room_list;
+        if self.overlay.is_some()
+            || !matches!(self.screen, Screen::Chat)
+            || column < from
+            || column >= to
+        {
+            return Vec::new();
+        }
+        let room = self.room_places.iter().find(|(at, _)| *at == row).map(|(_, room)| room.clone());
+        match room {
+            Some(room) => {
+                self.focus = Focus::Composer;
+                self.open_room(room)
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// A key bound in the configuration (F1, Ctrl+R, … by default).
+    fn key_action(&mut self, action: KeyAction) -> Vec<Action> {
+        match action {
+            KeyAction::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            KeyAction::Members => return self.toggle_members(),
+            KeyAction::NextRoom => return self.switch_room(1),
+            KeyAction::PreviousRoom => return self.switch_room(-1),
+            KeyAction::PickOlder => self.select(-1),
+            KeyAction::PickNewer => self.select(1),
+            KeyAction::Thread => self.open_thread(),
+            KeyAction::Reply => self.start_mode(Mode::Reply),
+            KeyAction::React => self.start_mode(Mode::React),
+            KeyAction::Edit => {
+                self.start_mode(Mode::Edit);
+                if let Mode::Edit(id) = &self.mode
+                    && let Some(item) = self.open_timeline().and_then(|t| t.get(id))
+                {
+                    let own = Some(&item.sender) == self.me.as_ref();
+                    match (&item.body, own) {
+                        (Body::Text { plain, .. }, true) => self.composer.set(plain.clone()),
+                        _ => {
+                            self.notice = Some("only your own messages can be edited".into());
+                            self.mode = Mode::Message;
+                        }
+                    }
+                }
+            }
+            KeyAction::Remove => {
+                if let (Some(room), Some(target)) = (self.rooms.open.clone(), self.selected_event())
+                {
+                    self.selected = None;
+                    return vec![Action::Redact { room, target }];
+                }
+            }
+        }
+        self.focus = Focus::Composer;
+        Vec::new()
     }
 
     fn rooms_key(&mut self, key: KeyEvent) -> Vec<Action> {
@@ -270,30 +327,6 @@ impl App {
                 self.composer.insert('\n');
             }
             KeyCode::Enter => return self.submit(),
-            KeyCode::Char('r') if ctrl => self.start_mode(Mode::Reply),
-            KeyCode::Char('e') if ctrl => {
-                self.start_mode(Mode::Edit);
-                if let Mode::Edit(id) = &self.mode
-                    && let Some(item) = self.open_timeline().and_then(|t| t.get(id))
-                {
-                    let own = Some(&item.sender) == self.me.as_ref();
-                    match (&item.body, own) {
-                        (Body::Text { plain, .. }, true) => self.composer.set(plain.clone()),
-                        _ => {
-                            self.notice = Some("only your own messages can be edited".into());
-                            self.mode = Mode::Message;
-                        }
-                    }
-                }
-            }
-            KeyCode::Char('t') if ctrl => self.start_mode(Mode::React),
-            KeyCode::Char('d') if ctrl => {
-                if let (Some(room), Some(target)) = (self.rooms.open.clone(), self.selected_event())
-                {
-                    actions.push(Action::Redact { room, target });
-                    self.selected = None;
-                }
-            }
             KeyCode::Char(c) if !ctrl => self.composer.insert(c),
             KeyCode::Backspace => self.composer.backspace(),
             KeyCode::Delete => self.composer.delete(),
@@ -328,6 +361,13 @@ impl App {
                 Ok(Command::Quit) => self.quit = true,
                 Ok(Command::Help) => self.overlay = Some(Overlay::Help { scroll: 0 }),
                 Ok(Command::Download(dir)) => actions.extend(self.download(dir)),
+                Ok(command @ (Command::Away(_) | Command::Back)) => {
+                    self.away = match &command {
+                        Command::Away(message) => Some(message.clone().unwrap_or_default()),
+                        _ => None,
+                    };
+                    actions.push(Action::Run { room, command });
+                }
                 Ok(Command::Search(term)) => {
                     self.overlay = Some(Overlay::Search(self.search_here(&term)));
                     actions.push(Action::Run { room, command: Command::Search(term) });
@@ -519,11 +559,11 @@ impl App {
         if self.show_members {
             actions.push(Action::Members { room: room_id.clone() });
         }
-        actions.extend(self.mark_read(&room_id));
+        actions.extend(self.mark_read(&room_id, true));
         actions
     }
 
-    fn mark_read(&mut self, room_id: &OwnedRoomId) -> Vec<Action> {
+    fn mark_read(&mut self, room_id: &OwnedRoomId, opening: bool) -> Vec<Action> {
         if let Some(entry) = self.rooms.get_mut(room_id) {
             entry.unread = 0;
             entry.highlights = 0;
@@ -532,7 +572,7 @@ impl App {
         match latest {
             Some(event) if self.read_up_to.get(room_id) != Some(&event) => {
                 self.read_up_to.insert(room_id.clone(), event.clone());
-                vec![Action::Read { room: room_id.clone(), event }]
+                vec![Action::Read { room: room_id.clone(), event, opening }]
             }
             _ => Vec::new(),
         }

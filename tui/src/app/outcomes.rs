@@ -26,9 +26,15 @@ impl App {
                     form.error = None;
                 }
             }
+            Outcome::BrowserOpened(url) => {
+                if let Screen::Login(form) = &mut self.screen {
+                    form.browser = Some(url);
+                }
+            }
             Outcome::LoginFailed(message) => {
                 if let Screen::Login(form) = &mut self.screen {
                     form.busy = false;
+                    form.browser = None;
                     form.error = Some(message);
                     form.code.clear();
                     if form.second_factor.is_none() {
@@ -88,6 +94,11 @@ impl App {
                         "With it, /restore KEY on a new device reads your old messages.".into(),
                     ],
                 });
+            }
+            Outcome::Marker { room_id, event } => {
+                if let Some(timeline) = self.timelines.get_mut(&room_id) {
+                    timeline.marker = event;
+                }
             }
             Outcome::KeysRestored(count) => {
                 self.notice = Some(format!("{count} keys restored"));
@@ -156,7 +167,7 @@ impl App {
             let is_open = self.rooms.open.as_ref() == Some(&room.room_id);
             let grew = self.timelines.get(&room.room_id).is_some_and(|t| t.items.len() > before);
             if is_open && grew {
-                actions.extend(self.mark_read(&room.room_id));
+                actions.extend(self.mark_read(&room.room_id, false));
             } else if mentioned || (grew && group == Group::Direct) {
                 self.alert = self.alert_for(&room.room_id);
             }
@@ -164,6 +175,7 @@ impl App {
         for room_id in update.left {
             self.rooms.remove(&room_id);
         }
+        self.presence.extend(update.presence);
         if self.rooms.open.is_none() && !self.rooms.is_empty() {
             self.rooms.move_selection(0);
             if let Some(first) = self.rooms.open.clone() {

@@ -73,6 +73,9 @@ pub struct RoomTimeline {
     pending: Vec<AnySyncTimelineEvent>,
     /// Where each file message's content is (and its key, when encrypted).
     pub files: HashMap<OwnedEventId, MediaSource>,
+    /// Where the user had stopped reading when the room was opened: new
+    /// messages start after it.
+    pub marker: Option<OwnedEventId>,
     /// The first event of the room has been loaded.
     pub at_start: bool,
     /// How many lines the view is scrolled up from the newest.

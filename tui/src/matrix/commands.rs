@@ -2,7 +2,7 @@
 
 use lattice_sdk::{
     Error, Room,
-    ruma::{OwnedRoomId, api::client::room::create_room},
+    ruma::{OwnedRoomId, api::client::room::create_room, presence::PresenceState},
 };
 
 use super::{Outcome, Worker, parse_user};
@@ -51,6 +51,21 @@ impl Worker {
             },
             Command::Backup => self.enable_backup().await,
             Command::Restore(key) => self.restore_backup(&key).await,
+            Command::Away(message) => {
+                self.away.store(true, std::sync::atomic::Ordering::Relaxed);
+                match self.client.set_presence(PresenceState::Unavailable, message.as_deref()).await
+                {
+                    Ok(()) => Outcome::Info("you are away".to_owned()),
+                    Err(e) => Outcome::Failed(format!("still shown as around: {e}")),
+                }
+            }
+            Command::Back => {
+                self.away.store(false, std::sync::atomic::Ordering::Relaxed);
+                match self.client.set_presence(PresenceState::Online, None).await {
+                    Ok(()) => Outcome::Info("back".to_owned()),
+                    Err(e) => Outcome::Failed(format!("still shown as away: {e}")),
+                }
+            }
             Command::Logout => match self.client.logout().await {
                 Ok(()) => Outcome::LoggedOut,
                 Err(e) => Outcome::Failed(format!("not logged out: {e}")),

@@ -11,7 +11,7 @@ use lattice_sdk::{
 };
 
 use super::{Outcome, Worker};
-use crate::{app::overlay::Hit, ui::lines::human_size};
+use crate::{app::overlay::Hit, config::expand_home, ui::lines::human_size};
 
 impl Worker {
     /// Sends a file from disk: an image as `m.image`, anything else as
@@ -75,14 +75,6 @@ fn hit(event: &AnyTimelineEvent) -> Option<Hit> {
         ts: message.origin_server_ts,
         text: message.content.body().to_owned(),
     })
-}
-
-/// `~/x` is in the home folder, as a shell would have it.
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => Path::new(&home).join(rest),
-        _ => PathBuf::from(path),
-    }
 }
 
 /// A sender-chosen name reduced to a plain file name: no folders, no

@@ -11,7 +11,7 @@ use std::{
 };
 
 use lattice_sdk::{
-    Client, Device, Error, Room, SasCode, SyncSettings, Timeline,
+    Client, Device, Error, Room, SasCode, SyncReport, SyncSettings, Timeline,
     ruma::{
         OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId, UserId,
         api::client::sync::sync_events,
@@ -19,6 +19,7 @@ use lattice_sdk::{
             AnySyncEphemeralRoomEvent, AnySyncTimelineEvent,
             room::{MediaSource, member::MembershipState},
         },
+        presence::PresenceState,
         serde::Raw,
     },
 };
@@ -26,6 +27,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::commands::Command;
 
+mod browser_login;
 mod commands;
 mod files;
 mod security;
@@ -42,6 +44,8 @@ pub enum Action {
         code: String,
         recovery: bool,
     },
+    /// Sign in on the server's web page, in a browser.
+    BrowserLogin,
     Send {
         room: OwnedRoomId,
         plain: String,
@@ -87,9 +91,12 @@ pub enum Action {
     Members {
         room: OwnedRoomId,
     },
+    /// Marks the room read up to `event`; on opening the room (`opening`),
+    /// first reports where the user had stopped.
     Read {
         room: OwnedRoomId,
         event: OwnedEventId,
+        opening: bool,
     },
     Typing {
         room: OwnedRoomId,
@@ -151,6 +158,8 @@ pub enum Outcome {
         stages: Vec<String>,
     },
     LoginFailed(String),
+    /// The web page to sign in on (opened in the browser if there is one).
+    BrowserOpened(String),
     Synced(SyncUpdate),
     /// A page of older events, oldest first.
     History {
@@ -188,6 +197,11 @@ pub enum Outcome {
     },
     /// The key backup is on; the key to show once.
     RecoveryKey(String),
+    /// Where the user had stopped reading a room (from any device).
+    Marker {
+        room_id: OwnedRoomId,
+        event: Option<OwnedEventId>,
+    },
     /// Keys came back from the backup: timelines are to be read again.
     KeysRestored(usize),
 }
@@ -206,6 +220,8 @@ pub enum Connection {
 pub struct SyncUpdate {
     pub rooms: Vec<RoomUpdate>,
     pub left: Vec<OwnedRoomId>,
+    /// Who changed presence (others in the user's rooms).
+    pub presence: Vec<(OwnedUserId, PresenceState)>,
 }
 
 /// One room's news.
@@ -235,6 +251,8 @@ pub struct Worker {
     verifications: Arc<tokio::sync::Mutex<HashMap<String, security::Tracked>>>,
     /// Where downloads go unless the user names a folder.
     downloads: PathBuf,
+    /// The user said /away: syncing must not say they are around.
+    away: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Worker {
@@ -246,6 +264,7 @@ impl Worker {
             timelines: Arc::default(),
             verifications: Arc::default(),
             downloads,
+            away: Arc::default(),
         }
     }
 
@@ -276,38 +295,55 @@ impl Worker {
         update
     }
 
-    /// Syncs until the session ends, reporting each response.
+    /// Syncs until the session ends, reporting each response (the SDK
+    /// backs off while the server is away).
     pub async fn sync_forever(&self) {
-        let settings = SyncSettings::new().timeout(Duration::from_secs(30));
-        let mut backoff = Duration::from_secs(1);
         let _ = self.outcomes.send(Outcome::Connection(Connection::Connecting));
-        loop {
-            match self.client.sync_once(settings.clone()).await {
-                Ok(response) => {
-                    backoff = Duration::from_secs(1);
-                    let update = self.update_from(&response).await;
-                    let _ = self.outcomes.send(Outcome::Connection(Connection::Online));
-                    if self.outcomes.send(Outcome::Synced(update)).is_err() {
-                        return;
+        // The first sync catches up and answers at once (a resumed session
+        // with nothing new would otherwise wait out a long poll, offline
+        // as far as the screen knows); the next ones wait for news.
+        let mut first = true;
+        let settings = move || {
+            let presence = match self.away.load(std::sync::atomic::Ordering::Relaxed) {
+                true => PresenceState::Unavailable,
+                false => PresenceState::Online,
+            };
+            let wait =
+                if std::mem::take(&mut first) { Duration::ZERO } else { Duration::from_secs(30) };
+            SyncSettings::new().timeout(wait).presence(presence)
+        };
+        let worker = self.clone();
+        let report = move |report| {
+            let worker = worker.clone();
+            async move {
+                match report {
+                    SyncReport::Synced(response) => {
+                        let update = worker.update_from(&response).await;
+                        let _ = worker.outcomes.send(Outcome::Connection(Connection::Online));
+                        if worker.outcomes.send(Outcome::Synced(update)).is_err() {
+                            return false;
+                        }
+                        worker.check_verifications().await;
+                        // New room keys go to the backup, when there is one.
+                        let _ = worker.client.backup_room_keys().await;
+                        true
                     }
-                    self.check_verifications().await;
-                    // New room keys go to the backup, when there is one.
-                    let _ = self.client.backup_room_keys().await;
-                }
-                Err(error) if error.errcode().as_deref() == Some("M_UNKNOWN_TOKEN") => {
-                    let _ = self.outcomes.send(Outcome::LoggedOut);
-                    return;
-                }
-                Err(error) => {
-                    let _ = self
-                        .outcomes
-                        .send(Outcome::Connection(Connection::Offline(error.to_string())));
-                    // Back off while the server is away; a minute at most.
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    SyncReport::Retrying { error, .. } => {
+                        let offline = Connection::Offline(error.to_string());
+                        worker.outcomes.send(Outcome::Connection(offline)).is_ok()
+                    }
                 }
             }
-        }
+        };
+        let ended = self.client.sync_with(settings, report).await;
+        let outcome = match ended {
+            Err(error) if error.errcode().as_deref() == Some("M_UNKNOWN_TOKEN") => {
+                Outcome::LoggedOut
+            }
+            Err(error) => Outcome::Connection(Connection::Offline(format!("stopped: {error}"))),
+            Ok(()) => return,
+        };
+        let _ = self.outcomes.send(outcome);
     }
 
     async fn run(&self, action: Action) -> Option<Outcome> {
@@ -335,6 +371,7 @@ impl Worker {
                     Err(error) => Some(Outcome::LoginFailed(error.to_string())),
                 }
             }
+            Action::BrowserLogin => Some(self.browser_login().await),
             Action::Send { room, plain, html, emote } => {
                 let room = self.client.room(room);
                 let sent = match (emote, html) {
@@ -410,8 +447,12 @@ impl Worker {
                 }
                 Err(error) => failed("no member list", error),
             },
-            Action::Read { room, event } => {
-                let _ = self.client.room(room).send_read_receipt(&event).await;
+            Action::Read { room, event, opening } => {
+                let handle = self.client.room(room.clone());
+                if opening && let Ok(marker) = handle.fully_read().await {
+                    let _ = self.outcomes.send(Outcome::Marker { room_id: room, event: marker });
+                }
+                let _ = handle.mark_read(&event).await;
                 None
             }
             Action::Typing { room, typing } => {
@@ -458,6 +499,13 @@ impl Worker {
             update.rooms.push(self.room_update(&room, true, &direct, Vec::new(), None, None).await);
         }
         update.left = response.rooms.leave.keys().cloned().collect();
+        update.presence = response
+            .presence
+            .events
+            .iter()
+            .filter_map(|raw| raw.deserialize().ok())
+            .map(|event| (event.sender, event.content.presence))
+            .collect();
         update
     }
 

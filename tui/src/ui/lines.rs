@@ -13,6 +13,7 @@ use unicode_width::UnicodeWidthChar;
 
 use crate::{
     app::timeline::{Body, Item, RoomTimeline, TextKind},
+    config::Theme,
     format,
 };
 
@@ -23,6 +24,7 @@ pub fn timeline_rows(
     timeline: &RoomTimeline,
     selected: Option<usize>,
     width: u16,
+    theme: &Theme,
 ) -> Vec<Line<'static>> {
     let mut replies: HashMap<&OwnedEventId, usize> = HashMap::new();
     for root in timeline.items.iter().filter_map(|item| item.thread_root.as_ref()) {
@@ -31,18 +33,23 @@ pub fn timeline_rows(
     let shown = timeline.items.iter().enumerate().filter(|(_, item)| item.thread_root.is_none());
     let mut rows = Vec::new();
     if timeline.at_start {
-        rows.push(dim_line("— the start of the room —"));
+        rows.push(dim_line(theme, "— the start of the room —"));
     }
-    rows.extend(rows_of(timeline, shown, selected, width, &replies));
+    rows.extend(rows_of(timeline, shown, selected, width, &replies, theme));
     rows
 }
 
 /// The rows of one thread: its first message and the replies in it.
-pub fn thread_rows(timeline: &RoomTimeline, root: &OwnedEventId, width: u16) -> Vec<Line<'static>> {
+pub fn thread_rows(
+    timeline: &RoomTimeline,
+    root: &OwnedEventId,
+    width: u16,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     let shown = timeline.items.iter().enumerate().filter(|(_, item)| {
         item.event_id.as_ref() == Some(root) || item.thread_root.as_ref() == Some(root)
     });
-    rows_of(timeline, shown, None, width, &HashMap::new())
+    rows_of(timeline, shown, None, width, &HashMap::new(), theme)
 }
 
 fn rows_of<'a>(
@@ -51,6 +58,7 @@ fn rows_of<'a>(
     selected: Option<usize>,
     width: u16,
     replies: &HashMap<&OwnedEventId, usize>,
+    theme: &Theme,
 ) -> Vec<Line<'static>> {
     let mut rows = Vec::new();
     let mut last_day = None;
@@ -58,12 +66,12 @@ fn rows_of<'a>(
         let day = civil_day(item.ts);
         if last_day != Some(day) {
             last_day = Some(day);
-            rows.push(dim_line(&format!("── {} ──", day_label(day))));
+            rows.push(dim_line(theme, &format!("── {} ──", day_label(day))));
         }
-        let mut lines = item_lines(timeline, item);
+        let mut lines = item_lines(timeline, item, theme);
         if let Some(count) = item.event_id.as_ref().and_then(|id| replies.get(id)) {
             let noun = if *count == 1 { "reply" } else { "replies" };
-            lines.push(dim_line(&format!("      🧵 {count} {noun} in the thread (Ctrl+O)")));
+            lines.push(dim_line(theme, &format!("      🧵 {count} {noun} in the thread")));
         }
         if selected == Some(at) {
             for line in &mut lines {
@@ -73,15 +81,23 @@ fn rows_of<'a>(
         for line in lines {
             rows.extend(wrap(line, width.max(10)));
         }
+        let newest = timeline.latest_event_id();
+        if item.event_id.is_some()
+            && item.event_id == timeline.marker
+            && item.event_id.as_ref() != newest
+        {
+            let line = Span::styled("──── new ────", Style::default().fg(theme.accent));
+            rows.push(Line::from(line));
+        }
     }
     rows
 }
 
 /// One item's lines before wrapping.
-fn item_lines(timeline: &RoomTimeline, item: &Item) -> Vec<Line<'static>> {
+fn item_lines(timeline: &RoomTimeline, item: &Item, theme: &Theme) -> Vec<Line<'static>> {
     let name = timeline.name_of(&item.sender);
-    let time = Span::styled(format!("{} ", clock(item.ts)), Style::default().fg(Color::DarkGray));
-    let who = Span::styled(format!("{name}: "), name_style(item.sender.as_str()));
+    let time = Span::styled(format!("{} ", clock(item.ts)), Style::default().fg(theme.dim));
+    let who = Span::styled(format!("{name}: "), name_style(theme, item.sender.as_str()));
     let mut lines = Vec::new();
     if let Some(quoted) = item.reply_to.as_ref().and_then(|id| timeline.get(id)) {
         // The quoted message's first line as it reads (formatting dropped).
@@ -95,7 +111,7 @@ fn item_lines(timeline: &RoomTimeline, item: &Item) -> Vec<Line<'static>> {
         };
         lines.push(Line::from(vec![Span::styled(
             format!("      ↳ {}: {text}", timeline.name_of(&quoted.sender)),
-            Style::default().fg(Color::DarkGray),
+            Style::default().fg(theme.dim),
         )]));
     }
     match &item.body {
@@ -110,7 +126,7 @@ fn item_lines(timeline: &RoomTimeline, item: &Item) -> Vec<Line<'static>> {
             let (lead, style) = match kind {
                 TextKind::Message => (who, Style::default()),
                 TextKind::Emote => (
-                    Span::styled(format!("* {name} "), name_style(item.sender.as_str())),
+                    Span::styled(format!("* {name} "), name_style(theme, item.sender.as_str())),
                     Style::default(),
                 ),
                 TextKind::Notice => (who, Style::default().fg(Color::Gray)),
@@ -118,7 +134,7 @@ fn item_lines(timeline: &RoomTimeline, item: &Item) -> Vec<Line<'static>> {
             let mut first = vec![time, lead];
             first.extend(body[0].spans.iter().cloned().map(|s| s.patch_style(style)));
             if item.edited {
-                first.push(Span::styled(" (edited)", Style::default().fg(Color::DarkGray)));
+                first.push(Span::styled(" (edited)", Style::default().fg(theme.dim)));
             }
             lines.push(Line::from(first));
             for line in body.into_iter().skip(1) {
@@ -130,7 +146,7 @@ fn item_lines(timeline: &RoomTimeline, item: &Item) -> Vec<Line<'static>> {
         Body::Info(text) => {
             lines.push(Line::from(vec![
                 time,
-                Span::styled(format!("— {text}"), Style::default().fg(Color::DarkGray)),
+                Span::styled(format!("— {text}"), Style::default().fg(theme.dim)),
             ]));
         }
         other => {
@@ -149,7 +165,7 @@ fn item_lines(timeline: &RoomTimeline, item: &Item) -> Vec<Line<'static>> {
         for (key, senders) in &item.reactions {
             spans.push(Span::styled(
                 format!("[{key} {}]", senders.len()),
-                Style::default().fg(Color::Magenta),
+                Style::default().fg(theme.reaction),
             ));
             spans.push(Span::raw(" "));
         }
@@ -188,15 +204,16 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 /// Each sender keeps one colour, from their user id.
-fn name_style(user: &str) -> Style {
-    const COLOURS: [Color; 6] =
-        [Color::Cyan, Color::Green, Color::Yellow, Color::Blue, Color::Magenta, Color::Red];
+fn name_style(theme: &Theme, user: &str) -> Style {
+    let colours = &theme.names;
     let hash = user.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
-    Style::default().fg(COLOURS[hash % COLOURS.len()]).add_modifier(Modifier::BOLD)
+    // The theme has at least one colour (the configuration checks).
+    let colour = colours.get(hash % colours.len().max(1)).copied().unwrap_or_default();
+    Style::default().fg(colour).add_modifier(Modifier::BOLD)
 }
 
-fn dim_line(text: &str) -> Line<'static> {
-    Line::from(Span::styled(text.to_owned(), Style::default().fg(Color::DarkGray)))
+fn dim_line(theme: &Theme, text: &str) -> Line<'static> {
+    Line::from(Span::styled(text.to_owned(), Style::default().fg(theme.dim)))
 }
 
 /// Cuts a line into rows of at most `width` columns (wide characters

@@ -5,30 +5,32 @@
 pub mod lines;
 mod overlay;
 
-use lattice_sdk::ruma::OwnedEventId;
+use lattice_sdk::ruma::{OwnedEventId, presence::PresenceState};
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Position, Rect},
-    style::{Color, Modifier, Style},
+    style::{Modifier, Style},
     text::{Line, Span},
     widgets::{Block, Borders, Clear, Paragraph},
 };
 
 use crate::{
     app::{App, Focus, LoginForm, Mode, Screen, rooms::Group},
+    config::{KeyAction, Theme},
     matrix::Connection,
 };
 
 /// Draws the whole screen, and remembers the timeline's size for scrolling.
 pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     match &app.screen {
-        Screen::Login(form) => draw_login(frame, form),
+        Screen::Login(form) => draw_login(frame, form, &app.theme),
         Screen::Chat => draw_chat(frame, app),
     }
 }
 
-fn draw_login(frame: &mut Frame<'_>, form: &LoginForm) {
-    let inner = dialog(frame, 60, 13, " lattice-chat ");
+fn draw_login(frame: &mut Frame<'_>, form: &LoginForm, theme: &Theme) {
+    let height = if form.browser.is_some() { 20 } else { 13 };
+    let inner = dialog(frame, 76, height, " lattice-chat ");
     let label = Style::default().add_modifier(Modifier::BOLD);
     let mut lines = vec![Line::from(format!("Sign in to {}", form.homeserver)), Line::default()];
     let cursor_field = match &form.second_factor {
@@ -54,21 +56,25 @@ fn draw_login(frame: &mut Frame<'_>, form: &LoginForm) {
             lines.push(Line::from(vec![Span::styled(what, label), Span::raw(form.code.clone())]));
             lines.push(Line::from(Span::styled(
                 "Tab: use a recovery code instead (or the authenticator again)",
-                Style::default().fg(Color::DarkGray),
+                Style::default().fg(theme.dim),
             )));
             (2, what.chars().count() + form.code.chars().count())
         }
     };
     lines.push(Line::default());
-    if form.busy {
+    if let Some(url) = &form.browser {
+        lines.push(Line::from("Finish signing in on the page in your browser. No browser"));
+        lines.push(Line::from("opened? Open this address:"));
+        lines.push(Line::from(Span::styled(url.clone(), Style::default().fg(theme.accent))));
+    } else if form.busy {
         lines.push(Line::from("Signing in…"));
     } else if let Some(error) = &form.error {
-        lines.push(Line::from(Span::styled(error.clone(), Style::default().fg(Color::Red))));
+        lines.push(Line::from(Span::styled(error.clone(), Style::default().fg(theme.mention))));
     }
     lines.push(Line::default());
     lines.push(Line::from(Span::styled(
-        "Enter: next / sign in    Ctrl+C: quit",
-        Style::default().fg(Color::DarkGray),
+        "Enter: next / sign in   F3: in a browser (SSO, passkey)   Ctrl+C: quit",
+        Style::default().fg(theme.dim),
     )));
     frame.render_widget(Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }), inner);
     let (row, column) = cursor_field;
@@ -116,7 +122,7 @@ fn draw_chat(frame: &mut Frame<'_>, app: &mut App) {
     }
 }
 
-fn draw_rooms(frame: &mut Frame<'_>, app: &App, area: Rect) {
+fn draw_rooms(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
     let focused = app.focus == Focus::Rooms;
     let title = if app.rooms.filter.is_empty() {
         " Rooms ".to_owned()
@@ -126,17 +132,19 @@ fn draw_rooms(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let block = Block::default()
         .borders(Borders::RIGHT | Borders::TOP)
         .title(title)
-        .border_style(focus_style(focused));
+        .border_style(focus_style(&app.theme, focused));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let mut lines = Vec::new();
     let mut group = None;
+    // Where each room's line is, for a click.
+    let mut places = Vec::new();
     for entry in app.rooms.visible() {
         if group != Some(entry.group) {
             group = Some(entry.group);
             lines.push(Line::from(Span::styled(
                 entry.group.title(),
-                Style::default().fg(Color::DarkGray).add_modifier(Modifier::BOLD),
+                Style::default().fg(app.theme.dim).add_modifier(Modifier::BOLD),
             )));
         }
         let open = app.rooms.open.as_ref() == Some(&entry.room_id);
@@ -161,21 +169,28 @@ fn draw_rooms(frame: &mut Frame<'_>, app: &App, area: Rect) {
         let name: String = entry.name.chars().take(room_width).collect();
         let mut spans = vec![Span::styled(format!("{sigil} {name}"), style)];
         if !count.is_empty() {
-            let colour = if entry.highlights > 0 { Color::Red } else { Color::Green };
+            let colour = if entry.highlights > 0 { app.theme.mention } else { app.theme.unread };
             spans.push(Span::styled(
                 count,
                 Style::default().fg(colour).add_modifier(Modifier::BOLD),
             ));
+        }
+        if let Ok(row) = u16::try_from(lines.len())
+            && row < inner.height
+        {
+            places.push((inner.y + row, entry.room_id.clone()));
         }
         lines.push(Line::from(spans));
     }
     if app.rooms.is_empty() {
         lines.push(Line::from(Span::styled(
             "No rooms yet: /join or /create",
-            Style::default().fg(Color::DarkGray),
+            Style::default().fg(app.theme.dim),
         )));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    app.view.room_list = (inner.x, inner.x + inner.width);
+    app.room_places = places;
 }
 
 fn draw_timeline(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
@@ -193,7 +208,7 @@ fn draw_timeline(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
         app.view = Default::default();
         return;
     };
-    let rows = lines::timeline_rows(timeline, app.selected, inner.width);
+    let rows = lines::timeline_rows(timeline, app.selected, inner.width, &app.theme);
     let height = usize::from(inner.height);
     let most = rows.len().saturating_sub(height);
     let scroll = timeline.scroll.min(most);
@@ -209,11 +224,11 @@ fn draw_thread(frame: &mut Frame<'_>, app: &App, root: &OwnedEventId, area: Rect
     let block = Block::default()
         .borders(Borders::TOP | Borders::LEFT)
         .title(" Thread (Esc closes) ")
-        .border_style(Style::default().fg(Color::Cyan));
+        .border_style(Style::default().fg(app.theme.accent));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(timeline) = app.open_timeline() else { return };
-    let rows = lines::thread_rows(timeline, root, inner.width);
+    let rows = lines::thread_rows(timeline, root, inner.width, &app.theme);
     let skip = rows.len().saturating_sub(usize::from(inner.height));
     frame.render_widget(Paragraph::new(rows.into_iter().skip(skip).collect::<Vec<_>>()), inner);
 }
@@ -236,7 +251,7 @@ fn draw_typing(frame: &mut Frame<'_>, app: &App, area: Rect) {
         _ => format!("{} people are typing…", names.len()),
     };
     frame.render_widget(
-        Paragraph::new(Span::styled(text, Style::default().fg(Color::DarkGray))),
+        Paragraph::new(Span::styled(text, Style::default().fg(app.theme.dim))),
         area,
     );
 }
@@ -255,8 +270,10 @@ fn draw_composer(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Mode::React(_) => " React: type an emoji or a word, Enter ".to_owned(),
     };
     let focused = app.focus == Focus::Composer;
-    let block =
-        Block::default().borders(Borders::ALL).title(title).border_style(focus_style(focused));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .border_style(focus_style(&app.theme, focused));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let lines: Vec<Line<'_>> = app.composer.text().split('\n').map(Line::from).collect();
@@ -283,9 +300,9 @@ fn draw_composer(frame: &mut Frame<'_>, app: &App, area: Rect) {
 
 fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let (dot, state) = match &app.connection {
-        Connection::Connecting => (Color::Yellow, "connecting…".to_owned()),
-        Connection::Online => (Color::Green, "online".to_owned()),
-        Connection::Offline(why) => (Color::Red, format!("offline, retrying ({why})")),
+        Connection::Connecting => (app.theme.notice, "connecting…".to_owned()),
+        Connection::Online => (app.theme.unread, "online".to_owned()),
+        Connection::Offline(why) => (app.theme.mention, format!("offline, retrying ({why})")),
     };
     let mut spans = vec![
         Span::styled("● ", Style::default().fg(dot)),
@@ -293,31 +310,51 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Span::raw(" │ "),
         Span::raw(app.me.as_ref().map(ToString::to_string).unwrap_or_default()),
     ];
+    if let Some(message) = &app.away {
+        let away = if message.is_empty() { "away".to_owned() } else { format!("away ({message})") };
+        spans.push(Span::styled(format!(" │ {away}"), Style::default().fg(app.theme.notice)));
+    }
     if let Some(entry) = app.rooms.open.as_ref().and_then(|id| app.rooms.get(id)) {
         let lock = if entry.encrypted { "encrypted" } else { "not encrypted" };
         spans.push(Span::raw(format!(" │ {lock}")));
     }
     if let Some(notice) = &app.notice {
         spans.push(Span::raw(" │ "));
-        spans.push(Span::styled(notice.clone(), Style::default().fg(Color::Yellow)));
+        spans.push(Span::styled(notice.clone(), Style::default().fg(app.theme.notice)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn draw_members(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let block = Block::default().borders(Borders::LEFT | Borders::TOP).title(" Members (F2) ");
+    let key = app.keys.binding(KeyAction::Members).map(|k| format!(" ({k})")).unwrap_or_default();
+    let title = format!(" Members{key} ");
+    let block = Block::default().borders(Borders::LEFT | Borders::TOP).title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let members = app.rooms.open.as_ref().and_then(|id| app.members.get(id));
+    // A dot by presence: around, away, or gone (or not known).
+    let dot = |user| match app.presence.get(user) {
+        Some(PresenceState::Online) => app.theme.unread,
+        Some(PresenceState::Unavailable) => app.theme.notice,
+        _ => app.theme.dim,
+    };
     let lines: Vec<Line<'_>> = match members {
-        Some(members) => members.iter().map(|(_, name)| Line::from(name.clone())).collect(),
+        Some(members) => members
+            .iter()
+            .map(|(user, name)| {
+                Line::from(vec![
+                    Span::styled("● ", Style::default().fg(dot(user))),
+                    Span::raw(name.clone()),
+                ])
+            })
+            .collect(),
         None => vec![Line::from("loading…")],
     };
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn focus_style(focused: bool) -> Style {
-    if focused { Style::default().fg(Color::Cyan) } else { Style::default().fg(Color::DarkGray) }
+fn focus_style(theme: &Theme, focused: bool) -> Style {
+    Style::default().fg(if focused { theme.accent } else { theme.dim })
 }
 
 /// A framed box in the middle of the screen, over what is there; its inside.

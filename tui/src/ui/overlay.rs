@@ -3,7 +3,7 @@
 
 use ratatui::{
     Frame,
-    style::{Color, Modifier, Style},
+    style::{Modifier, Style},
     text::{Line, Span},
     widgets::{Paragraph, Wrap},
 };
@@ -15,21 +15,22 @@ use crate::{
         overlay::{DevicesView, Overlay, SearchView, VerifyView},
     },
     commands::COMMANDS,
+    config::{KEY_SETTINGS, Theme},
     matrix::VerifyStage,
 };
 
 /// Draws the open overlay.
 pub fn draw(frame: &mut Frame<'_>, app: &App, overlay: &Overlay) {
     match overlay {
-        Overlay::Help { scroll } => draw_help(frame, *scroll),
+        Overlay::Help { scroll } => draw_help(frame, app, *scroll),
         Overlay::Search(view) => draw_search(frame, app, view),
-        Overlay::Devices(view) => draw_devices(frame, view),
+        Overlay::Devices(view) => draw_devices(frame, app, view),
         Overlay::Verify(view) => draw_verify(frame, app, view),
         Overlay::Note { title, text } => {
             let inner = dialog(frame, 76, text.len() as u16 + 4, title);
             let mut lines: Vec<Line<'_>> = text.iter().map(|l| Line::from(l.as_str())).collect();
             lines.push(Line::default());
-            lines.push(hint("Enter: close"));
+            lines.push(hint(&app.theme, "Enter: close"));
             frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
         }
     }
@@ -39,37 +40,40 @@ fn bold() -> Style {
     Style::default().add_modifier(Modifier::BOLD)
 }
 
-fn hint(text: &str) -> Line<'static> {
-    Line::from(Span::styled(text.to_owned(), Style::default().fg(Color::DarkGray)))
+fn hint(theme: &Theme, text: &str) -> Line<'static> {
+    Line::from(Span::styled(text.to_owned(), Style::default().fg(theme.dim)))
 }
 
 fn picked(line: Line<'static>, is_picked: bool) -> Line<'static> {
     if is_picked { line.style(Style::default().add_modifier(Modifier::REVERSED)) } else { line }
 }
 
-fn draw_help(frame: &mut Frame<'_>, scroll: u16) {
+fn draw_help(frame: &mut Frame<'_>, app: &App, scroll: u16) {
     let inner = dialog(frame, 76, 40, " Help (↑↓ scroll, any other key closes) ");
-    let keys = [
-        ("Esc", "room list ⇄ composer; cancels a reply or an edit"),
+    let fixed = [
+        ("Esc", "room list ⇄ composer; cancels a reply, an edit, a thread"),
         ("type in the list", "narrows the rooms to those matching"),
-        ("Up/Down, Ctrl+N/P", "next / previous room"),
+        ("Up/Down in the list", "next / previous room"),
         ("PageUp/PageDown", "scroll (older history loads at the top)"),
-        ("Ctrl+Up/Down", "pick a message"),
-        ("Ctrl+R / E / T / D", "reply to / edit / react to / remove it"),
-        ("Ctrl+O", "open its thread beside the timeline (Esc closes)"),
         ("Alt+Enter", "a new line in the message"),
         ("Tab", "complete a command or @someone"),
-        ("F2", "member list"),
         ("Ctrl+C", "quit"),
     ];
-    let mut lines: Vec<Line<'_>> = keys
+    let bound = KEY_SETTINGS.iter().filter_map(|(_, action, _, what)| {
+        app.keys.binding(*action).map(|key| (key.to_string(), *what))
+    });
+    let mut lines: Vec<Line<'_>> = fixed
         .iter()
+        .map(|(key, what)| (key.to_string(), *what))
+        .chain(bound)
         .map(|(key, what)| {
-            Line::from(vec![Span::styled(format!("{key:<20}"), bold()), Span::raw(*what)])
+            Line::from(vec![Span::styled(format!("{key:<20}"), bold()), Span::raw(what)])
         })
         .collect();
     lines.push(Line::default());
-    lines.push(hint("Markdown is sent formatted: **bold**, *italic*, `code`, > quotes"));
+    lines
+        .push(hint(&app.theme, "Markdown is sent formatted: **bold**, *italic*, `code`, > quotes"));
+    lines.push(hint(&app.theme, "Keys and colours: ~/.config/lattice-chat/config.toml"));
     lines.push(Line::default());
     lines.extend(COMMANDS.iter().map(|(name, what)| {
         Line::from(vec![Span::styled(format!("{name:<10}"), bold()), Span::raw(*what)])
@@ -89,11 +93,8 @@ fn draw_search(frame: &mut Frame<'_>, app: &App, view: &SearchView) {
             .map_or_else(|| hit.sender.localpart().to_owned(), |t| t.name_of(&hit.sender));
         let text: String = hit.text.lines().next().unwrap_or_default().to_owned();
         let line = Line::from(vec![
-            Span::styled(
-                format!("{} ", clock_and_day(hit.ts)),
-                Style::default().fg(Color::DarkGray),
-            ),
-            Span::styled(format!("{room} "), Style::default().fg(Color::Cyan)),
+            Span::styled(format!("{} ", clock_and_day(hit.ts)), Style::default().fg(app.theme.dim)),
+            Span::styled(format!("{room} "), Style::default().fg(app.theme.accent)),
             Span::styled(format!("{sender}: "), bold()),
             Span::raw(text),
         ]);
@@ -103,26 +104,29 @@ fn draw_search(frame: &mut Frame<'_>, app: &App, view: &SearchView) {
         lines.push(Line::from(if view.complete { "Nothing found." } else { "Searching…" }));
     }
     lines.push(Line::default());
-    lines.push(hint(if view.complete {
-        "↑↓ pick, Enter: go to the message, Esc: close (encrypted rooms: loaded history only)"
-    } else {
-        "asking the server…"
-    }));
+    lines.push(hint(
+        &app.theme,
+        if view.complete {
+            "↑↓ pick, Enter: go to the message, Esc: close (encrypted rooms: loaded history only)"
+        } else {
+            "asking the server…"
+        },
+    ));
     let height = usize::from(inner.height);
     let first = view.selected.saturating_sub(height.saturating_sub(3));
     frame.render_widget(Paragraph::new(lines).scroll((first as u16, 0)), inner);
 }
 
-fn draw_devices(frame: &mut Frame<'_>, view: &DevicesView) {
+fn draw_devices(frame: &mut Frame<'_>, app: &App, view: &DevicesView) {
     let title = format!(" Devices of {} ", view.user);
     let inner = dialog(frame, 76, view.devices.len() as u16 + 6, &title);
     let mut lines = Vec::new();
     for (at, device) in view.devices.iter().enumerate() {
         let (mark, colour, trust) = match (device.is_this_device, device.is_trusted()) {
-            (true, _) => ("●", Color::Green, "this device"),
-            (false, true) if device.verified_here => ("✓", Color::Green, "verified"),
-            (false, true) => ("✓", Color::Green, "cross-signed"),
-            (false, false) => ("!", Color::Yellow, "not verified"),
+            (true, _) => ("●", app.theme.unread, "this device"),
+            (false, true) if device.verified_here => ("✓", app.theme.unread, "verified"),
+            (false, true) => ("✓", app.theme.unread, "cross-signed"),
+            (false, false) => ("!", app.theme.notice, "not verified"),
         };
         let name = device.display_name.clone().unwrap_or_default();
         let line = Line::from(vec![
@@ -134,7 +138,7 @@ fn draw_devices(frame: &mut Frame<'_>, view: &DevicesView) {
         lines.push(picked(line, at == view.selected));
     }
     lines.push(Line::default());
-    lines.push(hint("↑↓ pick, v: verify it with emoji, Esc: close"));
+    lines.push(hint(&app.theme, "↑↓ pick, v: verify it with emoji, Esc: close"));
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
@@ -151,12 +155,12 @@ fn draw_verify(frame: &mut Frame<'_>, app: &App, view: &VerifyView) {
         VerifyStage::Asked => {
             lines.push(Line::from(format!("{who} asks to verify this device.")));
             lines.push(Line::default());
-            lines.push(hint("y: start, n: decline"));
+            lines.push(hint(&app.theme, "y: start, n: decline"));
         }
         VerifyStage::Waiting => {
             lines.push(Line::from(format!("Waiting for {who}…")));
             lines.push(Line::default());
-            lines.push(hint("Esc: stop"));
+            lines.push(hint(&app.theme, "Esc: stop"));
         }
         VerifyStage::Compare(code) => {
             let (emoji, decimals) = (code.emoji(), code.decimals);
@@ -169,12 +173,12 @@ fn draw_verify(frame: &mut Frame<'_>, app: &App, view: &VerifyView) {
                 emoji.iter().map(|(_, name)| format!("{name:<11}")).collect::<String>(),
             ));
             lines.push(Line::default());
-            lines.push(hint(&format!(
-                "(or the numbers {} {} {})",
-                decimals.0, decimals.1, decimals.2
-            )));
+            lines.push(hint(
+                &app.theme,
+                &format!("(or the numbers {} {} {})", decimals.0, decimals.1, decimals.2),
+            ));
             lines.push(Line::default());
-            lines.push(hint("y: they match, n: they do not"));
+            lines.push(hint(&app.theme, "y: they match, n: they do not"));
         }
         VerifyStage::Confirmed => {
             lines.push(Line::from(format!("Waiting for {who} to confirm…")));
@@ -182,18 +186,18 @@ fn draw_verify(frame: &mut Frame<'_>, app: &App, view: &VerifyView) {
         VerifyStage::Verified => {
             lines.push(Line::from(Span::styled(
                 format!("✓ Verified {who}."),
-                Style::default().fg(Color::Green).add_modifier(Modifier::BOLD),
+                Style::default().fg(app.theme.unread).add_modifier(Modifier::BOLD),
             )));
             lines.push(Line::default());
-            lines.push(hint("any key closes"));
+            lines.push(hint(&app.theme, "any key closes"));
         }
         VerifyStage::Cancelled(why) => {
             lines.push(Line::from(Span::styled(
                 format!("Not verified: {why}."),
-                Style::default().fg(Color::Red),
+                Style::default().fg(app.theme.mention),
             )));
             lines.push(Line::default());
-            lines.push(hint("any key closes"));
+            lines.push(hint(&app.theme, "any key closes"));
         }
     }
     frame.render_widget(Paragraph::new(lines), inner);
