@@ -15,28 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rooms=${1:-100}
 runs=${2:-9}
-target=${CARGO_TARGET_DIR:-target}/release
-work=$(mktemp -d)
-socket="tui-startup-$$"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-url="http://127.0.0.1:$port"
-cleanup() {
-  tmux -L "$socket" kill-server 2>/dev/null || true
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+start_server
 
-LATTICE_SERVER__BIND="127.0.0.1:$port" LATTICE_SERVER__DATA_DIR="$work/server" \
-  LATTICE_RATE_LIMITS__ENABLED=false LATTICE_LOGGING__LEVEL=warn \
-  "$target/lattice" >"$work/server.log" 2>&1 &
-server=$!
-until curl -fs "$url/health" >/dev/null; do sleep 0.1; done
-
-token=$(curl -fsS -X POST "$url/_matrix/client/v3/register" -H 'Content-Type: application/json' \
-  -d '{"username":"alice","password":"bench password","auth":{"type":"m.login.dummy"}}' |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+token=$(register alice)
 for i in $(seq -f "%03g" 1 "$rooms"); do
   room=$(curl -fsS -X POST "$url/_matrix/client/v3/createRoom" -H "Authorization: Bearer $token" \
     -H 'Content-Type: application/json' -d "{\"name\":\"room-$i\"}" |
@@ -47,10 +29,6 @@ for i in $(seq -f "%03g" 1 "$rooms"); do
 done
 
 chat="env LANG=C.UTF-8 $target/lattice-chat --data-dir $work/chat"
-screen() { tmux -L "$socket" capture-pane -p -t chat 2>/dev/null || true; }
-wait_for() {
-  until screen | grep -q -- "$1"; do sleep 0.01; done
-}
 
 # The first start signs in and fills the store.
 tmux -L "$socket" -u new-session -d -s chat -x 120 -y 40 "$chat --homeserver $url --user alice"

@@ -14,32 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 keys=${1:-100}
-target=${CARGO_TARGET_DIR:-target}/release
-work=$(mktemp -d)
-socket="tui-typing-$$"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-url="http://127.0.0.1:$port"
+. "$(dirname "$0")/lib.sh"
 flood=""
-cleanup() {
-  [ -n "$flood" ] && kill "$flood" 2>/dev/null || true
-  tmux -L "$socket" kill-server 2>/dev/null || true
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+extra_cleanup() { if [ -n "$flood" ]; then kill "$flood" 2>/dev/null || true; fi; }
+start_server
 
-LATTICE_SERVER__BIND="127.0.0.1:$port" LATTICE_SERVER__DATA_DIR="$work/server" \
-  LATTICE_RATE_LIMITS__ENABLED=false LATTICE_LOGGING__LEVEL=warn \
-  "$target/lattice" >"$work/server.log" 2>&1 &
-server=$!
-until curl -fs "$url/health" >/dev/null; do sleep 0.1; done
-
-register() {
-  curl -fsS -X POST "$url/_matrix/client/v3/register" -H 'Content-Type: application/json' \
-    -d "{\"username\":\"$1\",\"password\":\"bench password\",\"auth\":{\"type\":\"m.login.dummy\"}}" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
-}
 alice=$(register alice)
 bob=$(register bob)
 room=$(curl -fsS -X POST "$url/_matrix/client/v3/createRoom" -H "Authorization: Bearer $alice" \
@@ -49,10 +28,6 @@ curl -fsS -X POST "$url/_matrix/client/v3/join/$room" -H "Authorization: Bearer 
   -H 'Content-Type: application/json' -d '{}' >/dev/null
 
 chat="env LANG=C.UTF-8 $target/lattice-chat --data-dir $work/chat"
-screen() { tmux -L "$socket" capture-pane -p -t chat 2>/dev/null || true; }
-wait_for() {
-  until screen | grep -q -- "$1"; do sleep 0.01; done
-}
 tmux -L "$socket" -u new-session -d -s chat -x 120 -y 40 "$chat --homeserver $url --user alice"
 wait_for "Sign in to"
 tmux -L "$socket" send-keys -t chat -l "bench password"

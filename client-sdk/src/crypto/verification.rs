@@ -290,25 +290,27 @@ impl Client {
 
 impl Verification {
     async fn with_flow<T>(&self, read: impl FnOnce(&Flow) -> T) -> Result<T> {
+        self.with_flow_mut(|flow| read(flow)).await
+    }
+
+    async fn with_flow_mut<T>(&self, change: impl FnOnce(&mut Flow) -> T) -> Result<T> {
         let crypto = self.client.crypto().await?;
-        let flows = crypto.verifications.lock().await;
+        let mut flows = crypto.verifications.lock().await;
         let flow = flows
-            .get(&self.transaction_id)
+            .get_mut(&self.transaction_id)
             .ok_or_else(|| Error::Invalid("no such verification".into()))?;
-        Ok(read(flow))
+        Ok(change(flow))
     }
 
     /// Accepts a verification another device asked for.
     pub async fn accept(&self) -> Result<()> {
         let crypto = self.client.crypto().await?;
-        let (user, device) = {
-            let mut flows = crypto.verifications.lock().await;
-            let flow = flows
-                .get_mut(&self.transaction_id)
-                .ok_or_else(|| Error::Invalid("no such verification".into()))?;
-            flow.ready = true;
-            (flow.other_user.clone(), flow.other_device.clone())
-        };
+        let (user, device) = self
+            .with_flow_mut(|flow| {
+                flow.ready = true;
+                (flow.other_user.clone(), flow.other_device.clone())
+            })
+            .await?;
         let ready = json!({"from_device": crypto.device_id, "methods": [SAS], "transaction_id": self.transaction_id});
         self.client.send_plain(&user, &device, "m.key.verification.ready", ready).await
     }
@@ -392,18 +394,16 @@ impl Verification {
     }
 
     async fn cancel_with(&self, code: &str, reason: &str) -> Result<()> {
-        let crypto = self.client.crypto().await?;
-        let (user, device) = {
-            let mut flows = crypto.verifications.lock().await;
-            let flow = flows
-                .get_mut(&self.transaction_id)
-                .ok_or_else(|| Error::Invalid("no such verification".into()))?;
-            if flow.cancelled.is_some() || flow.verified {
-                return Ok(());
-            }
-            flow.cancelled = Some(code.to_owned());
-            (flow.other_user.clone(), flow.other_device.clone())
-        };
+        let other = self
+            .with_flow_mut(|flow| {
+                let open = flow.cancelled.is_none() && !flow.verified;
+                open.then(|| {
+                    flow.cancelled = Some(code.to_owned());
+                    (flow.other_user.clone(), flow.other_device.clone())
+                })
+            })
+            .await?;
+        let Some((user, device)) = other else { return Ok(()) };
         let cancel = json!({"transaction_id": self.transaction_id, "code": code, "reason": reason});
         self.client.send_plain(&user, &device, "m.key.verification.cancel", cancel).await
     }
