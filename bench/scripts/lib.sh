@@ -44,3 +44,14 @@ screen() { tmux -L "$socket" capture-pane -p -t chat 2>/dev/null || true; }
 wait_for() {
   until screen | grep -q -- "$1"; do sleep 0.01; done
 }
+
+# lattice-chat (release) in a tmux pane, signed in as alice: `chat` is
+# the command that starts it again on the same store.
+chat="env LANG=C.UTF-8 $target/lattice-chat --data-dir $work/chat"
+chat_signed_in() {
+  tmux -L "$socket" -u new-session -d -s chat -x 120 -y 40 "$chat --homeserver $url --user alice"
+  wait_for "Sign in to"
+  tmux -L "$socket" send-keys -t chat -l "bench password"
+  tmux -L "$socket" send-keys -t chat Enter
+  wait_for "online"
+}

@@ -28,14 +28,9 @@ for i in $(seq -f "%03g" 1 "$rooms"); do
     -d "{\"msgtype\":\"m.text\",\"body\":\"hello from room $i\"}" >/dev/null
 done
 
-chat="env LANG=C.UTF-8 $target/lattice-chat --data-dir $work/chat"
 
 # The first start signs in and fills the store.
-tmux -L "$socket" -u new-session -d -s chat -x 120 -y 40 "$chat --homeserver $url --user alice"
-wait_for "Sign in to"
-tmux -L "$socket" send-keys -t chat -l "bench password"
-tmux -L "$socket" send-keys -t chat Enter
-wait_for "online"
+chat_signed_in
 wait_for "# room-"
 sleep 2
 tmux -L "$socket" send-keys -t chat C-c

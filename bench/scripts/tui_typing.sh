@@ -27,12 +27,7 @@ room=$(curl -fsS -X POST "$url/_matrix/client/v3/createRoom" -H "Authorization: 
 curl -fsS -X POST "$url/_matrix/client/v3/join/$room" -H "Authorization: Bearer $bob" \
   -H 'Content-Type: application/json' -d '{}' >/dev/null
 
-chat="env LANG=C.UTF-8 $target/lattice-chat --data-dir $work/chat"
-tmux -L "$socket" -u new-session -d -s chat -x 120 -y 40 "$chat --homeserver $url --user alice"
-wait_for "Sign in to"
-tmux -L "$socket" send-keys -t chat -l "bench password"
-tmux -L "$socket" send-keys -t chat Enter
-wait_for "online"
+chat_signed_in
 wait_for "# flooded"
 
 # Latencies of KEYS keystrokes (typed and erased), sorted, in ms.
