@@ -302,16 +302,11 @@ async fn a_conversation_in_the_terminal() {
     pane.type_text("/away lunch");
     pane.press(&["Enter"]);
     pane.wait_for("away (lunch)").await;
+    // The notice comes once the server has it.
+    pane.wait_for("you are away").await;
     let alice_id = alice.user_id().expect("alice");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let seen = bob.presence(&alice_id).await.expect("presence");
-        if seen == (PresenceState::Unavailable, Some("lunch".to_owned())) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "bob never saw alice away: {seen:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let seen = bob.presence(&alice_id).await.expect("presence");
+    assert_eq!(seen, (PresenceState::Unavailable, Some("lunch".to_owned())));
     pane.type_text("/back");
     pane.press(&["Enter"]);
     pane.wait_for("│ back").await;
@@ -502,8 +497,11 @@ async fn signing_in_through_the_browser() {
     let alice = Client::builder().homeserver_url(server.url()).build().await.expect("client");
     alice.register("alice", "correct horse").await.expect("alice registered");
     let data = tempfile::tempdir().expect("temp dir");
-    // The "browser": a script that notes the address it is asked to open.
-    let opened = data.path().join("opened.txt");
+    // The "browser": a script that writes the address it is asked to open
+    // into a pipe the test reads (waking when it comes).
+    let opened = data.path().join("opened.fifo");
+    let made = Command::new("mkfifo").arg(&opened).status().expect("mkfifo runs");
+    assert!(made.success(), "mkfifo");
     let browser = data.path().join("browser.sh");
     std::fs::write(&browser, format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display()))
         .expect("script");
@@ -519,14 +517,15 @@ async fn signing_in_through_the_browser() {
     pane.wait_for("Sign in to").await;
     pane.press(&["F3"]);
     pane.wait_for("Finish signing in on the page in your browser").await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let url = loop {
-        let url = std::fs::read_to_string(&opened).unwrap_or_default();
-        if url.ends_with('\n') {
-            break url.trim().to_owned();
+    let pipe = opened.clone();
+    let reading = tokio::task::spawn_blocking(move || std::fs::read_to_string(pipe));
+    let url = match tokio::time::timeout(Duration::from_secs(20), reading).await {
+        Ok(read) => read.expect("reader").expect("the address").trim().to_owned(),
+        Err(_) => {
+            // Let the blocked reader go before failing.
+            let _ = std::fs::write(&opened, "");
+            panic!("the browser was never opened");
         }
-        assert!(Instant::now() < deadline, "the browser was never opened");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let page = format!("{}/_matrix/client/v3/login/sso/redirect?redirectUrl=", server.url());
     assert!(url.starts_with(&page), "{url}");
