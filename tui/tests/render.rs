@@ -48,6 +48,9 @@ fn room(
         invited: false,
         direct,
         encrypted: true,
+        space: false,
+        children: Vec::new(),
+        alias: None,
         events,
         unread: Some(unread),
         typing: None,
@@ -421,4 +424,47 @@ fn a_click_in_the_room_list_opens_the_room() {
     assert!(app.on_click(60, row as u16).is_empty(), "a click in the timeline opens nothing");
     app.on_click(3, row as u16);
     assert_eq!(app.rooms.open.as_ref().map(|r| r.as_str()), Some("!quiet:x"));
+}
+
+#[test]
+fn a_space_heads_its_rooms_and_tab_completes_room_addresses() {
+    let mut app = in_book_club();
+    let scifi_id = OwnedRoomId::try_from("!scifi:x").expect("room id");
+    let mut scifi = room("!scifi:x", "Sci-fi", false, Vec::new(), (0, 0));
+    scifi.alias = Some("#sf:x".to_owned());
+    let mut readers = room("!readers:x", "Readers", false, Vec::new(), (0, 0));
+    readers.space = true;
+    readers.children = vec![scifi_id];
+    app.on_outcome(Outcome::Synced(SyncUpdate {
+        rooms: vec![scifi, readers],
+        left: Vec::new(),
+        presence: Vec::new(),
+    }));
+    let text = screen(&mut app, 100, 30);
+    let row = |what: &str| {
+        text.lines()
+            .position(|line| line.starts_with(what))
+            .unwrap_or_else(|| panic!("{what}:\n{text}"))
+    };
+    // Rooms of no space first, then the space's heading, itself, its room.
+    assert!(row("Rooms") < row("# Book club"), "{text}");
+    assert!(row("# Book club") < row("Readers"), "{text}");
+    assert_eq!(row("◆ Readers"), row("Readers") + 1, "{text}");
+    assert_eq!(row("# Sci-fi"), row("◆ Readers") + 1, "{text}");
+
+    // `#` and Tab: the room's address, found by address or by name.
+    for typed in ["see #s", "see #Sci"] {
+        for c in typed.chars() {
+            press(&mut app, KeyCode::Char(c), KeyModifiers::NONE);
+        }
+        press(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+        assert_eq!(app.composer.text(), "see #sf:x ");
+        app.composer.take();
+    }
+    // A room without an address is no candidate: nothing changes.
+    for c in "#Book".chars() {
+        press(&mut app, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+    press(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    assert_eq!(app.composer.text(), "#Book");
 }

@@ -320,6 +320,30 @@ async fn a_conversation_in_the_terminal() {
     let screen = again.wait_for("# Book club").await;
     assert!(!screen.contains("Sign in to"), "{screen}");
     again.wait_for("bob: finally, I have been waiting").await;
+
+    // Bob's space with a room in it: once alice joins both, the room shows
+    // under the space's name, and `#` Tab completes its address.
+    let space = bob.create_space("Readers", true).await.expect("space");
+    let mut request = create_room::v3::Request::new();
+    request.name = Some("Sci-fi".into());
+    request.room_alias_name = Some("scifi".into());
+    request.preset = Some(create_room::v3::RoomPreset::PublicChat);
+    let scifi = bob.create_room(request).await.expect("room");
+    space.add_space_child(scifi.room_id()).await.expect("child");
+    again.type_text(&format!("/join {}", space.room_id()));
+    again.press(&["Enter"]);
+    again.wait_for("◆ Readers").await;
+    again.type_text("/join #scifi:localhost");
+    again.press(&["Enter"]);
+    let screen = again.wait_for("# Sci-fi").await;
+    let row = |what: &str| screen.lines().position(|line| line.contains(what));
+    assert!(row("# Book club") < row("◆ Readers"), "{screen}");
+    assert_eq!(row("# Sci-fi"), row("◆ Readers").map(|r| r + 1), "{screen}");
+    again.type_text("see #sc");
+    again.press(&["Tab"]);
+    again.type_text("!");
+    again.press(&["Enter"]);
+    again.wait_for("alice: see #scifi:localhost !").await;
     again.press(&["C-c"]);
 }
 

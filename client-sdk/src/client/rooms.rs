@@ -74,6 +74,23 @@ impl Client {
         Ok(room)
     }
 
+    /// Creates a [space](https://spec.matrix.org/latest/client-server-api/#spaces)
+    /// (a room of type `m.space`) called `name`; rooms join it with
+    /// [`Room::add_space_child`].
+    pub async fn create_space(&self, name: &str, public: bool) -> Result<Room> {
+        let mut creation = create_room::v3::CreationContent::new();
+        creation.room_type = Some(ruma::room::RoomType::Space);
+        let mut request = create_room::v3::Request::new();
+        request.name = Some(name.to_owned());
+        request.creation_content = Some(Raw::new(&creation)?);
+        request.preset = Some(if public {
+            create_room::v3::RoomPreset::PublicChat
+        } else {
+            create_room::v3::RoomPreset::PrivateChat
+        });
+        self.create_room(request).await
+    }
+
     /// Adds `room_id` to the direct chats with `user_id` in `m.direct`.
     pub async fn mark_direct(&self, user_id: &UserId, room_id: &RoomId) -> Result<()> {
         let mut direct = self.direct_rooms().await?;

@@ -4,6 +4,7 @@
 
 mod messages;
 mod read_markers;
+mod spaces;
 mod state;
 
 pub use self::state::Member;

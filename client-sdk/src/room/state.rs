@@ -2,7 +2,7 @@
 //! members seen in state), and the calls that change them.
 
 use ruma::{
-    OwnedUserId, UserId,
+    OwnedRoomAliasId, OwnedUserId, UserId,
     api::client::{
         membership::{
             ban_user, forget_room, get_member_events, invite_user, join_room_by_id, kick_user,
@@ -51,7 +51,7 @@ impl Room {
         Ok(stored.as_deref().map(Membership::from_stored))
     }
 
-    async fn state_content<C: DeserializeOwned>(
+    pub(super) async fn state_content<C: DeserializeOwned>(
         &self,
         event_type: &str,
         state_key: &str,
@@ -110,15 +110,20 @@ impl Room {
         Ok(content.map(|c| c.topic).filter(|topic| !topic.is_empty()))
     }
 
+    /// The room's main address (`m.room.canonical_alias`), if it has one.
+    pub async fn canonical_alias(&self) -> Result<Option<OwnedRoomAliasId>> {
+        let content: Option<RoomCanonicalAliasEventContent> =
+            self.state_content("m.room.canonical_alias", "").await?;
+        Ok(content.and_then(|c| c.alias))
+    }
+
     /// What to call the room: its name, else its alias, else its other
     /// members' names (as the spec's display-name rules suggest), else its id.
     pub async fn display_name(&self) -> Result<String> {
         if let Some(name) = self.name().await? {
             return Ok(name);
         }
-        let alias: Option<RoomCanonicalAliasEventContent> =
-            self.state_content("m.room.canonical_alias", "").await?;
-        if let Some(alias) = alias.and_then(|c| c.alias) {
+        if let Some(alias) = self.canonical_alias().await? {
             return Ok(alias.to_string());
         }
         let me = self.client.user_id();

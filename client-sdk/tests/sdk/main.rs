@@ -12,6 +12,7 @@ mod media;
 mod persistence;
 mod search;
 mod sessions;
+mod spaces;
 mod verification;
 
 pub use lattice_homeserver::backend_tests;

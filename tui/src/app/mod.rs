@@ -296,12 +296,11 @@ impl App {
             KeyCode::Char(c) => {
                 self.rooms.filter.push(c);
                 // The first match opens as you type.
-                if let Some(first) = self.rooms.visible().first().map(|e| e.room_id.clone())
-                    && !self
-                        .rooms
-                        .visible()
-                        .iter()
-                        .any(|e| Some(&e.room_id) == self.rooms.open.as_ref())
+                let visible = self.rooms.visible();
+                let open_shown =
+                    visible.iter().any(|(_, e)| Some(&e.room_id) == self.rooms.open.as_ref());
+                if let Some(first) = visible.first().map(|(_, e)| e.room_id.clone())
+                    && !open_shown
                 {
                     return self.open_room(first);
                 }
@@ -464,31 +463,47 @@ impl App {
         };
     }
 
-    /// Tab: completes a command, or a member's user id after `@`.
+    /// Tab: completes a command, a member's user id after `@`, or a room's
+    /// address after `#` (by its address or its name).
     fn complete(&mut self) {
         let (start, word) = self.composer.word_before_cursor();
         let word = word.to_owned();
-        let candidates: Vec<String> = if start == 0 && word.starts_with('/') {
-            COMMANDS.iter().map(|(name, _)| format!("{name} ")).collect()
+        let mut candidates: Vec<String> = if start == 0 && word.starts_with('/') {
+            COMMANDS
+                .iter()
+                .map(|(name, _)| format!("{name} "))
+                .filter(|c| c.starts_with(&word))
+                .collect()
         } else if let Some(prefix) = word.strip_prefix('@') {
             let prefix = prefix.to_lowercase();
             let names = self.open_timeline().map(|t| t.names.clone()).unwrap_or_default();
-            let mut ids: Vec<String> = names
+            names
                 .iter()
                 .filter(|(id, name)| {
                     id.localpart().to_lowercase().starts_with(&prefix)
                         || name.to_lowercase().starts_with(&prefix)
                 })
                 .map(|(id, _)| format!("{id} "))
-                .collect();
-            ids.sort();
-            ids
+                .collect()
+        } else if let Some(prefix) = word.strip_prefix('#') {
+            let prefix = prefix.to_lowercase();
+            self.rooms
+                .all()
+                .filter_map(|room| Some((room.alias.as_ref()?, &room.name)))
+                .filter(|(alias, name)| {
+                    alias[1..].to_lowercase().starts_with(&prefix)
+                        || name.to_lowercase().starts_with(&prefix)
+                })
+                .map(|(alias, _)| format!("{alias} "))
+                .collect()
         } else {
             Vec::new()
         };
-        if let Some(first) =
-            candidates.iter().find(|c| c.starts_with(&word) || word.starts_with('@'))
-        {
+        // Commands keep their listed order; names are alphabetical.
+        if !word.starts_with('/') {
+            candidates.sort();
+        }
+        if let Some(first) = candidates.first() {
             self.composer.replace_word(start, first);
         }
     }

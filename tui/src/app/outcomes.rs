@@ -4,7 +4,7 @@
 use super::{
     App, Focus, Screen,
     overlay::{DevicesView, Overlay, VerifyView},
-    rooms::{Group, RoomEntry},
+    rooms::{Kind, RoomEntry},
     timeline::Body,
 };
 use crate::matrix::{Action, Outcome, SyncUpdate, VerifyStage};
@@ -134,10 +134,11 @@ impl App {
     fn apply(&mut self, update: SyncUpdate) -> Vec<Action> {
         let mut actions = Vec::new();
         for room in update.rooms {
-            let group = match (room.invited, room.direct) {
-                (true, _) => Group::Invites,
-                (false, true) => Group::Direct,
-                (false, false) => Group::Rooms,
+            let kind = match (room.invited, room.direct, room.space) {
+                (true, _, _) => Kind::Invite,
+                (false, true, _) => Kind::Direct,
+                (false, false, true) => Kind::Space,
+                (false, false, false) => Kind::Room,
             };
             let previous = self.rooms.get(&room.room_id).cloned();
             let (unread, highlights) = room
@@ -151,7 +152,9 @@ impl App {
             self.rooms.upsert(RoomEntry {
                 room_id: room.room_id.clone(),
                 name: room.name,
-                group,
+                kind,
+                alias: room.alias,
+                children: room.children,
                 encrypted: room.encrypted,
                 unread,
                 highlights,
@@ -168,7 +171,7 @@ impl App {
             let grew = self.timelines.get(&room.room_id).is_some_and(|t| t.items.len() > before);
             if is_open && grew {
                 actions.extend(self.mark_read(&room.room_id, false));
-            } else if mentioned || (grew && group == Group::Direct) {
+            } else if mentioned || (grew && kind == Kind::Direct) {
                 self.alert = self.alert_for(&room.room_id);
             }
         }

@@ -232,6 +232,11 @@ pub struct RoomUpdate {
     pub invited: bool,
     pub direct: bool,
     pub encrypted: bool,
+    /// A space, and the rooms it lists.
+    pub space: bool,
+    pub children: Vec<OwnedRoomId>,
+    /// Its `#name:server` address.
+    pub alias: Option<String>,
     pub events: Vec<Raw<AnySyncTimelineEvent>>,
     /// Notification and highlight counts, when the server sent them.
     pub unread: Option<(u64, u64)>,
@@ -519,9 +524,13 @@ impl Worker {
         typing: Option<Vec<OwnedUserId>>,
     ) -> RoomUpdate {
         let room_id = room.room_id().to_owned();
+        let space = room.is_space().await.unwrap_or(false);
         RoomUpdate {
             name: room.display_name().await.unwrap_or_else(|_| room_id.to_string()),
             encrypted: room.is_encrypted().await.unwrap_or(false),
+            space,
+            children: if space { room.space_children().await.unwrap_or_default() } else { vec![] },
+            alias: room.canonical_alias().await.ok().flatten().map(|a| a.to_string()),
             direct: direct.contains(&room_id),
             room_id,
             invited,

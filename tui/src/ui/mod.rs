@@ -15,7 +15,7 @@ use ratatui::{
 };
 
 use crate::{
-    app::{App, Focus, LoginForm, Mode, Screen, rooms::Group},
+    app::{App, Focus, LoginForm, Mode, Screen},
     config::{KeyAction, Theme},
     matrix::Connection,
 };
@@ -139,20 +139,16 @@ fn draw_rooms(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
     let mut group = None;
     // Where each room's line is, for a click.
     let mut places = Vec::new();
-    for entry in app.rooms.visible() {
-        if group != Some(entry.group) {
-            group = Some(entry.group);
+    for (section, entry) in app.rooms.visible() {
+        if group != Some(section) {
+            group = Some(section);
             lines.push(Line::from(Span::styled(
-                entry.group.title(),
+                section.title().to_owned(),
                 Style::default().fg(app.theme.dim).add_modifier(Modifier::BOLD),
             )));
         }
         let open = app.rooms.open.as_ref() == Some(&entry.room_id);
-        let sigil = match entry.group {
-            Group::Direct => "@",
-            Group::Invites => "+",
-            Group::Rooms => "#",
-        };
+        let sigil = entry.kind.sigil();
         let mut style = Style::default();
         if entry.unread > 0 {
             style = style.add_modifier(Modifier::BOLD);

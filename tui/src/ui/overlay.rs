@@ -56,7 +56,7 @@ fn draw_help(frame: &mut Frame<'_>, app: &App, scroll: u16) {
         ("Up/Down in the list", "next / previous room"),
         ("PageUp/PageDown", "scroll (older history loads at the top)"),
         ("Alt+Enter", "a new line in the message"),
-        ("Tab", "complete a command or @someone"),
+        ("Tab", "complete a command, @someone or #room"),
         ("Ctrl+C", "quit"),
     ];
     let bound = KEY_SETTINGS.iter().filter_map(|(_, action, _, what)| {
