@@ -362,6 +362,23 @@ fn a_thread_opens_beside_the_timeline() {
         actions.iter().any(|a| matches!(a, Action::ThreadReply { root, .. } if root == "$m1")),
         "{actions:?}"
     );
+    // Picking now walks the thread: its newest message first, reacted to;
+    // then its first message, answered (the answer stays in the thread).
+    press(&mut app, KeyCode::Up, KeyModifiers::CONTROL);
+    press(&mut app, KeyCode::Char('t'), KeyModifiers::CONTROL);
+    let actions = type_line(&mut app, "👍");
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::React { target, .. } if target == "$t1")),
+        "{actions:?}"
+    );
+    press(&mut app, KeyCode::Up, KeyModifiers::CONTROL);
+    press(&mut app, KeyCode::Up, KeyModifiers::CONTROL);
+    press(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    let actions = type_line(&mut app, "agreed");
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::ThreadReply { root, .. } if root == "$m1")),
+        "{actions:?}"
+    );
     press(&mut app, KeyCode::Esc, KeyModifiers::NONE);
     assert!(app.thread.is_none());
 }
@@ -467,4 +484,41 @@ fn a_space_heads_its_rooms_and_tab_completes_room_addresses() {
     }
     press(&mut app, KeyCode::Tab, KeyModifiers::NONE);
     assert_eq!(app.composer.text(), "#Book");
+}
+
+#[test]
+fn a_long_history_scrolls_to_its_top_before_asking_for_more() {
+    let mut app = App::chat(UserId::parse("@alice:x").expect("user id"));
+    // 200 notes, one every quarter of an hour: Monday to Wednesday.
+    let notes = (0..200u64)
+        .map(|n| {
+            let body = json!({"msgtype": "m.text", "body": format!("note {n}")});
+            event(&format!("$n{n}"), "@bob:x", DAY + n * 900_000, "m.room.message", body, None)
+        })
+        .collect();
+    app.on_outcome(Outcome::Synced(SyncUpdate {
+        rooms: vec![room("!long:x", "Long", false, notes, (0, 0))],
+        left: Vec::new(),
+        presence: Vec::new(),
+    }));
+    let text = screen(&mut app, 100, 30);
+    assert!(text.contains("note 199") && !text.contains("note 150"), "{text}");
+    // The newest day's separator sits right above its first note, though
+    // only the bottom of the history was laid out.
+    let lines: Vec<&str> = text.lines().collect();
+    let first_of_day = lines.iter().position(|l| l.contains("note 192")).expect("note 192");
+    assert!(lines[first_of_day - 1].contains("── Wed 9 Dec 2026 ──"), "{text}");
+
+    // PageUp walks back without asking the server until the first note
+    // is on screen.
+    for page in 0.. {
+        assert!(page < 100, "never reached the top");
+        let actions = press(&mut app, KeyCode::PageUp, KeyModifiers::NONE);
+        let text = screen(&mut app, 100, 30);
+        if actions.iter().any(|a| matches!(a, Action::Paginate { .. })) {
+            assert!(text.contains("note 0\n") || text.contains("note 0 "), "{text}");
+            assert!(text.contains("── Mon 7 Dec 2026 ──"), "{text}");
+            break;
+        }
+    }
 }

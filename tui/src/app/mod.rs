@@ -57,6 +57,8 @@ pub enum Mode {
 /// The screen's measurements from the last draw, which scrolling needs.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct View {
+    /// Rows laid out at the last draw: all of the timeline's when they
+    /// reach its top, else at least a page more than are shown.
     pub timeline_lines: usize,
     pub timeline_height: usize,
     /// The room list's columns (from, to).
@@ -201,6 +203,7 @@ impl App {
             }
             KeyCode::Esc if self.thread.is_some() && self.mode == Mode::Message => {
                 self.thread = None;
+                self.selected = None;
                 return Vec::new();
             }
             KeyCode::Esc => {
@@ -387,7 +390,9 @@ impl App {
         actions.push(match (mode, self.thread.clone()) {
             (Mode::Message, Some(root)) => Action::ThreadReply { room, root, plain, html },
             (Mode::Message, None) => Action::Send { room, plain, html, emote: false },
-            (Mode::Reply(to), _) => {
+            // An answer to a message of the open thread stays in the thread.
+            (Mode::Reply(_), Some(root)) => Action::ThreadReply { room, root, plain, html },
+            (Mode::Reply(to), None) => {
                 let sender =
                     self.timelines.get(&room).and_then(|t| t.get(&to)).map(|i| i.sender.clone());
                 match sender {
@@ -436,17 +441,24 @@ impl App {
     }
 
     /// Moves the pick through the messages (not the summaries, nor replies
-    /// in threads, which show in the thread's pane).
+    /// in threads, which show in the thread's pane); with a thread open,
+    /// through the thread's messages.
     fn select(&mut self, step: isize) {
         let Some(timeline) = self.open_timeline() else { return };
+        let thread = self.thread.as_ref();
         let messages: Vec<usize> = timeline
             .items
             .iter()
             .enumerate()
             .filter(|(_, item)| {
-                !matches!(item.body, Body::Info(_))
-                    && item.event_id.is_some()
-                    && item.thread_root.is_none()
+                let here = match thread {
+                    Some(root) => {
+                        item.event_id.as_ref() == Some(root)
+                            || item.thread_root.as_ref() == Some(root)
+                    }
+                    None => item.thread_root.is_none(),
+                };
+                here && !matches!(item.body, Body::Info(_)) && item.event_id.is_some()
             })
             .map(|(at, _)| at)
             .collect();

@@ -17,80 +17,110 @@ use crate::{
     format,
 };
 
-/// The rows of a timeline at a width, oldest first. `selected` is the
-/// picked item's index (drawn reversed). Replies in threads stay in their
-/// thread's pane; their first message says how many there are.
+/// The last rows of a timeline at a width, oldest first: at least
+/// `needed` of them when the timeline has that many (whole messages, so a
+/// few more). Only what can be seen is
+/// laid out, so a frame costs the same in a room of ten thousand messages.
+/// `selected` is the picked item's index (drawn reversed). Replies in
+/// threads stay in their thread's pane; their first message says how many
+/// there are.
 pub fn timeline_rows(
     timeline: &RoomTimeline,
     selected: Option<usize>,
     width: u16,
     theme: &Theme,
+    needed: usize,
 ) -> Vec<Line<'static>> {
     let mut replies: HashMap<&OwnedEventId, usize> = HashMap::new();
     for root in timeline.items.iter().filter_map(|item| item.thread_root.as_ref()) {
         *replies.entry(root).or_default() += 1;
     }
-    let shown = timeline.items.iter().enumerate().filter(|(_, item)| item.thread_root.is_none());
-    let mut rows = Vec::new();
-    if timeline.at_start {
-        rows.push(dim_line(theme, "— the start of the room —"));
+    let newest_first =
+        timeline.items.iter().enumerate().rev().filter(|(_, item)| item.thread_root.is_none());
+    let layout = Layout { timeline, selected, width, replies: &replies, theme };
+    let (mut rows, complete) = layout.last_rows(newest_first, needed);
+    if complete && timeline.at_start {
+        rows.insert(0, dim_line(theme, "— the start of the room —"));
     }
-    rows.extend(rows_of(timeline, shown, selected, width, &replies, theme));
     rows
 }
 
-/// The rows of one thread: its first message and the replies in it.
+/// The last `needed` rows of one thread: its first message and the
+/// replies in it, the picked one (`selected`) drawn reversed.
 pub fn thread_rows(
     timeline: &RoomTimeline,
     root: &OwnedEventId,
-    width: u16,
-    theme: &Theme,
-) -> Vec<Line<'static>> {
-    let shown = timeline.items.iter().enumerate().filter(|(_, item)| {
-        item.event_id.as_ref() == Some(root) || item.thread_root.as_ref() == Some(root)
-    });
-    rows_of(timeline, shown, None, width, &HashMap::new(), theme)
-}
-
-fn rows_of<'a>(
-    timeline: &RoomTimeline,
-    items: impl Iterator<Item = (usize, &'a Item)>,
     selected: Option<usize>,
     width: u16,
-    replies: &HashMap<&OwnedEventId, usize>,
     theme: &Theme,
+    needed: usize,
 ) -> Vec<Line<'static>> {
-    let mut rows = Vec::new();
-    let mut last_day = None;
-    for (at, item) in items {
-        let day = civil_day(item.ts);
-        if last_day != Some(day) {
-            last_day = Some(day);
-            rows.push(dim_line(theme, &format!("── {} ──", day_label(day))));
+    let newest_first = timeline.items.iter().enumerate().rev().filter(|(_, item)| {
+        item.event_id.as_ref() == Some(root) || item.thread_root.as_ref() == Some(root)
+    });
+    let layout = Layout { timeline, selected, width, replies: &HashMap::new(), theme };
+    layout.last_rows(newest_first, needed).0
+}
+
+/// What laying out rows depends on besides the items.
+struct Layout<'a> {
+    timeline: &'a RoomTimeline,
+    selected: Option<usize>,
+    width: u16,
+    replies: &'a HashMap<&'a OwnedEventId, usize>,
+    theme: &'a Theme,
+}
+
+impl Layout<'_> {
+    /// Lays out items given newest first until `needed` rows are made;
+    /// a day separator goes above the first item of each day.
+    fn last_rows<'i>(
+        &self,
+        newest_first: impl Iterator<Item = (usize, &'i Item)>,
+        needed: usize,
+    ) -> (Vec<Line<'static>>, bool) {
+        let mut items = newest_first.peekable();
+        let mut blocks = Vec::new();
+        let mut count = 0;
+        while count < needed
+            && let Some((at, item)) = items.next()
+        {
+            let mut block = self.item_rows(at, item);
+            let day = civil_day(item.ts);
+            if items.peek().is_none_or(|(_, before)| civil_day(before.ts) != day) {
+                block.insert(0, dim_line(self.theme, &format!("── {} ──", day_label(day))));
+            }
+            count += block.len();
+            blocks.push(block);
         }
+        let complete = items.peek().is_none();
+        (blocks.into_iter().rev().flatten().collect(), complete)
+    }
+
+    /// One item's rows: its lines wrapped, its thread's size, and the
+    /// "new" marker below it when the user had read up to it.
+    fn item_rows(&self, at: usize, item: &Item) -> Vec<Line<'static>> {
+        let (timeline, theme) = (self.timeline, self.theme);
         let mut lines = item_lines(timeline, item, theme);
-        if let Some(count) = item.event_id.as_ref().and_then(|id| replies.get(id)) {
+        if let Some(count) = item.event_id.as_ref().and_then(|id| self.replies.get(id)) {
             let noun = if *count == 1 { "reply" } else { "replies" };
             lines.push(dim_line(theme, &format!("      🧵 {count} {noun} in the thread")));
         }
-        if selected == Some(at) {
+        if self.selected == Some(at) {
             for line in &mut lines {
                 line.style = line.style.add_modifier(Modifier::REVERSED);
             }
         }
-        for line in lines {
-            rows.extend(wrap(line, width.max(10)));
-        }
-        let newest = timeline.latest_event_id();
+        let mut rows: Vec<Line<'static>> =
+            lines.into_iter().flat_map(|line| wrap(line, self.width.max(10))).collect();
         if item.event_id.is_some()
             && item.event_id == timeline.marker
-            && item.event_id.as_ref() != newest
+            && item.event_id.as_ref() != timeline.latest_event_id()
         {
-            let line = Span::styled("──── new ────", Style::default().fg(theme.accent));
-            rows.push(Line::from(line));
+            rows.push(Line::from(Span::styled("──── new ────", Style::default().fg(theme.accent))));
         }
+        rows
     }
-    rows
 }
 
 /// One item's lines before wrapping.
@@ -220,6 +250,12 @@ fn dim_line(theme: &Theme, text: &str) -> Line<'static> {
 /// count two), after a space where there is one, keeping the styles.
 pub fn wrap(line: Line<'static>, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width);
+    // Most lines fit: keep them as they are.
+    let columns: usize =
+        line.spans.iter().flat_map(|s| s.content.chars()).map(|c| c.width().unwrap_or(0)).sum();
+    if columns <= width {
+        return vec![line];
+    }
     let chars: Vec<(char, Style)> = line
         .spans
         .iter()

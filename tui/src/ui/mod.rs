@@ -204,8 +204,11 @@ fn draw_timeline(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
         app.view = Default::default();
         return;
     };
-    let rows = lines::timeline_rows(timeline, app.selected, inner.width, &app.theme);
     let height = usize::from(inner.height);
+    // A page beyond the scroll is laid out too, so that PageUp knows there
+    // is more above before it asks the server for older history.
+    let needed = timeline.scroll + 2 * height;
+    let rows = lines::timeline_rows(timeline, app.selected, inner.width, &app.theme, needed);
     let most = rows.len().saturating_sub(height);
     let scroll = timeline.scroll.min(most);
     let first = most - scroll;
@@ -224,8 +227,9 @@ fn draw_thread(frame: &mut Frame<'_>, app: &App, root: &OwnedEventId, area: Rect
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(timeline) = app.open_timeline() else { return };
-    let rows = lines::thread_rows(timeline, root, inner.width, &app.theme);
-    let skip = rows.len().saturating_sub(usize::from(inner.height));
+    let height = usize::from(inner.height);
+    let rows = lines::thread_rows(timeline, root, app.selected, inner.width, &app.theme, height);
+    let skip = rows.len().saturating_sub(height);
     frame.render_widget(Paragraph::new(rows.into_iter().skip(skip).collect::<Vec<_>>()), inner);
 }
 
