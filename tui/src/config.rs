@@ -6,6 +6,7 @@
 //!
 //! ```toml
 //! notify = "osc777"             # bell (default), osc777, osc9, off
+//! pictures = "blocks"           # auto (default), blocks, off
 //! download_dir = "~/Downloads"
 //!
 //! [theme]
@@ -33,6 +34,7 @@ use serde::Deserialize;
 #[derive(Debug, Default)]
 pub struct Config {
     pub notify: Option<Notify>,
+    pub pictures: Option<PictureMode>,
     pub download_dir: Option<PathBuf>,
     pub theme: Theme,
     pub keys: Keys,
@@ -52,6 +54,19 @@ pub enum Notify {
     Osc777,
     /// The same through OSC 9 (iTerm2, Windows Terminal, kitty).
     Osc9,
+    Off,
+}
+
+/// How image messages show their picture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PictureMode {
+    /// The best the terminal answers it can draw (sixel, kitty, iTerm2),
+    /// else half blocks.
+    Auto,
+    /// Coloured half blocks: any terminal, over SSH and in tmux.
+    Blocks,
+    /// No pictures: image messages are file lines.
     Off,
 }
 
@@ -261,6 +276,7 @@ impl fmt::Display for KeyBinding {
 #[serde(deny_unknown_fields, default)]
 struct File {
     notify: Option<Notify>,
+    pictures: Option<PictureMode>,
     download_dir: Option<String>,
     theme: BTreeMap<String, toml::Value>,
     keys: BTreeMap<String, String>,
@@ -282,6 +298,7 @@ impl Config {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
         Ok(Self {
             notify: file.notify,
+            pictures: file.pictures,
             download_dir: file.download_dir.map(|dir| expand_home(&dir)),
             theme: theme(&file.theme)?,
             keys: keys(&file.keys)?,

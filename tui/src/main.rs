@@ -6,14 +6,15 @@ use clap::Parser;
 use lattice_sdk::Client;
 use lattice_tui::{
     account::{Account, AccountDir, default_data_dir},
-    app::App,
-    config::{self, Config, Notify},
+    app::{App, images::Pictures},
+    config::{self, Config, Notify, PictureMode},
     matrix::{Outcome, Worker},
     ui,
 };
 use ratatui::crossterm::event::{
     self, Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEventKind,
 };
+use ratatui_image::picker::Picker;
 use tokio::sync::mpsc;
 
 #[derive(Parser)]
@@ -42,6 +43,10 @@ struct Cli {
     /// osc9 ask the terminal for a desktop notification.
     #[arg(long, env = "LATTICE_CHAT_NOTIFY", value_enum)]
     notify: Option<Notify>,
+    /// How image messages show their picture (default: the config file's
+    /// `pictures`, else auto).
+    #[arg(long, env = "LATTICE_CHAT_PICTURES", value_enum)]
+    pictures: Option<PictureMode>,
     /// The settings file (default: ~/.config/lattice-chat/config.toml).
     #[arg(long, env = "LATTICE_CHAT_CONFIG")]
     config: Option<PathBuf>,
@@ -125,8 +130,26 @@ async fn run(cli: Cli) -> Result<(), String> {
     app.keys = config.keys;
     app.theme = config.theme;
 
-    let mut keys = read_terminal_events();
     let mut terminal = ratatui::init();
+    app.pictures = match cli.pictures.or(config.pictures).unwrap_or(PictureMode::Auto) {
+        // Inside tmux the question goes through a passthrough that is off
+        // by default (and detached, nobody answers): the query's reader
+        // would go on waiting on stdin and eat the user's first keys.
+        PictureMode::Auto if std::env::var_os("TMUX").is_some() => {
+            Pictures::new(Picker::halfblocks())
+        }
+        // The terminal is asked what it can draw before our reader takes
+        // its input (the answers come in on stdin). The query leaves raw
+        // mode when it is done: it is turned back on.
+        PictureMode::Auto => {
+            let picker = Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks());
+            let _ = ratatui::crossterm::terminal::enable_raw_mode();
+            Pictures::new(picker)
+        }
+        PictureMode::Blocks => Pictures::new(Picker::halfblocks()),
+        PictureMode::Off => Pictures::default(),
+    };
+    let mut keys = read_terminal_events();
     let _ = ratatui::crossterm::execute!(std::io::stdout(), event::EnableMouseCapture);
     let mut logged_out = false;
     let result = loop {

@@ -6,7 +6,7 @@ use lattice_sdk::{
     ruma::{MilliSecondsSinceUnixEpoch, OwnedRoomId, UserId, serde::Raw},
 };
 use lattice_tui::{
-    app::{App, overlay::Hit},
+    app::{App, images::Pictures, overlay::Hit},
     commands::Command,
     matrix::{Action, Answer, Outcome, RoomUpdate, SyncUpdate, VerifyStage},
     ui,
@@ -16,6 +16,7 @@ use ratatui::{
     backend::TestBackend,
     crossterm::event::{KeyCode, KeyEvent, KeyModifiers},
 };
+use ratatui_image::picker::Picker;
 use serde_json::{Value, json};
 
 fn event(
@@ -521,4 +522,57 @@ fn a_long_history_scrolls_to_its_top_before_asking_for_more() {
             break;
         }
     }
+}
+
+#[test]
+fn an_image_message_shows_its_picture_where_pictures_are_on() {
+    let image_event = || {
+        let content = json!({
+            "msgtype": "m.image", "body": "cover.png", "url": "mxc://x/cover",
+            "info": {"size": 2048, "mimetype": "image/png"},
+        });
+        vec![event("$img", "@bob:x", DAY + 10 * 3_600_000, "m.room.message", content, None)]
+    };
+    let synced = |app: &mut App| {
+        app.on_outcome(Outcome::Synced(SyncUpdate {
+            rooms: vec![room("!book:x", "Book club", false, image_event(), (0, 0))],
+            left: Vec::new(),
+            presence: Vec::new(),
+        }))
+    };
+
+    // Pictures off: the message stays a file line; nothing is fetched.
+    let mut app = in_book_club();
+    let actions = synced(&mut app);
+    assert!(!actions.iter().any(|a| matches!(a, Action::LoadPicture { .. })), "{actions:?}");
+
+    // Half blocks: fetched once, drawn under the file line.
+    let mut app = in_book_club();
+    app.pictures = Pictures::new(Picker::halfblocks());
+    let actions = synced(&mut app);
+    let asked: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::LoadPicture { event, .. } => Some(event.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, ["$img"]);
+    assert!(!synced(&mut app).iter().any(|a| matches!(a, Action::LoadPicture { .. })));
+    let text = screen(&mut app, 100, 30);
+    assert!(!text.contains('▀'), "nothing to draw before it arrives:\n{text}");
+    let picture = image::RgbImage::from_fn(320, 160, |x, y| {
+        image::Rgb([(x * 4 % 256) as u8, (y % 256) as u8, 200])
+    });
+    app.on_outcome(Outcome::Picture {
+        event: "$img".try_into().expect("event id"),
+        picture: image::DynamicImage::ImageRgb8(picture),
+    });
+    let text = screen(&mut app, 100, 30);
+    let lines: Vec<&str> = text.lines().collect();
+    let file_line = lines.iter().position(|l| l.contains("image cover.png")).expect("file line");
+    // 320×160 pixels in cells of 10×20: 32 columns by 8 rows.
+    let drawn = |l: &&&str| l.contains('▀') || l.contains('▄');
+    assert_eq!(lines[file_line + 1..].iter().filter(drawn).count(), 8, "{text}");
+    assert!(lines[file_line + 1..file_line + 9].iter().all(|l| drawn(&l)), "{text}");
 }

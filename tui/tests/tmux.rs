@@ -374,6 +374,7 @@ async fn files_search_and_verification_in_the_terminal() {
     }
 
     let data = tempfile::tempdir().expect("temp dir");
+    std::fs::write(data.path().join("config.toml"), "pictures = \"blocks\"\n").expect("config");
     let pane = signed_in(&server, data.path()).await;
     let room_id = room_with_bob(&pane, &bob, "Files").await;
 
@@ -425,6 +426,24 @@ async fn files_search_and_verification_in_the_terminal() {
     pane.wait_for("saved").await;
     let saved = std::fs::read(downloads.join("report.csv")).expect("the file was saved");
     assert_eq!(saved, b"month,pages\njan,412\n");
+
+    // A picture: fetched, decrypted and drawn in half blocks (the
+    // configuration's `pictures`) under its file line.
+    let cover = image::RgbImage::from_fn(320, 160, |x, y| {
+        image::Rgb([(x * 4 % 256) as u8, (y % 256) as u8, 200])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    cover.write_to(&mut png, image::ImageFormat::Png).expect("png");
+    bob.room(room_id.clone())
+        .send_image("cover.png", "image/png", png.into_inner())
+        .await
+        .expect("image sent");
+    pane.wait_for("📎 image cover.png").await;
+    let screen = pane.wait_for("▄▄▄▄").await;
+    let lines: Vec<&str> = screen.lines().collect();
+    let file_line = lines.iter().position(|l| l.contains("cover.png")).expect("file line");
+    let drawn = |l: &&str| l.contains('▀') || l.contains('▄');
+    assert!(lines[file_line + 1..file_line + 4].iter().all(drawn), "{screen}");
 
     // Search: the archive's old message from the server, bob's encrypted
     // one from what this client decrypted.

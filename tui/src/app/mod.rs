@@ -3,6 +3,7 @@
 //! the Matrix worker, and the screen is drawn from what is here.
 
 pub mod composer;
+pub mod images;
 mod local_commands;
 pub mod login;
 mod outcomes;
@@ -18,6 +19,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 pub use self::login::LoginForm;
 use self::{
     composer::Composer,
+    images::Pictures,
     login::login_key,
     overlay::{Overlay, Reply},
     rooms::RoomList,
@@ -94,6 +96,8 @@ pub struct App {
     pub keys: Keys,
     /// The screen's colours.
     pub theme: Theme,
+    /// Image messages' pictures, where the terminal can show them.
+    pub pictures: Pictures,
     pub show_members: bool,
     /// Something to tell the user at the next draw, by the bell or a
     /// desktop notification: a mention, a direct message, a verification.
@@ -146,6 +150,7 @@ impl App {
             overlay: None,
             keys: Keys::default(),
             theme: Theme::default(),
+            pictures: Pictures::default(),
             show_members: false,
             alert: None,
             quit: false,
@@ -587,7 +592,19 @@ impl App {
             actions.push(Action::Members { room: room_id.clone() });
         }
         actions.extend(self.mark_read(&room_id, true));
+        actions.extend(self.pictures_wanted());
         actions
+    }
+
+    /// Fetches the pictures of the open room's image messages not asked
+    /// for yet.
+    pub(super) fn pictures_wanted(&mut self) -> Vec<Action> {
+        let Some(timeline) = self.rooms.open.as_ref().and_then(|open| self.timelines.get(open))
+        else {
+            return Vec::new();
+        };
+        let wanted = self.pictures.wanted(timeline);
+        wanted.into_iter().map(|(event, source)| Action::LoadPicture { event, source }).collect()
     }
 
     fn mark_read(&mut self, room_id: &OwnedRoomId, opening: bool) -> Vec<Action> {

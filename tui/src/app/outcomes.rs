@@ -12,6 +12,13 @@ use crate::matrix::{Action, Outcome, SyncUpdate, VerifyStage};
 impl App {
     /// Something came back from the worker.
     pub fn on_outcome(&mut self, outcome: Outcome) -> Vec<Action> {
+        let mut actions = self.take_in(outcome);
+        // New image messages in the open room: their pictures are fetched.
+        actions.extend(self.pictures_wanted());
+        actions
+    }
+
+    fn take_in(&mut self, outcome: Outcome) -> Vec<Action> {
         match outcome {
             Outcome::LoggedIn { user_id } => {
                 self.me = Some(user_id);
@@ -53,6 +60,7 @@ impl App {
                 self.focus = Focus::Composer;
                 return self.open_room(room_id);
             }
+            Outcome::Picture { event, picture } => self.pictures.insert(event, picture),
             Outcome::Members { room_id, members } => {
                 self.members.insert(room_id, members);
             }

@@ -7,7 +7,10 @@ use std::{
 
 use lattice_sdk::{
     Room,
-    ruma::events::{AnyMessageLikeEvent, AnyTimelineEvent, MessageLikeEvent, room::MediaSource},
+    ruma::{
+        OwnedEventId,
+        events::{AnyMessageLikeEvent, AnyTimelineEvent, MessageLikeEvent, room::MediaSource},
+    },
 };
 
 use super::{Outcome, Worker};
@@ -49,6 +52,19 @@ impl Worker {
         }
     }
 
+    /// Fetches (and decrypts) an image message's content and makes it
+    /// small enough to keep for drawing. A picture that cannot be had
+    /// leaves the message a file line, without a word: it was a preview.
+    pub(super) async fn picture(
+        &self,
+        event: OwnedEventId,
+        source: &MediaSource,
+    ) -> Option<Outcome> {
+        let bytes = self.client.media().download_source(source).await.ok()?;
+        let picture = tokio::task::spawn_blocking(move || small_picture(&bytes)).await.ok()??;
+        Some(Outcome::Picture { event, picture })
+    }
+
     /// The server's search of every room (encrypted rooms excepted: the
     /// screen searches those in what it decrypted).
     pub(super) async fn search(&self, term: String) -> Outcome {
@@ -75,6 +91,19 @@ fn hit(event: &AnyTimelineEvent) -> Option<Hit> {
         ts: message.origin_server_ts,
         text: message.content.body().to_owned(),
     })
+}
+
+/// Decodes someone else's picture within limits (a crafted file cannot
+/// make us allocate gigabytes), at most 512 pixels a side.
+fn small_picture(bytes: &[u8]) -> Option<image::DynamicImage> {
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().ok()?;
+    let mut reader = reader;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(8192);
+    limits.max_image_height = Some(8192);
+    limits.max_alloc = Some(128 * 1024 * 1024);
+    reader.limits(limits);
+    Some(reader.decode().ok()?.thumbnail(512, 512))
 }
 
 /// A sender-chosen name reduced to a plain file name: no folders, no

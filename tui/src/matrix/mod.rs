@@ -114,6 +114,11 @@ pub enum Action {
         name: String,
         dir: Option<PathBuf>,
     },
+    /// Fetches an image message's picture to show in the timeline.
+    LoadPicture {
+        event: OwnedEventId,
+        source: MediaSource,
+    },
 }
 
 /// What the user says in a verification.
@@ -148,6 +153,11 @@ pub enum VerifyStage {
 /// What came back.
 #[derive(Debug)]
 pub enum Outcome {
+    /// An image message's picture, fetched, decrypted and made small.
+    Picture {
+        event: OwnedEventId,
+        picture: image::DynamicImage,
+    },
     /// Signed in (or the stored session resumed): syncing starts.
     LoggedIn {
         user_id: OwnedUserId,
@@ -472,6 +482,7 @@ impl Worker {
             Action::Download { source, name, dir } => Some(
                 self.download(&source, &name, dir.unwrap_or_else(|| self.downloads.clone())).await,
             ),
+            Action::LoadPicture { event, source } => self.picture(event, &source).await,
         }
     }
 

@@ -12,35 +12,48 @@ use ratatui::{
 use unicode_width::UnicodeWidthChar;
 
 use crate::{
-    app::timeline::{Body, Item, RoomTimeline, TextKind},
+    app::{
+        images::Pictures,
+        timeline::{Body, Item, RoomTimeline, TextKind},
+    },
     config::Theme,
     format,
 };
 
+/// Rows laid out, oldest first, and where pictures go: each picture's
+/// first row and how many rows are left blank for it.
+#[derive(Default)]
+pub struct Rows {
+    pub lines: Vec<Line<'static>>,
+    pub pictures: Vec<(usize, u16, OwnedEventId)>,
+}
+
 /// The last rows of a timeline at a width, oldest first: at least
 /// `needed` of them when the timeline has that many (whole messages, so a
-/// few more). Only what can be seen is
-/// laid out, so a frame costs the same in a room of ten thousand messages.
-/// `selected` is the picked item's index (drawn reversed). Replies in
-/// threads stay in their thread's pane; their first message says how many
-/// there are.
+/// few more). Only what can be seen is laid out, so a frame costs the same
+/// in a room of ten thousand messages. `selected` is the picked item's
+/// index (drawn reversed). Replies in threads stay in their thread's
+/// pane; their first message says how many there are. Image messages
+/// whose picture is in `pictures` get room for it.
 pub fn timeline_rows(
     timeline: &RoomTimeline,
     selected: Option<usize>,
     width: u16,
     theme: &Theme,
     needed: usize,
-) -> Vec<Line<'static>> {
+    pictures: Option<&Pictures>,
+) -> Rows {
     let mut replies: HashMap<&OwnedEventId, usize> = HashMap::new();
     for root in timeline.items.iter().filter_map(|item| item.thread_root.as_ref()) {
         *replies.entry(root).or_default() += 1;
     }
     let newest_first =
         timeline.items.iter().enumerate().rev().filter(|(_, item)| item.thread_root.is_none());
-    let layout = Layout { timeline, selected, width, replies: &replies, theme };
+    let layout = Layout { timeline, selected, width, replies: &replies, theme, pictures };
     let (mut rows, complete) = layout.last_rows(newest_first, needed);
     if complete && timeline.at_start {
-        rows.insert(0, dim_line(theme, "— the start of the room —"));
+        rows.lines.insert(0, dim_line(theme, "— the start of the room —"));
+        rows.pictures.iter_mut().for_each(|(row, _, _)| *row += 1);
     }
     rows
 }
@@ -58,8 +71,9 @@ pub fn thread_rows(
     let newest_first = timeline.items.iter().enumerate().rev().filter(|(_, item)| {
         item.event_id.as_ref() == Some(root) || item.thread_root.as_ref() == Some(root)
     });
-    let layout = Layout { timeline, selected, width, replies: &HashMap::new(), theme };
-    layout.last_rows(newest_first, needed).0
+    let replies = HashMap::new();
+    let layout = Layout { timeline, selected, width, replies: &replies, theme, pictures: None };
+    layout.last_rows(newest_first, needed).0.lines
 }
 
 /// What laying out rows depends on besides the items.
@@ -69,6 +83,7 @@ struct Layout<'a> {
     width: u16,
     replies: &'a HashMap<&'a OwnedEventId, usize>,
     theme: &'a Theme,
+    pictures: Option<&'a Pictures>,
 }
 
 impl Layout<'_> {
@@ -78,7 +93,7 @@ impl Layout<'_> {
         &self,
         newest_first: impl Iterator<Item = (usize, &'i Item)>,
         needed: usize,
-    ) -> (Vec<Line<'static>>, bool) {
+    ) -> (Rows, bool) {
         let mut items = newest_first.peekable();
         let mut blocks = Vec::new();
         let mut count = 0;
@@ -88,36 +103,56 @@ impl Layout<'_> {
             let mut block = self.item_rows(at, item);
             let day = civil_day(item.ts);
             if items.peek().is_none_or(|(_, before)| civil_day(before.ts) != day) {
-                block.insert(0, dim_line(self.theme, &format!("── {} ──", day_label(day))));
+                let separator = dim_line(self.theme, &format!("── {} ──", day_label(day)));
+                block.lines.insert(0, separator);
+                block.pictures.iter_mut().for_each(|(row, _, _)| *row += 1);
             }
-            count += block.len();
+            count += block.lines.len();
             blocks.push(block);
         }
         let complete = items.peek().is_none();
-        (blocks.into_iter().rev().flatten().collect(), complete)
+        let mut rows = Rows::default();
+        for block in blocks.into_iter().rev() {
+            let offset = rows.lines.len();
+            let moved =
+                block.pictures.into_iter().map(|(row, height, id)| (offset + row, height, id));
+            rows.pictures.extend(moved);
+            rows.lines.extend(block.lines);
+        }
+        (rows, complete)
     }
 
-    /// One item's rows: its lines wrapped, its thread's size, and the
-    /// "new" marker below it when the user had read up to it.
-    fn item_rows(&self, at: usize, item: &Item) -> Vec<Line<'static>> {
+    /// One item's rows: its lines wrapped, room for its picture, its
+    /// thread's size, and the "new" marker below it when the user had
+    /// read up to it.
+    fn item_rows(&self, at: usize, item: &Item) -> Rows {
         let (timeline, theme) = (self.timeline, self.theme);
         let mut lines = item_lines(timeline, item, theme);
-        if let Some(count) = item.event_id.as_ref().and_then(|id| self.replies.get(id)) {
-            let noun = if *count == 1 { "reply" } else { "replies" };
-            lines.push(dim_line(theme, &format!("      🧵 {count} {noun} in the thread")));
-        }
         if self.selected == Some(at) {
             for line in &mut lines {
                 line.style = line.style.add_modifier(Modifier::REVERSED);
             }
         }
-        let mut rows: Vec<Line<'static>> =
-            lines.into_iter().flat_map(|line| wrap(line, self.width.max(10))).collect();
+        let mut rows = Rows {
+            lines: lines.into_iter().flat_map(|line| wrap(line, self.width.max(10))).collect(),
+            pictures: Vec::new(),
+        };
+        if let Some(id) = &item.event_id
+            && let Some(height) = self.pictures.and_then(|pictures| pictures.rows(id))
+        {
+            rows.pictures.push((rows.lines.len(), height, id.clone()));
+            rows.lines.extend((0..height).map(|_| Line::default()));
+        }
+        if let Some(count) = item.event_id.as_ref().and_then(|id| self.replies.get(id)) {
+            let noun = if *count == 1 { "reply" } else { "replies" };
+            rows.lines.push(dim_line(theme, &format!("      🧵 {count} {noun} in the thread")));
+        }
         if item.event_id.is_some()
             && item.event_id == timeline.marker
             && item.event_id.as_ref() != timeline.latest_event_id()
         {
-            rows.push(Line::from(Span::styled("──── new ────", Style::default().fg(theme.accent))));
+            let marker = Span::styled("──── new ────", Style::default().fg(theme.accent));
+            rows.lines.push(Line::from(marker));
         }
         rows
     }

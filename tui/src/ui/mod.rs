@@ -13,9 +13,10 @@ use ratatui::{
     text::{Line, Span},
     widgets::{Block, Borders, Clear, Paragraph},
 };
+use ratatui_image::Image;
 
 use crate::{
-    app::{App, Focus, LoginForm, Mode, Screen},
+    app::{App, Focus, LoginForm, Mode, Screen, images::PICTURE_COLUMNS},
     config::{KeyAction, Theme},
     matrix::Connection,
 };
@@ -208,14 +209,36 @@ fn draw_timeline(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
     // A page beyond the scroll is laid out too, so that PageUp knows there
     // is more above before it asks the server for older history.
     let needed = timeline.scroll + 2 * height;
-    let rows = lines::timeline_rows(timeline, app.selected, inner.width, &app.theme, needed);
-    let most = rows.len().saturating_sub(height);
+    let rows = lines::timeline_rows(
+        timeline,
+        app.selected,
+        inner.width,
+        &app.theme,
+        needed,
+        Some(&app.pictures),
+    );
+    let most = rows.lines.len().saturating_sub(height);
     let scroll = timeline.scroll.min(most);
     let first = most - scroll;
-    let shown: Vec<Line<'static>> = rows.iter().skip(first).take(height).cloned().collect();
-    app.view.timeline_lines = rows.len();
+    let shown: Vec<Line<'static>> = rows.lines.iter().skip(first).take(height).cloned().collect();
+    app.view.timeline_lines = rows.lines.len();
     app.view.timeline_height = height;
     frame.render_widget(Paragraph::new(shown), inner);
+    // Pictures wholly on screen go in the rows left for them.
+    for (row, rows_of_picture, event) in rows.pictures {
+        if row < first || row + usize::from(rows_of_picture) > first + height {
+            continue;
+        }
+        let area = Rect {
+            x: inner.x + 6,
+            y: inner.y + (row - first) as u16,
+            width: inner.width.saturating_sub(6).min(PICTURE_COLUMNS),
+            height: rows_of_picture,
+        };
+        if let Some(picture) = app.pictures.encoded(&event, area) {
+            frame.render_widget(Image::new(picture), area);
+        }
+    }
 }
 
 /// The open thread, newest at the bottom.
