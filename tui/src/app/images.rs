@@ -75,8 +75,19 @@ impl Pictures {
         wanted
     }
 
-    /// A picture arrived.
+    /// A picture arrived. It is kept only as large as it can be drawn
+    /// (the cells it may take, in the terminal's pixels), so a room of
+    /// pictures costs a few hundred kilobytes each at most.
     pub fn insert(&mut self, event: OwnedEventId, picture: DynamicImage) {
+        let Some(picker) = &self.picker else { return };
+        let font = picker.font_size();
+        let most_wide = u32::from(PICTURE_COLUMNS) * u32::from(font.width.max(1));
+        let most_high = u32::from(PICTURE_ROWS) * u32::from(font.height.max(1));
+        let picture = if picture.width() > most_wide || picture.height() > most_high {
+            picture.thumbnail(most_wide, most_high)
+        } else {
+            picture
+        };
         self.encoded.remove(&event);
         self.fetched.insert(event, picture);
     }
