@@ -1,7 +1,7 @@
 //! Pictures in the timeline. In a terminal that can draw them (sixel,
 //! kitty, iTerm2; half blocks anywhere else) an image message shows its
 //! picture under its file line once it has been fetched; without a picker
-//! (`images = "off"`, or tests) it stays a file line with its size.
+//! (`pictures = "off"`, or tests) it stays a file line with its size.
 
 use std::collections::{HashMap, HashSet};
 
@@ -57,11 +57,19 @@ impl Pictures {
         Some(((rows * scale).ceil() as u16).clamp(1, PICTURE_ROWS))
     }
 
-    /// Image messages of `timeline` not asked for yet (each asked once).
-    pub fn wanted(&mut self, timeline: &RoomTimeline) -> Vec<(OwnedEventId, MediaSource)> {
-        if self.picker.is_none() {
-            return Vec::new();
-        }
+    /// Image messages of `timeline` not asked for yet (each asked once),
+    /// and the largest size in pixels worth fetching them at: the cells a
+    /// picture may take, in the terminal's pixels.
+    pub fn wanted(
+        &mut self,
+        timeline: &RoomTimeline,
+    ) -> (Vec<(OwnedEventId, MediaSource)>, (u32, u32)) {
+        let Some(picker) = &self.picker else { return (Vec::new(), (0, 0)) };
+        let font = picker.font_size();
+        let fit = (
+            u32::from(PICTURE_COLUMNS) * u32::from(font.width.max(1)),
+            u32::from(PICTURE_ROWS) * u32::from(font.height.max(1)),
+        );
         let mut wanted = Vec::new();
         for (event, source) in &timeline.files {
             let small_image = timeline.get(event).is_some_and(|item| {
@@ -72,22 +80,13 @@ impl Pictures {
                 wanted.push((event.clone(), source.clone()));
             }
         }
-        wanted
+        (wanted, fit)
     }
 
-    /// A picture arrived. It is kept only as large as it can be drawn
-    /// (the cells it may take, in the terminal's pixels), so a room of
-    /// pictures costs a few hundred kilobytes each at most.
+    /// A picture arrived, already made as small as it is drawn (the size
+    /// [`wanted`](Self::wanted) gave), so each costs a few hundred
+    /// kilobytes at most.
     pub fn insert(&mut self, event: OwnedEventId, picture: DynamicImage) {
-        let Some(picker) = &self.picker else { return };
-        let font = picker.font_size();
-        let most_wide = u32::from(PICTURE_COLUMNS) * u32::from(font.width.max(1));
-        let most_high = u32::from(PICTURE_ROWS) * u32::from(font.height.max(1));
-        let picture = if picture.width() > most_wide || picture.height() > most_high {
-            picture.thumbnail(most_wide, most_high)
-        } else {
-            picture
-        };
         self.encoded.remove(&event);
         self.fetched.insert(event, picture);
     }

@@ -603,8 +603,11 @@ impl App {
         else {
             return Vec::new();
         };
-        let wanted = self.pictures.wanted(timeline);
-        wanted.into_iter().map(|(event, source)| Action::LoadPicture { event, source }).collect()
+        let (wanted, fit) = self.pictures.wanted(timeline);
+        wanted
+            .into_iter()
+            .map(|(event, source)| Action::LoadPicture { event, source, fit })
+            .collect()
     }
 
     fn mark_read(&mut self, room_id: &OwnedRoomId, opening: bool) -> Vec<Action> {

@@ -52,16 +52,19 @@ impl Worker {
         }
     }
 
-    /// Fetches (and decrypts) an image message's content and makes it
-    /// small enough to keep for drawing. A picture that cannot be had
-    /// leaves the message a file line, without a word: it was a preview.
+    /// Fetches (and decrypts) an image message's content and makes it no
+    /// larger than `fit`, here rather than on the screen's task. A picture
+    /// that cannot be had leaves the message a file line, without a word:
+    /// it was a preview.
     pub(super) async fn picture(
         &self,
         event: OwnedEventId,
         source: &MediaSource,
+        fit: (u32, u32),
     ) -> Option<Outcome> {
         let bytes = self.client.media().download_source(source).await.ok()?;
-        let picture = tokio::task::spawn_blocking(move || small_picture(&bytes)).await.ok()??;
+        let picture =
+            tokio::task::spawn_blocking(move || small_picture(&bytes, fit)).await.ok()??;
         Some(Outcome::Picture { event, picture })
     }
 
@@ -94,16 +97,20 @@ fn hit(event: &AnyTimelineEvent) -> Option<Hit> {
 }
 
 /// Decodes someone else's picture within limits (a crafted file cannot
-/// make us allocate gigabytes), at most 512 pixels a side.
-fn small_picture(bytes: &[u8]) -> Option<image::DynamicImage> {
-    let reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().ok()?;
-    let mut reader = reader;
+/// make us allocate gigabytes), shrunk to fit `(width, height)`.
+fn small_picture(bytes: &[u8], (width, height): (u32, u32)) -> Option<image::DynamicImage> {
+    let mut reader =
+        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().ok()?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(8192);
     limits.max_image_height = Some(8192);
     limits.max_alloc = Some(128 * 1024 * 1024);
     reader.limits(limits);
-    Some(reader.decode().ok()?.thumbnail(512, 512))
+    let picture = reader.decode().ok()?;
+    if picture.width() <= width && picture.height() <= height {
+        return Some(picture);
+    }
+    Some(picture.thumbnail(width, height))
 }
 
 /// A sender-chosen name reduced to a plain file name: no folders, no

@@ -114,10 +114,12 @@ pub enum Action {
         name: String,
         dir: Option<PathBuf>,
     },
-    /// Fetches an image message's picture to show in the timeline.
+    /// Fetches an image message's picture to show in the timeline, made
+    /// no larger than `fit` (width, height in pixels).
     LoadPicture {
         event: OwnedEventId,
         source: MediaSource,
+        fit: (u32, u32),
     },
 }
 
@@ -482,7 +484,7 @@ impl Worker {
             Action::Download { source, name, dir } => Some(
                 self.download(&source, &name, dir.unwrap_or_else(|| self.downloads.clone())).await,
             ),
-            Action::LoadPicture { event, source } => self.picture(event, &source).await,
+            Action::LoadPicture { event, source, fit } => self.picture(event, &source, fit).await,
         }
     }
 
