@@ -18,7 +18,16 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub async fn start(binary: &str, postgres: Option<&str>) -> Result<Self, crate::client::Error> {
-        Self::spawn(binary, postgres, false, false).await
+        Self::spawn(binary, postgres, false, false, None).await
+    }
+
+    /// One of several instances on one PostgreSQL database, named `name`.
+    pub async fn start_instance(
+        binary: &str,
+        postgres: &str,
+        name: &str,
+    ) -> Result<Self, crate::client::Error> {
+        Self::spawn(binary, Some(postgres), false, false, Some(name)).await
     }
 
     /// A server with an at-rest key: its SQLite database, media and secrets
@@ -27,12 +36,12 @@ impl ServerProcess {
         binary: &str,
         postgres: Option<&str>,
     ) -> Result<Self, crate::client::Error> {
-        Self::spawn(binary, postgres, false, true).await
+        Self::spawn(binary, postgres, false, true, None).await
     }
 
     /// A server with its rate limits on, as in production.
     pub async fn start_limited(binary: &str) -> Result<Self, crate::client::Error> {
-        Self::spawn(binary, None, true, false).await
+        Self::spawn(binary, None, true, false, None).await
     }
 
     async fn spawn(
@@ -40,9 +49,13 @@ impl ServerProcess {
         postgres: Option<&str>,
         rate_limits: bool,
         encrypted: bool,
+        instance_name: Option<&str>,
     ) -> Result<Self, crate::client::Error> {
         let dir = tempfile::tempdir()?;
         let mut command = Command::new(binary);
+        if let Some(name) = instance_name {
+            command.env("LATTICE_CLUSTER__INSTANCE_NAME", name);
+        }
         if encrypted {
             let key = dir.path().join("at-rest.key");
             std::fs::write(&key, "5a".repeat(32))?;

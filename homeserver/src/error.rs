@@ -123,6 +123,11 @@ pub enum Error {
     /// A federation request without a valid X-Matrix signature.
     #[error("{0}")]
     Unauthorized(String),
+    /// Another instance sharing the database writes this room now (it took
+    /// the room over or has not handed it here yet): the request may be
+    /// tried again.
+    #[error("room {0} is moving between server instances; try again")]
+    RoomMoving(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -223,6 +228,7 @@ impl Error {
                 data.body = Some(body.clone());
                 (S::BAD_GATEWAY, ErrorKind::BadStatus(data))
             }
+            Self::RoomMoving(_) => (S::SERVICE_UNAVAILABLE, ErrorKind::Unknown),
             Self::Database(_) | Self::Internal(_) | Self::Config(_) => {
                 (S::INTERNAL_SERVER_ERROR, ErrorKind::Unknown)
             }

@@ -99,6 +99,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let store = self.services.store.clone();
+        let cluster = self.services.cluster.clone();
         let limits = self.services.config.limits.clone();
         let app = api::router(self.services);
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -120,6 +121,8 @@ impl Server {
         if let Some(task) = federation_task {
             let _ = task.await;
         }
+        // The other instances may write this one's rooms at once.
+        cluster.stop().await;
         store.close().await;
         Ok(())
     }

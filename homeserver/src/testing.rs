@@ -83,6 +83,25 @@ impl TestServer {
         self.running = Some(running);
     }
 
+    /// Starts another instance on this server's PostgreSQL database (its
+    /// own port, data folder and instance name): the two are one server.
+    pub async fn another_instance(&self) -> Self {
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// [`Self::another_instance`], its configuration adjusted by `tweak`.
+    pub async fn another_instance_with(&self, tweak: impl FnOnce(&mut Config)) -> Self {
+        let number = DATA_DIRS.fetch_add(1, Ordering::SeqCst);
+        let mut config = self.config.clone();
+        config.server.data_dir =
+            std::env::temp_dir().join(format!("lattice-test-{}-{number}", std::process::id()));
+        config.cluster.instance_name = format!("instance-{number}");
+        tweak(&mut config);
+        let mut server = Self { config, running: None, services: None, url: String::new() };
+        server.boot().await;
+        server
+    }
+
     /// Stops the server and starts it again on the same database.
     pub async fn restart(&mut self) {
         self.stop().await;

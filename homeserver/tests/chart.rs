@@ -251,6 +251,29 @@ fn the_objects_fit_together() {
     let key_volume =
         pod["volumes"].as_array().expect("volumes").iter().find(|v| v["name"] == "at-rest-key");
     assert_eq!(key_volume.expect("key volume")["secret"]["secretName"], "lattice");
+    let deployment = object(&production, "Deployment", "lattice");
+    assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate", "one instance: replaced");
+
+    // Several instances on PostgreSQL, sharing a ReadWriteMany volume: rolled one at a time.
+    let scaled =
+        render(&helm, "production", &["replicas=3", "persistence.accessModes={ReadWriteMany}"]);
+    let deployment = object(&scaled, "Deployment", "lattice");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert_eq!(deployment["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+    assert_eq!(
+        object(&scaled, "PersistentVolumeClaim", "lattice-data")["spec"]["accessModes"],
+        json!(["ReadWriteMany"])
+    );
+    // Or media in S3, each pod caching on a volume of its own.
+    let on_s3 = render(
+        &helm,
+        "production",
+        &["replicas=2", "persistence.enabled=false", "config.media.s3.endpoint=http://minio:9000"],
+    );
+    let pod = &object(&on_s3, "Deployment", "lattice")["spec"]["template"]["spec"];
+    assert_eq!(pod["volumes"][0]["emptyDir"], json!({}));
+    assert!(!kinds(&on_s3).contains(&"PersistentVolumeClaim"));
     let dashboard = object(&production, "ConfigMap", "lattice-dashboard");
     let shipped: Value =
         serde_json::from_str(dashboard["data"]["lattice.json"].as_str().expect("dashboard"))
@@ -297,4 +320,7 @@ fn bad_values_are_refused() {
     refused("sqlite", &["encryption.enabled=true", "encryption.key=abc"], "encryption.key");
     refused("sqlite", &["databse.url=postgres://x"], "databse");
     refused("sqlite", &["service.port=eighty"], "port");
+    refused("sqlite", &["replicas=2"], "replicas > 1 needs PostgreSQL");
+    refused("production", &["replicas=2"], "ReadWriteMany");
+    refused("sqlite", &["replicas=0"], "replicas");
 }

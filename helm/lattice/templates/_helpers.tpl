@@ -115,3 +115,15 @@ hand rather than with toToml, which prints every YAML number as a float
 {{- toJson (toString .) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Several replicas need PostgreSQL and media every pod can reach.
+*/}}
+{{- define "lattice.checkReplicas" -}}
+{{- if not (include "lattice.databaseSecret" .) -}}
+{{- fail "replicas > 1 needs PostgreSQL (database.url or database.existingSecret): SQLite belongs to one process" -}}
+{{- end -}}
+{{- if and .Values.persistence.enabled (not .Values.persistence.existingClaim) (not (has "ReadWriteMany" .Values.persistence.accessModes)) -}}
+{{- fail "replicas > 1 needs media every pod can reach: a data volume they can all mount (persistence.accessModes [ReadWriteMany], or an existingClaim of that kind), or media in S3 (config.media.s3) with persistence.enabled=false" -}}
+{{- end -}}
+{{- end -}}

@@ -39,6 +39,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub server_notices: ServerNoticesConfig,
     pub federation: FederationConfig,
+    pub cluster: ClusterConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +92,31 @@ impl Default for FederationConfig {
             allowed_ranges: Vec::new(),
             well_known_server: None,
         }
+    }
+}
+
+/// Several instances on one PostgreSQL database (ignored on SQLite, which
+/// one process owns).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// This instance's name among those sharing the database, unique while
+    /// it runs; empty: the machine's host name (a pod's name on Kubernetes).
+    pub instance_name: String,
+}
+
+impl ClusterConfig {
+    /// The configured name, or the host name when none is set.
+    pub fn instance_name(&self) -> String {
+        if !self.instance_name.is_empty() {
+            return self.instance_name.clone();
+        }
+        std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "lattice".to_owned())
     }
 }
 
@@ -223,6 +249,46 @@ pub struct MediaConfig {
     pub url_preview_max_bytes: u64,
     /// Seconds a preview's download may take in all.
     pub url_preview_timeout: u64,
+    /// Media in S3-compatible object storage instead of the data folder.
+    pub s3: S3Config,
+}
+
+/// An S3-compatible bucket for media (AWS S3, MinIO, Ceph, Garage...),
+/// with a local cache of what was read or written recently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// The service's URL, e.g. https://s3.eu-west-1.amazonaws.com or
+    /// http://minio:9000. Empty: media stays in the data folder.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    /// Better given as LATTICE_MEDIA__S3__SECRET_ACCESS_KEY than in the file.
+    pub secret_access_key: String,
+    /// Bucket in the path (http://host/bucket/key: MinIO and most
+    /// self-hosted services) rather than in the host name (AWS).
+    pub path_style: bool,
+    /// Put before every object's name, e.g. "media/".
+    pub prefix: String,
+    /// Bytes of recently used media kept on local disk (data folder,
+    /// media-cache/); the oldest go first. 0: nothing kept.
+    pub cache_bytes: u64,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            path_style: true,
+            prefix: String::new(),
+            cache_bytes: 1024 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for MediaConfig {
@@ -237,6 +303,7 @@ impl Default for MediaConfig {
             url_preview_allowed_ranges: Vec::new(),
             url_preview_max_bytes: 4 * 1024 * 1024,
             url_preview_timeout: 10,
+            s3: S3Config::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod appservice;
 pub mod auth;
 pub mod cache;
 pub mod clock;
+pub mod cluster;
 pub mod delayed_events;
 pub mod devices;
 mod edus;
@@ -73,6 +74,8 @@ pub struct AllServices {
     pub rate_limits: Arc<rate_limit::RateLimiter>,
     pub admin: admin::Admin,
     pub federation: federation::Federation,
+    /// The other instances sharing the database (none on SQLite).
+    pub cluster: cluster::Cluster,
     /// The message retention purge job (run by admins on demand too).
     pub retention: retention::Retention,
     /// The keys data at rest is encrypted with, when configured.
@@ -109,15 +112,11 @@ impl Services {
         let auth = auth::Auth::new(store.clone(), config.clone(), secrets.clone())?;
         auth.seal_clear_secrets().await?;
         let key = Arc::new(server_key::ServerKey::load_or_create_sealed(&store, &secrets).await?);
-        let notifier = Arc::new(notifier::Notifier::new(notifier::Positions {
-            events: store.max_event_stream().await?,
-            account_data: store.account_data_position().await?,
-            receipts: store.stream_position("receipts").await?,
-            typing: 0,
-            presence: store.stream_position("presence").await?,
-            to_device: store.stream_position("to_device").await?,
-            device_lists: store.stream_position("device_lists").await?,
-        }));
+        let notifier = Arc::new(notifier::Notifier::new(notifier::Positions::read(&store).await?));
+        let cluster = cluster::Cluster::start(&store, &config, auth.clock().now_ms()).await?;
+        notifier.attach(cluster.clone());
+        cluster.wake_syncs(notifier.clone());
+        auth.follow_cluster(&cluster);
         let outbox = Arc::new(federation::OutboxSignal::default());
         let federation = federation::Federation::new(
             store.clone(),
@@ -132,10 +131,10 @@ impl Services {
             key,
             notifier.clone(),
             federation.clone(),
-            outbox,
             appservices.clone(),
+            cluster.clone(),
         );
-        let typing = ephemeral::Typing::new(rooms.clone(), notifier.clone());
+        let typing = ephemeral::Typing::new(rooms.clone(), notifier.clone(), cluster.clone());
         let user_data = user_data::UserData::new(store.clone(), notifier.clone());
 
         for user in store.shadow_banned_users().await? {
@@ -161,6 +160,7 @@ impl Services {
             federation.clone(),
             at_rest_keys.clone(),
         )?;
+        media.check_storage().await?;
         if let Some(keys) = &at_rest_keys {
             encryption::rotation::spawn_if_needed(&store, &media, keys).await?;
         }
@@ -188,6 +188,7 @@ impl Services {
             rate_limits.clone(),
             keys.clone(),
         );
+        admin.follow_cluster(&cluster);
         // Notifications are pushed once events are durable, by one follower
         // of the event stream.
         let push_policy =
@@ -202,9 +203,6 @@ impl Services {
         )?;
         let pushers = push::Pushers::new(store.clone(), push_policy.clone(), secrets.clone());
         pushers.seal_stored().await?;
-        push_sender.clone().spawn().await?;
-        // Each application service is pushed its events by a follower of its own.
-        appservices.start(&store, &rooms, &typing, &notifier, auth.security()).await?;
         let delayed_events =
             delayed_events::DelayedEvents::new(store.clone(), config.clone(), rooms.clone());
         delayed_events.clone().spawn();
@@ -214,7 +212,26 @@ impl Services {
             config.clone(),
             auth.clock().clone(),
         );
-        retention.clone().spawn();
+        // Followers of the event stream, senders and purges run in one
+        // instance of those sharing a database: pushes, application
+        // services (each pushed its events by a follower of its own), other
+        // servers, retention.
+        outbox.follow_cluster(&cluster);
+        let jobs = {
+            let (push_sender, appservices, federation, retention) =
+                (push_sender.clone(), appservices.clone(), federation.clone(), retention.clone());
+            let (store, rooms, typing, notifier) =
+                (store.clone(), rooms.clone(), typing.clone(), notifier.clone());
+            let security = auth.security().clone();
+            async move {
+                push_sender.spawn().await?;
+                appservices.start(&store, &rooms, &typing, &notifier, &security).await?;
+                federation.start_sending();
+                retention.spawn();
+                Ok(())
+            }
+        };
+        cluster.when_leading(jobs).await?;
         // Security alerts also reach every admin as a server notice.
         let (alerts, alert_queue) = tokio::sync::mpsc::unbounded_channel();
         auth.security().route_alerts_to_admins(alerts);
@@ -222,6 +239,7 @@ impl Services {
         Ok(Self(Arc::new(AllServices {
             admin,
             federation: federation.clone(),
+            cluster,
             accounts,
             devices: devices::Devices::new(store.clone(), auth.clone(), keys.clone()),
             keys: keys.clone(),

@@ -25,8 +25,24 @@ pub struct Positions {
     pub device_lists: i64,
 }
 
+impl Positions {
+    /// Where the stored streams stand in the database (typing: 0).
+    pub async fn read(store: &crate::store::Store) -> crate::error::Result<Self> {
+        Ok(Self {
+            events: store.max_event_stream().await?,
+            account_data: store.account_data_position().await?,
+            receipts: store.stream_position("receipts").await?,
+            typing: 0,
+            presence: store.stream_position("presence").await?,
+            to_device: store.stream_position("to_device").await?,
+            device_lists: store.stream_position("device_lists").await?,
+        })
+    }
+}
+
 /// The streams sync follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Stream {
     Events,
     AccountData,
@@ -50,6 +66,8 @@ pub struct Notifier {
     /// Everyone peeking into a room they are not in (GET /events): woken
     /// on every event, as they are nobody's members.
     peekers: Notify,
+    /// The other instances sharing the database, told of every move.
+    cluster: std::sync::OnceLock<super::cluster::Cluster>,
 }
 
 impl Notifier {
@@ -60,6 +78,7 @@ impl Notifier {
             events_moved: tokio::sync::watch::Sender::new(start.events),
             ephemeral_moved: tokio::sync::watch::Sender::new(0),
             peekers: Notify::new(),
+            cluster: std::sync::OnceLock::new(),
         };
         for (stream, value) in [
             (Stream::Events, start.events),
@@ -95,8 +114,52 @@ impl Notifier {
         users.entry(user_id.to_owned()).or_default().clone()
     }
 
-    /// Publishes a stream's new position and wakes the users it concerns.
+    /// Tells the other instances sharing the database of every move from now on.
+    pub fn attach(&self, cluster: super::cluster::Cluster) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// Publishes a stream's new position and wakes the users it concerns,
+    /// here and on the other instances.
     pub fn advance<'a>(
+        &self,
+        stream: Stream,
+        position: i64,
+        users: impl IntoIterator<Item = &'a UserId> + Clone,
+    ) {
+        self.tell_others(stream, position, users.clone(), None);
+        self.advance_here(stream, position, users);
+    }
+
+    /// [`Self::advance`] for the event stream, naming the rooms written
+    /// (another instance's copy of their heads is then out of date).
+    pub fn advance_events<'a>(
+        &self,
+        position: i64,
+        users: impl IntoIterator<Item = &'a UserId> + Clone,
+        rooms: Vec<ruma::OwnedRoomId>,
+    ) {
+        self.tell_others(Stream::Events, position, users.clone(), Some(rooms));
+        self.advance_here(Stream::Events, position, users);
+    }
+
+    fn tell_others<'a>(
+        &self,
+        stream: Stream,
+        at: i64,
+        users: impl IntoIterator<Item = &'a UserId>,
+        rooms: Option<Vec<ruma::OwnedRoomId>>,
+    ) {
+        if let Some(cluster) = self.cluster.get().filter(|c| c.enabled()) {
+            let users = Some(users.into_iter().map(ToOwned::to_owned).collect());
+            let rooms = Some(rooms.unwrap_or_default());
+            cluster.publish(super::cluster::Message::Advance { stream, at, users, rooms });
+        }
+    }
+
+    /// Moves a stream and wakes the users it concerns in this instance
+    /// only (typing tells the others itself; moves heard from them).
+    pub fn advance_here<'a>(
         &self,
         stream: Stream,
         position: i64,
@@ -125,6 +188,16 @@ impl Notifier {
         }
     }
 
+    /// Moves a stream and wakes every sync waiting here (another instance
+    /// moved it without saying for whom, or messages may have been missed).
+    pub fn advance_everyone(&self, stream: Stream, position: i64) {
+        self.advance_here(stream, position, []);
+        let map = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        for notify in map.values() {
+            notify.notify_waiters();
+        }
+    }
+
     /// Follows the whole event stream: `changed()` wakes on each move
     /// after the last `borrow_and_update()`, so none falls in between.
     pub fn follow_events(&self) -> tokio::sync::watch::Receiver<i64> {
@@ -143,9 +216,12 @@ impl Notifier {
         &self.peekers
     }
 
-    /// Takes the next typing position (typing lives in memory only).
-    pub fn next_typing(&self) -> i64 {
-        self.positions[Stream::Typing as usize].fetch_add(1, Ordering::AcqRel) + 1
+    /// Takes the next typing position (typing lives in memory only), past
+    /// `at_least` (a position another instance gave a change).
+    pub fn next_typing(&self, at_least: i64) -> i64 {
+        let typing = &self.positions[Stream::Typing as usize];
+        typing.fetch_max(at_least - 1, Ordering::AcqRel);
+        typing.fetch_add(1, Ordering::AcqRel) + 1
     }
 }
 
@@ -200,7 +276,10 @@ mod tests {
         assert_eq!(notifier.positions().events, 10, "a late batch does not move it back");
         notifier.advance(Stream::Events, 11, []);
         assert_eq!(notifier.positions().events, 11);
-        assert_eq!(notifier.next_typing(), 1);
+        assert_eq!(notifier.next_typing(0), 1);
         assert_eq!(notifier.positions().typing, 1);
+        // Another instance's change was numbered 40: the next comes after it.
+        assert_eq!(notifier.next_typing(40), 40);
+        assert_eq!(notifier.next_typing(0), 41);
     }
 }

@@ -98,6 +98,14 @@ impl Store {
         let groups_before: HashMap<&str, i64> =
             rooms.iter().filter_map(|room| Some((*room, groups.get(*room)?.0))).collect();
         let mut tx = self.begin_on(conn).await?;
+        let room_list: Vec<&str> = rooms.iter().copied().collect();
+        super::cluster::lock_event_stream(
+            &mut tx,
+            self.backend,
+            self.writer_instance.get().copied(),
+            &room_list,
+        )
+        .await?;
         let mut streams = Vec::with_capacity(events.len());
         let mut next = 0;
         while next < events.len() {

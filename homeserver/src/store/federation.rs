@@ -215,6 +215,8 @@ impl Store {
         let parents = events.iter().filter_map(|e| e.relation.as_ref().map(|(p, _)| p.as_str()));
         self.relation_targets.add(parents);
         let mut tx = self.begin().await?;
+        // Positions below every other are taken one instance at a time too.
+        super::cluster::lock_event_stream(&mut tx, self.backend, None, &[]).await?;
         let group = super::event_writes::insert_snapshot(&mut tx, room_id, state).await?;
         let lowest: Option<i64> =
             sqlx::query_scalar("SELECT MIN(stream) FROM events").fetch_one(&mut *tx).await?;

@@ -79,6 +79,7 @@ const STEPS: &[Step] = &[
     shared!(36, "0036_retention"),
     shared!(37, "0037_encryption_keys"),
     shared!(38, "0038_encryption_rotation"),
+    shared!(39, "0039_cluster"),
 ];
 
 /// The migrator for one backend.

@@ -26,6 +26,7 @@ mod admin_rooms;
 mod appservice;
 mod backup;
 mod checkpoint;
+pub mod cluster;
 mod copy;
 mod delayed_events;
 mod device_keys;
@@ -139,6 +140,9 @@ pub struct Store {
     checkpoints: Arc<checkpoint::Checkpoints>,
     /// The events something relates to (asked by every page of events).
     relation_targets: Arc<relations::RelationTargets>,
+    /// This instance's id among those sharing a PostgreSQL database: its
+    /// event writes check that it still writes their rooms.
+    writer_instance: Arc<std::sync::OnceLock<i32>>,
 }
 
 impl Store {
@@ -219,6 +223,7 @@ impl Store {
             read_positions: Arc::new(Memo::new(sqlite)),
             checkpoints: Arc::default(),
             relation_targets: Arc::default(),
+            writer_instance: Arc::default(),
         };
         store.relation_targets = Arc::new(store.load_relation_targets().await?);
         // Anything stored before this start counts as possibly moved.

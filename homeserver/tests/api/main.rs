@@ -32,6 +32,7 @@ mod federation_synapse_spaces;
 mod federation_visibility;
 mod history;
 mod injection;
+mod instances;
 mod js_sdk;
 mod keys;
 mod login;

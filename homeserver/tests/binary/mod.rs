@@ -36,6 +36,7 @@ pub fn http() -> reqwest::Client {
 
 /// Starts the binary on `data_dir` (and `database`), and waits for the
 /// line that tells its address.
+#[allow(dead_code)] // Not every test binary starts it unconfigured.
 pub async fn start(data_dir: &Path, database: Option<&str>) -> (Child, String) {
     start_command(lattice(data_dir, database)).await
 }

@@ -35,6 +35,8 @@ pub struct Admin {
     purges: Arc<std::sync::Mutex<std::collections::HashMap<String, &'static str>>>,
     /// Users whose own export is under way.
     exporting: export::Exporting,
+    /// The other instances, told of shadow bans and rate limit overrides.
+    cluster: Arc<std::sync::OnceLock<crate::services::cluster::Cluster>>,
 }
 
 impl Admin {
@@ -57,6 +59,43 @@ impl Admin {
             keys,
             purges: Arc::default(),
             exporting: Arc::default(),
+            cluster: Arc::default(),
+        }
+    }
+
+    /// Tells the other instances of shadow bans and rate limit overrides
+    /// set here (both kept in memory), and applies theirs.
+    pub fn follow_cluster(&self, cluster: &crate::services::cluster::Cluster) {
+        use crate::services::cluster::Message;
+        use tokio::sync::broadcast::error::RecvError;
+        if !cluster.enabled() {
+            return;
+        }
+        let _ = self.cluster.set(cluster.clone());
+        let mut heard = cluster.subscribe();
+        let (rooms, rate_limits) = (self.rooms.clone(), self.rate_limits.clone());
+        tokio::spawn(async move {
+            loop {
+                match heard.recv().await {
+                    Ok(Message::ShadowBan { user, banned }) => {
+                        rooms.set_shadow_banned(&user, banned)
+                    }
+                    Ok(Message::RateOverride { user, limit: Some((rate, burst)) }) => {
+                        rate_limits.set_override(user.as_str(), rate, burst);
+                    }
+                    Ok(Message::RateOverride { user, limit: None }) => {
+                        rate_limits.remove_override(user.as_str());
+                    }
+                    Err(RecvError::Closed) => break,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                }
+            }
+        });
+    }
+
+    fn tell_others(&self, message: crate::services::cluster::Message) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.publish(message);
         }
     }
 
@@ -294,6 +333,8 @@ impl Admin {
             return Err(Error::not_found("no such user"));
         }
         self.rooms.set_shadow_banned(user_id, banned);
+        let user = user_id.to_owned();
+        self.tell_others(crate::services::cluster::Message::ShadowBan { user, banned });
         Ok(())
     }
 
@@ -318,12 +359,16 @@ impl Admin {
         }
         self.store.set_ratelimit_override(user_id.as_str(), per_second, burst).await?;
         self.rate_limits.set_override(user_id.as_str(), rate, burst_count);
+        let (user, limit) = (user_id.to_owned(), Some((rate, burst_count)));
+        self.tell_others(crate::services::cluster::Message::RateOverride { user, limit });
         Ok(())
     }
 
     pub async fn delete_ratelimit_override(&self, user_id: &UserId) -> Result<()> {
         self.store.delete_ratelimit_override(user_id.as_str()).await?;
         self.rate_limits.remove_override(user_id.as_str());
+        let user = user_id.to_owned();
+        self.tell_others(crate::services::cluster::Message::RateOverride { user, limit: None });
         Ok(())
     }
 

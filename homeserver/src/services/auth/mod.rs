@@ -58,6 +58,8 @@ pub struct Auth {
     webauthn: Option<Arc<::webauthn_rs::Webauthn>>,
     /// Seals TOTP secrets and passkeys with the at-rest key, if one is set.
     secrets: crate::services::encryption::Secrets,
+    /// The other instances, told when a user's sessions end.
+    cluster: Arc<std::sync::OnceLock<crate::services::cluster::Cluster>>,
 }
 
 impl Auth {
@@ -75,6 +77,7 @@ impl Auth {
             config,
             passwords,
             tokens: Arc::default(),
+            cluster: Arc::default(),
             security,
             clock,
             webauthn,
@@ -99,5 +102,32 @@ impl Auth {
     /// usable from the cache.
     pub fn forget_sessions(&self, user_id: &ruma::UserId) {
         self.tokens.forget_user(user_id);
+        if let Some(cluster) = self.cluster.get() {
+            let user = user_id.to_owned();
+            cluster.publish(crate::services::cluster::Message::SessionsEnded { user });
+        }
+    }
+
+    /// Tells the other instances when sessions end here, and forgets the
+    /// tokens of sessions that ended there.
+    pub fn follow_cluster(&self, cluster: &crate::services::cluster::Cluster) {
+        use crate::services::cluster::Message;
+        use tokio::sync::broadcast::error::RecvError;
+        if !cluster.enabled() {
+            return;
+        }
+        let _ = self.cluster.set(cluster.clone());
+        let mut heard = cluster.subscribe();
+        let tokens = self.tokens.clone();
+        tokio::spawn(async move {
+            loop {
+                match heard.recv().await {
+                    Ok(Message::SessionsEnded { user }) => tokens.forget_user(&user),
+                    Ok(Message::Resync) | Err(RecvError::Lagged(_)) => tokens.forget_all(),
+                    Ok(_) => {}
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
     }
 }

@@ -57,6 +57,12 @@ impl TokenCache {
         entries.retain(|_, entry| entry.requester.user_id != user_id);
     }
 
+    /// Forgets every cached token (messages from other instances may
+    /// have been missed).
+    pub fn forget_all(&self) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.entries.lock().map(|e| e.len()).unwrap_or_default()

@@ -10,9 +10,12 @@ use std::{
 use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use tokio::time::Instant;
 
+use tokio::sync::broadcast::error::RecvError;
+
 use crate::{
     error::Result,
     services::{
+        cluster::{Cluster, Message},
         notifier::{Notifier, Stream},
         rooms::Rooms,
     },
@@ -31,12 +34,15 @@ struct RoomTyping {
 pub struct Typing {
     rooms: Rooms,
     notifier: Arc<Notifier>,
+    cluster: Cluster,
     state: Arc<Mutex<HashMap<OwnedRoomId, RoomTyping>>>,
 }
 
 impl Typing {
-    pub fn new(rooms: Rooms, notifier: Arc<Notifier>) -> Self {
-        Self { rooms, notifier, state: Arc::default() }
+    pub fn new(rooms: Rooms, notifier: Arc<Notifier>, cluster: Cluster) -> Self {
+        let typing = Self { rooms, notifier, cluster, state: Arc::default() };
+        typing.follow_cluster();
+        typing
     }
 
     /// PUT /rooms/{id}/typing/{user}: only joined members, only for themselves.
@@ -48,8 +54,14 @@ impl Typing {
         timeout: Duration,
     ) -> Result<()> {
         let members = self.rooms.joined_audience(room_id, user_id).await?;
-        let until = Instant::now() + timeout.min(MAX_TIMEOUT);
-        self.update(room_id, user_id, typing.then_some(until), &members);
+        let lasts = typing.then_some(timeout.min(MAX_TIMEOUT));
+        let at = self.apply(room_id, user_id, lasts, members, 0);
+        self.cluster.publish(Message::Typing {
+            room: room_id.to_owned(),
+            user: user_id.to_owned(),
+            for_ms: lasts.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            at,
+        });
         if self.rooms.is_local(user_id) {
             let edu = serde_json::json!({
                 "edu_type": "m.typing",
@@ -57,7 +69,22 @@ impl Typing {
             });
             self.rooms.send_edu_to_room(room_id, &edu).await?;
         }
-        if typing {
+        Ok(())
+    }
+
+    /// Records a notice lasting `lasts` (None: stopped), at a position past
+    /// `at_least`, and wakes the members; returns the position.
+    fn apply(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        lasts: Option<Duration>,
+        members: Vec<OwnedUserId>,
+        at_least: i64,
+    ) -> i64 {
+        let until = lasts.map(|lasts| Instant::now() + lasts);
+        let position = self.update(room_id, user_id, until, &members, at_least);
+        if let Some(until) = until {
             // One timer per notice ends it unless it was renewed meanwhile.
             let this = self.clone();
             let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
@@ -71,11 +98,11 @@ impl Typing {
                         .is_some_and(|u| *u <= until)
                 };
                 if expired {
-                    this.update(&room_id, &user_id, None, &members);
+                    this.update(&room_id, &user_id, None, &members, 0);
                 }
             });
         }
-        Ok(())
+        position
     }
 
     fn update(
@@ -84,8 +111,9 @@ impl Typing {
         user_id: &UserId,
         until: Option<Instant>,
         members: &[OwnedUserId],
-    ) {
-        let position = self.notifier.next_typing();
+        at_least: i64,
+    ) -> i64 {
+        let position = self.notifier.next_typing(at_least);
         {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let room = state.entry(room_id.to_owned()).or_default();
@@ -95,7 +123,33 @@ impl Typing {
             };
             room.changed_at = position;
         }
-        self.notifier.advance(Stream::Typing, position, members.iter().map(|u| &**u));
+        self.notifier.advance_here(Stream::Typing, position, members.iter().map(|u| &**u));
+        position
+    }
+
+    /// Typing notices set on the other instances (typing is in memory).
+    fn follow_cluster(&self) {
+        if !self.cluster.enabled() {
+            return;
+        }
+        let mut heard = self.cluster.subscribe();
+        let typing = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match heard.recv().await {
+                    Ok(Message::Typing { room, user, for_ms, at }) => {
+                        let members = typing
+                            .rooms
+                            .with_head(&room, |head| head.joined().to_vec())
+                            .await
+                            .unwrap_or_default();
+                        typing.apply(&room, &user, for_ms.map(Duration::from_millis), members, at);
+                    }
+                    Err(RecvError::Closed) => break,
+                    _ => {}
+                }
+            }
+        });
     }
 
     /// For each of `rooms` whose typing changed after `since`: who types now.

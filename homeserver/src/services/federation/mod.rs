@@ -87,9 +87,22 @@ impl Federation {
             Arc::new(FederationClient::new(builder, origin, key.key_pair.clone(), policy)?);
         let keys = KeyRing::new(client.clone(), StoreKeys(store.clone()), own_keys(&key))
             .with_notaries(config.federation.trusted_key_servers.clone());
-        let outbox = Outbox::spawn(store.clone(), client.clone(), signal, &config);
+        let outbox = Outbox::new(store.clone(), client.clone(), signal, &config);
         let inner = Inner { config, key, client, keys, outbox, security, store };
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// What the event writer wakes the outbox with.
+    pub fn outbox_signal(&self) -> Arc<OutboxSignal> {
+        self.inner.outbox.signal()
+    }
+
+    /// Starts sending queued events and EDUs to other servers (in the
+    /// instance that runs the background jobs).
+    pub fn start_sending(&self) {
+        if self.enabled() {
+            self.inner.outbox.start();
+        }
     }
 
     pub fn server_name(&self) -> &ServerName {

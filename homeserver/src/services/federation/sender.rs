@@ -34,11 +34,46 @@ const TRANSACTION_ITEMS: i64 = 50;
 pub struct OutboxSignal {
     dirty: Mutex<HashSet<String>>,
     notify: Notify,
+    /// The other instances: the one running the background jobs sends.
+    cluster: std::sync::OnceLock<crate::services::cluster::Cluster>,
 }
 
 impl OutboxSignal {
-    /// Says that `destinations` have new items queued.
-    pub fn wake<'a>(&self, destinations: impl IntoIterator<Item = &'a str>) {
+    /// Says that `destinations` have new items queued, here and to the
+    /// instance that sends (when that is another).
+    pub fn wake<'a>(&self, destinations: impl IntoIterator<Item = &'a str> + Clone) {
+        if let Some(cluster) = self.cluster.get().filter(|c| c.enabled() && !c.leads()) {
+            let destinations = destinations.clone().into_iter().map(str::to_owned).collect();
+            cluster.publish(crate::services::cluster::Message::Outbox { destinations });
+        }
+        self.wake_here(destinations);
+    }
+
+    /// Follows the other instances' queued items (this instance may be the one that sends).
+    pub fn follow_cluster(self: &Arc<Self>, cluster: &crate::services::cluster::Cluster) {
+        use crate::services::cluster::Message;
+        use tokio::sync::broadcast::error::RecvError;
+        if !cluster.enabled() {
+            return;
+        }
+        let _ = self.cluster.set(cluster.clone());
+        let mut heard = cluster.subscribe();
+        let signal = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match heard.recv().await {
+                    Ok(Message::Outbox { destinations }) => {
+                        signal.wake_here(destinations.iter().map(String::as_str));
+                    }
+                    Err(RecvError::Closed) => break,
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    /// Says that `destinations` have new items queued, to this instance.
+    fn wake_here<'a>(&self, destinations: impl IntoIterator<Item = &'a str>) {
         let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
         let before = dirty.len();
         dirty.extend(destinations.into_iter().map(str::to_owned));
@@ -69,30 +104,36 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Starts the dispatcher; destinations with items left from before a
-    /// restart are picked up first.
-    pub fn spawn(
+    /// The queue's sender, not started yet ([`Self::start`]).
+    pub fn new(
         store: Store,
         client: Arc<FederationClient>,
         signal: Arc<OutboxSignal>,
         config: &Config,
     ) -> Self {
-        let outbox = Self {
+        Self {
             store,
             signal,
             workers: Arc::default(),
             client,
             max_retry: Duration::from_secs(config.federation.max_retry_interval.max(1)),
-        };
-        if config.federation.enabled {
-            tokio::spawn(outbox.clone().dispatch());
         }
-        outbox
+    }
+
+    /// What says that items were queued.
+    pub fn signal(&self) -> Arc<OutboxSignal> {
+        self.signal.clone()
+    }
+
+    /// Starts the dispatcher; destinations with items left from before a
+    /// restart (or by an instance that stopped) are picked up first.
+    pub fn start(&self) {
+        tokio::spawn(self.clone().dispatch());
     }
 
     async fn dispatch(self) {
         match self.store.outbox_destinations().await {
-            Ok(pending) => self.signal.wake(pending.iter().map(|(d, _)| d.as_str())),
+            Ok(pending) => self.signal.wake_here(pending.iter().map(|(d, _)| d.as_str())),
             Err(error) => tracing::error!(%error, "cannot read the federation queue"),
         }
         loop {

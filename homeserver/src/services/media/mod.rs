@@ -14,7 +14,7 @@ use std::sync::Arc;
 use ruma::{OwnedMxcUri, UserId};
 
 pub use self::rewrite::RewriteCount;
-use self::storage::{BlobStorage, EncryptedStorage, FileStorage, Reader, Upload};
+use self::storage::{BlobStorage, EncryptedStorage, FileStorage, Reader, S3Storage, Upload};
 use crate::services::encryption::Keyring;
 use crate::{
     config::Config,
@@ -52,8 +52,13 @@ impl Media {
         federation: crate::services::federation::Federation,
         keys: Option<Keyring>,
     ) -> Result<Self> {
-        let plain: Arc<dyn BlobStorage> =
-            Arc::new(FileStorage::new(config.server.data_dir.join("media")));
+        let plain: Arc<dyn BlobStorage> = match config.media.s3.endpoint.is_empty() {
+            true => Arc::new(FileStorage::new(config.server.data_dir.join("media"))),
+            false => Arc::new(S3Storage::new(
+                &config.media.s3,
+                config.server.data_dir.join("media-cache"),
+            )?),
+        };
         // With a key, what is stored is ciphertext; older plain files still read.
         let files: Arc<dyn BlobStorage> = match keys {
             Some(keys) => Arc::new(EncryptedStorage::new(plain, keys)),
@@ -67,6 +72,17 @@ impl Media {
         let federation = config.federation.enabled.then_some(federation);
         let rewrites = Arc::default();
         Ok(Self { store, config, files, decoders, previews, federation, rewrites })
+    }
+
+    /// Checks at start that the media storage answers (an S3 bucket that
+    /// does not exist or refuses the keys stops the start).
+    pub async fn check_storage(&self) -> Result<()> {
+        if self.config.media.s3.endpoint.is_empty() {
+            return Ok(());
+        }
+        S3Storage::new(&self.config.media.s3, self.config.server.data_dir.join("media-cache"))?
+            .check()
+            .await
     }
 
     pub fn max_upload(&self) -> u64 {

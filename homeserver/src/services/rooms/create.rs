@@ -228,8 +228,7 @@ impl Rooms {
         for draft in drafts {
             built.push(self.build(&mut head, Some(&room_id), creator, draft, None, None)?);
         }
-        let slot = self.slot(&room_id);
-        let mut guard = slot.lock().await;
+        let mut guard = self.lock_for_write(&room_id, true).await?;
         *guard = Some(head);
         let pending = self.submit(built).await?;
         drop(guard);

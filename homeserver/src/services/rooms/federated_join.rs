@@ -363,8 +363,7 @@ impl Rooms {
             &version,
         );
         built.row.is_new_room = is_new;
-        let slot = self.slot(room_id);
-        let mut guard = slot.lock().await;
+        let mut guard = self.lock_for_write(room_id, true).await?;
         let pending = self.submit(vec![built]).await?;
         *guard = None;
         drop(guard);

@@ -12,6 +12,7 @@ mod erasure;
 mod federated_history;
 mod federated_invite;
 mod federated_join;
+mod handover;
 pub mod head;
 mod history;
 mod membership;
@@ -60,9 +61,7 @@ use self::{
     writer::{Pending, Wake, Writer},
 };
 use super::{
-    cache::TtlCache,
-    federation::{Federation, OutboxSignal},
-    notifier::Notifier,
+    cache::TtlCache, cluster::Cluster, federation::Federation, notifier::Notifier,
     server_key::ServerKey,
 };
 use crate::{
@@ -85,6 +84,8 @@ struct Inner {
     key: Arc<ServerKey>,
     writer: Writer,
     federation: Federation,
+    /// The other instances on the database, and which rooms this one writes.
+    cluster: Cluster,
     /// One lock per room: events of a room are built one after another.
     heads: std::sync::Mutex<HashMap<OwnedRoomId, HeadSlot>>,
     /// Requests carrying the same transaction id wait for each other.
@@ -115,18 +116,19 @@ impl Rooms {
         key: Arc<ServerKey>,
         notifier: Arc<Notifier>,
         federation: Federation,
-        outbox: Arc<OutboxSignal>,
         appservices: super::appservice::Appservices,
+        cluster: Cluster,
     ) -> Self {
-        let writer = Writer::spawn(store.clone(), notifier, outbox);
+        let writer = Writer::spawn(store.clone(), notifier, federation.outbox_signal());
         let txn_ids = txn_ids::TxnIds::new(&store);
-        Self {
+        let rooms = Self {
             inner: Arc::new(Inner {
                 store,
                 config,
                 key,
                 writer,
                 federation,
+                cluster: cluster.clone(),
                 heads: Default::default(),
                 txns: Default::default(),
                 txn_ids,
@@ -135,7 +137,9 @@ impl Rooms {
                 remote_spaces: TtlCache::new(std::time::Duration::from_secs(300), 1000),
                 appservices,
             }),
-        }
+        };
+        rooms.follow_cluster(&cluster);
+        rooms
     }
 
     /// Shadow-bans (or lifts the ban on) a user for this process; the
@@ -347,6 +351,9 @@ impl Rooms {
         if let Some(error) = failure {
             // The in-memory head ran ahead of what was stored: reload it.
             self.slot(room_id).lock().await.take();
+            if matches!(error, Error::RoomMoving(_)) {
+                self.inner.cluster.forget_writer(room_id);
+            }
             return Err(error);
         }
         Ok(done)
@@ -364,8 +371,7 @@ impl Rooms {
             Some(target) => self.redacted_form(room_id, target.as_str()).await?,
             None => None,
         };
-        let slot = self.slot(room_id);
-        let mut guard = slot.lock().await;
+        let mut guard = self.lock_for_write(room_id, false).await?;
         let head = Self::loaded(&mut guard, self.store(), room_id).await?;
         let built = self.build(head, Some(room_id), sender, draft, txn, redacted_target)?;
         let pending = self.submit(vec![built]).await?;

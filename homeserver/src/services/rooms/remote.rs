@@ -149,8 +149,7 @@ impl Rooms {
         };
         let mut cache = EventCache::new();
         let auth = self.auth_events_of(origin, &pdu, &mut cache).await?;
-        let slot = self.slot(&pdu.room_id);
-        let mut guard = slot.lock().await;
+        let mut guard = self.lock_for_write(&pdu.room_id, false).await?;
         let head = Self::loaded(&mut guard, self.store(), &pdu.room_id).await?;
         if !head.server_allowed(origin) || !head.server_allowed(pdu.sender.server_name()) {
             return Err(Error::forbidden("the room's server ACL denies this server"));

@@ -11,10 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     error::{Error, Result},
-    services::{
-        federation::OutboxSignal,
-        notifier::{Notifier, Stream},
-    },
+    services::{federation::OutboxSignal, notifier::Notifier},
     store::{NewEvent, StateGroupCache, Store},
 };
 
@@ -28,6 +25,15 @@ struct Persist {
     event: NewEvent,
     wake: Wake,
     reply: oneshot::Sender<Result<i64>>,
+}
+
+/// What the writer's queue carries. Nearly every job is an event: boxing
+/// it would cost an allocation per send to shrink the rare flush.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Persist(Persist),
+    /// Answered once everything queued before it is committed.
+    Flush(oneshot::Sender<()>),
 }
 
 /// Users whose syncs wake once an event is durable: the room's joined
@@ -55,14 +61,34 @@ fn wake_once<'a>(wakes: impl IntoIterator<Item = &'a Wake>) -> Vec<&'a UserId> {
 
 #[derive(Clone)]
 pub struct Writer {
-    queue: mpsc::Sender<Persist>,
+    queue: mpsc::Sender<Job>,
+    /// Rooms whose state group the writer must read again: another
+    /// instance wrote them since it last did.
+    stale: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Writer {
     pub fn spawn(store: Store, notifier: Arc<Notifier>, outbox: Arc<OutboxSignal>) -> Self {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(rx, store, notifier, outbox));
-        Self { queue }
+        let stale = Arc::<std::sync::Mutex<Vec<String>>>::default();
+        tokio::spawn(run(rx, store, notifier, outbox, stale.clone()));
+        Self { queue, stale }
+    }
+
+    /// Forgets what the writer remembers of a room's state (call before
+    /// submitting its next event, once another instance may have written it).
+    pub fn forget_room(&self, room_id: &str) {
+        self.stale.lock().unwrap_or_else(|e| e.into_inner()).push(room_id.to_owned());
+    }
+
+    /// Waits until every event submitted so far is committed (or failed).
+    pub async fn flush(&self) -> Result<()> {
+        let (reply, done) = oneshot::channel();
+        self.queue
+            .send(Job::Flush(reply))
+            .await
+            .map_err(|_| Error::internal("event writer stopped"))?;
+        done.await.map_err(|_| Error::internal("event writer dropped a request"))
     }
 
     /// Queues an event; the receiver yields its stream position once it is
@@ -70,7 +96,7 @@ impl Writer {
     pub async fn submit(&self, event: NewEvent, wake: Wake) -> Result<Pending> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Persist { event, wake, reply })
+            .send(Job::Persist(Persist { event, wake, reply }))
             .await
             .map_err(|_| Error::internal("event writer stopped"))?;
         Ok(Pending(answer))
@@ -87,10 +113,11 @@ impl Pending {
 }
 
 async fn run(
-    mut rx: mpsc::Receiver<Persist>,
+    mut rx: mpsc::Receiver<Job>,
     store: Store,
     notifier: Arc<Notifier>,
     outbox: Arc<OutboxSignal>,
+    stale: Arc<std::sync::Mutex<Vec<String>>>,
 ) {
     let mut groups = StateGroupCache::new();
     let mut conn = None;
@@ -113,50 +140,96 @@ async fn run(
                 break;
             }
         }
-        let mut events = vec![first.event];
-        let mut waiting = vec![(first.wake, first.reply)];
-        while events.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(next) => {
-                    events.push(next.event);
-                    waiting.push((next.wake, next.reply));
+        let mut events = Vec::new();
+        let mut waiting = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Persist(p) => {
+                    events.push(p.event);
+                    waiting.push((p.wake, p.reply));
                 }
-                Err(_) => break,
+                Job::Flush(reply) => flushes.push(reply),
+            }
+            if events.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
         }
-        match persist(&store, &mut conn, &events, &mut groups).await {
-            Ok(streams) => {
-                metrics::counter!("lattice_events_persisted_total").increment(streams.len() as u64);
-                metrics::histogram!("lattice_persist_batch_size").record(streams.len() as f64);
-                let (size, idle) = store.pool_use();
-                metrics::gauge!("lattice_db_connections", "state" => "open").set(size as f64);
-                metrics::gauge!("lattice_db_connections", "state" => "idle").set(idle as f64);
-                let top = streams.iter().copied().max().unwrap_or_default();
-                notifier.advance(Stream::Events, top, wake_once(waiting.iter().map(|(w, _)| w)));
-                outbox.wake(events.iter().flat_map(|e| e.destinations.iter().map(String::as_str)));
-                for ((_, reply), stream) in waiting.into_iter().zip(streams) {
-                    let _ = reply.send(Ok(stream));
-                }
+        for room in std::mem::take(&mut *stale.lock().unwrap_or_else(|e| e.into_inner())) {
+            groups.remove(&room);
+        }
+        if !events.is_empty() {
+            persist_batch(&store, &mut conn, &mut groups, &notifier, &outbox, events, waiting)
+                .await;
+        }
+        for reply in flushes {
+            let _ = reply.send(());
+        }
+    }
+}
+
+/// Commits a batch, answers its senders and wakes its readers; a failed
+/// batch is retried one event at a time.
+async fn persist_batch(
+    store: &Store,
+    conn: &mut Option<PoolConnection<Any>>,
+    groups: &mut StateGroupCache,
+    notifier: &Notifier,
+    outbox: &OutboxSignal,
+    events: Vec<NewEvent>,
+    waiting: Vec<(Wake, oneshot::Sender<Result<i64>>)>,
+) {
+    match persist(store, conn, &events, groups).await {
+        Ok(streams) => {
+            metrics::counter!("lattice_events_persisted_total").increment(streams.len() as u64);
+            metrics::histogram!("lattice_persist_batch_size").record(streams.len() as f64);
+            let (size, idle) = store.pool_use();
+            metrics::gauge!("lattice_db_connections", "state" => "open").set(size as f64);
+            metrics::gauge!("lattice_db_connections", "state" => "idle").set(idle as f64);
+            let top = streams.iter().copied().max().unwrap_or_default();
+            let users = wake_once(waiting.iter().map(|(w, _)| w));
+            notifier.advance_events(top, users.iter().copied(), rooms_of(&events));
+            outbox.wake(events.iter().flat_map(|e| e.destinations.iter().map(String::as_str)));
+            for ((_, reply), stream) in waiting.into_iter().zip(streams) {
+                let _ = reply.send(Ok(stream));
             }
-            Err(error) => {
-                // One bad event must not sink the others: retry them alone.
-                tracing::warn!(%error, size = events.len(), "batch failed; persisting one by one");
-                groups.clear();
-                for (event, (wake, reply)) in events.iter().zip(waiting) {
-                    let result =
-                        persist(&store, &mut conn, std::slice::from_ref(event), &mut groups).await;
-                    match &result {
-                        Ok(streams) => {
-                            notifier.advance(Stream::Events, streams[0], wake_once([&wake]));
-                            outbox.wake(event.destinations.iter().map(String::as_str));
-                        }
-                        Err(_) => groups.clear(),
+        }
+        Err(error) => {
+            // One bad event must not sink the others: retry them alone.
+            tracing::warn!(%error, size = events.len(), "batch failed; persisting one by one");
+            groups.clear();
+            for (event, (wake, reply)) in events.iter().zip(waiting) {
+                let result = persist(store, conn, std::slice::from_ref(event), groups).await;
+                match &result {
+                    Ok(streams) => {
+                        let users = wake_once([&wake]);
+                        notifier.advance_events(
+                            streams[0],
+                            users.iter().copied(),
+                            rooms_of(std::slice::from_ref(event)),
+                        );
+                        outbox.wake(event.destinations.iter().map(String::as_str));
                     }
-                    let _ = reply.send(result.map(|s| s[0]));
+                    Err(_) => groups.clear(),
                 }
+                let _ = reply.send(result.map(|s| s[0]));
             }
         }
     }
+}
+
+/// The rooms a batch wrote, each once.
+fn rooms_of(events: &[NewEvent]) -> Vec<ruma::OwnedRoomId> {
+    let mut rooms: Vec<ruma::OwnedRoomId> = Vec::new();
+    for event in events {
+        if !rooms.iter().any(|r| r.as_str() == event.room_id)
+            && let Ok(room) = ruma::OwnedRoomId::try_from(event.room_id.as_str())
+        {
+            rooms.push(room);
+        }
+    }
+    rooms
 }
 
 /// Persists on the writer's own connection, acquired when first needed; a

@@ -3,6 +3,7 @@
 //! a small HTTP client to talk to it.
 
 pub mod federation;
+pub mod s3;
 pub mod smtp;
 pub mod synapse;
 
@@ -67,6 +68,16 @@ impl TestServer {
         let http =
             lattice_homeserver::services::http::client_builder().build().expect("http client");
         Self { server: testing::TestServer::start(backend, tweak).await, http }
+    }
+
+    /// Another instance of this server, on the same PostgreSQL database.
+    pub async fn another_instance(&self) -> Self {
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// [`Self::another_instance`], its configuration adjusted by `tweak`.
+    pub async fn another_instance_with(&self, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self { server: self.server.another_instance_with(tweak).await, http: self.http.clone() }
     }
 
     /// Stops the server and starts it again on the same database.

@@ -10,6 +10,7 @@ use crate::{
 };
 
 mod previews;
+mod s3;
 pub(crate) mod thumbnails;
 
 backend_tests!(

@@ -19,7 +19,7 @@ impl FileStorage {
         Self { root }
     }
 
-    fn path_for(root: &Path, sha256: &str) -> PathBuf {
+    pub(super) fn path_for(root: &Path, sha256: &str) -> PathBuf {
         root.join(&sha256[..2]).join(&sha256[2..4]).join(sha256)
     }
 }

@@ -1,16 +1,19 @@
-//! Where media bytes live, behind a small trait so that another backend
-//! (an object store, say) can replace the local filesystem. Content is
-//! addressed by its SHA-256: equal uploads share one blob.
+//! Where media bytes live, behind a small trait: the local filesystem or
+//! an S3-compatible bucket (with a local cache), either of them possibly
+//! wrapped in encryption. Content is addressed by its SHA-256: equal
+//! uploads share one blob.
 
+mod cache;
 mod encrypted;
 mod fs;
+mod s3;
 
 use std::{future::Future, pin::Pin};
 
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncRead;
 
-pub use self::{encrypted::EncryptedStorage, fs::FileStorage};
+pub use self::{encrypted::EncryptedStorage, fs::FileStorage, s3::S3Storage};
 use crate::error::{Error, Result};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -1,0 +1,166 @@
+//! Several instances on one PostgreSQL database are one server: users on
+//! either talk in the same rooms, a long poll on one wakes for a send on
+//! the other, typing and to-device messages cross, a room is written by one
+//! instance at a time (no forked history), and a logout on one ends the
+//! token on the other. PostgreSQL only: SQLite belongs to one process.
+
+use serde_json::{Value, json};
+
+use crate::common::{Backend, Session, TestServer};
+
+/// Two instances of one server, or None (with a note) without PostgreSQL.
+async fn two_instances() -> Option<(TestServer, TestServer)> {
+    if !lattice_homeserver::testing::postgres_available() {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return None;
+    }
+    let a = TestServer::new(Backend::Postgres).await;
+    let b = a.another_instance().await;
+    Some((a, b))
+}
+
+fn next_batch(sync: &Value) -> String {
+    sync["next_batch"].as_str().expect("next_batch").to_owned()
+}
+
+fn timeline(sync: &Value, room: &str) -> Vec<String> {
+    TestServer::bodies(&sync["rooms"]["join"][room]["timeline"]["events"])
+}
+
+/// A room made by alice on `a` that bob, on `b`, joined.
+async fn shared_room(a: &TestServer, b: &TestServer) -> (Session, Session, String) {
+    let alice = a.register("alice", "pw").await;
+    let bob = b.register("bob", "pw").await;
+    let room = a.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+    b.join(&bob.token, &room).await.ok();
+    (alice, bob, room)
+}
+
+#[tokio::test]
+async fn a_long_poll_on_one_instance_wakes_for_a_send_on_the_other() {
+    let Some((a, b)) = two_instances().await else { return };
+    let (alice, bob, room) = shared_room(&a, &b).await;
+    let since = next_batch(&b.sync(&bob.token, None, 0).await);
+
+    // Bob waits on instance B; alice sends on instance A.
+    let waiting = b.sync(&bob.token, Some(&since), 60_000);
+    let send = async {
+        tokio::task::yield_now().await;
+        a.send_text(&alice.token, &room, "hello from A").await
+    };
+    let (synced, _) = tokio::join!(waiting, send);
+    assert_eq!(timeline(&synced, &room), ["hello from A"]);
+
+    // And back: alice waits on A for bob's answer sent on B (the room's
+    // writer moves to B for it, and back to A for alice's next message).
+    let since = next_batch(&a.sync(&alice.token, None, 0).await);
+    let waiting = a.sync(&alice.token, Some(&since), 60_000);
+    let send = async {
+        tokio::task::yield_now().await;
+        b.send_text(&bob.token, &room, "hello from B").await
+    };
+    let (synced, _) = tokio::join!(waiting, send);
+    assert_eq!(timeline(&synced, &room), ["hello from B"]);
+    a.send_text(&alice.token, &room, "and again from A").await;
+    let page = b
+        .get(&format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=3"), Some(&bob.token))
+        .await
+        .ok();
+    assert_eq!(
+        TestServer::bodies(&page["chunk"]),
+        ["and again from A", "hello from B", "hello from A"]
+    );
+}
+
+#[tokio::test]
+async fn senders_on_both_instances_share_one_history() {
+    let Some((a, b)) = two_instances().await else { return };
+    let (alice, bob, room) = shared_room(&a, &b).await;
+    const EACH: usize = 25;
+    async fn sends(server: &TestServer, who: &Session, room: &str, name: &str) {
+        for n in 0..EACH {
+            server.send_text(&who.token, room, &format!("{name} {n}")).await;
+        }
+    }
+    // Both at once: the room's writer goes back and forth between them.
+    tokio::join!(sends(&a, &alice, &room, "alice"), sends(&b, &bob, &room, "bob"));
+
+    let path = format!("/_matrix/client/v3/rooms/{room}/messages?dir=f&limit=200");
+    let from_a = TestServer::bodies(&a.get(&path, Some(&alice.token)).await.ok()["chunk"]);
+    let from_b = TestServer::bodies(&b.get(&path, Some(&bob.token)).await.ok()["chunk"]);
+    assert_eq!(from_a.len(), 2 * EACH, "every acknowledged message is stored: {from_a:?}");
+    assert_eq!(from_a, from_b, "both instances tell the same history");
+    for name in ["alice", "bob"] {
+        let own: Vec<_> = from_a.iter().filter(|body| body.starts_with(name)).cloned().collect();
+        let sent: Vec<_> = (0..EACH).map(|n| format!("{name} {n}")).collect();
+        assert_eq!(own, sent, "{name}'s messages in the order sent");
+    }
+    // One writer at a time: a chain, never two branches.
+    let extremities = a.services().store.forward_extremities(&room).await.expect("extremities");
+    assert_eq!(extremities.len(), 1, "the room's history did not fork: {extremities:?}");
+}
+
+#[tokio::test]
+async fn typing_and_to_device_messages_cross_instances() {
+    let Some((a, b)) = two_instances().await else { return };
+    let (alice, bob, room) = shared_room(&a, &b).await;
+    let since = next_batch(&b.sync(&bob.token, None, 0).await);
+
+    let typing = format!("/_matrix/client/v3/rooms/{room}/typing/{}", alice.user_id);
+    let waiting = b.sync(&bob.token, Some(&since), 60_000);
+    let start = async {
+        tokio::task::yield_now().await;
+        a.put(&typing, Some(&alice.token), json!({"typing": true, "timeout": 30000})).await.ok()
+    };
+    let (synced, _) = tokio::join!(waiting, start);
+    let notice = synced["rooms"]["join"][&room]["ephemeral"]["events"]
+        .as_array()
+        .and_then(|events| events.iter().find(|e| e["type"] == "m.typing"))
+        .cloned()
+        .expect("bob's sync on B shows alice typing on A");
+    assert_eq!(notice["content"]["user_ids"], json!([alice.user_id]));
+
+    let since = next_batch(&synced);
+    let path = "/_matrix/client/v3/sendToDevice/org.example.ping/txn1";
+    let body = json!({"messages": {&bob.user_id: {&bob.device_id: {"n": 1}}}});
+    let waiting = b.sync(&bob.token, Some(&since), 60_000);
+    let send = async {
+        tokio::task::yield_now().await;
+        a.put(path, Some(&alice.token), body.clone()).await.ok()
+    };
+    let (synced, _) = tokio::join!(waiting, send);
+    let events = synced["to_device"]["events"].as_array().cloned().unwrap_or_default();
+    assert_eq!(events.len(), 1, "{synced}");
+    assert_eq!(events[0]["sender"], alice.user_id.as_str());
+    assert_eq!(events[0]["content"]["n"], 1);
+}
+
+#[tokio::test]
+async fn a_logout_on_one_instance_ends_the_token_on_the_other() {
+    let Some((a, b)) = two_instances().await else { return };
+    let alice = a.register("alice", "pw").await;
+    // Used on B first, so that B has the token in its cache.
+    b.get("/_matrix/client/v3/account/whoami", Some(&alice.token)).await.ok();
+    a.post("/_matrix/client/v3/logout", Some(&alice.token), json!({})).await.ok();
+    // The cache would trust it for half a minute: the other instance said it ended.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let answer = b.get("/_matrix/client/v3/account/whoami", Some(&alice.token)).await;
+        if answer.status == reqwest::StatusCode::UNAUTHORIZED {
+            assert_eq!(answer.errcode(), "M_UNKNOWN_TOKEN");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "B still accepts the ended token");
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn a_name_in_use_by_a_running_instance_is_refused() {
+    let Some((a, _b)) = two_instances().await else { return };
+    let mut config = a.config().clone();
+    config.server.data_dir = tempfile::tempdir().expect("dir").keep();
+    // A's name: the host name, as neither test instance set one.
+    let refused = lattice_homeserver::Server::new(config).await.err().expect("refused");
+    assert!(refused.to_string().contains("instance_name"), "{refused}");
+}
