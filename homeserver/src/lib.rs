@@ -100,6 +100,7 @@ impl Server {
     ) -> std::io::Result<()> {
         let store = self.services.store.clone();
         let cluster = self.services.cluster.clone();
+        let drain = std::time::Duration::from_secs(self.services.config.cluster.drain_seconds);
         let limits = self.services.config.limits.clone();
         let app = api::router(self.services);
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -112,8 +113,12 @@ impl Server {
                 connections::serve(listener, app, &limits, Some(acceptor), shutdown).await;
             })
         });
+        let draining = cluster.clone();
         let main = async move {
             shutdown.await;
+            // Still serving, but no longer ready: the load balancer moves on.
+            draining.start_draining();
+            tokio::time::sleep(drain).await;
             let _ = stop.send(true);
         };
         connections::serve(listener, app, &limits, None, main).await;

@@ -94,6 +94,11 @@ async fn an_instance_killed_mid_load_loses_nothing_acknowledged() {
     tokio::time::timeout(Duration::from_secs(120), reach(BEFORE_KILL))
         .await
         .expect("messages flow through both instances");
+    // A client syncing through A: it will go on from this token through B.
+    let sync = format!("{url_a}/_matrix/client/v3/sync?timeout=0");
+    let synced = call(&http, reqwest::Method::GET, sync, &token, None).await;
+    let since = synced["next_batch"].as_str().expect("a sync token").to_owned();
+
     // A writes the room when it dies: B must take it over.
     let hold = gate.lock().await;
     let path = format!("{url_a}/_matrix/client/v3/rooms/{room}/send/m.room.message/last-on-a");
@@ -108,6 +113,16 @@ async fn an_instance_killed_mid_load_loses_nothing_acknowledged() {
     for sender in senders {
         sender.abort();
     }
+
+    // The token A gave continues on B: everything since, the last message
+    // A stored before it died among it.
+    let filter = "%7B%22room%22%3A%7B%22timeline%22%3A%7B%22limit%22%3A1000%7D%7D%7D";
+    let sync = format!("{url_b}/_matrix/client/v3/sync?timeout=0&since={since}&filter={filter}");
+    let synced = call(&http, reqwest::Method::GET, sync, &token, None).await;
+    let events = synced["rooms"]["join"][&room]["timeline"]["events"].as_array().cloned();
+    let events = events.expect("the room's news since the token");
+    assert!(events.iter().any(|e| e["content"]["body"] == "-"), "A's last message is there");
+    assert!(events.len() >= AFTER_KILL, "and those sent through B since: {}", events.len());
     let acked = acked.lock().expect("lock").clone();
     assert!(acked.iter().all(|numbers| !numbers.is_empty()), "both senders were acknowledged");
 

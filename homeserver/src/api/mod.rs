@@ -118,9 +118,12 @@ fn answer_panic(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     Error::internal(format!("a handler panicked: {message}")).into_response()
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers, and the instance is not stopping.
 async fn ready(axum::extract::State(services): axum::extract::State<Services>) -> Response {
     use axum::response::IntoResponse;
+    if services.cluster.draining() {
+        return (http::StatusCode::SERVICE_UNAVAILABLE, "stopping").into_response();
+    }
     match services.store.ping().await {
         Ok(()) => "OK".into_response(),
         Err(_) => (http::StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),

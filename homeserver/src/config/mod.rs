@@ -103,6 +103,9 @@ pub struct ClusterConfig {
     /// This instance's name among those sharing the database, unique while
     /// it runs; empty: the machine's host name (a pod's name on Kubernetes).
     pub instance_name: String,
+    /// Seconds a stopping instance keeps serving with /ready answering 503,
+    /// so that the load balancer sends new requests elsewhere first.
+    pub drain_seconds: u64,
 }
 
 impl ClusterConfig {

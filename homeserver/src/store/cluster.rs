@@ -157,15 +157,3 @@ pub(super) async fn lock_event_stream(
     }
     Ok(())
 }
-
-impl Store {
-    /// Sends `payload` to every instance listening on `channel`.
-    pub async fn notify(&self, channel: &str, payload: &str) -> Result<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(channel)
-            .bind(payload)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-}

@@ -164,3 +164,99 @@ async fn a_name_in_use_by_a_running_instance_is_refused() {
     let refused = lattice_homeserver::Server::new(config).await.err().expect("refused");
     assert!(refused.to_string().contains("instance_name"), "{refused}");
 }
+
+#[tokio::test]
+async fn a_stopping_instance_drains_before_it_stops_accepting() {
+    let mut s = TestServer::start(Backend::Sqlite, |c| c.cluster.drain_seconds = 3).await;
+    let (http, url) = (s.http().clone(), s.url().to_owned());
+    assert_eq!(http.get(format!("{url}/ready")).send().await.expect("ready").status(), 200);
+    let probe = async {
+        // Told to stop: no longer ready, but still answering while the
+        // load balancer moves on.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        loop {
+            let ready = http.get(format!("{url}/ready")).send().await.expect("ready");
+            if ready.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "/ready never said it was stopping");
+            tokio::task::yield_now().await;
+        }
+        let versions = http.get(format!("{url}/_matrix/client/versions")).send().await;
+        assert_eq!(versions.expect("still serving").status(), 200);
+    };
+    tokio::join!(s.stop(), probe);
+}
+
+#[tokio::test]
+async fn three_instances_share_state_receipts_and_device_keys() {
+    let Some((a, b)) = two_instances().await else { return };
+    let c = a.another_instance().await;
+    let alice = a.register("alice", "pw").await;
+    let bob = b.register("bob", "pw").await;
+    let carol = c.register("carol", "pw").await;
+    let room = a.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+    b.join(&bob.token, &room).await.ok();
+    c.join(&carol.token, &room).await.ok();
+    let carol_since = next_batch(&c.sync(&carol.token, None, 0).await);
+    let alice_since = next_batch(&a.sync(&alice.token, None, 0).await);
+    let (ar, cr, alice_r, carol_r) = (&a, &c, &alice, &carol);
+
+    // State set on A reaches a member syncing on C.
+    let name = format!("/_matrix/client/v3/rooms/{room}/state/m.room.name/");
+    a.put(&name, Some(&alice.token), json!({"name": "Three of us"})).await.ok();
+    let named = crate::common::sync_from(
+        Some(carol_since.clone()),
+        |since| async move { cr.sync(&carol_r.token, since.as_deref(), 5_000).await },
+        |sync| {
+            sync["rooms"]["join"][&room]["timeline"]["events"]
+                .as_array()
+                .is_some_and(|events| events.iter().any(|e| e["type"] == "m.room.name"))
+        },
+    )
+    .await;
+    assert_eq!(timeline(&named, &room).len(), 0, "a state change, no message");
+
+    // A message sent on C, read by bob on B: alice on A sees bob's receipt.
+    let event = c.send_text(&carol.token, &room, "hello from C").await;
+    let receipt = format!("/_matrix/client/v3/rooms/{room}/receipt/m.read/{event}");
+    b.post(&receipt, Some(&bob.token), json!({})).await.ok();
+    crate::common::sync_from(
+        Some(alice_since),
+        |since| async move { ar.sync(&alice_r.token, since.as_deref(), 5_000).await },
+        |sync| {
+            sync["rooms"]["join"][&room]["ephemeral"]["events"].as_array().is_some_and(|events| {
+                events.iter().any(|e| {
+                    e["type"] == "m.receipt"
+                        && e["content"][&event]["m.read"][&bob.user_id].is_object()
+                })
+            })
+        },
+    )
+    .await;
+
+    // Keys uploaded on B: queried and claimed on A, and carol's sync on C
+    // hears that bob's devices changed.
+    let signer = crate::keys::Signer::new(Some(&bob.device_id));
+    let upload = json!({
+        "device_keys": crate::keys::device_keys(&bob, &signer),
+        "one_time_keys": {"signed_curve25519:AAAAAQ": crate::keys::one_time_key(&bob, &signer, 1, false)},
+    });
+    b.post("/_matrix/client/v3/keys/upload", Some(&bob.token), upload).await.ok();
+    let query = json!({"device_keys": {&bob.user_id: []}});
+    let found = a.post("/_matrix/client/v3/keys/query", Some(&alice.token), query).await.ok();
+    assert_eq!(found["device_keys"][&bob.user_id][&bob.device_id]["device_id"], bob.device_id);
+    let claim = json!({"one_time_keys": {&bob.user_id: {&bob.device_id: "signed_curve25519"}}});
+    let claimed = a.post("/_matrix/client/v3/keys/claim", Some(&alice.token), claim).await.ok();
+    assert!(claimed["one_time_keys"][&bob.user_id][&bob.device_id].is_object(), "{claimed}");
+    crate::common::sync_from(
+        Some(carol_since),
+        |since| async move { cr.sync(&carol_r.token, since.as_deref(), 5_000).await },
+        |sync| {
+            sync["device_lists"]["changed"]
+                .as_array()
+                .is_some_and(|users| users.iter().any(|u| u == &bob.user_id))
+        },
+    )
+    .await;
+}

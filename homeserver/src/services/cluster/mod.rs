@@ -45,6 +45,8 @@ struct Inner {
     url: String,
     /// Whether this instance runs the background jobs.
     leads: std::sync::atomic::AtomicBool,
+    /// Whether this instance is stopping (/ready says so).
+    draining: std::sync::atomic::AtomicBool,
     store: Store,
     outgoing: mpsc::UnboundedSender<Message>,
     heard: broadcast::Sender<Message>,
@@ -75,7 +77,7 @@ impl Cluster {
         store.set_writer_instance(id);
         let tasks = vec![
             tokio::spawn(listen(listener, id, heard.clone())),
-            tokio::spawn(publish(queue, id, store.clone())),
+            tokio::spawn(publish(queue, id, config.database.url.clone())),
         ];
         tracing::info!(instance = %name, id, "joined the instances sharing the database");
         let cluster = Self::with(id, name, true, store, outgoing, heard, tasks);
@@ -98,6 +100,7 @@ impl Cluster {
                 enabled,
                 url: String::new(),
                 leads: (!enabled).into(),
+                draining: false.into(),
                 store: store.clone(),
                 outgoing,
                 heard,
@@ -194,6 +197,16 @@ impl Cluster {
         self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(hold);
     }
 
+    /// Marks this instance as stopping: /ready answers 503 from now on.
+    pub fn start_draining(&self) {
+        self.inner.draining.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether this instance is stopping.
+    pub fn draining(&self) -> bool {
+        self.inner.draining.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Whether other instances may share the database.
     pub fn enabled(&self) -> bool {
         self.inner.enabled
@@ -275,19 +288,44 @@ async fn listen(mut listener: PgListener, id: i32, heard: broadcast::Sender<Mess
     }
 }
 
-/// Sends what this instance says, packing what queued meanwhile together.
-async fn publish(mut queue: mpsc::UnboundedReceiver<Message>, id: i32, store: Store) {
+/// Sends what this instance says, packing what queued meanwhile together,
+/// on a connection of its own (never waiting behind the pool's users).
+async fn publish(mut queue: mpsc::UnboundedReceiver<Message>, id: i32, url: String) {
+    let mut conn: Option<sqlx::PgConnection> = None;
     while let Some(first) = queue.recv().await {
         let mut messages = vec![first];
         while let Ok(next) = queue.try_recv() {
             messages.push(next);
         }
         for payload in bus::payloads(id, messages) {
-            if let Err(error) = store.notify(bus::CHANNEL, &payload).await {
-                tracing::warn!(%error, "could not tell the other instances");
+            // One retry on a fresh connection: the old one may have dropped.
+            for _ in 0..2 {
+                let sent = match &mut conn {
+                    Some(c) => notify(c, &payload).await,
+                    None => match <sqlx::PgConnection as sqlx::Connection>::connect(&url).await {
+                        Ok(c) => notify(conn.insert(c), &payload).await,
+                        Err(error) => Err(error),
+                    },
+                };
+                match sent {
+                    Ok(()) => break,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not tell the other instances");
+                        conn = None;
+                    }
+                }
             }
         }
     }
+}
+
+async fn notify(conn: &mut sqlx::PgConnection, payload: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(bus::CHANNEL)
+        .bind(payload)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 impl Cluster {

@@ -68,6 +68,7 @@ impl Cluster {
                 to: inner.id,
             });
             if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(room = %room_id, writer, "the room's writer did not hand it over in time");
                 return Err(Error::RoomMoving(room_id.to_string()));
             }
             let _ = tokio::time::timeout(ASK_AGAIN, handed).await;

@@ -138,12 +138,17 @@ impl Typing {
             loop {
                 match heard.recv().await {
                     Ok(Message::Typing { room, user, for_ms, at }) => {
-                        let members = typing
-                            .rooms
-                            .with_head(&room, |head| head.joined().to_vec())
-                            .await
-                            .unwrap_or_default();
-                        typing.apply(&room, &user, for_ms.map(Duration::from_millis), members, at);
+                        // Apart: the room's head may be locked a while.
+                        let typing = typing.clone();
+                        tokio::spawn(async move {
+                            let members = typing
+                                .rooms
+                                .with_head(&room, |head| head.joined().to_vec())
+                                .await
+                                .unwrap_or_default();
+                            let lasts = for_ms.map(Duration::from_millis);
+                            typing.apply(&room, &user, lasts, members, at);
+                        });
                     }
                     Err(RecvError::Closed) => break,
                     _ => {}

@@ -22,19 +22,16 @@ impl Rooms {
         room_id: &RoomId,
         new_room: bool,
     ) -> Result<OwnedMutexGuard<Option<RoomHead>>> {
-        let cluster = &self.inner.cluster;
-        loop {
-            let moved_here = cluster.become_writer(room_id, new_room).await?;
-            let mut guard = self.slot(room_id).lock_owned().await;
-            if moved_here {
-                guard.take();
-                self.inner.writer.forget_room(room_id.as_str());
-            }
-            // Handed away while this waited for the lock: ask again.
-            if cluster.writes(room_id) {
-                return Ok(guard);
-            }
+        // The lock first: a request for the room from another instance
+        // (`release`) waits for it, so a room that just moved here is
+        // written here at least once before it can move on (no two
+        // instances handing a busy room back and forth unused).
+        let mut guard = self.slot(room_id).lock_owned().await;
+        if self.inner.cluster.become_writer(room_id, new_room).await? {
+            guard.take();
+            self.inner.writer.forget_room(room_id.as_str());
         }
+        Ok(guard)
     }
 
     /// Follows what the other instances say about rooms.
@@ -55,11 +52,11 @@ impl Rooms {
                         rooms.cluster().room_handed(&room);
                     }
                     Ok(Message::Advance { rooms: written, .. }) => {
-                        rooms.written_elsewhere(written).await;
+                        rooms.written_elsewhere(written);
                     }
                     Ok(Message::Resync) | Err(RecvError::Lagged(_)) => {
                         rooms.cluster().forget_all_writers();
-                        rooms.written_elsewhere(None).await;
+                        rooms.written_elsewhere(None);
                     }
                     Ok(_) => {}
                     Err(RecvError::Closed) => break,
@@ -85,7 +82,7 @@ impl Rooms {
 
     /// Drops the heads of rooms another instance wrote (of every room this
     /// instance does not write, when `written` is absent).
-    async fn written_elsewhere(&self, written: Option<Vec<OwnedRoomId>>) {
+    fn written_elsewhere(&self, written: Option<Vec<OwnedRoomId>>) {
         let slots: Vec<_> = {
             let heads = self.inner.heads.lock().unwrap_or_else(|e| e.into_inner());
             match &written {
@@ -97,9 +94,26 @@ impl Rooms {
             }
         };
         for (room, slot) in slots {
-            if !self.cluster().writes(&room) {
-                slot.lock().await.take();
+            // Never waits here: a write holding the lock may be waiting for
+            // a handover this task must hear of.
+            match slot.clone().try_lock_owned() {
+                Ok(mut head) => self.drop_unless_writer(&room, &mut head),
+                Err(_) => {
+                    let rooms = self.clone();
+                    tokio::spawn(async move {
+                        let mut head = slot.lock_owned().await;
+                        rooms.drop_unless_writer(&room, &mut head);
+                    });
+                }
             }
+        }
+    }
+
+    /// Drops a head (held locked) unless this instance writes the room:
+    /// then the head is the truth, with events perhaps not committed yet.
+    fn drop_unless_writer(&self, room_id: &RoomId, head: &mut Option<RoomHead>) {
+        if !self.cluster().writes(room_id) {
+            head.take();
         }
     }
 }
