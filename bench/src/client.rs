@@ -95,6 +95,32 @@ impl Client {
         Ok(())
     }
 
+    /// Each (client, room) sends `count` messages at once with the others,
+    /// noting when each send was answered in `sent_at`; the time it took.
+    pub async fn send_all(
+        senders: Vec<(Client, String)>,
+        count: usize,
+        sent_at: Arc<Mutex<HashMap<String, Instant>>>,
+    ) -> Result<Duration, Error> {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for (sender, room) in senders {
+            let sent_at = sent_at.clone();
+            tasks.push(tokio::spawn(async move {
+                sender
+                    .send_texts(&room, count, |event_id| {
+                        let mut sent_at = sent_at.lock().unwrap_or_else(|e| e.into_inner());
+                        sent_at.insert(event_id, Instant::now());
+                    })
+                    .await
+            }));
+        }
+        for task in tasks {
+            task.await?.map_err(|e| e.to_string())?;
+        }
+        Ok(started.elapsed())
+    }
+
     pub async fn sync(&self, since: Option<&str>, timeout_ms: u64) -> Result<Value, Error> {
         let mut url = format!("{}/sync?timeout={timeout_ms}", self.base);
         if let Some(since) = since {

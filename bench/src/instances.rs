@@ -67,6 +67,20 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
+/// Transactions the database has committed so far (from psql, when it is
+/// installed): group commit's effect, whatever the machine's speed.
+fn commits(url: &str) -> Option<i64> {
+    let out = std::process::Command::new("psql")
+        .args([
+            url,
+            "-tAc",
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+        ])
+        .output()
+        .ok()?;
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
 #[tokio::main]
 async fn main() -> Result<(), client::Error> {
     let args = Args::parse();
@@ -109,25 +123,11 @@ async fn main() -> Result<(), client::Error> {
     };
     let cpu_before: Vec<Duration> =
         servers.iter().map(|s| s.cpu_time()).collect::<Result<_, _>>()?;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (sender, room) in senders {
-        let (sent_at, count) = (sent_at.clone(), args.messages);
-        tasks.push(tokio::spawn(async move {
-            sender
-                .send_texts(&room, count, |event_id| {
-                    sent_at
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(event_id, Instant::now());
-                })
-                .await
-        }));
-    }
-    for task in tasks {
-        task.await?.map_err(|e| e.to_string())?;
-    }
-    let elapsed = started.elapsed();
+    let commits_before = commits(&args.postgres);
+    let elapsed = Client::send_all(senders, args.messages, sent_at.clone()).await?;
+    // Backends report their counts within a second of going idle.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let commits = commits(&args.postgres).zip(commits_before).map(|(after, before)| after - before);
     let cpu: Vec<Duration> = servers
         .iter()
         .zip(&cpu_before)
@@ -152,6 +152,12 @@ async fn main() -> Result<(), client::Error> {
         cpu_ms / total as f64,
         cpu.iter().map(|c| format!("{:.1} s", c.as_secs_f64())).collect::<Vec<_>>().join(", ")
     );
+    if let Some(commits) = commits {
+        println!(
+            "PostgreSQL: {commits} transactions committed meanwhile, {:.1} messages per transaction",
+            total as f64 / commits.max(1) as f64
+        );
+    }
     println!(
         "delivery to a watcher on the last instance (room 0): p50 {:.2} ms, p99 {:.2} ms ({} samples)",
         percentile(&latencies, 0.5),

@@ -137,27 +137,8 @@ async fn main() -> Result<(), client::Error> {
 
     let cpu_before = server.cpu_time()?;
     let own_cpu_before = server::cpu_time(std::process::id())?;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for sender in senders {
-        let room = room.clone();
-        let sent_at = sent_at.clone();
-        let count = args.messages;
-        tasks.push(tokio::spawn(async move {
-            sender
-                .send_texts(&room, count, |event_id| {
-                    sent_at
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(event_id, Instant::now());
-                })
-                .await
-        }));
-    }
-    for task in tasks {
-        task.await?.map_err(|e| e.to_string())?;
-    }
-    let elapsed = started.elapsed();
+    let senders = senders.into_iter().map(|sender| (sender, room.clone())).collect();
+    let elapsed = Client::send_all(senders, args.messages, sent_at.clone()).await?;
     let cpu = server.cpu_time()? - cpu_before;
     let own_cpu = server::cpu_time(std::process::id())? - own_cpu_before;
     done.store(true, std::sync::atomic::Ordering::Release);

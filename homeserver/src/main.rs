@@ -290,7 +290,7 @@ async fn migrate(config: &Config, to: &str) -> Result<(), String> {
 /// Moves everything still under an earlier key (or in clear) to the
 /// current key, and forgets the earlier ones.
 async fn rotate_key(config: Config) -> Result<(), String> {
-    let server = Server::new(config).await.map_err(|e| e.to_string())?;
+    let server = Server::new(as_tool(config)).await.map_err(|e| e.to_string())?;
     let report = server.services().finish_key_rotation().await;
     server.close().await;
     let report = report.map_err(|e| e.to_string())?;
@@ -410,6 +410,14 @@ fn ask_password() -> Result<String, String> {
     Ok(password)
 }
 
+/// A command run beside a running server (`kubectl exec` into its pod,
+/// say) joins the instances under a name of its own, not the server's.
+fn as_tool(mut config: Config) -> Config {
+    let name = config.cluster.instance_name();
+    config.cluster.instance_name = format!("{name}-tool-{}", std::process::id());
+    config
+}
+
 async fn admin(config: Config, mut command: AdminCommand) -> Result<(), String> {
     // Asked before the server starts, so that no log line cuts the prompt.
     if let AdminCommand::CreateUser { password, .. } | AdminCommand::ResetPassword { password, .. } =
@@ -418,7 +426,7 @@ async fn admin(config: Config, mut command: AdminCommand) -> Result<(), String> 
     {
         *password = Some(ask_password()?);
     }
-    let server = Server::new(config).await.map_err(|e| e.to_string())?;
+    let server = Server::new(as_tool(config)).await.map_err(|e| e.to_string())?;
     let admin = &server.services().admin;
     let parse =
         |id: &str| ruma::UserId::parse(id).map_err(|e| format!("invalid user id {id}: {e}"));

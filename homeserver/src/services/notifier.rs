@@ -26,6 +26,19 @@ pub struct Positions {
 }
 
 impl Positions {
+    /// Each stream with its position.
+    pub fn each(&self) -> [(Stream, i64); 7] {
+        [
+            (Stream::Events, self.events),
+            (Stream::AccountData, self.account_data),
+            (Stream::Receipts, self.receipts),
+            (Stream::Typing, self.typing),
+            (Stream::Presence, self.presence),
+            (Stream::ToDevice, self.to_device),
+            (Stream::DeviceLists, self.device_lists),
+        ]
+    }
+
     /// Where the stored streams stand in the database (typing: 0).
     pub async fn read(store: &crate::store::Store) -> crate::error::Result<Self> {
         Ok(Self {
@@ -80,15 +93,7 @@ impl Notifier {
             peekers: Notify::new(),
             cluster: std::sync::OnceLock::new(),
         };
-        for (stream, value) in [
-            (Stream::Events, start.events),
-            (Stream::AccountData, start.account_data),
-            (Stream::Receipts, start.receipts),
-            (Stream::Typing, start.typing),
-            (Stream::Presence, start.presence),
-            (Stream::ToDevice, start.to_device),
-            (Stream::DeviceLists, start.device_lists),
-        ] {
+        for (stream, value) in start.each() {
             notifier.positions[stream as usize].store(value, Ordering::Release);
         }
         notifier

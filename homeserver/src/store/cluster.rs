@@ -102,12 +102,17 @@ impl Store {
         Ok(moved.rows_affected() == 1)
     }
 
-    /// Gives up every room `instance` writes (a graceful stop).
-    pub async fn drop_room_writers(&self, instance: i32) -> Result<()> {
-        sqlx::query("DELETE FROM room_writers WHERE instance = $1")
-            .bind(i64::from(instance))
-            .execute(&self.pool)
-            .await?;
+    /// Gives up every room `instance` writes, and its registration (a
+    /// graceful stop; a name that comes back registers again).
+    pub async fn leave_cluster(&self, instance: i32) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "DELETE FROM room_writers WHERE instance = $1",
+            "DELETE FROM cluster_instances WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(i64::from(instance)).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -240,7 +240,7 @@ impl Cluster {
         if !self.inner.enabled {
             return;
         }
-        if let Err(error) = self.inner.store.drop_room_writers(self.inner.id).await {
+        if let Err(error) = self.inner.store.leave_cluster(self.inner.id).await {
             tracing::warn!(%error, "could not give up this instance's rooms");
         }
         let tasks =
@@ -349,14 +349,10 @@ impl Cluster {
                     Ok(Message::Resync) | Err(RecvError::Lagged(_)) => {
                         match Positions::read(&store).await {
                             Ok(now) => {
-                                for (stream, at) in [
-                                    (Stream::Events, now.events),
-                                    (Stream::AccountData, now.account_data),
-                                    (Stream::Receipts, now.receipts),
-                                    (Stream::Presence, now.presence),
-                                    (Stream::ToDevice, now.to_device),
-                                    (Stream::DeviceLists, now.device_lists),
-                                ] {
+                                // Typing lives in memory: it did not move.
+                                let stored =
+                                    now.each().into_iter().filter(|(s, _)| *s != Stream::Typing);
+                                for (stream, at) in stored {
                                     notifier.advance_everyone(stream, at);
                                 }
                             }
