@@ -260,3 +260,86 @@ async fn three_instances_share_state_receipts_and_device_keys() {
     )
     .await;
 }
+
+/// What a load balancer does, in a line: the next instance in turn that
+/// says it is ready.
+async fn ready_instance(http: &reqwest::Client, urls: &[String], turn: usize) -> String {
+    for i in 0..urls.len() {
+        let url = &urls[(turn + i) % urls.len()];
+        let ready = http.get(format!("{url}/ready")).send().await;
+        if ready.is_ok_and(|answer| answer.status().is_success()) {
+            return url.clone();
+        }
+    }
+    panic!("no instance is ready");
+}
+
+#[tokio::test]
+async fn a_rolling_restart_fails_no_request() {
+    if !lattice_homeserver::testing::postgres_available() {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let mut a = TestServer::start(Backend::Postgres, |c| c.cluster.drain_seconds = 2).await;
+    let b = a.another_instance().await;
+    let alice = a.register("alice", "pw").await;
+    let room = a.create_room(&alice.token, json!({"preset": "public_chat"})).await;
+    let urls =
+        std::sync::Arc::new(std::sync::Mutex::new(vec![a.url().to_owned(), b.url().to_owned()]));
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<usize>::new()));
+    let progress = std::sync::Arc::new(tokio::sync::Notify::new());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    // One client sending through the balancer, the whole time.
+    let client = {
+        let (http, token, room) = (a.http().clone(), alice.token.clone(), room.clone());
+        let (urls, sent, progress, stop) =
+            (urls.clone(), sent.clone(), progress.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                let known = urls.lock().expect("urls").clone();
+                let url = ready_instance(&http, &known, n).await;
+                let path = format!("{url}/_matrix/client/v3/rooms/{room}/send/m.room.message/r{n}");
+                let answer = http
+                    .put(path)
+                    .bearer_auth(&token)
+                    .json(&json!({"msgtype": "m.text", "body": format!("{n}")}))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("message {n} through {url} failed: {e}"));
+                assert!(answer.status().is_success(), "message {n}: {}", answer.status());
+                sent.lock().expect("sent").push(n);
+                progress.notify_waiters();
+                n += 1;
+            }
+        })
+    };
+    let reach = |count: usize| {
+        let (sent, progress) = (sent.clone(), progress.clone());
+        async move {
+            loop {
+                let waiting = progress.notified();
+                if sent.lock().expect("sent").len() >= count {
+                    return;
+                }
+                waiting.await;
+            }
+        }
+    };
+    reach(20).await;
+    // A is restarted under the load: it drains, stops, starts again elsewhere.
+    a.stop().await;
+    let during = sent.lock().expect("sent").len();
+    a.start_again().await;
+    urls.lock().expect("urls")[0] = a.url().to_owned();
+    reach(during + 20).await;
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    client.await.expect("no request failed");
+
+    let sent = sent.lock().expect("sent").clone();
+    let path = format!("/_matrix/client/v3/rooms/{room}/messages?dir=f&limit=1000");
+    let stored = TestServer::bodies(&b.get(&path, Some(&alice.token)).await.ok()["chunk"]);
+    let expected: Vec<String> = sent.iter().map(|n| n.to_string()).collect();
+    assert_eq!(stored, expected, "every message, once, in order");
+}
