@@ -282,6 +282,40 @@ impl TestServer {
 
 static TXNS: AtomicU32 = AtomicU32::new(0);
 
+/// The Python a peer written by others runs in (Synapse, aiosmtpd, moto),
+/// named by the variable `var`. Unset, the test says it was skipped,
+/// unless `require` is set (as in CI): then it fails.
+pub fn peer_python(var: &str, require: &str, what: &str) -> Option<std::ffi::OsString> {
+    let python = std::env::var_os(var);
+    if python.is_none() {
+        assert!(
+            std::env::var_os(require).is_none(),
+            "{require} is set but {var} names no python with {what}"
+        );
+        eprintln!("skipped: {var} (a python with {what}) is not set");
+    }
+    python
+}
+
+/// Runs `script` in `python` with `port` as its argument, stdin and stdout
+/// piped (the script says READY on stdout, and stops when stdin closes).
+pub fn run_python_script(
+    python: std::ffi::OsString,
+    script: &str,
+    port: u16,
+) -> (std::process::Child, std::process::ChildStdin, std::process::ChildStdout) {
+    let mut child = std::process::Command::new(python)
+        .args(["-u", "-c", script, &port.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the python peer");
+    let stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    (child, stdin, stdout)
+}
+
 /// The `auth` of a user-interactive step with a password.
 pub fn password_auth(user: &str, password: &str) -> Value {
     json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},

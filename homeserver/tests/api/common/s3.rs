@@ -5,7 +5,7 @@
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Child, ChildStdin, Command, Stdio},
+    process::{Child, ChildStdin},
     time::Duration,
 };
 
@@ -36,24 +36,9 @@ pub struct S3Server {
 impl S3Server {
     /// moto on a free port, with an empty bucket.
     pub async fn start() -> Option<Self> {
-        let Some(python) = std::env::var_os("LATTICE_MOTO") else {
-            assert!(
-                std::env::var_os("LATTICE_REQUIRE_S3").is_none(),
-                "LATTICE_REQUIRE_S3 is set but LATTICE_MOTO names no python with moto[server]"
-            );
-            eprintln!("skipped: LATTICE_MOTO (a python with moto[server]) is not set");
-            return None;
-        };
+        let python = super::peer_python("LATTICE_MOTO", "LATTICE_REQUIRE_S3", "moto[server]")?;
         let port = free_port();
-        let mut child = Command::new(python)
-            .args(["-u", "-c", SERVER, &port.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
+        let (child, stdin, stdout) = super::run_python_script(python, SERVER, port);
         let (ready, started) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
             let mut ready = Some(ready);

@@ -5,7 +5,7 @@
 
 use std::{
     io::{BufRead, BufReader, Write},
-    process::{Child, ChildStdin, Command, Stdio},
+    process::{Child, ChildStdin},
     time::Duration,
 };
 
@@ -35,24 +35,9 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> Option<Self> {
-        let Some(python) = std::env::var_os("LATTICE_AIOSMTPD") else {
-            assert!(
-                std::env::var_os("LATTICE_REQUIRE_SMTP").is_none(),
-                "LATTICE_REQUIRE_SMTP is set but LATTICE_AIOSMTPD names no python with aiosmtpd"
-            );
-            eprintln!("skipped: LATTICE_AIOSMTPD (a python with aiosmtpd) is not set");
-            return None;
-        };
+        let python = super::peer_python("LATTICE_AIOSMTPD", "LATTICE_REQUIRE_SMTP", "aiosmtpd")?;
         let port = free_port();
-        let mut child = Command::new(python)
-            .args(["-u", "-c", SINK, &port.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
+        let (child, stdin, stdout) = super::run_python_script(python, SINK, port);
         let (ready, started) = tokio::sync::oneshot::channel();
         let (sender, messages) = mpsc::unbounded_channel();
         std::thread::spawn(move || {

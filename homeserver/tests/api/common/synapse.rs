@@ -29,14 +29,8 @@ impl Synapse {
     /// Starts Synapse, or returns None (after saying why) when no Synapse
     /// is installed and none is required.
     pub async fn start(ca: &TestCa) -> Option<Self> {
-        let Some(python) = std::env::var_os("LATTICE_SYNAPSE") else {
-            assert!(
-                std::env::var_os("LATTICE_REQUIRE_SYNAPSE").is_none(),
-                "LATTICE_REQUIRE_SYNAPSE is set but LATTICE_SYNAPSE names no Synapse"
-            );
-            eprintln!("skipped: LATTICE_SYNAPSE (a python with matrix-synapse) is not set");
-            return None;
-        };
+        let python =
+            super::peer_python("LATTICE_SYNAPSE", "LATTICE_REQUIRE_SYNAPSE", "matrix-synapse")?;
         let dir = tempfile::tempdir().expect("temporary folder");
         let (federation_port, client_port) = (free_port(), free_port());
         let name = format!("localhost:{federation_port}");
